@@ -1,0 +1,406 @@
+/*
+ * ngx_http_replicas_module: directives, configuration and the module's
+ * hooks.  The work itself is in the files listed in ngx_http_replicas.h;
+ * directives are documented in README.md beside this file.
+ */
+
+#include "ngx_http_replicas.h"
+
+
+static ngx_int_t ngx_http_replicas_preconfiguration(ngx_conf_t *cf);
+static ngx_int_t ngx_http_replicas_postconfiguration(ngx_conf_t *cf);
+static void *ngx_http_replicas_create_main_conf(ngx_conf_t *cf);
+static char *ngx_http_replicas_init_main_conf(ngx_conf_t *cf, void *conf);
+static void *ngx_http_replicas_create_loc_conf(ngx_conf_t *cf);
+static char *ngx_http_replicas_merge_loc_conf(ngx_conf_t *cf, void *parent,
+    void *child);
+static char *ngx_http_replicas_redis(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_replicas_cache_zone(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_replicas_domain(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_replicas_upstream_error(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static ngx_int_t ngx_http_replicas_init_process(ngx_cycle_t *cycle);
+static void ngx_http_replicas_exit_process(ngx_cycle_t *cycle);
+
+
+#define NGX_HTTP_REPLICAS_CACHE_DEFAULT  (1024 * 1024)
+
+
+static ngx_command_t  ngx_http_replicas_commands[] = {
+
+    { ngx_string("replicas_redis"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_replicas_redis,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("replicas_redis_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_replicas_main_conf_t, redis_timeout),
+      NULL },
+
+    { ngx_string("replicas_cache_zone"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_replicas_cache_zone,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("replicas_cache_ttl"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_replicas_main_conf_t, cache_ttl),
+      NULL },
+
+    { ngx_string("replicas_domain"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_replicas_domain,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("replicas_route"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_replicas_loc_conf_t, route),
+      NULL },
+
+    { ngx_string("replicas_cache"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_replicas_loc_conf_t, cache),
+      NULL },
+
+    { ngx_string("replicas_upstream_error"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_replicas_upstream_error,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+      ngx_null_command
+};
+
+
+static ngx_http_module_t  ngx_http_replicas_module_ctx = {
+    ngx_http_replicas_preconfiguration,    /* preconfiguration */
+    ngx_http_replicas_postconfiguration,   /* postconfiguration */
+
+    ngx_http_replicas_create_main_conf,    /* create main configuration */
+    ngx_http_replicas_init_main_conf,      /* init main configuration */
+
+    NULL,                                  /* create server configuration */
+    NULL,                                  /* merge server configuration */
+
+    ngx_http_replicas_create_loc_conf,     /* create location configuration */
+    ngx_http_replicas_merge_loc_conf       /* merge location configuration */
+};
+
+
+ngx_module_t  ngx_http_replicas_module = {
+    NGX_MODULE_V1,
+    &ngx_http_replicas_module_ctx,         /* module context */
+    ngx_http_replicas_commands,            /* module directives */
+    NGX_HTTP_MODULE,                       /* module type */
+    NULL,                                  /* init master */
+    NULL,                                  /* init module */
+    ngx_http_replicas_init_process,        /* init process */
+    NULL,                                  /* init thread */
+    NULL,                                  /* exit thread */
+    ngx_http_replicas_exit_process,        /* exit process */
+    NULL,                                  /* exit master */
+    NGX_MODULE_V1_PADDING
+};
+
+
+static ngx_int_t
+ngx_http_replicas_preconfiguration(ngx_conf_t *cf)
+{
+    return ngx_http_replicas_add_variables(cf);
+}
+
+
+static ngx_int_t
+ngx_http_replicas_postconfiguration(ngx_conf_t *cf)
+{
+    ngx_http_handler_pt        *h;
+    ngx_http_core_main_conf_t  *cmcf;
+
+    cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
+
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_ACCESS_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_http_replicas_access_handler;
+
+    return NGX_OK;
+}
+
+
+static void *
+ngx_http_replicas_create_main_conf(ngx_conf_t *cf)
+{
+    ngx_http_replicas_main_conf_t  *rmcf;
+
+    rmcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_replicas_main_conf_t));
+    if (rmcf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     rmcf->redis_host = { 0, NULL };
+     *     rmcf->cache_zone = NULL;
+     */
+
+    rmcf->redis_port = NGX_CONF_UNSET;
+    rmcf->redis_timeout = NGX_CONF_UNSET_MSEC;
+    rmcf->cache_ttl = NGX_CONF_UNSET_MSEC;
+
+    return rmcf;
+}
+
+
+static char *
+ngx_http_replicas_init_main_conf(ngx_conf_t *cf, void *conf)
+{
+    ngx_http_replicas_main_conf_t *rmcf = conf;
+
+    if (rmcf->redis_port == NGX_CONF_UNSET) {
+        ngx_str_set(&rmcf->redis_host, "127.0.0.1");
+        rmcf->redis_port = 6379;
+    }
+
+    ngx_conf_init_msec_value(rmcf->redis_timeout, 1000);
+    ngx_conf_init_msec_value(rmcf->cache_ttl, 30000);
+
+    if (rmcf->cache_zone == NULL) {
+        rmcf->cache_zone = ngx_http_replicas_cache_add_zone(cf,
+                                              NGX_HTTP_REPLICAS_CACHE_DEFAULT);
+        if (rmcf->cache_zone == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static void *
+ngx_http_replicas_create_loc_conf(ngx_conf_t *cf)
+{
+    ngx_http_replicas_loc_conf_t  *rlcf;
+
+    rlcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_replicas_loc_conf_t));
+    if (rlcf == NULL) {
+        return NULL;
+    }
+
+    rlcf->route = NGX_CONF_UNSET;
+    rlcf->cache = NGX_CONF_UNSET;
+
+    return rlcf;
+}
+
+
+static char *
+ngx_http_replicas_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
+{
+    ngx_http_replicas_loc_conf_t *prev = parent;
+    ngx_http_replicas_loc_conf_t *conf = child;
+
+    ngx_conf_merge_value(conf->route, prev->route, 0);
+    ngx_conf_merge_value(conf->cache, prev->cache, 1);
+    ngx_conf_merge_str_value(conf->domain, prev->domain, "replicas.localhost");
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * replicas_redis 127.0.0.1:6379 | unix:/path.  A hostname is refused:
+ * resolving it in a worker would block, and hiredis 0.14 cannot do it
+ * asynchronously.
+ */
+
+static char *
+ngx_http_replicas_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_replicas_main_conf_t *rmcf = conf;
+
+    u_char     *p;
+    ngx_str_t  *value;
+    ngx_url_t   u;
+
+    if (rmcf->redis_port != NGX_CONF_UNSET) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (value[1].len > 5 && ngx_strncmp(value[1].data, "unix:", 5) == 0) {
+        p = ngx_pnalloc(cf->pool, value[1].len - 5 + 1);
+        if (p == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        *ngx_cpymem(p, value[1].data + 5, value[1].len - 5) = '\0';
+        rmcf->redis_host.data = p;
+        rmcf->redis_host.len = value[1].len - 5;
+        rmcf->redis_port = 0;
+
+        return NGX_CONF_OK;
+    }
+
+    ngx_memzero(&u, sizeof(ngx_url_t));
+    u.url = value[1];
+    u.no_resolve = 1;
+
+    if (ngx_parse_url(cf->pool, &u) != NGX_OK || u.no_port) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "replicas_redis \"%V\" must be IP:port or "
+                           "unix:/path", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_inet_addr(u.host.data, u.host.len) == INADDR_NONE) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "replicas_redis \"%V\" must be an IPv4 address, "
+                           "not a name: resolving would block a worker",
+                           &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    p = ngx_pnalloc(cf->pool, u.host.len + 1);
+    if (p == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    *ngx_cpymem(p, u.host.data, u.host.len) = '\0';
+    rmcf->redis_host.data = p;
+    rmcf->redis_host.len = u.host.len;
+    rmcf->redis_port = u.port;
+
+    return NGX_CONF_OK;
+}
+
+
+/* replicas_cache_zone size; one zone per http block, shared by workers */
+
+static char *
+ngx_http_replicas_cache_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_replicas_main_conf_t *rmcf = conf;
+
+    ssize_t     size;
+    ngx_str_t  *value;
+
+    if (rmcf->cache_zone) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    size = ngx_parse_size(&value[1]);
+
+    if (size == NGX_ERROR || size < (ssize_t) (8 * ngx_pagesize)) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "replicas_cache_zone \"%V\" is too small",
+                           &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    rmcf->cache_zone = ngx_http_replicas_cache_add_zone(cf, size);
+    if (rmcf->cache_zone == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_replicas_domain(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_replicas_loc_conf_t *rlcf = conf;
+
+    ngx_str_t  *value;
+
+    if (rlcf->domain.data) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    rlcf->domain.len = value[1].len;
+
+    while (rlcf->domain.len && value[1].data[rlcf->domain.len - 1] == '.') {
+        rlcf->domain.len--;
+    }
+
+    if (rlcf->domain.len == 0) {
+        return "must not be empty";
+    }
+
+    rlcf->domain.data = ngx_pnalloc(cf->pool, rlcf->domain.len);
+    if (rlcf->domain.data == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_strlow(rlcf->domain.data, value[1].data, rlcf->domain.len);
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_replicas_upstream_error(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_core_loc_conf_t  *clcf;
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    clcf->handler = ngx_http_replicas_upstream_error_handler;
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_http_replicas_init_process(ngx_cycle_t *cycle)
+{
+    ngx_http_replicas_main_conf_t  *rmcf;
+
+    if (ngx_process != NGX_PROCESS_WORKER
+        && ngx_process != NGX_PROCESS_SINGLE)
+    {
+        return NGX_OK;
+    }
+
+    rmcf = ngx_http_cycle_get_module_main_conf(cycle,
+                                               ngx_http_replicas_module);
+    if (rmcf == NULL) {
+        return NGX_OK;          /* no http block */
+    }
+
+    return ngx_http_replicas_redis_init_worker(cycle, rmcf);
+}
+
+
+static void
+ngx_http_replicas_exit_process(ngx_cycle_t *cycle)
+{
+    ngx_http_replicas_redis_exit_worker();
+}

@@ -1,0 +1,601 @@
+/*
+ * Per-worker Redis links driven by the nginx event loop.
+ *
+ * Each worker holds two hiredis async contexts made in init_process: one
+ * for commands (route lookups) and one subscribed to the workspace change
+ * channel (a subscribed connection cannot send other commands).  Nothing
+ * here ever blocks: connects go to an IP address or a unix socket, every
+ * deadline is an nginx timer (hiredis 0.14 has none), and a lost link is
+ * rebuilt with exponential backoff on a timer.
+ */
+
+#include <hiredis/hiredis.h>
+#include <hiredis/async.h>
+
+#include "ngx_http_replicas.h"
+
+
+#define NGX_HTTP_REPLICAS_BACKOFF_MIN  50
+#define NGX_HTTP_REPLICAS_BACKOFF_MAX  2000
+
+
+typedef struct ngx_http_replicas_link_s  ngx_http_replicas_link_t;
+
+struct ngx_http_replicas_link_s {
+    const char                     *name;
+    redisAsyncContext              *ac;
+    ngx_connection_t               *conn;
+    ngx_event_t                     reconnect;   /* backoff, and connect deadline */
+    ngx_msec_t                      backoff;
+    ngx_msec_t                      last_reply;
+    ngx_uint_t                      pending;
+    unsigned                        connected:1;
+    void                          (*start)(ngx_http_replicas_link_t *link);
+};
+
+
+typedef struct {
+    ngx_http_replicas_lookup_pt     handler;
+    void                           *data;
+} ngx_http_replicas_lookup_t;
+
+
+static void ngx_http_replicas_link_connect(ngx_http_replicas_link_t *link);
+static void ngx_http_replicas_link_lost(ngx_http_replicas_link_t *link);
+static void ngx_http_replicas_link_reset(ngx_http_replicas_link_t *link);
+
+
+static ngx_http_replicas_main_conf_t  *ngx_http_replicas_rmcf;
+static ngx_log_t                      *ngx_http_replicas_log;
+static ngx_uint_t                      ngx_http_replicas_exiting;
+
+static ngx_http_replicas_link_t        ngx_http_replicas_cmd;
+static ngx_http_replicas_link_t        ngx_http_replicas_sub;
+
+
+/* hiredis event adapter: hiredis asks for interest, nginx delivers it */
+
+static void
+ngx_http_replicas_ev_read(ngx_event_t *ev)
+{
+    ngx_connection_t  *c = ev->data;
+
+    redisAsyncHandleRead(c->data);
+}
+
+
+static void
+ngx_http_replicas_ev_write(ngx_event_t *ev)
+{
+    ngx_connection_t  *c = ev->data;
+
+    redisAsyncHandleWrite(c->data);
+}
+
+
+/*
+ * Level-triggered interest (flags 0): hiredis reads at most 16 KiB a call,
+ * so an edge-triggered event could leave buffered replies unread.
+ */
+
+static void
+ngx_http_replicas_ev_add_read(void *privdata)
+{
+    ngx_http_replicas_link_t  *link = privdata;
+
+    if (link->conn && !link->conn->read->active) {
+        (void) ngx_add_event(link->conn->read, NGX_READ_EVENT, 0);
+    }
+}
+
+
+static void
+ngx_http_replicas_ev_del_read(void *privdata)
+{
+    ngx_http_replicas_link_t  *link = privdata;
+
+    if (link->conn && link->conn->read->active) {
+        (void) ngx_del_event(link->conn->read, NGX_READ_EVENT, 0);
+    }
+}
+
+
+static void
+ngx_http_replicas_ev_add_write(void *privdata)
+{
+    ngx_http_replicas_link_t  *link = privdata;
+
+    if (link->conn && !link->conn->write->active) {
+        (void) ngx_add_event(link->conn->write, NGX_WRITE_EVENT, 0);
+    }
+}
+
+
+static void
+ngx_http_replicas_ev_del_write(void *privdata)
+{
+    ngx_http_replicas_link_t  *link = privdata;
+
+    if (link->conn && link->conn->write->active) {
+        (void) ngx_del_event(link->conn->write, NGX_WRITE_EVENT, 0);
+    }
+}
+
+
+static void
+ngx_http_replicas_ev_cleanup(void *privdata)
+{
+    redisAsyncContext         *ac;
+    ngx_http_replicas_link_t  *link = privdata;
+
+    if (link->conn == NULL) {
+        return;
+    }
+
+    /*
+     * nginx closes the socket; hiredis must not close it a second time,
+     * when its number may already belong to another connection.
+     */
+    ac = link->conn->data;
+    ngx_close_connection(link->conn);
+    link->conn = NULL;
+    ac->c.fd = -1;
+}
+
+
+static void
+ngx_http_replicas_on_connect(const redisAsyncContext *ac, int status)
+{
+    ngx_http_replicas_link_t  *link = ac->data;
+
+    if (status != REDIS_OK) {
+        ngx_log_error(NGX_LOG_WARN, ngx_http_replicas_log, 0,
+                      "replicas: redis %s link: connect failed: %s",
+                      link->name, ac->errstr);
+
+        /* hiredis frees the context itself after this callback */
+        link->ac = NULL;
+        ngx_http_replicas_link_lost(link);
+        return;
+    }
+
+    link->connected = 1;
+    link->backoff = NGX_HTTP_REPLICAS_BACKOFF_MIN;
+    link->last_reply = ngx_current_msec;
+
+    if (link->reconnect.timer_set) {
+        ngx_del_timer(&link->reconnect);
+    }
+
+    ngx_log_error(NGX_LOG_INFO, ngx_http_replicas_log, 0,
+                  "replicas: redis %s link up", link->name);
+}
+
+
+static void
+ngx_http_replicas_on_disconnect(const redisAsyncContext *ac, int status)
+{
+    ngx_http_replicas_link_t  *link = ac->data;
+
+    if (!ngx_http_replicas_exiting) {
+        ngx_log_error(NGX_LOG_WARN, ngx_http_replicas_log, 0,
+                      "replicas: redis %s link lost: %s", link->name,
+                      status == REDIS_OK ? "closed" : ac->errstr);
+    }
+
+    link->ac = NULL;
+    ngx_http_replicas_link_lost(link);
+}
+
+
+static void
+ngx_http_replicas_reconnect_handler(ngx_event_t *ev)
+{
+    ngx_http_replicas_link_t  *link = ev->data;
+
+    if (link->ac) {
+        /* the connect deadline passed: drop the attempt, back off */
+        ngx_log_error(NGX_LOG_WARN, ngx_http_replicas_log, 0,
+                      "replicas: redis %s link: connect timed out",
+                      link->name);
+        ngx_http_replicas_link_reset(link);
+        return;
+    }
+
+    ngx_http_replicas_link_connect(link);
+}
+
+
+static void
+ngx_http_replicas_link_connect(ngx_http_replicas_link_t *link)
+{
+    redisAsyncContext              *ac;
+    ngx_connection_t               *c;
+    ngx_http_replicas_main_conf_t  *rmcf = ngx_http_replicas_rmcf;
+
+    if (rmcf->redis_port) {
+        ac = redisAsyncConnect((char *) rmcf->redis_host.data,
+                               (int) rmcf->redis_port);
+    } else {
+        ac = redisAsyncConnectUnix((char *) rmcf->redis_host.data);
+    }
+
+    if (ac == NULL) {
+        ngx_http_replicas_link_lost(link);
+        return;
+    }
+
+    if (ac->err) {
+        ngx_log_error(NGX_LOG_WARN, ngx_http_replicas_log, 0,
+                      "replicas: redis %s link: %s", link->name, ac->errstr);
+        redisAsyncFree(ac);
+        ngx_http_replicas_link_lost(link);
+        return;
+    }
+
+    c = ngx_get_connection(ac->c.fd, ngx_http_replicas_log);
+    if (c == NULL) {
+        redisAsyncFree(ac);
+        ngx_http_replicas_link_lost(link);
+        return;
+    }
+
+    c->data = ac;
+    c->read->handler = ngx_http_replicas_ev_read;
+    c->write->handler = ngx_http_replicas_ev_write;
+    c->read->log = ngx_http_replicas_log;
+    c->write->log = ngx_http_replicas_log;
+
+    link->ac = ac;
+    link->conn = c;
+    link->connected = 0;
+    link->pending = 0;
+
+    ac->data = link;
+    ac->ev.data = link;
+    ac->ev.addRead = ngx_http_replicas_ev_add_read;
+    ac->ev.delRead = ngx_http_replicas_ev_del_read;
+    ac->ev.addWrite = ngx_http_replicas_ev_add_write;
+    ac->ev.delWrite = ngx_http_replicas_ev_del_write;
+    ac->ev.cleanup = ngx_http_replicas_ev_cleanup;
+
+    redisAsyncSetConnectCallback(ac, ngx_http_replicas_on_connect);
+    redisAsyncSetDisconnectCallback(ac, ngx_http_replicas_on_disconnect);
+
+    /* hiredis finishes a connect only once a command wants the socket */
+    link->start(link);
+
+    ngx_add_timer(&link->reconnect, ngx_http_replicas_rmcf->redis_timeout);
+}
+
+
+/* The context is gone (or never was): try again after a backoff. */
+
+static void
+ngx_http_replicas_link_lost(ngx_http_replicas_link_t *link)
+{
+    link->connected = 0;
+    link->pending = 0;
+
+    if (link->reconnect.timer_set) {
+        ngx_del_timer(&link->reconnect);
+    }
+
+    if (ngx_http_replicas_exiting || ngx_exiting || ngx_quit
+        || ngx_terminate)
+    {
+        return;
+    }
+
+    ngx_add_timer(&link->reconnect, link->backoff);
+
+    link->backoff = ngx_min(link->backoff * 2, NGX_HTTP_REPLICAS_BACKOFF_MAX);
+}
+
+
+/* Tear down a live context on purpose (stalled or too slow). */
+
+static void
+ngx_http_replicas_link_reset(ngx_http_replicas_link_t *link)
+{
+    redisAsyncContext  *ac = link->ac;
+
+    link->ac = NULL;
+
+    /*
+     * redisAsyncFree answers every pending callback with a NULL reply and
+     * calls the disconnect callback only for a connected context: so the
+     * link is marked lost here, once, whatever hiredis does.
+     */
+    ac->onDisconnect = NULL;
+    redisAsyncFree(ac);
+
+    ngx_http_replicas_link_lost(link);
+}
+
+
+/* The command link */
+
+static void
+ngx_http_replicas_ping_reply(redisAsyncContext *ac, void *r, void *privdata)
+{
+    ngx_http_replicas_link_t  *link = privdata;
+
+    if (r != NULL) {
+        link->last_reply = ngx_current_msec;
+    }
+
+    if (link->pending) {
+        link->pending--;
+    }
+}
+
+
+static void
+ngx_http_replicas_cmd_start(ngx_http_replicas_link_t *link)
+{
+    if (redisAsyncCommand(link->ac, ngx_http_replicas_ping_reply, link,
+                          "PING")
+        == REDIS_OK)
+    {
+        link->pending++;
+    }
+}
+
+
+static ngx_int_t
+ngx_http_replicas_parse_route(redisReply *reply,
+    ngx_http_replicas_route_t *route)
+{
+    redisReply  *state, *addr;
+    in_addr_t    inaddr;
+
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2) {
+        return NGX_ERROR;
+    }
+
+    state = reply->element[0];
+    addr = reply->element[1];
+
+    if (state->type == REDIS_REPLY_NIL) {
+        return NGX_DECLINED;
+    }
+
+    if (state->type != REDIS_REPLY_STRING) {
+        return NGX_ERROR;
+    }
+
+    route->state = rp_state_parse(state->str, state->len);
+    route->addr_len = 0;
+
+    if (route->state == RP_STATE_AWAKE) {
+
+        /*
+         * Only an IPv4 literal is accepted: proxy_pass must never need a
+         * resolver, and a corrupted field must not send traffic elsewhere.
+         */
+        if (addr->type != REDIS_REPLY_STRING
+            || addr->len >= NGX_HTTP_REPLICAS_ADDR_MAX)
+        {
+            route->state = RP_STATE_INVALID;
+            return NGX_OK;
+        }
+
+        inaddr = ngx_inet_addr((u_char *) addr->str, addr->len);
+        if (inaddr == INADDR_NONE) {
+            route->state = RP_STATE_INVALID;
+            return NGX_OK;
+        }
+
+        route->addr_len = addr->len;
+        ngx_memcpy(route->addr, addr->str, addr->len);
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_replicas_lookup_reply(redisAsyncContext *ac, void *r, void *privdata)
+{
+    ngx_int_t                   rc;
+    redisReply                 *reply = r;
+    ngx_http_replicas_link_t   *link = &ngx_http_replicas_cmd;
+    ngx_http_replicas_route_t   route;
+    ngx_http_replicas_lookup_t  lookup;
+
+    lookup = *(ngx_http_replicas_lookup_t *) privdata;
+    ngx_free(privdata);
+
+    if (link->pending) {
+        link->pending--;
+    }
+
+    if (reply == NULL) {
+        rc = NGX_ERROR;
+
+    } else {
+        link->last_reply = ngx_current_msec;
+        ngx_memzero(&route, sizeof(ngx_http_replicas_route_t));
+        rc = ngx_http_replicas_parse_route(reply, &route);
+
+        if (rc == NGX_ERROR) {
+            ngx_log_error(NGX_LOG_ERR, ngx_http_replicas_log, 0,
+                          "replicas: unexpected redis reply type %d%s%s",
+                          reply->type,
+                          reply->type == REDIS_REPLY_ERROR ? ": " : "",
+                          reply->type == REDIS_REPLY_ERROR ? reply->str : "");
+        }
+    }
+
+    if (ngx_http_replicas_exiting) {
+        return;
+    }
+
+    lookup.handler(rc, &route, lookup.data);
+}
+
+
+ngx_int_t
+ngx_http_replicas_redis_lookup(const char *id, size_t id_len,
+    ngx_http_replicas_lookup_pt handler, void *data)
+{
+    ngx_http_replicas_link_t    *link = &ngx_http_replicas_cmd;
+    ngx_http_replicas_lookup_t  *lookup;
+
+    if (link->ac == NULL || !link->connected) {
+        return NGX_ERROR;
+    }
+
+    /* heap, not a request pool: hiredis may answer after r is gone */
+    lookup = ngx_alloc(sizeof(ngx_http_replicas_lookup_t),
+                       ngx_http_replicas_log);
+    if (lookup == NULL) {
+        return NGX_ERROR;
+    }
+
+    lookup->handler = handler;
+    lookup->data = data;
+
+    /* %b sends the id as one binary-safe argument: no injection */
+    if (redisAsyncCommand(link->ac, ngx_http_replicas_lookup_reply, lookup,
+                          "HMGET " RP_KEY_WORKSPACE_PREFIX "%b "
+                          RP_FIELD_STATE " " RP_FIELD_ADDR, id, id_len)
+        != REDIS_OK)
+    {
+        ngx_free(lookup);
+        return NGX_ERROR;
+    }
+
+    link->pending++;
+
+    return NGX_OK;
+}
+
+
+/*
+ * A lookup missed its deadline.  If the link has had nothing back for a
+ * whole timeout while commands wait, Redis is stuck or the path to it is:
+ * drop the link so the next requests fail fast, and reconnect.
+ */
+
+void
+ngx_http_replicas_redis_lookup_timed_out(void)
+{
+    ngx_http_replicas_link_t  *link = &ngx_http_replicas_cmd;
+
+    if (link->ac && link->pending
+        && ngx_current_msec - link->last_reply
+           >= ngx_http_replicas_rmcf->redis_timeout)
+    {
+        ngx_log_error(NGX_LOG_WARN, ngx_http_replicas_log, 0,
+                      "replicas: redis command link stalled, reconnecting");
+        ngx_http_replicas_link_reset(link);
+    }
+}
+
+
+/* The subscriber link: cache invalidation for every worker */
+
+static void
+ngx_http_replicas_sub_message(redisAsyncContext *ac, void *r, void *privdata)
+{
+    redisReply      *reply = r, *kind, *payload;
+    ngx_shm_zone_t  *zone = ngx_http_replicas_rmcf->cache_zone;
+
+    if (reply == NULL || reply->type != REDIS_REPLY_ARRAY
+        || reply->elements != 3)
+    {
+        return;
+    }
+
+    kind = reply->element[0];
+    payload = reply->element[2];
+
+    if (kind->type != REDIS_REPLY_STRING) {
+        return;
+    }
+
+    if (kind->len == 9 && ngx_strncmp(kind->str, "subscribe", 9) == 0) {
+        /* changes made while we were not listening are unknown: forget all */
+        ngx_http_replicas_cache_flush(zone);
+        return;
+    }
+
+    if (kind->len == 7 && ngx_strncmp(kind->str, "message", 7) == 0
+        && payload->type == REDIS_REPLY_STRING)
+    {
+        ngx_http_replicas_cache_invalidate(zone, payload->str, payload->len);
+    }
+}
+
+
+static void
+ngx_http_replicas_sub_start(ngx_http_replicas_link_t *link)
+{
+    (void) redisAsyncCommand(link->ac, ngx_http_replicas_sub_message, NULL,
+                             "SUBSCRIBE " RP_CHANNEL_WS_CHANGED);
+}
+
+
+ngx_int_t
+ngx_http_replicas_redis_init_worker(ngx_cycle_t *cycle,
+    ngx_http_replicas_main_conf_t *rmcf)
+{
+    ngx_http_replicas_link_t  *links[2];
+    ngx_uint_t                 i;
+
+    ngx_http_replicas_rmcf = rmcf;
+    ngx_http_replicas_log = cycle->log;
+    ngx_http_replicas_exiting = 0;
+
+    ngx_http_replicas_cmd.name = "command";
+    ngx_http_replicas_cmd.start = ngx_http_replicas_cmd_start;
+    ngx_http_replicas_sub.name = "subscriber";
+    ngx_http_replicas_sub.start = ngx_http_replicas_sub_start;
+
+    links[0] = &ngx_http_replicas_cmd;
+    links[1] = &ngx_http_replicas_sub;
+
+    for (i = 0; i < 2; i++) {
+        links[i]->backoff = NGX_HTTP_REPLICAS_BACKOFF_MIN;
+        links[i]->reconnect.handler = ngx_http_replicas_reconnect_handler;
+        links[i]->reconnect.data = links[i];
+        links[i]->reconnect.log = cycle->log;
+
+        /* these timers must not keep a gracefully exiting worker alive */
+        links[i]->reconnect.cancelable = 1;
+
+        ngx_http_replicas_link_connect(links[i]);
+    }
+
+    return NGX_OK;
+}
+
+
+void
+ngx_http_replicas_redis_exit_worker(void)
+{
+    ngx_http_replicas_link_t  *links[2];
+    ngx_uint_t                 i;
+    redisAsyncContext         *ac;
+
+    ngx_http_replicas_exiting = 1;
+
+    links[0] = &ngx_http_replicas_cmd;
+    links[1] = &ngx_http_replicas_sub;
+
+    for (i = 0; i < 2; i++) {
+        if (links[i]->reconnect.timer_set) {
+            ngx_del_timer(&links[i]->reconnect);
+        }
+
+        ac = links[i]->ac;
+
+        if (ac) {
+            links[i]->ac = NULL;
+            ac->onDisconnect = NULL;
+            redisAsyncFree(ac);
+        }
+    }
+}

@@ -1,0 +1,239 @@
+/*
+ * What people and programs see when a preview cannot be served: an HTML
+ * page for browsers (Accept: text/html), otherwise the API's JSON shape
+ * {"error":{"code":"...","message":"..."}}.  Retryable answers carry
+ * Retry-After, and their pages reload themselves at the same URL.
+ */
+
+#include "ngx_http_replicas.h"
+
+
+static ngx_uint_t
+ngx_http_replicas_wants_html(ngx_http_request_t *r)
+{
+    ngx_uint_t        i;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h;
+
+    part = &r->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */ ; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                return 0;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].key.len == 6
+            && ngx_strncasecmp(h[i].key.data, (u_char *) "Accept", 6) == 0
+            && ngx_strlcasestrn(h[i].value.data,
+                                h[i].value.data + h[i].value.len,
+                                (u_char *) "text/html", 9 - 1)
+               != NULL)
+        {
+            return 1;
+        }
+    }
+}
+
+
+/* Escapes for both HTML text and JSON strings: the message is ours, but
+ * it quotes pieces of the request, so nothing is trusted. */
+
+static u_char *
+ngx_http_replicas_escape(u_char *p, ngx_str_t *s, ngx_uint_t html)
+{
+    u_char      c;
+    ngx_uint_t  i;
+
+    for (i = 0; i < s->len; i++) {
+        c = s->data[i];
+
+        if (html && (c == '<' || c == '>' || c == '&' || c == '"')) {
+            p = ngx_sprintf(p, "&#%ud;", (ngx_uint_t) c);
+
+        } else if (!html && (c == '"' || c == '\\')) {
+            *p++ = '\\';
+            *p++ = c;
+
+        } else if (c < 0x20 || c >= 0x7f) {
+            *p++ = '?';
+
+        } else {
+            *p++ = c;
+        }
+    }
+
+    return p;
+}
+
+
+ngx_int_t
+ngx_http_replicas_send_error(ngx_http_request_t *r, ngx_uint_t status,
+    const char *code, ngx_str_t *message, time_t retry_after)
+{
+    size_t            len;
+    u_char           *p;
+    ngx_int_t         rc;
+    ngx_buf_t        *b;
+    ngx_uint_t        html;
+    ngx_chain_t       out;
+    ngx_table_elt_t  *h;
+
+    rc = ngx_http_discard_request_body(r);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    html = ngx_http_replicas_wants_html(r);
+
+    /* every byte of the message may grow to "&#NN;" */
+    len = 1024 + ngx_strlen(code) + 5 * message->len;
+
+    b = ngx_create_temp_buf(r->pool, len);
+    if (b == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    p = b->last;
+
+    if (html) {
+        p = ngx_cpymem(p, "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">",
+                       sizeof("<!DOCTYPE html>\n<html><head>"
+                              "<meta charset=\"utf-8\">") - 1);
+
+        if (retry_after) {
+            p = ngx_sprintf(p, "<meta http-equiv=\"refresh\" content=\"%T\">",
+                            retry_after);
+        }
+
+        p = ngx_sprintf(p, "<title>%ui &middot; Replicas</title>"
+                        "<style>body{font:16px system-ui,sans-serif;"
+                        "max-width:40em;margin:4em auto;color:#222}"
+                        "code{color:#777}</style></head><body>"
+                        "<h1>%ui</h1><p>", status, status);
+        p = ngx_http_replicas_escape(p, message, 1);
+        p = ngx_sprintf(p, "</p><p><code>%s</code></p>", code);
+
+        if (retry_after) {
+            p = ngx_sprintf(p, "<p>This page retries by itself every %T s. "
+                            "<a href=\"\">Retry now</a></p>", retry_after);
+        }
+
+        p = ngx_cpymem(p, "</body></html>\n",
+                       sizeof("</body></html>\n") - 1);
+
+    } else {
+        p = ngx_sprintf(p, "{\"error\":{\"code\":\"%s\",\"message\":\"", code);
+        p = ngx_http_replicas_escape(p, message, 0);
+        p = ngx_cpymem(p, "\"}}\n", sizeof("\"}}\n") - 1);
+    }
+
+    b->last = p;
+    b->last_buf = (r == r->main) ? 1 : 0;
+    b->last_in_chain = 1;
+
+    r->headers_out.status = status;
+    r->headers_out.content_length_n = b->last - b->pos;
+
+    if (html) {
+        ngx_str_set(&r->headers_out.content_type, "text/html; charset=utf-8");
+    } else {
+        ngx_str_set(&r->headers_out.content_type, "application/json");
+    }
+
+    r->headers_out.content_type_len = r->headers_out.content_type.len;
+    r->headers_out.content_type_lowcase = NULL;
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    h->hash = 1;
+    ngx_str_set(&h->key, "Cache-Control");
+    ngx_str_set(&h->value, "no-store");
+
+    if (retry_after) {
+        h = ngx_list_push(&r->headers_out.headers);
+        if (h == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        h->value.data = ngx_pnalloc(r->pool, NGX_TIME_T_LEN);
+        if (h->value.data == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        h->hash = 1;
+        ngx_str_set(&h->key, "Retry-After");
+        h->value.len = ngx_sprintf(h->value.data, "%T", retry_after)
+                       - h->value.data;
+    }
+
+    rc = ngx_http_send_header(r);
+
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        return rc;
+    }
+
+    out.buf = b;
+    out.next = NULL;
+
+    return ngx_http_output_filter(r, &out);
+}
+
+
+/*
+ * Content handler for the location that error_page sends nginx's own
+ * 502/504 to: the workspace is awake but nothing answered on the port.
+ */
+
+ngx_int_t
+ngx_http_replicas_upstream_error_handler(ngx_http_request_t *r)
+{
+    u_char                        *p;
+    ngx_str_t                      msg;
+    rp_preview_host_t              host;
+    ngx_http_replicas_loc_conf_t  *rlcf;
+
+    rlcf = ngx_http_get_module_loc_conf(r, ngx_http_replicas_module);
+
+    if (rp_host_parse((char *) r->headers_in.server.data,
+                      r->headers_in.server.len,
+                      (char *) rlcf->domain.data, rlcf->domain.len, &host)
+        != RP_HOST_PREVIEW)
+    {
+        ngx_str_set(&msg, "The upstream did not answer.");
+        return ngx_http_replicas_send_error(r, NGX_HTTP_BAD_GATEWAY,
+                                            "bad_gateway", &msg, 5);
+    }
+
+    msg.data = ngx_pnalloc(r->pool, 128 + host.id_len);
+    if (msg.data == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (r->err_status == NGX_HTTP_GATEWAY_TIME_OUT) {
+        p = ngx_sprintf(msg.data, "Port %ui of workspace %s did not answer "
+                        "in time.", (ngx_uint_t) host.port, host.id);
+        msg.len = p - msg.data;
+
+        return ngx_http_replicas_send_error(r, NGX_HTTP_GATEWAY_TIME_OUT,
+                                            "port_timeout", &msg, 5);
+    }
+
+    p = ngx_sprintf(msg.data, "Nothing is listening on port %ui of workspace "
+                    "%s. Start a server on that port, then retry.",
+                    (ngx_uint_t) host.port, host.id);
+    msg.len = p - msg.data;
+
+    return ngx_http_replicas_send_error(r, NGX_HTTP_BAD_GATEWAY,
+                                        "port_not_open", &msg, 5);
+}
