@@ -76,3 +76,61 @@ rp_build_module() {
     )
     cp "$src/objs/ngx_http_replicas_module.so" "$out/"
 }
+
+RP_CFLAGS=(-std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Werror -g -O2)
+RP_COMMON=("$RP_ROOT"/ngx_replicas_module/common/*.c)
+
+# replicas-control, from control/ and the shared pure helpers.
+rp_build_control() {
+    mkdir -p "$RP_OBJS"
+    cc "${RP_CFLAGS[@]}" -I "$RP_ROOT/ngx_replicas_module" -I "$RP_ROOT/control" \
+        "$RP_ROOT"/control/*.c "${RP_COMMON[@]}" -lhiredis \
+        -o "$RP_OBJS/replicas-control"
+}
+
+# C unit tests (TAP, run by prove) under ASan and UBSan.
+rp_build_unit() {
+    local t
+    mkdir -p "$RP_OBJS/unit"
+    for t in "$RP_ROOT"/t/unit/test_*.c; do
+        cc "${RP_CFLAGS[@]}" -O0 -fsanitize=address,undefined -fno-sanitize-recover=all \
+            -I "$RP_ROOT/ngx_replicas_module" -I "$RP_ROOT/t/unit" \
+            "$t" "${RP_COMMON[@]}" -o "$RP_OBJS/unit/$(basename "$t" .c)"
+    done
+}
+
+# libFuzzer targets, one per parser of network input.
+rp_build_fuzz() {
+    local t
+    mkdir -p "$RP_OBJS/fuzz"
+    for t in "$RP_ROOT"/t/fuzz/fuzz_*.c; do
+        clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+            -I "$RP_ROOT/ngx_replicas_module" "$t" "${RP_COMMON[@]}" \
+            -o "$RP_OBJS/fuzz/$(basename "$t" .c)"
+    done
+}
+
+rp_build_all() {
+    rp_log "building the gateway module"
+    rp_build_module
+    rp_log "building replicas-control"
+    rp_build_control
+}
+
+REPLICAS_BIND=${REPLICAS_BIND:-127.0.0.1}
+REPLICAS_REDIS_PORT=${REPLICAS_REDIS_PORT:-6390}
+RP_REDIS_ADDR="127.0.0.1:$REPLICAS_REDIS_PORT"
+# The demo workspace's address: a loopback alias, as a sandbox would have.
+RP_DEMO_ADDR=127.0.0.77
+
+rp_pid_alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+
+# Waits up to $2 seconds for command $1 to succeed.
+rp_wait_for() {
+    local i
+    for ((i = 0; i < ${2:-10} * 10; i++)); do
+        eval "$1" >/dev/null 2>&1 && return 0
+        sleep 0.1
+    done
+    return 1
+}

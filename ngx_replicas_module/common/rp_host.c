@@ -61,7 +61,7 @@ rp_suffix_matches(const char *host, size_t len, const char *domain,
 {
     size_t  i, start;
 
-    if (len <= domain_len + 1) {
+    if (len < domain_len + 1) {
         return 0;
     }
 

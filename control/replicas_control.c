@@ -1,0 +1,107 @@
+/*
+ * replicas-control: the platform's worker and admin CLI.  Today it holds
+ * the admin commands that write workspace records; the job consumer
+ * ("serve") follows with the workspace lifecycle.
+ */
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+
+#include <hiredis/hiredis.h>
+
+#include "rc_workspace.h"
+
+
+static void
+rc_usage(void)
+{
+    fprintf(stderr,
+        "usage: replicas-control [--redis HOST:PORT | --redis unix:PATH] "
+        "COMMAND\n"
+        "  workspace put ID --state STATE [--addr IPV4]\n"
+        "  workspace show ID\n"
+        "  workspace delete ID\n"
+        "REPLICAS_REDIS in the environment sets the default address "
+        "(127.0.0.1:6379).\n");
+}
+
+
+static redisContext *
+rc_connect(const char *addr)
+{
+    char            host[256];
+    const char     *colon;
+    redisContext   *rc;
+    struct timeval  tv = { 2, 0 };
+
+    if (strncmp(addr, "unix:", 5) == 0) {
+        rc = redisConnectUnixWithTimeout(addr + 5, tv);
+
+    } else {
+        colon = strrchr(addr, ':');
+
+        if (colon == NULL || (size_t) (colon - addr) >= sizeof(host)) {
+            fprintf(stderr, "replicas-control: bad redis address \"%s\"\n",
+                    addr);
+            return NULL;
+        }
+
+        memcpy(host, addr, colon - addr);
+        host[colon - addr] = '\0';
+
+        rc = redisConnectWithTimeout(host, atoi(colon + 1), tv);
+    }
+
+    if (rc == NULL || rc->err) {
+        fprintf(stderr, "replicas-control: redis %s: %s\n", addr,
+                rc ? rc->errstr : "out of memory");
+        redisFree(rc);
+        return NULL;
+    }
+
+    return rc;
+}
+
+
+int
+main(int argc, char **argv)
+{
+    int            i, rv;
+    const char    *addr;
+    redisContext  *rc;
+
+    addr = getenv("REPLICAS_REDIS");
+    if (addr == NULL || *addr == '\0') {
+        addr = "127.0.0.1:6379";
+    }
+
+    i = 1;
+
+    if (argc > 2 && strcmp(argv[1], "--redis") == 0) {
+        addr = argv[2];
+        i = 3;
+    }
+
+    if (argc - i < 3 || strcmp(argv[i], "workspace") != 0) {
+        rc_usage();
+        return 2;
+    }
+
+    rc = rc_connect(addr);
+    if (rc == NULL) {
+        return 1;
+    }
+
+    rv = rc_workspace_main(rc, argc - i - 1, argv + i + 1);
+
+    redisFree(rc);
+
+    if (rv < 0) {
+        rc_usage();
+        return 2;
+    }
+
+    return rv;
+}

@@ -1,0 +1,97 @@
+#!/usr/bin/env perl
+# ./auto/bench gateway: requests/s and p99 latency through the gateway,
+# against plain proxy_pass to the same upstream measured in the same run.
+#   baseline   proxy_pass http://127.0.0.2:PORT (no module work)
+#   cache on   a routed preview host, route from the shared cache
+#   cache off  a routed preview host, Redis read on every request
+# Rounds are interleaved so drift hits every variant alike; the median
+# round is reported.  Targets: cache on >= 0.95, cache off >= 0.75.
+
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/../lib";
+use Replicas::Test qw(start_redis start_nginx free_port http_request repo_root);
+use Replicas::Gateway qw(put_workspace);
+
+my $seconds = $ENV{BENCH_SECONDS} // 5;
+my $rounds = $ENV{BENCH_ROUNDS} // 3;
+my $conns = $ENV{BENCH_CONNECTIONS} // 32;
+my $root = repo_root();
+
+my $redis = start_redis();
+my ($base, $on, $off, $app) = map { free_port() } 1 .. 4;
+my $d = 'replicas.localhost';
+
+my $proxy_common = <<'CONF';
+        proxy_http_version 1.1;
+        proxy_set_header Host $http_host;
+        proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+        proxy_set_header X-Forwarded-Proto $scheme;
+        proxy_set_header X-Forwarded-Host $http_host;
+CONF
+
+my $nginx = start_nginx(port => $base, workers => 2, http => <<"CONF");
+    access_log off;
+    replicas_redis 127.0.0.1:$redis->{port};
+    replicas_domain $d;
+    replicas_cache_ttl 1h;
+    map \$http_upgrade \$replicas_connection_upgrade { default upgrade; '' ''; }
+
+    server { listen 127.0.0.2:$app; access_log off;
+             location / { return 200 "hello from the workspace\\n"; } }
+
+    server { listen 127.0.0.1:$base;
+             location / { proxy_pass http://127.0.0.2:$app; $proxy_common } }
+
+    server { listen 127.0.0.1:$on; server_name *.$d;
+             location / { replicas_route on; replicas_cache on;
+                          include $root/conf/replicas_proxy.conf; } }
+
+    server { listen 127.0.0.1:$off; server_name *.$d;
+             location / { replicas_route on; replicas_cache off;
+                          include $root/conf/replicas_proxy.conf; } }
+CONF
+
+put_workspace($redis, 'bench', state => 'awake', addr => '127.0.0.2');
+my $host = "$app-bench.$d";
+for my $p ($base, $on, $off) {
+    my $r = http_request(port => $p, host => $host);
+    die "variant on port $p answers $r->{status}\n" unless $r->{status} == 200;
+}
+
+sub wrk {
+    my ($port) = @_;
+    my $out = qx{wrk -t1 -c$conns -d${seconds}s --latency -H 'Host: $host' http://127.0.0.1:$port/ 2>&1};
+    my ($rps) = $out =~ /Requests\/sec:\s+([\d.]+)/;
+    my ($p99, $unit) = $out =~ /^\s+99%\s+([\d.]+)(\w+)/m;
+    my ($errors) = $out =~ /Non-2xx or 3xx responses:\s+(\d+)/;
+    die "wrk failed:\n$out" unless defined $rps;
+    $p99 *= { us => 0.001, ms => 1, s => 1000 }->{$unit} // 1;
+    return { rps => $rps, p99 => $p99, errors => $errors // 0 };
+}
+
+my %runs = (baseline => [], 'cache on' => [], 'cache off' => []);
+my %port = (baseline => $base, 'cache on' => $on, 'cache off' => $off);
+wrk($_) for $base, $on, $off;    # warm up
+for my $r (1 .. $rounds) {
+    for my $v ('baseline', 'cache on', 'cache off') {
+        push @{ $runs{$v} }, wrk($port{$v});
+    }
+}
+
+sub median_run {
+    my @s = sort { $a->{rps} <=> $b->{rps} } @{ $_[0] };
+    return $s[$#s / 2];
+}
+
+my %m = map { $_ => median_run($runs{$_}) } keys %runs;
+printf "gateway benchmark: wrk -t1 -c%d, %d s x %d rounds, 2 nginx workers, median round\n",
+    $conns, $seconds, $rounds;
+printf "%-10s %12s %10s %8s %10s\n", 'variant', 'requests/s', 'p99 ms', 'ratio', 'target';
+for my $v ('baseline', 'cache on', 'cache off') {
+    my $ratio = $m{$v}{rps} / $m{baseline}{rps};
+    my $target = { baseline => '', 'cache on' => '>= 0.95', 'cache off' => '>= 0.75' }->{$v};
+    printf "%-10s %12.0f %10.2f %8.3f %10s%s\n", $v, $m{$v}{rps}, $m{$v}{p99}, $ratio,
+        $target, $m{$v}{errors} ? "  ($m{$v}{errors} non-2xx!)" : '';
+}

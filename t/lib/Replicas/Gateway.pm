@@ -1,0 +1,104 @@
+package Replicas::Gateway;
+
+# A gateway for tests: Debian's nginx with the freshly built module and the
+# project's own conf/replicas_proxy.conf, in front of a test Redis.  The
+# server blocks mirror conf/nginx.conf.in, so tests exercise what auto/up
+# runs.
+
+use strict;
+use warnings;
+
+use Exporter 'import';
+use Replicas::Test qw(start_nginx free_port repo_root);
+
+our @EXPORT_OK = qw(start_gateway put_workspace delete_workspace
+                    ws_key ws_channel);
+
+our $DOMAIN = 'replicas.localhost';
+
+# Key names come from the one header that defines them for C code too.
+my %keys;
+sub _keys {
+    return %keys if %keys;
+    my $h = repo_root() . '/ngx_replicas_module/common/rp_keys.h';
+    open my $fh, '<', $h or die "$h: $!";
+    while (<$fh>) {
+        $keys{$1} = $2 if /^#define\s+(RP_\w+)\s+"([^"]*)"/;
+    }
+    return %keys;
+}
+
+sub ws_key     { my %k = _keys(); return $k{RP_KEY_WORKSPACE_PREFIX} . $_[0] }
+sub ws_channel { my %k = _keys(); return $k{RP_CHANNEL_WS_CHANGED} }
+
+# Writes a workspace record the way control does, and announces it.
+sub put_workspace {
+    my ($redis, $id, %f) = @_;
+    $redis->cmd('HSET', ws_key($id), %f);
+    $redis->cmd('PUBLISH', ws_channel(), $id);
+}
+
+sub delete_workspace {
+    my ($redis, $id) = @_;
+    $redis->cmd('DEL', ws_key($id));
+    $redis->cmd('PUBLISH', ws_channel(), $id);
+}
+
+# start_gateway(redis => $r, cache => 'on'|'off', ttl => '30s',
+#               timeout => '300ms', workers => 2, extra_http => '...')
+sub start_gateway {
+    my (%o) = @_;
+    my $port = $o{port} // free_port();
+    my $root = repo_root();
+    my $redis = $o{redis} or die 'start_gateway needs redis';
+    my $cache = $o{cache} // 'on';
+    my $ttl = $o{ttl} // '30s';
+    my $timeout = $o{timeout} // '300ms';
+    my $extra = $o{extra_http} // '';
+
+    my $http = <<"CONF";
+    replicas_redis 127.0.0.1:$redis->{port};
+    replicas_redis_timeout $timeout;
+    replicas_cache_zone 1m;
+    replicas_cache_ttl $ttl;
+    replicas_domain $DOMAIN;
+
+    map \$http_upgrade \$replicas_connection_upgrade {
+        default upgrade;
+        ''      '';
+    }
+
+    server {
+        listen 127.0.0.1:$port default_server;
+        server_name $DOMAIN;
+        location / {
+            default_type text/plain;
+            return 200 "main site\\n";
+        }
+    }
+
+    server {
+        listen 127.0.0.1:$port;
+        server_name *.$DOMAIN;
+
+        location / {
+            replicas_route on;
+            replicas_cache $cache;
+            include $root/conf/replicas_proxy.conf;
+            proxy_connect_timeout 2s;
+            proxy_read_timeout 10s;
+        }
+
+        location \@replicas_upstream_error {
+            replicas_upstream_error;
+        }
+    }
+$extra
+CONF
+
+    my $nginx = start_nginx(http => $http, port => $port,
+                            workers => $o{workers} // 2);
+    return { nginx => $nginx, port => $port, domain => $DOMAIN };
+}
+
+1;
