@@ -23,14 +23,6 @@ my $redis = start_redis();
 my ($base, $on, $off, $app) = map { free_port() } 1 .. 4;
 my $d = 'replicas.localhost';
 
-my $proxy_common = <<'CONF';
-        proxy_http_version 1.1;
-        proxy_set_header Host $http_host;
-        proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-        proxy_set_header X-Forwarded-Proto $scheme;
-        proxy_set_header X-Forwarded-Host $http_host;
-CONF
-
 my $nginx = start_nginx(port => $base, workers => 2, http => <<"CONF");
     access_log off;
     replicas_redis 127.0.0.1:$redis->{port};
@@ -42,14 +34,17 @@ my $nginx = start_nginx(port => $base, workers => 2, http => <<"CONF");
              location / { return 200 "hello from the workspace\\n"; } }
 
     server { listen 127.0.0.1:$base;
-             location / { proxy_pass http://127.0.0.2:$app; $proxy_common } }
+             location / { proxy_pass http://127.0.0.2:$app;
+                          include $root/conf/replicas_proxy.conf; } }
 
     server { listen 127.0.0.1:$on; server_name *.$d;
              location / { replicas_route on; replicas_cache on;
+                          proxy_pass http://\$replicas_upstream;
                           include $root/conf/replicas_proxy.conf; } }
 
     server { listen 127.0.0.1:$off; server_name *.$d;
              location / { replicas_route on; replicas_cache off;
+                          proxy_pass http://\$replicas_upstream;
                           include $root/conf/replicas_proxy.conf; } }
 CONF
 

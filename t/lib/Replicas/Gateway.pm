@@ -9,7 +9,7 @@ use strict;
 use warnings;
 
 use Exporter 'import';
-use Replicas::Test qw(start_nginx free_port repo_root);
+use Replicas::Test qw(start_nginx free_port repo_root poll_until);
 
 our @EXPORT_OK = qw(start_gateway put_workspace delete_workspace
                     ws_key ws_channel);
@@ -83,10 +83,10 @@ sub start_gateway {
 
         location / {
             replicas_route on;
+            proxy_pass http://\$replicas_upstream;
+            error_page 502 504 \@replicas_upstream_error;
             replicas_cache $cache;
             include $root/conf/replicas_proxy.conf;
-            proxy_connect_timeout 2s;
-            proxy_read_timeout 10s;
         }
 
         location \@replicas_upstream_error {
@@ -96,8 +96,17 @@ sub start_gateway {
 $extra
 CONF
 
-    my $nginx = start_nginx(http => $http, port => $port,
-                            workers => $o{workers} // 2);
+    # Each worker subscribes to the change channel, and flushes the cache
+    # when it does: wait for every subscription, so a test's first cached
+    # route is not flushed under it.  (No Redis yet: nothing to wait for.)
+    my $workers = $o{workers} // 2;
+    my $subs = sub { eval { $redis->cmd('PUBSUB', 'NUMSUB', ws_channel())->[1] } };
+    my $before = $subs->() // 0;
+
+    my $nginx = start_nginx(http => $http, port => $port, workers => $workers);
+
+    poll_until(10, sub { ($subs->() // $before + $workers) >= $before + $workers })
+        or die "gateway workers did not subscribe to Redis\n";
     return { nginx => $nginx, port => $port, domain => $DOMAIN };
 }
 
