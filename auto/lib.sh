@@ -16,7 +16,7 @@ RP_PACKAGES=(
     nginx nginx-dev
     redis-server libhiredis-dev
     libssl-dev libcurl4-openssl-dev libjansson-dev libgit2-dev
-    perl libipc-run-perl libprotocol-websocket-perl
+    perl
     wrk curl
 )
 

@@ -294,16 +294,18 @@ ngx_http_replicas_decide(ngx_http_request_t *r, ngx_http_replicas_ctx_t *ctx)
         return NGX_DECLINED;                /* decided before, e.g. re-run */
     }
 
-    msg.data = ngx_pnalloc(r->pool, 256 + ctx->host.id_len);
-    if (msg.data == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
     if (ctx->lookup_rc != NGX_OK) {
         ngx_str_set(&msg, "The gateway cannot read workspace state right "
                     "now. Retry in a moment.");
         return ngx_http_replicas_fail(r, NGX_HTTP_SERVICE_UNAVAILABLE,
                                       "state_unavailable", &msg, 1);
+    }
+
+    if (ctx->route.state != RP_STATE_AWAKE) {
+        msg.data = ngx_pnalloc(r->pool, 256 + ctx->host.id_len);
+        if (msg.data == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
     }
 
     switch (ctx->route.state) {

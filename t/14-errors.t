@@ -62,7 +62,13 @@ like($res->{body}, qr/\b$closed\b.*\bzeta\b/s, 'page names port and workspace');
 like($res->{body}, qr/http-equiv="refresh"/, 'page reloads itself at the same URL');
 like($res->{body}, qr/<a href="">/, 'and has a retry link that keeps the URL');
 
-# an app's own 502 is the app's business, passed through untouched
+# an app's own 502 and 504 are the app's business, passed through untouched
+for my $code (502, 504) {
+    $res = req("$port-zeta.$d", path => "/status/$code");
+    is($res->{status}, $code, "the app's own $code passes through");
+    is(http_json($res)->{name}, 'A', "with the app's own body");
+}
+
 my $j2 = json_error_is(req("$port-sleepy.$d"), 503, 'workspace_not_awake', 'sleeping');
 like($j2->{error}{message}, qr/sleeping/, 'says it is sleeping');
 json_error_is(req("$port-broken.$d"), 502, 'workspace_failed', 'failed workspace');

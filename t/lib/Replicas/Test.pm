@@ -439,7 +439,9 @@ sub _serve_connection {
             headers => \%h, body => $body });
         my $close = ($proto // '') ne 'HTTP/1.1'
             || lc($h{connection} // '') eq 'close';
-        print {$c} "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+        # /status/NNN answers with that status, for pass-through checks
+        my $status = $uri =~ m{^/status/(\d{3})\b} ? $1 : 200;
+        print {$c} "HTTP/1.1 $status X\r\nContent-Type: application/json\r\n"
             . 'Content-Length: ' . length($json) . "\r\n"
             . ($close ? "Connection: close\r\n" : '') . "\r\n"
             . ($method eq 'HEAD' ? '' : $json);
