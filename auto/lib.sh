@@ -121,9 +121,14 @@ REPLICAS_BIND=${REPLICAS_BIND:-127.0.0.1}
 REPLICAS_REDIS_PORT=${REPLICAS_REDIS_PORT:-6390}
 RP_REDIS_ADDR="127.0.0.1:$REPLICAS_REDIS_PORT"
 # The demo workspace's address: a loopback alias, as a sandbox would have.
-RP_DEMO_ADDR=127.0.0.77
+RP_DEMO_ADDR=${REPLICAS_DEMO_ADDR:-127.0.0.77}
 
-rp_pid_alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+# A process that runs: exists and is not a zombie (a container's init may
+# be slow to reap daemons it inherited).
+rp_running() {
+    kill -0 "$1" 2>/dev/null && ! grep -q '^[0-9]* (.*) Z' "/proc/$1/stat" 2>/dev/null
+}
+rp_pid_alive() { [ -f "$1" ] && rp_running "$(cat "$1")"; }
 
 # Waits up to $2 seconds for command $1 to succeed.
 rp_wait_for() {
