@@ -39,6 +39,23 @@ rc_reply_ok(redisContext *rc, redisReply *reply, const char *what)
 }
 
 
+/* Ends the MULTI a change began: announce it, then EXEC, or DISCARD. */
+
+static int
+rc_announce(redisContext *rc, const char *id, int ok)
+{
+    ok = ok && rc_reply_ok(rc, redisCommand(rc, "PUBLISH "
+                               RP_CHANNEL_WS_CHANGED " %s", id), "PUBLISH");
+
+    if (!ok) {
+        freeReplyObject(redisCommand(rc, "DISCARD"));
+        return 1;
+    }
+
+    return rc_reply_ok(rc, redisCommand(rc, "EXEC"), "EXEC") ? 0 : 1;
+}
+
+
 static int
 rc_workspace_put(redisContext *rc, const char *id, const char *state,
     const char *addr)
@@ -66,12 +83,7 @@ rc_workspace_put(redisContext *rc, const char *id, const char *state,
                              RP_FIELD_STATE " %s", id, state),
               "HSET");
 
-    ok = ok && rc_reply_ok(rc, redisCommand(rc, "PUBLISH "
-                               RP_CHANNEL_WS_CHANGED " %s", id), "PUBLISH");
-
-    ok = ok && rc_reply_ok(rc, redisCommand(rc, "EXEC"), "EXEC");
-
-    return ok ? 0 : 1;
+    return rc_announce(rc, id, ok);
 }
 
 
@@ -83,11 +95,8 @@ rc_workspace_delete(redisContext *rc, const char *id)
     ok = rc_reply_ok(rc, redisCommand(rc, "MULTI"), "MULTI");
     ok = ok && rc_reply_ok(rc, redisCommand(rc, "DEL "
                                RP_KEY_WORKSPACE_PREFIX "%s", id), "DEL");
-    ok = ok && rc_reply_ok(rc, redisCommand(rc, "PUBLISH "
-                               RP_CHANNEL_WS_CHANGED " %s", id), "PUBLISH");
-    ok = ok && rc_reply_ok(rc, redisCommand(rc, "EXEC"), "EXEC");
 
-    return ok ? 0 : 1;
+    return rc_announce(rc, id, ok);
 }
 
 
