@@ -84,7 +84,7 @@ RP_COMMON=("$RP_ROOT"/ngx_replicas_module/common/*.c)
 rp_build_control() {
     mkdir -p "$RP_OBJS"
     cc "${RP_CFLAGS[@]}" -I "$RP_ROOT/ngx_replicas_module" -I "$RP_ROOT/control" \
-        "$RP_ROOT"/control/*.c "${RP_COMMON[@]}" -lhiredis \
+        "$RP_ROOT"/control/*.c "${RP_COMMON[@]}" -lhiredis -lcrypto \
         -o "$RP_OBJS/replicas-control"
 }
 
@@ -95,7 +95,7 @@ rp_build_unit() {
     for t in "$RP_ROOT"/t/unit/test_*.c; do
         cc "${RP_CFLAGS[@]}" -O0 -fsanitize=address,undefined -fno-sanitize-recover=all \
             -I "$RP_ROOT/ngx_replicas_module" -I "$RP_ROOT/t/unit" \
-            "$t" "${RP_COMMON[@]}" -o "$RP_OBJS/unit/$(basename "$t" .c)"
+            "$t" "${RP_COMMON[@]}" -lcrypto -o "$RP_OBJS/unit/$(basename "$t" .c)"
     done
 }
 
@@ -105,7 +105,7 @@ rp_build_fuzz() {
     mkdir -p "$RP_OBJS/fuzz"
     for t in "$RP_ROOT"/t/fuzz/fuzz_*.c; do
         clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-            -I "$RP_ROOT/ngx_replicas_module" "$t" "${RP_COMMON[@]}" \
+            -I "$RP_ROOT/ngx_replicas_module" "$t" "${RP_COMMON[@]}" -lcrypto \
             -o "$RP_OBJS/fuzz/$(basename "$t" .c)"
     done
 }
