@@ -11,6 +11,7 @@
 
 #include <hiredis/hiredis.h>
 
+#include "rc_identity.h"
 #include "rc_workspace.h"
 
 
@@ -23,8 +24,14 @@ rc_usage(void)
         "  workspace put ID --state STATE [--addr IPV4]\n"
         "  workspace show ID\n"
         "  workspace delete ID\n"
+        "  org create NAME                                  prints the org id\n"
+        "  user create --org ORG --email EMAIL [--admin]     prints the user id\n"
+        "  key create --user USER [--workspace ID]          prints the key, once\n"
+        "  key list --org ORG\n"
+        "  key revoke PREFIX --org ORG\n"
+        "  login-link --user USER [--url BASE]              one-time, 15 minutes\n"
         "REPLICAS_REDIS in the environment sets the default address "
-        "(127.0.0.1:6379).\n");
+        "(127.0.0.1:6379); REPLICAS_PUBLIC_URL the login link's base.\n");
 }
 
 
@@ -84,7 +91,7 @@ main(int argc, char **argv)
         i = 3;
     }
 
-    if (argc - i < 3 || strcmp(argv[i], "workspace") != 0) {
+    if (argc - i < 2) {
         rc_usage();
         return 2;
     }
@@ -94,7 +101,11 @@ main(int argc, char **argv)
         return 1;
     }
 
-    rv = rc_workspace_main(rc, argc - i - 1, argv + i + 1);
+    if (strcmp(argv[i], "workspace") == 0) {
+        rv = rc_workspace_main(rc, argc - i - 1, argv + i + 1);
+    } else {
+        rv = rc_identity_main(rc, argc - i, argv + i);
+    }
 
     redisFree(rc);
 

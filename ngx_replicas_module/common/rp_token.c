@@ -162,6 +162,30 @@ rp_random_b64url(size_t n, char *out)
 
 
 int
+rp_random_id(size_t n, char *out)
+{
+    size_t         i;
+    unsigned char  b;
+
+    static const char  alnum[] = "abcdefghijklmnopqrstuvwxyz0123456789";
+
+    for (i = 0; i < n; /* void */) {
+        if (RAND_bytes(&b, 1) != 1) {
+            return -1;
+        }
+
+        if (b < 252) {                  /* 252 = 7 * 36: no modulo bias */
+            out[i++] = alnum[b % 36];
+        }
+    }
+
+    out[n] = '\0';
+
+    return 0;
+}
+
+
+int
 rp_kid_valid(const char *kid, size_t len)
 {
     size_t  i;

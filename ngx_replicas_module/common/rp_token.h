@@ -57,6 +57,9 @@ int rp_secret_equal(const void *a, size_t alen, const void *b, size_t blen);
 /* n random bytes as base64url into out (rp_b64url_encoded_len(n) + 1) */
 int rp_random_b64url(size_t n, char *out);
 
+/* n random characters of [a-z0-9] into out (n + 1 bytes): ids */
+int rp_random_id(size_t n, char *out);
+
 /* kid: 1..RP_KID_MAX of [A-Za-z0-9_-] */
 int rp_kid_valid(const char *kid, size_t len);
 

@@ -1,0 +1,371 @@
+/*
+ * replicas-control org|user|key|login-link: organisations, users, API
+ * keys and one-time login links.  A secret (key, login token) is printed
+ * once and stored only as its SHA-256; each write is one MULTI/EXEC.
+ */
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <hiredis/hiredis.h>
+
+#include "common/rp_keys.h"
+#include "common/rp_token.h"
+#include "rc_identity.h"
+
+
+#define RC_ID_LEN        12
+#define RC_LOGIN_TTL     900       /* seconds a login link stays usable */
+
+
+static const char *
+rc_opt(int argc, char **argv, const char *name)
+{
+    int  i;
+
+    for (i = 0; i + 1 < argc; i++) {
+        if (strcmp(argv[i], name) == 0) {
+            return argv[i + 1];
+        }
+    }
+
+    return NULL;
+}
+
+
+static int
+rc_flag(int argc, char **argv, const char *name)
+{
+    int  i;
+
+    for (i = 0; i < argc; i++) {
+        if (strcmp(argv[i], name) == 0) {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
+static int
+rc_ok(redisContext *rc, redisReply *reply)
+{
+    int  ok = reply != NULL && reply->type != REDIS_REPLY_ERROR;
+
+    if (!ok) {
+        fprintf(stderr, "replicas-control: redis: %s\n",
+                reply ? reply->str : rc->errstr);
+    }
+
+    freeReplyObject(reply);
+
+    return ok;
+}
+
+
+static int
+rc_exists(redisContext *rc, const char *prefix, const char *id)
+{
+    int          n;
+    redisReply  *reply;
+
+    reply = redisCommand(rc, "EXISTS %s%s", prefix, id);
+    n = reply && reply->type == REDIS_REPLY_INTEGER ? (int) reply->integer : -1;
+    freeReplyObject(reply);
+
+    return n;
+}
+
+
+static int
+rc_org_create(redisContext *rc, int argc, char **argv)
+{
+    char  id[RC_ID_LEN + 1], now[32];
+
+    if (argc != 1 || strlen(argv[0]) == 0 || strlen(argv[0]) > 100) {
+        return -1;
+    }
+
+    if (rp_random_id(RC_ID_LEN, id) != 0) {
+        return 1;
+    }
+
+    snprintf(now, sizeof(now), "%lld", (long long) time(NULL));
+
+    if (!rc_ok(rc, redisCommand(rc, "HSET " RP_KEY_ORG_PREFIX "%s name %s "
+                                "created %s", id, argv[0], now)))
+    {
+        return 1;
+    }
+
+    printf("%s\n", id);
+
+    return 0;
+}
+
+
+static int
+rc_user_create(redisContext *rc, int argc, char **argv)
+{
+    char         id[RC_ID_LEN + 1], now[32];
+    const char  *org, *email;
+
+    org = rc_opt(argc, argv, "--org");
+    email = rc_opt(argc, argv, "--email");
+
+    if (org == NULL || email == NULL || strchr(email, '@') == NULL
+        || strlen(email) > 254)
+    {
+        return -1;
+    }
+
+    if (rc_exists(rc, RP_KEY_ORG_PREFIX, org) != 1) {
+        fprintf(stderr, "replicas-control: no organisation \"%s\"\n", org);
+        return 1;
+    }
+
+    if (rp_random_id(RC_ID_LEN, id) != 0) {
+        return 1;
+    }
+
+    snprintf(now, sizeof(now), "%lld", (long long) time(NULL));
+
+    if (!rc_ok(rc, redisCommand(rc, "HSET " RP_KEY_USER_PREFIX "%s org %s "
+                                "email %s role %s created %s", id, org, email,
+                                rc_flag(argc, argv, "--admin")
+                                ? "admin" : "member", now)))
+    {
+        return 1;
+    }
+
+    printf("%s\n", id);
+
+    return 0;
+}
+
+
+static int
+rc_user_org(redisContext *rc, const char *user, char *org, size_t size)
+{
+    int          ok;
+    redisReply  *reply;
+
+    reply = redisCommand(rc, "HGET " RP_KEY_USER_PREFIX "%s org", user);
+    ok = reply && reply->type == REDIS_REPLY_STRING && reply->len < size;
+
+    if (ok) {
+        memcpy(org, reply->str, reply->len + 1);
+    } else {
+        fprintf(stderr, "replicas-control: no user \"%s\"\n", user);
+    }
+
+    freeReplyObject(reply);
+
+    return ok;
+}
+
+
+static int
+rc_key_create(redisContext *rc, int argc, char **argv)
+{
+    int          ok;
+    char         prefix[RP_APIKEY_PREFIX_LEN + 1], secret[64], key[128];
+    char         hash[RP_SHA256_HEX + 1], org[64], now[32];
+    const char  *user, *ws;
+
+    user = rc_opt(argc, argv, "--user");
+    ws = rc_opt(argc, argv, "--workspace");
+
+    if (user == NULL) {
+        return -1;
+    }
+
+    if (!rc_user_org(rc, user, org, sizeof(org))) {
+        return 1;
+    }
+
+    if (rp_random_id(RP_APIKEY_PREFIX_LEN, prefix) != 0
+        || rp_random_b64url(32, secret) != 0)
+    {
+        return 1;
+    }
+
+    snprintf(key, sizeof(key), RP_APIKEY_TAG "%s_%s", prefix, secret);
+    rp_sha256_hex(key, strlen(key), hash);
+    snprintf(now, sizeof(now), "%lld", (long long) time(NULL));
+
+    ok = rc_ok(rc, redisCommand(rc, "MULTI"));
+    ok = ok && rc_ok(rc, redisCommand(rc, "HSET " RP_KEY_APIKEY_PREFIX "%s "
+                     "prefix %s org %s user %s scope %s workspace %s "
+                     "created %s", hash, prefix, org, user,
+                     ws ? "workspace" : "user", ws ? ws : "", now));
+    ok = ok && rc_ok(rc, redisCommand(rc, "HSET " RP_KEY_ORG_APIKEYS_PREFIX
+                     "%s %s %s", org, prefix, hash));
+    ok = ok && rc_ok(rc, redisCommand(rc, "EXEC"));
+
+    if (!ok) {
+        return 1;
+    }
+
+    printf("%s\n", key);
+
+    return 0;
+}
+
+
+static int
+rc_key_list(redisContext *rc, int argc, char **argv)
+{
+    size_t       i;
+    const char  *org;
+    redisReply  *keys, *rec;
+
+    org = rc_opt(argc, argv, "--org");
+    if (org == NULL) {
+        return -1;
+    }
+
+    keys = redisCommand(rc, "HGETALL " RP_KEY_ORG_APIKEYS_PREFIX "%s", org);
+    if (keys == NULL || keys->type != REDIS_REPLY_ARRAY) {
+        (void) rc_ok(rc, keys);
+        return 1;
+    }
+
+    printf("%-10s %-14s %-10s %s\n", "PREFIX", "USER", "SCOPE", "CREATED");
+
+    for (i = 0; i + 1 < keys->elements; i += 2) {
+        rec = redisCommand(rc, "HMGET " RP_KEY_APIKEY_PREFIX "%s user scope "
+                           "created", keys->element[i + 1]->str);
+
+        if (rec && rec->type == REDIS_REPLY_ARRAY && rec->elements == 3
+            && rec->element[0]->type == REDIS_REPLY_STRING)
+        {
+            printf("%-10s %-14s %-10s %s\n", keys->element[i]->str,
+                   rec->element[0]->str, rec->element[1]->str,
+                   rec->element[2]->str);
+        }
+
+        freeReplyObject(rec);
+    }
+
+    freeReplyObject(keys);
+
+    return 0;
+}
+
+
+static int
+rc_key_revoke(redisContext *rc, int argc, char **argv)
+{
+    int          ok;
+    char         hash[RP_SHA256_HEX + 1];
+    const char  *org;
+    redisReply  *reply;
+
+    org = rc_opt(argc, argv, "--org");
+    if (argc < 1 || org == NULL) {
+        return -1;
+    }
+
+    reply = redisCommand(rc, "HGET " RP_KEY_ORG_APIKEYS_PREFIX "%s %s", org,
+                         argv[0]);
+    ok = reply && reply->type == REDIS_REPLY_STRING
+         && reply->len == RP_SHA256_HEX;
+
+    if (!ok) {
+        fprintf(stderr, "replicas-control: no key with prefix \"%s\"\n",
+                argv[0]);
+        freeReplyObject(reply);
+        return 1;
+    }
+
+    memcpy(hash, reply->str, RP_SHA256_HEX + 1);
+    freeReplyObject(reply);
+
+    /* gateways read the key record on every request: gone means refused */
+    ok = rc_ok(rc, redisCommand(rc, "MULTI"));
+    ok = ok && rc_ok(rc, redisCommand(rc, "DEL " RP_KEY_APIKEY_PREFIX "%s",
+                                      hash));
+    ok = ok && rc_ok(rc, redisCommand(rc, "HDEL " RP_KEY_ORG_APIKEYS_PREFIX
+                                      "%s %s", org, argv[0]));
+    ok = ok && rc_ok(rc, redisCommand(rc, "EXEC"));
+
+    return ok ? 0 : 1;
+}
+
+
+static int
+rc_login_link(redisContext *rc, int argc, char **argv)
+{
+    char         token[64], hash[RP_SHA256_HEX + 1], org[64];
+    const char  *user, *url;
+
+    user = rc_opt(argc, argv, "--user");
+    url = rc_opt(argc, argv, "--url");
+
+    if (url == NULL) {
+        url = getenv("REPLICAS_PUBLIC_URL");
+    }
+
+    if (user == NULL || url == NULL) {
+        return -1;
+    }
+
+    if (!rc_user_org(rc, user, org, sizeof(org))
+        || rp_random_b64url(32, token) != 0)
+    {
+        return 1;
+    }
+
+    rp_sha256_hex(token, strlen(token), hash);
+
+    if (!rc_ok(rc, redisCommand(rc, "SET " RP_KEY_LOGIN_PREFIX "%s %s EX %d",
+                                hash, user, RC_LOGIN_TTL)))
+    {
+        return 1;
+    }
+
+    printf("%s/login?token=%s\n", url, token);
+
+    return 0;
+}
+
+
+int
+rc_identity_main(redisContext *rc, int argc, char **argv)
+{
+    if (argc >= 2 && strcmp(argv[0], "org") == 0
+        && strcmp(argv[1], "create") == 0)
+    {
+        return rc_org_create(rc, argc - 2, argv + 2);
+    }
+
+    if (argc >= 2 && strcmp(argv[0], "user") == 0
+        && strcmp(argv[1], "create") == 0)
+    {
+        return rc_user_create(rc, argc - 2, argv + 2);
+    }
+
+    if (argc >= 2 && strcmp(argv[0], "key") == 0) {
+        if (strcmp(argv[1], "create") == 0) {
+            return rc_key_create(rc, argc - 2, argv + 2);
+        }
+
+        if (strcmp(argv[1], "list") == 0) {
+            return rc_key_list(rc, argc - 2, argv + 2);
+        }
+
+        if (strcmp(argv[1], "revoke") == 0) {
+            return rc_key_revoke(rc, argc - 2, argv + 2);
+        }
+    }
+
+    if (argc >= 1 && strcmp(argv[0], "login-link") == 0) {
+        return rc_login_link(rc, argc - 1, argv + 1);
+    }
+
+    return -1;
+}
