@@ -58,18 +58,21 @@ ngx_int_t ngx_http_replicas_add_variables(ngx_conf_t *cf);
 
 
 /* redis */
-/*
- * rc: NGX_OK with "route" filled, NGX_DECLINED for no such workspace,
- * NGX_ERROR when Redis failed or went away before answering.
- */
-typedef void (*ngx_http_replicas_lookup_pt)(ngx_int_t rc,
-    ngx_http_replicas_route_t *route, void *data);
 
+/* reply is a hiredis redisReply *, NULL when Redis failed */
+typedef void (*ngx_http_replicas_reply_pt)(void *reply, void *data);
+
+ngx_int_t ngx_http_replicas_redis_command(int argc, const char **argv,
+    const size_t *argvlen, ngx_http_replicas_reply_pt handler, void *data);
 ngx_int_t ngx_http_replicas_redis_init_worker(ngx_cycle_t *cycle,
     ngx_http_replicas_main_conf_t *rmcf);
 void ngx_http_replicas_redis_exit_worker(void);
-ngx_int_t ngx_http_replicas_redis_lookup(const char *id, size_t id_len,
-    ngx_http_replicas_lookup_pt handler, void *data);
+/*
+ * Reads an "HMGET <workspace key> state addr" reply: NGX_OK with "route"
+ * filled, NGX_DECLINED for no such workspace, NGX_ERROR for no answer.
+ */
+ngx_int_t ngx_http_replicas_redis_parse_route(void *reply,
+    ngx_http_replicas_route_t *route);
 void ngx_http_replicas_redis_lookup_timed_out(void);
 
 

@@ -34,12 +34,6 @@ struct ngx_http_replicas_link_s {
 };
 
 
-typedef struct {
-    ngx_http_replicas_lookup_pt     handler;
-    void                           *data;
-} ngx_http_replicas_lookup_t;
-
-
 static void ngx_http_replicas_link_connect(ngx_http_replicas_link_t *link);
 static void ngx_http_replicas_link_lost(ngx_http_replicas_link_t *link);
 static void ngx_http_replicas_link_reset(ngx_http_replicas_link_t *link);
@@ -343,12 +337,15 @@ ngx_http_replicas_cmd_start(ngx_http_replicas_link_t *link)
 }
 
 
-static ngx_int_t
-ngx_http_replicas_parse_route(redisReply *reply,
-    ngx_http_replicas_route_t *route)
+ngx_int_t
+ngx_http_replicas_redis_parse_route(void *r, ngx_http_replicas_route_t *route)
 {
-    redisReply  *state, *addr;
+    redisReply  *reply = r, *state, *addr;
     in_addr_t    inaddr;
+
+    if (reply == NULL) {
+        return NGX_ERROR;
+    }
 
     if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2) {
         return NGX_ERROR;
@@ -395,75 +392,68 @@ ngx_http_replicas_parse_route(redisReply *reply,
 }
 
 
-static void
-ngx_http_replicas_lookup_reply(redisAsyncContext *ac, void *r, void *privdata)
-{
-    ngx_int_t                   rc;
-    redisReply                 *reply = r;
-    ngx_http_replicas_link_t   *link = &ngx_http_replicas_cmd;
-    ngx_http_replicas_route_t   route;
-    ngx_http_replicas_lookup_t  lookup;
+/*
+ * Any command, for callers that read the reply themselves (the API's
+ * scripts).  The handler gets NULL when Redis failed or went away; it
+ * must copy what it needs, hiredis frees the reply after it returns.
+ */
 
-    lookup = *(ngx_http_replicas_lookup_t *) privdata;
+typedef struct {
+    ngx_http_replicas_reply_pt      handler;
+    void                           *data;
+} ngx_http_replicas_call_t;
+
+
+static void
+ngx_http_replicas_call_reply(redisAsyncContext *ac, void *r, void *privdata)
+{
+    redisReply                *reply = r;
+    ngx_http_replicas_call_t   call;
+    ngx_http_replicas_link_t  *link = &ngx_http_replicas_cmd;
+
+    call = *(ngx_http_replicas_call_t *) privdata;
     ngx_free(privdata);
 
     if (link->pending) {
         link->pending--;
     }
 
-    if (reply == NULL) {
-        rc = NGX_ERROR;
-
-    } else {
+    if (reply != NULL) {
         link->last_reply = ngx_current_msec;
-        ngx_memzero(&route, sizeof(ngx_http_replicas_route_t));
-        rc = ngx_http_replicas_parse_route(reply, &route);
-
-        if (rc == NGX_ERROR) {
-            ngx_log_error(NGX_LOG_ERR, ngx_http_replicas_log, 0,
-                          "replicas: unexpected redis reply type %d%s%s",
-                          reply->type,
-                          reply->type == REDIS_REPLY_ERROR ? ": " : "",
-                          reply->type == REDIS_REPLY_ERROR ? reply->str : "");
-        }
     }
 
     if (ngx_http_replicas_exiting) {
         return;
     }
 
-    lookup.handler(rc, &route, lookup.data);
+    call.handler(reply, call.data);
 }
 
 
 ngx_int_t
-ngx_http_replicas_redis_lookup(const char *id, size_t id_len,
-    ngx_http_replicas_lookup_pt handler, void *data)
+ngx_http_replicas_redis_command(int argc, const char **argv,
+    const size_t *argvlen, ngx_http_replicas_reply_pt handler, void *data)
 {
-    ngx_http_replicas_link_t    *link = &ngx_http_replicas_cmd;
-    ngx_http_replicas_lookup_t  *lookup;
+    ngx_http_replicas_call_t  *call;
+    ngx_http_replicas_link_t  *link = &ngx_http_replicas_cmd;
 
     if (link->ac == NULL || !link->connected) {
         return NGX_ERROR;
     }
 
-    /* heap, not a request pool: hiredis may answer after r is gone */
-    lookup = ngx_alloc(sizeof(ngx_http_replicas_lookup_t),
-                       ngx_http_replicas_log);
-    if (lookup == NULL) {
+    call = ngx_alloc(sizeof(ngx_http_replicas_call_t), ngx_http_replicas_log);
+    if (call == NULL) {
         return NGX_ERROR;
     }
 
-    lookup->handler = handler;
-    lookup->data = data;
+    call->handler = handler;
+    call->data = data;
 
-    /* %b sends the id as one binary-safe argument: no injection */
-    if (redisAsyncCommand(link->ac, ngx_http_replicas_lookup_reply, lookup,
-                          "HMGET " RP_KEY_WORKSPACE_PREFIX "%b "
-                          RP_FIELD_STATE " " RP_FIELD_ADDR, id, id_len)
+    if (redisAsyncCommandArgv(link->ac, ngx_http_replicas_call_reply, call,
+                              argc, argv, argvlen)
         != REDIS_OK)
     {
-        ngx_free(lookup);
+        ngx_free(call);
         return NGX_ERROR;
     }
 

@@ -65,13 +65,22 @@ ngx_http_replicas_resume(ngx_http_request_t *r)
 
 
 static void
-ngx_http_replicas_lookup_done(ngx_int_t rc, ngx_http_replicas_route_t *route,
-    void *data)
+ngx_http_replicas_lookup_done(void *reply, void *data)
 {
+    ngx_int_t                       rc;
     ngx_http_request_t             *r;
     ngx_http_replicas_ctx_t        *ctx;
+    ngx_http_replicas_route_t       route_buf, *route = &route_buf;
     ngx_http_replicas_waiter_t     *w = data;
     ngx_http_replicas_main_conf_t  *rmcf;
+
+    ngx_memzero(&route_buf, sizeof(ngx_http_replicas_route_t));
+    rc = ngx_http_replicas_redis_parse_route(reply, route);
+
+    if (rc == NGX_ERROR && reply != NULL) {
+        ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                      "replicas: unexpected redis reply to a route lookup");
+    }
 
     rmcf = ngx_http_cycle_get_module_main_conf(ngx_cycle,
                                                ngx_http_replicas_module);
@@ -158,6 +167,10 @@ static ngx_int_t
 ngx_http_replicas_start_lookup(ngx_http_request_t *r,
     ngx_http_replicas_ctx_t *ctx, ngx_http_replicas_main_conf_t *rmcf)
 {
+    u_char                       key[sizeof(RP_KEY_WORKSPACE_PREFIX)
+                                     + RP_WS_ID_MAX];
+    size_t                       argvlen[4];
+    const char                  *argv[4];
     ngx_pool_cleanup_t          *cln;
     ngx_http_replicas_waiter_t  *w;
 
@@ -176,8 +189,17 @@ ngx_http_replicas_start_lookup(ngx_http_request_t *r,
     w->id_len = ctx->host.id_len;
     ngx_memcpy(w->id, ctx->host.id, ctx->host.id_len + 1);
 
-    if (ngx_http_replicas_redis_lookup(w->id, w->id_len,
-                                       ngx_http_replicas_lookup_done, w)
+    argv[0] = "HMGET";
+    argvlen[0] = 5;
+    argv[1] = (char *) key;
+    argvlen[1] = ngx_sprintf(key, RP_KEY_WORKSPACE_PREFIX "%s", w->id) - key;
+    argv[2] = RP_FIELD_STATE;
+    argvlen[2] = sizeof(RP_FIELD_STATE) - 1;
+    argv[3] = RP_FIELD_ADDR;
+    argvlen[3] = sizeof(RP_FIELD_ADDR) - 1;
+
+    if (ngx_http_replicas_redis_command(4, argv, argvlen,
+                                        ngx_http_replicas_lookup_done, w)
         != NGX_OK)
     {
         ngx_free(w);
