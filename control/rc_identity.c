@@ -204,6 +204,9 @@ rc_key_create(redisContext *rc, int argc, char **argv)
                      ws ? "workspace" : "user", ws ? ws : "", now));
     ok = ok && rc_ok(rc, redisCommand(rc, "HSET " RP_KEY_ORG_APIKEYS_PREFIX
                      "%s %s %s", org, prefix, hash));
+    /* gateways may have cached "no such key" for it */
+    ok = ok && rc_ok(rc, redisCommand(rc, "PUBLISH " RP_CHANNEL_WS_CHANGED
+                     " " RP_CACHE_KEY_APIKEY "%s", hash));
     ok = ok && rc_ok(rc, redisCommand(rc, "EXEC"));
 
     if (!ok) {
@@ -285,12 +288,17 @@ rc_key_revoke(redisContext *rc, int argc, char **argv)
     memcpy(hash, reply->str, RP_SHA256_HEX + 1);
     freeReplyObject(reply);
 
-    /* gateways read the key record on every request: gone means refused */
+    /*
+     * The API reads the key record on every call, and gateways drop what
+     * they cached of it when the announcement arrives: refused at once.
+     */
     ok = rc_ok(rc, redisCommand(rc, "MULTI"));
     ok = ok && rc_ok(rc, redisCommand(rc, "DEL " RP_KEY_APIKEY_PREFIX "%s",
                                       hash));
     ok = ok && rc_ok(rc, redisCommand(rc, "HDEL " RP_KEY_ORG_APIKEYS_PREFIX
                                       "%s %s", org, argv[0]));
+    ok = ok && rc_ok(rc, redisCommand(rc, "PUBLISH " RP_CHANNEL_WS_CHANGED
+                                      " " RP_CACHE_KEY_APIKEY "%s", hash));
     ok = ok && rc_ok(rc, redisCommand(rc, "EXEC"));
 
     return ok ? 0 : 1;

@@ -7,7 +7,14 @@
  *   ngx_http_replicas_route.c     the access-phase state machine
  *   ngx_http_replicas_redis.c     per-worker async Redis links
  *   ngx_http_replicas_cache.c     shared-memory route cache
- *   ngx_http_replicas_response.c  error answers (HTML or JSON)
+ *   ngx_http_replicas_auth.c      who may open a preview (cookies, keys,
+ *                                 tickets, share links)
+ *   ngx_http_replicas_session.c   login, logout and tickets on the main
+ *                                 domain
+ *   ngx_http_replicas_api.c       the HTTP API v1
+ *   ngx_http_replicas_eval.c      one script call to Redis per request
+ *   ngx_http_replicas_response.c  answers: errors (HTML or JSON), JSON,
+ *                                 redirects
  */
 
 #ifndef NGX_HTTP_REPLICAS_H
@@ -20,17 +27,68 @@
 #include "common/rp_host.h"
 #include "common/rp_keys.h"
 #include "common/rp_state.h"
+#include "common/rp_token.h"
+#include "common/rp_http.h"
 
 
 /* "[" IPv6 "]" is at most 47 bytes; ":65535" is added per request */
-#define NGX_HTTP_REPLICAS_ADDR_MAX  48
+#define NGX_HTTP_REPLICAS_ADDR_MAX     48
+#define NGX_HTTP_REPLICAS_ORG_MAX      32
+#define NGX_HTTP_REPLICAS_PUBLIC_MAX   RP_PUBLIC_PORTS_MAX
+#define NGX_HTTP_REPLICAS_KEYS_MAX     8      /* signing keys in the file */
 
 
+/*
+ * What the shared cache keeps per key.  For a workspace (key = its id):
+ * state, address, organisation and public preview ports.  For a
+ * credential (key "k:<sha256>" an API key, "s:<sha256>" a session,
+ * "h:<id>" a share link): state RP_STATE_AWAKE if it is valid, else
+ * RP_STATE_NONE; an API key's organisation in org and, for a key scoped
+ * to one workspace, that workspace's id in addr.
+ */
 typedef struct {
     ngx_uint_t                  state;     /* rp_state_e */
     size_t                      addr_len;
     u_char                      addr[NGX_HTTP_REPLICAS_ADDR_MAX];
+    size_t                      org_len;
+    u_char                      org[NGX_HTTP_REPLICAS_ORG_MAX];
+    ngx_uint_t                  npublic;
+    uint16_t                    public_ports[NGX_HTTP_REPLICAS_PUBLIC_MAX];
 } ngx_http_replicas_route_t;
+
+
+typedef enum {
+    NGX_HTTP_REPLICAS_LOOKUP_ROUTE = 0,   /* HMGET workspace fields */
+    NGX_HTTP_REPLICAS_LOOKUP_KEY,         /* HMGET an API key's record */
+    NGX_HTTP_REPLICAS_LOOKUP_REF,         /* EXISTS a session or share */
+    NGX_HTTP_REPLICAS_LOOKUP_TICKET       /* GETDEL a one-time ticket */
+} ngx_http_replicas_lookup_e;
+
+
+/* per request, for preview hosts (route, auth) and the API alike */
+typedef struct {
+    rp_preview_host_t           host;         /* id_len 0: not a preview */
+    ngx_uint_t                  step;
+    ngx_uint_t                  pending;      /* a lookup is in flight */
+    ngx_event_t                 deadline;
+    void                       *waiter;
+
+    ngx_uint_t                  route_known;
+    ngx_int_t                   route_rc;     /* NGX_OK or NGX_ERROR */
+    ngx_http_replicas_route_t   route;
+
+    ngx_uint_t                  cred_known;
+    ngx_int_t                   cred_rc;
+    ngx_http_replicas_route_t   cred;
+
+    ngx_uint_t                  ticket_known;
+    ngx_int_t                   ticket_rc;
+    ngx_str_t                   ticket;       /* the GETDEL value */
+
+    void                       *auth;         /* ngx_http_replicas_auth.c */
+    void                       *api;          /* ngx_http_replicas_api.c */
+    ngx_str_t                   upstream;     /* "addr:port" */
+} ngx_http_replicas_ctx_t;
 
 
 typedef struct {
@@ -39,13 +97,22 @@ typedef struct {
     ngx_msec_t                  redis_timeout;
     ngx_shm_zone_t             *cache_zone;
     ngx_msec_t                  cache_ttl;
+    ngx_str_t                   api_script;      /* lua/api.lua */
+    ngx_str_t                   session_script;  /* lua/session.lua */
+    ngx_uint_t                  nkeys;           /* signing keys, newest */
+    rp_sign_key_t               keys[NGX_HTTP_REPLICAS_KEYS_MAX]; /* first */
+    time_t                      session_ttl;
+    time_t                      preview_cookie_ttl;
 } ngx_http_replicas_main_conf_t;
 
 
 typedef struct {
     ngx_flag_t                  route;
     ngx_flag_t                  cache;
+    ngx_flag_t                  auth;
     ngx_str_t                   domain;       /* lowercase, no dot at end */
+    ngx_uint_t                  api_rate;     /* requests per key per minute */
+    size_t                      api_body_max;
 } ngx_http_replicas_loc_conf_t;
 
 
@@ -55,6 +122,41 @@ extern ngx_module_t  ngx_http_replicas_module;
 /* route */
 ngx_int_t ngx_http_replicas_access_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_replicas_add_variables(ngx_conf_t *cf);
+ngx_http_replicas_ctx_t *ngx_http_replicas_get_ctx(ngx_http_request_t *r);
+/*
+ * Starts a lookup whose result lands in ctx (route, cred or ticket) and
+ * marks it known.  NGX_OK: known already (a cache hit, or no Redis link:
+ * then its rc is NGX_ERROR); NGX_AGAIN: the request waits and the phases
+ * re-run when it is known; NGX_ERROR: out of memory.
+ */
+ngx_int_t ngx_http_replicas_lookup(ngx_http_request_t *r,
+    ngx_http_replicas_ctx_t *ctx, ngx_uint_t kind, const char *cache_key,
+    size_t cache_key_len);
+
+
+/* auth: NGX_OK to go on, NGX_AGAIN waiting, NGX_DONE answered, or a status */
+ngx_int_t ngx_http_replicas_auth(ngx_http_request_t *r,
+    ngx_http_replicas_ctx_t *ctx);
+ngx_int_t ngx_http_replicas_cookie_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+/* "<scheme>://<main domain>[:port]" as this request reached the gateway */
+ngx_int_t ngx_http_replicas_main_origin(ngx_http_request_t *r,
+    ngx_str_t *out);
+/* signs fields joined by '|' with the newest key into a pool string */
+ngx_int_t ngx_http_replicas_sign(ngx_http_request_t *r, ngx_str_t *payload,
+    ngx_str_t *token);
+
+
+/* session (main domain): login, logout, preview tickets */
+ngx_int_t ngx_http_replicas_session_handler(ngx_http_request_t *r);
+
+
+/* eval: one script call whose reply the handler turns into the answer */
+typedef void (*ngx_http_replicas_eval_pt)(ngx_http_request_t *r,
+    void *script_reply);
+ngx_int_t ngx_http_replicas_eval(ngx_http_request_t *r, ngx_str_t *script,
+    ngx_uint_t argc, ngx_str_t *argv, ngx_http_replicas_eval_pt handler);
+void ngx_http_replicas_finish(ngx_http_request_t *r, ngx_int_t rc);
 
 
 /* redis */
@@ -64,15 +166,30 @@ typedef void (*ngx_http_replicas_reply_pt)(void *reply, void *data);
 
 ngx_int_t ngx_http_replicas_redis_command(int argc, const char **argv,
     const size_t *argvlen, ngx_http_replicas_reply_pt handler, void *data);
+typedef struct {
+    ngx_uint_t                  status;
+    ngx_str_t                   body;         /* points into the reply */
+    time_t                      retry_after;
+    ngx_str_t                   error;
+} ngx_http_replicas_script_reply_t;
+
+ngx_int_t ngx_http_replicas_redis_script_reply(void *reply,
+    ngx_http_replicas_script_reply_t *out);
 ngx_int_t ngx_http_replicas_redis_init_worker(ngx_cycle_t *cycle,
     ngx_http_replicas_main_conf_t *rmcf);
 void ngx_http_replicas_redis_exit_worker(void);
 /*
- * Reads an "HMGET <workspace key> state addr" reply: NGX_OK with "route"
- * filled, NGX_DECLINED for no such workspace, NGX_ERROR for no answer.
+ * Read lookup replies into a cache record: NGX_OK with "route" filled,
+ * NGX_DECLINED for no such thing, NGX_ERROR for no answer.
  */
 ngx_int_t ngx_http_replicas_redis_parse_route(void *reply,
     ngx_http_replicas_route_t *route);
+ngx_int_t ngx_http_replicas_redis_parse_key(void *reply,
+    ngx_http_replicas_route_t *cred);
+ngx_int_t ngx_http_replicas_redis_parse_ref(void *reply,
+    ngx_http_replicas_route_t *cred);
+ngx_int_t ngx_http_replicas_redis_copy_string(void *reply, ngx_pool_t *pool,
+    ngx_str_t *out);
 void ngx_http_replicas_redis_lookup_timed_out(void);
 
 
@@ -90,10 +207,28 @@ void ngx_http_replicas_cache_flush(ngx_shm_zone_t *zone);
 ngx_uint_t ngx_http_replicas_cache_epoch(ngx_shm_zone_t *zone);
 
 
+/* api */
+ngx_int_t ngx_http_replicas_api_handler(ngx_http_request_t *r);
+
+
 /* response */
+ngx_int_t ngx_http_replicas_send_json(ngx_http_request_t *r,
+    ngx_uint_t status, ngx_str_t *body, time_t retry_after);
+ngx_int_t ngx_http_replicas_send_json_error(ngx_http_request_t *r,
+    ngx_uint_t status, const char *code, ngx_str_t *message,
+    time_t retry_after);
 ngx_int_t ngx_http_replicas_send_error(ngx_http_request_t *r,
     ngx_uint_t status, const char *code, ngx_str_t *message,
     time_t retry_after);
 ngx_int_t ngx_http_replicas_upstream_error_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_replicas_wants_html(ngx_http_request_t *r);
+ngx_int_t ngx_http_replicas_add_cookie(ngx_http_request_t *r,
+    ngx_str_t *cookie);
+/* 302/303 to location, with an optional Set-Cookie (already formatted) */
+ngx_int_t ngx_http_replicas_redirect(ngx_http_request_t *r,
+    ngx_uint_t status, ngx_str_t *location, ngx_str_t *cookie);
+/* a small HTML page (body is trusted markup) */
+ngx_int_t ngx_http_replicas_send_html(ngx_http_request_t *r,
+    ngx_uint_t status, ngx_str_t *body, ngx_str_t *cookie);
 
 #endif /* NGX_HTTP_REPLICAS_H */

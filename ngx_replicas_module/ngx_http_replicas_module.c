@@ -22,6 +22,14 @@ static char *ngx_http_replicas_domain(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_replicas_upstream_error(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
+static char *ngx_http_replicas_api(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_replicas_scripts(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_replicas_session(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_replicas_signing_keys(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
 static ngx_int_t ngx_http_replicas_init_process(ngx_cycle_t *cycle);
 static void ngx_http_replicas_exit_process(ngx_cycle_t *cycle);
 
@@ -85,6 +93,69 @@ static ngx_command_t  ngx_http_replicas_commands[] = {
       ngx_http_replicas_upstream_error,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
+      NULL },
+
+    { ngx_string("replicas_api"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_replicas_api,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("replicas_scripts"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_replicas_scripts,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("replicas_session"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_replicas_session,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("replicas_auth"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_replicas_loc_conf_t, auth),
+      NULL },
+
+    { ngx_string("replicas_signing_keys"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_replicas_signing_keys,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("replicas_session_ttl"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_replicas_main_conf_t, session_ttl),
+      NULL },
+
+    { ngx_string("replicas_preview_cookie_ttl"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_replicas_main_conf_t, preview_cookie_ttl),
+      NULL },
+
+    { ngx_string("replicas_api_rate"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_replicas_loc_conf_t, api_rate),
+      NULL },
+
+    { ngx_string("replicas_api_body_max"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_replicas_loc_conf_t, api_body_max),
       NULL },
 
       ngx_null_command
@@ -168,6 +239,8 @@ ngx_http_replicas_create_main_conf(ngx_conf_t *cf)
     rmcf->redis_port = NGX_CONF_UNSET;
     rmcf->redis_timeout = NGX_CONF_UNSET_MSEC;
     rmcf->cache_ttl = NGX_CONF_UNSET_MSEC;
+    rmcf->session_ttl = NGX_CONF_UNSET;
+    rmcf->preview_cookie_ttl = NGX_CONF_UNSET;
 
     return rmcf;
 }
@@ -185,6 +258,8 @@ ngx_http_replicas_init_main_conf(ngx_conf_t *cf, void *conf)
 
     ngx_conf_init_msec_value(rmcf->redis_timeout, 1000);
     ngx_conf_init_msec_value(rmcf->cache_ttl, 30000);
+    ngx_conf_init_value(rmcf->session_ttl, 14 * 86400);
+    ngx_conf_init_value(rmcf->preview_cookie_ttl, 12 * 3600);
 
     if (rmcf->cache_zone == NULL) {
         rmcf->cache_zone = ngx_http_replicas_cache_add_zone(cf,
@@ -210,6 +285,9 @@ ngx_http_replicas_create_loc_conf(ngx_conf_t *cf)
 
     rlcf->route = NGX_CONF_UNSET;
     rlcf->cache = NGX_CONF_UNSET;
+    rlcf->auth = NGX_CONF_UNSET;
+    rlcf->api_rate = NGX_CONF_UNSET_UINT;
+    rlcf->api_body_max = NGX_CONF_UNSET_SIZE;
 
     return rlcf;
 }
@@ -223,7 +301,25 @@ ngx_http_replicas_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     ngx_conf_merge_value(conf->route, prev->route, 0);
     ngx_conf_merge_value(conf->cache, prev->cache, 1);
+    ngx_conf_merge_value(conf->auth, prev->auth, 1);
+
+    if (conf->route && conf->auth) {
+        /* checked here, where the preview locations are known */
+        ngx_http_replicas_main_conf_t  *rmcf;
+
+        rmcf = ngx_http_conf_get_module_main_conf(cf,
+                                                  ngx_http_replicas_module);
+        if (rmcf->nkeys == 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"replicas_route\" with \"replicas_auth\" "
+                               "needs \"replicas_signing_keys\"");
+            return NGX_CONF_ERROR;
+        }
+    }
     ngx_conf_merge_str_value(conf->domain, prev->domain, "replicas.localhost");
+    ngx_conf_merge_uint_value(conf->api_rate, prev->api_rate, 600);
+    ngx_conf_merge_size_value(conf->api_body_max, prev->api_body_max,
+                              64 * 1024);
 
     return NGX_CONF_OK;
 }
@@ -373,6 +469,216 @@ ngx_http_replicas_upstream_error(ngx_conf_t *cf, ngx_command_t *cmd,
 
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
     clcf->handler = ngx_http_replicas_upstream_error_handler;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_replicas_api(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_core_loc_conf_t       *clcf;
+    ngx_http_replicas_main_conf_t  *rmcf;
+
+    rmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_replicas_module);
+
+    if (rmcf->api_script.len == 0) {
+        return "needs \"replicas_scripts\" earlier in the http block";
+    }
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    clcf->handler = ngx_http_replicas_api_handler;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_replicas_session(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_core_loc_conf_t       *clcf;
+    ngx_http_replicas_main_conf_t  *rmcf;
+
+    rmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_replicas_module);
+
+    if (rmcf->session_script.len == 0) {
+        return "needs \"replicas_scripts\" earlier in the http block";
+    }
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    clcf->handler = ngx_http_replicas_session_handler;
+
+    return NGX_CONF_OK;
+}
+
+
+/* Reads a whole small file at configuration time. */
+
+static char *
+ngx_http_replicas_read_file(ngx_conf_t *cf, ngx_str_t *name, size_t max,
+    ngx_str_t *out)
+{
+    ssize_t          n;
+    ngx_file_t       file;
+    ngx_file_info_t  fi;
+
+    ngx_memzero(&file, sizeof(ngx_file_t));
+    file.name = *name;
+    file.log = cf->log;
+
+    file.fd = ngx_open_file(name->data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+    if (file.fd == NGX_INVALID_FILE) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           ngx_open_file_n " \"%V\" failed", name);
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_fd_info(file.fd, &fi) == NGX_FILE_ERROR
+        || ngx_file_size(&fi) == 0 || ngx_file_size(&fi) > (off_t) max)
+    {
+        ngx_close_file(file.fd);
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"%V\" is empty, too large or unreadable", name);
+        return NGX_CONF_ERROR;
+    }
+
+    out->len = (size_t) ngx_file_size(&fi);
+    out->data = ngx_pnalloc(cf->pool, out->len + 1);
+
+    if (out->data == NULL) {
+        ngx_close_file(file.fd);
+        return NGX_CONF_ERROR;
+    }
+
+    n = ngx_read_file(&file, out->data, out->len, 0);
+
+    ngx_close_file(file.fd);
+
+    if (n != (ssize_t) out->len) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"%V\" could not be read whole", name);
+        return NGX_CONF_ERROR;
+    }
+
+    out->data[out->len] = '\0';
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * replicas_scripts /path/lua: api.lua and session.lua are read once
+ * here, at configuration time, and sent with each EVAL (Redis caches the
+ * compiled script).
+ */
+
+static char *
+ngx_http_replicas_scripts(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_replicas_main_conf_t *rmcf = conf;
+
+    u_char     *p;
+    ngx_str_t  *value, name;
+
+    if (rmcf->api_script.len) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (ngx_conf_full_name(cf->cycle, &value[1], 1) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    name.data = ngx_pnalloc(cf->pool, value[1].len + sizeof("/session.lua"));
+    if (name.data == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    p = ngx_sprintf(name.data, "%V/api.lua%Z", &value[1]);
+    name.len = p - 1 - name.data;
+
+    if (ngx_http_replicas_read_file(cf, &name, 1024 * 1024, &rmcf->api_script)
+        != NGX_CONF_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    p = ngx_sprintf(name.data, "%V/session.lua%Z", &value[1]);
+    name.len = p - 1 - name.data;
+
+    return ngx_http_replicas_read_file(cf, &name, 1024 * 1024,
+                                       &rmcf->session_script);
+}
+
+
+/*
+ * replicas_signing_keys /path/file: one "<kid> <64 hex chars>" per line,
+ * the newest first (it signs); every key listed verifies.  Rotating is:
+ * put a new key first, reload, drop the old one once its tokens expired.
+ */
+
+static char *
+ngx_http_replicas_signing_keys(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_replicas_main_conf_t *rmcf = conf;
+
+    u_char     *p, *end, *line;
+    ngx_str_t  *value, text;
+
+    if (rmcf->nkeys) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (ngx_conf_full_name(cf->cycle, &value[1], 1) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_http_replicas_read_file(cf, &value[1], 64 * 1024, &text)
+        != NGX_CONF_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    p = text.data;
+    end = text.data + text.len;
+
+    while (p < end) {
+        line = p;
+
+        while (p < end && *p != '\n') {
+            p++;
+        }
+
+        if (p > line && line[0] != '#') {
+            if (rmcf->nkeys == NGX_HTTP_REPLICAS_KEYS_MAX
+                || rp_sign_key_parse((char *) line, p - line,
+                                     &rmcf->keys[rmcf->nkeys]) != 0)
+            {
+                ngx_memzero(text.data, text.len);
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "\"%V\": each line must be \"<key id> "
+                                   "<64 hex characters>\", at most %d keys",
+                                   &value[1], NGX_HTTP_REPLICAS_KEYS_MAX);
+                return NGX_CONF_ERROR;
+            }
+
+            rmcf->nkeys++;
+        }
+
+        p++;
+    }
+
+    ngx_memzero(text.data, text.len);
+
+    if (rmcf->nkeys == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "\"%V\" has no keys",
+                           &value[1]);
+        return NGX_CONF_ERROR;
+    }
 
     return NGX_CONF_OK;
 }

@@ -337,6 +337,59 @@ ngx_http_replicas_cmd_start(ngx_http_replicas_link_t *link)
 }
 
 
+static void
+ngx_http_replicas_copy_org(redisReply *org, ngx_http_replicas_route_t *route)
+{
+    route->org_len = 0;
+
+    if (org->type == REDIS_REPLY_STRING && org->len > 0
+        && org->len <= NGX_HTTP_REPLICAS_ORG_MAX)
+    {
+        route->org_len = org->len;
+        ngx_memcpy(route->org, org->str, org->len);
+    }
+}
+
+
+/* "3000,8080": at most NGX_HTTP_REPLICAS_PUBLIC_MAX ports, never 3737/6080 */
+
+static void
+ngx_http_replicas_parse_public(redisReply *v, ngx_http_replicas_route_t *route)
+{
+    u_char     *p, *end, *start;
+    ngx_int_t   port;
+
+    route->npublic = 0;
+
+    if (v->type != REDIS_REPLY_STRING) {
+        return;
+    }
+
+    p = (u_char *) v->str;
+    end = p + v->len;
+
+    while (p < end && route->npublic < NGX_HTTP_REPLICAS_PUBLIC_MAX) {
+        start = p;
+
+        while (p < end && *p != ',') {
+            p++;
+        }
+
+        port = ngx_atoi(start, p - start);
+
+        if (port > 0 && port <= 65535 && port != RP_PORT_ENGINE
+            && port != RP_PORT_DESKTOP)
+        {
+            route->public_ports[route->npublic++] = (uint16_t) port;
+        }
+
+        p++;
+    }
+}
+
+
+/* HMGET <workspace key> state addr org public */
+
 ngx_int_t
 ngx_http_replicas_redis_parse_route(void *r, ngx_http_replicas_route_t *route)
 {
@@ -347,7 +400,7 @@ ngx_http_replicas_redis_parse_route(void *r, ngx_http_replicas_route_t *route)
         return NGX_ERROR;
     }
 
-    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2) {
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 4) {
         return NGX_ERROR;
     }
 
@@ -364,6 +417,9 @@ ngx_http_replicas_redis_parse_route(void *r, ngx_http_replicas_route_t *route)
 
     route->state = rp_state_parse(state->str, state->len);
     route->addr_len = 0;
+
+    ngx_http_replicas_copy_org(reply->element[2], route);
+    ngx_http_replicas_parse_public(reply->element[3], route);
 
     if (route->state == RP_STATE_AWAKE) {
 
@@ -387,6 +443,103 @@ ngx_http_replicas_redis_parse_route(void *r, ngx_http_replicas_route_t *route)
         route->addr_len = addr->len;
         ngx_memcpy(route->addr, addr->str, addr->len);
     }
+
+    return NGX_OK;
+}
+
+
+/* HMGET <api key record> org scope workspace */
+
+ngx_int_t
+ngx_http_replicas_redis_parse_key(void *r, ngx_http_replicas_route_t *cred)
+{
+    redisReply  *reply = r, *org, *scope, *ws;
+
+    if (reply == NULL || reply->type != REDIS_REPLY_ARRAY
+        || reply->elements != 3)
+    {
+        return NGX_ERROR;
+    }
+
+    org = reply->element[0];
+    scope = reply->element[1];
+    ws = reply->element[2];
+
+    cred->state = RP_STATE_NONE;
+    cred->addr_len = 0;
+    cred->npublic = 0;
+
+    ngx_http_replicas_copy_org(org, cred);
+
+    if (cred->org_len == 0) {
+        return NGX_DECLINED;                /* unknown or revoked */
+    }
+
+    if (scope->type == REDIS_REPLY_STRING && scope->len == 9
+        && ngx_strncmp(scope->str, "workspace", 9) == 0)
+    {
+        /* a scoped key without a valid workspace is worth nothing */
+        if (ws->type != REDIS_REPLY_STRING
+            || !rp_ws_id_valid(ws->str, ws->len)
+            || ws->len > NGX_HTTP_REPLICAS_ADDR_MAX)
+        {
+            return NGX_DECLINED;
+        }
+
+        cred->addr_len = ws->len;
+        ngx_memcpy(cred->addr, ws->str, ws->len);
+    }
+
+    cred->state = RP_STATE_AWAKE;
+
+    return NGX_OK;
+}
+
+
+/* EXISTS <session or share key> */
+
+ngx_int_t
+ngx_http_replicas_redis_parse_ref(void *r, ngx_http_replicas_route_t *cred)
+{
+    redisReply  *reply = r;
+
+    if (reply == NULL || reply->type != REDIS_REPLY_INTEGER) {
+        return NGX_ERROR;
+    }
+
+    ngx_memzero(cred, sizeof(ngx_http_replicas_route_t));
+    cred->state = reply->integer == 1 ? RP_STATE_AWAKE : RP_STATE_NONE;
+
+    return reply->integer == 1 ? NGX_OK : NGX_DECLINED;
+}
+
+
+/* A string reply copied into pool: NGX_OK, NGX_DECLINED for nil. */
+
+ngx_int_t
+ngx_http_replicas_redis_copy_string(void *r, ngx_pool_t *pool, ngx_str_t *out)
+{
+    redisReply  *reply = r;
+
+    if (reply == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (reply->type == REDIS_REPLY_NIL) {
+        return NGX_DECLINED;
+    }
+
+    if (reply->type != REDIS_REPLY_STRING) {
+        return NGX_ERROR;
+    }
+
+    out->data = ngx_pnalloc(pool, reply->len + 1);
+    if (out->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(out->data, reply->str, reply->len);
+    out->len = reply->len;
 
     return NGX_OK;
 }
@@ -458,6 +611,47 @@ ngx_http_replicas_redis_command(int argc, const char **argv,
     }
 
     link->pending++;
+
+    return NGX_OK;
+}
+
+
+/* Reads lua/api.lua's {status, body, retry-after} answer. */
+
+ngx_int_t
+ngx_http_replicas_redis_script_reply(void *r,
+    ngx_http_replicas_script_reply_t *out)
+{
+    redisReply  *reply = r, **e;
+
+    ngx_str_null(&out->error);
+
+    if (reply == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (reply->type == REDIS_REPLY_ERROR) {
+        out->error.data = (u_char *) reply->str;
+        out->error.len = reply->len;
+        return NGX_ERROR;
+    }
+
+    e = reply->element;
+
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 3
+        || e[0]->type != REDIS_REPLY_INTEGER
+        || e[1]->type != REDIS_REPLY_STRING
+        || e[2]->type != REDIS_REPLY_INTEGER
+        || e[0]->integer < 200 || e[0]->integer > 599)
+    {
+        ngx_str_set(&out->error, "unexpected reply shape");
+        return NGX_ERROR;
+    }
+
+    out->status = (ngx_uint_t) e[0]->integer;
+    out->body.data = (u_char *) e[1]->str;
+    out->body.len = e[1]->len;
+    out->retry_after = (time_t) e[2]->integer;
 
     return NGX_OK;
 }

@@ -8,7 +8,7 @@
 #include "ngx_http_replicas.h"
 
 
-static ngx_uint_t
+ngx_int_t
 ngx_http_replicas_wants_html(ngx_http_request_t *r)
 {
     ngx_uint_t        i;
@@ -74,15 +74,13 @@ ngx_http_replicas_escape(u_char *p, ngx_str_t *s, ngx_uint_t html)
 }
 
 
-ngx_int_t
-ngx_http_replicas_send_error(ngx_http_request_t *r, ngx_uint_t status,
-    const char *code, ngx_str_t *message, time_t retry_after)
+/* Sends b as the whole response: status, type, no-store, Retry-After. */
+
+static ngx_int_t
+ngx_http_replicas_send(ngx_http_request_t *r, ngx_uint_t status,
+    ngx_uint_t html, ngx_buf_t *b, time_t retry_after)
 {
-    size_t            len;
-    u_char           *p;
     ngx_int_t         rc;
-    ngx_buf_t        *b;
-    ngx_uint_t        html;
     ngx_chain_t       out;
     ngx_table_elt_t  *h;
 
@@ -91,51 +89,6 @@ ngx_http_replicas_send_error(ngx_http_request_t *r, ngx_uint_t status,
         return rc;
     }
 
-    html = ngx_http_replicas_wants_html(r);
-
-    /* every byte of the message may grow to "&#NN;" */
-    len = 1024 + ngx_strlen(code) + 5 * message->len;
-
-    b = ngx_create_temp_buf(r->pool, len);
-    if (b == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    p = b->last;
-
-    if (html) {
-        p = ngx_cpymem(p, "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">",
-                       sizeof("<!DOCTYPE html>\n<html><head>"
-                              "<meta charset=\"utf-8\">") - 1);
-
-        if (retry_after) {
-            p = ngx_sprintf(p, "<meta http-equiv=\"refresh\" content=\"%T\">",
-                            retry_after);
-        }
-
-        p = ngx_sprintf(p, "<title>%ui &middot; Replicas</title>"
-                        "<style>body{font:16px system-ui,sans-serif;"
-                        "max-width:40em;margin:4em auto;color:#222}"
-                        "code{color:#777}</style></head><body>"
-                        "<h1>%ui</h1><p>", status, status);
-        p = ngx_http_replicas_escape(p, message, 1);
-        p = ngx_sprintf(p, "</p><p><code>%s</code></p>", code);
-
-        if (retry_after) {
-            p = ngx_sprintf(p, "<p>This page retries by itself every %T s. "
-                            "<a href=\"\">Retry now</a></p>", retry_after);
-        }
-
-        p = ngx_cpymem(p, "</body></html>\n",
-                       sizeof("</body></html>\n") - 1);
-
-    } else {
-        p = ngx_sprintf(p, "{\"error\":{\"code\":\"%s\",\"message\":\"", code);
-        p = ngx_http_replicas_escape(p, message, 0);
-        p = ngx_cpymem(p, "\"}}\n", sizeof("\"}}\n") - 1);
-    }
-
-    b->last = p;
     b->last_buf = (r == r->main) ? 1 : 0;
     b->last_in_chain = 1;
 
@@ -190,6 +143,103 @@ ngx_http_replicas_send_error(ngx_http_request_t *r, ngx_uint_t status,
 }
 
 
+static ngx_int_t
+ngx_http_replicas_send_message(ngx_http_request_t *r, ngx_uint_t status,
+    const char *code, ngx_str_t *message, time_t retry_after,
+    ngx_uint_t html)
+{
+    u_char     *p;
+    ngx_buf_t  *b;
+
+    /* every byte of the message may grow to "&#NN;" */
+    b = ngx_create_temp_buf(r->pool, 1024 + ngx_strlen(code)
+                                     + 5 * message->len);
+    if (b == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    p = b->last;
+
+    if (html) {
+        p = ngx_cpymem(p, "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">",
+                       sizeof("<!DOCTYPE html>\n<html><head>"
+                              "<meta charset=\"utf-8\">") - 1);
+
+        if (retry_after) {
+            p = ngx_sprintf(p, "<meta http-equiv=\"refresh\" content=\"%T\">",
+                            retry_after);
+        }
+
+        p = ngx_sprintf(p, "<title>%ui &middot; Replicas</title>"
+                        "<style>body{font:16px system-ui,sans-serif;"
+                        "max-width:40em;margin:4em auto;color:#222}"
+                        "code{color:#777}</style></head><body>"
+                        "<h1>%ui</h1><p>", status, status);
+        p = ngx_http_replicas_escape(p, message, 1);
+        p = ngx_sprintf(p, "</p><p><code>%s</code></p>", code);
+
+        if (retry_after) {
+            p = ngx_sprintf(p, "<p>This page retries by itself every %T s. "
+                            "<a href=\"\">Retry now</a></p>", retry_after);
+        }
+
+        p = ngx_cpymem(p, "</body></html>\n",
+                       sizeof("</body></html>\n") - 1);
+
+    } else {
+        p = ngx_sprintf(p, "{\"error\":{\"code\":\"%s\",\"message\":\"", code);
+        p = ngx_http_replicas_escape(p, message, 0);
+        p = ngx_cpymem(p, "\"}}\n", sizeof("\"}}\n") - 1);
+    }
+
+    b->last = p;
+
+    return ngx_http_replicas_send(r, status, html, b, retry_after);
+}
+
+
+/* For previews: a page for browsers, JSON for everyone else. */
+
+ngx_int_t
+ngx_http_replicas_send_error(ngx_http_request_t *r, ngx_uint_t status,
+    const char *code, ngx_str_t *message, time_t retry_after)
+{
+    return ngx_http_replicas_send_message(r, status, code, message,
+                                          retry_after,
+                                          ngx_http_replicas_wants_html(r));
+}
+
+
+/* For the API: always JSON. */
+
+ngx_int_t
+ngx_http_replicas_send_json_error(ngx_http_request_t *r, ngx_uint_t status,
+    const char *code, ngx_str_t *message, time_t retry_after)
+{
+    return ngx_http_replicas_send_message(r, status, code, message,
+                                          retry_after, 0);
+}
+
+
+ngx_int_t
+ngx_http_replicas_send_json(ngx_http_request_t *r, ngx_uint_t status,
+    ngx_str_t *body, time_t retry_after)
+{
+    ngx_buf_t  *b;
+
+    b = ngx_calloc_buf(r->pool);
+    if (b == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    b->pos = body->data;
+    b->last = body->data + body->len;
+    b->memory = 1;
+
+    return ngx_http_replicas_send(r, status, 0, b, retry_after);
+}
+
+
 /*
  * Content handler for the location that error_page sends nginx's own
  * 502/504 to: the workspace is awake but nothing answered on the port.
@@ -236,4 +286,89 @@ ngx_http_replicas_upstream_error_handler(ngx_http_request_t *r)
 
     return ngx_http_replicas_send_error(r, NGX_HTTP_BAD_GATEWAY,
                                         "port_not_open", &msg, 5);
+}
+
+
+static ngx_int_t
+ngx_http_replicas_add_header(ngx_http_request_t *r, const char *key,
+    ngx_str_t *value)
+{
+    ngx_table_elt_t  *h;
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->hash = 1;
+    h->key.data = (u_char *) key;
+    h->key.len = ngx_strlen(key);
+    h->value = *value;
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_replicas_add_cookie(ngx_http_request_t *r, ngx_str_t *cookie)
+{
+    return ngx_http_replicas_add_header(r, "Set-Cookie", cookie);
+}
+
+
+/*
+ * A redirect the browser follows at once.  Location is absolute (ours),
+ * so nginx leaves it alone; the small body is for humans with curl.
+ */
+
+ngx_int_t
+ngx_http_replicas_redirect(ngx_http_request_t *r, ngx_uint_t status,
+    ngx_str_t *location, ngx_str_t *cookie)
+{
+    ngx_buf_t  *b;
+    ngx_str_t   loc;
+
+    b = ngx_create_temp_buf(r->pool, location->len + 64);
+    if (b == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    loc = *location;
+
+    if (ngx_http_replicas_add_header(r, "Location", &loc) != NGX_OK
+        || (cookie && cookie->len
+            && ngx_http_replicas_add_header(r, "Set-Cookie", cookie)
+               != NGX_OK))
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    b->last = ngx_sprintf(b->last, "{\"redirect\":\"%V\"}\n", location);
+
+    return ngx_http_replicas_send(r, status, 0, b, 0);
+}
+
+
+ngx_int_t
+ngx_http_replicas_send_html(ngx_http_request_t *r, ngx_uint_t status,
+    ngx_str_t *body, ngx_str_t *cookie)
+{
+    ngx_buf_t  *b;
+
+    if (cookie && cookie->len
+        && ngx_http_replicas_add_header(r, "Set-Cookie", cookie) != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    b = ngx_calloc_buf(r->pool);
+    if (b == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    b->pos = body->data;
+    b->last = body->data + body->len;
+    b->memory = 1;
+
+    return ngx_http_replicas_send(r, status, 1, b, 0);
 }

@@ -1,43 +1,65 @@
 /*
- * The access-phase state machine that routes a preview host:
+ * The access-phase state machine for preview hosts:
  *
- *   parse Host -> shared cache -> (miss) async Redis lookup -> decide
+ *   parse Host -> route (shared cache, else async Redis)
+ *              -> auth  (ngx_http_replicas_auth.c; may look up a
+ *                        credential the same way)
+ *              -> decide on the workspace's state
  *
  * While Redis answers, the handler returns NGX_AGAIN and the request
  * waits; the reply or the deadline timer, whichever comes first, records
  * the outcome in the request's ctx and re-runs the phases, which calls
- * this handler again to decide.  The lookup is held by a heap "waiter"
- * that outlives the request if the client leaves: it points at the ctx
- * only while the request is there (the pool cleanup and the deadline
- * clear that pointer).
+ * this handler again to go on from where it stopped.  Each lookup is held
+ * by a heap "waiter" that outlives the request if the client leaves: it
+ * points at the request only while the request is there (the pool
+ * cleanup and the deadline clear that pointer).
  */
 
 #include "ngx_http_replicas.h"
 
 
-typedef struct ngx_http_replicas_waiter_s  ngx_http_replicas_waiter_t;
+#define NGX_HTTP_REPLICAS_CACHE_KEY_MAX  (2 + RP_SHA256_HEX)
 
-typedef struct {
-    ngx_uint_t                   done;        /* the outcome is known */
-    ngx_int_t                    lookup_rc;   /* NGX_OK or NGX_ERROR */
-    ngx_event_t                  deadline;
-    ngx_http_replicas_waiter_t  *waiter;
-    rp_preview_host_t            host;
-    ngx_http_replicas_route_t    route;
-    ngx_str_t                    upstream;    /* "addr:port" */
-} ngx_http_replicas_ctx_t;
-
-
-struct ngx_http_replicas_waiter_s {
-    ngx_http_request_t          *request;     /* NULL once it left */
-    ngx_uint_t                   epoch;
-    size_t                       id_len;
-    char                         id[RP_WS_ID_MAX + 1];
+enum {
+    RP_STEP_ROUTE = 0,
+    RP_STEP_AUTH,
+    RP_STEP_STATE
 };
 
 
+typedef struct {
+    ngx_http_request_t          *request;     /* NULL once it left */
+    ngx_uint_t                   kind;        /* ngx_http_replicas_lookup_e */
+    ngx_uint_t                   epoch;
+    size_t                       key_len;
+    char                         key[NGX_HTTP_REPLICAS_CACHE_KEY_MAX + 1];
+} ngx_http_replicas_waiter_t;
+
+
+static ngx_int_t ngx_http_replicas_run(ngx_http_request_t *r,
+    ngx_http_replicas_ctx_t *ctx);
 static ngx_int_t ngx_http_replicas_decide(ngx_http_request_t *r,
     ngx_http_replicas_ctx_t *ctx);
+
+
+ngx_http_replicas_ctx_t *
+ngx_http_replicas_get_ctx(ngx_http_request_t *r)
+{
+    ngx_http_replicas_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_replicas_module);
+
+    if (ctx == NULL) {
+        ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_replicas_ctx_t));
+        if (ctx == NULL) {
+            return NULL;
+        }
+
+        ngx_http_set_ctx(r, ctx, ngx_http_replicas_module);
+    }
+
+    return ctx;
+}
 
 
 static ngx_int_t
@@ -64,54 +86,100 @@ ngx_http_replicas_resume(ngx_http_request_t *r)
 }
 
 
+/* Records a lookup's outcome where the state machine looks for it. */
+
+static void
+ngx_http_replicas_lookup_known(ngx_http_replicas_ctx_t *ctx, ngx_uint_t kind,
+    ngx_int_t rc, ngx_http_replicas_route_t *rec)
+{
+    if (kind == NGX_HTTP_REPLICAS_LOOKUP_ROUTE) {
+        ctx->route_known = 1;
+        ctx->route_rc = rc;
+
+        if (rc == NGX_OK) {
+            ctx->route = *rec;
+        }
+
+    } else {
+        ctx->cred_known = 1;
+        ctx->cred_rc = rc;
+
+        if (rc == NGX_OK) {
+            ctx->cred = *rec;
+        }
+    }
+}
+
+
 static void
 ngx_http_replicas_lookup_done(void *reply, void *data)
 {
     ngx_int_t                       rc;
     ngx_http_request_t             *r;
     ngx_http_replicas_ctx_t        *ctx;
-    ngx_http_replicas_route_t       route_buf, *route = &route_buf;
+    ngx_http_replicas_route_t       rec;
     ngx_http_replicas_waiter_t     *w = data;
     ngx_http_replicas_main_conf_t  *rmcf;
 
-    ngx_memzero(&route_buf, sizeof(ngx_http_replicas_route_t));
-    rc = ngx_http_replicas_redis_parse_route(reply, route);
+    r = w->request;
+    ctx = r ? ngx_http_get_module_ctx(r, ngx_http_replicas_module) : NULL;
+
+    if (w->kind == NGX_HTTP_REPLICAS_LOOKUP_TICKET) {
+        if (r != NULL) {
+            ctx->ticket_known = 1;
+            ctx->ticket_rc = ngx_http_replicas_redis_copy_string(reply,
+                                                    r->pool, &ctx->ticket);
+        }
+
+        goto done;
+    }
+
+    ngx_memzero(&rec, sizeof(ngx_http_replicas_route_t));
+
+    switch (w->kind) {
+    case NGX_HTTP_REPLICAS_LOOKUP_ROUTE:
+        rc = ngx_http_replicas_redis_parse_route(reply, &rec);
+        break;
+    case NGX_HTTP_REPLICAS_LOOKUP_KEY:
+        rc = ngx_http_replicas_redis_parse_key(reply, &rec);
+        break;
+    default:
+        rc = ngx_http_replicas_redis_parse_ref(reply, &rec);
+        break;
+    }
 
     if (rc == NGX_ERROR && reply != NULL) {
         ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
-                      "replicas: unexpected redis reply to a route lookup");
+                      "replicas: unexpected redis reply to a lookup");
     }
 
-    rmcf = ngx_http_cycle_get_module_main_conf(ngx_cycle,
-                                               ngx_http_replicas_module);
-
     if (rc == NGX_DECLINED) {
-        route->state = RP_STATE_NONE;       /* cached too: 404s stay cheap */
+        rec.state = RP_STATE_NONE;      /* cached too: misses stay cheap */
         rc = NGX_OK;
     }
 
     if (rc == NGX_OK) {
         /* cached even if the request left: the next one will want it */
-        ngx_http_replicas_cache_put(rmcf->cache_zone, w->id, w->id_len,
-                                    route, rmcf->cache_ttl, w->epoch);
+        rmcf = ngx_http_cycle_get_module_main_conf(ngx_cycle,
+                                                   ngx_http_replicas_module);
+        ngx_http_replicas_cache_put(rmcf->cache_zone, w->key, w->key_len,
+                                    &rec, rmcf->cache_ttl, w->epoch);
     }
 
-    r = w->request;
+    if (r != NULL) {
+        ngx_http_replicas_lookup_known(ctx, w->kind, rc, &rec);
+    }
+
+done:
+
     ngx_free(w);
 
     if (r == NULL) {
         return;
     }
 
-    ctx = ngx_http_get_module_ctx(r, ngx_http_replicas_module);
-
     ctx->waiter = NULL;
-    ctx->done = 1;
-    ctx->lookup_rc = rc;
-
-    if (rc == NGX_OK) {
-        ctx->route = *route;
-    }
+    ctx->pending = 0;
 
     if (ctx->deadline.timer_set) {
         ngx_del_timer(&ctx->deadline);
@@ -124,22 +192,31 @@ ngx_http_replicas_lookup_done(void *reply, void *data)
 static void
 ngx_http_replicas_deadline_handler(ngx_event_t *ev)
 {
-    ngx_http_request_t       *r = ev->data;
-    ngx_http_replicas_ctx_t  *ctx;
+    ngx_http_request_t          *r = ev->data;
+    ngx_http_replicas_ctx_t     *ctx;
+    ngx_http_replicas_waiter_t  *w;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_replicas_module);
+    w = ctx->waiter;
 
     ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
                   "replicas: redis lookup for workspace \"%s\" timed out",
                   ctx->host.id);
 
-    if (ctx->waiter) {
-        ctx->waiter->request = NULL;
+    if (w) {
+        w->request = NULL;
         ctx->waiter = NULL;
+
+        if (w->kind == NGX_HTTP_REPLICAS_LOOKUP_TICKET) {
+            ctx->ticket_known = 1;
+            ctx->ticket_rc = NGX_ERROR;
+
+        } else {
+            ngx_http_replicas_lookup_known(ctx, w->kind, NGX_ERROR, NULL);
+        }
     }
 
-    ctx->done = 1;
-    ctx->lookup_rc = NGX_ERROR;
+    ctx->pending = 0;
 
     ngx_http_replicas_redis_lookup_timed_out();
 
@@ -150,10 +227,11 @@ ngx_http_replicas_deadline_handler(ngx_event_t *ev)
 static void
 ngx_http_replicas_cleanup(void *data)
 {
-    ngx_http_replicas_ctx_t  *ctx = data;
+    ngx_http_replicas_ctx_t     *ctx = data;
+    ngx_http_replicas_waiter_t  *w = ctx->waiter;
 
-    if (ctx->waiter) {
-        ctx->waiter->request = NULL;
+    if (w) {
+        w->request = NULL;
         ctx->waiter = NULL;
     }
 
@@ -163,16 +241,90 @@ ngx_http_replicas_cleanup(void *data)
 }
 
 
-static ngx_int_t
-ngx_http_replicas_start_lookup(ngx_http_request_t *r,
-    ngx_http_replicas_ctx_t *ctx, ngx_http_replicas_main_conf_t *rmcf)
+ngx_int_t
+ngx_http_replicas_lookup(ngx_http_request_t *r, ngx_http_replicas_ctx_t *ctx,
+    ngx_uint_t kind, const char *cache_key, size_t cache_key_len)
 {
-    u_char                       key[sizeof(RP_KEY_WORKSPACE_PREFIX)
-                                     + RP_WS_ID_MAX];
-    size_t                       argvlen[4];
-    const char                  *argv[4];
-    ngx_pool_cleanup_t          *cln;
-    ngx_http_replicas_waiter_t  *w;
+    u_char                          key[128];
+    size_t                          argvlen[6];
+    ngx_uint_t                      argc, i;
+    const char                     *argv[6];
+    ngx_pool_cleanup_t             *cln;
+    ngx_http_replicas_route_t       rec;
+    ngx_http_replicas_waiter_t     *w;
+    ngx_http_replicas_loc_conf_t   *rlcf;
+    ngx_http_replicas_main_conf_t  *rmcf;
+
+    rmcf = ngx_http_get_module_main_conf(r, ngx_http_replicas_module);
+    rlcf = ngx_http_get_module_loc_conf(r, ngx_http_replicas_module);
+
+    if (cache_key_len > NGX_HTTP_REPLICAS_CACHE_KEY_MAX) {
+        return NGX_ERROR;
+    }
+
+    if (kind != NGX_HTTP_REPLICAS_LOOKUP_TICKET && rlcf->cache
+        && ngx_http_replicas_cache_get(rmcf->cache_zone, cache_key,
+                                       cache_key_len, &rec)
+           == NGX_OK)
+    {
+        ngx_http_replicas_lookup_known(ctx, kind, NGX_OK, &rec);
+        return NGX_OK;
+    }
+
+    /* the Redis key for each kind of cache key (common/rp_keys.h) */
+    switch (kind) {
+
+    case NGX_HTTP_REPLICAS_LOOKUP_ROUTE:
+        argv[0] = "HMGET";
+        argv[1] = (char *) key;
+        argvlen[1] = ngx_snprintf(key, sizeof(key),
+                                  RP_KEY_WORKSPACE_PREFIX "%*s",
+                                  cache_key_len, cache_key) - key;
+        argv[2] = RP_FIELD_STATE;
+        argv[3] = RP_FIELD_ADDR;
+        argv[4] = RP_FIELD_ORG;
+        argv[5] = RP_FIELD_PUBLIC;
+        argc = 6;
+        break;
+
+    case NGX_HTTP_REPLICAS_LOOKUP_KEY:
+        argv[0] = "HMGET";
+        argv[1] = (char *) key;
+        argvlen[1] = ngx_snprintf(key, sizeof(key),
+                                  RP_KEY_APIKEY_PREFIX "%*s",
+                                  cache_key_len - 2, cache_key + 2) - key;
+        argv[2] = "org";
+        argv[3] = "scope";
+        argv[4] = "workspace";
+        argc = 5;
+        break;
+
+    case NGX_HTTP_REPLICAS_LOOKUP_REF:
+        argv[0] = "EXISTS";
+        argv[1] = (char *) key;
+        argvlen[1] = ngx_snprintf(key, sizeof(key), "%s%*s",
+                                  cache_key[0] == 's'
+                                  ? RP_KEY_SESSION_PREFIX
+                                  : RP_KEY_SHARE_PREFIX,
+                                  cache_key_len - 2, cache_key + 2) - key;
+        argc = 2;
+        break;
+
+    default: /* NGX_HTTP_REPLICAS_LOOKUP_TICKET: used once, never cached */
+        argv[0] = "GETDEL";
+        argv[1] = (char *) key;
+        argvlen[1] = ngx_snprintf(key, sizeof(key),
+                                  RP_KEY_TICKET_PREFIX "%*s",
+                                  cache_key_len - 2, cache_key + 2) - key;
+        argc = 2;
+        break;
+    }
+
+    argvlen[0] = ngx_strlen(argv[0]);
+
+    for (i = 2; i < argc; i++) {
+        argvlen[i] = ngx_strlen(argv[i]);
+    }
 
     cln = ngx_pool_cleanup_add(r->pool, 0);
     if (cln == NULL) {
@@ -185,28 +337,32 @@ ngx_http_replicas_start_lookup(ngx_http_request_t *r,
     }
 
     w->request = r;
+    w->kind = kind;
     w->epoch = ngx_http_replicas_cache_epoch(rmcf->cache_zone);
-    w->id_len = ctx->host.id_len;
-    ngx_memcpy(w->id, ctx->host.id, ctx->host.id_len + 1);
+    w->key_len = cache_key_len;
+    ngx_memcpy(w->key, cache_key, cache_key_len);
+    w->key[cache_key_len] = '\0';
 
-    argv[0] = "HMGET";
-    argvlen[0] = 5;
-    argv[1] = (char *) key;
-    argvlen[1] = ngx_sprintf(key, RP_KEY_WORKSPACE_PREFIX "%s", w->id) - key;
-    argv[2] = RP_FIELD_STATE;
-    argvlen[2] = sizeof(RP_FIELD_STATE) - 1;
-    argv[3] = RP_FIELD_ADDR;
-    argvlen[3] = sizeof(RP_FIELD_ADDR) - 1;
-
-    if (ngx_http_replicas_redis_command(4, argv, argvlen,
+    if (ngx_http_replicas_redis_command((int) argc, argv, argvlen,
                                         ngx_http_replicas_lookup_done, w)
         != NGX_OK)
     {
+        /* no Redis link right now: say so at once rather than hang */
         ngx_free(w);
-        return NGX_DECLINED;
+
+        if (kind == NGX_HTTP_REPLICAS_LOOKUP_TICKET) {
+            ctx->ticket_known = 1;
+            ctx->ticket_rc = NGX_ERROR;
+
+        } else {
+            ngx_http_replicas_lookup_known(ctx, kind, NGX_ERROR, NULL);
+        }
+
+        return NGX_OK;
     }
 
     ctx->waiter = w;
+    ctx->pending = 1;
 
     cln->handler = ngx_http_replicas_cleanup;
     cln->data = ctx;
@@ -220,20 +376,18 @@ ngx_http_replicas_start_lookup(ngx_http_request_t *r,
     r->read_event_handler = ngx_http_test_reading;
     r->write_event_handler = ngx_http_request_empty_handler;
 
-    return NGX_OK;
+    return NGX_AGAIN;
 }
 
 
 ngx_int_t
 ngx_http_replicas_access_handler(ngx_http_request_t *r)
 {
-    ngx_int_t                       rc;
-    ngx_str_t                       msg;
-    rp_host_kind_e                  kind;
-    rp_preview_host_t               host;
-    ngx_http_replicas_ctx_t        *ctx;
-    ngx_http_replicas_loc_conf_t   *rlcf;
-    ngx_http_replicas_main_conf_t  *rmcf;
+    ngx_str_t                      msg;
+    rp_host_kind_e                 kind;
+    rp_preview_host_t              host;
+    ngx_http_replicas_ctx_t       *ctx;
+    ngx_http_replicas_loc_conf_t  *rlcf;
 
     rlcf = ngx_http_get_module_loc_conf(r, ngx_http_replicas_module);
 
@@ -243,12 +397,12 @@ ngx_http_replicas_access_handler(ngx_http_request_t *r)
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_replicas_module);
 
-    if (ctx) {
-        if (ctx->done) {
-            return ngx_http_replicas_decide(r, ctx);
+    if (ctx && ctx->host.id_len) {
+        if (ctx->pending) {
+            return NGX_AGAIN;       /* a spurious wake-up while waiting */
         }
 
-        return NGX_AGAIN;       /* a spurious wake-up while waiting */
+        return ngx_http_replicas_run(r, ctx);
     }
 
     /* headers_in.server is nginx's validated, lowercased Host sans port */
@@ -268,39 +422,68 @@ ngx_http_replicas_access_handler(ngx_http_request_t *r)
                                       &msg, 0);
     }
 
-    ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_replicas_ctx_t));
+    ctx = ngx_http_replicas_get_ctx(r);
     if (ctx == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     ctx->host = host;
-    ngx_http_set_ctx(r, ctx, ngx_http_replicas_module);
 
-    rmcf = ngx_http_get_module_main_conf(r, ngx_http_replicas_module);
+    return ngx_http_replicas_run(r, ctx);
+}
 
-    if (rlcf->cache
-        && ngx_http_replicas_cache_get(rmcf->cache_zone, host.id,
-                                       host.id_len, &ctx->route)
-           == NGX_OK)
-    {
-        ctx->done = 1;
-        ctx->lookup_rc = NGX_OK;
-        return ngx_http_replicas_decide(r, ctx);
+
+static ngx_int_t
+ngx_http_replicas_run(ngx_http_request_t *r, ngx_http_replicas_ctx_t *ctx)
+{
+    ngx_int_t  rc;
+    ngx_str_t  msg;
+    u_char     buf[64 + RP_WS_ID_MAX];
+
+    if (ctx->upstream.len) {
+        return NGX_DECLINED;                /* decided before, e.g. re-run */
     }
 
-    rc = ngx_http_replicas_start_lookup(r, ctx, rmcf);
+    if (ctx->step == RP_STEP_ROUTE) {
+        if (!ctx->route_known) {
+            rc = ngx_http_replicas_lookup(r, ctx,
+                                          NGX_HTTP_REPLICAS_LOOKUP_ROUTE,
+                                          ctx->host.id, ctx->host.id_len);
+            if (rc != NGX_OK) {
+                return rc == NGX_AGAIN ? NGX_AGAIN
+                                       : NGX_HTTP_INTERNAL_SERVER_ERROR;
+            }
+        }
 
-    if (rc == NGX_OK) {
-        return NGX_AGAIN;
+        if (ctx->route_rc != NGX_OK) {
+            ngx_str_set(&msg, "The gateway cannot read workspace state right "
+                        "now. Retry in a moment.");
+            return ngx_http_replicas_fail(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                          "state_unavailable", &msg, 1);
+        }
+
+        if (ctx->route.state == RP_STATE_NONE
+            || ctx->route.state == RP_STATE_DELETED)
+        {
+            msg.data = buf;
+            msg.len = ngx_sprintf(buf, "workspace not found: %s",
+                                  ctx->host.id) - buf;
+            return ngx_http_replicas_fail(r, NGX_HTTP_NOT_FOUND,
+                                          "workspace_not_found", &msg, 0);
+        }
+
+        ctx->step = RP_STEP_AUTH;
     }
 
-    if (rc == NGX_ERROR) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
+    if (ctx->step == RP_STEP_AUTH) {
+        rc = ngx_http_replicas_auth(r, ctx);
 
-    /* no Redis link right now: say so at once rather than hang */
-    ctx->done = 1;
-    ctx->lookup_rc = NGX_ERROR;
+        if (rc != NGX_OK) {
+            return rc;
+        }
+
+        ctx->step = RP_STEP_STATE;
+    }
 
     return ngx_http_replicas_decide(r, ctx);
 }
@@ -312,22 +495,9 @@ ngx_http_replicas_decide(ngx_http_request_t *r, ngx_http_replicas_ctx_t *ctx)
     u_char     *p;
     ngx_str_t   msg;
 
-    if (ctx->upstream.len) {
-        return NGX_DECLINED;                /* decided before, e.g. re-run */
-    }
-
-    if (ctx->lookup_rc != NGX_OK) {
-        ngx_str_set(&msg, "The gateway cannot read workspace state right "
-                    "now. Retry in a moment.");
-        return ngx_http_replicas_fail(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                      "state_unavailable", &msg, 1);
-    }
-
-    if (ctx->route.state != RP_STATE_AWAKE) {
-        msg.data = ngx_pnalloc(r->pool, 256 + ctx->host.id_len);
-        if (msg.data == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
+    msg.data = ngx_pnalloc(r->pool, 256 + ctx->host.id_len);
+    if (msg.data == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     switch (ctx->route.state) {
@@ -344,13 +514,6 @@ ngx_http_replicas_decide(ngx_http_request_t *r, ngx_http_replicas_ctx_t *ctx)
                                         (ngx_uint_t) ctx->host.port)
                             - ctx->upstream.data;
         return NGX_DECLINED;
-
-    case RP_STATE_NONE:
-    case RP_STATE_DELETED:
-        p = ngx_sprintf(msg.data, "workspace not found: %s", ctx->host.id);
-        msg.len = p - msg.data;
-        return ngx_http_replicas_fail(r, NGX_HTTP_NOT_FOUND,
-                                      "workspace_not_found", &msg, 0);
 
     case RP_STATE_BOOTING:
     case RP_STATE_PROVISIONING:
@@ -400,7 +563,7 @@ ngx_http_replicas_variable(ngx_http_request_t *r,
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_replicas_module);
 
-    if (ctx == NULL) {
+    if (ctx == NULL || ctx->host.id_len == 0) {
         v->not_found = 1;
         return NGX_OK;
     }
@@ -433,7 +596,7 @@ ngx_http_replicas_variable(ngx_http_request_t *r,
         break;
 
     default: /* NGX_HTTP_REPLICAS_VAR_STATE */
-        if (!ctx->done || ctx->lookup_rc != NGX_OK) {
+        if (!ctx->route_known || ctx->route_rc != NGX_OK) {
             v->not_found = 1;
             return NGX_OK;
         }
@@ -465,6 +628,9 @@ static ngx_http_variable_t  ngx_http_replicas_vars[] = {
 
     { ngx_string("replicas_state"), NULL, ngx_http_replicas_variable,
       NGX_HTTP_REPLICAS_VAR_STATE, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("replicas_cookie"), NULL, ngx_http_replicas_cookie_variable,
+      0, NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
       ngx_http_null_variable
 };

@@ -18,6 +18,10 @@
 #define RP_HOST_LABEL_MAX  63
 #define RP_WS_ID_MAX       (RP_HOST_LABEL_MAX - 2)
 
+/* ports every workspace has; both always need authentication */
+#define RP_PORT_ENGINE     3737
+#define RP_PORT_DESKTOP    6080
+
 
 typedef enum {
     RP_HOST_PREVIEW = 0,     /* a well-formed preview host */

@@ -16,6 +16,11 @@
 /* workspace hash fields the gateway reads */
 #define RP_FIELD_STATE            "state"
 #define RP_FIELD_ADDR             "addr"
+#define RP_FIELD_ORG              "org"
+#define RP_FIELD_PUBLIC           "public"   /* "3000,8080": public ports */
+
+/* at most this many public preview ports per workspace */
+#define RP_PUBLIC_PORTS_MAX       8
 
 /* identities (issue 3); secrets are stored only as SHA-256 hex */
 #define RP_KEY_ORG_PREFIX         "replicas:org:"        /* HASH name, created */
@@ -24,6 +29,17 @@
 #define RP_KEY_ORG_APIKEYS_PREFIX "replicas:org-apikeys:" /* + org: HASH prefix -> sha256(key) */
 #define RP_KEY_LOGIN_PREFIX       "replicas:login:"      /* + sha256(token): STRING user, one use, short TTL */
 #define RP_KEY_SESSION_PREFIX     "replicas:session:"    /* + sha256(sid): HASH user, org, created */
+#define RP_KEY_TICKET_PREFIX      "replicas:ticket:"     /* + sha256(ticket): STRING "host|user|ref|path", 60 s */
+#define RP_KEY_SHARE_PREFIX       "replicas:share:"      /* + share id: HASH workspace, port, org, user, expires */
+
+/*
+ * Names in the shared cache (and on RP_CHANNEL_WS_CHANGED, to invalidate
+ * them) for credentials: "k:" + sha256(API key), "s:" + sha256(session),
+ * "h:" + share id.  Workspace ids never contain ':'.
+ */
+#define RP_CACHE_KEY_APIKEY       "k:"
+#define RP_CACHE_KEY_SESSION      "s:"
+#define RP_CACHE_KEY_SHARE        "h:"
 
 /* an API key: "rk_" + 8-char prefix + "_" + 43-char secret */
 #define RP_APIKEY_TAG             "rk_"

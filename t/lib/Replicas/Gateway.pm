@@ -9,10 +9,10 @@ use strict;
 use warnings;
 
 use Exporter 'import';
-use Replicas::Test qw(start_nginx free_port repo_root poll_until);
+use Replicas::Test qw(start_nginx free_port repo_root poll_until tmpdir);
 
 our @EXPORT_OK = qw(start_gateway put_workspace delete_workspace
-                    ws_key ws_channel);
+                    ws_key ws_channel signing_keys_file write_signing_keys);
 
 our $DOMAIN = 'replicas.localhost';
 
@@ -44,8 +44,32 @@ sub delete_workspace {
     $redis->cmd('PUBLISH', ws_channel(), $id);
 }
 
+# A signing key file ("<kid> <64 hex>" per line, newest first).
+my $keys_n = 0;
+sub signing_keys_file {
+    my (@kids) = @_;
+    my $file = tmpdir() . '/signing-' . ++$keys_n . '.keys';
+    write_signing_keys($file, @kids);
+    return $file;
+}
+
+# The same kid always gets the same key, so files can be rewritten to
+# rotate: ('k2', 'k1') signs with k2 and still accepts k1.
+sub write_signing_keys {
+    my ($file, @kids) = @_;
+    open my $fh, '>', $file or die "$file: $!";
+    for my $kid (@kids) {
+        my $hex = unpack('H*', substr($kid x 32, 0, 32));
+        print $fh "$kid $hex\n";
+    }
+    close $fh;
+}
+
 # start_gateway(redis => $r, cache => 'on'|'off', ttl => '30s',
-#               timeout => '300ms', workers => 2, extra_http => '...')
+#               timeout => '300ms', workers => 2, extra_http => '...',
+#               auth => 'off'|'on', keys => $file)
+# auth is off unless asked for: the routing tests are about routing, and
+# t/3x-*.t test authentication with it on (as conf/nginx.conf.in has it).
 sub start_gateway {
     my (%o) = @_;
     my $port = $o{port} // free_port();
@@ -55,6 +79,9 @@ sub start_gateway {
     my $ttl = $o{ttl} // '30s';
     my $timeout = $o{timeout} // '300ms';
     my $extra = $o{extra_http} // '';
+    my $auth = $o{auth} // 'off';
+    my $keys = $o{keys} // signing_keys_file('k1');
+    my $rate = $o{rate} // 600;
 
     my $http = <<"CONF";
     replicas_redis 127.0.0.1:$redis->{port};
@@ -62,6 +89,9 @@ sub start_gateway {
     replicas_cache_zone 1m;
     replicas_cache_ttl $ttl;
     replicas_domain $DOMAIN;
+    replicas_scripts $root/ngx_replicas_module/lua;
+    replicas_signing_keys $keys;
+    replicas_api_rate $rate;
 
     map \$http_upgrade \$replicas_connection_upgrade {
         default upgrade;
@@ -71,6 +101,23 @@ sub start_gateway {
     server {
         listen 127.0.0.1:$port default_server;
         server_name $DOMAIN;
+
+        location /v1/ {
+            replicas_api;
+            client_max_body_size 1m;
+            client_body_buffer_size 64k;
+            error_page 413 \@replicas_api_too_large;
+        }
+
+        location \@replicas_api_too_large {
+            default_type application/json;
+            return 413 '{"error":{"code":"body_too_large","message":"the request body is too large"}}';
+        }
+
+        location = /login        { replicas_session; }
+        location = /logout       { replicas_session; }
+        location = /auth/preview { replicas_session; }
+
         location / {
             default_type text/plain;
             return 200 "main site\\n";
@@ -86,6 +133,7 @@ sub start_gateway {
             proxy_pass http://\$replicas_upstream;
             error_page 502 504 \@replicas_upstream_error;
             replicas_cache $cache;
+            replicas_auth $auth;
             include $root/conf/replicas_proxy.conf;
         }
 
@@ -107,7 +155,7 @@ CONF
 
     poll_until(10, sub { ($subs->() // $before + $workers) >= $before + $workers })
         or die "gateway workers did not subscribe to Redis\n";
-    return { nginx => $nginx, port => $port, domain => $DOMAIN };
+    return { nginx => $nginx, port => $port, domain => $DOMAIN, keys => $keys };
 }
 
 1;

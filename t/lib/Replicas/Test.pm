@@ -427,6 +427,7 @@ sub _serve_connection {
             $h{lc $k} = $v;
         }
         if (lc($h{upgrade} // '') eq 'websocket') {
+            $h{':uri'} = $uri;
             return _serve_websocket($c, \%h, $name, $buf);
         }
         my $body = '';
@@ -498,6 +499,11 @@ sub _serve_websocket {
         my ($op, $payload) = @f;
         if ($op == 8) { print {$c} _ws_frame(8, ''); return }
         if ($op == 9) { print {$c} _ws_frame(10, $payload); next }
+        # "request?" answers with what the upstream saw of the handshake
+        if ($op == 1 && $payload eq 'request?') {
+            print {$c} _ws_frame(1, JSON::PP->new->canonical->encode($h));
+            next;
+        }
         print {$c} _ws_frame($op, "$name:$payload") if $op == 1 || $op == 2;
     }
 }
@@ -551,6 +557,7 @@ sub http_request {
     for (split /\r\n/, $3) {
         my ($k, $v) = /^([^:]+):\s*(.*)$/ or next;
         $res->{headers}{lc $k} = $v;
+        push @{ $res->{all}{lc $k} }, $v;     # Set-Cookie comes more than once
     }
     if (lc($res->{headers}{'transfer-encoding'} // '') eq 'chunked') {
         my $body = '';

@@ -1,0 +1,63 @@
+/*
+ * Small HTTP pieces the gateway reads from untrusted requests: cookies
+ * and query strings.  Pure C on (pointer, length) input, no allocation,
+ * so the same code is unit-tested and fuzzed outside nginx.
+ */
+
+#ifndef RP_HTTP_H
+#define RP_HTTP_H
+
+#include <stddef.h>
+
+/* Every cookie whose name starts with this is the platform's own. */
+#define RP_COOKIE_OWN_PREFIX   "replicas_"
+
+#define RP_COOKIE_SESSION      "replicas_session"
+#define RP_COOKIE_PREVIEW      "replicas_preview"
+#define RP_COOKIE_NEXT         "replicas_next"
+
+/* query parameters the gateway consumes and never forwards */
+#define RP_ARG_TOKEN           "replicas_token"
+#define RP_ARG_SHARE           "replicas_share"
+#define RP_ARG_TICKET          "replicas_ticket"
+
+/*
+ * Finds cookie "name" in a Cookie header value ("a=1; b=2").  On success
+ * returns 1 and points *value at it (not unquoted, not decoded).  The
+ * first occurrence wins, as in browsers' ordering of the most specific.
+ */
+int rp_cookie_get(const char *header, size_t len, const char *name,
+    const char **value, size_t *value_len);
+
+/*
+ * Copies header into out (at least 2 * len bytes) without the cookies whose
+ * names start with RP_COOKIE_OWN_PREFIX; returns the new length (0 when
+ * nothing is left).  Pairs are re-joined with "; ".
+ */
+size_t rp_cookie_strip_own(const char *header, size_t len, char *out);
+
+/*
+ * Finds query parameter "name" in args (the part after '?', raw).  On
+ * success returns 1, points *value at the raw value.
+ */
+int rp_query_get(const char *args, size_t len, const char *name,
+    const char **value, size_t *value_len);
+
+/*
+ * Copies args into out (at least len bytes) without any parameter named
+ * "name"; returns the new length.
+ */
+size_t rp_query_strip(const char *args, size_t len, const char *name,
+    char *out);
+
+/*
+ * Percent-decodes in into out (at least len bytes), '+' as a space when
+ * form is set.  Returns the decoded length, or (size_t) -1 on a bad
+ * escape or a decoded NUL.
+ */
+size_t rp_url_decode(const char *in, size_t len, char *out, int form);
+
+/* Percent-encodes everything but unreserved characters; out needs 3*len. */
+size_t rp_url_encode(const char *in, size_t len, char *out);
+
+#endif /* RP_HTTP_H */

@@ -1,0 +1,268 @@
+-- The HTTP API's work in Redis, one EVAL per request, so every write and
+-- the job it needs land together or not at all (Redis runs a script
+-- atomically).  The gateway has already validated and normalised input.
+--
+-- ARGV: 1 op, 2 sha256 of the bearer key, 3 now (unix seconds),
+--       4 requests per key per minute, 5 preview URL template with
+--       {port} and {id}, 6 workspace id from the path (or ""),
+--       7.. the op's own arguments.
+-- Returns {status, json body, retry-after seconds}.
+-- Key names: ngx_replicas_module/common/rp_keys.h and the module README.
+
+local op, keyhash, now = ARGV[1], ARGV[2], tonumber(ARGV[3])
+local rate, url_template, wsid = tonumber(ARGV[4]), ARGV[5], ARGV[6]
+local max_public = 8          -- RP_PUBLIC_PORTS_MAX in common/rp_keys.h
+
+local function err(status, code, message, retry)
+    return {status, cjson.encode({error = {code = code, message = message}}), retry or 0}
+end
+
+-- Redis's cjson writes an empty table as {}: lists that may be empty
+-- are marked and fixed up after encoding
+local EMPTY = '__replicas_empty_list__'
+local function ok(status, body)
+    return {status, (cjson.encode(body):gsub('"' .. EMPTY .. '"', '[]')), 0}
+end
+
+local function hash_to_table(flat)
+    local t = {}
+    for i = 1, #flat, 2 do t[flat[i]] = flat[i + 1] end
+    return t
+end
+
+-- who is calling ----------------------------------------------------------
+local key = hash_to_table(redis.call('HGETALL', 'replicas:apikey:' .. keyhash))
+if not key.org then
+    return err(401, 'unauthorized', 'missing, unknown or revoked API key')
+end
+
+-- a fixed one-minute window per key
+local minute = math.floor(now / 60)
+local rkey = 'replicas:rate:' .. key.prefix .. ':' .. minute
+local used = redis.call('INCR', rkey)
+if used == 1 then redis.call('EXPIRE', rkey, 120) end
+if used > rate then
+    return err(429, 'rate_limited', 'too many requests for this API key', 60 - now % 60)
+end
+
+-- a workspace-scoped key (the engine's) may only touch its own
+-- workspace's previews and events
+if key.scope == 'workspace' then
+    if wsid ~= key.workspace or not (op == 'previews_list' or op == 'preview_add'
+        or op == 'preview_delete' or op == 'events') then
+        return err(403, 'forbidden', 'this key is scoped to one workspace and cannot do that')
+    end
+end
+
+-- helpers ------------------------------------------------------------------
+local function ws_key(id) return 'replicas:ws:' .. id end
+
+local function preview_url(port, id)
+    return (url_template:gsub('{port}', port):gsub('{id}', id)) .. '/'
+end
+
+local function previews_of(id)
+    local flat = redis.call('HGETALL', 'replicas:ws-previews:' .. id)
+    local list = {}
+    for i = 1, #flat, 2 do
+        list[#list + 1] = {port = tonumber(flat[i]), visibility = flat[i + 1],
+                           url = preview_url(flat[i], id)}
+    end
+    table.sort(list, function(a, b) return a.port < b.port end)
+    if #list == 0 then return EMPTY end
+    return list
+end
+
+local function view(id, w)
+    return {id = id, name = w.name, state = w.state, state_at = tonumber(w.state_at),
+            repository = w.repository, environment = w.environment ~= '' and w.environment or cjson.null,
+            agent = w.agent, created_at = tonumber(w.created), previews = previews_of(id),
+            desktop_url = preview_url('6080', id), engine_url = preview_url('3737', id)}
+end
+
+-- the caller's workspace, or nil (another org's is "not found" too)
+local function load_ws(id)
+    local w = hash_to_table(redis.call('HGETALL', ws_key(id)))
+    if not w.state or w.org ~= key.org or w.state == 'deleted' then return nil end
+    return w
+end
+
+local function job(kind, id, extra)
+    local args = {'XADD', 'replicas:jobs', 'MAXLEN', '~', '100000', '*',
+                  'type', kind, 'workspace', id, 'at', tostring(now)}
+    for k, v in pairs(extra or {}) do args[#args + 1] = k; args[#args + 1] = v end
+    return redis.call(unpack(args))
+end
+
+local function set_state(id, state)
+    redis.call('HSET', ws_key(id), 'state', state, 'state_at', tostring(now))
+    redis.call('PUBLISH', 'replicas:ws-changed', id)
+end
+
+local function enqueue_message(id, text, chat)
+    local seq = redis.call('INCR', 'replicas:ws-msgseq:' .. id)
+    redis.call('RPUSH', 'replicas:ws-messages:' .. id, cjson.encode(
+        {seq = seq, text = text, chat = chat, user = key.user, at = now}))
+    job('message', id, {seq = tostring(seq)})
+    return seq, redis.call('LLEN', 'replicas:ws-messages:' .. id)
+end
+
+-- operations ----------------------------------------------------------------
+if op == 'create' then
+    -- ARGV 7 new id, 8 idempotency key hash or "", 9 repository, 10 name,
+    -- 11 environment, 12 agent, 13 first message or ""
+    local newid, idem = ARGV[7], ARGV[8]
+    if idem ~= '' then
+        local ikey = 'replicas:idem:' .. key.org .. ':' .. idem
+        local prior = redis.call('GET', ikey)
+        if prior then
+            local w = load_ws(prior)
+            if w then return ok(200, view(prior, w)) end
+        end
+        redis.call('SET', ikey, newid, 'EX', 86400)
+    end
+    if redis.call('EXISTS', ws_key(newid)) == 1 then
+        if idem ~= '' then redis.call('DEL', 'replicas:idem:' .. key.org .. ':' .. idem) end
+        return err(409, 'conflict', 'workspace id collision, retry')
+    end
+    local name = ARGV[10] ~= '' and ARGV[10] or newid
+    redis.call('HSET', ws_key(newid), 'state', 'booting', 'state_at', tostring(now),
+               'org', key.org, 'user', key.user, 'name', name, 'repository', ARGV[9],
+               'environment', ARGV[11], 'agent', ARGV[12], 'created', tostring(now))
+    redis.call('SADD', 'replicas:org-ws:' .. key.org, newid)
+    job('create', newid)
+    if ARGV[13] ~= '' then enqueue_message(newid, ARGV[13], 'default') end
+    redis.call('PUBLISH', 'replicas:ws-changed', newid)
+    return ok(201, view(newid, load_ws(newid)))
+end
+
+if op == 'list' then
+    local ids = redis.call('SMEMBERS', 'replicas:org-ws:' .. key.org)
+    table.sort(ids)
+    local list = {}
+    for _, id in ipairs(ids) do
+        local w = load_ws(id)
+        if w then list[#list + 1] = view(id, w) end
+    end
+    return ok(200, {workspaces = #list == 0 and EMPTY or list})
+end
+
+-- everything below names one workspace
+local w = load_ws(wsid)
+if not w then
+    return err(404, 'workspace_not_found', 'workspace not found: ' .. wsid)
+end
+
+if op == 'get' then
+    return ok(200, view(wsid, w))
+end
+
+if op == 'delete' then
+    set_state(wsid, 'deleted')
+    redis.call('SREM', 'replicas:org-ws:' .. key.org, wsid)
+    job('delete', wsid)
+    return ok(202, {id = wsid, state = 'deleted'})
+end
+
+if op == 'sleep' then
+    if w.state == 'failed' then
+        return err(409, 'invalid_state', 'a failed workspace cannot sleep')
+    end
+    if w.state ~= 'sleeping' then job('sleep', wsid) end
+    return ok(202, {id = wsid, state = w.state})
+end
+
+if op == 'wake' then
+    if w.state == 'failed' then
+        return err(409, 'invalid_state', 'a failed workspace cannot wake')
+    end
+    if w.state == 'sleeping' then job('wake', wsid) end
+    return ok(202, {id = wsid, state = w.state})
+end
+
+if op == 'message' then
+    -- ARGV 7 text, 8 chat
+    if w.state == 'failed' then
+        return err(409, 'invalid_state', 'the workspace has failed; the message was not accepted')
+    end
+    local seq, pending = enqueue_message(wsid, ARGV[7], ARGV[8])
+    local status = 'queued'
+    if w.state == 'sleeping' then
+        status = 'waking'
+        job('wake', wsid)
+    elseif w.state == 'awake' and pending == 1 then
+        status = 'sent'
+    end
+    return ok(202, {status = status, position = pending - 1, seq = seq})
+end
+
+if op == 'previews_list' then
+    return ok(200, {previews = previews_of(wsid)})
+end
+
+-- the gateway reads public ports from the workspace hash in the same
+-- HMGET as the route: keep that field in step with the previews hash
+local function sync_public(id)
+    local flat = redis.call('HGETALL', 'replicas:ws-previews:' .. id)
+    local ports = {}
+    for i = 1, #flat, 2 do
+        if flat[i + 1] == 'public' then ports[#ports + 1] = tonumber(flat[i]) end
+    end
+    table.sort(ports)
+    redis.call('HSET', ws_key(id), 'public', table.concat(ports, ','))
+    redis.call('PUBLISH', 'replicas:ws-changed', id)
+    return #ports
+end
+
+if op == 'preview_add' then
+    -- ARGV 7 port, 8 visibility (validated: 3737 and 6080 never public)
+    local pkey = 'replicas:ws-previews:' .. wsid
+    local before = redis.call('HGET', pkey, ARGV[7])
+    if ARGV[8] == 'public' and before ~= 'public' then
+        local public = 0
+        local flat = redis.call('HGETALL', pkey)
+        for i = 2, #flat, 2 do if flat[i] == 'public' then public = public + 1 end end
+        if public >= max_public then
+            return err(409, 'too_many_public_previews',
+                       'a workspace has at most ' .. max_public .. ' public previews')
+        end
+    end
+    redis.call('HSET', pkey, ARGV[7], ARGV[8])
+    sync_public(wsid)
+    return ok(before and 200 or 201, {port = tonumber(ARGV[7]), visibility = ARGV[8],
+                                      url = preview_url(ARGV[7], wsid)})
+end
+
+if op == 'preview_delete' then
+    if redis.call('HDEL', 'replicas:ws-previews:' .. wsid, ARGV[7]) == 0 then
+        return err(404, 'preview_not_found', 'no preview on port ' .. ARGV[7])
+    end
+    sync_public(wsid)
+    return ok(200, {port = tonumber(ARGV[7]), deleted = true})
+end
+
+if op == 'share_create' then
+    -- ARGV 7 port, 8 share id, 9 expiry (unix), 10 signed token
+    local ttl = tonumber(ARGV[9]) - now
+    redis.call('HSET', 'replicas:share:' .. ARGV[8], 'workspace', wsid, 'port', ARGV[7],
+               'org', key.org, 'user', key.user, 'expires', ARGV[9], 'created', tostring(now))
+    redis.call('EXPIRE', 'replicas:share:' .. ARGV[8], ttl)
+    redis.call('SADD', 'replicas:ws-shares:' .. wsid, ARGV[8])
+    return ok(201, {id = ARGV[8], port = tonumber(ARGV[7]), expires_at = tonumber(ARGV[9]),
+                    url = preview_url(ARGV[7], wsid) .. '?replicas_share=' .. ARGV[10]})
+end
+
+if op == 'share_delete' then
+    -- ARGV 7 port, 8 share id
+    local s = hash_to_table(redis.call('HGETALL', 'replicas:share:' .. ARGV[8]))
+    if s.workspace ~= wsid or s.port ~= ARGV[7] then
+        return err(404, 'share_not_found', 'no such share link')
+    end
+    redis.call('DEL', 'replicas:share:' .. ARGV[8])
+    redis.call('SREM', 'replicas:ws-shares:' .. wsid, ARGV[8])
+    -- every gateway forgets it at once
+    redis.call('PUBLISH', 'replicas:ws-changed', 'h:' .. ARGV[8])
+    return ok(200, {id = ARGV[8], revoked = true})
+end
+
+return err(500, 'internal', 'unknown operation ' .. op)

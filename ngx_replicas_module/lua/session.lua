@@ -1,0 +1,75 @@
+-- Browser sessions on the main domain, one EVAL per page, atomically.
+-- Secrets arrive as SHA-256 hex only; the gateway made the new ones.
+--
+-- ARGV: 1 op, 2 now (unix seconds), 3.. the op's own.
+-- Returns {status, body, 0}: body is a short value for the gateway
+-- (a user id) or a message; never JSON for a browser to parse.
+-- Key names: ngx_replicas_module/common/rp_keys.h and the module README.
+
+local op, now = ARGV[1], tonumber(ARGV[2])
+
+local function hash_to_table(flat)
+    local t = {}
+    for i = 1, #flat, 2 do t[flat[i]] = flat[i + 1] end
+    return t
+end
+
+-- a session: HASH user, org, created; EXPIRE ttl; announced so every
+-- gateway drops a cached "no such session" for it
+local function new_session(sid_hash, ttl, user, org)
+    local skey = 'replicas:session:' .. sid_hash
+    redis.call('HSET', skey, 'user', user, 'org', org, 'created', tostring(now))
+    redis.call('EXPIRE', skey, ttl)
+    redis.call('PUBLISH', 'replicas:ws-changed', 's:' .. sid_hash)
+end
+
+if op == 'login_link' then
+    -- ARGV 3 sha256(login token), 4 sha256(new session), 5 ttl
+    local user = redis.call('GETDEL', 'replicas:login:' .. ARGV[3])
+    if not user then
+        return {401, 'this login link is unknown, expired or already used', 0}
+    end
+    local org = redis.call('HGET', 'replicas:user:' .. user, 'org')
+    if not org then return {401, 'this user no longer exists', 0} end
+    new_session(ARGV[4], tonumber(ARGV[5]), user, org)
+    return {200, user, 0}
+end
+
+if op == 'login_key' then
+    -- ARGV 3 sha256(API key), 4 sha256(new session), 5 ttl
+    local key = hash_to_table(redis.call('HGETALL', 'replicas:apikey:' .. ARGV[3]))
+    if not key.org or key.scope == 'workspace' then
+        return {401, 'unknown or revoked API key', 0}
+    end
+    new_session(ARGV[4], tonumber(ARGV[5]), key.user, key.org)
+    return {200, key.user, 0}
+end
+
+if op == 'logout' then
+    -- ARGV 3 sha256(session): gone here, and from every gateway's cache,
+    -- so every preview cookie made from it stops working at once
+    redis.call('DEL', 'replicas:session:' .. ARGV[3])
+    redis.call('PUBLISH', 'replicas:ws-changed', 's:' .. ARGV[3])
+    return {200, 'logged out', 0}
+end
+
+if op == 'ticket' then
+    -- ARGV 3 sha256(session), 4 workspace id, 5 sha256(ticket),
+    -- 6 preview host, 7 path, 8 ticket ttl
+    local s = hash_to_table(redis.call('HGETALL', 'replicas:session:' .. ARGV[3]))
+    if not s.user then return {401, 'not logged in', 0} end
+    local w = redis.call('HMGET', 'replicas:ws:' .. ARGV[4], 'org', 'state')
+    local org, state = w[1], w[2]
+    if not state or state == 'deleted' then
+        return {404, 'workspace not found: ' .. ARGV[4], 0}
+    end
+    if org ~= s.org then
+        return {403, 'your organisation does not own workspace ' .. ARGV[4], 0}
+    end
+    redis.call('SET', 'replicas:ticket:' .. ARGV[5],
+               table.concat({ARGV[6], s.user, 's:' .. ARGV[3], ARGV[7]}, '|'),
+               'EX', tonumber(ARGV[8]))
+    return {200, s.user, 0}
+end
+
+return {500, 'unknown operation ' .. op, 0}

@@ -1,0 +1,1052 @@
+/*
+ * The HTTP API v1 on the main domain (contract in ARCHITECTURE.md).
+ *
+ * The gateway does what needs no state: route the path, check the bearer
+ * credential's form, bound and parse the JSON body (jansson), validate
+ * every field.  Then one EVAL of lua/api.lua does the rest in Redis
+ * atomically: authenticate the key (stored as its SHA-256), rate-limit,
+ * authorise, write state together with the job it needs.  The request
+ * waits for the reply without blocking the worker, under a deadline.
+ */
+
+#include <jansson.h>
+
+#include "ngx_http_replicas.h"
+#include "common/rp_token.h"
+
+
+#define NGX_HTTP_REPLICAS_API_ARGS   16
+
+
+typedef enum {
+    RP_API_LIST = 0,
+    RP_API_CREATE,
+    RP_API_GET,
+    RP_API_DELETE,
+    RP_API_MESSAGE,
+    RP_API_SLEEP,
+    RP_API_WAKE,
+    RP_API_PREVIEWS_LIST,
+    RP_API_PREVIEW_ADD,
+    RP_API_PREVIEW_DELETE,
+    RP_API_SHARE_CREATE,
+    RP_API_SHARE_DELETE,
+    RP_API_EVENTS
+} rp_api_op_e;
+
+
+static const char  *rp_api_op_names[] = {
+    "list", "create", "get", "delete", "message", "sleep", "wake",
+    "previews_list", "preview_add", "preview_delete", "share_create",
+    "share_delete", "events"
+};
+
+
+typedef struct {
+    ngx_uint_t                     op;
+    ngx_str_t                      ws;          /* workspace id, or empty */
+    ngx_str_t                      port;        /* preview port from path */
+    ngx_str_t                      share;       /* share id from path */
+    ngx_str_t                      key_hash;
+    ngx_uint_t                     nargs;
+    ngx_str_t                      args[NGX_HTTP_REPLICAS_API_ARGS];
+} ngx_http_replicas_api_ctx_t;
+
+
+static ngx_http_replicas_api_ctx_t *
+ngx_http_replicas_api_ctx(ngx_http_request_t *r)
+{
+    ngx_http_replicas_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_replicas_module);
+
+    return ctx ? ctx->api : NULL;
+}
+
+
+static ngx_int_t
+ngx_http_replicas_api_error(ngx_http_request_t *r, ngx_uint_t status,
+    const char *code, const char *text)
+{
+    ngx_str_t  msg;
+
+    msg.data = (u_char *) text;
+    msg.len = ngx_strlen(text);
+
+    return ngx_http_replicas_send_json_error(r, status, code, &msg, 0);
+}
+
+
+/* ---- routing ------------------------------------------------------------ */
+
+/*
+ * /v1/workspaces[/{id}[/messages|sleep|wake|events|previews[/{port}]]]
+ * Returns NGX_OK with ctx->op set, NGX_HTTP_NOT_FOUND, or
+ * NGX_HTTP_NOT_ALLOWED.
+ */
+
+static ngx_int_t
+ngx_http_replicas_api_route(ngx_http_request_t *r,
+    ngx_http_replicas_api_ctx_t *ctx)
+{
+    u_char      *p, *end, *seg[5];
+    size_t       len[5];
+    ngx_uint_t   n, m;
+
+    static const char  prefix[] = "/v1/workspaces";
+
+    p = r->uri.data;
+    end = r->uri.data + r->uri.len;
+
+    if (r->uri.len < sizeof(prefix) - 1
+        || ngx_strncmp(p, prefix, sizeof(prefix) - 1) != 0)
+    {
+        return NGX_HTTP_NOT_FOUND;
+    }
+
+    p += sizeof(prefix) - 1;
+
+    if (p < end && *(end - 1) == '/') {
+        end--;                                  /* one trailing slash */
+    }
+
+    for (n = 0; p < end; n++) {
+        if (*p != '/' || n == 5) {
+            return NGX_HTTP_NOT_FOUND;
+        }
+
+        seg[n] = ++p;
+
+        while (p < end && *p != '/') {
+            p++;
+        }
+
+        len[n] = p - seg[n];
+
+        if (len[n] == 0) {
+            return NGX_HTTP_NOT_FOUND;
+        }
+    }
+
+    m = r->method;
+
+    if (n == 0) {
+        ctx->op = (m == NGX_HTTP_GET) ? RP_API_LIST
+                  : (m == NGX_HTTP_POST) ? RP_API_CREATE : (ngx_uint_t) -1;
+        return ctx->op == (ngx_uint_t) -1 ? NGX_HTTP_NOT_ALLOWED : NGX_OK;
+    }
+
+    if (!rp_ws_id_valid((char *) seg[0], len[0])) {
+        return NGX_HTTP_NOT_FOUND;
+    }
+
+    ctx->ws.data = seg[0];
+    ctx->ws.len = len[0];
+
+    if (n == 1) {
+        ctx->op = (m == NGX_HTTP_GET) ? RP_API_GET
+                  : (m == NGX_HTTP_DELETE) ? RP_API_DELETE : (ngx_uint_t) -1;
+        return ctx->op == (ngx_uint_t) -1 ? NGX_HTTP_NOT_ALLOWED : NGX_OK;
+    }
+
+#define rp_seg_is(i, s)                                                      \
+    (len[i] == sizeof(s) - 1 && ngx_strncmp(seg[i], s, sizeof(s) - 1) == 0)
+
+    if (n == 2 && rp_seg_is(1, "messages")) {
+        ctx->op = RP_API_MESSAGE;
+        return m == NGX_HTTP_POST ? NGX_OK : NGX_HTTP_NOT_ALLOWED;
+    }
+
+    if (n == 2 && rp_seg_is(1, "sleep")) {
+        ctx->op = RP_API_SLEEP;
+        return m == NGX_HTTP_POST ? NGX_OK : NGX_HTTP_NOT_ALLOWED;
+    }
+
+    if (n == 2 && rp_seg_is(1, "wake")) {
+        ctx->op = RP_API_WAKE;
+        return m == NGX_HTTP_POST ? NGX_OK : NGX_HTTP_NOT_ALLOWED;
+    }
+
+    if (n == 2 && rp_seg_is(1, "events")) {
+        ctx->op = RP_API_EVENTS;
+        return m == NGX_HTTP_GET ? NGX_OK : NGX_HTTP_NOT_ALLOWED;
+    }
+
+    if (n == 2 && rp_seg_is(1, "previews")) {
+        ctx->op = (m == NGX_HTTP_GET) ? RP_API_PREVIEWS_LIST
+                  : (m == NGX_HTTP_POST) ? RP_API_PREVIEW_ADD
+                  : (m == NGX_HTTP_DELETE) ? RP_API_PREVIEW_DELETE
+                  : (ngx_uint_t) -1;
+        return ctx->op == (ngx_uint_t) -1 ? NGX_HTTP_NOT_ALLOWED : NGX_OK;
+    }
+
+    if (n == 4 && rp_seg_is(1, "previews") && rp_seg_is(3, "shares")) {
+        ctx->op = RP_API_SHARE_CREATE;
+        ctx->port.data = seg[2];
+        ctx->port.len = len[2];
+        return m == NGX_HTTP_POST ? NGX_OK : NGX_HTTP_NOT_ALLOWED;
+    }
+
+    if (n == 5 && rp_seg_is(1, "previews") && rp_seg_is(3, "shares")) {
+        if (!rp_ws_id_valid((char *) seg[4], len[4]) || len[4] > 32) {
+            return NGX_HTTP_NOT_FOUND;
+        }
+
+        ctx->op = RP_API_SHARE_DELETE;
+        ctx->port.data = seg[2];
+        ctx->port.len = len[2];
+        ctx->share.data = seg[4];
+        ctx->share.len = len[4];
+        return m == NGX_HTTP_DELETE ? NGX_OK : NGX_HTTP_NOT_ALLOWED;
+    }
+
+    if (n == 3 && rp_seg_is(1, "previews")) {
+        ctx->op = RP_API_PREVIEW_DELETE;
+        ctx->port.data = seg[2];
+        ctx->port.len = len[2];
+        return m == NGX_HTTP_DELETE ? NGX_OK : NGX_HTTP_NOT_ALLOWED;
+    }
+
+#undef rp_seg_is
+
+    return NGX_HTTP_NOT_FOUND;
+}
+
+
+/* ---- validation ----------------------------------------------------------- */
+
+static ngx_int_t
+ngx_http_replicas_api_add(ngx_http_request_t *r,
+    ngx_http_replicas_api_ctx_t *ctx, const char *s, size_t len)
+{
+    u_char  *p;
+
+    if (ctx->nargs == NGX_HTTP_REPLICAS_API_ARGS) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_pnalloc(r->pool, len ? len : 1);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(p, s, len);
+    ctx->args[ctx->nargs].data = p;
+    ctx->args[ctx->nargs].len = len;
+    ctx->nargs++;
+
+    return NGX_OK;
+}
+
+
+/* A printable UTF-8 string without control characters, 1..max bytes. */
+
+static ngx_int_t
+ngx_http_replicas_api_text_ok(const char *s, size_t len, size_t max,
+    ngx_uint_t newlines)
+{
+    size_t  i;
+
+    if (len == 0 || len > max) {
+        return 0;
+    }
+
+    for (i = 0; i < len; i++) {
+        if ((u_char) s[i] < 0x20 && !(newlines && (s[i] == '\n'
+                                                   || s[i] == '\t'
+                                                   || s[i] == '\r')))
+        {
+            return 0;
+        }
+
+        if (s[i] == 0x7f) {
+            return 0;
+        }
+    }
+
+    return 1;
+}
+
+
+static ngx_int_t
+ngx_http_replicas_api_slug_ok(const char *s, size_t len, size_t max,
+    const char *extra)
+{
+    size_t  i;
+
+    if (len == 0 || len > max) {
+        return 0;
+    }
+
+    for (i = 0; i < len; i++) {
+        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9')
+              || (s[i] >= 'A' && s[i] <= 'Z' && extra[0] == 'A')
+              || ngx_strlchr((u_char *) extra, (u_char *) extra
+                             + ngx_strlen(extra), s[i]) != NULL))
+        {
+            return 0;
+        }
+    }
+
+    return 1;
+}
+
+
+typedef struct {
+    const char  *name;
+    int          type;           /* JSON_STRING or JSON_INTEGER */
+    ngx_uint_t   required;
+} rp_api_field_t;
+
+
+/*
+ * Checks that body is an object whose members are among fields, of the
+ * right types, with the required ones present.  Fills out[i] (NULL when
+ * absent).  On failure writes a message into err.
+ */
+
+static ngx_int_t
+ngx_http_replicas_api_fields(json_t *body, const rp_api_field_t *fields,
+    json_t **out, char *err, size_t err_size)
+{
+    const char  *name;
+    json_t      *value;
+    ngx_uint_t   i;
+
+    if (!json_is_object(body)) {
+        ngx_snprintf((u_char *) err, err_size, "the body must be a JSON object%Z");
+        return NGX_ERROR;
+    }
+
+    json_object_foreach(body, name, value) {
+        for (i = 0; fields[i].name; i++) {
+            if (ngx_strcmp(name, fields[i].name) == 0) {
+                break;
+            }
+        }
+
+        if (fields[i].name == NULL) {
+            ngx_snprintf((u_char *) err, err_size, "unknown field \"%*s\"%Z",
+                         ngx_min(ngx_strlen(name), 64), name);
+            return NGX_ERROR;
+        }
+    }
+
+    for (i = 0; fields[i].name; i++) {
+        out[i] = json_object_get(body, fields[i].name);
+
+        if (out[i] == NULL || json_is_null(out[i])) {
+            out[i] = NULL;
+
+            if (fields[i].required) {
+                ngx_snprintf((u_char *) err, err_size,
+                             "\"%s\" is required%Z", fields[i].name);
+                return NGX_ERROR;
+            }
+
+            continue;
+        }
+
+        if ((int) json_typeof(out[i]) != fields[i].type) {
+            ngx_snprintf((u_char *) err, err_size, "\"%s\" must be %s%Z",
+                         fields[i].name, fields[i].type == JSON_STRING
+                         ? "a string" : "an integer");
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+#define rp_api_invalid(text)                                                 \
+    do { ngx_cpystrn((u_char *) err, (u_char *) (text), err_size);           \
+         return NGX_ERROR; } while (0)
+
+
+/*
+ * A share link: a token signed here, "s|<preview host>|<share id>|
+ * h:<share id>|<expiry>", that the preview host accepts without a login
+ * while Redis still holds the share (revoking deletes it).
+ */
+
+static ngx_int_t
+ngx_http_replicas_api_share(ngx_http_request_t *r,
+    ngx_http_replicas_api_ctx_t *ctx, json_t *body, char *err,
+    size_t err_size)
+{
+    char                          id[17];
+    u_char                       *p;
+    json_t                       *f[1];
+    time_t                        ttl, expires;
+    ngx_int_t                     port;
+    ngx_str_t                     payload, token, num;
+    ngx_http_replicas_loc_conf_t  *rlcf;
+
+    static const rp_api_field_t  fields[] = {
+        { "expires_in", JSON_INTEGER, 0 }, { NULL, 0, 0 }
+    };
+
+    port = ctx->port.data[0] == '0'
+           ? NGX_ERROR : ngx_atoi(ctx->port.data, ctx->port.len);
+
+    if (port < 1 || port > 65535) {
+        rp_api_invalid("the port must be an integer from 1 to 65535");
+    }
+
+    if (port == RP_PORT_ENGINE || port == RP_PORT_DESKTOP) {
+        rp_api_invalid("ports 3737 (engine) and 6080 (desktop) cannot be "
+                       "shared");
+    }
+
+    num.data = ngx_pnalloc(r->pool, NGX_INT_T_LEN);
+    if (num.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    num.len = ngx_sprintf(num.data, "%i", port) - num.data;
+
+    if (ngx_http_replicas_api_add(r, ctx, (char *) num.data, num.len)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    if (ctx->op == RP_API_SHARE_DELETE) {
+        return ngx_http_replicas_api_add(r, ctx, (char *) ctx->share.data,
+                                         ctx->share.len);
+    }
+
+    ttl = 3600;
+
+    if (body) {
+        if (ngx_http_replicas_api_fields(body, fields, f, err, err_size)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        if (f[0]) {
+            if (json_integer_value(f[0]) < 60
+                || json_integer_value(f[0]) > 7 * 86400)
+            {
+                rp_api_invalid("\"expires_in\" must be from 60 seconds to "
+                               "7 days (604800)");
+            }
+
+            ttl = (time_t) json_integer_value(f[0]);
+        }
+    }
+
+    rlcf = ngx_http_get_module_loc_conf(r, ngx_http_replicas_module);
+
+    if (rp_random_id(16, id) != 0) {
+        return NGX_ERROR;
+    }
+
+    expires = ngx_time() + ttl;
+
+    payload.data = ngx_pnalloc(r->pool, 128 + rlcf->domain.len);
+    if (payload.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_sprintf(payload.data, "s|%i-%V.%V|%s|" RP_CACHE_KEY_SHARE "%s|%T",
+                    port, &ctx->ws, &rlcf->domain, id, id, expires);
+    payload.len = p - payload.data;
+
+    if (ngx_http_replicas_sign(r, &payload, &token) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_sprintf(num.data, "%T", expires);
+
+    if (ngx_http_replicas_api_add(r, ctx, id, 16) != NGX_OK
+        || ngx_http_replicas_api_add(r, ctx, (char *) num.data,
+                                     p - num.data) != NGX_OK
+        || ngx_http_replicas_api_add(r, ctx, (char *) token.data, token.len)
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_replicas_api_validate(ngx_http_request_t *r,
+    ngx_http_replicas_api_ctx_t *ctx, json_t *body, char *err,
+    size_t err_size)
+{
+    char         id[RP_WS_ID_MAX + 1];
+    size_t       len;
+    json_t      *f[6];
+    const char  *s;
+    ngx_int_t    port;
+
+    static const rp_api_field_t  create[] = {
+        { "repository", JSON_STRING, 1 }, { "name", JSON_STRING, 0 },
+        { "environment", JSON_STRING, 0 }, { "agent", JSON_STRING, 0 },
+        { "message", JSON_STRING, 0 }, { NULL, 0, 0 }
+    };
+
+    static const rp_api_field_t  message[] = {
+        { "text", JSON_STRING, 1 }, { "chat", JSON_STRING, 0 },
+        { NULL, 0, 0 }
+    };
+
+    static const rp_api_field_t  preview[] = {
+        { "port", JSON_INTEGER, 1 }, { "visibility", JSON_STRING, 0 },
+        { NULL, 0, 0 }
+    };
+
+    static const rp_api_field_t  preview_delete[] = {
+        { "port", JSON_INTEGER, 1 }, { NULL, 0, 0 }
+    };
+
+    switch (ctx->op) {
+
+    case RP_API_CREATE:
+        if (ngx_http_replicas_api_fields(body, create, f, err, err_size)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        /* a fresh id now; the script keeps an earlier one on a repeat */
+        if (rp_random_id(12, id) != 0
+            || ngx_http_replicas_api_add(r, ctx, id, 12) != NGX_OK
+            || ngx_http_replicas_api_add(r, ctx, (char *) ctx->key_hash.data
+                                         + RP_SHA256_HEX + 1,
+                                         ngx_strlen(ctx->key_hash.data
+                                                    + RP_SHA256_HEX + 1))
+               != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        s = json_string_value(f[0]);
+        len = json_string_length(f[0]);
+
+        if (!ngx_http_replicas_api_text_ok(s, len, 512, 0)
+            || ngx_strlchr((u_char *) s, (u_char *) s + len, ' ') != NULL)
+        {
+            rp_api_invalid("\"repository\" must be a URL or path of 1 to 512 "
+                           "characters without spaces");
+        }
+
+        if (ngx_http_replicas_api_add(r, ctx, s, len) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        s = f[1] ? json_string_value(f[1]) : "";
+        len = f[1] ? json_string_length(f[1]) : 0;
+
+        if (f[1] && !ngx_http_replicas_api_slug_ok(s, len, 100, "A ._-")) {
+            rp_api_invalid("\"name\" must be 1 to 100 letters, digits, "
+                           "spaces, dots, dashes or underscores");
+        }
+
+        if (ngx_http_replicas_api_add(r, ctx, s, len) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        s = f[2] ? json_string_value(f[2]) : "";
+        len = f[2] ? json_string_length(f[2]) : 0;
+
+        if (f[2] && !ngx_http_replicas_api_slug_ok(s, len, 64, "_-")) {
+            rp_api_invalid("\"environment\" must be 1 to 64 lowercase "
+                           "letters, digits, dashes or underscores");
+        }
+
+        if (ngx_http_replicas_api_add(r, ctx, s, len) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        s = f[3] ? json_string_value(f[3]) : "claude";
+        len = ngx_strlen(s);
+
+        if (!(len == 6 && ngx_strcmp(s, "claude") == 0)
+            && !(len == 5 && ngx_strcmp(s, "codex") == 0)
+            && !(len == 8 && ngx_strcmp(s, "opencode") == 0)
+            && !(len == 6 && ngx_strcmp(s, "cursor") == 0))
+        {
+            rp_api_invalid("\"agent\" must be one of claude, codex, "
+                           "opencode, cursor");
+        }
+
+        if (ngx_http_replicas_api_add(r, ctx, s, len) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        s = f[4] ? json_string_value(f[4]) : "";
+        len = f[4] ? json_string_length(f[4]) : 0;
+
+        if (f[4] && !ngx_http_replicas_api_text_ok(s, len, 32768, 1)) {
+            rp_api_invalid("\"message\" must be 1 to 32768 characters");
+        }
+
+        return ngx_http_replicas_api_add(r, ctx, s, len);
+
+    case RP_API_MESSAGE:
+        if (ngx_http_replicas_api_fields(body, message, f, err, err_size)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        s = json_string_value(f[0]);
+        len = json_string_length(f[0]);
+
+        if (!ngx_http_replicas_api_text_ok(s, len, 32768, 1)) {
+            rp_api_invalid("\"text\" must be 1 to 32768 characters");
+        }
+
+        if (ngx_http_replicas_api_add(r, ctx, s, len) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        s = f[1] ? json_string_value(f[1]) : "default";
+        len = ngx_strlen(s);
+
+        if (!ngx_http_replicas_api_slug_ok(s, len, 64, "_-")) {
+            rp_api_invalid("\"chat\" must be 1 to 64 lowercase letters, "
+                           "digits, dashes or underscores");
+        }
+
+        return ngx_http_replicas_api_add(r, ctx, s, len);
+
+    case RP_API_SHARE_CREATE:
+    case RP_API_SHARE_DELETE:
+        return ngx_http_replicas_api_share(r, ctx, body, err, err_size);
+
+    case RP_API_PREVIEW_ADD:
+    case RP_API_PREVIEW_DELETE:
+        if (ctx->port.len) {
+            port = ctx->port.data[0] == '0'
+                   ? NGX_ERROR : ngx_atoi(ctx->port.data, ctx->port.len);
+
+        } else {
+            if (ngx_http_replicas_api_fields(body, ctx->op == RP_API_PREVIEW_ADD
+                                             ? preview : preview_delete,
+                                             f, err, err_size)
+                != NGX_OK)
+            {
+                return NGX_ERROR;
+            }
+
+            port = (ngx_int_t) json_integer_value(f[0]);
+        }
+
+        if (port < 1 || port > 65535) {
+            rp_api_invalid("\"port\" must be an integer from 1 to 65535");
+        }
+
+        id[0] = '\0';
+        len = ngx_sprintf((u_char *) id, "%i", port) - (u_char *) id;
+
+        if (ngx_http_replicas_api_add(r, ctx, id, len) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        if (ctx->op == RP_API_PREVIEW_DELETE) {
+            return NGX_OK;
+        }
+
+        s = f[1] ? json_string_value(f[1]) : "authenticated";
+
+        if (ngx_strcmp(s, "public") != 0
+            && ngx_strcmp(s, "authenticated") != 0)
+        {
+            rp_api_invalid("\"visibility\" must be public or authenticated");
+        }
+
+        if (ngx_strcmp(s, "public") == 0
+            && (port == RP_PORT_ENGINE || port == RP_PORT_DESKTOP))
+        {
+            rp_api_invalid("ports 3737 (engine) and 6080 (desktop) are "
+                           "always authenticated");
+        }
+
+        return ngx_http_replicas_api_add(r, ctx, s, ngx_strlen(s));
+
+    default:
+        return NGX_OK;
+    }
+}
+
+
+/* ---- the Redis call --------------------------------------------------------- */
+
+static void
+ngx_http_replicas_api_reply(ngx_http_request_t *r, void *reply)
+{
+    ngx_str_t                         body, msg;
+    ngx_http_replicas_script_reply_t  v;
+
+    if (ngx_http_replicas_redis_script_reply(reply, &v) != NGX_OK) {
+        if (reply != NULL) {
+            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                          "replicas: api script failed: %V", &v.error);
+        }
+
+        ngx_str_set(&msg, "the API cannot reach its state store right now; "
+                    "retry shortly");
+        ngx_http_replicas_finish(r,
+            ngx_http_replicas_send_json_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                              "state_unavailable", &msg, 1));
+        return;
+    }
+
+    /* the reply is freed when this returns: the answer keeps a copy */
+    body.data = ngx_pnalloc(r->pool, v.body.len);
+    if (body.data == NULL) {
+        ngx_http_replicas_finish(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    ngx_memcpy(body.data, v.body.data, v.body.len);
+    body.len = v.body.len;
+
+    ngx_http_replicas_finish(r,
+        ngx_http_replicas_send_json(r, v.status, &body, v.retry_after));
+}
+
+
+static ngx_int_t
+ngx_http_replicas_api_call(ngx_http_request_t *r,
+    ngx_http_replicas_api_ctx_t *ctx)
+{
+    u_char                         *p;
+    ngx_str_t                       host, args[6 + NGX_HTTP_REPLICAS_API_ARGS];
+    ngx_uint_t                      i, n;
+    ngx_http_replicas_loc_conf_t   *rlcf;
+    ngx_http_replicas_main_conf_t  *rmcf;
+
+    rmcf = ngx_http_get_module_main_conf(r, ngx_http_replicas_module);
+    rlcf = ngx_http_get_module_loc_conf(r, ngx_http_replicas_module);
+
+    /* preview URLs as the caller reached us: scheme and Host with port */
+    if (r->headers_in.host) {
+        host = r->headers_in.host->value;
+    } else {
+        host = rlcf->domain;
+    }
+
+    n = 0;
+
+    args[n].data = (u_char *) rp_api_op_names[ctx->op];
+    args[n++].len = ngx_strlen(rp_api_op_names[ctx->op]);
+
+    args[n++] = ctx->key_hash;
+
+    p = ngx_pnalloc(r->pool, host.len + 32 + 2 * NGX_INT_T_LEN);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    args[n].data = p;
+    p = ngx_sprintf(p, "%T", ngx_time());
+    args[n].len = p - args[n].data;
+    n++;
+
+    args[n].data = p;
+    p = ngx_sprintf(p, "%ui", rlcf->api_rate);
+    args[n].len = p - args[n].data;
+    n++;
+
+    args[n].data = p;
+    p = ngx_sprintf(p, "%s://{port}-{id}.%V",
+#if (NGX_HTTP_SSL)
+                    r->connection->ssl ? "https" :
+#endif
+                    "http", &host);
+    args[n].len = p - args[n].data;
+    n++;
+
+    args[n++] = ctx->ws;
+
+    for (i = 0; i < ctx->nargs; i++) {
+        args[n++] = ctx->args[i];
+    }
+
+    return ngx_http_replicas_eval(r, &rmcf->api_script, n, args,
+                                  ngx_http_replicas_api_reply);
+}
+
+
+/* ---- the handler -------------------------------------------------------------- */
+
+static ngx_int_t
+ngx_http_replicas_api_run(ngx_http_request_t *r)
+{
+    char                          err[160];
+    u_char                       *body, *p;
+    ngx_str_t                     msg;
+    size_t                        len;
+    json_t                       *json;
+    ngx_int_t                     rc;
+    ngx_chain_t                  *cl;
+    json_error_t                  jerr;
+    ngx_http_replicas_api_ctx_t   *ctx;
+    ngx_http_replicas_loc_conf_t  *rlcf;
+
+    ctx = ngx_http_replicas_api_ctx(r);
+    rlcf = ngx_http_get_module_loc_conf(r, ngx_http_replicas_module);
+
+    json = NULL;
+
+    if (r->request_body && r->request_body->bufs) {
+        if (r->request_body->temp_file) {
+            return ngx_http_replicas_api_error(r,
+                       NGX_HTTP_REQUEST_ENTITY_TOO_LARGE, "body_too_large",
+                       "the request body is too large");
+        }
+
+        len = 0;
+        for (cl = r->request_body->bufs; cl; cl = cl->next) {
+            len += cl->buf->last - cl->buf->pos;
+        }
+
+        body = ngx_pnalloc(r->pool, len + 1);
+        if (body == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        if (len > rlcf->api_body_max) {
+            return ngx_http_replicas_api_error(r,
+                       NGX_HTTP_REQUEST_ENTITY_TOO_LARGE, "body_too_large",
+                       "the request body is too large");
+        }
+
+        p = body;
+        for (cl = r->request_body->bufs; cl; cl = cl->next) {
+            p = ngx_cpymem(p, cl->buf->pos, cl->buf->last - cl->buf->pos);
+        }
+
+        if (len) {
+            json = json_loadb((char *) body, len,
+                              JSON_REJECT_DUPLICATES,
+                              &jerr);
+            if (json == NULL) {
+                ngx_snprintf((u_char *) err, sizeof(err),
+                             "the body is not valid JSON: %s%Z", jerr.text);
+                return ngx_http_replicas_api_error(r, NGX_HTTP_BAD_REQUEST,
+                                                   "invalid_json", err);
+            }
+        }
+    }
+
+    if (json == NULL
+        && (ctx->op == RP_API_CREATE || ctx->op == RP_API_MESSAGE
+            || (ctx->op == RP_API_PREVIEW_ADD)
+            || (ctx->op == RP_API_PREVIEW_DELETE && ctx->port.len == 0)))
+    {
+        return ngx_http_replicas_api_error(r, NGX_HTTP_BAD_REQUEST,
+                                           "invalid_json",
+                                           "this request needs a JSON body");
+    }
+
+    err[0] = '\0';
+    rc = ngx_http_replicas_api_validate(r, ctx, json, err, sizeof(err));
+
+    if (json) {
+        json_decref(json);
+    }
+
+    if (rc != NGX_OK) {
+        if (err[0] == '\0') {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        return ngx_http_replicas_api_error(r, NGX_HTTP_BAD_REQUEST,
+                                           "invalid_request", err);
+    }
+
+    if (ctx->op == RP_API_EVENTS) {
+        return ngx_http_replicas_api_error(r, NGX_HTTP_NOT_IMPLEMENTED,
+                                           "not_implemented",
+                                           "workspace events arrive with the "
+                                           "engine");
+    }
+
+    rc = ngx_http_replicas_api_call(r, ctx);
+
+    if (rc == NGX_OK) {
+        return NGX_DONE;
+    }
+
+    if (rc == NGX_DECLINED) {
+        ngx_str_set(&msg, "the API cannot reach its state store right now; "
+                    "retry shortly");
+        return ngx_http_replicas_send_json_error(r,
+                   NGX_HTTP_SERVICE_UNAVAILABLE, "state_unavailable", &msg, 1);
+    }
+
+    return NGX_HTTP_INTERNAL_SERVER_ERROR;
+}
+
+
+static void
+ngx_http_replicas_api_body_read(ngx_http_request_t *r)
+{
+    ngx_int_t  rc;
+
+    rc = ngx_http_replicas_api_run(r);
+
+    if (rc != NGX_DONE) {
+        ngx_http_replicas_finish(r, rc);
+    }
+}
+
+
+/* "Bearer <key>": the key is only ever handled as its SHA-256 */
+
+static ngx_int_t
+ngx_http_replicas_api_credential(ngx_http_request_t *r,
+    ngx_http_replicas_api_ctx_t *ctx)
+{
+    u_char     *hash;
+    ngx_str_t   v, idem;
+    ngx_uint_t  i;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h;
+
+    if (r->headers_in.authorization == NULL) {
+        return NGX_DECLINED;
+    }
+
+    v = r->headers_in.authorization->value;
+
+    if (v.len <= 7 || ngx_strncasecmp(v.data, (u_char *) "Bearer ", 7) != 0) {
+        return NGX_DECLINED;
+    }
+
+    v.data += 7;
+    v.len -= 7;
+
+    while (v.len && v.data[0] == ' ') {
+        v.data++;
+        v.len--;
+    }
+
+    if (v.len == 0 || v.len > 256) {
+        return NGX_DECLINED;
+    }
+
+    /* the key's hash, then (for create) the Idempotency-Key's */
+    hash = ngx_pnalloc(r->pool, 2 * (RP_SHA256_HEX + 1));
+    if (hash == NULL) {
+        return NGX_ERROR;
+    }
+
+    rp_sha256_hex(v.data, v.len, (char *) hash);
+    hash[RP_SHA256_HEX + 1] = '\0';
+
+    ctx->key_hash.data = hash;
+    ctx->key_hash.len = RP_SHA256_HEX;
+
+    part = &r->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */ ; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].key.len == sizeof("Idempotency-Key") - 1
+            && ngx_strncasecmp(h[i].key.data, (u_char *) "Idempotency-Key",
+                               sizeof("Idempotency-Key") - 1) == 0)
+        {
+            idem = h[i].value;
+
+            if (idem.len == 0 || idem.len > 255) {
+                return NGX_ABORT;
+            }
+
+            rp_sha256_hex(idem.data, idem.len,
+                          (char *) hash + RP_SHA256_HEX + 1);
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_replicas_api_handler(ngx_http_request_t *r)
+{
+    ngx_int_t                      rc;
+    ngx_http_replicas_ctx_t       *rctx;
+    ngx_http_replicas_api_ctx_t   *ctx;
+    ngx_http_replicas_loc_conf_t  *rlcf;
+
+    rctx = ngx_http_replicas_get_ctx(r);
+    ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_replicas_api_ctx_t));
+    if (rctx == NULL || ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    rctx->api = ctx;
+
+    rc = ngx_http_replicas_api_route(r, ctx);
+
+    if (rc == NGX_HTTP_NOT_FOUND) {
+        return ngx_http_replicas_api_error(r, NGX_HTTP_NOT_FOUND, "not_found",
+                                           "no such API endpoint");
+    }
+
+    if (rc == NGX_HTTP_NOT_ALLOWED) {
+        return ngx_http_replicas_api_error(r, NGX_HTTP_NOT_ALLOWED,
+                                           "method_not_allowed",
+                                           "this endpoint does not take that "
+                                           "method");
+    }
+
+    rc = ngx_http_replicas_api_credential(r, ctx);
+
+    if (rc == NGX_ERROR) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (rc == NGX_DECLINED) {
+        return ngx_http_replicas_api_error(r, NGX_HTTP_UNAUTHORIZED,
+                                           "unauthorized",
+                                           "send an API key as "
+                                           "\"Authorization: Bearer <key>\"");
+    }
+
+    if (rc == NGX_ABORT) {
+        return ngx_http_replicas_api_error(r, NGX_HTTP_BAD_REQUEST,
+                                           "invalid_request",
+                                           "Idempotency-Key must be 1 to 255 "
+                                           "characters");
+    }
+
+    rlcf = ngx_http_get_module_loc_conf(r, ngx_http_replicas_module);
+
+    if (r->headers_in.content_length_n > (off_t) rlcf->api_body_max) {
+        return ngx_http_replicas_api_error(r,
+                   NGX_HTTP_REQUEST_ENTITY_TOO_LARGE, "body_too_large",
+                   "the request body is too large");
+    }
+
+    /* the whole body in one memory buffer, never a temp file */
+    r->request_body_in_single_buf = 1;
+
+    rc = ngx_http_read_client_request_body(r, ngx_http_replicas_api_body_read);
+
+    if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+        return rc;
+    }
+
+    return NGX_DONE;
+}

@@ -1,0 +1,275 @@
+# The HTTP API v1 on the main domain: keys, every endpoint, validation,
+# the statuses, jobs written with their state, idempotent create, rate
+# limits, workspace-scoped keys and revocation.
+
+use strict;
+use warnings;
+use lib 't/lib';
+use Test::More;
+use JSON::PP;
+use Replicas::Test qw(start_redis http_request http_json poll_until
+                      nginx_log_clean_ok);
+use Replicas::Gateway qw(start_gateway ws_key);
+use Replicas::Identity qw(control new_identity api);
+
+my $redis = start_redis();
+my $gw = start_gateway(redis => $redis);
+my $me = new_identity($redis);
+my $key = $me->{key};
+my $d = $gw->{domain};
+
+sub jobs {
+    my $flat = $redis->cmd('XRANGE', 'replicas:jobs', '-', '+');
+    return [ map { my %f = @{ $_->[1] }; \%f } @$flat ];
+}
+sub jobs_for { my ($id) = @_; [ grep { $_->{workspace} eq $id } @{ jobs() } ] }
+sub err_code { $_[0] && $_[0]{error} ? $_[0]{error}{code} : '' }
+
+# --- who is calling -----------------------------------------------------------
+my ($st, $j) = api($gw, undef, 'GET', '/v1/workspaces');
+is($st, 401, 'no key: 401');
+is(err_code($j), 'unauthorized', 'in the error shape');
+($st, $j) = api($gw, 'rk_nope_nope', 'GET', '/v1/workspaces');
+is($st, 401, 'an unknown key: 401');
+($st) = api($gw, undef, 'GET', '/v1/workspaces', undef,
+            headers => [['Authorization', "Basic $key"]]);
+is($st, 401, 'not a bearer credential: 401');
+($st, $j) = api($gw, $key, 'GET', '/v1/workspaces');
+is($st, 200, 'a key lists');
+is_deeply($j, { workspaces => [] }, 'nothing yet');
+
+($st, $j) = api($gw, $key, 'GET', '/v1/nothing');
+is($st, 404, 'unknown endpoint: 404');
+is(err_code($j), 'not_found', 'as JSON');
+($st, $j) = api($gw, $key, 'PUT', '/v1/workspaces');
+is($st, 405, 'wrong method: 405');
+is(err_code($j), 'method_not_allowed', 'as JSON');
+($st) = api($gw, $key, 'GET', '/v1/workspaces/UPPER');
+is($st, 404, 'a malformed id: 404');
+
+# --- create -------------------------------------------------------------------
+($st, $j) = api($gw, $key, 'POST', '/v1/workspaces',
+                { repository => 'file:///srv/repos/demo', name => 'first one',
+                  message => 'hello agent' });
+is($st, 201, 'create: 201');
+my $id = $j->{id};
+like($id, qr/^[a-z0-9]{12}$/, 'with an id of the preview grammar');
+is($j->{state}, 'booting', 'booting at once');
+is($j->{name}, 'first one', 'named');
+is($j->{agent}, 'claude', 'default agent');
+like($j->{desktop_url}, qr{^http://6080-$id\.\Q$d\E:\d+/$}, 'desktop URL');
+is($redis->cmd('HGET', ws_key($id), 'state'), 'booting', 'state in Redis');
+is($redis->cmd('HGET', ws_key($id), 'org'), $me->{org}, 'owned by the org');
+my @kinds = map { $_->{type} } @{ jobs_for($id) };
+is_deeply(\@kinds, ['create', 'message'], 'a create job and the first message job');
+my $msgs = $redis->cmd('LRANGE', "replicas:ws-messages:$id", 0, -1);
+is(decode_json($msgs->[0])->{text}, 'hello agent', 'the first message is stored');
+
+# idempotency
+my @idem = (headers => [['Idempotency-Key', 'abc-123']]);
+my ($st1, $j1) = api($gw, $key, 'POST', '/v1/workspaces', { repository => 'r1' }, @idem);
+my ($st2, $j2) = api($gw, $key, 'POST', '/v1/workspaces', { repository => 'r1' }, @idem);
+is($st1, 201, 'first with an Idempotency-Key: 201');
+is($st2, 200, 'the repeat: 200');
+is($j2->{id}, $j1->{id}, 'the same workspace');
+is(scalar @{ jobs_for($j1->{id}) }, 1, 'one create job only');
+my ($st3, $j3) = api($gw, $key, 'POST', '/v1/workspaces', { repository => 'r1' },
+                     headers => [['Idempotency-Key', 'other']]);
+isnt($j3->{id}, $j1->{id}, 'another key: another workspace');
+($st, $j) = api($gw, $key, 'POST', '/v1/workspaces', { repository => 'r1' },
+                headers => [['Idempotency-Key', 'x' x 300]]);
+is($st, 400, 'an overlong Idempotency-Key: 400');
+
+# --- validation ---------------------------------------------------------------
+my @bad = (
+    ['{',                                     'invalid_json',    'broken JSON'],
+    ['[]',                                    'invalid_request', 'not an object'],
+    ['{}',                                    'invalid_request', 'repository missing'],
+    ['{"repository":5}',                      'invalid_request', 'repository not a string'],
+    ['{"repository":"a b"}',                  'invalid_request', 'repository with a space'],
+    ['{"repository":""}',                     'invalid_request', 'empty repository'],
+    ['{"repository":"' . ('r' x 513) . '"}',  'invalid_request', 'repository too long'],
+    ['{"repository":"r","colour":"red"}',     'invalid_request', 'unknown field'],
+    ['{"repository":"r","name":"<b>"}',       'invalid_request', 'bad name'],
+    ['{"repository":"r","agent":"eliza"}',    'invalid_request', 'unknown agent'],
+    ['{"repository":"r","environment":"A B"}','invalid_request', 'bad environment'],
+    ['{"repository":"r","message":""}',       'invalid_request', 'empty message'],
+    ['{"repository":"r","message":"a\u0000b"}','invalid_json',    'NUL in message'],
+    ['{"repository":"r","repository":"s"}',   'invalid_json',    'duplicate member'],
+);
+for my $b (@bad) {
+    my ($s, $e) = api($gw, $key, 'POST', '/v1/workspaces', $b->[0]);
+    is($s, 400, "400 for $b->[2]");
+    is(err_code($e), $b->[1], "code $b->[1] for $b->[2]");
+}
+($st, $j) = api($gw, $key, 'POST', '/v1/workspaces', undef);
+is($st, 400, 'no body: 400');
+($st, $j) = api($gw, $key, 'POST', '/v1/workspaces',
+                '{"repository":"r","message":"' . ('m' x 70000) . '"}');
+is($st, 413, 'over replicas_api_body_max: 413');
+is(err_code($j), 'body_too_large', 'in JSON');
+($st, $j) = api($gw, $key, 'POST', '/v1/workspaces', 'x' x (1100 * 1024));
+is($st, 413, 'over client_max_body_size: 413');
+is(err_code($j), 'body_too_large', 'still JSON');
+
+# --- read ---------------------------------------------------------------------
+($st, $j) = api($gw, $key, 'GET', "/v1/workspaces/$id");
+is($st, 200, 'get');
+is($j->{id}, $id, 'the workspace');
+is_deeply($j->{previews}, [], 'no previews yet');
+($st, $j) = api($gw, $key, 'GET', '/v1/workspaces');
+is(scalar @{ $j->{workspaces} }, 3, 'list shows the three');
+($st, $j) = api($gw, $key, 'GET', '/v1/workspaces/nosuchthing1');
+is($st, 404, 'unknown workspace: 404');
+is(err_code($j), 'workspace_not_found', 'named');
+
+my $other = new_identity($redis, email => 'eve@example.org');
+($st) = api($gw, $other->{key}, 'GET', "/v1/workspaces/$id");
+is($st, 404, 'another organisation sees nothing');
+($st, $j) = api($gw, $other->{key}, 'GET', '/v1/workspaces');
+is_deeply($j, { workspaces => [] }, 'nor in its list');
+($st) = api($gw, $other->{key}, 'DELETE', "/v1/workspaces/$id");
+is($st, 404, 'nor may it delete');
+
+# --- messages -------------------------------------------------------------------
+($st, $j) = api($gw, $key, 'POST', "/v1/workspaces/$id/messages", { text => 'two' });
+is($st, 202, 'message: 202');
+is($j->{status}, 'queued', 'queued while booting');
+is($j->{position}, 1, 'behind the first');
+$redis->cmd('HSET', ws_key($id), 'state', 'sleeping');
+($st, $j) = api($gw, $key, 'POST', "/v1/workspaces/$id/messages",
+                { text => "three\nlines", chat => 'ci-fixes' });
+is($j->{status}, 'waking', 'to a sleeping workspace: waking');
+is_deeply([ map { $_->{type} } @{ jobs_for($id) } ],
+          ['create', 'message', 'message', 'message', 'wake'], 'message jobs and a wake job');
+$msgs = $redis->cmd('LRANGE', "replicas:ws-messages:$id", 0, -1);
+is_deeply([ map { decode_json($_)->{text} } @$msgs ], ['hello agent', 'two', "three\nlines"],
+          'messages stored in order');
+is(decode_json($msgs->[2])->{chat}, 'ci-fixes', 'with their chat');
+for my $b (['{}', 'text missing'], ['{"text":""}', 'empty text'],
+           ['{"text":"x","chat":"Bad Chat"}', 'bad chat'], ['{"text":7}', 'text not a string']) {
+    ($st) = api($gw, $key, 'POST', "/v1/workspaces/$id/messages", $b->[0]);
+    is($st, 400, "message: 400 for $b->[1]");
+}
+
+# --- sleep, wake ----------------------------------------------------------------
+$redis->cmd('HSET', ws_key($id), 'state', 'awake');
+($st, $j) = api($gw, $key, 'POST', "/v1/workspaces/$id/sleep");
+is($st, 202, 'sleep: 202');
+is(jobs_for($id)->[-1]{type}, 'sleep', 'a sleep job');
+$redis->cmd('HSET', ws_key($id), 'state', 'sleeping');
+($st) = api($gw, $key, 'POST', "/v1/workspaces/$id/wake");
+is($st, 202, 'wake: 202');
+is(jobs_for($id)->[-1]{type}, 'wake', 'a wake job');
+$redis->cmd('HSET', ws_key($id), 'state', 'failed');
+($st, $j) = api($gw, $key, 'POST', "/v1/workspaces/$id/wake");
+is($st, 409, 'waking a failed workspace: 409');
+($st) = api($gw, $key, 'POST', "/v1/workspaces/$id/messages", { text => 'x' });
+is($st, 409, 'a message to a failed workspace: 409');
+$redis->cmd('HSET', ws_key($id), 'state', 'awake');
+
+# --- previews ---------------------------------------------------------------------
+($st, $j) = api($gw, $key, 'POST', "/v1/workspaces/$id/previews", { port => 3000 });
+is($st, 201, 'preview added');
+is($j->{visibility}, 'authenticated', 'authenticated by default');
+like($j->{url}, qr{^http://3000-$id\.\Q$d\E:\d+/$}, 'with its URL');
+($st, $j) = api($gw, $key, 'POST', "/v1/workspaces/$id/previews",
+                { port => 8080, visibility => 'public' });
+is($st, 201, 'a public preview');
+is($redis->cmd('HGET', ws_key($id), 'public'), '8080', 'public ports kept for the gateway');
+($st, $j) = api($gw, $key, 'GET', "/v1/workspaces/$id/previews");
+is_deeply([ map { "$_->{port}:$_->{visibility}" } @{ $j->{previews} } ],
+          ['3000:authenticated', '8080:public'], 'listed');
+($st, $j) = api($gw, $key, 'GET', "/v1/workspaces/$id");
+is(scalar @{ $j->{previews} }, 2, 'and in the workspace');
+for my $b ([{ port => 3737, visibility => 'public' }, 'the engine public'],
+           [{ port => 6080, visibility => 'public' }, 'the desktop public'],
+           [{ port => 0 }, 'port 0'], [{ port => 65536 }, 'port 65536'],
+           [{ port => '3000' }, 'port as a string'],
+           [{ port => 3000, visibility => 'open' }, 'unknown visibility']) {
+    ($st, $j) = api($gw, $key, 'POST', "/v1/workspaces/$id/previews", $b->[0]);
+    is($st, 400, "preview: 400 for $b->[1]");
+}
+for my $p (9001 .. 9007) {
+    api($gw, $key, 'POST', "/v1/workspaces/$id/previews", { port => $p, visibility => 'public' });
+}
+($st, $j) = api($gw, $key, 'POST', "/v1/workspaces/$id/previews", { port => 9008, visibility => 'public' });
+is($st, 409, 'a ninth public port: 409');
+($st) = api($gw, $key, 'DELETE', "/v1/workspaces/$id/previews/8080");
+is($st, 200, 'preview deleted by path');
+unlike($redis->cmd('HGET', ws_key($id), 'public'), qr/\b8080\b/, 'no longer public');
+($st) = api($gw, $key, 'DELETE', "/v1/workspaces/$id/previews", { port => 8080 });
+is($st, 404, 'deleting it again: 404');
+($st) = api($gw, $key, 'DELETE', "/v1/workspaces/$id/previews/03000");
+is($st, 400, 'a port with a leading zero: 400');
+
+# --- share links ------------------------------------------------------------------
+($st, $j) = api($gw, $key, 'POST', "/v1/workspaces/$id/previews/3000/shares", undef);
+is($st, 201, 'share link made');
+like($j->{url}, qr{^http://3000-$id\.\Q$d\E:\d+/\?replicas_share=k1\.}, 'a signed link');
+ok($j->{expires_at} - time >= 3590 && $j->{expires_at} - time <= 3610, 'one hour by default');
+my $share = $j->{id};
+($st, $j) = api($gw, $key, 'POST', "/v1/workspaces/$id/previews/3000/shares",
+                { expires_in => 8 * 86400 });
+is($st, 400, 'more than 7 days: 400');
+($st) = api($gw, $key, 'POST', "/v1/workspaces/$id/previews/3737/shares", undef);
+is($st, 400, 'the engine cannot be shared');
+($st) = api($gw, $key, 'DELETE', "/v1/workspaces/$id/previews/3000/shares/$share");
+is($st, 200, 'share revoked');
+($st) = api($gw, $key, 'DELETE', "/v1/workspaces/$id/previews/3000/shares/$share");
+is($st, 404, 'revoking it again: 404');
+
+# --- a workspace-scoped key (the engine's) --------------------------------------------
+my ($rc, $scoped) = control($redis, 'key', 'create', '--user', $me->{user}, '--workspace', $id);
+chomp $scoped;
+($st) = api($gw, $scoped, 'GET', "/v1/workspaces/$id/previews");
+is($st, 200, 'scoped key: its own previews');
+($st) = api($gw, $scoped, 'POST', "/v1/workspaces/$id/previews", { port => 5173 });
+is($st, 201, 'scoped key: adds a preview');
+($st, $j) = api($gw, $scoped, 'GET', "/v1/workspaces/$id");
+is($st, 403, 'scoped key: not the workspace itself');
+is(err_code($j), 'forbidden', 'forbidden');
+($st) = api($gw, $scoped, 'GET', "/v1/workspaces/$j1->{id}/previews");
+is($st, 403, 'scoped key: not another workspace');
+($st) = api($gw, $scoped, 'POST', '/v1/workspaces', { repository => 'r' });
+is($st, 403, 'scoped key: cannot create');
+($st) = api($gw, $scoped, 'GET', '/v1/workspaces');
+is($st, 403, 'scoped key: cannot list');
+
+# --- delete ---------------------------------------------------------------------------
+($st, $j) = api($gw, $key, 'DELETE', "/v1/workspaces/$id");
+is($st, 202, 'delete: 202');
+is(jobs_for($id)->[-1]{type}, 'delete', 'a delete job');
+($st) = api($gw, $key, 'GET', "/v1/workspaces/$id");
+is($st, 404, 'gone');
+
+# --- revocation ------------------------------------------------------------------------
+my $k2 = (control($redis, 'key', 'create', '--user', $me->{user}))[1];
+chomp $k2;
+($st) = api($gw, $k2, 'GET', '/v1/workspaces');
+is($st, 200, 'a second key works');
+($rc) = control($redis, 'key', 'revoke', substr($k2, 3, 8), '--org', $me->{org});
+is($rc, 0, 'revoked with control');
+($st) = api($gw, $k2, 'GET', '/v1/workspaces');
+is($st, 401, 'refused at once');
+
+# --- rate limit -----------------------------------------------------------------------
+my $gw2 = start_gateway(redis => $redis, rate => 5);
+my $k3 = new_identity($redis)->{key};
+my @st = map { (api($gw2, $k3, 'GET', '/v1/workspaces'))[0] } 1 .. 6;
+is_deeply(\@st, [200, 200, 200, 200, 200, 429], 'the sixth in a minute: 429');
+my (undef, $rj, $rres) = api($gw2, $k3, 'GET', '/v1/workspaces');
+is(err_code($rj), 'rate_limited', 'rate_limited');
+ok(($rres->{headers}{'retry-after'} // 0) >= 1, 'with Retry-After');
+($st) = api($gw2, new_identity($redis)->{key}, 'GET', '/v1/workspaces');
+is($st, 200, 'other keys are not limited by it');
+
+# --- Redis down -------------------------------------------------------------------------
+$redis->stop;
+($st, $j, my $res) = api($gw, $key, 'GET', '/v1/workspaces');
+is($st, 503, 'Redis down: 503');
+is(err_code($j), 'state_unavailable', 'state_unavailable');
+ok($res->{headers}{'retry-after'}, 'with Retry-After');
+
+nginx_log_clean_ok($gw->{nginx});
+done_testing();
