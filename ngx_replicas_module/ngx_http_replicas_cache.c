@@ -1,7 +1,8 @@
 /*
- * Shared-memory route cache used by every worker: an rbtree keyed by the
- * crc32 of the workspace id for lookups and a queue for LRU eviction, in
- * the manner of ngx_http_limit_req_module.
+ * Shared-memory cache used by every worker, of workspace routes and of
+ * credentials (see ngx_http_replicas_route_t): an rbtree keyed by the
+ * crc32 of the name for lookups and a queue for LRU eviction, in the
+ * manner of ngx_http_limit_req_module.
  *
  * Invalidation races: a lookup may read Redis before a change and land
  * after the change's invalidation.  Every invalidation bumps "epoch", and
@@ -14,12 +15,10 @@
 
 typedef struct {
     u_char                       color;
-    u_char                       state;
     u_char                       id_len;
-    u_char                       addr_len;
     ngx_queue_t                  queue;
     ngx_msec_t                   expires;
-    u_char                       addr[NGX_HTTP_REPLICAS_ADDR_MAX];
+    ngx_http_replicas_route_t    route;       /* the whole record */
     u_char                       id[1];
 } ngx_http_replicas_cache_node_t;
 
@@ -219,9 +218,7 @@ ngx_http_replicas_cache_get(ngx_shm_zone_t *zone, const char *id,
 
         } else {
             /* copied out under the lock: the node may go once unlocked */
-            route->state = cn->state;
-            route->addr_len = cn->addr_len;
-            ngx_memcpy(route->addr, cn->addr, cn->addr_len);
+            *route = cn->route;
 
             ngx_queue_remove(&cn->queue);
             ngx_queue_insert_head(&cache->sh->queue, &cn->queue);
@@ -283,9 +280,7 @@ ngx_http_replicas_cache_put(ngx_shm_zone_t *zone, const char *id,
         ngx_queue_remove(&cn->queue);
     }
 
-    cn->state = (u_char) route->state;
-    cn->addr_len = (u_char) route->addr_len;
-    ngx_memcpy(cn->addr, route->addr, route->addr_len);
+    cn->route = *route;
     cn->expires = ngx_current_msec + ttl;
 
     ngx_queue_insert_head(&cache->sh->queue, &cn->queue);
