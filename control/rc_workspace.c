@@ -58,7 +58,7 @@ rc_announce(redisContext *rc, const char *id, int ok)
 
 static int
 rc_workspace_put(redisContext *rc, const char *id, const char *state,
-    const char *addr)
+    const char *addr, const char *org)
 {
     struct in_addr  in;
     int             ok;
@@ -82,6 +82,15 @@ rc_workspace_put(redisContext *rc, const char *id, const char *state,
               : redisCommand(rc, "HSET " RP_KEY_WORKSPACE_PREFIX "%s "
                              RP_FIELD_STATE " %s", id, state),
               "HSET");
+
+    /* the organisation whose members may open its previews */
+    if (org) {
+        ok = ok && rc_reply_ok(rc, redisCommand(rc, "HSET "
+                               RP_KEY_WORKSPACE_PREFIX "%s " RP_FIELD_ORG
+                               " %s", id, org), "HSET");
+        ok = ok && rc_reply_ok(rc, redisCommand(rc, "SADD " RP_KEY_ORG_WS_PREFIX
+                               "%s %s", org, id), "SADD");
+    }
 
     return rc_announce(rc, id, ok);
 }
@@ -132,7 +141,7 @@ rc_workspace_show(redisContext *rc, const char *id)
 int
 rc_workspace_main(redisContext *rc, int argc, char **argv)
 {
-    const char  *id, *state = NULL, *addr = NULL;
+    const char  *id, *state = NULL, *addr = NULL, *org = NULL;
     int          i;
 
     if (argc < 2) {
@@ -166,6 +175,9 @@ rc_workspace_main(redisContext *rc, int argc, char **argv)
         } else if (strcmp(argv[i], "--addr") == 0) {
             addr = argv[i + 1];
 
+        } else if (strcmp(argv[i], "--org") == 0) {
+            org = argv[i + 1];
+
         } else {
             return -1;
         }
@@ -175,5 +187,5 @@ rc_workspace_main(redisContext *rc, int argc, char **argv)
         return -1;
     }
 
-    return rc_workspace_put(rc, id, state, addr);
+    return rc_workspace_put(rc, id, state, addr, org);
 }

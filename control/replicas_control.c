@@ -21,7 +21,7 @@ rc_usage(void)
     fprintf(stderr,
         "usage: replicas-control [--redis HOST:PORT | --redis unix:PATH] "
         "COMMAND\n"
-        "  workspace put ID --state STATE [--addr IPV4]\n"
+        "  workspace put ID --state STATE [--addr IPV4] [--org ORG]\n"
         "  workspace show ID\n"
         "  workspace delete ID\n"
         "  org create NAME                                  prints the org id\n"

@@ -1,12 +1,14 @@
 # The README's first command: auto/up --detach brings Redis and the gateway
-# up, prints the URLs, and the demo preview answers through the gateway;
+# up, makes the default organisation, admin and key, prints a login link
+# and the URLs; the demo preview answers to the admin key and, in a
+# browser, after the login link; a second run keeps the same admin key;
 # auto/down stops everything.
 
 use strict;
 use warnings;
 use lib 't/lib';
 use Test::More;
-use Replicas::Test qw(repo_root tmpdir free_port http_request wait_port);
+use Replicas::Test qw(repo_root tmpdir free_port http_request http_json wait_port);
 
 my $root = repo_root();
 my $home = tmpdir() . '/home';
@@ -14,23 +16,68 @@ my ($port, $redis_port) = (free_port(), free_port());
 my %env = (REPLICAS_HOME => $home, REPLICAS_PORT => $port,
            REPLICAS_REDIS_PORT => $redis_port, REPLICAS_DEMO_ADDR => '127.0.0.78');
 local @ENV{keys %env} = values %env;
+my $main = "replicas.localhost:$port";
+my $demo = "3000-demo.replicas.localhost:$port";
 
 my $out = qx{$root/auto/up --detach 2>&1};
 is($?, 0, 'auto/up --detach succeeds') or diag($out);
 like($out, qr{http://3000-demo\.replicas\.localhost:$port/}, 'prints the demo preview URL');
 like($out, qr{http://replicas\.localhost:$port/}, 'prints the main site URL');
+my ($login) = $out =~ m{(http://replicas\.localhost:$port/login\?token=\S+)};
+ok($login, 'prints a login link');
+like($out, qr{curl -s -H "Authorization: Bearer \$\(cat \Q$home\E/admin\.key\)" http://\Q$main\E/v1/workspaces},
+     'and a ready-to-paste curl line');
 
-my $res = http_request(port => $port, host => "3000-demo.replicas.localhost:$port");
-is($res->{status}, 200, 'the demo preview answers through the gateway');
+ok(-s "$home/admin.key", 'the admin key is in $REPLICAS_HOME/admin.key');
+is((stat "$home/admin.key")[2] & 077, 0, 'readable by its owner only');
+is((stat "$home/signing.keys")[2] & 077, 0, 'so are the signing keys');
+chomp(my $key = do { local (@ARGV, $/) = "$home/admin.key"; <> });
+like($key, qr/^rk_[a-z0-9]{8}_/, 'an API key');
+unlike(join('', map { local (@ARGV, $/) = $_; <> } glob("$home/logs/*")), qr/\Q$key\E/,
+       'and it is in no log');
+
+my $res = http_request(port => $port, host => $main, path => '/v1/workspaces',
+                       headers => [['Authorization', "Bearer $key"]]);
+is($res->{status}, 200, 'the admin key works on the API');
+is(scalar @{ http_json($res)->{workspaces} }, 1, 'and sees the demo workspace');
+
+$res = http_request(port => $port, host => $demo);
+is($res->{status}, 401, 'the demo preview needs a credential');
+$res = http_request(port => $port, host => $demo, headers => [['Authorization', "Bearer $key"]]);
+is($res->{status}, 200, 'the admin key opens it');
 like($res->{body}, qr/demo workspace/, 'with the demo page');
 
-$res = http_request(port => $port, host => "replicas.localhost:$port", path => '/healthz');
+# the browser's way in: login link, session, ticket, preview cookie
+my $path = ($login =~ m{^http://[^/]+(/.*)$})[0];
+$res = http_request(port => $port, host => $main, path => $path, headers => [['Accept', 'text/html']]);
+is($res->{status}, 303, 'the login link logs in');
+my ($session) = ($res->{headers}{'set-cookie'} // '') =~ /^(replicas_session=[^;]+)/;
+ok($session, 'with a session cookie');
+$res = http_request(port => $port, host => $main,
+                    path => "/auth/preview?to=http%3A%2F%2F$demo%2F",
+                    headers => [['Cookie', $session], ['Accept', 'text/html']]);
+is($res->{status}, 302, 'a ticket for the demo preview');
+my ($tpath) = ($res->{headers}{location} // '') =~ m{^http://\Q$demo\E(/.*)$};
+$res = http_request(port => $port, host => $demo, path => $tpath, headers => [['Accept', 'text/html']]);
+my ($pc) = ($res->{headers}{'set-cookie'} // '') =~ /^(replicas_preview=[^;]+)/;
+ok($pc, 'exchanged for a preview cookie');
+$res = http_request(port => $port, host => $demo, headers => [['Cookie', $pc]]);
+is($res->{status}, 200, 'which opens the demo preview');
+
+$res = http_request(port => $port, host => $main, path => '/healthz');
 like($res->{body}, qr/"ok"/, 'the main site answers /healthz');
 
-$res = http_request(port => $port, host => "3001-demo.replicas.localhost:$port");
+$res = http_request(port => $port, host => "3001-demo.replicas.localhost:$port",
+                    headers => [['Authorization', "Bearer $key"]]);
 is($res->{status}, 502, 'a closed port of the demo workspace: 502');
 
 ok(-s "$home/logs/gateway.log", 'gateway log under REPLICAS_HOME');
+
+# a second run keeps the organisation and the key
+$out = qx{$root/auto/up --detach 2>&1};
+is($?, 0, 'auto/up runs again') or diag($out);
+chomp(my $key2 = do { local (@ARGV, $/) = "$home/admin.key"; <> });
+is($key2, $key, 'with the same admin key');
 
 $out = qx{$root/auto/down 2>&1};
 is($?, 0, 'auto/down succeeds');

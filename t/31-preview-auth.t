@@ -284,5 +284,12 @@ $gw->{nginx}->reload;
 ok(poll_until(5, sub { with_cookie($hostA, $old)->{status} == 401 }), 'once k1 is dropped, its cookies end');
 is(with_cookie($hostA, $rjar{replicas_preview})->{status}, 200, 'k2 cookies go on');
 
+# no secret in the logs: keys, tickets, login links, share tokens
+my $logs = join '', map { local (@ARGV, $/) = $_; <> } glob($gw->{nginx}->dir . '/logs/*');
+unlike($logs, qr/\Q$me->{key}\E/, 'no API key in the logs (sent as ?replicas_token= too)');
+unlike($logs, qr/replicas_ticket=|token=|replicas_share=/, 'no tickets, login tokens or share links');
+unlike($logs, qr/\Q$cookie\E/, 'no cookies');
+like($logs, qr/"GET \Q$hostA\E\/app" 200/, 'requests are logged, without their query');
+
 nginx_log_clean_ok($gw->{nginx});
 done_testing();

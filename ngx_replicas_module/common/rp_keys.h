@@ -22,6 +22,20 @@
 /* at most this many public preview ports per workspace */
 #define RP_PUBLIC_PORTS_MAX       8
 
+/*
+ * Written by lua/api.lua (Lua cannot include this file: keep in step):
+ *   replicas:org-ws:<org>          SET of its workspace ids
+ *   replicas:jobs                  STREAM of jobs for control
+ *   replicas:ws-messages:<id>      LIST of messages (JSON), in order
+ *   replicas:ws-msgseq:<id>        STRING counter of message numbers
+ *   replicas:ws-previews:<id>      HASH port -> public|authenticated
+ *   replicas:ws-shares:<id>        SET of share ids
+ *   replicas:idem:<org>:<sha256>   STRING workspace id, 24 h
+ *   replicas:rate:<prefix>:<min>   STRING counter, 2 min
+ */
+#define RP_KEY_ORG_WS_PREFIX      "replicas:org-ws:"
+#define RP_KEY_JOBS               "replicas:jobs"
+
 /* identities (issue 3); secrets are stored only as SHA-256 hex */
 #define RP_KEY_ORG_PREFIX         "replicas:org:"        /* HASH name, created */
 #define RP_KEY_USER_PREFIX        "replicas:user:"       /* HASH org, email, role, created */

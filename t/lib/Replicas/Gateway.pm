@@ -151,7 +151,9 @@ CONF
     my $subs = sub { eval { $redis->cmd('PUBSUB', 'NUMSUB', ws_channel())->[1] } };
     my $before = $subs->() // 0;
 
-    my $nginx = start_nginx(http => $http, port => $port, workers => $workers);
+    my $nginx = start_nginx(http => $http, port => $port, workers => $workers,
+                            http_head => "include $root/conf/replicas_log.conf;",
+                            log_format => 'replicas');
 
     poll_until(10, sub { ($subs->() // $before + $workers) >= $before + $workers })
         or die "gateway workers did not subscribe to Redis\n";

@@ -254,6 +254,8 @@ sub start_nginx {
     my $load = $module ne '' ? "load_module $module;" : '';
     my $main = $o{main} // '';
     my $http = $o{http} // '';
+    my $http_head = $o{http_head} // '';
+    my $log_format = $o{log_format} // '';
 
     open my $fh, '>', "$dir/conf/nginx.conf" or die $!;
     print {$fh} <<"CONF";
@@ -265,7 +267,8 @@ error_log $dir/logs/error.log info;
 $main
 events { worker_connections 1024; }
 http {
-    access_log $dir/logs/access.log;
+$http_head
+    access_log $dir/logs/access.log $log_format;
     client_body_temp_path $dir/tmp/body;
     proxy_temp_path $dir/tmp/proxy;
     fastcgi_temp_path $dir/tmp/fastcgi;
