@@ -18,7 +18,16 @@ RP_PACKAGES=(
     libssl-dev libcurl4-openssl-dev libjansson-dev libgit2-dev
     perl
     wrk curl
+    chromium
 )
+
+# Needed as commands, whichever package brings them (a machine may have
+# Node.js from elsewhere, whose nodejs package conflicts with Debian's npm).
+RP_COMMANDS=(node:nodejs npm:npm)
+
+# playwright-core for the browser test; 1.61 is the newest that runs on
+# Debian 12's Node.js 18.
+RP_PLAYWRIGHT=playwright-core@1.61.1
 
 rp_log() { printf '\033[1m==>\033[0m %s\n' "$*" >&2; }
 rp_die() { printf 'error: %s\n' "$*" >&2; exit 1; }
@@ -35,6 +44,9 @@ rp_install_deps() {
     for p in "${RP_PACKAGES[@]}"; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' \
             || missing+=("$p")
+    done
+    for p in "${RP_COMMANDS[@]}"; do
+        command -v "${p%%:*}" >/dev/null || missing+=("${p#*:}")
     done
     [ ${#missing[@]} -eq 0 ] && return 0
     rp_log "installing: ${missing[*]}"
@@ -108,6 +120,18 @@ rp_build_fuzz() {
             -I "$RP_ROOT/ngx_replicas_module" "$t" "${RP_COMMON[@]}" -lcrypto \
             -o "$RP_OBJS/fuzz/$(basename "$t" .c)"
     done
+}
+
+# npm packages the tests use, into $RP_OBJS/node (never into the repo).
+rp_install_node_deps() {
+    local dir="$RP_OBJS/node"
+    [ -f "$dir/node_modules/playwright-core/package.json" ] \
+        && grep -q "\"version\": \"${RP_PLAYWRIGHT##*@}\"" \
+                "$dir/node_modules/playwright-core/package.json" && return 0
+    rp_log "installing $RP_PLAYWRIGHT from npm"
+    mkdir -p "$dir"
+    npm install --prefix "$dir" --no-audit --no-fund --silent "$RP_PLAYWRIGHT" \
+        || rp_die "npm install $RP_PLAYWRIGHT failed"
 }
 
 rp_build_all() {
