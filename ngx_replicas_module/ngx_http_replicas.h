@@ -110,6 +110,7 @@ typedef struct {
     ngx_flag_t                  route;
     ngx_flag_t                  cache;
     ngx_flag_t                  auth;
+    ngx_flag_t                  api_events;
     ngx_str_t                   domain;       /* lowercase, no dot at end */
     ngx_uint_t                  api_rate;     /* requests per key per minute */
     size_t                      api_body_max;
@@ -123,6 +124,8 @@ extern ngx_module_t  ngx_http_replicas_module;
 ngx_int_t ngx_http_replicas_access_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_replicas_add_variables(ngx_conf_t *cf);
 ngx_http_replicas_ctx_t *ngx_http_replicas_get_ctx(ngx_http_request_t *r);
+/* re-runs the phases of a request that waited in the access phase */
+void ngx_http_replicas_resume(ngx_http_request_t *r);
 /*
  * Starts a lookup whose result lands in ctx (route, cred or ticket) and
  * marks it known.  NGX_OK: known already (a cache hit, or no Redis link:
@@ -209,6 +212,8 @@ ngx_uint_t ngx_http_replicas_cache_epoch(ngx_shm_zone_t *zone);
 
 /* api */
 ngx_int_t ngx_http_replicas_api_handler(ngx_http_request_t *r);
+/* access phase of a replicas_api_events location: NGX_OK to proxy */
+ngx_int_t ngx_http_replicas_api_events_access(ngx_http_request_t *r);
 
 
 /* response */

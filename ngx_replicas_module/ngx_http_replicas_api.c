@@ -44,6 +44,11 @@ static const char  *rp_api_op_names[] = {
 
 typedef struct {
     ngx_uint_t                     op;
+    ngx_uint_t                     pending;     /* events: EVAL in flight */
+    ngx_uint_t                     answered;    /* events: outcome known */
+    ngx_uint_t                     status;      /* events: error to send */
+    ngx_str_t                      body;
+    time_t                         retry_after;
     ngx_str_t                      ws;          /* workspace id, or empty */
     ngx_str_t                      port;        /* preview port from path */
     ngx_str_t                      share;       /* share id from path */
@@ -715,8 +720,8 @@ ngx_http_replicas_api_reply(ngx_http_request_t *r, void *reply)
 
 
 static ngx_int_t
-ngx_http_replicas_api_call(ngx_http_request_t *r,
-    ngx_http_replicas_api_ctx_t *ctx)
+ngx_http_replicas_api_call_with(ngx_http_request_t *r,
+    ngx_http_replicas_api_ctx_t *ctx, ngx_http_replicas_eval_pt handler)
 {
     u_char                         *p;
     ngx_str_t                       host, args[6 + NGX_HTTP_REPLICAS_API_ARGS];
@@ -771,8 +776,16 @@ ngx_http_replicas_api_call(ngx_http_request_t *r,
         args[n++] = ctx->args[i];
     }
 
-    return ngx_http_replicas_eval(r, &rmcf->api_script, n, args,
-                                  ngx_http_replicas_api_reply);
+    return ngx_http_replicas_eval(r, &rmcf->api_script, n, args, handler);
+}
+
+
+static ngx_int_t
+ngx_http_replicas_api_call(ngx_http_request_t *r,
+    ngx_http_replicas_api_ctx_t *ctx)
+{
+    return ngx_http_replicas_api_call_with(r, ctx,
+                                           ngx_http_replicas_api_reply);
 }
 
 
@@ -865,10 +878,10 @@ ngx_http_replicas_api_run(ngx_http_request_t *r)
     }
 
     if (ctx->op == RP_API_EVENTS) {
-        return ngx_http_replicas_api_error(r, NGX_HTTP_NOT_IMPLEMENTED,
-                                           "not_implemented",
-                                           "workspace events arrive with the "
-                                           "engine");
+        /* only a location with replicas_api_events proxies them */
+        return ngx_http_replicas_api_error(r, NGX_HTTP_NOT_FOUND, "not_found",
+                                           "events are served by a location "
+                                           "with replicas_api_events");
     }
 
     rc = ngx_http_replicas_api_call(r, ctx);
@@ -1049,4 +1062,178 @@ ngx_http_replicas_api_handler(ngx_http_request_t *r)
     }
 
     return NGX_DONE;
+}
+
+
+/* ---- events: authenticated here, proxied to the workspace's engine ------ */
+
+/*
+ * GET /v1/workspaces/{id}/events in a location with replicas_api_events:
+ * in the access phase, the same EVAL as every API call authenticates the
+ * key (a workspace-scoped one only for its own workspace), rate-limits
+ * and finds the workspace's address; then nginx's proxy module streams
+ * the engine's server-sent events (proxy_pass http://$replicas_upstream).
+ */
+
+static void
+ngx_http_replicas_api_events_reply(ngx_http_request_t *r, void *reply)
+{
+    u_char                            *p;
+    json_t                            *json, *addr;
+    ngx_http_replicas_ctx_t           *rctx;
+    ngx_http_replicas_api_ctx_t       *ctx;
+    ngx_http_replicas_script_reply_t   v;
+
+    rctx = ngx_http_get_module_ctx(r, ngx_http_replicas_module);
+    ctx = rctx->api;
+    ctx->pending = 0;
+    ctx->answered = 1;
+    ctx->status = NGX_HTTP_SERVICE_UNAVAILABLE;
+    ctx->retry_after = 1;
+    ngx_str_set(&ctx->body, "{\"error\":{\"code\":\"state_unavailable\","
+                "\"message\":\"the API cannot reach its state store right "
+                "now; retry shortly\"}}\n");
+
+    if (ngx_http_replicas_redis_script_reply(reply, &v) == NGX_OK) {
+        ctx->status = v.status;
+        ctx->retry_after = v.retry_after;
+        ctx->body.data = ngx_pnalloc(r->pool, v.body.len);
+
+        if (ctx->body.data == NULL) {
+            ctx->status = NGX_HTTP_INTERNAL_SERVER_ERROR;
+            ctx->body.len = 0;
+
+        } else {
+            ngx_memcpy(ctx->body.data, v.body.data, v.body.len);
+            ctx->body.len = v.body.len;
+        }
+    }
+
+    if (ctx->status == NGX_HTTP_OK) {
+        json = json_loadb((char *) ctx->body.data, ctx->body.len, 0, NULL);
+        addr = json ? json_object_get(json, "addr") : NULL;
+
+        if (addr && json_is_string(addr)
+            && json_string_length(addr) < NGX_HTTP_REPLICAS_ADDR_MAX
+            && ngx_inet_addr((u_char *) json_string_value(addr),
+                             json_string_length(addr)) != INADDR_NONE)
+        {
+            p = ngx_pnalloc(r->pool, NGX_HTTP_REPLICAS_ADDR_MAX + 8);
+
+            if (p) {
+                rctx->upstream.data = p;
+                rctx->upstream.len = ngx_sprintf(p, "%s:%d",
+                                                 json_string_value(addr),
+                                                 RP_PORT_ENGINE) - p;
+            }
+        }
+
+        if (rctx->upstream.len == 0) {
+            ctx->status = NGX_HTTP_BAD_GATEWAY;
+            ngx_str_set(&ctx->body, "{\"error\":{\"code\":"
+                        "\"workspace_invalid\",\"message\":\"the workspace "
+                        "has no valid address\"}}\n");
+        }
+
+        if (json) {
+            json_decref(json);
+        }
+    }
+
+    ngx_http_replicas_resume(r);
+}
+
+
+ngx_int_t
+ngx_http_replicas_api_events_access(ngx_http_request_t *r)
+{
+    ngx_int_t                     rc;
+    ngx_str_t                     msg;
+    ngx_http_replicas_ctx_t      *rctx;
+    ngx_http_replicas_api_ctx_t  *ctx;
+
+    rctx = ngx_http_replicas_get_ctx(r);
+    if (rctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ctx = rctx->api;
+
+    if (ctx) {
+        if (ctx->pending) {
+            return NGX_AGAIN;
+        }
+
+        if (rctx->upstream.len) {
+            return NGX_OK;
+        }
+
+        ngx_http_finalize_request(r,
+            ngx_http_replicas_send_json(r, ctx->status, &ctx->body,
+                                        ctx->retry_after));
+        return NGX_DONE;
+    }
+
+    ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_replicas_api_ctx_t));
+    if (ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    rctx->api = ctx;
+
+    rc = ngx_http_replicas_api_route(r, ctx);
+
+    if (rc != NGX_OK || ctx->op != RP_API_EVENTS) {
+        ngx_str_set(&msg, "no such API endpoint");
+        ngx_http_finalize_request(r,
+            ngx_http_replicas_send_json_error(r, rc == NGX_HTTP_NOT_ALLOWED
+                                              ? NGX_HTTP_NOT_ALLOWED
+                                              : NGX_HTTP_NOT_FOUND,
+                                              rc == NGX_HTTP_NOT_ALLOWED
+                                              ? "method_not_allowed"
+                                              : "not_found", &msg, 0));
+        return NGX_DONE;
+    }
+
+    /* the engine identifies the stream by the path's workspace */
+    ngx_memcpy(rctx->host.id, ctx->ws.data, ctx->ws.len);
+    rctx->host.id[ctx->ws.len] = '\0';
+    rctx->host.id_len = ctx->ws.len;
+    rctx->host.port = RP_PORT_ENGINE;
+
+    rc = ngx_http_replicas_api_credential(r, ctx);
+
+    if (rc != NGX_OK) {
+        if (rc == NGX_ERROR) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        ngx_str_set(&msg, "send an API key as \"Authorization: Bearer "
+                    "<key>\"");
+        ngx_http_finalize_request(r,
+            ngx_http_replicas_send_json_error(r, NGX_HTTP_UNAUTHORIZED,
+                                              "unauthorized", &msg, 0));
+        return NGX_DONE;
+    }
+
+    rc = ngx_http_replicas_api_call_with(r, ctx,
+                                         ngx_http_replicas_api_events_reply);
+
+    if (rc == NGX_OK) {
+        ctx->pending = 1;
+        r->read_event_handler = ngx_http_test_reading;
+        r->write_event_handler = ngx_http_request_empty_handler;
+        return NGX_AGAIN;
+    }
+
+    if (rc == NGX_DECLINED) {
+        ngx_str_set(&msg, "the API cannot reach its state store right now; "
+                    "retry shortly");
+        ngx_http_finalize_request(r,
+            ngx_http_replicas_send_json_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                              "state_unavailable", &msg, 1));
+        return NGX_DONE;
+    }
+
+    return NGX_HTTP_INTERNAL_SERVER_ERROR;
 }

@@ -116,6 +116,13 @@ static ngx_command_t  ngx_http_replicas_commands[] = {
       0,
       NULL },
 
+    { ngx_string("replicas_api_events"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_replicas_loc_conf_t, api_events),
+      NULL },
+
     { ngx_string("replicas_auth"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
       ngx_conf_set_flag_slot,
@@ -286,6 +293,7 @@ ngx_http_replicas_create_loc_conf(ngx_conf_t *cf)
     rlcf->route = NGX_CONF_UNSET;
     rlcf->cache = NGX_CONF_UNSET;
     rlcf->auth = NGX_CONF_UNSET;
+    rlcf->api_events = NGX_CONF_UNSET;
     rlcf->api_rate = NGX_CONF_UNSET_UINT;
     rlcf->api_body_max = NGX_CONF_UNSET_SIZE;
 
@@ -302,6 +310,20 @@ ngx_http_replicas_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_value(conf->route, prev->route, 0);
     ngx_conf_merge_value(conf->cache, prev->cache, 1);
     ngx_conf_merge_value(conf->auth, prev->auth, 1);
+    ngx_conf_merge_value(conf->api_events, prev->api_events, 0);
+
+    if (conf->api_events) {
+        ngx_http_replicas_main_conf_t  *amcf;
+
+        amcf = ngx_http_conf_get_module_main_conf(cf,
+                                                  ngx_http_replicas_module);
+        if (amcf->api_script.len == 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"replicas_api_events\" needs "
+                               "\"replicas_scripts\"");
+            return NGX_CONF_ERROR;
+        }
+    }
 
     if (conf->route && conf->auth) {
         /* checked here, where the preview locations are known */

@@ -73,7 +73,7 @@ ngx_http_replicas_fail(ngx_http_request_t *r, ngx_uint_t status,
 }
 
 
-static void
+void
 ngx_http_replicas_resume(ngx_http_request_t *r)
 {
     ngx_connection_t  *c = r->connection;
@@ -383,6 +383,7 @@ ngx_http_replicas_lookup(ngx_http_request_t *r, ngx_http_replicas_ctx_t *ctx,
 ngx_int_t
 ngx_http_replicas_access_handler(ngx_http_request_t *r)
 {
+    ngx_int_t                      rc;
     ngx_str_t                      msg;
     rp_host_kind_e                 kind;
     rp_preview_host_t              host;
@@ -390,6 +391,11 @@ ngx_http_replicas_access_handler(ngx_http_request_t *r)
     ngx_http_replicas_loc_conf_t  *rlcf;
 
     rlcf = ngx_http_get_module_loc_conf(r, ngx_http_replicas_module);
+
+    if (rlcf->api_events) {
+        rc = ngx_http_replicas_api_events_access(r);
+        return rc == NGX_OK ? NGX_DECLINED : rc;
+    }
 
     if (!rlcf->route) {
         return NGX_DECLINED;

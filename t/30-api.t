@@ -7,8 +7,8 @@ use warnings;
 use lib 't/lib';
 use Test::More;
 use JSON::PP;
-use Replicas::Test qw(start_redis http_request http_json poll_until
-                      nginx_log_clean_ok);
+use Replicas::Test qw(start_redis start_upstream http_request http_json
+                      poll_until nginx_log_clean_ok);
 use Replicas::Gateway qw(start_gateway ws_key);
 use Replicas::Identity qw(control new_identity api);
 
@@ -235,6 +235,31 @@ is($st, 403, 'scoped key: not another workspace');
 is($st, 403, 'scoped key: cannot create');
 ($st) = api($gw, $scoped, 'GET', '/v1/workspaces');
 is($st, 403, 'scoped key: cannot list');
+
+# --- events: authenticated here, streamed from the engine ------------------------------
+my $engine = start_upstream(addr => '127.0.0.5', port => 3737, name => 'engine');
+$redis->cmd('HSET', ws_key($id), 'state', 'awake', 'addr', '127.0.0.5');
+($st, $j) = api($gw, $key, 'GET', "/v1/workspaces/$id/events?since=42",
+                undef, headers => [['Last-Event-ID', '41']]);
+is($st, 200, 'events: proxied');
+is($j->{name}, 'engine', 'to the workspace\'s engine');
+is($j->{uri}, '/events?since=42', 'its event stream, with the query');
+is($j->{headers}{'last-event-id'}, '41', 'resumable: Last-Event-ID passes');
+ok(!exists $j->{headers}{authorization}, 'the key does not reach the engine');
+($st, $j) = api($gw, undef, 'GET', "/v1/workspaces/$id/events");
+is($st, 401, 'events without a key: 401');
+($st, $j) = api($gw, $other->{key}, 'GET', "/v1/workspaces/$id/events");
+is($st, 404, 'events of another organisation\'s workspace: 404');
+($st) = api($gw, $scoped, 'GET', "/v1/workspaces/$id/events");
+is($st, 200, 'the scoped key reads its own events');
+($st) = api($gw, $scoped, 'GET', "/v1/workspaces/$j1->{id}/events");
+is($st, 403, 'and no one else\'s');
+($st) = api($gw, $key, 'POST', "/v1/workspaces/$id/events");
+is($st, 405, 'events: GET only');
+$redis->cmd('HSET', ws_key($id), 'state', 'sleeping');
+($st, $j) = api($gw, $key, 'GET', "/v1/workspaces/$id/events");
+is($st, 503, 'events of a sleeping workspace: 503 for now');
+is(err_code($j), 'workspace_not_awake', 'workspace_not_awake');
 
 # --- delete ---------------------------------------------------------------------------
 ($st, $j) = api($gw, $key, 'DELETE', "/v1/workspaces/$id");

@@ -196,6 +196,14 @@ if op == 'message' then
     return ok(202, {status = status, position = pending - 1, seq = seq})
 end
 
+if op == 'events' then
+    -- the gateway proxies the stream to the engine at this address
+    if w.state ~= 'awake' then
+        return err(503, 'workspace_not_awake', 'workspace ' .. wsid .. ' is ' .. w.state, 5)
+    end
+    return ok(200, {addr = w.addr})
+end
+
 if op == 'previews_list' then
     return ok(200, {previews = previews_of(wsid)})
 end

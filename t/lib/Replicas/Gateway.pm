@@ -109,6 +109,12 @@ sub start_gateway {
             error_page 413 \@replicas_api_too_large;
         }
 
+        location ~ ^/v1/workspaces/[a-z0-9]+/events\$ {
+            replicas_api_events on;
+            proxy_pass http://\$replicas_upstream/events\$is_args\$args;
+            include $root/conf/replicas_proxy.conf;
+        }
+
         location \@replicas_api_too_large {
             default_type application/json;
             return 413 '{"error":{"code":"body_too_large","message":"the request body is too large"}}';
