@@ -4,6 +4,9 @@
 #   baseline   proxy_pass http://127.0.0.2:PORT (no module work)
 #   cache on   a routed preview host, route from the shared cache
 #   cache off  a routed preview host, Redis read on every request
+#   cookie     cache on, authentication on: a signed preview cookie checked
+#              (HMAC) and its session looked up in the shared cache
+# The first three run with replicas_auth off: they measure routing.
 # Rounds are interleaved so drift hits every variant alike; the median
 # round is reported.  Targets: cache on >= 0.95, cache off >= 0.75.
 
@@ -12,7 +15,9 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/../lib";
 use Replicas::Test qw(start_redis start_nginx free_port http_request repo_root);
-use Replicas::Gateway qw(put_workspace);
+use Replicas::Gateway qw(put_workspace signing_keys_file);
+use Digest::SHA qw(hmac_sha256 sha256_hex);
+use MIME::Base64 qw(encode_base64url);
 
 my $seconds = $ENV{BENCH_SECONDS} // 5;
 my $rounds = $ENV{BENCH_ROUNDS} // 3;
@@ -20,14 +25,16 @@ my $conns = $ENV{BENCH_CONNECTIONS} // 32;
 my $root = repo_root();
 
 my $redis = start_redis();
-my ($base, $on, $off, $app) = map { free_port() } 1 .. 4;
+my ($base, $on, $off, $app, $auth) = map { free_port() } 1 .. 5;
 my $d = 'replicas.localhost';
+my $keys = signing_keys_file('k1');
 
 my $nginx = start_nginx(port => $base, workers => 2, http => <<"CONF");
     access_log off;
     replicas_redis 127.0.0.1:$redis->{port};
     replicas_domain $d;
     replicas_cache_ttl 1h;
+    replicas_signing_keys $keys;
     map \$http_upgrade \$replicas_connection_upgrade { default upgrade; '' ''; }
 
     server { listen 127.0.0.2:$app; access_log off;
@@ -38,26 +45,43 @@ my $nginx = start_nginx(port => $base, workers => 2, http => <<"CONF");
                           include $root/conf/replicas_proxy.conf; } }
 
     server { listen 127.0.0.1:$on; server_name *.$d;
-             location / { replicas_route on; replicas_cache on;
+             location / { replicas_route on; replicas_cache on; replicas_auth off;
                           proxy_pass http://\$replicas_upstream;
                           include $root/conf/replicas_proxy.conf; } }
 
     server { listen 127.0.0.1:$off; server_name *.$d;
-             location / { replicas_route on; replicas_cache off;
+             location / { replicas_route on; replicas_cache off; replicas_auth off;
+                          proxy_pass http://\$replicas_upstream;
+                          include $root/conf/replicas_proxy.conf; } }
+
+    server { listen 127.0.0.1:$auth; server_name *.$d;
+             location / { replicas_route on; replicas_cache on; replicas_auth on;
                           proxy_pass http://\$replicas_upstream;
                           include $root/conf/replicas_proxy.conf; } }
 CONF
 
-put_workspace($redis, 'bench', state => 'awake', addr => '127.0.0.2');
+put_workspace($redis, 'bench', state => 'awake', addr => '127.0.0.2', org => 'benchorg');
 my $host = "$app-bench.$d";
-for my $p ($base, $on, $off) {
-    my $r = http_request(port => $p, host => $host);
+
+# a preview cookie as /.replicas/auth makes it, from a session in Redis
+# (the key file's k1 is 32 bytes of "k1" repeated: see Gateway.pm)
+my $session = sha256_hex('bench session');
+$redis->cmd('HSET', "replicas:session:$session", 'user', 'benchuser', 'org', 'benchorg');
+my $payload = encode_base64url(join '|', 'c', $host, 'benchuser', "s:$session", time + 86400);
+my $mac = encode_base64url(hmac_sha256("k1.$payload", substr('k1' x 32, 0, 32)));
+my $cookie = "replicas_preview=k1.$payload.$mac";
+
+my %cookie_for = ($auth => $cookie);
+for my $p ($base, $on, $off, $auth) {
+    my $r = http_request(port => $p, host => $host,
+                         headers => $cookie_for{$p} ? [['Cookie', $cookie_for{$p}]] : []);
     die "variant on port $p answers $r->{status}\n" unless $r->{status} == 200;
 }
 
 sub wrk {
     my ($port) = @_;
-    my $out = qx{wrk -t1 -c$conns -d${seconds}s --latency -H 'Host: $host' http://127.0.0.1:$port/ 2>&1};
+    my $h = $cookie_for{$port} ? "-H 'Cookie: $cookie_for{$port}'" : '';
+    my $out = qx{wrk -t1 -c$conns -d${seconds}s --latency -H 'Host: $host' $h http://127.0.0.1:$port/ 2>&1};
     my ($rps) = $out =~ /Requests\/sec:\s+([\d.]+)/;
     my ($p99, $unit) = $out =~ /^\s+99%\s+([\d.]+)(\w+)/m;
     my ($errors) = $out =~ /Non-2xx or 3xx responses:\s+(\d+)/;
@@ -66,11 +90,12 @@ sub wrk {
     return { rps => $rps, p99 => $p99, errors => $errors // 0 };
 }
 
-my %runs = (baseline => [], 'cache on' => [], 'cache off' => []);
-my %port = (baseline => $base, 'cache on' => $on, 'cache off' => $off);
-wrk($_) for $base, $on, $off;    # warm up
+my @variants = ('baseline', 'cache on', 'cache off', 'cookie');
+my %runs = map { $_ => [] } @variants;
+my %port = (baseline => $base, 'cache on' => $on, 'cache off' => $off, cookie => $auth);
+wrk($_) for $base, $on, $off, $auth;    # warm up
 for my $r (1 .. $rounds) {
-    for my $v ('baseline', 'cache on', 'cache off') {
+    for my $v (@variants) {
         push @{ $runs{$v} }, wrk($port{$v});
     }
 }
@@ -84,9 +109,10 @@ my %m = map { $_ => median_run($runs{$_}) } keys %runs;
 printf "gateway benchmark: wrk -t1 -c%d, %d s x %d rounds, 2 nginx workers, median round\n",
     $conns, $seconds, $rounds;
 printf "%-10s %12s %10s %8s %10s\n", 'variant', 'requests/s', 'p99 ms', 'ratio', 'target';
-for my $v ('baseline', 'cache on', 'cache off') {
+for my $v (@variants) {
     my $ratio = $m{$v}{rps} / $m{baseline}{rps};
-    my $target = { baseline => '', 'cache on' => '>= 0.95', 'cache off' => '>= 0.75' }->{$v};
+    my $target = { baseline => '', 'cache on' => '>= 0.95', 'cache off' => '>= 0.75',
+                   cookie => '' }->{$v};
     printf "%-10s %12.0f %10.2f %8.3f %10s%s\n", $v, $m{$v}{rps}, $m{$v}{p99}, $ratio,
         $target, $m{$v}{errors} ? "  ($m{$v}{errors} non-2xx!)" : '';
 }
