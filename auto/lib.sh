@@ -17,7 +17,7 @@ RP_PACKAGES=(
     redis-server libhiredis-dev
     libssl-dev libcurl4-openssl-dev libjansson-dev libgit2-dev
     perl
-    wrk curl
+    wrk curl openssl
     chromium
 )
 

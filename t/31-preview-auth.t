@@ -8,6 +8,8 @@ use warnings;
 use lib 't/lib';
 use Test::More;
 use JSON::PP;
+use Digest::SHA qw(sha256_hex hmac_sha256);
+use MIME::Base64 qw(encode_base64url decode_base64url);
 use Replicas::Test qw(start_redis start_upstream http_request http_json
                       free_port poll_until ws_connect nginx_log_clean_ok);
 use Replicas::Gateway qw(start_gateway put_workspace signing_keys_file
@@ -137,6 +139,11 @@ $re = get(host => $hostA, path => '/.replicas/auth?replicas_ticket=unknown', hea
 is($re->{status}, 403, 'an unknown or expired ticket: 403');
 my $ttl_ticket = follow(follow(get(host => $hostA, headers => [$html]), { %jar }), {});
 is($ttl_ticket->{status}, 302, 'a fresh ticket works');
+# an expired one: Redis let it go (60 s); made to happen now
+my $t2 = follow(get(host => $hostA, headers => [$html]), { %jar });
+my ($tk) = $t2->{headers}{location} =~ /replicas_ticket=([^&]+)/;
+ok($redis->cmd('PEXPIRE', 'replicas:ticket:' . sha256_hex($tk), 1), 'a ticket expires in Redis');
+ok(poll_until(2, sub { follow($t2, {})->{status} == 403 }), 'an expired ticket: 403');
 
 # --- what the cookie is bound to ----------------------------------------------------
 my $cookie = $jar{replicas_preview};
@@ -153,6 +160,18 @@ is(with_cookie($hostA, "$kid.$payload.")->{status}, 401, 'a cookie without its M
 is(with_cookie("$port-wsb.$d", $cookie)->{status}, 401, 'A\'s cookie replayed on B: 401');
 is(with_cookie("$port2-wsa.$d", $cookie)->{status}, 401, 'A\'s cookie on another port: 401');
 is(with_cookie("3737-wsa.$d", $cookie)->{status}, 401, 'A\'s cookie on the engine: 401');
+# a cookie correctly signed but expired (made here with the test key)
+{
+    my @f = split /\|/, decode_base64url($payload);
+    $f[4] = time - 1;
+    my $p = encode_base64url(join '|', @f);
+    my $m = encode_base64url(hmac_sha256("k1.$p", substr('k1' x 32, 0, 32)));
+    is(with_cookie($hostA, "k1.$p.$m")->{status}, 401, 'an expired cookie: 401');
+    $f[4] = time + 3600;
+    $p = encode_base64url(join '|', @f);
+    $m = encode_base64url(hmac_sha256("k1.$p", substr('k1' x 32, 0, 32)));
+    is(with_cookie($hostA, "k1.$p.$m")->{status}, 200, 'the same, unexpired, opens it (the test signs right)');
+}
 
 # another organisation
 my %ejar;

@@ -82,6 +82,16 @@ sub start_gateway {
     my $auth = $o{auth} // 'off';
     my $keys = $o{keys} // signing_keys_file('k1');
     my $rate = $o{rate} // 600;
+    # tls => 1: both servers speak https, with a self-signed certificate
+    my ($ssl, $tls_conf) = ('', '');
+    if ($o{tls}) {
+        my $dir = tmpdir();
+        system("openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=$DOMAIN "
+               . "-keyout $dir/tls.key -out $dir/tls.crt >/dev/null 2>&1") == 0
+            or die "openssl could not make a test certificate\n";
+        $ssl = ' ssl';
+        $tls_conf = "ssl_certificate $dir/tls.crt; ssl_certificate_key $dir/tls.key;";
+    }
 
     my $http = <<"CONF";
     replicas_redis 127.0.0.1:$redis->{port};
@@ -92,6 +102,7 @@ sub start_gateway {
     replicas_scripts $root/ngx_replicas_module/lua;
     replicas_signing_keys $keys;
     replicas_api_rate $rate;
+    $tls_conf
 
     map \$http_upgrade \$replicas_connection_upgrade {
         default upgrade;
@@ -99,7 +110,7 @@ sub start_gateway {
     }
 
     server {
-        listen 127.0.0.1:$port default_server;
+        listen 127.0.0.1:$port$ssl default_server;
         server_name $DOMAIN;
 
         location /v1/ {
@@ -131,7 +142,7 @@ sub start_gateway {
     }
 
     server {
-        listen 127.0.0.1:$port;
+        listen 127.0.0.1:$port$ssl;
         server_name *.$DOMAIN;
 
         location / {
