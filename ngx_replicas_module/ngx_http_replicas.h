@@ -13,6 +13,7 @@
  *                                 domain
  *   ngx_http_replicas_api.c       the HTTP API v1
  *   ngx_http_replicas_eval.c      one script call to Redis per request
+ *   ngx_http_replicas_request.c   reading requests: headers, cookies, body
  *   ngx_http_replicas_response.c  answers: errors (HTML or JSON), JSON,
  *                                 redirects
  */
@@ -142,12 +143,22 @@ ngx_int_t ngx_http_replicas_auth(ngx_http_request_t *r,
     ngx_http_replicas_ctx_t *ctx);
 ngx_int_t ngx_http_replicas_cookie_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
-/* "<scheme>://<main domain>[:port]" as this request reached the gateway */
-ngx_int_t ngx_http_replicas_main_origin(ngx_http_request_t *r,
-    ngx_str_t *out);
 /* signs fields joined by '|' with the newest key into a pool string */
 ngx_int_t ngx_http_replicas_sign(ngx_http_request_t *r, ngx_str_t *payload,
     ngx_str_t *token);
+
+
+/* request: what the module reads from a request */
+ngx_int_t ngx_http_replicas_wants_html(ngx_http_request_t *r);
+ngx_table_elt_t *ngx_http_replicas_header(ngx_http_request_t *r,
+    const char *name);
+const char *ngx_http_replicas_scheme(ngx_http_request_t *r);
+/* "<scheme>://<main domain>[:port]" as this request reached the gateway */
+ngx_int_t ngx_http_replicas_main_origin(ngx_http_request_t *r,
+    ngx_str_t *out);
+ngx_int_t ngx_http_replicas_get_cookie(ngx_http_request_t *r,
+    const char *name, ngx_str_t *value);
+ngx_int_t ngx_http_replicas_body(ngx_http_request_t *r, ngx_str_t *body);
 
 
 /* session (main domain): login, logout, preview tickets */
@@ -226,9 +237,10 @@ ngx_int_t ngx_http_replicas_send_error(ngx_http_request_t *r,
     ngx_uint_t status, const char *code, ngx_str_t *message,
     time_t retry_after);
 ngx_int_t ngx_http_replicas_upstream_error_handler(ngx_http_request_t *r);
-ngx_int_t ngx_http_replicas_wants_html(ngx_http_request_t *r);
 ngx_int_t ngx_http_replicas_add_cookie(ngx_http_request_t *r,
     ngx_str_t *cookie);
+ngx_int_t ngx_http_replicas_cookie(ngx_http_request_t *r, const char *name,
+    ngx_str_t *value, time_t max_age, ngx_str_t *out);
 /* 302/303 to location, with an optional Set-Cookie (already formatted) */
 ngx_int_t ngx_http_replicas_redirect(ngx_http_request_t *r,
     ngx_uint_t status, ngx_str_t *location, ngx_str_t *cookie);

@@ -762,11 +762,8 @@ ngx_http_replicas_api_call_with(ngx_http_request_t *r,
     n++;
 
     args[n].data = p;
-    p = ngx_sprintf(p, "%s://{port}-{id}.%V",
-#if (NGX_HTTP_SSL)
-                    r->connection->ssl ? "https" :
-#endif
-                    "http", &host);
+    p = ngx_sprintf(p, "%s://{port}-{id}.%V", ngx_http_replicas_scheme(r),
+                    &host);
     args[n].len = p - args[n].data;
     n++;
 
@@ -795,12 +792,9 @@ static ngx_int_t
 ngx_http_replicas_api_run(ngx_http_request_t *r)
 {
     char                          err[160];
-    u_char                       *body, *p;
-    ngx_str_t                     msg;
-    size_t                        len;
+    ngx_str_t                     msg, body;
     json_t                       *json;
     ngx_int_t                     rc;
-    ngx_chain_t                  *cl;
     json_error_t                  jerr;
     ngx_http_replicas_api_ctx_t   *ctx;
     ngx_http_replicas_loc_conf_t  *rlcf;
@@ -810,44 +804,26 @@ ngx_http_replicas_api_run(ngx_http_request_t *r)
 
     json = NULL;
 
-    if (r->request_body && r->request_body->bufs) {
-        if (r->request_body->temp_file) {
-            return ngx_http_replicas_api_error(r,
-                       NGX_HTTP_REQUEST_ENTITY_TOO_LARGE, "body_too_large",
-                       "the request body is too large");
-        }
+    rc = ngx_http_replicas_body(r, &body);
 
-        len = 0;
-        for (cl = r->request_body->bufs; cl; cl = cl->next) {
-            len += cl->buf->last - cl->buf->pos;
-        }
+    if (rc == NGX_ERROR) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
 
-        body = ngx_pnalloc(r->pool, len + 1);
-        if (body == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
+    if (rc == NGX_DECLINED || body.len > rlcf->api_body_max) {
+        return ngx_http_replicas_api_error(r,
+                   NGX_HTTP_REQUEST_ENTITY_TOO_LARGE, "body_too_large",
+                   "the request body is too large");
+    }
 
-        if (len > rlcf->api_body_max) {
-            return ngx_http_replicas_api_error(r,
-                       NGX_HTTP_REQUEST_ENTITY_TOO_LARGE, "body_too_large",
-                       "the request body is too large");
-        }
-
-        p = body;
-        for (cl = r->request_body->bufs; cl; cl = cl->next) {
-            p = ngx_cpymem(p, cl->buf->pos, cl->buf->last - cl->buf->pos);
-        }
-
-        if (len) {
-            json = json_loadb((char *) body, len,
-                              JSON_REJECT_DUPLICATES,
-                              &jerr);
-            if (json == NULL) {
-                ngx_snprintf((u_char *) err, sizeof(err),
-                             "the body is not valid JSON: %s%Z", jerr.text);
-                return ngx_http_replicas_api_error(r, NGX_HTTP_BAD_REQUEST,
-                                                   "invalid_json", err);
-            }
+    if (body.len) {
+        json = json_loadb((char *) body.data, body.len,
+                          JSON_REJECT_DUPLICATES, &jerr);
+        if (json == NULL) {
+            ngx_snprintf((u_char *) err, sizeof(err),
+                         "the body is not valid JSON: %s%Z", jerr.text);
+            return ngx_http_replicas_api_error(r, NGX_HTTP_BAD_REQUEST,
+                                               "invalid_json", err);
         }
     }
 
@@ -920,11 +896,9 @@ static ngx_int_t
 ngx_http_replicas_api_credential(ngx_http_request_t *r,
     ngx_http_replicas_api_ctx_t *ctx)
 {
-    u_char     *hash;
-    ngx_str_t   v, idem;
-    ngx_uint_t  i;
-    ngx_list_part_t  *part;
-    ngx_table_elt_t  *h;
+    u_char           *hash;
+    ngx_str_t         v;
+    ngx_table_elt_t  *idem;
 
     if (r->headers_in.authorization == NULL) {
         return NGX_DECLINED;
@@ -960,34 +934,15 @@ ngx_http_replicas_api_credential(ngx_http_request_t *r,
     ctx->key_hash.data = hash;
     ctx->key_hash.len = RP_SHA256_HEX;
 
-    part = &r->headers_in.headers.part;
-    h = part->elts;
+    idem = ngx_http_replicas_header(r, "Idempotency-Key");
 
-    for (i = 0; /* void */ ; i++) {
-
-        if (i >= part->nelts) {
-            if (part->next == NULL) {
-                break;
-            }
-
-            part = part->next;
-            h = part->elts;
-            i = 0;
+    if (idem) {
+        if (idem->value.len == 0 || idem->value.len > 255) {
+            return NGX_ABORT;
         }
 
-        if (h[i].key.len == sizeof("Idempotency-Key") - 1
-            && ngx_strncasecmp(h[i].key.data, (u_char *) "Idempotency-Key",
-                               sizeof("Idempotency-Key") - 1) == 0)
-        {
-            idem = h[i].value;
-
-            if (idem.len == 0 || idem.len > 255) {
-                return NGX_ABORT;
-            }
-
-            rp_sha256_hex(idem.data, idem.len,
-                          (char *) hash + RP_SHA256_HEX + 1);
-        }
+        rp_sha256_hex(idem->value.data, idem->value.len,
+                      (char *) hash + RP_SHA256_HEX + 1);
     }
 
     return NGX_OK;

@@ -44,6 +44,9 @@ typedef enum {
 typedef struct {
     ngx_uint_t    kind;                 /* rp_cred_e */
     ngx_uint_t    program;              /* a key: no redirects, ever */
+    ngx_uint_t    looked;               /* credential searched for */
+    ngx_str_t     token;                /* ?replicas_token= */
+    ngx_str_t     share;                /* ?replicas_share= */
     ngx_str_t     host;                 /* "<port>-<id>.<domain>" */
     ngx_str_t     path;                 /* raw path and stripped args */
     time_t        expires;
@@ -69,93 +72,6 @@ ngx_http_replicas_auth_fail(ngx_http_request_t *r, ngx_uint_t status,
     ngx_http_finalize_request(r, rc);
 
     return NGX_DONE;
-}
-
-
-static ngx_table_elt_t *
-ngx_http_replicas_header(ngx_http_request_t *r, const char *name)
-{
-    size_t            len;
-    ngx_uint_t        i;
-    ngx_list_part_t  *part;
-    ngx_table_elt_t  *h;
-
-    len = ngx_strlen(name);
-    part = &r->headers_in.headers.part;
-    h = part->elts;
-
-    for (i = 0; /* void */ ; i++) {
-
-        if (i >= part->nelts) {
-            if (part->next == NULL) {
-                return NULL;
-            }
-
-            part = part->next;
-            h = part->elts;
-            i = 0;
-        }
-
-        if (h[i].key.len == len
-            && ngx_strncasecmp(h[i].key.data, (u_char *) name, len) == 0)
-        {
-            return &h[i];
-        }
-    }
-}
-
-
-static const char *
-ngx_http_replicas_scheme(ngx_http_request_t *r)
-{
-#if (NGX_HTTP_SSL)
-    if (r->connection->ssl) {
-        return "https";
-    }
-#endif
-
-    return "http";
-}
-
-
-ngx_int_t
-ngx_http_replicas_main_origin(ngx_http_request_t *r, ngx_str_t *out)
-{
-    u_char                        *p, *colon;
-    ngx_str_t                      port;
-    ngx_http_replicas_loc_conf_t  *rlcf;
-
-    rlcf = ngx_http_get_module_loc_conf(r, ngx_http_replicas_module);
-
-    /* the port the browser used, from its Host header */
-    ngx_str_null(&port);
-
-    if (r->headers_in.host) {
-        colon = ngx_strlchr(r->headers_in.host->value.data,
-                            r->headers_in.host->value.data
-                            + r->headers_in.host->value.len, ':');
-        if (colon) {
-            port.data = colon;
-            port.len = r->headers_in.host->value.data
-                       + r->headers_in.host->value.len - colon;
-        }
-    }
-
-    if (port.len > 6) {
-        port.len = 0;
-    }
-
-    out->data = ngx_pnalloc(r->pool, sizeof("https://") + rlcf->domain.len
-                                     + port.len);
-    if (out->data == NULL) {
-        return NGX_ERROR;
-    }
-
-    p = ngx_sprintf(out->data, "%s://%V%V", ngx_http_replicas_scheme(r),
-                    &rlcf->domain, &port);
-    out->len = p - out->data;
-
-    return NGX_OK;
 }
 
 
@@ -263,23 +179,17 @@ ngx_http_replicas_auth_key(ngx_http_replicas_auth_t *a, u_char *key,
 }
 
 
-/*
- * Takes the request apart once: the preview host, the path as the
- * browser sent it minus the platform's own query parameters (which are
- * removed from what the upstream sees too), and the credential.
- */
+/* "<port>-<id>.<domain>": what tokens and tickets are bound to */
 
 static ngx_int_t
-ngx_http_replicas_auth_prepare(ngx_http_request_t *r,
+ngx_http_replicas_auth_host(ngx_http_request_t *r,
     ngx_http_replicas_ctx_t *ctx, ngx_http_replicas_auth_t *a)
 {
-    u_char                        *p, *q, *path_end;
-    size_t                         len, vlen;
-    ngx_str_t                      args, v;
-    const char                    *val;
-    ngx_table_elt_t               *h, **cookies;
     ngx_http_replicas_loc_conf_t  *rlcf;
-    ngx_str_t                      token, share, ticket;
+
+    if (a->host.len) {
+        return NGX_OK;
+    }
 
     rlcf = ngx_http_get_module_loc_conf(r, ngx_http_replicas_module);
 
@@ -294,8 +204,26 @@ ngx_http_replicas_auth_prepare(ngx_http_request_t *r,
                               &rlcf->domain)
                   - a->host.data;
 
-    ngx_str_null(&token);
-    ngx_str_null(&share);
+    return NGX_OK;
+}
+
+
+/*
+ * The URI, for every request (public ports too): the platform's own query
+ * parameters are taken out of what the upstream sees, and a ticket
+ * landing is recognised.  a->path is the raw path as the browser sent it
+ * with what is left of its query; it costs a copy only when something
+ * was taken out.
+ */
+
+static ngx_int_t
+ngx_http_replicas_auth_uri(ngx_http_request_t *r, ngx_http_replicas_auth_t *a)
+{
+    u_char       *p, *q, *path_end;
+    size_t        len, vlen;
+    ngx_str_t     args, v, ticket;
+    const char   *val;
+
     ngx_str_null(&ticket);
 
     args = r->args;
@@ -304,15 +232,15 @@ ngx_http_replicas_auth_prepare(ngx_http_request_t *r,
         if (rp_query_get((char *) args.data, args.len, RP_ARG_TOKEN, &val,
                          &vlen))
         {
-            token.data = (u_char *) val;
-            token.len = vlen;
+            a->token.data = (u_char *) val;
+            a->token.len = vlen;
         }
 
         if (rp_query_get((char *) args.data, args.len, RP_ARG_SHARE, &val,
                          &vlen))
         {
-            share.data = (u_char *) val;
-            share.len = vlen;
+            a->share.data = (u_char *) val;
+            a->share.len = vlen;
         }
 
         if (rp_query_get((char *) args.data, args.len, RP_ARG_TICKET, &val,
@@ -322,7 +250,7 @@ ngx_http_replicas_auth_prepare(ngx_http_request_t *r,
             ticket.len = vlen;
         }
 
-        if (token.data || share.data || ticket.data) {
+        if (a->token.data || a->share.data || ticket.data) {
             p = ngx_pnalloc(r->pool, args.len);
             if (p == NULL) {
                 return NGX_ERROR;
@@ -338,59 +266,76 @@ ngx_http_replicas_auth_prepare(ngx_http_request_t *r,
         }
     }
 
-    /* the raw path as the browser sent it, and what is left of its query */
-    path_end = r->valid_unparsed_uri
-               ? ngx_strlchr(r->unparsed_uri.data,
-                             r->unparsed_uri.data + r->unparsed_uri.len, '?')
-               : NULL;
+    if (r->valid_unparsed_uri && args.len == r->args.len) {
+        a->path = r->unparsed_uri;              /* nothing taken out */
 
-    if (r->valid_unparsed_uri) {
-        v.data = r->unparsed_uri.data;
-        v.len = (path_end ? path_end : r->unparsed_uri.data
-                                       + r->unparsed_uri.len) - v.data;
     } else {
-        v = r->uri;
+        /* the raw path as the browser sent it, and what is left of its query */
+        path_end = r->valid_unparsed_uri
+                   ? ngx_strlchr(r->unparsed_uri.data,
+                                 r->unparsed_uri.data + r->unparsed_uri.len,
+                                 '?')
+                   : NULL;
+
+        if (r->valid_unparsed_uri) {
+            v.data = r->unparsed_uri.data;
+            v.len = (path_end ? path_end : r->unparsed_uri.data
+                                           + r->unparsed_uri.len) - v.data;
+        } else {
+            v = r->uri;
+        }
+
+        a->path.data = ngx_pnalloc(r->pool, v.len + 1 + args.len);
+        if (a->path.data == NULL) {
+            return NGX_ERROR;
+        }
+
+        q = ngx_cpymem(a->path.data, v.data, v.len);
+
+        if (args.len) {
+            *q++ = '?';
+            q = ngx_cpymem(q, args.data, args.len);
+        }
+
+        a->path.len = q - a->path.data;
+
+        if (args.len != r->args.len) {
+            /* the upstream gets exactly the browser's URI minus our tokens */
+            r->args = args;
+            r->unparsed_uri = a->path;
+            r->valid_unparsed_uri = 1;
+        }
     }
 
-    a->path.data = ngx_pnalloc(r->pool, v.len + 1 + args.len);
-    if (a->path.data == NULL) {
-        return NGX_ERROR;
-    }
-
-    q = ngx_cpymem(a->path.data, v.data, v.len);
-
-    if (args.len) {
-        *q++ = '?';
-        q = ngx_cpymem(q, args.data, args.len);
-    }
-
-    a->path.len = q - a->path.data;
-
-    if (args.len != r->args.len) {
-        /* the upstream gets exactly the browser's URI minus our tokens */
-        r->args = args;
-        r->unparsed_uri = a->path;
-        r->valid_unparsed_uri = 1;
-    }
-
-    /* the credential, strongest first */
-
-    if (ticket.len
+    if (ticket.len && ticket.len <= 128
         && r->uri.len == sizeof(RP_AUTH_PATH) - 1
         && ngx_strncmp(r->uri.data, RP_AUTH_PATH,
                        sizeof(RP_AUTH_PATH) - 1) == 0)
     {
-        if (ticket.len > 128) {
-            return NGX_OK;
-        }
-
         a->kind = RP_CRED_TICKET;
         a->cache_key_len = ngx_sprintf((u_char *) a->cache_key, "t:") -
                            (u_char *) a->cache_key;
         rp_sha256_hex(ticket.data, ticket.len, a->cache_key + 2);
         a->cache_key_len += RP_SHA256_HEX;
-        return NGX_OK;
     }
+
+    return NGX_OK;
+}
+
+
+/*
+ * The credential, strongest first; only for ports that need one, so a
+ * public preview costs no header search and no HMAC.
+ */
+
+static ngx_int_t
+ngx_http_replicas_auth_credential(ngx_http_request_t *r,
+    ngx_http_replicas_auth_t *a)
+{
+    size_t             vlen;
+    ngx_uint_t         i;
+    const char        *val;
+    ngx_table_elt_t   *h, **cookies;
 
     h = ngx_http_replicas_header(r, "X-Replicas-Preview-Token");
 
@@ -408,14 +353,14 @@ ngx_http_replicas_auth_prepare(ngx_http_request_t *r,
         return NGX_OK;
     }
 
-    if (token.len && token.len <= 256) {
-        ngx_http_replicas_auth_key(a, token.data, token.len);
+    if (a->token.len && a->token.len <= 256) {
+        ngx_http_replicas_auth_key(a, a->token.data, a->token.len);
         return NGX_OK;
     }
 
-    if (share.len && share.len < RP_TOKEN_MAX) {
-        switch (ngx_http_replicas_auth_verify(r, a, 's', share.data,
-                                              share.len))
+    if (a->share.len && a->share.len < RP_TOKEN_MAX) {
+        switch (ngx_http_replicas_auth_verify(r, a, 's', a->share.data,
+                                              a->share.len))
         {
         case NGX_OK:
             a->kind = RP_CRED_SHARE;
@@ -427,10 +372,11 @@ ngx_http_replicas_auth_prepare(ngx_http_request_t *r,
         }
     }
 
+    /* every Cookie header's candidate, until one verifies */
     cookies = r->headers_in.cookies.elts;
 
-    for (len = 0; len < r->headers_in.cookies.nelts; len++) {
-        h = cookies[len];
+    for (i = 0; i < r->headers_in.cookies.nelts; i++) {
+        h = cookies[i];
 
         if (!rp_cookie_get((char *) h->value.data, h->value.len,
                            RP_COOKIE_PREVIEW, &val, &vlen)
@@ -533,19 +479,8 @@ ngx_http_replicas_preview_cookie(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
-    cookie->data = ngx_pnalloc(r->pool, token.len + 128);
-    if (cookie->data == NULL) {
-        return NGX_ERROR;
-    }
-
-    p = ngx_sprintf(cookie->data, RP_COOKIE_PREVIEW "=%V; Path=/; Max-Age=%T;"
-                    " HttpOnly; SameSite=Lax%s", &token,
-                    expires - ngx_time(),
-                    ngx_strcmp(ngx_http_replicas_scheme(r), "https") == 0
-                    ? "; Secure" : "");
-    cookie->len = p - cookie->data;
-
-    return NGX_OK;
+    return ngx_http_replicas_cookie(r, RP_COOKIE_PREVIEW, &token,
+                                    expires - ngx_time(), cookie);
 }
 
 
@@ -708,12 +643,16 @@ ngx_http_replicas_auth(ngx_http_request_t *r, ngx_http_replicas_ctx_t *ctx)
 
         ctx->auth = a;
 
-        if (ngx_http_replicas_auth_prepare(r, ctx, a) != NGX_OK) {
+        if (ngx_http_replicas_auth_uri(r, a) != NGX_OK) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
     }
 
     if (a->kind == RP_CRED_TICKET) {
+        if (ngx_http_replicas_auth_host(r, ctx, a) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
         if (!ctx->ticket_known) {
             rc = ngx_http_replicas_lookup(r, ctx,
                                           NGX_HTTP_REPLICAS_LOOKUP_TICKET,
@@ -742,6 +681,16 @@ ngx_http_replicas_auth(ngx_http_request_t *r, ngx_http_replicas_ctx_t *ctx)
                    "origin_forbidden", "WebSocket connections to this "
                    "preview must come from the preview itself or the main "
                    "domain", 0);
+    }
+
+    if (!a->looked) {
+        a->looked = 1;
+
+        if (ngx_http_replicas_auth_host(r, ctx, a) != NGX_OK
+            || ngx_http_replicas_auth_credential(r, a) != NGX_OK)
+        {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
     }
 
     if (a->kind == RP_CRED_NONE) {

@@ -8,41 +8,6 @@
 #include "ngx_http_replicas.h"
 
 
-ngx_int_t
-ngx_http_replicas_wants_html(ngx_http_request_t *r)
-{
-    ngx_uint_t        i;
-    ngx_list_part_t  *part;
-    ngx_table_elt_t  *h;
-
-    part = &r->headers_in.headers.part;
-    h = part->elts;
-
-    for (i = 0; /* void */ ; i++) {
-
-        if (i >= part->nelts) {
-            if (part->next == NULL) {
-                return 0;
-            }
-
-            part = part->next;
-            h = part->elts;
-            i = 0;
-        }
-
-        if (h[i].key.len == 6
-            && ngx_strncasecmp(h[i].key.data, (u_char *) "Accept", 6) == 0
-            && ngx_strlcasestrn(h[i].value.data,
-                                h[i].value.data + h[i].value.len,
-                                (u_char *) "text/html", 9 - 1)
-               != NULL)
-        {
-            return 1;
-        }
-    }
-}
-
-
 /* Escapes for both HTML text and JSON strings: the message is ours, but
  * it quotes pieces of the request, so nothing is trusted. */
 
@@ -143,6 +108,27 @@ ngx_http_replicas_send(ngx_http_request_t *r, ngx_uint_t status,
 }
 
 
+/* A body that lives in the pool already, sent as it is. */
+
+static ngx_int_t
+ngx_http_replicas_send_str(ngx_http_request_t *r, ngx_uint_t status,
+    ngx_uint_t html, ngx_str_t *body, time_t retry_after)
+{
+    ngx_buf_t  *b;
+
+    b = ngx_calloc_buf(r->pool);
+    if (b == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    b->pos = body->data;
+    b->last = body->data + body->len;
+    b->memory = 1;
+
+    return ngx_http_replicas_send(r, status, html, b, retry_after);
+}
+
+
 static ngx_int_t
 ngx_http_replicas_send_message(ngx_http_request_t *r, ngx_uint_t status,
     const char *code, ngx_str_t *message, time_t retry_after,
@@ -225,18 +211,7 @@ ngx_int_t
 ngx_http_replicas_send_json(ngx_http_request_t *r, ngx_uint_t status,
     ngx_str_t *body, time_t retry_after)
 {
-    ngx_buf_t  *b;
-
-    b = ngx_calloc_buf(r->pool);
-    if (b == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    b->pos = body->data;
-    b->last = body->data + body->len;
-    b->memory = 1;
-
-    return ngx_http_replicas_send(r, status, 0, b, retry_after);
+    return ngx_http_replicas_send_str(r, status, 0, body, retry_after);
 }
 
 
@@ -309,6 +284,30 @@ ngx_http_replicas_add_header(ngx_http_request_t *r, const char *key,
 }
 
 
+/*
+ * Set-Cookie value for one of ours: Path=/, HttpOnly, SameSite=Lax,
+ * Secure under https, host-only (no Domain attribute).
+ */
+
+ngx_int_t
+ngx_http_replicas_cookie(ngx_http_request_t *r, const char *name,
+    ngx_str_t *value, time_t max_age, ngx_str_t *out)
+{
+    out->data = ngx_pnalloc(r->pool, 128 + value->len);
+    if (out->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    out->len = ngx_sprintf(out->data, "%s=%V; Path=/; Max-Age=%T; HttpOnly;"
+                           " SameSite=Lax%s", name, value, max_age,
+                           ngx_strcmp(ngx_http_replicas_scheme(r), "https")
+                           == 0 ? "; Secure" : "")
+               - out->data;
+
+    return NGX_OK;
+}
+
+
 ngx_int_t
 ngx_http_replicas_add_cookie(ngx_http_request_t *r, ngx_str_t *cookie)
 {
@@ -353,22 +352,11 @@ ngx_int_t
 ngx_http_replicas_send_html(ngx_http_request_t *r, ngx_uint_t status,
     ngx_str_t *body, ngx_str_t *cookie)
 {
-    ngx_buf_t  *b;
-
     if (cookie && cookie->len
         && ngx_http_replicas_add_header(r, "Set-Cookie", cookie) != NGX_OK)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    b = ngx_calloc_buf(r->pool);
-    if (b == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    b->pos = body->data;
-    b->last = body->data + body->len;
-    b->memory = 1;
-
-    return ngx_http_replicas_send(r, status, 1, b, 0);
+    return ngx_http_replicas_send_str(r, status, 1, body, 0);
 }

@@ -86,13 +86,20 @@ ngx_http_replicas_resume(ngx_http_request_t *r)
 }
 
 
-/* Records a lookup's outcome where the state machine looks for it. */
+/*
+ * Records a lookup's outcome where the state machine looks for it (a
+ * ticket's value is already in ctx->ticket).
+ */
 
 static void
 ngx_http_replicas_lookup_known(ngx_http_replicas_ctx_t *ctx, ngx_uint_t kind,
     ngx_int_t rc, ngx_http_replicas_route_t *rec)
 {
-    if (kind == NGX_HTTP_REPLICAS_LOOKUP_ROUTE) {
+    if (kind == NGX_HTTP_REPLICAS_LOOKUP_TICKET) {
+        ctx->ticket_known = 1;
+        ctx->ticket_rc = rc;
+
+    } else if (kind == NGX_HTTP_REPLICAS_LOOKUP_ROUTE) {
         ctx->route_known = 1;
         ctx->route_rc = rc;
 
@@ -126,9 +133,9 @@ ngx_http_replicas_lookup_done(void *reply, void *data)
 
     if (w->kind == NGX_HTTP_REPLICAS_LOOKUP_TICKET) {
         if (r != NULL) {
-            ctx->ticket_known = 1;
-            ctx->ticket_rc = ngx_http_replicas_redis_copy_string(reply,
-                                                    r->pool, &ctx->ticket);
+            rc = ngx_http_replicas_redis_copy_string(reply, r->pool,
+                                                     &ctx->ticket);
+            ngx_http_replicas_lookup_known(ctx, w->kind, rc, NULL);
         }
 
         goto done;
@@ -206,14 +213,7 @@ ngx_http_replicas_deadline_handler(ngx_event_t *ev)
     if (w) {
         w->request = NULL;
         ctx->waiter = NULL;
-
-        if (w->kind == NGX_HTTP_REPLICAS_LOOKUP_TICKET) {
-            ctx->ticket_known = 1;
-            ctx->ticket_rc = NGX_ERROR;
-
-        } else {
-            ngx_http_replicas_lookup_known(ctx, w->kind, NGX_ERROR, NULL);
-        }
+        ngx_http_replicas_lookup_known(ctx, w->kind, NGX_ERROR, NULL);
     }
 
     ctx->pending = 0;
@@ -349,14 +349,7 @@ ngx_http_replicas_lookup(ngx_http_request_t *r, ngx_http_replicas_ctx_t *ctx,
     {
         /* no Redis link right now: say so at once rather than hang */
         ngx_free(w);
-
-        if (kind == NGX_HTTP_REPLICAS_LOOKUP_TICKET) {
-            ctx->ticket_known = 1;
-            ctx->ticket_rc = NGX_ERROR;
-
-        } else {
-            ngx_http_replicas_lookup_known(ctx, kind, NGX_ERROR, NULL);
-        }
+        ngx_http_replicas_lookup_known(ctx, kind, NGX_ERROR, NULL);
 
         return NGX_OK;
     }
@@ -501,9 +494,11 @@ ngx_http_replicas_decide(ngx_http_request_t *r, ngx_http_replicas_ctx_t *ctx)
     u_char     *p;
     ngx_str_t   msg;
 
-    msg.data = ngx_pnalloc(r->pool, 256 + ctx->host.id_len);
-    if (msg.data == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    if (ctx->route.state != RP_STATE_AWAKE) {
+        msg.data = ngx_pnalloc(r->pool, 256 + ctx->host.id_len);
+        if (msg.data == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
     }
 
     switch (ctx->route.state) {

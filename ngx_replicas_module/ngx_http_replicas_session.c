@@ -32,19 +32,6 @@ typedef struct {
 } ngx_http_replicas_session_t;
 
 
-static const char *
-ngx_http_replicas_session_scheme(ngx_http_request_t *r)
-{
-#if (NGX_HTTP_SSL)
-    if (r->connection->ssl) {
-        return "https";
-    }
-#endif
-
-    return "http";
-}
-
-
 static ngx_int_t
 ngx_http_replicas_page(ngx_http_request_t *r, ngx_uint_t status,
     const char *title, ngx_str_t *html, ngx_str_t *cookie)
@@ -154,45 +141,19 @@ ngx_http_replicas_param(ngx_http_request_t *r, u_char *args, size_t len,
 
 
 static ngx_int_t
-ngx_http_replicas_session_cookie(ngx_http_request_t *r, const char *name,
-    ngx_str_t *value, time_t max_age, ngx_str_t *out)
-{
-    out->data = ngx_pnalloc(r->pool, 128 + value->len);
-    if (out->data == NULL) {
-        return NGX_ERROR;
-    }
-
-    out->len = ngx_sprintf(out->data, "%s=%V; Path=/; Max-Age=%T; HttpOnly;"
-                           " SameSite=Lax%s", name, value, max_age,
-                           ngx_strcmp(ngx_http_replicas_session_scheme(r),
-                                      "https") == 0 ? "; Secure" : "")
-               - out->data;
-
-    return NGX_OK;
-}
-
-
-static ngx_int_t
 ngx_http_replicas_session_from_cookie(ngx_http_request_t *r, char *hash)
 {
-    size_t            vlen;
-    ngx_uint_t        i;
-    const char       *val;
-    ngx_table_elt_t **h;
+    ngx_str_t  v;
 
-    h = r->headers_in.cookies.elts;
-
-    for (i = 0; i < r->headers_in.cookies.nelts; i++) {
-        if (rp_cookie_get((char *) h[i]->value.data, h[i]->value.len,
-                          RP_COOKIE_SESSION, &val, &vlen)
-            && vlen > 0 && vlen <= 128)
-        {
-            rp_sha256_hex(val, vlen, hash);
-            return NGX_OK;
-        }
+    if (ngx_http_replicas_get_cookie(r, RP_COOKIE_SESSION, &v) != NGX_OK
+        || v.len == 0 || v.len > 128)
+    {
+        return NGX_DECLINED;
     }
 
-    return NGX_DECLINED;
+    rp_sha256_hex(v.data, v.len, hash);
+
+    return NGX_OK;
 }
 
 
@@ -324,7 +285,7 @@ ngx_http_replicas_login_start(ngx_http_request_t *r,
     value.data = (u_char *) token;
     value.len = ngx_strlen(token);
 
-    if (ngx_http_replicas_session_cookie(r, RP_COOKIE_SESSION, &value,
+    if (ngx_http_replicas_cookie(r, RP_COOKIE_SESSION, &value,
                                          rmcf->session_ttl, &s->cookie)
         != NGX_OK)
     {
@@ -399,7 +360,7 @@ ngx_http_replicas_login_page(ngx_http_request_t *r,
         enc.len = rp_url_encode((char *) s->next.data, s->next.len,
                                 (char *) enc.data);
 
-        if (ngx_http_replicas_session_cookie(r, RP_COOKIE_NEXT, &enc, 900,
+        if (ngx_http_replicas_cookie(r, RP_COOKIE_NEXT, &enc, 900,
                                              &cookie)
             != NGX_OK)
         {
@@ -418,10 +379,7 @@ static ngx_int_t
 ngx_http_replicas_find_next(ngx_http_request_t *r, u_char *args, size_t len,
     ngx_http_replicas_session_t *s)
 {
-    size_t            vlen;
-    ngx_uint_t        i;
-    const char       *val;
-    ngx_table_elt_t **h;
+    ngx_str_t  v;
 
     if (ngx_http_replicas_param(r, args, len, "next", &s->next) == NGX_ERROR) {
         return NGX_ERROR;
@@ -431,25 +389,21 @@ ngx_http_replicas_find_next(ngx_http_request_t *r, u_char *args, size_t len,
         return NGX_OK;
     }
 
-    h = r->headers_in.cookies.elts;
+    if (ngx_http_replicas_get_cookie(r, RP_COOKIE_NEXT, &v) == NGX_OK
+        && v.len <= 3 * NGX_HTTP_REPLICAS_NEXT_MAX)
+    {
+        s->next.data = ngx_pnalloc(r->pool, v.len + 1);
+        if (s->next.data == NULL) {
+            return NGX_ERROR;
+        }
 
-    for (i = 0; i < r->headers_in.cookies.nelts; i++) {
-        if (rp_cookie_get((char *) h[i]->value.data, h[i]->value.len,
-                          RP_COOKIE_NEXT, &val, &vlen)
-            && vlen <= 3 * NGX_HTTP_REPLICAS_NEXT_MAX)
+        s->next.len = rp_url_decode((char *) v.data, v.len,
+                                    (char *) s->next.data, 0);
+
+        if (s->next.len != (size_t) -1
+            && ngx_http_replicas_next_ok(&s->next))
         {
-            s->next.data = ngx_pnalloc(r->pool, vlen + 1);
-            if (s->next.data == NULL) {
-                return NGX_ERROR;
-            }
-
-            s->next.len = rp_url_decode(val, vlen, (char *) s->next.data, 0);
-
-            if (s->next.len != (size_t) -1
-                && ngx_http_replicas_next_ok(&s->next))
-            {
-                return NGX_OK;
-            }
+            return NGX_OK;
         }
     }
 
@@ -714,12 +668,10 @@ ngx_http_replicas_ticket(ngx_http_request_t *r,
 static void
 ngx_http_replicas_session_body(ngx_http_request_t *r)
 {
-    u_char                       *body, *p;
-    size_t                        len, vlen;
+    size_t                        vlen;
     ngx_int_t                     rc;
     const char                   *val;
-    ngx_str_t                     secret;
-    ngx_chain_t                  *cl;
+    ngx_str_t                     secret, body;
     ngx_http_replicas_ctx_t      *ctx;
     ngx_http_replicas_session_t  *s;
 
@@ -738,31 +690,14 @@ ngx_http_replicas_session_body(ngx_http_request_t *r)
              ? ngx_http_replicas_ticket(r, s) : NGX_HTTP_NOT_ALLOWED;
 
     } else if (rp_uri_is("/login") && r->method == NGX_HTTP_POST) {
-        /* key=...&next=... from the login form */
-        body = NULL;
-        len = 0;
-
-        if (r->request_body && r->request_body->bufs
-            && r->request_body->temp_file == NULL)
-        {
-            for (cl = r->request_body->bufs; cl; cl = cl->next) {
-                len += cl->buf->last - cl->buf->pos;
-            }
-
-            body = ngx_pnalloc(r->pool, len + 1);
-            if (body == NULL) {
-                ngx_http_replicas_finish(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
-                return;
-            }
-
-            p = body;
-            for (cl = r->request_body->bufs; cl; cl = cl->next) {
-                p = ngx_cpymem(p, cl->buf->pos, cl->buf->last - cl->buf->pos);
-            }
+        /* key=...&next=... from the login form (none if it was too big) */
+        if (ngx_http_replicas_body(r, &body) == NGX_ERROR) {
+            ngx_http_replicas_finish(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+            return;
         }
 
-        if (ngx_http_replicas_find_next(r, body, len, s) != NGX_OK
-            || ngx_http_replicas_param(r, body, len, "key", &secret)
+        if (ngx_http_replicas_find_next(r, body.data, body.len, s) != NGX_OK
+            || ngx_http_replicas_param(r, body.data, body.len, "key", &secret)
                == NGX_ERROR)
         {
             rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
