@@ -4,7 +4,7 @@
 set -euo pipefail
 
 RP_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-RP_OBJS="$RP_ROOT/objs"
+RP_OBJS=${REPLICAS_OBJS:-$RP_ROOT/objs}   # build folder, overridable
 
 REPLICAS_HOME=${REPLICAS_HOME:-$RP_ROOT/run}
 REPLICAS_PORT=${REPLICAS_PORT:-8080}

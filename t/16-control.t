@@ -5,7 +5,7 @@ use strict;
 use warnings;
 use lib 't/lib';
 use Test::More;
-use Replicas::Test qw(start_redis start_upstream http_request http_json
+use Replicas::Test qw(objs_dir start_redis start_upstream http_request http_json
                       free_port poll_until repo_root nginx_log_clean_ok);
 use Replicas::Gateway qw(start_gateway ws_key);
 
@@ -15,7 +15,7 @@ my $a = start_upstream(addr => '127.0.0.2', port => $port, name => 'A');
 my $b = start_upstream(addr => '127.0.0.3', port => $port, name => 'B');
 my $gw = start_gateway(redis => $redis, ttl => '1h');
 my $d = $gw->{domain};
-my $bin = repo_root() . '/objs/replicas-control';
+my $bin = objs_dir() . '/replicas-control';
 ok(-x $bin, 'replicas-control is built');
 
 sub control {

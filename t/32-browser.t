@@ -7,14 +7,14 @@ use warnings;
 use lib 't/lib';
 use Test::More;
 use JSON::PP;
-use Replicas::Test qw(start_redis start_upstream free_port repo_root
+use Replicas::Test qw(objs_dir start_redis start_upstream free_port repo_root
                       nginx_log_clean_ok);
 use Replicas::Gateway qw(start_gateway put_workspace);
 use Replicas::Identity qw(new_identity login_link);
 
 my $root = repo_root();
 my $chromium = '/usr/bin/chromium';
-my $modules = "$root/objs/node/node_modules";
+my $modules = objs_dir() . "/node/node_modules";
 # prerequisites are installed by auto/test (auto/lib.sh): missing = failure
 ok(-x $chromium, 'Chromium is installed') or BAIL_OUT('chromium missing: run ./auto/test');
 ok(-d "$modules/playwright-core", 'playwright-core is installed')

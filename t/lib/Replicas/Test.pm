@@ -23,7 +23,7 @@ use POSIX qw(WNOHANG);
 use Test::More ();
 use Time::HiRes qw(time sleep);
 
-our @EXPORT_OK = qw(repo_root tmpdir free_port wait_port start_redis
+our @EXPORT_OK = qw(repo_root objs_dir tmpdir free_port wait_port start_redis
                     start_nginx start_upstream http_request http_json
                     ws_connect poll_until nginx_log_clean_ok);
 
@@ -31,6 +31,9 @@ my @cleanup;    # objects to stop at END, newest first
 my $tmpdir;
 
 sub repo_root { return abs_path(dirname(__FILE__) . '/../../..') }
+
+# the build folder (auto/lib.sh's RP_OBJS): REPLICAS_OBJS or objs/
+sub objs_dir { return $ENV{REPLICAS_OBJS} // repo_root() . '/objs' }
 
 sub tmpdir {
     $tmpdir //= tempdir('replicas-test-XXXXXX', TMPDIR => 1,
@@ -243,7 +246,7 @@ sub start_nginx {
     my (%o) = @_;
     my $port = $o{port} or die 'start_nginx needs port';
     my $module = exists $o{module} ? $o{module}
-        : $ENV{REPLICAS_MODULE} // repo_root() . '/objs/ngx_http_replicas_module.so';
+        : $ENV{REPLICAS_MODULE} // objs_dir() . '/ngx_http_replicas_module.so';
     die "module $module is missing: build it first (./auto/test does)\n"
         if $module ne '' && !-f $module;
 
