@@ -14,6 +14,7 @@
  *   ngx_http_replicas_api.c       the HTTP API v1
  *   ngx_http_replicas_eval.c      one script call to Redis per request
  *   ngx_http_replicas_request.c   reading requests: headers, cookies, body
+ *   ngx_http_replicas_wake.c      wake-on-request: wake once, hold, release
  *   ngx_http_replicas_response.c  answers: errors (HTML or JSON), JSON,
  *                                 redirects
  */
@@ -66,6 +67,14 @@ typedef enum {
 } ngx_http_replicas_lookup_e;
 
 
+enum {
+    NGX_HTTP_REPLICAS_WAKE_NONE = 0,
+    NGX_HTTP_REPLICAS_WAKE_ASKING,        /* the wake script is running */
+    NGX_HTTP_REPLICAS_WAKE_ASKED,         /* its answer is in ctx */
+    NGX_HTTP_REPLICAS_WAKE_TRIGGERED      /* acted on: now wait */
+};
+
+
 /* per request, for preview hosts (route, auth) and the API alike */
 typedef struct {
     rp_preview_host_t           host;         /* id_len 0: not a preview */
@@ -85,6 +94,14 @@ typedef struct {
     ngx_uint_t                  ticket_known;
     ngx_int_t                   ticket_rc;
     ngx_str_t                   ticket;       /* the GETDEL value */
+
+    ngx_uint_t                  route_fresh;  /* next route look-up skips
+                                                 the cache */
+    ngx_uint_t                  wake;         /* NGX_HTTP_REPLICAS_WAKE_* */
+    ngx_str_t                   wake_status;  /* the wake script's answer */
+    ngx_str_t                   wake_arg;
+    void                       *held;         /* ngx_http_replicas_wake.c */
+    ngx_uint_t                  renotify;     /* a change came mid-look-up */
 
     void                       *auth;         /* ngx_http_replicas_auth.c */
     void                       *api;          /* ngx_http_replicas_api.c */
@@ -115,6 +132,7 @@ typedef struct {
     ngx_str_t                   domain;       /* lowercase, no dot at end */
     ngx_uint_t                  api_rate;     /* requests per key per minute */
     size_t                      api_body_max;
+    ngx_msec_t                  wake_hold;    /* hold programs this long */
 } ngx_http_replicas_loc_conf_t;
 
 
@@ -136,6 +154,13 @@ void ngx_http_replicas_resume(ngx_http_request_t *r);
 ngx_int_t ngx_http_replicas_lookup(ngx_http_request_t *r,
     ngx_http_replicas_ctx_t *ctx, ngx_uint_t kind, const char *cache_key,
     size_t cache_key_len);
+
+
+/* wake: see ngx_http_replicas_wake.c */
+ngx_int_t ngx_http_replicas_wake(ngx_http_request_t *r,
+    ngx_http_replicas_ctx_t *ctx);
+void ngx_http_replicas_wake_done(ngx_http_replicas_ctx_t *ctx);
+void ngx_http_replicas_wake_notify(const char *id, size_t len);
 
 
 /* auth: NGX_OK to go on, NGX_AGAIN waiting, NGX_DONE answered, or a status */
@@ -204,6 +229,9 @@ ngx_int_t ngx_http_replicas_redis_parse_ref(void *reply,
     ngx_http_replicas_route_t *cred);
 ngx_int_t ngx_http_replicas_redis_copy_string(void *reply, ngx_pool_t *pool,
     ngx_str_t *out);
+/* a reply of two strings, copied */
+ngx_int_t ngx_http_replicas_redis_copy_pair(void *reply, ngx_pool_t *pool,
+    ngx_str_t *first, ngx_str_t *second);
 void ngx_http_replicas_redis_lookup_timed_out(void);
 
 

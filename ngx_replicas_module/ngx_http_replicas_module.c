@@ -165,6 +165,13 @@ static ngx_command_t  ngx_http_replicas_commands[] = {
       offsetof(ngx_http_replicas_loc_conf_t, api_body_max),
       NULL },
 
+    { ngx_string("replicas_wake_hold"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_replicas_loc_conf_t, wake_hold),
+      NULL },
+
       ngx_null_command
 };
 
@@ -296,6 +303,7 @@ ngx_http_replicas_create_loc_conf(ngx_conf_t *cf)
     rlcf->api_events = NGX_CONF_UNSET;
     rlcf->api_rate = NGX_CONF_UNSET_UINT;
     rlcf->api_body_max = NGX_CONF_UNSET_SIZE;
+    rlcf->wake_hold = NGX_CONF_UNSET_MSEC;
 
     return rlcf;
 }
@@ -342,6 +350,7 @@ ngx_http_replicas_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_uint_value(conf->api_rate, prev->api_rate, 600);
     ngx_conf_merge_size_value(conf->api_body_max, prev->api_body_max,
                               64 * 1024);
+    ngx_conf_merge_msec_value(conf->wake_hold, prev->wake_hold, 60000);
 
     return NGX_CONF_OK;
 }

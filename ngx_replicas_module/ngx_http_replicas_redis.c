@@ -557,6 +557,44 @@ typedef struct {
 } ngx_http_replicas_call_t;
 
 
+ngx_int_t
+ngx_http_replicas_redis_copy_pair(void *r, ngx_pool_t *pool, ngx_str_t *first,
+    ngx_str_t *second)
+{
+    ngx_str_t   *out[2];
+    ngx_uint_t   i;
+    redisReply  *reply = r, *e;
+
+    if (reply == NULL || reply->type != REDIS_REPLY_ARRAY
+        || reply->elements != 2)
+    {
+        return NGX_ERROR;
+    }
+
+    out[0] = first;
+    out[1] = second;
+
+    for (i = 0; i < 2; i++) {
+        e = reply->element[i];
+
+        if (e->type != REDIS_REPLY_STRING) {
+            return NGX_ERROR;
+        }
+
+        out[i]->data = ngx_pnalloc(pool, e->len + 1);
+        if (out[i]->data == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_memcpy(out[i]->data, e->str, e->len);
+        out[i]->data[e->len] = '\0';
+        out[i]->len = e->len;
+    }
+
+    return NGX_OK;
+}
+
+
 static void
 ngx_http_replicas_call_reply(redisAsyncContext *ac, void *r, void *privdata)
 {
@@ -703,6 +741,7 @@ ngx_http_replicas_sub_message(redisAsyncContext *ac, void *r, void *privdata)
     if (kind->len == 9 && ngx_strncmp(kind->str, "subscribe", 9) == 0) {
         /* changes made while we were not listening are unknown: forget all */
         ngx_http_replicas_cache_flush(zone);
+        ngx_http_replicas_wake_notify(NULL, 0);
         return;
     }
 
@@ -710,6 +749,9 @@ ngx_http_replicas_sub_message(redisAsyncContext *ac, void *r, void *privdata)
         && payload->type == REDIS_REPLY_STRING)
     {
         ngx_http_replicas_cache_invalidate(zone, payload->str, payload->len);
+
+        /* after the cache: released requests must not find the old state */
+        ngx_http_replicas_wake_notify(payload->str, payload->len);
     }
 }
 

@@ -262,7 +262,10 @@ ngx_http_replicas_lookup(ngx_http_request_t *r, ngx_http_replicas_ctx_t *ctx,
         return NGX_ERROR;
     }
 
-    if (kind != NGX_HTTP_REPLICAS_LOOKUP_TICKET && rlcf->cache
+    if (kind == NGX_HTTP_REPLICAS_LOOKUP_ROUTE && ctx->route_fresh) {
+        ctx->route_fresh = 0;       /* a held request: Redis says */
+
+    } else if (kind != NGX_HTTP_REPLICAS_LOOKUP_TICKET && rlcf->cache
         && ngx_http_replicas_cache_get(rmcf->cache_zone, cache_key,
                                        cache_key_len, &rec)
            == NGX_OK)
@@ -443,34 +446,37 @@ ngx_http_replicas_run(ngx_http_request_t *r, ngx_http_replicas_ctx_t *ctx)
         return NGX_DECLINED;                /* decided before, e.g. re-run */
     }
 
+    /* the route is looked up first, and again while a request waits for
+     * its workspace to wake */
+    if (!ctx->route_known) {
+        rc = ngx_http_replicas_lookup(r, ctx, NGX_HTTP_REPLICAS_LOOKUP_ROUTE,
+                                      ctx->host.id, ctx->host.id_len);
+        if (rc != NGX_OK) {
+            return rc == NGX_AGAIN ? NGX_AGAIN
+                                   : NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
+
+    if (ctx->route_rc != NGX_OK) {
+        ngx_http_replicas_wake_done(ctx);
+        ngx_str_set(&msg, "The gateway cannot read workspace state right "
+                    "now. Retry in a moment.");
+        return ngx_http_replicas_fail(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                      "state_unavailable", &msg, 1);
+    }
+
+    if (ctx->route.state == RP_STATE_NONE
+        || ctx->route.state == RP_STATE_DELETED)
+    {
+        ngx_http_replicas_wake_done(ctx);
+        msg.data = buf;
+        msg.len = ngx_sprintf(buf, "workspace not found: %s",
+                              ctx->host.id) - buf;
+        return ngx_http_replicas_fail(r, NGX_HTTP_NOT_FOUND,
+                                      "workspace_not_found", &msg, 0);
+    }
+
     if (ctx->step == RP_STEP_ROUTE) {
-        if (!ctx->route_known) {
-            rc = ngx_http_replicas_lookup(r, ctx,
-                                          NGX_HTTP_REPLICAS_LOOKUP_ROUTE,
-                                          ctx->host.id, ctx->host.id_len);
-            if (rc != NGX_OK) {
-                return rc == NGX_AGAIN ? NGX_AGAIN
-                                       : NGX_HTTP_INTERNAL_SERVER_ERROR;
-            }
-        }
-
-        if (ctx->route_rc != NGX_OK) {
-            ngx_str_set(&msg, "The gateway cannot read workspace state right "
-                        "now. Retry in a moment.");
-            return ngx_http_replicas_fail(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                          "state_unavailable", &msg, 1);
-        }
-
-        if (ctx->route.state == RP_STATE_NONE
-            || ctx->route.state == RP_STATE_DELETED)
-        {
-            msg.data = buf;
-            msg.len = ngx_sprintf(buf, "workspace not found: %s",
-                                  ctx->host.id) - buf;
-            return ngx_http_replicas_fail(r, NGX_HTTP_NOT_FOUND,
-                                          "workspace_not_found", &msg, 0);
-        }
-
         ctx->step = RP_STEP_AUTH;
     }
 
@@ -492,6 +498,7 @@ static ngx_int_t
 ngx_http_replicas_decide(ngx_http_request_t *r, ngx_http_replicas_ctx_t *ctx)
 {
     u_char     *p;
+    ngx_int_t   rc;
     ngx_str_t   msg;
 
     if (ctx->route.state != RP_STATE_AWAKE) {
@@ -500,6 +507,26 @@ ngx_http_replicas_decide(ngx_http_request_t *r, ngx_http_replicas_ctx_t *ctx)
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
     }
+
+    if (ctx->route.state == RP_STATE_BOOTING
+        || ctx->route.state == RP_STATE_PROVISIONING
+        || ctx->route.state == RP_STATE_SLEEPING)
+    {
+        rc = ngx_http_replicas_wake(r, ctx);
+
+        switch (rc) {
+        case NGX_DECLINED:
+            return ngx_http_replicas_run(r, ctx);    /* look again */
+        case NGX_AGAIN:
+        case NGX_DONE:
+            return rc;
+        default:
+            ngx_http_replicas_wake_done(ctx);
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
+
+    ngx_http_replicas_wake_done(ctx);
 
     switch (ctx->route.state) {
 
@@ -515,15 +542,6 @@ ngx_http_replicas_decide(ngx_http_request_t *r, ngx_http_replicas_ctx_t *ctx)
                                         (ngx_uint_t) ctx->host.port)
                             - ctx->upstream.data;
         return NGX_DECLINED;
-
-    case RP_STATE_BOOTING:
-    case RP_STATE_PROVISIONING:
-    case RP_STATE_SLEEPING:
-        p = ngx_sprintf(msg.data, "Workspace %s is %s, not awake yet.",
-                        ctx->host.id, rp_state_name(ctx->route.state));
-        msg.len = p - msg.data;
-        return ngx_http_replicas_fail(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                      "workspace_not_awake", &msg, 5);
 
     case RP_STATE_FAILED:
         p = ngx_sprintf(msg.data, "Workspace %s has failed.", ctx->host.id);

@@ -15,7 +15,7 @@ my $redis = start_redis();
 my $port = free_port();
 my $a = start_upstream(addr => '127.0.0.2', port => $port, name => 'A');
 my $b = start_upstream(addr => '127.0.0.3', port => $port, name => 'B');
-my $gw = start_gateway(redis => $redis, ttl => '1h', workers => 2);
+my $gw = start_gateway(redis => $redis, ttl => '1h', workers => 2, wake_hold => '1s');
 my $d = $gw->{domain};
 
 sub name_of {

@@ -63,6 +63,15 @@ $redis->restart;
 put_workspace($redis, 'eps', state => 'awake', addr => '127.0.0.2');
 ok(poll_until(10, sub { status($gw) == 200 }), 'recovers without a reload');
 
+# each worker reconnects on its own backoff: let the traffic see both back
+sub last_seen {
+    open my $in, '<', $log or return '';
+    my @l = <$in>;
+    chomp(my $last = $l[-1] // '');
+    return $last;
+}
+poll_until(10, sub { last_seen() eq '200' });
+
 open my $done, '>', $stop or die;
 close $done;
 waitpid $pid, 0;

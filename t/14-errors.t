@@ -7,12 +7,12 @@ use lib 't/lib';
 use Test::More;
 use Replicas::Test qw(start_redis start_upstream http_request http_json
                       free_port nginx_log_clean_ok);
-use Replicas::Gateway qw(start_gateway put_workspace delete_workspace);
+use Replicas::Gateway qw(start_gateway put_workspace delete_workspace ws_key);
 
 my $redis = start_redis();
 my $port = free_port();
 my $app = start_upstream(addr => '127.0.0.2', port => $port, name => 'A');
-my $gw = start_gateway(redis => $redis);
+my $gw = start_gateway(redis => $redis, wake_hold => '1s');
 my $d = $gw->{domain};
 my $html = [['Accept', 'text/html,application/xhtml+xml,*/*;q=0.8']];
 
@@ -69,8 +69,11 @@ for my $code (502, 504) {
     is(http_json($res)->{name}, 'A', "with the app's own body");
 }
 
-my $j2 = json_error_is(req("$port-sleepy.$d"), 503, 'workspace_not_awake', 'sleeping');
-like($j2->{error}{message}, qr/sleeping/, 'says it is sleeping');
+# no control runs here: the wake is asked for, the request held, then 503
+my $j2 = json_error_is(req("$port-sleepy.$d"), 503, 'workspace_waking', 'sleeping');
+like($j2->{error}{message}, qr/still waking/, 'says it is waking');
+is($redis->cmd('HGET', ws_key('sleepy'), 'state'), 'provisioning',
+   'a request wakes a sleeping workspace');
 json_error_is(req("$port-broken.$d"), 502, 'workspace_failed', 'failed workspace');
 json_error_is(req("$port-weird.$d"), 502, 'workspace_invalid',
               'an address that is not an IP is never proxied');

@@ -16,6 +16,7 @@ my $redis = start_redis();
 my $gw = start_gateway(redis => $redis);
 my $me = new_identity($redis);
 my $key = $me->{key};
+my $org = $me->{org};
 my $d = $gw->{domain};
 
 sub jobs {
@@ -141,7 +142,8 @@ $redis->cmd('HSET', ws_key($id), 'state', 'sleeping');
                 { text => "three\nlines", chat => 'ci-fixes' });
 is($j->{status}, 'waking', 'to a sleeping workspace: waking');
 is_deeply([ map { $_->{type} } @{ jobs_for($id) } ],
-          ['create', 'message', 'message', 'message', 'wake'], 'message jobs and a wake job');
+          ['create', 'message', 'message', 'wake', 'message'], 'message jobs and a wake job');
+is($redis->cmd('HGET', ws_key($id), 'state'), 'provisioning', 'the message wakes it');
 $msgs = $redis->cmd('LRANGE', "replicas:ws-messages:$id", 0, -1);
 is_deeply([ map { decode_json($_)->{text} } @$msgs ], ['hello agent', 'two', "three\nlines"],
           'messages stored in order');
@@ -258,8 +260,32 @@ is($st, 403, 'and no one else\'s');
 is($st, 405, 'events: GET only');
 $redis->cmd('HSET', ws_key($id), 'state', 'sleeping');
 ($st, $j) = api($gw, $key, 'GET', "/v1/workspaces/$id/events");
-is($st, 503, 'events of a sleeping workspace: 503 for now');
-is(err_code($j), 'workspace_not_awake', 'workspace_not_awake');
+is($st, 503, 'events of a sleeping workspace: 503 while it wakes');
+is(err_code($j), 'workspace_waking', 'workspace_waking');
+is($redis->cmd('HGET', ws_key($id), 'state'), 'provisioning', 'asking for events wakes it');
+is(jobs_for($id)->[-1]{type}, 'wake', 'with a wake job');
+
+# --- the organisation's limit on awake workspaces ---------------------------------
+{
+    my $awake = $redis->cmd('SCARD', "replicas:org-awake:$org");
+    $redis->cmd('HSET', 'replicas:settings', 'awake_limit', $awake);
+    my ($s2, $j2) = api($gw, $key, 'POST', '/v1/workspaces', { repository => 'file:///x' });
+    is($s2, 429, 'create over the limit: 429');
+    is(err_code($j2), 'awake_limit', 'awake_limit');
+    $redis->cmd('HSET', ws_key($id), 'state', 'sleeping');
+    $redis->cmd('SREM', "replicas:org-awake:$org", $id);
+    $redis->cmd('HSET', 'replicas:settings', 'awake_limit',
+                $redis->cmd('SCARD', "replicas:org-awake:$org"));
+    ($s2, $j2) = api($gw, $key, 'POST', "/v1/workspaces/$id/wake");
+    is($s2, 429, 'wake over the limit: 429, nobody else is put to sleep');
+    ($s2, $j2) = api($gw, $key, 'POST', "/v1/workspaces/$id/messages", { text => 'x' });
+    is($s2, 429, 'a message that would wake it over the limit: 429');
+    $redis->cmd('HSET', "replicas:org:$org", 'max_awake', $awake + 5);
+    ($s2) = api($gw, $key, 'POST', "/v1/workspaces/$id/wake");
+    is($s2, 202, "the organisation's own limit wins over the deployment's");
+    $redis->cmd('HDEL', 'replicas:settings', 'awake_limit');
+    $redis->cmd('HDEL', "replicas:org:$org", 'max_awake');
+}
 
 # --- delete ---------------------------------------------------------------------------
 ($st, $j) = api($gw, $key, 'DELETE', "/v1/workspaces/$id");

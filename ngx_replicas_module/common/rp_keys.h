@@ -59,4 +59,25 @@
 #define RP_APIKEY_TAG             "rk_"
 #define RP_APIKEY_PREFIX_LEN      8
 
+
+/*
+ * Control's bookkeeping (issue 4).  Workspace hash fields it writes:
+ * state_at, reason (why it failed), sandbox, node, branch.
+ */
+#define RP_FIELD_STATE_AT         "state_at"
+#define RP_FIELD_REASON           "reason"
+#define RP_FIELD_SANDBOX          "sandbox"
+#define RP_JOBS_GROUP             "control"                 /* consumer group */
+#define RP_KEY_LOCK_PREFIX        "replicas:lock:"          /* + "ws:<id>", "image:<key>": STRING owner, short TTL */
+#define RP_KEY_SANDBOX_PREFIX     "replicas:sandbox:"       /* + sandbox id: HASH node, slot, addr, lower, workspace, state */
+#define RP_KEY_NODE_SANDBOXES_PREFIX "replicas:node-sandboxes:" /* + node: SET of sandbox ids */
+#define RP_KEY_NET_SLOTS_PREFIX   "replicas:net-slots:"     /* + node ":" net: HASH slot -> sandbox id */
+#define RP_KEY_IMAGE_PREFIX       "replicas:image:"         /* + node ":" key: HASH url, org, name, dir, sha, state, built_at, log */
+#define RP_KEY_IMAGES_PREFIX      "replicas:images:"        /* + node: SET of image keys */
+#define RP_KEY_POOL_PREFIX        "replicas:pool:"          /* + node ":" pool key: LIST of warm sandbox ids */
+#define RP_KEY_WS_MESSAGES_PREFIX "replicas:ws-messages:"   /* + id: LIST of undelivered messages */
+#define RP_KEY_WS_HOOKS_PREFIX    "replicas:ws-hooks:"      /* + id: HASH start_state, start_exit, start_log */
+#define RP_KEY_ACTIVITY           "replicas:activity"       /* ZSET id -> last activity (unix) */
+#define RP_KEY_ORG_AWAKE_PREFIX   "replicas:org-awake:"     /* + org: SET of ids holding a sandbox */
+
 #endif /* RP_KEYS_H */

@@ -99,6 +99,36 @@ local function set_state(id, state)
     redis.call('PUBLISH', 'replicas:ws-changed', id)
 end
 
+-- the organisation's limit on workspaces holding a sandbox (awake or
+-- on their way): its own max_awake, else the deployment's, else 10
+local function awake_room(id)
+    local set = 'replicas:org-awake:' .. key.org
+    if redis.call('SISMEMBER', set, id) == 1 then return true end
+    local limit = tonumber(redis.call('HGET', 'replicas:org:' .. key.org, 'max_awake') or '')
+        or tonumber(redis.call('HGET', 'replicas:settings', 'awake_limit') or '') or 10
+    return redis.call('SCARD', set) < limit, limit
+end
+
+local function limit_error(limit)
+    return err(429, 'awake_limit', 'the organisation already has ' .. limit ..
+               ' workspaces awake, its limit: put one to sleep or delete one first', 30)
+end
+
+-- sleeping (or stuck waking for 10 minutes) -> provisioning, one wake job;
+-- a wake already under way is joined, not repeated
+local function wake(id, w)
+    local stale = w.state == 'provisioning' and now - (tonumber(w.state_at) or 0) > 600
+    if w.state ~= 'sleeping' and not stale then return true end
+    local room, limit = awake_room(id)
+    if not room then return false, limit end
+    redis.call('SADD', 'replicas:org-awake:' .. key.org, id)
+    redis.call('HSET', ws_key(id), 'state', 'provisioning', 'state_at', tostring(now))
+    redis.call('ZADD', 'replicas:activity', now, id)
+    job('wake', id)
+    redis.call('PUBLISH', 'replicas:ws-changed', id)
+    return true
+end
+
 local function enqueue_message(id, text, chat)
     local seq = redis.call('INCR', 'replicas:ws-msgseq:' .. id)
     redis.call('RPUSH', 'replicas:ws-messages:' .. id, cjson.encode(
@@ -125,11 +155,18 @@ if op == 'create' then
         if idem ~= '' then redis.call('DEL', 'replicas:idem:' .. key.org .. ':' .. idem) end
         return err(409, 'conflict', 'workspace id collision, retry')
     end
+    local room, limit = awake_room(newid)
+    if not room then
+        if idem ~= '' then redis.call('DEL', 'replicas:idem:' .. key.org .. ':' .. idem) end
+        return limit_error(limit)
+    end
     local name = ARGV[10] ~= '' and ARGV[10] or newid
     redis.call('HSET', ws_key(newid), 'state', 'booting', 'state_at', tostring(now),
                'org', key.org, 'user', key.user, 'name', name, 'repository', ARGV[9],
                'environment', ARGV[11], 'agent', ARGV[12], 'created', tostring(now))
     redis.call('SADD', 'replicas:org-ws:' .. key.org, newid)
+    redis.call('SADD', 'replicas:org-awake:' .. key.org, newid)
+    redis.call('ZADD', 'replicas:activity', now, newid)
     job('create', newid)
     if ARGV[13] ~= '' then enqueue_message(newid, ARGV[13], 'default') end
     redis.call('PUBLISH', 'replicas:ws-changed', newid)
@@ -160,6 +197,7 @@ end
 if op == 'delete' then
     set_state(wsid, 'deleted')
     redis.call('SREM', 'replicas:org-ws:' .. key.org, wsid)
+    redis.call('SREM', 'replicas:org-awake:' .. key.org, wsid)
     job('delete', wsid)
     return ok(202, {id = wsid, state = 'deleted'})
 end
@@ -176,8 +214,9 @@ if op == 'wake' then
     if w.state == 'failed' then
         return err(409, 'invalid_state', 'a failed workspace cannot wake')
     end
-    if w.state == 'sleeping' then job('wake', wsid) end
-    return ok(202, {id = wsid, state = w.state})
+    local woke, limit = wake(wsid, w)
+    if not woke then return limit_error(limit) end
+    return ok(202, {id = wsid, state = load_ws(wsid).state})
 end
 
 if op == 'message' then
@@ -185,11 +224,18 @@ if op == 'message' then
     if w.state == 'failed' then
         return err(409, 'invalid_state', 'the workspace has failed; the message was not accepted')
     end
+    local asleep = w.state == 'sleeping'
+    if asleep then
+        -- refused before it is stored: a message is never kept for a
+        -- workspace that cannot wake
+        local woke, limit = wake(wsid, w)
+        if not woke then return limit_error(limit) end
+    end
+    redis.call('ZADD', 'replicas:activity', now, wsid)
     local seq, pending = enqueue_message(wsid, ARGV[7], ARGV[8])
     local status = 'queued'
-    if w.state == 'sleeping' then
+    if asleep then
         status = 'waking'
-        job('wake', wsid)
     elseif w.state == 'awake' and pending == 1 then
         status = 'sent'
     end
@@ -199,7 +245,10 @@ end
 if op == 'events' then
     -- the gateway proxies the stream to the engine at this address
     if w.state ~= 'awake' then
-        return err(503, 'workspace_not_awake', 'workspace ' .. wsid .. ' is ' .. w.state, 5)
+        -- asked for, the workspace wakes; the client reconnects (SSE does)
+        local woke, limit = wake(wsid, w)
+        if not woke then return limit_error(limit) end
+        return err(503, 'workspace_waking', 'workspace ' .. wsid .. ' is waking up: reconnect in a moment', 2)
     end
     return ok(200, {addr = w.addr})
 end

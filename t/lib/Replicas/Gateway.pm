@@ -67,7 +67,7 @@ sub write_signing_keys {
 
 # start_gateway(redis => $r, cache => 'on'|'off', ttl => '30s',
 #               timeout => '300ms', workers => 2, extra_http => '...',
-#               auth => 'off'|'on', keys => $file)
+#               auth => 'off'|'on', keys => $file, wake_hold => '60s')
 # auth is off unless asked for: the routing tests are about routing, and
 # t/3x-*.t test authentication with it on (as conf/nginx.conf.in has it).
 sub start_gateway {
@@ -82,6 +82,8 @@ sub start_gateway {
     my $auth = $o{auth} // 'off';
     my $keys = $o{keys} // signing_keys_file('k1');
     my $rate = $o{rate} // 600;
+    # how long programs are held while a workspace wakes
+    my $hold = $o{wake_hold} // '60s';
     # tls => 1: both servers speak https, with a self-signed certificate
     my ($ssl, $tls_conf) = ('', '');
     if ($o{tls}) {
@@ -102,6 +104,7 @@ sub start_gateway {
     replicas_scripts $root/ngx_replicas_module/lua;
     replicas_signing_keys $keys;
     replicas_api_rate $rate;
+    replicas_wake_hold $hold;
     $tls_conf
 
     map \$http_upgrade \$replicas_connection_upgrade {
