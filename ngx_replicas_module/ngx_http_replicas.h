@@ -15,6 +15,7 @@
  *   ngx_http_replicas_eval.c      one script call to Redis per request
  *   ngx_http_replicas_request.c   reading requests: headers, cookies, body
  *   ngx_http_replicas_wake.c      wake-on-request: wake once, hold, release
+ *   ngx_http_replicas_activity.c  which workspaces had traffic (auto-sleep)
  *   ngx_http_replicas_response.c  answers: errors (HTML or JSON), JSON,
  *                                 redirects
  */
@@ -156,6 +157,11 @@ ngx_int_t ngx_http_replicas_lookup(ngx_http_request_t *r,
     size_t cache_key_len);
 
 
+/* activity: workspaces with traffic, written in batches */
+void ngx_http_replicas_activity_touch(const char *id, size_t len);
+void ngx_http_replicas_activity_init_worker(ngx_cycle_t *cycle);
+
+
 /* wake: see ngx_http_replicas_wake.c */
 ngx_int_t ngx_http_replicas_wake(ngx_http_request_t *r,
     ngx_http_replicas_ctx_t *ctx);
@@ -200,7 +206,8 @@ void ngx_http_replicas_finish(ngx_http_request_t *r, ngx_int_t rc);
 
 /* redis */
 
-/* reply is a hiredis redisReply *, NULL when Redis failed */
+/* reply is a hiredis redisReply *, NULL when Redis failed; a NULL handler
+ * sends without waiting for the answer */
 typedef void (*ngx_http_replicas_reply_pt)(void *reply, void *data);
 
 ngx_int_t ngx_http_replicas_redis_command(int argc, const char **argv,

@@ -732,6 +732,8 @@ ngx_http_replicas_init_process(ngx_cycle_t *cycle)
         return NGX_OK;          /* no http block */
     }
 
+    ngx_http_replicas_activity_init_worker(cycle);
+
     return ngx_http_replicas_redis_init_worker(cycle, rmcf);
 }
 

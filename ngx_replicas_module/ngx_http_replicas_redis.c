@@ -613,7 +613,7 @@ ngx_http_replicas_call_reply(redisAsyncContext *ac, void *r, void *privdata)
         link->last_reply = ngx_current_msec;
     }
 
-    if (ngx_http_replicas_exiting) {
+    if (ngx_http_replicas_exiting || call.handler == NULL) {
         return;
     }
 

@@ -541,6 +541,9 @@ ngx_http_replicas_decide(ngx_http_request_t *r, ngx_http_replicas_ctx_t *ctx)
                                         ctx->route.addr_len, ctx->route.addr,
                                         (ngx_uint_t) ctx->host.port)
                             - ctx->upstream.data;
+
+        ngx_http_replicas_activity_touch(ctx->host.id, ctx->host.id_len);
+
         return NGX_DECLINED;
 
     case RP_STATE_FAILED:

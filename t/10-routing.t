@@ -6,7 +6,7 @@ use warnings;
 use lib 't/lib';
 use Test::More;
 use Replicas::Test qw(start_redis start_upstream http_request http_json
-                      free_port nginx_log_clean_ok);
+                      free_port nginx_log_clean_ok poll_until);
 use Replicas::Gateway qw(start_gateway put_workspace);
 
 my $redis = start_redis();
@@ -68,6 +68,12 @@ like($res->{body}, qr/main site/, 'and is served by the main site');
 
 $res = get('example.com');
 like($res->{body}, qr/main site/, 'a foreign host falls to the default server');
+
+# traffic is activity (for auto-sleep), written in batches every few seconds
+ok(poll_until(12, sub { defined $redis->cmd('ZSCORE', 'replicas:activity', 'alpha') }),
+   'proxied traffic is recorded as the workspace\'s activity');
+ok(!defined $redis->cmd('ZSCORE', 'replicas:activity', 'nosuch'),
+   'and only for workspaces that exist');
 
 nginx_log_clean_ok($gw->{nginx});
 done_testing();
