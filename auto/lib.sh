@@ -18,6 +18,7 @@ RP_PACKAGES=(
     libssl-dev libcurl4-openssl-dev libjansson-dev libgit2-dev
     perl
     wrk curl openssl
+    bubblewrap iproute2 nftables
     chromium
 )
 
@@ -96,7 +97,8 @@ RP_COMMON=("$RP_ROOT"/ngx_replicas_module/common/*.c)
 rp_build_control() {
     mkdir -p "$RP_OBJS"
     cc "${RP_CFLAGS[@]}" -I "$RP_ROOT/ngx_replicas_module" -I "$RP_ROOT/control" \
-        "$RP_ROOT"/control/*.c "${RP_COMMON[@]}" -lhiredis -lcrypto \
+        "$RP_ROOT"/control/*.c "${RP_COMMON[@]}" \
+        -lhiredis -lcrypto -lgit2 -ljansson -lcurl \
         -o "$RP_OBJS/replicas-control"
 }
 

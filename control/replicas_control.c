@@ -1,7 +1,6 @@
 /*
- * replicas-control: the platform's worker and admin CLI.  Today it holds
- * the admin commands that write workspace records; the job consumer
- * ("serve") follows with the workspace lifecycle.
+ * replicas-control: the platform's worker ("serve": rc_serve.c) and its
+ * admin CLI (workspaces, identities).
  */
 
 #include <stdio.h>
@@ -13,6 +12,7 @@
 
 #include "rc_identity.h"
 #include "rc_workspace.h"
+#include "rc_worker.h"
 
 
 static void
@@ -21,6 +21,8 @@ rc_usage(void)
     fprintf(stderr,
         "usage: replicas-control [--redis HOST:PORT | --redis unix:PATH] "
         "COMMAND\n"
+        "  serve [options]                                  the job worker; "
+        "serve --help\n"
         "  workspace put ID --state STATE [--addr IPV4] [--org ORG]\n"
         "  workspace show ID\n"
         "  workspace delete ID\n"
@@ -89,6 +91,18 @@ main(int argc, char **argv)
     if (argc > 2 && strcmp(argv[1], "--redis") == 0) {
         addr = argv[2];
         i = 3;
+    }
+
+    if (argc - i >= 1 && strcmp(argv[i], "serve") == 0) {
+        rc = rc_connect(addr);
+        if (rc == NULL) {
+            return 1;
+        }
+
+        rv = rc_serve_main(rc, argc - i, argv + i);
+        redisFree(rc);
+
+        return rv;
     }
 
     if (argc - i < 2) {

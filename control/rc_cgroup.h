@@ -1,0 +1,34 @@
+/*
+ * Memory and process limits for a sandbox: one cgroup per sandbox, under
+ * cgroup v2 (the unified hierarchy of a systemd machine) or, where the
+ * machine still mounts v1 controllers, under memory/ and pids/.
+ */
+
+#ifndef RC_CGROUP_H
+#define RC_CGROUP_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+
+/* detects the hierarchy once; 0, or -1 with err if neither is usable */
+int rc_cgroup_init(const char *group, char *err, size_t errlen);
+
+/* (re)creates the sandbox's cgroup with fresh counters and limits */
+int rc_cgroup_create(const char *name, uint64_t memory_max,
+    unsigned pids_max, char *err, size_t errlen);
+
+/* moves a process (and so its future children) into the cgroup */
+int rc_cgroup_enter(const char *name, pid_t pid);
+
+/* number of processes in it (0 when it does not exist) */
+int rc_cgroup_count(const char *name);
+
+/* times the kernel's OOM killer acted inside it since its creation */
+long rc_cgroup_oom_kills(const char *name);
+
+/* kills everything in it and removes it; 0 or -1 */
+int rc_cgroup_destroy(const char *name);
+
+#endif /* RC_CGROUP_H */

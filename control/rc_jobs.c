@@ -1,0 +1,604 @@
+/*
+ * The jobs: create, wake, sleep, delete, message.  Each one holds its
+ * workspace's lock, reads the workspace's state and does only what that
+ * state still needs, so a job redone after a crash, or a duplicate, is
+ * harmless (wake on an awake workspace: nothing; create that finds its
+ * sandbox already made: goes on from there).
+ */
+
+#define _GNU_SOURCE
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <grp.h>
+
+#include "common/rp_keys.h"
+#include "rc_engine.h"
+#include "rc_git.h"
+#include "rc_log.h"
+#include "rc_repo_config.h"
+#include "rc_worker.h"
+
+
+#define RC_WS_LOCK_WAIT_MS   30000
+#define RC_ERR_MAX           512
+
+
+/* state, its time, the reason, the org's awake set and the announcement,
+ * atomically; a deleted workspace stays deleted whatever a late job says */
+static const char  rc_set_state_lua[] =
+    "local state = redis.call('HGET', KEYS[1], 'state')\n"
+    "if not state then return 0 end\n"
+    "if state == 'deleted' and ARGV[1] ~= 'deleted' then return 0 end\n"
+    "redis.call('HSET', KEYS[1], 'state', ARGV[1], 'state_at', ARGV[2])\n"
+    "if ARGV[3] ~= '' then redis.call('HSET', KEYS[1], 'reason', ARGV[3])\n"
+    "else redis.call('HDEL', KEYS[1], 'reason') end\n"
+    "if ARGV[5] ~= '' then redis.call('HSET', KEYS[1], 'addr', ARGV[5]) end\n"
+    "local org = redis.call('HGET', KEYS[1], 'org')\n"
+    "if org then\n"
+    "  local set = 'replicas:org-awake:' .. org\n"
+    "  if ARGV[1] == 'awake' or ARGV[1] == 'provisioning' then\n"
+    "    redis.call('SADD', set, ARGV[4])\n"
+    "  else redis.call('SREM', set, ARGV[4]) end\n"
+    "end\n"
+    "if ARGV[1] == 'awake' then\n"
+    "  redis.call('ZADD', 'replicas:activity', ARGV[2], ARGV[4])\n"
+    "elseif ARGV[1] == 'deleted' then\n"
+    "  redis.call('ZREM', 'replicas:activity', ARGV[4])\n"
+    "end\n"
+    "redis.call('PUBLISH', 'replicas:ws-changed', ARGV[4])\n"
+    "return 1\n";
+
+
+static int
+rc_ws_set_state_addr(rc_worker_t *w, const char *ws, const char *state,
+    const char *reason, const char *addr)
+{
+    int          ok;
+    char         key[96], now[32];
+    const char  *argv[10];
+    redisReply  *r;
+
+    snprintf(key, sizeof(key), RP_KEY_WORKSPACE_PREFIX "%s", ws);
+    snprintf(now, sizeof(now), "%ld", (long) time(NULL));
+
+    argv[0] = "EVAL";
+    argv[1] = rc_set_state_lua;
+    argv[2] = "1";
+    argv[3] = key;
+    argv[4] = state;
+    argv[5] = now;
+    argv[6] = reason ? reason : "";
+    argv[7] = ws;
+    argv[8] = addr ? addr : "";
+
+    r = rc_cmdargv(w, 9, argv);
+    ok = r && r->type == REDIS_REPLY_INTEGER && r->integer == 1;
+    freeReplyObject(r);
+
+    if (ok) {
+        rc_info("ws.state", "ws=%s state=%s%s%s%s", ws, state,
+                reason ? " reason=\"" : "", reason ? reason : "",
+                reason ? "\"" : "");
+    }
+
+    return ok ? 0 : -1;
+}
+
+
+int
+rc_ws_set_state(rc_worker_t *w, const char *ws, const char *state,
+    const char *reason)
+{
+    return rc_ws_set_state_addr(w, ws, state, reason, NULL);
+}
+
+
+typedef struct {
+    char    state[16];
+    char    org[40];
+    char    sandbox[RC_SANDBOX_ID_LEN + 1];
+    char    environment[80];
+    json_t *repos_urls;      /* repository URLs asked for */
+    json_t *repo_names;      /* directories under /workspace, once made */
+    long    state_at;
+} rc_ws_t;
+
+
+static int
+rc_ws_load(rc_worker_t *w, const char *ws, rc_ws_t *out)
+{
+    size_t       i;
+    const char  *k, *v;
+    redisReply  *r;
+
+    memset(out, 0, sizeof(*out));
+
+    r = rc_cmd(w, "HGETALL " RP_KEY_WORKSPACE_PREFIX "%s", ws);
+
+    if (r == NULL || r->type != REDIS_REPLY_ARRAY) {
+        freeReplyObject(r);
+        return -1;
+    }
+
+    for (i = 0; i + 1 < r->elements; i += 2) {
+        k = r->element[i]->str;
+        v = r->element[i + 1]->str;
+
+        if (strcmp(k, "state") == 0) {
+            snprintf(out->state, sizeof(out->state), "%s", v);
+        } else if (strcmp(k, "org") == 0) {
+            snprintf(out->org, sizeof(out->org), "%s", v);
+        } else if (strcmp(k, "sandbox") == 0) {
+            snprintf(out->sandbox, sizeof(out->sandbox), "%s", v);
+        } else if (strcmp(k, "environment") == 0) {
+            snprintf(out->environment, sizeof(out->environment), "%s", v);
+        } else if (strcmp(k, "state_at") == 0) {
+            out->state_at = atol(v);
+        } else if (strcmp(k, "repositories") == 0) {
+            json_decref(out->repos_urls);
+            out->repos_urls = json_loads(v, 0, NULL);
+        } else if (strcmp(k, "repository") == 0 && out->repos_urls == NULL) {
+            out->repos_urls = json_pack("[s]", v);
+        } else if (strcmp(k, "repo_names") == 0) {
+            out->repo_names = json_loads(v, 0, NULL);
+        }
+    }
+
+    freeReplyObject(r);
+
+    if (!json_is_array(out->repos_urls)) {
+        json_decref(out->repos_urls);
+        out->repos_urls = json_array();
+    }
+
+    if (!json_is_array(out->repo_names)) {
+        json_decref(out->repo_names);
+        out->repo_names = json_array();
+    }
+
+    return 0;
+}
+
+
+static void
+rc_ws_free(rc_ws_t *ws)
+{
+    json_decref(ws->repos_urls);
+    json_decref(ws->repo_names);
+}
+
+
+/*
+ * Runs fn as the sandbox's user, in a child: libgit2 and file writes on a
+ * workspace's disk, which its user controls, must never be able to do
+ * more than that user could (a planted symlink pointing at /etc, say).
+ */
+static int
+rc_as_sandbox_user(rc_worker_t *w, int (*fn)(void *data), void *data)
+{
+    int    status;
+    pid_t  pid;
+
+    pid = fork();
+
+    if (pid == 0) {
+        if (setgroups(0, NULL) != 0 || setgid(w->local.gid) != 0
+            || setuid(w->local.uid) != 0)
+        {
+            _exit(126);
+        }
+        _exit(fn(data) == 0 ? 0 : 1);
+    }
+
+    if (pid < 0) {
+        return -1;
+    }
+
+    while (waitpid(pid, &status, 0) < 0) {
+        if (errno != EINTR) {
+            return -1;
+        }
+    }
+
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
+}
+
+
+typedef struct {
+    const char  *dir;
+    const char  *branch;
+} rc_branch_args_t;
+
+
+static int
+rc_branch_in_child(void *data)
+{
+    char               err[RC_ERR_MAX];
+    rc_branch_args_t  *a = data;
+
+    rc_git_init();
+
+    if (rc_git_start_branch(a->dir, a->branch, err, sizeof(err)) != 0) {
+        rc_warn("git.branch_failed", "dir=%s error=\"%s\"", a->dir, err);
+        return -1;
+    }
+
+    return 0;
+}
+
+
+/* after the engine answers: the workspace's own branch, then the start
+ * hook (which never blocks the workspace: it runs in the engine) */
+static void
+rc_ws_configure(rc_worker_t *w, const char *ws, rc_ws_t *rec,
+    rc_sandbox_t *sb, int first)
+{
+    char               root[RC_SANDBOX_PATH_MAX], dir[RC_SANDBOX_PATH_MAX + 300];
+    char               branch[96], cwd[300], err[RC_ERR_MAX];
+    size_t             i;
+    json_t            *name, *body, *hook, *reply;
+    long               status;
+    rc_repo_config_t   cfg;
+    rc_branch_args_t   args;
+
+    w->driver->root(sb, root, sizeof(root));
+    snprintf(branch, sizeof(branch), "replicas/%s", ws);
+
+    hook = NULL;
+    cwd[0] = '\0';
+
+    json_array_foreach(rec->repo_names, i, name) {
+        snprintf(dir, sizeof(dir), "%s/%s", root, json_string_value(name));
+
+        if (first) {
+            args.dir = dir;
+            args.branch = branch;
+            (void) rc_as_sandbox_user(w, rc_branch_in_child, &args);
+        }
+
+        /* the start hook as the workspace's own checkout has it now */
+        if (hook == NULL
+            && rc_repo_config_load(dir, &cfg, err, sizeof(err)) == 0)
+        {
+            if (cfg.start_hook) {
+                hook = json_incref(cfg.start_hook);
+                snprintf(cwd, sizeof(cwd), "/workspace/%s",
+                         json_string_value(name));
+            }
+            rc_repo_config_free(&cfg);
+        }
+    }
+
+    body = json_pack("{s:{}, s:o, s:s}", "env", "startHook",
+                     hook ? hook : json_null(), "cwd",
+                     cwd[0] ? cwd : "/workspace");
+
+    status = rc_engine_call(sb->addr, "POST", "/start", body, 5000, &reply);
+
+    json_decref(body);
+    json_decref(reply);
+
+    freeReplyObject(rc_cmd(w, "HSET " RP_KEY_WS_HOOKS_PREFIX "%s start_state "
+                           "%s start_at %ld", ws,
+                           status == 202 ? (hook ? "running" : "none")
+                                         : "not_started",
+                           (long) time(NULL)));
+
+    if (status != 202) {
+        rc_warn("ws.start_hook", "ws=%s status=%ld", ws, status);
+    }
+}
+
+
+/* hands queued messages to the engine, oldest first, each exactly once
+ * (the engine drops a number it has seen: a redelivery is harmless) */
+static int
+rc_ws_deliver(rc_worker_t *w, const char *ws, const char *addr)
+{
+    int          n;
+    long         status;
+    json_t      *msg;
+    redisReply  *r;
+
+    for (n = 0; ; n++) {
+        r = rc_cmd(w, "LINDEX " RP_KEY_WS_MESSAGES_PREFIX "%s 0", ws);
+
+        if (r == NULL || r->type != REDIS_REPLY_STRING) {
+            freeReplyObject(r);
+            break;
+        }
+
+        msg = json_loadb(r->str, r->len, 0, NULL);
+
+        if (msg == NULL) {
+            rc_warn("ws.bad_message", "ws=%s", ws);
+            status = 202;
+        } else {
+            status = rc_engine_call(addr, "POST", "/messages", msg, 5000,
+                                    NULL);
+            json_decref(msg);
+        }
+
+        if (status != 200 && status != 202) {
+            freeReplyObject(r);
+            rc_warn("ws.deliver_failed", "ws=%s status=%ld", ws, status);
+            return -1;
+        }
+
+        /* only the one just delivered, should anything have changed */
+        freeReplyObject(rc_cmd(w, "EVAL %s 1 " RP_KEY_WS_MESSAGES_PREFIX "%s %b",
+            "if redis.call('LINDEX', KEYS[1], 0) == ARGV[1] then "
+            "return redis.call('LPOP', KEYS[1]) end return 0",
+            ws, r->str, r->len));
+
+        freeReplyObject(r);
+    }
+
+    if (n) {
+        rc_info("ws.delivered", "ws=%s messages=%d", ws, n);
+    }
+
+    return 0;
+}
+
+
+static int
+rc_ws_fail(rc_worker_t *w, const char *ws, rc_sandbox_t *sb,
+    const char *reason)
+{
+    if (sb && sb->id[0]) {
+        (void) w->driver->stop(sb);
+    }
+
+    (void) rc_ws_set_state(w, ws, "failed", reason);
+
+    return 0;
+}
+
+
+static int
+rc_job_create(rc_worker_t *w, const char *ws, rc_ws_t *rec)
+{
+    char          err[RC_ERR_MAX], *names;
+    size_t        i;
+    json_t       *repo;
+    rc_images_t   im;
+    rc_sandbox_t  sb;
+    rc_sandbox_health_t  h;
+
+    (void) rc_ws_set_state(w, ws, "provisioning", NULL);
+
+    memset(&sb, 0, sizeof(sb));
+
+    /* a redone create finds the sandbox its first attempt recorded */
+    if (rec->sandbox[0] && rc_sandbox_load(w, rec->sandbox, &sb) == 0) {
+        w->driver->health(&sb, &h);
+
+        if (!h.running && rc_sandbox_boot(w, &sb, err, sizeof(err)) != 0) {
+            return rc_ws_fail(w, ws, &sb, err);
+        }
+
+    } else {
+        if (json_array_size(rec->repos_urls) == 0) {
+            return rc_ws_fail(w, ws, NULL, "no repository");
+        }
+
+        if (rc_images_ensure(w, rec->org, rec->repos_urls, NULL, &im, err,
+                             sizeof(err)) != 0)
+        {
+            return rc_ws_fail(w, ws, NULL, err);
+        }
+
+        json_decref(rec->repo_names);
+        rec->repo_names = json_array();
+
+        json_array_foreach(im.repos, i, repo) {
+            json_array_append(rec->repo_names, json_object_get(repo, "name"));
+        }
+
+        names = json_dumps(rec->repo_names, JSON_COMPACT);
+
+        if (rc_sandbox_new(w, &sb, im.lower, NULL, ws, err, sizeof(err))
+            != 0)
+        {
+            free(names);
+            rc_images_free(&im);
+            return rc_ws_fail(w, ws, NULL, err);
+        }
+
+        rc_images_free(&im);
+
+        freeReplyObject(rc_cmd(w, "HSET " RP_KEY_WORKSPACE_PREFIX "%s "
+                               "sandbox %s repo_names %s node %s", ws, sb.id,
+                               names, w->node));
+        free(names);
+
+        (void) rc_sandbox_save(w, &sb, "assigned");
+
+        if (rc_sandbox_boot(w, &sb, err, sizeof(err)) != 0) {
+            return rc_ws_fail(w, ws, &sb, err);
+        }
+    }
+
+    rc_ws_configure(w, ws, rec, &sb, 1);
+
+    if (rc_ws_set_state_addr(w, ws, "awake", NULL, sb.addr) != 0) {
+        /* deleted meanwhile: its delete job cleans up */
+        return 0;
+    }
+
+    (void) rc_ws_deliver(w, ws, sb.addr);
+
+    return 0;
+}
+
+
+static int
+rc_job_wake(rc_worker_t *w, const char *ws, rc_ws_t *rec)
+{
+    char                 err[RC_ERR_MAX];
+    rc_sandbox_t         sb;
+    rc_sandbox_health_t  h;
+
+    if (rec->sandbox[0] == '\0' || rc_sandbox_load(w, rec->sandbox, &sb) != 0)
+    {
+        /* never made (a create still to do or that died): make it */
+        return rc_job_create(w, ws, rec);
+    }
+
+    (void) rc_ws_set_state(w, ws, "provisioning", NULL);
+
+    w->driver->health(&sb, &h);
+
+    if (!h.running || rc_engine_call(sb.addr, "GET", "/healthz", NULL, 1000,
+                                     NULL) != 200)
+    {
+        if (rc_sandbox_boot(w, &sb, err, sizeof(err)) != 0) {
+            return rc_ws_fail(w, ws, &sb, err);
+        }
+    }
+
+    rc_ws_configure(w, ws, rec, &sb, 0);
+
+    if (rc_ws_set_state_addr(w, ws, "awake", NULL, sb.addr) != 0) {
+        return 0;
+    }
+
+    (void) rc_ws_deliver(w, ws, sb.addr);
+
+    return 0;
+}
+
+
+static int
+rc_job_sleep(rc_worker_t *w, const char *ws, rc_ws_t *rec)
+{
+    rc_sandbox_t  sb;
+
+    if (rec->sandbox[0] && rc_sandbox_load(w, rec->sandbox, &sb) == 0) {
+        (void) w->driver->stop(&sb);
+    }
+
+    (void) rc_ws_set_state(w, ws, "sleeping", NULL);
+
+    return 0;
+}
+
+
+static int
+rc_job_delete(rc_worker_t *w, const char *ws, rc_ws_t *rec)
+{
+    rc_sandbox_t  sb;
+
+    if (rec->sandbox[0] && rc_sandbox_load(w, rec->sandbox, &sb) == 0) {
+        rc_sandbox_forget(w, &sb);
+    }
+
+    freeReplyObject(rc_cmd(w, "HDEL " RP_KEY_WORKSPACE_PREFIX "%s sandbox",
+                           ws));
+    freeReplyObject(rc_cmd(w, "DEL " RP_KEY_WS_MESSAGES_PREFIX "%s", ws));
+
+    (void) rc_ws_set_state(w, ws, "deleted", NULL);
+
+    return 0;
+}
+
+
+static int
+rc_job_message(rc_worker_t *w, const char *ws)
+{
+    int    rc;
+    char   key[96], *addr;
+
+    snprintf(key, sizeof(key), RP_KEY_WORKSPACE_PREFIX "%s", ws);
+    addr = rc_hget(w, key, "addr");
+
+    rc = addr ? rc_ws_deliver(w, ws, addr) : 0;
+    free(addr);
+
+    return rc;
+}
+
+
+int
+rc_job_run(rc_worker_t *w, const char *type, const char *ws,
+    redisReply *fields)
+{
+    int      rc;
+    char     lock[96];
+    rc_ws_t  rec;
+
+    (void) fields;
+
+    if (ws[0] == '\0' || strlen(ws) > 32) {
+        rc_warn("job.bad", "type=%s", type);
+        return 0;
+    }
+
+    snprintf(lock, sizeof(lock), "ws:%s", ws);
+
+    if (rc_lock(w, lock, RC_WS_LOCK_WAIT_MS) != 0) {
+        rc_warn("job.busy", "type=%s ws=%s", type, ws);
+        return -1;
+    }
+
+    if (rc_ws_load(w, ws, &rec) != 0) {
+        return -1;
+    }
+
+    rc = 0;
+
+    if (rec.state[0] == '\0') {
+        /* no such workspace (any more): nothing to do */
+
+    } else if (strcmp(type, "delete") == 0) {
+        rc = strcmp(rec.state, "deleted") == 0 ? rc_job_delete(w, ws, &rec) : 0;
+
+    } else if (strcmp(rec.state, "deleted") == 0
+               || strcmp(rec.state, "failed") == 0)
+    {
+        /* terminal */
+
+    } else if (strcmp(type, "create") == 0) {
+        if (strcmp(rec.state, "booting") == 0
+            || strcmp(rec.state, "provisioning") == 0)
+        {
+            rc = rc_job_create(w, ws, &rec);
+        }
+
+    } else if (strcmp(type, "wake") == 0) {
+        if (strcmp(rec.state, "sleeping") == 0
+            || strcmp(rec.state, "provisioning") == 0)
+        {
+            rc = rc_job_wake(w, ws, &rec);
+
+        } else if (strcmp(rec.state, "awake") == 0) {
+            rc = rc_job_message(w, ws);
+        }
+
+    } else if (strcmp(type, "sleep") == 0) {
+        if (strcmp(rec.state, "awake") == 0
+            || strcmp(rec.state, "provisioning") == 0)
+        {
+            rc = rc_job_sleep(w, ws, &rec);
+        }
+
+    } else if (strcmp(type, "message") == 0) {
+        if (strcmp(rec.state, "awake") == 0) {
+            rc = rc_job_message(w, ws);
+        }
+
+    } else {
+        rc_warn("job.unknown", "type=%s ws=%s", type, ws);
+    }
+
+    rc_ws_free(&rec);
+
+    return rc;
+}

@@ -1,0 +1,215 @@
+/*
+ * Timers of the control worker, run about once a second by every worker:
+ * each pass takes a short Redis lock so one worker per machine does it.
+ *   - sandboxes of this machine that died or ran out of memory: their
+ *     workspace fails, with the reason (every second, per machine);
+ *   - an engine busy with a hook or an agent counts as activity (every
+ *     15 s, per machine);
+ *   - awake workspaces idle for --idle-sleep get a sleep job, and sleeping
+ *     ones idle for --delete-after are deleted (every 5 s, one worker of
+ *     the whole deployment).
+ */
+
+#define _GNU_SOURCE
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/rp_keys.h"
+#include "rc_engine.h"
+#include "rc_log.h"
+#include "rc_worker.h"
+
+
+static void
+rc_lifecycle_watch(rc_worker_t *w)
+{
+    size_t               i;
+    char                 key[96], lock[96], reason[256], *state;
+    rc_sandbox_t         sb;
+    redisReply          *r;
+    rc_sandbox_health_t  h;
+
+    r = rc_cmd(w, "SMEMBERS " RP_KEY_NODE_SANDBOXES_PREFIX "%s", w->node);
+
+    for (i = 0; r && r->type == REDIS_REPLY_ARRAY && i < r->elements; i++) {
+        if (rc_sandbox_load(w, r->element[i]->str, &sb) != 0
+            || sb.workspace[0] == '\0')
+        {
+            continue;
+        }
+
+        snprintf(key, sizeof(key), RP_KEY_WORKSPACE_PREFIX "%s",
+                 sb.workspace);
+        state = rc_hget(w, key, "state");
+
+        if (state == NULL || strcmp(state, "awake") != 0) {
+            free(state);
+            continue;
+        }
+
+        free(state);
+
+        w->driver->health(&sb, &h);
+
+        if (h.oom_kills > 0) {
+            snprintf(reason, sizeof(reason), "out of memory: the workspace "
+                     "went over its limit of %llu MiB",
+                     w->local.memory_max >> 20);
+        } else if (!h.running) {
+            snprintf(reason, sizeof(reason), "the sandbox stopped "
+                     "unexpectedly");
+        } else {
+            continue;
+        }
+
+        /* a job may be stopping it on purpose (sleep): judge under the
+         * workspace's lock, on its state as it is then */
+        snprintf(lock, sizeof(lock), "ws:%s", sb.workspace);
+
+        if (rc_lock(w, lock, 0) != 0) {
+            continue;
+        }
+
+        state = rc_hget(w, key, "state");
+        w->driver->health(&sb, &h);
+
+        if (state && strcmp(state, "awake") == 0
+            && (h.oom_kills > 0 || !h.running))
+        {
+            rc_warn("sandbox.died", "sandbox=%s ws=%s oom_kills=%ld", sb.id,
+                    sb.workspace, h.oom_kills);
+
+            (void) w->driver->stop(&sb);
+            (void) rc_ws_set_state(w, sb.workspace, "failed", reason);
+        }
+
+        free(state);
+        rc_unlock(w);
+    }
+
+    freeReplyObject(r);
+}
+
+
+/* agents and hooks at work keep a workspace awake */
+static void
+rc_lifecycle_busy(rc_worker_t *w)
+{
+    size_t        i;
+    json_t       *health;
+    rc_sandbox_t  sb;
+    redisReply   *r;
+
+    r = rc_cmd(w, "SMEMBERS " RP_KEY_NODE_SANDBOXES_PREFIX "%s", w->node);
+
+    for (i = 0; r && r->type == REDIS_REPLY_ARRAY && i < r->elements; i++) {
+        if (rc_sandbox_load(w, r->element[i]->str, &sb) != 0
+            || sb.workspace[0] == '\0')
+        {
+            continue;
+        }
+
+        if (rc_engine_call(sb.addr, "GET", "/healthz", NULL, 500, &health)
+            == 200 && json_is_true(json_object_get(health, "busy")))
+        {
+            freeReplyObject(rc_cmd(w, "ZADD " RP_KEY_ACTIVITY " %ld %s",
+                                   (long) time(NULL), sb.workspace));
+        }
+
+        json_decref(health);
+    }
+
+    freeReplyObject(r);
+}
+
+
+static void
+rc_lifecycle_idle(rc_worker_t *w)
+{
+    size_t       i;
+    long         now, older;
+    char         key[96], *state, *at;
+    const char  *id;
+    redisReply  *r, *m;
+
+    now = (long) time(NULL);
+    older = now - (w->idle_sleep_s < w->delete_after_s ? w->idle_sleep_s
+                                                        : w->delete_after_s);
+
+    r = rc_cmd(w, "ZRANGEBYSCORE " RP_KEY_ACTIVITY " -inf %ld LIMIT 0 1000",
+               older);
+
+    for (i = 0; r && r->type == REDIS_REPLY_ARRAY && i < r->elements; i++) {
+        id = r->element[i]->str;
+        snprintf(key, sizeof(key), RP_KEY_WORKSPACE_PREFIX "%s", id);
+
+        state = rc_hget(w, key, "state");
+        at = rc_hget(w, key, "state_at");
+
+        if (state == NULL) {
+            freeReplyObject(rc_cmd(w, "ZREM " RP_KEY_ACTIVITY " %s", id));
+
+        } else if (strcmp(state, "awake") == 0) {
+            /* one sleep job per idle spell, not one per pass */
+            m = rc_cmd(w, "SET " RP_KEY_LOCK_PREFIX "autosleep:%s 1 NX EX 60",
+                       id);
+            if (m && m->type == REDIS_REPLY_STATUS) {
+                rc_info("ws.idle", "ws=%s action=sleep", id);
+                (void) rc_enqueue(w, "sleep", id, NULL);
+            }
+            freeReplyObject(m);
+
+        } else if (strcmp(state, "sleeping") == 0 && at
+                   && now - atol(at) >= w->delete_after_s)
+        {
+            rc_info("ws.idle", "ws=%s action=delete", id);
+            if (rc_ws_set_state(w, id, "deleted", NULL) == 0) {
+                (void) rc_enqueue(w, "delete", id, NULL);
+            }
+        }
+
+        free(state);
+        free(at);
+    }
+
+    freeReplyObject(r);
+}
+
+
+static int
+rc_lifecycle_turn(rc_worker_t *w, const char *what, long ms)
+{
+    int          mine;
+    redisReply  *r;
+
+    r = rc_cmd(w, "SET " RP_KEY_LOCK_PREFIX "%s %s NX PX %ld", what,
+               w->consumer, ms);
+    mine = r && r->type == REDIS_REPLY_STATUS;
+    freeReplyObject(r);
+
+    return mine;
+}
+
+
+void
+rc_lifecycle_tick(rc_worker_t *w)
+{
+    char  what[128];
+
+    snprintf(what, sizeof(what), "watch:%s", w->node);
+    if (rc_lifecycle_turn(w, what, 900)) {
+        rc_lifecycle_watch(w);
+    }
+
+    snprintf(what, sizeof(what), "busy:%s", w->node);
+    if (rc_lifecycle_turn(w, what, 15000)) {
+        rc_lifecycle_busy(w);
+    }
+
+    if (rc_lifecycle_turn(w, "idle", 5000)) {
+        rc_lifecycle_idle(w);
+    }
+}

@@ -1,0 +1,259 @@
+/*
+ * Sandbox networking: see rc_net.h.  Links are made with iproute2 and the
+ * firewall with nft: this runs when sandboxes are created, never on a
+ * request path, and the tools' error messages are the clearest there are.
+ */
+
+#define _GNU_SOURCE
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "rc_exec.h"
+#include "rc_net.h"
+
+
+int
+rc_net_conf_parse(rc_net_conf_t *nc, const char *name, const char *cidr,
+    char *err, size_t errlen)
+{
+    char            buf[32], *slash;
+    size_t          i;
+    unsigned long   prefix;
+    struct in_addr  in;
+
+    memset(nc, 0, sizeof(*nc));
+
+    if (strlen(name) == 0 || strlen(name) >= sizeof(nc->name)) {
+        snprintf(err, errlen, "network name must be 1 to %zu characters",
+                 sizeof(nc->name) - 1);
+        return -1;
+    }
+
+    for (i = 0; name[i]; i++) {
+        if (!((name[i] >= 'a' && name[i] <= 'z')
+              || (name[i] >= '0' && name[i] <= '9')))
+        {
+            snprintf(err, errlen, "network name: lowercase letters and "
+                     "digits only");
+            return -1;
+        }
+    }
+
+    strcpy(nc->name, name);
+
+    if (strlen(cidr) >= sizeof(buf) || (slash = strchr(cidr, '/')) == NULL) {
+        snprintf(err, errlen, "sandbox range must look like 10.213.0.0/16");
+        return -1;
+    }
+
+    memcpy(buf, cidr, slash - cidr);
+    buf[slash - cidr] = '\0';
+    prefix = strtoul(slash + 1, NULL, 10);
+
+    if (inet_pton(AF_INET, buf, &in) != 1 || prefix < 16 || prefix > 28) {
+        snprintf(err, errlen, "sandbox range must be an IPv4 network from /16 "
+                 "to /28, like 10.213.0.0/16");
+        return -1;
+    }
+
+    nc->prefix = (unsigned) prefix;
+    nc->base = ntohl(in.s_addr) & ~((1u << (32 - prefix)) - 1);
+
+    return 0;
+}
+
+
+static void
+rc_net_format(uint32_t addr, char *buf, size_t size)
+{
+    struct in_addr  in;
+
+    in.s_addr = htonl(addr);
+    inet_ntop(AF_INET, &in, buf, size);
+}
+
+
+unsigned
+rc_net_slots(const rc_net_conf_t *nc)
+{
+    /* less network, host (the bridge) and broadcast */
+    return (1u << (32 - nc->prefix)) - 3;
+}
+
+
+void
+rc_net_slot_addr(const rc_net_conf_t *nc, unsigned slot, char *buf,
+    size_t size)
+{
+    rc_net_format(nc->base + 2 + slot, buf, size);
+}
+
+
+void
+rc_net_host_addr(const rc_net_conf_t *nc, char *buf, size_t size)
+{
+    rc_net_format(nc->base + 1, buf, size);
+}
+
+
+int
+rc_net_setup(const rc_net_conf_t *nc, char *err, size_t errlen)
+{
+    char      bridge[16], host[24], cidr[32], rules[2048], ports[128];
+    char     *argv[] = { "nft", "-f", "-", NULL };
+    size_t    len;
+    unsigned  i;
+
+    snprintf(bridge, sizeof(bridge), "%sbr", nc->name);
+    rc_net_host_addr(nc, host, sizeof(host));
+    snprintf(cidr, sizeof(cidr), "%s/%u", host, nc->prefix);
+
+    /* "exists" is fine: several workers on one machine share the bridge */
+    (void) rc_runl(err, errlen, "ip", "link", "add", bridge, "type",
+                   "bridge", NULL);
+
+    if (rc_runl(err, errlen, "ip", "addr", "replace", cidr, "dev", bridge,
+                NULL) != 0
+        || rc_runl(err, errlen, "ip", "link", "set", bridge, "up", NULL) != 0)
+    {
+        return -1;
+    }
+
+    len = 0;
+    ports[0] = '\0';
+
+    for (i = 0; i < nc->nports; i++) {
+        len += snprintf(ports + len, sizeof(ports) - len, "%s%u",
+                        i ? ", " : "", nc->ports[i]);
+    }
+
+    /*
+     * Replaced as a whole, atomically ("add" makes the delete safe on a
+     * first run).  Sandboxes may answer the host's connections and reach
+     * the listed ports of the host's bridge address; nothing else, and
+     * nothing is forwarded through the host.
+     */
+    len = snprintf(rules, sizeof(rules),
+        "add table inet replicas_%s\n"
+        "delete table inet replicas_%s\n"
+        "table inet replicas_%s {\n"
+        "  chain input {\n"
+        "    type filter hook input priority -10; policy accept;\n"
+        "    iifname \"%s\" ct state established,related accept\n",
+        nc->name, nc->name, nc->name, bridge);
+
+    if (nc->nports) {
+        len += snprintf(rules + len, sizeof(rules) - len,
+            "    iifname \"%s\" ip daddr %s tcp dport { %s } accept\n",
+            bridge, host, ports);
+    }
+
+    snprintf(rules + len, sizeof(rules) - len,
+        "    iifname \"%s\" drop\n"
+        "  }\n"
+        "  chain forward {\n"
+        "    type filter hook forward priority -10; policy accept;\n"
+        "    iifname \"%s\" drop\n"
+        "    oifname \"%s\" drop\n"
+        "  }\n"
+        "}\n",
+        bridge, bridge, bridge);
+
+    return rc_run(argv, rules, err, errlen) == 0 ? 0 : -1;
+}
+
+
+void
+rc_net_teardown(const rc_net_conf_t *nc)
+{
+    char  bridge[16], table[32], err[256];
+
+    snprintf(bridge, sizeof(bridge), "%sbr", nc->name);
+    snprintf(table, sizeof(table), "replicas_%s", nc->name);
+
+    (void) rc_runl(err, sizeof(err), "nft", "delete", "table", "inet", table,
+                   NULL);
+    (void) rc_runl(err, sizeof(err), "ip", "link", "del", bridge, NULL);
+}
+
+
+static void
+rc_net_names(const rc_net_conf_t *nc, const char *sandbox, char *ns,
+    size_t nslen, char *host_if, char *peer_if)
+{
+    snprintf(ns, nslen, "%s-%s", nc->name, sandbox);
+    /* interface names are at most 15 bytes: sandbox ids are 12 */
+    snprintf(host_if, 16, "v%s", sandbox);
+    snprintf(peer_if, 16, "p%s", sandbox);
+}
+
+
+int
+rc_net_create(const rc_net_conf_t *nc, const char *sandbox, unsigned slot,
+    char *err, size_t errlen)
+{
+    char  ns[64], host_if[16], peer_if[16], bridge[16], addr[24], cidr[32];
+
+    rc_net_names(nc, sandbox, ns, sizeof(ns), host_if, peer_if);
+    snprintf(bridge, sizeof(bridge), "%sbr", nc->name);
+    rc_net_slot_addr(nc, slot, addr, sizeof(addr));
+    snprintf(cidr, sizeof(cidr), "%s/%u", addr, nc->prefix);
+
+    /* a retried job finds the pieces of its first attempt: start over */
+    rc_net_destroy(nc, sandbox);
+
+    if (rc_runl(err, errlen, "ip", "netns", "add", ns, NULL) != 0
+        || rc_runl(err, errlen, "ip", "link", "add", host_if, "type", "veth",
+                   "peer", "name", peer_if, NULL) != 0
+        || rc_runl(err, errlen, "ip", "link", "set", peer_if, "netns", ns,
+                   NULL) != 0
+        || rc_runl(err, errlen, "ip", "link", "set", host_if, "master",
+                   bridge, NULL) != 0
+        || rc_runl(err, errlen, "ip", "link", "set", "dev", host_if, "type",
+                   "bridge_slave", "isolated", "on", NULL) != 0
+        || rc_runl(err, errlen, "ip", "link", "set", host_if, "up", NULL) != 0
+        || rc_runl(err, errlen, "ip", "-n", ns, "link", "set", peer_if,
+                   "name", "eth0", NULL) != 0
+        || rc_runl(err, errlen, "ip", "-n", ns, "addr", "add", cidr, "dev",
+                   "eth0", NULL) != 0
+        || rc_runl(err, errlen, "ip", "-n", ns, "link", "set", "eth0", "up",
+                   NULL) != 0
+        || rc_runl(err, errlen, "ip", "-n", ns, "link", "set", "lo", "up",
+                   NULL) != 0)
+    {
+        rc_net_destroy(nc, sandbox);
+        return -1;
+    }
+
+    return 0;
+}
+
+
+void
+rc_net_destroy(const rc_net_conf_t *nc, const char *sandbox)
+{
+    char  ns[64], host_if[16], peer_if[16], err[256];
+
+    rc_net_names(nc, sandbox, ns, sizeof(ns), host_if, peer_if);
+
+    /* deleting one end of a veth pair deletes both */
+    (void) rc_runl(err, sizeof(err), "ip", "link", "del", host_if, NULL);
+    (void) rc_runl(err, sizeof(err), "ip", "netns", "del", ns, NULL);
+}
+
+
+int
+rc_net_open(const rc_net_conf_t *nc, const char *sandbox)
+{
+    char  path[96];
+
+    snprintf(path, sizeof(path), "/run/netns/%s-%s", nc->name, sandbox);
+
+    return open(path, O_RDONLY | O_CLOEXEC);
+}

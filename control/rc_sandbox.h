@@ -1,0 +1,102 @@
+/*
+ * The sandbox driver interface: what the control worker needs from
+ * whatever runs a workspace (this machine's namespaces, a Kubernetes pod,
+ * a Firecracker VM, a cloud sandbox API).  A driver turns a sandbox record
+ * into a running, isolated machine with:
+ *
+ *   create   its disk (the repositories' image layers plus a writable
+ *            layer of its own) and its network address; nothing runs yet
+ *   start    its processes: replicas-engine on port 3737 (or, for an image
+ *            build, one command whose exit status matters)
+ *   stop     every process gone and their memory freed; disk and address
+ *            kept (a sleeping workspace)
+ *   destroy  disk and address gone too (idempotent)
+ *   address  where the gateway reaches it (IPv4; ports as in the sandbox)
+ *   health   whether it still runs, and whether it ran out of memory
+ *   root     a path on this machine where control may write into the
+ *            workspace's disk (git branch, environment files); a remote
+ *            driver would do this through the engine instead
+ *
+ * Every operation is idempotent, so a job redone after a crash is safe.
+ * The only driver today is "local" (rc_sandbox_local.c); the record is
+ * kept in Redis by the caller (rc_sandboxes.c), never by the driver.
+ */
+
+#ifndef RC_SANDBOX_H
+#define RC_SANDBOX_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#define RC_SANDBOX_ID_LEN    12
+#define RC_SANDBOX_PATH_MAX  2048
+
+
+typedef struct {
+    char        id[RC_SANDBOX_ID_LEN + 1];
+    char        workspace[40];        /* "" while in a warm pool */
+    unsigned    slot;                 /* its address in the range */
+    char        addr[24];
+    /* the disk: image layers (top first, ':'-separated) under a writable
+     * layer of its own, or "bind": one directory used as is (builds) */
+    char        lower[RC_SANDBOX_PATH_MAX];
+    char        bind[RC_SANDBOX_PATH_MAX];
+} rc_sandbox_t;
+
+
+typedef struct {
+    char *const  *argv;        /* NULL: the engine, serving on 3737 */
+    char *const  *env;         /* NAME=value added to the base set */
+    const char   *stdin_path;  /* NULL: /dev/null */
+    const char   *cwd;         /* inside the sandbox; NULL: /workspace */
+    const char   *log_path;    /* on this machine, for stdout and stderr;
+                                  NULL: the driver's own log */
+    int           wait;        /* 1: return the exit status (builds) */
+    unsigned      timeout_ms;  /* with wait: killed past it (status 124) */
+} rc_sandbox_run_t;
+
+
+typedef struct {
+    int         running;       /* processes alive inside */
+    long        oom_kills;     /* since the last start */
+} rc_sandbox_health_t;
+
+
+typedef struct {
+    const char  *name;
+    int        (*create)(rc_sandbox_t *sb, char *err, size_t errlen);
+    int        (*start)(rc_sandbox_t *sb, const rc_sandbox_run_t *run,
+                        char *err, size_t errlen);
+    int        (*stop)(rc_sandbox_t *sb);
+    int        (*destroy)(rc_sandbox_t *sb);
+    const char *(*address)(rc_sandbox_t *sb);
+    int        (*health)(rc_sandbox_t *sb, rc_sandbox_health_t *h);
+    int        (*root)(rc_sandbox_t *sb, char *path, size_t size);
+} rc_sandbox_driver_t;
+
+
+/* settings of the local driver, given once by "serve" */
+typedef struct {
+    const char  *home;         /* sandboxes/<id>/ go here */
+    const char  *engine;       /* the replicas-engine binary */
+    const char  *net_name;     /* rc_net.h */
+    const char  *net_range;
+    unsigned     net_ports[8]; /* host ports sandboxes may reach */
+    unsigned     net_nports;
+    uid_t        uid;          /* who runs inside */
+    gid_t        gid;
+    unsigned long long  memory_max;
+    unsigned     pids_max;
+} rc_local_conf_t;
+
+
+int rc_sandbox_local_init(const rc_local_conf_t *conf, char *err,
+    size_t errlen);
+/* removes the bridge and firewall table (auto/down, tests) */
+void rc_sandbox_local_teardown(void);
+unsigned rc_sandbox_local_slots(void);
+void rc_sandbox_local_slot_addr(unsigned slot, char *buf, size_t size);
+
+extern const rc_sandbox_driver_t  rc_sandbox_local;
+
+#endif /* RC_SANDBOX_H */

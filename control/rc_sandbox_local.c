@@ -1,0 +1,570 @@
+/*
+ * The local sandbox driver: a workspace as an isolated environment on
+ * this machine, the way a VM would be.
+ *
+ *   network  its own namespace and address (rc_net.c)
+ *   disk     overlayfs: the repositories' image layers, read-only and
+ *            shared, under a writable layer of its own, so a new sandbox
+ *            costs no copy; mounted on the host at sandboxes/<id>/merged
+ *   limits   a cgroup with memory and process limits (rc_cgroup.c)
+ *   inside   bubblewrap, run as an unprivileged user: new user, mount,
+ *            PID, IPC and UTS namespaces; /usr and /etc read-only, the
+ *            disk at /workspace, a private /tmp, nothing else of the host
+ *            (not REPLICAS_HOME, not /root, not other sandboxes)
+ *
+ * Processes are started detached (double fork): a sandbox outlives the
+ * worker that started it, as a VM outlives its control plane.  The cgroup
+ * is how a later worker finds, watches and stops them.
+ */
+
+#define _GNU_SOURCE
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "rc_cgroup.h"
+#include "rc_exec.h"
+#include "rc_net.h"
+#include "rc_sandbox.h"
+
+
+#define RC_BWRAP          "/usr/bin/bwrap"
+#define RC_ENGINE_PATH    "/opt/replicas/bin/replicas-engine"
+#define RC_ARGS_MAX       96
+#define RC_ENV_MAX        256
+
+static rc_local_conf_t  rc_local;
+static rc_net_conf_t    rc_local_net;
+static char             rc_local_group[32];
+
+
+int
+rc_sandbox_local_init(const rc_local_conf_t *conf, char *err, size_t errlen)
+{
+    unsigned  i;
+
+    rc_local = *conf;
+
+    if (rc_net_conf_parse(&rc_local_net, conf->net_name, conf->net_range,
+                          err, errlen) != 0)
+    {
+        return -1;
+    }
+
+    for (i = 0; i < conf->net_nports && i < RC_NET_PORTS_MAX; i++) {
+        rc_local_net.ports[i] = conf->net_ports[i];
+    }
+
+    rc_local_net.nports = i;
+
+    if (access(RC_BWRAP, X_OK) != 0) {
+        snprintf(err, errlen, RC_BWRAP " is missing (Debian's bubblewrap)");
+        return -1;
+    }
+
+    if (access(conf->engine, X_OK) != 0) {
+        snprintf(err, errlen, "engine %s: %s", conf->engine, strerror(errno));
+        return -1;
+    }
+
+    snprintf(rc_local_group, sizeof(rc_local_group), "replicas-%s",
+             conf->net_name);
+
+    if (rc_cgroup_init(rc_local_group, err, errlen) != 0) {
+        return -1;
+    }
+
+    return rc_net_setup(&rc_local_net, err, errlen);
+}
+
+
+void
+rc_sandbox_local_teardown(void)
+{
+    rc_net_teardown(&rc_local_net);
+}
+
+
+unsigned
+rc_sandbox_local_slots(void)
+{
+    return rc_net_slots(&rc_local_net);
+}
+
+
+void
+rc_sandbox_local_slot_addr(unsigned slot, char *buf, size_t size)
+{
+    rc_net_slot_addr(&rc_local_net, slot, buf, size);
+}
+
+
+static void
+rc_local_path(const rc_sandbox_t *sb, const char *leaf, char *buf,
+    size_t size)
+{
+    snprintf(buf, size, "%s/sandboxes/%s%s%s", rc_local.home, sb->id,
+             leaf ? "/" : "", leaf ? leaf : "");
+}
+
+
+static int
+rc_local_root(rc_sandbox_t *sb, char *path, size_t size)
+{
+    if (sb->bind[0]) {
+        snprintf(path, size, "%s", sb->bind);
+    } else {
+        rc_local_path(sb, "merged", path, size);
+    }
+
+    return 0;
+}
+
+
+static int
+rc_local_mkdir_owned(const char *path, char *err, size_t errlen)
+{
+    if (rc_mkdirs(path, 0755) != 0
+        || chown(path, rc_local.uid, rc_local.gid) != 0)
+    {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+
+    return 0;
+}
+
+
+static int
+rc_local_create(rc_sandbox_t *sb, char *err, size_t errlen)
+{
+    char  dir[RC_SANDBOX_PATH_MAX], upper[RC_SANDBOX_PATH_MAX];
+    char  work[RC_SANDBOX_PATH_MAX], merged[RC_SANDBOX_PATH_MAX];
+    char  opts[3 * RC_SANDBOX_PATH_MAX + 64], path[RC_SANDBOX_PATH_MAX + 16];
+
+    rc_local_path(sb, NULL, dir, sizeof(dir));
+    rc_local_path(sb, "upper", upper, sizeof(upper));
+    rc_local_path(sb, "work", work, sizeof(work));
+    rc_local_path(sb, "merged", merged, sizeof(merged));
+    rc_local_path(sb, "run", path, sizeof(path));
+
+    if (rc_mkdirs(dir, 0711) != 0) {
+        snprintf(err, errlen, "%s: %s", dir, strerror(errno));
+        return -1;
+    }
+
+    if (rc_local_mkdir_owned(path, err, errlen) != 0) {
+        return -1;
+    }
+
+    if (sb->bind[0] == '\0') {
+        if (rc_mkdirs(work, 0700) != 0 || rc_mkdirs(merged, 0755) != 0
+            || rc_local_mkdir_owned(upper, err, errlen) != 0)
+        {
+            if (err[0] == '\0') {
+                snprintf(err, errlen, "%s: %s", dir, strerror(errno));
+            }
+            return -1;
+        }
+
+        /* a retried create finds its first mount: replace it */
+        (void) umount2(merged, MNT_DETACH);
+
+        snprintf(opts, sizeof(opts), "lowerdir=%s,upperdir=%s,workdir=%s",
+                 sb->lower, upper, work);
+
+        if (mount("overlay", merged, "overlay", MS_NOSUID | MS_NODEV, opts)
+            != 0)
+        {
+            snprintf(err, errlen, "overlay mount on %s: %s", merged,
+                     strerror(errno));
+            return -1;
+        }
+
+        snprintf(path, sizeof(path), "%s/.home", merged);
+        if (rc_local_mkdir_owned(path, err, errlen) != 0) {
+            return -1;
+        }
+
+        snprintf(path, sizeof(path), "%s/.replicas", merged);
+        if (rc_local_mkdir_owned(path, err, errlen) != 0) {
+            return -1;
+        }
+    }
+
+    if (rc_net_create(&rc_local_net, sb->id, sb->slot, err, errlen) != 0) {
+        return -1;
+    }
+
+    rc_net_slot_addr(&rc_local_net, sb->slot, sb->addr, sizeof(sb->addr));
+
+    return 0;
+}
+
+
+/* the host's /bin and friends: symlinks into /usr on Debian 12 */
+static int
+rc_local_usr_links(char **argv, int n)
+{
+    static const char  *links[][2] = {
+        { "usr/bin", "/bin" }, { "usr/sbin", "/sbin" },
+        { "usr/lib", "/lib" }, { "usr/lib64", "/lib64" },
+        { "usr/lib32", "/lib32" }
+    };
+    size_t              i;
+    struct stat         st;
+
+    for (i = 0; i < sizeof(links) / sizeof(links[0]); i++) {
+        if (lstat(links[i][1], &st) != 0) {
+            continue;
+        }
+
+        if (S_ISLNK(st.st_mode)) {
+            argv[n++] = "--symlink";
+            argv[n++] = (char *) links[i][0];
+        } else {
+            argv[n++] = "--ro-bind";
+            argv[n++] = (char *) links[i][1];
+        }
+
+        argv[n++] = (char *) links[i][1];
+    }
+
+    return n;
+}
+
+
+/* in the child, as root still: join the limits and the network, then
+ * become the sandbox's user and run bubblewrap */
+static void
+rc_local_exec(rc_sandbox_t *sb, int netfd, int logfd, int infd, int errfd,
+    char **argv, char **envp)
+{
+    int  e;
+
+    if (rc_cgroup_enter(sb->id, getpid()) != 0) {
+        goto failed;
+    }
+
+    if (setns(netfd, CLONE_NEWNET) != 0) {
+        goto failed;
+    }
+
+    if (dup2(infd, 0) < 0 || dup2(logfd, 1) < 0 || dup2(logfd, 2) < 0) {
+        goto failed;
+    }
+
+    if (setgroups(0, NULL) != 0 || setgid(rc_local.gid) != 0
+        || setuid(rc_local.uid) != 0)
+    {
+        goto failed;
+    }
+
+    if (chdir("/") != 0) {
+        goto failed;
+    }
+
+    execve(RC_BWRAP, argv, envp);
+
+failed:
+
+    e = errno;
+    (void) write(errfd, &e, sizeof(e));
+    _exit(127);
+}
+
+
+static int
+rc_local_start(rc_sandbox_t *sb, const rc_sandbox_run_t *run, char *err,
+    size_t errlen)
+{
+    int              n, i, netfd, logfd, infd, pfd[2], e, status;
+    char            *argv[RC_ARGS_MAX], *envp[RC_ENV_MAX];
+    char             root[RC_SANDBOX_PATH_MAX], rundir[RC_SANDBOX_PATH_MAX];
+    char             logpath[RC_SANDBOX_PATH_MAX], wsenv[64];
+    char             hostname[64];
+    pid_t            pid, done;
+    ssize_t          got;
+    unsigned         waited;
+    struct timespec  ts = { 0, 10 * 1000 * 1000 };
+
+    rc_local_root(sb, root, sizeof(root));
+    rc_local_path(sb, "run", rundir, sizeof(rundir));
+    if (run->log_path) {
+        snprintf(logpath, sizeof(logpath), "%s", run->log_path);
+    } else {
+        rc_local_path(sb, "engine.log", logpath, sizeof(logpath));
+    }
+
+    if (rc_cgroup_create(sb->id, rc_local.memory_max, rc_local.pids_max,
+                         err, errlen) != 0)
+    {
+        return -1;
+    }
+
+    netfd = rc_net_open(&rc_local_net, sb->id);
+    if (netfd < 0) {
+        snprintf(err, errlen, "sandbox %s has no network namespace", sb->id);
+        return -1;
+    }
+
+    logfd = open(logpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    infd = open(run->stdin_path ? run->stdin_path : "/dev/null",
+                O_RDONLY | O_CLOEXEC);
+
+    if (logfd < 0 || infd < 0 || pipe2(pfd, O_CLOEXEC) != 0) {
+        snprintf(err, errlen, "sandbox %s: %s", sb->id, strerror(errno));
+        goto failed;
+    }
+
+    snprintf(hostname, sizeof(hostname), "%s",
+             sb->workspace[0] ? sb->workspace : sb->id);
+
+    n = 0;
+    argv[n++] = "bwrap";
+    argv[n++] = "--unshare-user";
+    argv[n++] = "--unshare-pid";
+    argv[n++] = "--unshare-ipc";
+    argv[n++] = "--unshare-uts";
+    argv[n++] = "--unshare-cgroup-try";
+    argv[n++] = "--new-session";
+    argv[n++] = "--hostname";
+    argv[n++] = hostname;
+    argv[n++] = "--ro-bind";
+    argv[n++] = "/usr";
+    argv[n++] = "/usr";
+    n = rc_local_usr_links(argv, n);
+    argv[n++] = "--ro-bind";
+    argv[n++] = "/etc";
+    argv[n++] = "/etc";
+    argv[n++] = "--proc";
+    argv[n++] = "/proc";
+    argv[n++] = "--dev";
+    argv[n++] = "/dev";
+    argv[n++] = "--tmpfs";
+    argv[n++] = "/tmp";
+    argv[n++] = "--tmpfs";
+    argv[n++] = "/var/tmp";
+    argv[n++] = "--tmpfs";
+    argv[n++] = "/run";
+    argv[n++] = "--bind";
+    argv[n++] = rundir;
+    argv[n++] = "/run/replicas";
+    argv[n++] = "--bind";
+    argv[n++] = root;
+    argv[n++] = "/workspace";
+    argv[n++] = "--ro-bind";
+    argv[n++] = (char *) rc_local.engine;
+    argv[n++] = RC_ENGINE_PATH;
+    argv[n++] = "--chdir";
+    argv[n++] = (char *) (run->cwd ? run->cwd : "/workspace");
+    argv[n++] = "--";
+
+    if (run->argv) {
+        for (i = 0; run->argv[i] && n < RC_ARGS_MAX - 1; i++) {
+            argv[n++] = run->argv[i];
+        }
+
+    } else {
+        argv[n++] = RC_ENGINE_PATH;
+        argv[n++] = "serve";
+        argv[n++] = "--listen";
+        argv[n++] = "0.0.0.0:3737";
+        argv[n++] = "--state-dir";
+        argv[n++] = "/workspace/.replicas";
+        argv[n++] = "--workdir";
+        argv[n++] = "/workspace";
+    }
+
+    argv[n] = NULL;
+
+    snprintf(wsenv, sizeof(wsenv), "REPLICAS_WORKSPACE=%s", sb->workspace);
+
+    n = 0;
+    envp[n++] = "PATH=/opt/replicas/bin:/usr/local/sbin:/usr/local/bin:"
+                "/usr/sbin:/usr/bin:/sbin:/bin";
+    envp[n++] = "HOME=/workspace/.home";
+    envp[n++] = "LANG=C.UTF-8";
+    envp[n++] = "TMPDIR=/tmp";
+    envp[n++] = wsenv;
+
+    for (i = 0; run->env && run->env[i] && n < RC_ENV_MAX - 1; i++) {
+        envp[n++] = run->env[i];
+    }
+
+    envp[n] = NULL;
+
+    pid = fork();
+
+    if (pid == 0) {
+        close(pfd[0]);
+
+        if (!run->wait) {
+            /* detached: the sandbox outlives this worker */
+            if (setsid() < 0) {
+                _exit(127);
+            }
+
+            pid = fork();
+            if (pid != 0) {
+                _exit(pid < 0 ? 127 : 0);
+            }
+        }
+
+        rc_local_exec(sb, netfd, logfd, infd, pfd[1], argv, envp);
+    }
+
+    close(pfd[1]);
+    close(netfd);
+    close(logfd);
+    close(infd);
+    netfd = logfd = infd = -1;
+
+    if (pid < 0) {
+        close(pfd[0]);
+        snprintf(err, errlen, "fork: %s", strerror(errno));
+        goto failed;
+    }
+
+    /* EOF: bwrap was executed; an int: why not */
+    got = read(pfd[0], &e, sizeof(e));
+    close(pfd[0]);
+
+    if (!run->wait) {
+        while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+            /* the intermediate child */
+        }
+    }
+
+    if (got == sizeof(e)) {
+        if (run->wait) {
+            (void) waitpid(pid, &status, 0);
+        }
+
+        snprintf(err, errlen, "sandbox %s: cannot start: %s", sb->id,
+                 strerror(e));
+        goto failed;
+    }
+
+    if (!run->wait) {
+        return 0;
+    }
+
+    /* a build: wait for its command, within its deadline */
+    for (waited = 0; ; waited += 10) {
+        done = waitpid(pid, &status, WNOHANG);
+
+        if (done == pid) {
+            break;
+        }
+
+        if (done < 0 && errno != EINTR) {
+            status = 127 << 8;
+            break;
+        }
+
+        if (run->timeout_ms && waited >= run->timeout_ms) {
+            (void) rc_cgroup_destroy(sb->id);
+            (void) waitpid(pid, &status, 0);
+            return 124;
+        }
+
+        nanosleep(&ts, NULL);
+    }
+
+    /* what it left running in the background goes with it */
+    (void) rc_cgroup_destroy(sb->id);
+
+    if (WIFEXITED(status)) {
+        return WEXITSTATUS(status);
+    }
+
+    return 128 + WTERMSIG(status);
+
+failed:
+
+    if (netfd >= 0) {
+        close(netfd);
+    }
+
+    if (logfd >= 0) {
+        close(logfd);
+    }
+
+    if (infd >= 0) {
+        close(infd);
+    }
+
+    (void) rc_cgroup_destroy(sb->id);
+
+    return -1;
+}
+
+
+static int
+rc_local_stop(rc_sandbox_t *sb)
+{
+    return rc_cgroup_destroy(sb->id);
+}
+
+
+static int
+rc_local_destroy(rc_sandbox_t *sb)
+{
+    char  dir[RC_SANDBOX_PATH_MAX], merged[RC_SANDBOX_PATH_MAX];
+
+    (void) rc_cgroup_destroy(sb->id);
+
+    rc_local_path(sb, NULL, dir, sizeof(dir));
+    rc_local_path(sb, "merged", merged, sizeof(merged));
+
+    if (umount2(merged, MNT_DETACH) != 0 && errno != EINVAL
+        && errno != ENOENT)
+    {
+        return -1;
+    }
+
+    rc_net_destroy(&rc_local_net, sb->id);
+
+    return rc_rmtree(dir);
+}
+
+
+static const char *
+rc_local_address(rc_sandbox_t *sb)
+{
+    return sb->addr;
+}
+
+
+static int
+rc_local_health(rc_sandbox_t *sb, rc_sandbox_health_t *h)
+{
+    h->running = rc_cgroup_count(sb->id) > 0;
+    h->oom_kills = rc_cgroup_oom_kills(sb->id);
+
+    return 0;
+}
+
+
+const rc_sandbox_driver_t  rc_sandbox_local = {
+    "local",
+    rc_local_create,
+    rc_local_start,
+    rc_local_stop,
+    rc_local_destroy,
+    rc_local_address,
+    rc_local_health,
+    rc_local_root
+};

@@ -1,0 +1,563 @@
+/*
+ * replicas-control serve: the job loop.  Jobs arrive on the
+ * replicas:jobs stream; every worker reads it through the consumer group
+ * "control", so each job goes to one worker.  A job is acknowledged once
+ * done; one whose worker died stays pending and another worker claims it
+ * (XAUTOCLAIM) after --reclaim-ms without a heartbeat.  Jobs are
+ * idempotent (rc_jobs.c), so redoing one is safe.  Long jobs send
+ * heartbeats (XCLAIM to themselves, lock renewal) so nobody steals them.
+ */
+
+#define _GNU_SOURCE
+
+#include <errno.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/rp_keys.h"
+#include "common/rp_token.h"
+#include "rc_engine.h"
+#include "rc_log.h"
+#include "rc_worker.h"
+
+
+#define RC_LOCK_TTL_MS     60000
+#define RC_JOB_TRIES_MAX   5
+
+static volatile sig_atomic_t  rc_stop;
+
+
+static void
+rc_on_signal(int sig)
+{
+    (void) sig;
+    rc_stop = 1;
+}
+
+
+redisReply *
+rc_cmd(rc_worker_t *w, const char *fmt, ...)
+{
+    va_list      ap;
+    redisReply  *reply;
+
+    va_start(ap, fmt);
+    reply = redisvCommand(w->redis, fmt, ap);
+    va_end(ap);
+
+    if (reply == NULL) {
+        rc_error("redis.failed", "error=\"%s\"", w->redis->errstr);
+
+    } else if (reply->type == REDIS_REPLY_ERROR) {
+        rc_error("redis.error", "error=\"%s\"", reply->str);
+    }
+
+    return reply;
+}
+
+
+redisReply *
+rc_cmdargv(rc_worker_t *w, int argc, const char **argv)
+{
+    redisReply  *reply;
+
+    reply = redisCommandArgv(w->redis, argc, argv, NULL);
+
+    if (reply == NULL) {
+        rc_error("redis.failed", "error=\"%s\"", w->redis->errstr);
+
+    } else if (reply->type == REDIS_REPLY_ERROR) {
+        rc_error("redis.error", "error=\"%s\"", reply->str);
+    }
+
+    return reply;
+}
+
+
+char *
+rc_hget(rc_worker_t *w, const char *key, const char *field)
+{
+    char        *s;
+    redisReply  *r;
+
+    r = rc_cmd(w, "HGET %s %s", key, field);
+
+    s = (r && r->type == REDIS_REPLY_STRING) ? strdup(r->str) : NULL;
+
+    freeReplyObject(r);
+
+    return s;
+}
+
+
+int
+rc_enqueue(rc_worker_t *w, const char *type, const char *ws, ...)
+{
+    int          argc;
+    char         now[32];
+    va_list      ap;
+    const char  *argv[32], *s;
+    redisReply  *r;
+
+    snprintf(now, sizeof(now), "%ld", (long) time(NULL));
+
+    argc = 0;
+    argv[argc++] = "XADD";
+    argv[argc++] = RP_KEY_JOBS;
+    argv[argc++] = "MAXLEN";
+    argv[argc++] = "~";
+    argv[argc++] = "100000";
+    argv[argc++] = "*";
+    argv[argc++] = "type";
+    argv[argc++] = type;
+    argv[argc++] = "workspace";
+    argv[argc++] = ws;
+    argv[argc++] = "at";
+    argv[argc++] = now;
+
+    va_start(ap, ws);
+
+    while (argc < 30 && (s = va_arg(ap, const char *)) != NULL) {
+        argv[argc++] = s;
+        argv[argc++] = va_arg(ap, const char *);
+    }
+
+    va_end(ap);
+
+    r = rc_cmdargv(w, argc, argv);
+
+    argc = (r && r->type == REDIS_REPLY_STRING) ? 0 : -1;
+    freeReplyObject(r);
+
+    return argc;
+}
+
+
+void
+rc_worker_beat(void *data)
+{
+    long long     now;
+    rc_worker_t  *w = data;
+
+    now = rc_now_ms();
+
+    if (now - w->last_beat < 1000) {
+        return;
+    }
+
+    w->last_beat = now;
+
+    if (w->job_id[0]) {
+        freeReplyObject(rc_cmd(w, "XCLAIM " RP_KEY_JOBS " " RP_JOBS_GROUP
+                               " %s 0 %s JUSTID", w->consumer, w->job_id));
+    }
+
+    if (w->lock_key[0]) {
+        freeReplyObject(rc_cmd(w, "EVAL %s 1 %s %s %d",
+            "if redis.call('GET', KEYS[1]) == ARGV[1] then "
+            "return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0",
+            w->lock_key, w->lock_value, RC_LOCK_TTL_MS));
+    }
+}
+
+
+int
+rc_lock(rc_worker_t *w, const char *name, long wait_ms)
+{
+    int              ok;
+    long long        start;
+    redisReply      *r;
+    struct timespec  ts = { 0, 20 * 1000 * 1000 };
+
+    snprintf(w->lock_key, sizeof(w->lock_key), RP_KEY_LOCK_PREFIX "%s",
+             name);
+    snprintf(w->lock_value, sizeof(w->lock_value), "%s:%lld", w->consumer,
+             rc_now_ms());
+
+    start = rc_now_ms();
+
+    for ( ;; ) {
+        r = rc_cmd(w, "SET %s %s NX PX %d", w->lock_key, w->lock_value,
+                   RC_LOCK_TTL_MS);
+        ok = r && r->type == REDIS_REPLY_STATUS;
+        freeReplyObject(r);
+
+        if (ok) {
+            return 0;
+        }
+
+        if (rc_now_ms() - start >= wait_ms) {
+            w->lock_key[0] = '\0';
+            return -1;
+        }
+
+        rc_worker_beat(w);
+        nanosleep(&ts, NULL);
+    }
+}
+
+
+void
+rc_unlock(rc_worker_t *w)
+{
+    if (w->lock_key[0] == '\0') {
+        return;
+    }
+
+    freeReplyObject(rc_cmd(w, "EVAL %s 1 %s %s",
+        "if redis.call('GET', KEYS[1]) == ARGV[1] then "
+        "return redis.call('DEL', KEYS[1]) end return 0",
+        w->lock_key, w->lock_value));
+
+    w->lock_key[0] = '\0';
+}
+
+
+static const char *
+rc_field(redisReply *fields, const char *name)
+{
+    size_t  i;
+
+    for (i = 0; fields && i + 1 < fields->elements; i += 2) {
+        if (fields->element[i]->type == REDIS_REPLY_STRING
+            && strcmp(fields->element[i]->str, name) == 0
+            && fields->element[i + 1]->type == REDIS_REPLY_STRING)
+        {
+            return fields->element[i + 1]->str;
+        }
+    }
+
+    return "";
+}
+
+
+/* how many times this job was handed out (a crash loop ends somewhere) */
+static long long
+rc_job_deliveries(rc_worker_t *w, const char *id)
+{
+    long long    n;
+    redisReply  *r;
+
+    r = rc_cmd(w, "XPENDING " RP_KEY_JOBS " " RP_JOBS_GROUP " %s %s 1", id,
+               id);
+
+    n = 1;
+
+    if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 1
+        && r->element[0]->type == REDIS_REPLY_ARRAY
+        && r->element[0]->elements == 4)
+    {
+        n = r->element[0]->element[3]->integer;
+    }
+
+    freeReplyObject(r);
+
+    return n;
+}
+
+
+static void
+rc_handle(rc_worker_t *w, redisReply *entry, int reclaimed)
+{
+    int          rc;
+    long long    start, tries;
+    const char  *id, *type, *ws;
+    redisReply  *fields;
+
+    if (entry->type != REDIS_REPLY_ARRAY || entry->elements != 2
+        || entry->element[0]->type != REDIS_REPLY_STRING)
+    {
+        return;
+    }
+
+    id = entry->element[0]->str;
+    fields = entry->element[1]->type == REDIS_REPLY_ARRAY
+             ? entry->element[1] : NULL;
+    type = rc_field(fields, "type");
+    ws = rc_field(fields, "workspace");
+
+    snprintf(w->job_id, sizeof(w->job_id), "%s", id);
+    w->last_beat = rc_now_ms();
+
+    tries = reclaimed ? rc_job_deliveries(w, id) : 1;
+    start = rc_now_ms();
+
+    rc_info("job.start", "job=%s type=%s ws=%s reclaimed=%d tries=%lld", id,
+            type, ws, reclaimed, tries);
+
+    if (tries > RC_JOB_TRIES_MAX) {
+        rc_error("job.abandoned", "job=%s type=%s ws=%s tries=%lld", id, type,
+                 ws, tries);
+        rc = 0;
+
+    } else {
+        rc = rc_job_run(w, type, ws, fields);
+    }
+
+    rc_unlock(w);
+
+    if (rc == 0) {
+        freeReplyObject(rc_cmd(w, "XACK " RP_KEY_JOBS " " RP_JOBS_GROUP " %s",
+                               id));
+    }
+
+    rc_info(rc == 0 ? "job.done" : "job.retry", "job=%s type=%s ws=%s ms=%lld",
+            id, type, ws, rc_now_ms() - start);
+
+    w->job_id[0] = '\0';
+}
+
+
+/* one round: a job whose worker went quiet, else a new one (blocking 1 s) */
+static int
+rc_poll(rc_worker_t *w)
+{
+    size_t       i;
+    redisReply  *r, *list;
+
+    r = rc_cmd(w, "XAUTOCLAIM " RP_KEY_JOBS " " RP_JOBS_GROUP " %s %ld 0-0 "
+               "COUNT 1", w->consumer, w->reclaim_ms);
+
+    if (r == NULL) {
+        return -1;
+    }
+
+    if (r->type == REDIS_REPLY_ARRAY && r->elements >= 2
+        && r->element[1]->type == REDIS_REPLY_ARRAY
+        && r->element[1]->elements)
+    {
+        list = r->element[1];
+
+        for (i = 0; i < list->elements; i++) {
+            rc_handle(w, list->element[i], 1);
+        }
+
+        freeReplyObject(r);
+        return 0;
+    }
+
+    freeReplyObject(r);
+
+    r = rc_cmd(w, "XREADGROUP GROUP " RP_JOBS_GROUP " %s COUNT 1 BLOCK 1000 "
+               "STREAMS " RP_KEY_JOBS " >", w->consumer);
+
+    if (r == NULL) {
+        return -1;
+    }
+
+    /* [[stream, [entry...]]] */
+    if (r->type == REDIS_REPLY_ARRAY && r->elements == 1
+        && r->element[0]->type == REDIS_REPLY_ARRAY
+        && r->element[0]->elements == 2)
+    {
+        list = r->element[0]->element[1];
+
+        for (i = 0; list->type == REDIS_REPLY_ARRAY && i < list->elements;
+             i++)
+        {
+            rc_handle(w, list->element[i], 0);
+        }
+    }
+
+    freeReplyObject(r);
+
+    return 0;
+}
+
+
+static void
+rc_serve_usage(void)
+{
+    fprintf(stderr,
+        "usage: replicas-control serve [options]\n"
+        "  --home DIR            images and sandboxes (REPLICAS_HOME, ./run)\n"
+        "  --node NAME           this machine's name (hostname)\n"
+        "  --engine PATH         replicas-engine binary\n"
+        "  --net-name NAME       bridge <NAME>br, firewall table (rp0)\n"
+        "  --net-range CIDR      sandbox addresses (10.213.0.0/16)\n"
+        "  --allow-port PORT     a host port sandboxes may reach (the "
+        "gateway); repeatable\n"
+        "  --user NAME           who runs inside sandboxes (replicas-ws)\n"
+        "  --memory MIB          memory limit per sandbox (2048)\n"
+        "  --pids N              process limit per sandbox (1024)\n"
+        "  --pool-size N         warm sandboxes per image (1)\n"
+        "  --reclaim-ms MS       a silent worker's job is redone after (30000)\n"
+        "  --idle-sleep S        auto-sleep after S idle seconds (3600)\n"
+        "  --delete-after S      auto-delete after S seconds asleep (604800)\n"
+        "  --image-refresh S     rebuild images whose branch moved (1800)\n"
+        "  --teardown            remove the bridge and firewall table, exit\n");
+}
+
+
+int
+rc_serve_main(redisContext *redis, int argc, char **argv)
+{
+    int                 i, teardown;
+    char                err[512], host[64];
+    const char         *user, *a, *v;
+    long long           last_tick;
+    rc_worker_t         w;
+    struct passwd      *pw;
+    struct sigaction    sa;
+    static char         engine[4096];
+
+    memset(&w, 0, sizeof(w));
+
+    w.redis = redis;
+    w.driver = &rc_sandbox_local;
+    w.home = getenv("REPLICAS_HOME") ? getenv("REPLICAS_HOME") : "./run";
+    w.pool_size = 1;
+    w.reclaim_ms = 30000;
+    w.idle_sleep_s = 3600;
+    w.delete_after_s = 7 * 24 * 3600;
+    w.image_refresh_s = 1800;
+    w.health_timeout_ms = 20000;
+
+    w.local.net_name = "rp0";
+    w.local.net_range = "10.213.0.0/16";
+    w.local.memory_max = 2048ULL << 20;
+    w.local.pids_max = 1024;
+
+    /* the engine sits next to this binary unless told otherwise */
+    if (readlink("/proc/self/exe", engine, sizeof(engine) - 32) > 0) {
+        strcpy(strrchr(engine, '/') + 1, "replicas-engine");
+    }
+    w.local.engine = engine;
+
+    user = "replicas-ws";
+    teardown = 0;
+
+    if (gethostname(host, sizeof(host)) != 0) {
+        strcpy(host, "local");
+    }
+    host[sizeof(host) - 1] = '\0';
+    snprintf(w.node, sizeof(w.node), "%s", host);
+
+    for (i = 1; i < argc; i++) {
+        a = argv[i];
+
+        if (strcmp(a, "--teardown") == 0) {
+            teardown = 1;
+            continue;
+        }
+
+        if (i + 1 >= argc) {
+            rc_serve_usage();
+            return 2;
+        }
+
+        v = argv[++i];
+
+        if (strcmp(a, "--home") == 0) {
+            w.home = v;
+        } else if (strcmp(a, "--node") == 0) {
+            snprintf(w.node, sizeof(w.node), "%s", v);
+        } else if (strcmp(a, "--engine") == 0) {
+            w.local.engine = v;
+        } else if (strcmp(a, "--net-name") == 0) {
+            w.local.net_name = v;
+        } else if (strcmp(a, "--net-range") == 0) {
+            w.local.net_range = v;
+        } else if (strcmp(a, "--allow-port") == 0 && w.local.net_nports < 8) {
+            w.local.net_ports[w.local.net_nports++] = atoi(v);
+        } else if (strcmp(a, "--user") == 0) {
+            user = v;
+        } else if (strcmp(a, "--memory") == 0) {
+            w.local.memory_max = strtoull(v, NULL, 10) << 20;
+        } else if (strcmp(a, "--pids") == 0) {
+            w.local.pids_max = atoi(v);
+        } else if (strcmp(a, "--pool-size") == 0) {
+            w.pool_size = atoi(v);
+        } else if (strcmp(a, "--reclaim-ms") == 0) {
+            w.reclaim_ms = atol(v);
+        } else if (strcmp(a, "--idle-sleep") == 0) {
+            w.idle_sleep_s = atol(v);
+        } else if (strcmp(a, "--delete-after") == 0) {
+            w.delete_after_s = atol(v);
+        } else if (strcmp(a, "--image-refresh") == 0) {
+            w.image_refresh_s = atol(v);
+        } else {
+            rc_serve_usage();
+            return 2;
+        }
+    }
+
+    if (w.local.memory_max < (16ULL << 20) || w.local.pids_max < 8
+        || w.reclaim_ms < 100)
+    {
+        fprintf(stderr, "replicas-control: --memory at least 16 MiB, --pids "
+                "at least 8, --reclaim-ms at least 100\n");
+        return 2;
+    }
+
+    pw = getpwnam(user);
+    if (pw == NULL) {
+        fprintf(stderr, "replicas-control: no user \"%s\" to run sandboxes "
+                "as (auto/up creates replicas-ws)\n", user);
+        return 2;
+    }
+
+    w.local.uid = pw->pw_uid;
+    w.local.gid = pw->pw_gid;
+    w.local.home = w.home;
+
+    if (w.local.uid == 0) {
+        fprintf(stderr, "replicas-control: sandboxes never run as root\n");
+        return 2;
+    }
+
+    if (rc_sandbox_local_init(&w.local, err, sizeof(err)) != 0) {
+        fprintf(stderr, "replicas-control: local sandboxes: %s\n", err);
+        return 1;
+    }
+
+    if (teardown) {
+        rc_sandbox_local_teardown();
+        return 0;
+    }
+
+    snprintf(w.consumer, sizeof(w.consumer), "%s-%d", w.node, (int) getpid());
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = rc_on_signal;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    rc_engine_init();
+
+    /* from the stream's start: jobs queued before any worker ran count */
+    freeReplyObject(redisCommand(w.redis, "XGROUP CREATE " RP_KEY_JOBS " "
+                                 RP_JOBS_GROUP " 0 MKSTREAM"));
+
+    rc_info("worker.start", "consumer=%s node=%s driver=%s home=%s",
+            w.consumer, w.node, w.driver->name, w.home);
+
+    last_tick = 0;
+
+    while (!rc_stop) {
+        if (rc_now_ms() - last_tick >= 1000) {
+            last_tick = rc_now_ms();
+            rc_lifecycle_tick(&w);
+        }
+
+        if (rc_poll(&w) != 0) {
+            if (w.redis->err) {
+                rc_error("worker.redis_lost", "error=\"%s\"",
+                         w.redis->errstr);
+                return 1;
+            }
+        }
+    }
+
+    rc_info("worker.stop", "consumer=%s", w.consumer);
+
+    return 0;
+}

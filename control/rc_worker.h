@@ -1,0 +1,94 @@
+/*
+ * The control worker ("replicas-control serve"): shared declarations of
+ *   rc_serve.c       the job loop: consumer group, reclaim, heartbeats
+ *   rc_jobs.c        create, wake, sleep, delete, message
+ *   rc_sandboxes.c   sandbox records in Redis, addresses, start + health
+ *   rc_image.c       per-repository images: clone, warm hook
+ *   rc_lifecycle.c   timers: dead sandboxes, auto-sleep, auto-delete
+ */
+
+#ifndef RC_WORKER_H
+#define RC_WORKER_H
+
+#include <stddef.h>
+
+#include <hiredis/hiredis.h>
+#include <jansson.h>
+
+#include "rc_sandbox.h"
+
+
+typedef struct {
+    redisContext               *redis;
+    char                        consumer[96];  /* "<node>-<pid>" */
+    char                        node[64];
+    const rc_sandbox_driver_t  *driver;
+    rc_local_conf_t             local;
+    const char                 *home;
+
+    unsigned                    pool_size;       /* warm sandboxes */
+    long                        reclaim_ms;      /* a dead worker's job */
+    long                        idle_sleep_s;    /* auto-sleep */
+    long                        delete_after_s;  /* auto-delete asleep */
+    long                        image_refresh_s; /* rebuild check */
+    long                        health_timeout_ms;
+
+    int                         have_secrets;
+    unsigned char               secrets[32];
+
+    /* the job in hand: heartbeats keep it and its lock ours */
+    char                        job_id[64];
+    char                        lock_key[128];
+    char                        lock_value[128];
+    long long                   last_beat;
+} rc_worker_t;
+
+
+/* rc_serve.c */
+int rc_serve_main(redisContext *redis, int argc, char **argv);
+void rc_worker_beat(void *worker);
+/* a short exclusive hold on "name" (a workspace, an image); 0 or -1 */
+int rc_lock(rc_worker_t *w, const char *name, long wait_ms);
+void rc_unlock(rc_worker_t *w);
+/* XADD a job; fields are name, value pairs, NULL-terminated */
+int rc_enqueue(rc_worker_t *w, const char *type, const char *ws, ...);
+redisReply *rc_cmd(rc_worker_t *w, const char *fmt, ...);
+redisReply *rc_cmdargv(rc_worker_t *w, int argc, const char **argv);
+/* HGET as a malloc'ed string, NULL if missing */
+char *rc_hget(rc_worker_t *w, const char *key, const char *field);
+
+/* rc_jobs.c: 0 done (ack), -1 failed in a way worth retrying (no ack) */
+int rc_job_run(rc_worker_t *w, const char *type, const char *ws,
+    redisReply *fields);
+/* state change + announcement, with a reason for failed */
+int rc_ws_set_state(rc_worker_t *w, const char *ws, const char *state,
+    const char *reason);
+
+/* rc_sandboxes.c */
+/* lower: image layers; or bind: a directory used as the disk (builds) */
+int rc_sandbox_new(rc_worker_t *w, rc_sandbox_t *sb, const char *lower,
+    const char *bind, const char *workspace, char *err, size_t errlen);
+int rc_sandbox_load(rc_worker_t *w, const char *id, rc_sandbox_t *sb);
+int rc_sandbox_save(rc_worker_t *w, rc_sandbox_t *sb, const char *state);
+void rc_sandbox_forget(rc_worker_t *w, rc_sandbox_t *sb);
+/* starts the engine and waits for /healthz; 0 or -1 with err */
+int rc_sandbox_boot(rc_worker_t *w, rc_sandbox_t *sb, char *err,
+    size_t errlen);
+
+/* rc_image.c: the image layers ("dir:dir") for a workspace's
+ * repositories, built if needed; hooks and prompt from the first repo */
+typedef struct {
+    char     lower[RC_SANDBOX_PATH_MAX];
+    json_t  *repos;          /* [{name, url, dir}] */
+    json_t  *start_hooks;    /* [{name, hook}] */
+    char    *system_prompt;
+} rc_images_t;
+
+int rc_images_ensure(rc_worker_t *w, const char *org, json_t *urls,
+    const char *token, rc_images_t *out, char *err, size_t errlen);
+void rc_images_free(rc_images_t *im);
+
+/* rc_lifecycle.c: called about once a second */
+void rc_lifecycle_tick(rc_worker_t *w);
+
+#endif /* RC_WORKER_H */
