@@ -60,6 +60,15 @@ rp_install_deps() {
     fi
 }
 
+# The unprivileged user sandboxes run as (control's --user).
+RP_SANDBOX_USER=replicas-ws
+rp_ensure_sandbox_user() {
+    id "$RP_SANDBOX_USER" >/dev/null 2>&1 && return 0
+    rp_log "creating the system user $RP_SANDBOX_USER (runs workspaces)"
+    rp_as_root useradd --system --no-create-home --home-dir /nonexistent \
+        --shell /usr/sbin/nologin "$RP_SANDBOX_USER"
+}
+
 # Builds the module into $RP_OBJS (or $1), with extra cflags in $2.
 # The nginx source tree from nginx-dev is copied once per build folder,
 # since configure writes into it.
@@ -137,6 +146,7 @@ rp_install_node_deps() {
 }
 
 rp_build_all() {
+    rp_ensure_sandbox_user
     rp_log "building the gateway module"
     rp_build_module
     rp_log "building replicas-control"
