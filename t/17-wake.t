@@ -1,0 +1,93 @@
+# Wake-on-request in the gateway, with control played by the test: a
+# request for a sleeping workspace asks for one wake, programs are held
+# and released by the published change, browsers get a page that reloads.
+
+use strict;
+use warnings;
+use lib "t/lib";
+use Test::More;
+use POSIX ();
+use Time::HiRes qw(sleep);
+use Replicas::Test qw(start_redis start_upstream http_request http_json
+                      free_port poll_until tmpdir);
+use Replicas::Gateway qw(start_gateway put_workspace ws_key);
+
+my $redis = start_redis();
+my $port = free_port();
+my $app = start_upstream(addr => '127.0.0.2', port => $port, name => 'A');
+my $gw = start_gateway(redis => $redis, wake_hold => '20s');
+my $d = $gw->{domain};
+
+sub wake_jobs {
+    my ($id) = @_;
+    my $all = $redis->cmd('XRANGE', 'replicas:jobs', '-', '+');
+    return scalar grep {
+        my %f = @{ $_->[1] };
+        $f{type} eq 'wake' && $f{workspace} eq $id
+    } @$all;
+}
+
+# several programs at once: one wake job, all held, all served once awake
+put_workspace($redis, 'nap', state => 'sleeping', addr => '127.0.0.2', org => 'o1');
+my $dir = tmpdir();
+my @kids;
+for my $n (1 .. 3) {
+    my $pid = fork // die;
+    if (!$pid) {
+        my $r = http_request(port => $gw->{port}, host => "$port-nap.$d", timeout => 15);
+        open my $fh, '>', "$dir/held-$n" or POSIX::_exit(1);
+        print $fh $r->{status}, ' ', ($r->{status} == 200 ? http_json($r)->{name} : ''), "\n";
+        close $fh;
+        POSIX::_exit(0);
+    }
+    push @kids, $pid;
+}
+
+ok(poll_until(5, sub { ($redis->cmd('HGET', ws_key('nap'), 'state') // '') eq 'provisioning' }),
+   'the first request wakes it: provisioning');
+sleep 0.5;
+is(wake_jobs('nap'), 1, 'three requests, one wake job');
+ok(!-e "$dir/held-1", 'requests are held while it wakes');
+
+# control's part: awake, announced
+put_workspace($redis, 'nap', state => 'awake', addr => '127.0.0.2');
+waitpid $_, 0 for @kids;
+for my $n (1 .. 3) {
+    open my $fh, '<', "$dir/held-$n" or die;
+    chomp(my $line = <$fh>);
+    is($line, '200 A', "held request $n is proxied once awake");
+}
+
+# a browser: the waiting page, at the same URL, reloading itself
+put_workspace($redis, 'doze', state => 'sleeping', addr => '127.0.0.2', org => 'o1');
+my $res = http_request(port => $gw->{port}, host => "$port-doze.$d", path => '/some/page?x=1',
+                       headers => [['Accept', 'text/html,*/*;q=0.8']]);
+is($res->{status}, 503, 'browser: 503 while waking');
+like($res->{body}, qr/Waking workspace doze/, 'says it is waking');
+like($res->{body}, qr/http-equiv="refresh"/, 'and reloads itself (same URL)');
+ok($res->{headers}{'retry-after'}, 'with Retry-After');
+is(wake_jobs('doze'), 1, 'and the wake was asked for');
+$res = http_request(port => $gw->{port}, host => "$port-doze.$d", path => '/some/page?x=1',
+                    headers => [['Accept', 'text/html,*/*;q=0.8']]);
+is(wake_jobs('doze'), 1, 'a reload joins the wake under way');
+
+# the organisation's limit
+$redis->cmd('HSET', 'replicas:settings', 'awake_limit', 1);
+$redis->cmd('SADD', 'replicas:org-awake:o2', 'busy1');
+put_workspace($redis, 'late', state => 'sleeping', addr => '127.0.0.2', org => 'o2');
+$res = http_request(port => $gw->{port}, host => "$port-late.$d");
+is($res->{status}, 429, 'over the awake limit: 429');
+is(http_json($res)->{error}{code}, 'awake_limit', 'awake_limit');
+is($redis->cmd('HGET', ws_key('late'), 'state'), 'sleeping', 'it stays asleep');
+is(wake_jobs('late'), 0, 'no wake job');
+$redis->cmd('HDEL', 'replicas:settings', 'awake_limit');
+
+# held past replicas_wake_hold: 503 (a second gateway with a short hold)
+my $short = start_gateway(redis => $redis, wake_hold => '1s');
+put_workspace($redis, 'slow', state => 'sleeping', addr => '127.0.0.2', org => 'o1');
+$res = http_request(port => $short->{port}, host => "$port-slow.$d");
+is($res->{status}, 503, 'past the hold: 503');
+is(http_json($res)->{error}{code}, 'workspace_waking', 'workspace_waking');
+ok($res->{headers}{'retry-after'}, 'with Retry-After');
+
+done_testing();
