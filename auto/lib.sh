@@ -15,10 +15,11 @@ RP_PACKAGES=(
     build-essential clang libclang-rt-14-dev
     nginx nginx-dev
     redis-server libhiredis-dev
-    libssl-dev libcurl4-openssl-dev libjansson-dev libgit2-dev
+    libssl-dev libcurl4-openssl-dev libjansson-dev libgit2-dev libmicrohttpd-dev libyaml-dev
     perl
     wrk curl openssl
     bubblewrap iproute2 nftables
+    git python3
     chromium
 )
 
@@ -107,28 +108,50 @@ rp_build_control() {
     mkdir -p "$RP_OBJS"
     cc "${RP_CFLAGS[@]}" -I "$RP_ROOT/ngx_replicas_module" -I "$RP_ROOT/control" \
         "$RP_ROOT"/control/*.c "${RP_COMMON[@]}" \
-        -lhiredis -lcrypto -lgit2 -ljansson -lcurl \
+        -lhiredis -lcrypto -lgit2 -ljansson -lcurl -lyaml \
         -o "$RP_OBJS/replicas-control"
+}
+
+# replicas-engine, from engine/ (libmicrohttpd, jansson).
+rp_build_engine() {
+    mkdir -p "$RP_OBJS"
+    cc "${RP_CFLAGS[@]}" -I "$RP_ROOT/engine" "$RP_ROOT"/engine/*.c \
+        -lmicrohttpd -ljansson -lpthread -o "$RP_OBJS/replicas-engine"
 }
 
 # C unit tests (TAP, run by prove) under ASan and UBSan.
 rp_build_unit() {
-    local t
+    local t extra
     mkdir -p "$RP_OBJS/unit"
     for t in "$RP_ROOT"/t/unit/test_*.c; do
+        extra=()
+        case $(basename "$t") in
+            # pure files of control and the engine, with their libraries
+            test_yaml.c) extra=(-I "$RP_ROOT/control" "$RP_ROOT/control/rc_yaml.c"
+                                -ljansson -lyaml) ;;
+            test_ports.c) extra=(-I "$RP_ROOT/engine" "$RP_ROOT/engine/re_ports.c") ;;
+        esac
         cc "${RP_CFLAGS[@]}" -O0 -fsanitize=address,undefined -fno-sanitize-recover=all \
             -I "$RP_ROOT/ngx_replicas_module" -I "$RP_ROOT/t/unit" \
-            "$t" "${RP_COMMON[@]}" -lcrypto -o "$RP_OBJS/unit/$(basename "$t" .c)"
+            "$t" "${RP_COMMON[@]}" "${extra[@]}" -lcrypto \
+            -o "$RP_OBJS/unit/$(basename "$t" .c)"
     done
 }
 
 # libFuzzer targets, one per parser of network input.
 rp_build_fuzz() {
-    local t
+    local t extra
     mkdir -p "$RP_OBJS/fuzz"
     for t in "$RP_ROOT"/t/fuzz/fuzz_*.c; do
+        extra=()
+        case $(basename "$t") in
+            # the engine's pure request validators
+            fuzz_engine_*) extra=(-I "$RP_ROOT/engine" "$RP_ROOT/engine/re_request.c" -ljansson) ;;
+            # control's readers of repository files
+            fuzz_yaml*) extra=(-I "$RP_ROOT/control" "$RP_ROOT/control/rc_yaml.c" -ljansson -lyaml) ;;
+        esac
         clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-            -I "$RP_ROOT/ngx_replicas_module" "$t" "${RP_COMMON[@]}" -lcrypto \
+            -I "$RP_ROOT/ngx_replicas_module" "$t" "${RP_COMMON[@]}" "${extra[@]}" -lcrypto \
             -o "$RP_OBJS/fuzz/$(basename "$t" .c)"
     done
 }
@@ -151,11 +174,16 @@ rp_build_all() {
     rp_build_module
     rp_log "building replicas-control"
     rp_build_control
+    rp_log "building replicas-engine"
+    rp_build_engine
 }
 
 REPLICAS_BIND=${REPLICAS_BIND:-127.0.0.1}
 REPLICAS_REDIS_PORT=${REPLICAS_REDIS_PORT:-6390}
 RP_REDIS_ADDR="127.0.0.1:$REPLICAS_REDIS_PORT"
+# control's sandbox network: bridge <name>br, addresses from the range
+RP_NET_ARGS=(--net-name "${REPLICAS_NET_NAME:-rp0}"
+             --net-range "${REPLICAS_NET_RANGE:-10.213.0.0/16}")
 # The demo workspace's address: a loopback alias, as a sandbox would have.
 RP_DEMO_ADDR=${REPLICAS_DEMO_ADDR:-127.0.0.77}
 

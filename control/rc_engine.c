@@ -8,6 +8,7 @@
 
 #include <curl/curl.h>
 
+#include "common/rp_crypt.h"
 #include "rc_engine.h"
 #include "rc_log.h"
 
@@ -124,7 +125,13 @@ rc_engine_call(const char *addr, const char *method, const char *path,
     }
 
     curl_slist_free_all(headers);
-    free(text);
+
+    if (text) {
+        /* a /start body carries the environment's secrets */
+        rp_crypt_wipe(text, strlen(text));
+        free(text);
+    }
+
     free(buf.data);
 
     return status;

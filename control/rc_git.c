@@ -128,6 +128,79 @@ rc_git_clone(const char *url, const char *token, const char *dest,
 
 
 int
+rc_git_remote_head(const char *url, const char *token, char oid_hex[41],
+    char *branch, size_t branchlen, char *err, size_t errlen)
+{
+    int                      rc;
+    size_t                   i, n;
+    git_buf                  def = { NULL, 0, 0 };
+    git_remote              *remote;
+    rc_git_cred_t            cred;
+    const git_remote_head  **heads;
+    git_remote_callbacks     cb;
+
+    rc_git_init();
+
+    oid_hex[0] = '\0';
+
+    if (branch && branchlen) {
+        branch[0] = '\0';
+    }
+
+    if (git_remote_create_detached(&remote, url) != 0) {
+        rc_git_error("remote", err, errlen);
+        return -1;
+    }
+
+    git_remote_init_callbacks(&cb, GIT_REMOTE_CALLBACKS_VERSION);
+
+    cred.token = token && *token ? token : NULL;
+    cred.tries = 0;
+    cb.credentials = rc_git_credentials;
+    cb.payload = &cred;
+
+    rc = -1;
+
+    if (git_remote_connect(remote, GIT_DIRECTION_FETCH, &cb, NULL, NULL) != 0
+        || git_remote_ls(&heads, &n, remote) != 0)
+    {
+        rc_git_error("ls-remote", err, errlen);
+        goto done;
+    }
+
+    /* HEAD is what a clone checks out: the default branch */
+    for (i = 0; i < n; i++) {
+        if (strcmp(heads[i]->name, "HEAD") == 0) {
+            git_oid_tostr(oid_hex, 41, &heads[i]->oid);
+            rc = 0;
+            break;
+        }
+    }
+
+    if (rc != 0) {
+        snprintf(err, errlen, "ls-remote: the remote has no HEAD");
+        goto done;
+    }
+
+    if (branch && branchlen && git_remote_default_branch(&def, remote) == 0
+        && def.ptr)
+    {
+        snprintf(branch, branchlen, "%s",
+                 strncmp(def.ptr, "refs/heads/", 11) == 0 ? def.ptr + 11
+                                                          : def.ptr);
+    }
+
+done:
+
+    git_buf_dispose(&def);
+    (void) git_remote_disconnect(remote);
+    git_remote_free(remote);
+
+    return rc;
+}
+
+
+int
 rc_git_head(const char *repo_dir, char sha[41], char *branch,
     size_t branchlen)
 {

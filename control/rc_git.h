@@ -18,6 +18,11 @@ void rc_git_init(void);
 int rc_git_clone(const char *url, const char *token, const char *dest,
     char *err, size_t errlen);
 
+/* where the remote's default branch (its HEAD) is now, without fetching
+ * anything: oid_hex gets the commit, branch (may be NULL) its name */
+int rc_git_remote_head(const char *url, const char *token, char oid_hex[41],
+    char *branch, size_t branchlen, char *err, size_t errlen);
+
 /* the checked-out commit and branch of a working tree */
 int rc_git_head(const char *repo_dir, char sha[41], char *branch,
     size_t branchlen);

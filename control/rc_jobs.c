@@ -17,8 +17,10 @@
 #include <unistd.h>
 #include <grp.h>
 
+#include "common/rp_crypt.h"
 #include "common/rp_keys.h"
 #include "rc_engine.h"
+#include "rc_environment.h"
 #include "rc_git.h"
 #include "rc_log.h"
 #include "rc_repo_config.h"
@@ -27,6 +29,8 @@
 
 #define RC_WS_LOCK_WAIT_MS   30000
 #define RC_ERR_MAX           512
+/* how long a wake waits for the dev servers to listen again */
+#define RC_WS_PORTS_WAIT_MS  15000
 
 
 /* state, its time, the reason, the org's awake set and the announcement,
@@ -233,16 +237,18 @@ rc_branch_in_child(void *data)
 }
 
 
-/* after the engine answers: the workspace's own branch, then the start
- * hook (which never blocks the workspace: it runs in the engine) */
-static void
+/* after the engine answers: the workspace's own branch, its environment
+ * (files into its disk, variables to the engine), then the start hook
+ * (which never blocks the workspace: it runs in the engine); -1 with err
+ * when the environment cannot be opened or placed */
+static int
 rc_ws_configure(rc_worker_t *w, const char *ws, rc_ws_t *rec,
-    rc_sandbox_t *sb, int first)
+    rc_sandbox_t *sb, int first, char *err, size_t errlen)
 {
     char               root[RC_SANDBOX_PATH_MAX], dir[RC_SANDBOX_PATH_MAX + 300];
-    char               branch[96], cwd[300], err[RC_ERR_MAX];
+    char               branch[96], cwd[300], cerr[RC_ERR_MAX];
     size_t             i;
-    json_t            *name, *body, *hook, *reply;
+    json_t            *name, *body, *hook, *reply, *vars, *files;
     long               status;
     rc_repo_config_t   cfg;
     rc_branch_args_t   args;
@@ -264,7 +270,7 @@ rc_ws_configure(rc_worker_t *w, const char *ws, rc_ws_t *rec,
 
         /* the start hook as the workspace's own checkout has it now */
         if (hook == NULL
-            && rc_repo_config_load(dir, &cfg, err, sizeof(err)) == 0)
+            && rc_repo_config_load(dir, &cfg, cerr, sizeof(cerr)) == 0)
         {
             if (cfg.start_hook) {
                 hook = json_incref(cfg.start_hook);
@@ -275,14 +281,39 @@ rc_ws_configure(rc_worker_t *w, const char *ws, rc_ws_t *rec,
         }
     }
 
-    body = json_pack("{s:{}, s:o, s:s}", "env", "startHook",
-                     hook ? hook : json_null(), "cwd",
+    /* Global with the workspace's own environment over it, every time it
+     * starts: a change made while it slept applies at the wake */
+    if (rc_environment_load(w, rec->org, rec->environment, &vars, &files,
+                            err, errlen) != 0)
+    {
+        json_decref(hook);
+        return -1;
+    }
+
+    if (rc_environment_write_files(root, files, w->local.uid, w->local.gid,
+                                   err, errlen) != 0)
+    {
+        rc_environment_free(vars);
+        rc_environment_free(files);
+        json_decref(hook);
+        return -1;
+    }
+
+    rc_environment_free(files);
+
+    /* ours last: an environment cannot pretend to be another workspace */
+    json_object_set_new(vars, "REPLICAS_WORKSPACE", json_string(ws));
+
+    /* the workspace's id too: a warm sandbox learns whose it now is */
+    body = json_pack("{s:s, s:O, s:o, s:s}", "workspace", ws, "env", vars,
+                     "startHook", hook ? hook : json_null(), "cwd",
                      cwd[0] ? cwd : "/workspace");
 
     status = rc_engine_call(sb->addr, "POST", "/start", body, 5000, &reply);
 
     json_decref(body);
     json_decref(reply);
+    rc_environment_free(vars);
 
     freeReplyObject(rc_cmd(w, "HSET " RP_KEY_WS_HOOKS_PREFIX "%s start_state "
                            "%s start_at %ld", ws,
@@ -293,6 +324,8 @@ rc_ws_configure(rc_worker_t *w, const char *ws, rc_ws_t *rec,
     if (status != 202) {
         rc_warn("ws.start_hook", "ws=%s status=%ld", ws, status);
     }
+
+    return 0;
 }
 
 
@@ -365,7 +398,8 @@ rc_ws_fail(rc_worker_t *w, const char *ws, rc_sandbox_t *sb,
 static int
 rc_job_create(rc_worker_t *w, const char *ws, rc_ws_t *rec)
 {
-    char          err[RC_ERR_MAX], *names;
+    int           rc;
+    char          err[RC_ERR_MAX], *names, *token;
     size_t        i;
     json_t       *repo;
     rc_images_t   im;
@@ -389,9 +423,21 @@ rc_job_create(rc_worker_t *w, const char *ws, rc_ws_t *rec)
             return rc_ws_fail(w, ws, NULL, "no repository");
         }
 
-        if (rc_images_ensure(w, rec->org, rec->repos_urls, NULL, &im, err,
-                             sizeof(err)) != 0)
+        if (rc_environment_git_token(w, rec->org, rec->environment, &token,
+                                     err, sizeof(err)) != 0)
         {
+            return rc_ws_fail(w, ws, NULL, err);
+        }
+
+        rc = rc_images_ensure(w, rec->org, rec->repos_urls, token, &im, err,
+                              sizeof(err));
+
+        if (token) {
+            rp_crypt_wipe(token, strlen(token));
+            free(token);
+        }
+
+        if (rc != 0) {
             return rc_ws_fail(w, ws, NULL, err);
         }
 
@@ -403,6 +449,15 @@ rc_job_create(rc_worker_t *w, const char *ws, rc_ws_t *rec)
         }
 
         names = json_dumps(rec->repo_names, JSON_COMPACT);
+
+        /* the fast path: a warm sandbox of this image, booted already */
+        if (rc_pool_claim(w, ws, rec->org, rec->repos_urls, im.lower, names,
+                          &sb) == 0)
+        {
+            free(names);
+            rc_images_free(&im);
+            goto booted;
+        }
 
         if (rc_sandbox_new(w, &sb, im.lower, NULL, ws, err, sizeof(err))
             != 0)
@@ -426,7 +481,11 @@ rc_job_create(rc_worker_t *w, const char *ws, rc_ws_t *rec)
         }
     }
 
-    rc_ws_configure(w, ws, rec, &sb, 1);
+booted:
+
+    if (rc_ws_configure(w, ws, rec, &sb, 1, err, sizeof(err)) != 0) {
+        return rc_ws_fail(w, ws, &sb, err);
+    }
 
     if (rc_ws_set_state_addr(w, ws, "awake", NULL, sb.addr) != 0) {
         /* deleted meanwhile: its delete job cleans up */
@@ -436,6 +495,110 @@ rc_job_create(rc_worker_t *w, const char *ws, rc_ws_t *rec)
     (void) rc_ws_deliver(w, ws, sb.addr);
 
     return 0;
+}
+
+
+/*
+ * The ports the workspace listened on before it slept (its dev servers,
+ * not the engine): kept in the workspace's record, so a wake can wait for
+ * the start hook to bring them back before requests are let through.
+ */
+void
+rc_ws_remember_ports(rc_worker_t *w, const char *ws, const char *addr)
+{
+    char     *text;
+    size_t    i;
+    json_t   *health, *ports, *port, *keep;
+
+    if (rc_engine_call(addr, "GET", "/healthz", NULL, 1000, &health) != 200) {
+        json_decref(health);
+        return;
+    }
+
+    ports = json_object_get(health, "ports");
+    keep = json_array();
+
+    json_array_foreach(ports, i, port) {
+        if (json_is_integer(port) && json_integer_value(port) != 3737
+            && json_integer_value(port) > 0 && json_array_size(keep) < 16)
+        {
+            json_array_append(keep, port);
+        }
+    }
+
+    text = json_dumps(keep, JSON_COMPACT);
+
+    if (text) {
+        freeReplyObject(rc_cmd(w, "HSET " RP_KEY_WORKSPACE_PREFIX "%s "
+                               "ports %s", ws, text));
+        free(text);
+    }
+
+    json_decref(keep);
+    json_decref(health);
+}
+
+
+/* after a wake: until the remembered ports listen again (or the bound) */
+static void
+rc_ws_await_ports(rc_worker_t *w, const char *ws, const char *addr)
+{
+    int         all;
+    char        key[96], *text;
+    size_t      i, j;
+    json_t     *want, *health, *have, *p, *q;
+    long long   start;
+    struct timespec  ts = { 0, 20 * 1000 * 1000 };
+
+    snprintf(key, sizeof(key), RP_KEY_WORKSPACE_PREFIX "%s", ws);
+    text = rc_hget(w, key, "ports");
+    want = text ? json_loads(text, 0, NULL) : NULL;
+    free(text);
+
+    if (json_array_size(want) == 0) {
+        json_decref(want);
+        return;
+    }
+
+    start = rc_now_ms();
+
+    for ( ;; ) {
+        all = 0;
+
+        if (rc_engine_call(addr, "GET", "/healthz", NULL, 1000, &health)
+            == 200)
+        {
+            have = json_object_get(health, "ports");
+            all = 1;
+
+            json_array_foreach(want, i, p) {
+                json_array_foreach(have, j, q) {
+                    if (json_equal(p, q)) {
+                        break;
+                    }
+                }
+
+                if (j == json_array_size(have)) {
+                    all = 0;
+                    break;
+                }
+            }
+        }
+
+        json_decref(health);
+
+        if (all || rc_now_ms() - start > RC_WS_PORTS_WAIT_MS) {
+            break;
+        }
+
+        rc_worker_beat(w);
+        nanosleep(&ts, NULL);
+    }
+
+    rc_info("ws.ports", "ws=%s back=%d ms=%lld", ws, all,
+            rc_now_ms() - start);
+
+    json_decref(want);
 }
 
 
@@ -464,7 +627,11 @@ rc_job_wake(rc_worker_t *w, const char *ws, rc_ws_t *rec)
         }
     }
 
-    rc_ws_configure(w, ws, rec, &sb, 0);
+    if (rc_ws_configure(w, ws, rec, &sb, 0, err, sizeof(err)) != 0) {
+        return rc_ws_fail(w, ws, &sb, err);
+    }
+
+    rc_ws_await_ports(w, ws, sb.addr);
 
     if (rc_ws_set_state_addr(w, ws, "awake", NULL, sb.addr) != 0) {
         return 0;
@@ -482,6 +649,7 @@ rc_job_sleep(rc_worker_t *w, const char *ws, rc_ws_t *rec)
     rc_sandbox_t  sb;
 
     if (rec->sandbox[0] && rc_sandbox_load(w, rec->sandbox, &sb) == 0) {
+        rc_ws_remember_ports(w, ws, sb.addr);
         (void) w->driver->stop(&sb);
     }
 

@@ -7,7 +7,11 @@
  *     15 s, per machine);
  *   - awake workspaces idle for --idle-sleep get a sleep job, and sleeping
  *     ones idle for --delete-after are deleted (every 5 s, one worker of
- *     the whole deployment).
+ *     the whole deployment);
+ *   - warm pools kept full (rc_pool.c: every second, per machine, at most
+ *     one new sandbox a pass), leftovers of cut-short fills (every minute);
+ *   - images due a check of their remote (rc_image.c: one per second and
+ *     machine, in a child process).
  */
 
 #define _GNU_SOURCE
@@ -211,5 +215,22 @@ rc_lifecycle_tick(rc_worker_t *w)
 
     if (rc_lifecycle_turn(w, "idle", 5000)) {
         rc_lifecycle_idle(w);
+    }
+
+    snprintf(what, sizeof(what), "pool:%s", w->node);
+    if (rc_lifecycle_turn(w, what, 900)) {
+        rc_pool_tick(w);
+    }
+
+    snprintf(what, sizeof(what), "pool-orphans:%s", w->node);
+    if (rc_lifecycle_turn(w, what, 60000)) {
+        rc_pool_orphans(w);
+    }
+
+    snprintf(what, sizeof(what), "refresh:%s", w->node);
+    if (!rc_image_refresh_busy(w) && w->image_refresh_s > 0
+        && rc_lifecycle_turn(w, what, 1000))
+    {
+        rc_image_refresh_check(w);
     }
 }

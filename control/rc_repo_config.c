@@ -1,4 +1,4 @@
-/* replicas.json: see rc_repo_config.h. */
+/* replicas.json / replicas.yaml: see rc_repo_config.h. */
 
 #define _GNU_SOURCE
 
@@ -6,9 +6,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "rc_repo_config.h"
+#include "rc_yaml.h"
 
 
 #define RC_HOOK_TIMEOUT_DEFAULT  300000
@@ -94,50 +97,120 @@ rc_hook_normalise(json_t *hook, const char *name, char *err, size_t errlen)
 }
 
 
+/*
+ * Reads name in repo_dir into a new buffer: a regular file of sane size,
+ * opened without following a link (the workspace's own checkout is the
+ * sandbox user's to change, between any check and the open).
+ * 1 read, 0 no such file, -1 with err.
+ */
+static int
+rc_repo_config_read(const char *repo_dir, const char *name, char **buf,
+    size_t *len, char *err, size_t errlen)
+{
+    int          fd;
+    char         path[4096];
+    ssize_t      n;
+    struct stat  st;
+
+    snprintf(path, sizeof(path), "%s/%s", repo_dir, name);
+
+    fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+
+    if (fd < 0) {
+        if (errno == ENOENT) {
+            return 0;
+        }
+
+        snprintf(err, errlen, "%s must be a regular file under %d KiB", name,
+                 RC_CONFIG_SIZE_MAX / 1024);
+        return -1;
+    }
+
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)
+        || st.st_size > RC_CONFIG_SIZE_MAX)
+    {
+        close(fd);
+        snprintf(err, errlen, "%s must be a regular file under %d KiB", name,
+                 RC_CONFIG_SIZE_MAX / 1024);
+        return -1;
+    }
+
+    *buf = malloc(st.st_size + 1);
+    if (*buf == NULL) {
+        close(fd);
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+
+    n = read(fd, *buf, st.st_size);
+    close(fd);
+
+    if (n != st.st_size) {
+        free(*buf);
+        *buf = NULL;
+        snprintf(err, errlen, "cannot read %s", name);
+        return -1;
+    }
+
+    (*buf)[n] = '\0';
+    *len = (size_t) n;
+
+    return 1;
+}
+
+
 int
 rc_repo_config_load(const char *repo_dir, rc_repo_config_t *cfg, char *err,
     size_t errlen)
 {
-    char          path[4096];
+    int           rc;
+    char         *buf;
+    size_t        len;
     json_t       *root, *v;
     const char   *key;
-    struct stat   st;
     json_error_t  jerr;
 
     memset(cfg, 0, sizeof(*cfg));
 
-    snprintf(path, sizeof(path), "%s/replicas.json", repo_dir);
+    buf = NULL;
+    root = NULL;
 
-    if (lstat(path, &st) != 0) {
-        snprintf(path, sizeof(path), "%s/replicas.yaml", repo_dir);
+    /* replicas.json first, then replicas.yaml: the first found wins */
+    rc = rc_repo_config_read(repo_dir, "replicas.json", &buf, &len, err,
+                             errlen);
 
-        if (lstat(path, &st) == 0) {
-            snprintf(err, errlen, "replicas.yaml is not read yet: use "
-                     "replicas.json");
-            return -1;
+    if (rc == 1) {
+        strcpy(cfg->file, "replicas.json");
+        root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
+
+        if (root == NULL) {
+            /* line and reason only: the text may not be ours to show */
+            snprintf(err, errlen, "replicas.json line %d: not valid JSON",
+                     jerr.line);
         }
 
-        return 0;
+    } else if (rc == 0) {
+        rc = rc_repo_config_read(repo_dir, "replicas.yaml", &buf, &len, err,
+                                 errlen);
+
+        if (rc == 0) {
+            return 0;
+        }
+
+        if (rc == 1) {
+            strcpy(cfg->file, "replicas.yaml");
+            root = rc_yaml_to_json(buf, len, err, errlen);
+        }
     }
 
-    strcpy(cfg->file, "replicas.json");
+    free(buf);
 
-    /* the repository is untrusted: a regular file of sane size only */
-    if (!S_ISREG(st.st_mode) || st.st_size > RC_CONFIG_SIZE_MAX) {
-        snprintf(err, errlen, "replicas.json must be a regular file under "
-                 "%d KiB", RC_CONFIG_SIZE_MAX / 1024);
-        return -1;
-    }
-
-    root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
     if (root == NULL) {
-        snprintf(err, errlen, "replicas.json line %d: %s", jerr.line,
-                 jerr.text);
         return -1;
     }
 
     if (!json_is_object(root)) {
-        snprintf(err, errlen, "replicas.json must hold an object");
+        snprintf(err, errlen, "%s must hold an object", cfg->file);
         goto failed;
     }
 
@@ -163,7 +236,7 @@ rc_repo_config_load(const char *repo_dir, rc_repo_config_t *cfg, char *err,
 
         } else if (key[0] != '$') {
             /* unknown settings are refused, so a typo is not silent */
-            snprintf(err, errlen, "replicas.json: unknown setting \"%s\"",
+            snprintf(err, errlen, "%s: unknown setting \"%s\"", cfg->file,
                      key);
             goto failed;
         }

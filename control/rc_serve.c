@@ -24,6 +24,7 @@
 #include "common/rp_keys.h"
 #include "common/rp_token.h"
 #include "rc_engine.h"
+#include "rc_environment.h"
 #include "rc_log.h"
 #include "rc_worker.h"
 
@@ -392,7 +393,86 @@ rc_serve_usage(void)
         "  --idle-sleep S        auto-sleep after S idle seconds (3600)\n"
         "  --delete-after S      auto-delete after S seconds asleep (604800)\n"
         "  --image-refresh S     rebuild images whose branch moved (1800)\n"
-        "  --teardown            remove the bridge and firewall table, exit\n");
+        "  --secrets-key FILE    opens environment values (the gateway's "
+        "replicas_secrets_key)\n"
+        "  --repo-root DIR       local repositories (paths, file://) may be "
+        "used from\n"
+        "                        under DIR; repeatable (none: remote only)\n"
+        "  --sleep-all           stop every workspace of this node (now "
+        "sleeping), exit\n"
+        "  --teardown            destroy every sandbox of this node, remove "
+        "the bridge\n"
+        "                        and firewall table, exit\n");
+}
+
+
+/*
+ * --teardown: every sandbox this node has (workspaces' and warm ones) is
+ * destroyed with its record, then the network goes.  For auto/down and
+ * the tests; the workspaces' records are left as they are.
+ */
+static void
+rc_serve_destroy_all(rc_worker_t *w)
+{
+    size_t        i;
+    rc_sandbox_t  sb;
+    redisReply   *r;
+
+    r = rc_cmd(w, "SMEMBERS " RP_KEY_NODE_SANDBOXES_PREFIX "%s", w->node);
+
+    for (i = 0; r && r->type == REDIS_REPLY_ARRAY && i < r->elements; i++) {
+        if (rc_sandbox_load(w, r->element[i]->str, &sb) == 0) {
+            rc_sandbox_forget(w, &sb);
+        }
+    }
+
+    freeReplyObject(r);
+}
+
+
+/*
+ * --sleep-all: the machine is going down (auto/down).  Every workspace
+ * awake here is stopped and recorded as sleeping, so the next request
+ * wakes it once a worker runs again; warm sandboxes are destroyed.
+ */
+static void
+rc_serve_sleep_all(rc_worker_t *w)
+{
+    char          key[96], *state;
+    size_t        i;
+    rc_sandbox_t  sb;
+    redisReply   *r;
+
+    r = rc_cmd(w, "SMEMBERS " RP_KEY_NODE_SANDBOXES_PREFIX "%s", w->node);
+
+    for (i = 0; r && r->type == REDIS_REPLY_ARRAY && i < r->elements; i++) {
+        if (rc_sandbox_load(w, r->element[i]->str, &sb) != 0) {
+            continue;
+        }
+
+        if (sb.workspace[0] == '\0') {
+            rc_sandbox_forget(w, &sb);
+            continue;
+        }
+
+        rc_ws_remember_ports(w, sb.workspace, sb.addr);
+        (void) w->driver->stop(&sb);
+
+        /* run with no worker up: nothing else changes the state now */
+        snprintf(key, sizeof(key), RP_KEY_WORKSPACE_PREFIX "%s",
+                 sb.workspace);
+        state = rc_hget(w, key, "state");
+
+        if (state && (strcmp(state, "awake") == 0
+                      || strcmp(state, "provisioning") == 0))
+        {
+            (void) rc_ws_set_state(w, sb.workspace, "sleeping", NULL);
+        }
+
+        free(state);
+    }
+
+    freeReplyObject(r);
 }
 
 
@@ -448,6 +528,11 @@ rc_serve_main(redisContext *redis, int argc, char **argv)
             continue;
         }
 
+        if (strcmp(a, "--sleep-all") == 0) {
+            teardown = 2;
+            continue;
+        }
+
         if (i + 1 >= argc) {
             rc_serve_usage();
             return 2;
@@ -481,8 +566,16 @@ rc_serve_main(redisContext *redis, int argc, char **argv)
             w.idle_sleep_s = atol(v);
         } else if (strcmp(a, "--delete-after") == 0) {
             w.delete_after_s = atol(v);
+        } else if (strcmp(a, "--repo-root") == 0
+                   && w.repo_roots.n < RC_REPO_ROOTS_MAX)
+        {
+            w.repo_roots.roots[w.repo_roots.n++] = v;
         } else if (strcmp(a, "--image-refresh") == 0) {
             w.image_refresh_s = atol(v);
+        } else if (strcmp(a, "--secrets-key") == 0) {
+            if (rc_environment_key(&w, v) != 0) {
+                return 2;
+            }
         } else {
             rc_serve_usage();
             return 2;
@@ -518,7 +611,13 @@ rc_serve_main(redisContext *redis, int argc, char **argv)
         return 1;
     }
 
+    if (teardown == 2) {
+        rc_serve_sleep_all(&w);
+        return 0;
+    }
+
     if (teardown) {
+        rc_serve_destroy_all(&w);
         rc_sandbox_local_teardown();
         return 0;
     }

@@ -3,7 +3,8 @@
  *   rc_serve.c       the job loop: consumer group, reclaim, heartbeats
  *   rc_jobs.c        create, wake, sleep, delete, message
  *   rc_sandboxes.c   sandbox records in Redis, addresses, start + health
- *   rc_image.c       per-repository images: clone, warm hook
+ *   rc_image.c       per-repository images: clone, warm hook, rebuilds
+ *   rc_pool.c        warm pools: booted sandboxes per image, claims
  *   rc_lifecycle.c   timers: dead sandboxes, auto-sleep, auto-delete
  */
 
@@ -15,6 +16,7 @@
 #include <hiredis/hiredis.h>
 #include <jansson.h>
 
+#include "rc_repo_url.h"
 #include "rc_sandbox.h"
 
 
@@ -32,6 +34,8 @@ typedef struct {
     long                        delete_after_s;  /* auto-delete asleep */
     long                        image_refresh_s; /* rebuild check */
     long                        health_timeout_ms;
+
+    rc_repo_roots_t             repo_roots;      /* local repos allowed */
 
     int                         have_secrets;
     unsigned char               secrets[32];
@@ -60,6 +64,9 @@ char *rc_hget(rc_worker_t *w, const char *key, const char *field);
 /* rc_jobs.c: 0 done (ack), -1 failed in a way worth retrying (no ack) */
 int rc_job_run(rc_worker_t *w, const char *type, const char *ws,
     redisReply *fields);
+/* records the ports the workspace's servers listen on (before a sleep),
+ * which a wake waits for before it lets requests through */
+void rc_ws_remember_ports(rc_worker_t *w, const char *ws, const char *addr);
 /* state change + announcement, with a reason for failed */
 int rc_ws_set_state(rc_worker_t *w, const char *ws, const char *state,
     const char *reason);
@@ -87,6 +94,23 @@ typedef struct {
 int rc_images_ensure(rc_worker_t *w, const char *org, json_t *urls,
     const char *token, rc_images_t *out, char *err, size_t errlen);
 void rc_images_free(rc_images_t *im);
+/* an image's key: per organisation and repository URL (16 hex) */
+void rc_image_key(const char *org, const char *url, char key[17]);
+/* scheduled rebuilds: 1 while this worker's refresh child runs (reaps
+ * it once it ended); check: the image of this machine due longest, in a
+ * child which rebuilds it if its default branch moved */
+int rc_image_refresh_busy(rc_worker_t *w);
+void rc_image_refresh_check(rc_worker_t *w);
+
+/* rc_pool.c: warm pools.  claim: 0 and sb (booted, healthy, now the
+ * workspace's, recorded on both sides) if the image of the workspace's one
+ * repository has a ready sandbox on layers "lower"; -1: the cold path */
+int rc_pool_claim(rc_worker_t *w, const char *ws, const char *org,
+    json_t *urls, const char *lower, const char *names, rc_sandbox_t *sb);
+/* timers: drop dead/stale/surplus members, make at most one new one */
+void rc_pool_tick(rc_worker_t *w);
+/* timers, once a minute: sandboxes of fills a crash cut short */
+void rc_pool_orphans(rc_worker_t *w);
 
 /* rc_lifecycle.c: called about once a second */
 void rc_lifecycle_tick(rc_worker_t *w);

@@ -10,6 +10,7 @@
 
 #include <hiredis/hiredis.h>
 
+#include "rc_environment.h"
 #include "rc_identity.h"
 #include "rc_workspace.h"
 #include "rc_worker.h"
@@ -32,6 +33,10 @@ rc_usage(void)
         "  key list --org ORG\n"
         "  key revoke PREFIX --org ORG\n"
         "  login-link --user USER [--url BASE]              one-time, 15 minutes\n"
+        "  environment check --org ORG [--name NAME] --secrets-key FILE "
+        "[--write DIR]\n"
+        "                                                   names, never "
+        "values\n"
         "REPLICAS_REDIS in the environment sets the default address "
         "(127.0.0.1:6379); REPLICAS_PUBLIC_URL the login link's base.\n");
 }
@@ -117,6 +122,8 @@ main(int argc, char **argv)
 
     if (strcmp(argv[i], "workspace") == 0) {
         rv = rc_workspace_main(rc, argc - i - 1, argv + i + 1);
+    } else if (strcmp(argv[i], "environment") == 0) {
+        rv = rc_environment_main(rc, argc - i - 1, argv + i + 1);
     } else {
         rv = rc_identity_main(rc, argc - i, argv + i);
     }

@@ -12,6 +12,8 @@
  *   ngx_http_replicas_session.c   login, logout and tickets on the main
  *                                 domain
  *   ngx_http_replicas_api.c       the HTTP API v1
+ *   ngx_http_replicas_env.c       environments in the API: validating and
+ *                                 sealing their values
  *   ngx_http_replicas_eval.c      one script call to Redis per request
  *   ngx_http_replicas_request.c   reading requests: headers, cookies, body
  *   ngx_http_replicas_wake.c      wake-on-request: wake once, hold, release
@@ -27,11 +29,15 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
+#include <jansson.h>
+
 #include "common/rp_host.h"
 #include "common/rp_keys.h"
 #include "common/rp_state.h"
 #include "common/rp_token.h"
 #include "common/rp_http.h"
+#include "common/rp_crypt.h"
+#include "common/rp_env.h"
 
 
 /* "[" IPv6 "]" is at most 47 bytes; ":65535" is added per request */
@@ -122,6 +128,8 @@ typedef struct {
     rp_sign_key_t               keys[NGX_HTTP_REPLICAS_KEYS_MAX]; /* first */
     time_t                      session_ttl;
     time_t                      preview_cookie_ttl;
+    ngx_uint_t                  secrets_set;     /* replicas_secrets_key */
+    u_char                      secrets_key[RP_CRYPT_KEY_LEN];
 } ngx_http_replicas_main_conf_t;
 
 
@@ -166,6 +174,10 @@ void ngx_http_replicas_activity_init_worker(ngx_cycle_t *cycle);
 ngx_int_t ngx_http_replicas_wake(ngx_http_request_t *r,
     ngx_http_replicas_ctx_t *ctx);
 void ngx_http_replicas_wake_done(ngx_http_replicas_ctx_t *ctx);
+/* holds r until its workspace's change is published (or wake_hold ends
+ * it with 503); NGX_DECLINED: look once more now, NGX_AGAIN, NGX_ERROR */
+ngx_int_t ngx_http_replicas_wake_hold(ngx_http_request_t *r,
+    ngx_http_replicas_ctx_t *ctx);
 void ngx_http_replicas_wake_notify(const char *id, size_t len);
 
 
@@ -254,6 +266,24 @@ void ngx_http_replicas_cache_invalidate(ngx_shm_zone_t *zone,
     const char *id, size_t id_len);
 void ngx_http_replicas_cache_flush(ngx_shm_zone_t *zone);
 ngx_uint_t ngx_http_replicas_cache_epoch(ngx_shm_zone_t *zone);
+
+
+/* env: environments' values, validated here and sealed (see the file) */
+typedef struct ngx_http_replicas_env_s  ngx_http_replicas_env_t;
+
+/*
+ * Validates a PUT /v1/environments/{name} body: NGX_OK with *out set,
+ * NGX_DECLINED with a message in err, NGX_ERROR.
+ */
+ngx_int_t ngx_http_replicas_env_parse(ngx_http_request_t *r, json_t *body,
+    ngx_http_replicas_env_t **out, char *err, size_t err_size);
+/* seals every value for org/name into one JSON object {field: token} */
+ngx_int_t ngx_http_replicas_env_seal(ngx_http_request_t *r,
+    ngx_http_replicas_env_t *env, ngx_str_t *org, ngx_str_t *name,
+    ngx_str_t *sealed);
+/* wipes the plaintext strings of a parsed body, and the raw body */
+void ngx_http_replicas_env_wipe_json(json_t *body);
+void ngx_http_replicas_env_wipe_body(ngx_http_request_t *r, ngx_str_t *body);
 
 
 /* api */

@@ -31,14 +31,20 @@ typedef enum {
     RP_API_PREVIEW_DELETE,
     RP_API_SHARE_CREATE,
     RP_API_SHARE_DELETE,
-    RP_API_EVENTS
+    RP_API_EVENTS,
+    RP_API_ENV_LIST,
+    RP_API_ENV_GET,
+    RP_API_ENV_PUT,
+    RP_API_ENV_DELETE,
+    RP_API_ENV_AUTH          /* a PUT's first call: whose key is it */
 } rp_api_op_e;
 
 
 static const char  *rp_api_op_names[] = {
     "list", "create", "get", "delete", "message", "sleep", "wake",
     "previews_list", "preview_add", "preview_delete", "share_create",
-    "share_delete", "events"
+    "share_delete", "events", "env_list", "env_get", "env_put",
+    "env_delete", "env_auth"
 };
 
 
@@ -47,11 +53,14 @@ typedef struct {
     ngx_uint_t                     pending;     /* events: EVAL in flight */
     ngx_uint_t                     answered;    /* events: outcome known */
     ngx_uint_t                     status;      /* events: error to send */
+    ngx_uint_t                     waking;      /* events: hold, ask again */
     ngx_str_t                      body;
     time_t                         retry_after;
     ngx_str_t                      ws;          /* workspace id, or empty */
     ngx_str_t                      port;        /* preview port from path */
     ngx_str_t                      share;       /* share id from path */
+    ngx_str_t                      env;         /* environment from path */
+    ngx_http_replicas_env_t       *env_values;  /* a PUT's, until sealed */
     ngx_str_t                      key_hash;
     ngx_uint_t                     nargs;
     ngx_str_t                      args[NGX_HTTP_REPLICAS_API_ARGS];
@@ -85,9 +94,49 @@ ngx_http_replicas_api_error(ngx_http_request_t *r, ngx_uint_t status,
 /* ---- routing ------------------------------------------------------------ */
 
 /*
- * /v1/workspaces[/{id}[/messages|sleep|wake|events|previews[/{port}]]]
+ * /v1/environments[/{name}]: the name is checked with the body (400).
  * Returns NGX_OK with ctx->op set, NGX_HTTP_NOT_FOUND, or
  * NGX_HTTP_NOT_ALLOWED.
+ */
+
+static ngx_int_t
+ngx_http_replicas_api_route_env(ngx_http_request_t *r,
+    ngx_http_replicas_api_ctx_t *ctx, u_char *p, u_char *end)
+{
+    ngx_uint_t  m;
+
+    m = r->method;
+
+    if (p < end && *(end - 1) == '/') {
+        end--;                                  /* one trailing slash */
+    }
+
+    if (p == end) {
+        ctx->op = RP_API_ENV_LIST;
+        return m == NGX_HTTP_GET ? NGX_OK : NGX_HTTP_NOT_ALLOWED;
+    }
+
+    if (*p != '/' || end - p < 2
+        || ngx_strlchr(p + 1, end, '/') != NULL)
+    {
+        return NGX_HTTP_NOT_FOUND;
+    }
+
+    ctx->env.data = p + 1;
+    ctx->env.len = end - p - 1;
+
+    ctx->op = (m == NGX_HTTP_GET) ? RP_API_ENV_GET
+              : (m == NGX_HTTP_PUT) ? RP_API_ENV_PUT
+              : (m == NGX_HTTP_DELETE) ? RP_API_ENV_DELETE : (ngx_uint_t) -1;
+
+    return ctx->op == (ngx_uint_t) -1 ? NGX_HTTP_NOT_ALLOWED : NGX_OK;
+}
+
+
+/*
+ * /v1/workspaces[/{id}[/messages|sleep|wake|events|previews[/{port}]]]
+ * and /v1/environments[/{name}].  Returns NGX_OK with ctx->op set,
+ * NGX_HTTP_NOT_FOUND, or NGX_HTTP_NOT_ALLOWED.
  */
 
 static ngx_int_t
@@ -99,9 +148,18 @@ ngx_http_replicas_api_route(ngx_http_request_t *r,
     ngx_uint_t   n, m;
 
     static const char  prefix[] = "/v1/workspaces";
+    static const char  env_prefix[] = "/v1/environments";
 
     p = r->uri.data;
     end = r->uri.data + r->uri.len;
+
+    if (r->uri.len >= sizeof(env_prefix) - 1
+        && ngx_strncmp(p, env_prefix, sizeof(env_prefix) - 1) == 0)
+    {
+        return ngx_http_replicas_api_route_env(r, ctx,
+                                               p + sizeof(env_prefix) - 1,
+                                               end);
+    }
 
     if (r->uri.len < sizeof(prefix) - 1
         || ngx_strncmp(p, prefix, sizeof(prefix) - 1) != 0)
@@ -560,9 +618,10 @@ ngx_http_replicas_api_validate(ngx_http_request_t *r,
         s = f[2] ? json_string_value(f[2]) : "";
         len = f[2] ? json_string_length(f[2]) : 0;
 
-        if (f[2] && !ngx_http_replicas_api_slug_ok(s, len, 64, "_-")) {
+        if (f[2] && !rp_env_name_ok(s, len)) {
             rp_api_invalid("\"environment\" must be 1 to 64 lowercase "
-                           "letters, digits, dashes or underscores");
+                           "letters, digits, dashes or underscores, "
+                           "starting with a letter or digit");
         }
 
         if (ngx_http_replicas_api_add(r, ctx, s, len) != NGX_OK) {
@@ -625,6 +684,32 @@ ngx_http_replicas_api_validate(ngx_http_request_t *r,
     case RP_API_SHARE_CREATE:
     case RP_API_SHARE_DELETE:
         return ngx_http_replicas_api_share(r, ctx, body, err, err_size);
+
+    case RP_API_ENV_GET:
+    case RP_API_ENV_PUT:
+    case RP_API_ENV_DELETE:
+        if (!rp_env_name_ok((char *) ctx->env.data, ctx->env.len)) {
+            rp_api_invalid("an environment name is 1 to 64 lowercase "
+                           "letters, digits, dashes or underscores, "
+                           "starting with a letter or digit");
+        }
+
+        if (ctx->op == RP_API_ENV_PUT) {
+            switch (ngx_http_replicas_env_parse(r, body, &ctx->env_values,
+                                                err, err_size))
+            {
+            case NGX_OK:
+                break;
+            case NGX_DECLINED:
+                return NGX_ERROR;       /* a message in err: 400 */
+            default:
+                err[0] = '\0';
+                return NGX_ERROR;
+            }
+        }
+
+        return ngx_http_replicas_api_add(r, ctx, (char *) ctx->env.data,
+                                         ctx->env.len);
 
     case RP_API_PREVIEW_ADD:
     case RP_API_PREVIEW_DELETE:
@@ -786,12 +871,113 @@ ngx_http_replicas_api_call(ngx_http_request_t *r,
 }
 
 
+/*
+ * PUT /v1/environments/{name}, second step.  The first call (env_auth)
+ * authenticated the key and named its organisation; the values are
+ * sealed for that organisation here, then the second call (env_put)
+ * stores the tokens, checking the key is still of that organisation.
+ */
+
+static void
+ngx_http_replicas_api_env_authed(ngx_http_request_t *r, void *reply)
+{
+    u_char                            *p;
+    json_t                            *json, *org;
+    ngx_int_t                          rc;
+    ngx_str_t                          msg, o, sealed;
+    ngx_http_replicas_api_ctx_t       *ctx;
+    ngx_http_replicas_main_conf_t     *rmcf;
+    ngx_http_replicas_script_reply_t   v;
+
+    ctx = ngx_http_replicas_api_ctx(r);
+    rmcf = ngx_http_get_module_main_conf(r, ngx_http_replicas_module);
+
+    if (ngx_http_replicas_redis_script_reply(reply, &v) != NGX_OK
+        || v.status != NGX_HTTP_OK)
+    {
+        /* unauthorised, rate-limited, no Redis: answered as any call */
+        ngx_http_replicas_api_reply(r, reply);
+        return;
+    }
+
+    if (!rmcf->secrets_set) {
+        ngx_str_set(&msg, "this deployment has no secrets key "
+                    "(replicas_secrets_key), so environment values cannot "
+                    "be stored");
+        ngx_http_replicas_finish(r,
+            ngx_http_replicas_send_json_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                              "secrets_unconfigured", &msg,
+                                              0));
+        return;
+    }
+
+    json = json_loadb((char *) v.body.data, v.body.len, 0, NULL);
+    org = json ? json_object_get(json, "org") : NULL;
+
+    if (!json_is_string(org) || json_string_length(org) == 0
+        || json_string_length(org) > NGX_HTTP_REPLICAS_ORG_MAX)
+    {
+        if (json) {
+            json_decref(json);
+        }
+
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "replicas: env_auth answered without an organisation");
+        ngx_http_replicas_finish(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    o.len = json_string_length(org);
+    p = ngx_pnalloc(r->pool, o.len);
+
+    if (p != NULL) {
+        ngx_memcpy(p, json_string_value(org), o.len);
+    }
+
+    o.data = p;
+    json_decref(json);
+
+    if (p == NULL
+        || ngx_http_replicas_env_seal(r, ctx->env_values, &o, &ctx->env,
+                                      &sealed) != NGX_OK
+        || ctx->nargs + 2 > NGX_HTTP_REPLICAS_API_ARGS)
+    {
+        ngx_http_replicas_finish(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    ctx->env_values = NULL;
+
+    /* ARGV 7 name (already there), 8 organisation, 9 {field: token} */
+    ctx->args[ctx->nargs++] = o;
+    ctx->args[ctx->nargs++] = sealed;
+    ctx->op = RP_API_ENV_PUT;
+
+    rc = ngx_http_replicas_api_call(r, ctx);
+
+    if (rc == NGX_OK) {
+        return;
+    }
+
+    if (rc == NGX_DECLINED) {
+        ngx_str_set(&msg, "the API cannot reach its state store right now; "
+                    "retry shortly");
+        ngx_http_replicas_finish(r,
+            ngx_http_replicas_send_json_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                              "state_unavailable", &msg, 1));
+        return;
+    }
+
+    ngx_http_replicas_finish(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+}
+
+
 /* ---- the handler -------------------------------------------------------------- */
 
 static ngx_int_t
 ngx_http_replicas_api_run(ngx_http_request_t *r)
 {
-    char                          err[160];
+    char                          err[256];
     ngx_str_t                     msg, body;
     json_t                       *json;
     ngx_int_t                     rc;
@@ -819,6 +1005,12 @@ ngx_http_replicas_api_run(ngx_http_request_t *r)
     if (body.len) {
         json = json_loadb((char *) body.data, body.len,
                           JSON_REJECT_DUPLICATES, &jerr);
+
+        if (ctx->op == RP_API_ENV_PUT) {
+            /* environment values: only jansson's copies are left */
+            ngx_http_replicas_env_wipe_body(r, &body);
+        }
+
         if (json == NULL) {
             ngx_snprintf((u_char *) err, sizeof(err),
                          "the body is not valid JSON: %s%Z", jerr.text);
@@ -829,7 +1021,7 @@ ngx_http_replicas_api_run(ngx_http_request_t *r)
 
     if (json == NULL
         && (ctx->op == RP_API_CREATE || ctx->op == RP_API_MESSAGE
-            || (ctx->op == RP_API_PREVIEW_ADD)
+            || (ctx->op == RP_API_PREVIEW_ADD) || ctx->op == RP_API_ENV_PUT
             || (ctx->op == RP_API_PREVIEW_DELETE && ctx->port.len == 0)))
     {
         return ngx_http_replicas_api_error(r, NGX_HTTP_BAD_REQUEST,
@@ -839,6 +1031,11 @@ ngx_http_replicas_api_run(ngx_http_request_t *r)
 
     err[0] = '\0';
     rc = ngx_http_replicas_api_validate(r, ctx, json, err, sizeof(err));
+
+    if (ctx->op == RP_API_ENV_PUT) {
+        /* environment values: only the copies to seal are left */
+        ngx_http_replicas_env_wipe_json(json);
+    }
 
     if (json) {
         json_decref(json);
@@ -860,7 +1057,14 @@ ngx_http_replicas_api_run(ngx_http_request_t *r)
                                            "with replicas_api_events");
     }
 
-    rc = ngx_http_replicas_api_call(r, ctx);
+    if (ctx->op == RP_API_ENV_PUT) {
+        ctx->op = RP_API_ENV_AUTH;
+        rc = ngx_http_replicas_api_call_with(r, ctx,
+                                             ngx_http_replicas_api_env_authed);
+
+    } else {
+        rc = ngx_http_replicas_api_call(r, ctx);
+    }
 
     if (rc == NGX_OK) {
         return NGX_DONE;
@@ -1042,7 +1246,9 @@ ngx_http_replicas_api_events_reply(ngx_http_request_t *r, void *reply)
     rctx = ngx_http_get_module_ctx(r, ngx_http_replicas_module);
     ctx = rctx->api;
     ctx->pending = 0;
+    rctx->pending = 0;
     ctx->answered = 1;
+    ctx->waking = 0;
     ctx->status = NGX_HTTP_SERVICE_UNAVAILABLE;
     ctx->retry_after = 1;
     ngx_str_set(&ctx->body, "{\"error\":{\"code\":\"state_unavailable\","
@@ -1062,6 +1268,16 @@ ngx_http_replicas_api_events_reply(ngx_http_request_t *r, void *reply)
             ngx_memcpy(ctx->body.data, v.body.data, v.body.len);
             ctx->body.len = v.body.len;
         }
+    }
+
+    /* asleep, and the script asked for the wake: held like a program's
+     * preview request, and asked again when the change is published */
+    if (ctx->status == NGX_HTTP_SERVICE_UNAVAILABLE
+        && ngx_strlcasestrn(ctx->body.data, ctx->body.data + ctx->body.len,
+                            (u_char *) "\"workspace_waking\"", 18 - 1)
+           != NULL)
+    {
+        ctx->waking = 1;
     }
 
     if (ctx->status == NGX_HTTP_OK) {
@@ -1099,6 +1315,52 @@ ngx_http_replicas_api_events_reply(ngx_http_request_t *r, void *reply)
 }
 
 
+/*
+ * A stream asked for while its workspace wakes: held in the wake module's
+ * list (released by the published change, 503 past replicas_wake_hold),
+ * then the script is asked again; awake, it is proxied.
+ */
+
+static ngx_int_t
+ngx_http_replicas_api_events_held(ngx_http_request_t *r,
+    ngx_http_replicas_ctx_t *rctx, ngx_http_replicas_api_ctx_t *ctx)
+{
+    ngx_int_t  rc;
+
+    if (rctx->held && !rctx->route_fresh && !rctx->renotify) {
+        /* held, and nothing published since the last answer: wait on */
+        rctx->pending = 1;
+        return NGX_AGAIN;
+    }
+
+    if (rctx->held == NULL) {
+        rc = ngx_http_replicas_wake_hold(r, rctx);
+
+        if (rc == NGX_ERROR) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
+
+    rctx->route_fresh = 0;
+    rctx->renotify = 0;
+
+    rc = ngx_http_replicas_api_call_with(r, ctx,
+                                         ngx_http_replicas_api_events_reply);
+
+    if (rc != NGX_OK) {
+        ngx_http_replicas_wake_done(rctx);
+        return NGX_HTTP_SERVICE_UNAVAILABLE;
+    }
+
+    /* in flight: a change published meanwhile marks renotify (see
+     * ngx_http_replicas_wake_notify), so it is not missed */
+    ctx->pending = 1;
+    rctx->pending = 2;
+
+    return NGX_AGAIN;
+}
+
+
 ngx_int_t
 ngx_http_replicas_api_events_access(ngx_http_request_t *r)
 {
@@ -1120,9 +1382,15 @@ ngx_http_replicas_api_events_access(ngx_http_request_t *r)
         }
 
         if (rctx->upstream.len) {
+            ngx_http_replicas_wake_done(rctx);
             return NGX_OK;
         }
 
+        if (ctx->waking) {
+            return ngx_http_replicas_api_events_held(r, rctx, ctx);
+        }
+
+        ngx_http_replicas_wake_done(rctx);
         ngx_http_finalize_request(r,
             ngx_http_replicas_send_json(r, ctx->status, &ctx->body,
                                         ctx->retry_after));

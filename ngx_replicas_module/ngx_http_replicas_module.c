@@ -30,6 +30,8 @@ static char *ngx_http_replicas_session(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_replicas_signing_keys(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
+static char *ngx_http_replicas_secrets_key(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
 static ngx_int_t ngx_http_replicas_init_process(ngx_cycle_t *cycle);
 static void ngx_http_replicas_exit_process(ngx_cycle_t *cycle);
 
@@ -133,6 +135,13 @@ static ngx_command_t  ngx_http_replicas_commands[] = {
     { ngx_string("replicas_signing_keys"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
       ngx_http_replicas_signing_keys,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("replicas_secrets_key"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_replicas_secrets_key,
       NGX_HTTP_MAIN_CONF_OFFSET,
       0,
       NULL },
@@ -710,6 +719,56 @@ ngx_http_replicas_signing_keys(ngx_conf_t *cf, ngx_command_t *cmd,
                            &value[1]);
         return NGX_CONF_ERROR;
     }
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * replicas_secrets_key /path/file: 64 hex characters (AES-256), the key
+ * environment values are sealed with before they are stored; control
+ * opens them with the same file (--secrets-key).  Without it environment
+ * writes are refused, never stored in clear.
+ */
+
+static char *
+ngx_http_replicas_secrets_key(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_replicas_main_conf_t *rmcf = conf;
+
+    int         rc;
+    ngx_str_t  *value, text;
+
+    if (rmcf->secrets_set) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (ngx_conf_full_name(cf->cycle, &value[1], 1) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_http_replicas_read_file(cf, &value[1], 1024, &text)
+        != NGX_CONF_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    rc = rp_crypt_parse_key((char *) text.data, text.len, rmcf->secrets_key);
+
+    rp_crypt_wipe(text.data, text.len);
+
+    if (rc != 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"%V\" must hold 64 hex characters (a 256-bit "
+                           "key; \"openssl rand -hex 32\" makes one)",
+                           &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    rmcf->secrets_set = 1;
 
     return NGX_CONF_OK;
 }

@@ -227,8 +227,9 @@ ngx_http_replicas_wake_ask(ngx_http_request_t *r, ngx_http_replicas_ctx_t *ctx)
 }
 
 
-static ngx_int_t
-ngx_http_replicas_hold(ngx_http_request_t *r, ngx_http_replicas_ctx_t *ctx)
+ngx_int_t
+ngx_http_replicas_wake_hold(ngx_http_request_t *r,
+    ngx_http_replicas_ctx_t *ctx)
 {
     ngx_pool_cleanup_t            *cln;
     ngx_http_replicas_held_t      *h;
@@ -354,7 +355,7 @@ ngx_http_replicas_wake(ngx_http_request_t *r, ngx_http_replicas_ctx_t *ctx)
         return NGX_DONE;
     }
 
-    rc = ngx_http_replicas_hold(r, ctx);
+    rc = ngx_http_replicas_wake_hold(r, ctx);
 
     return rc;
 }

@@ -11,6 +11,7 @@ use Time::HiRes qw(sleep);
 use Replicas::Test qw(start_redis start_upstream http_request http_json
                       free_port poll_until tmpdir);
 use Replicas::Gateway qw(start_gateway put_workspace ws_key);
+use Replicas::Identity qw(new_identity api);
 
 my $redis = start_redis();
 my $port = free_port();
@@ -82,6 +83,30 @@ is($redis->cmd('HGET', ws_key('late'), 'state'), 'sleeping', 'it stays asleep');
 is(wake_jobs('late'), 0, 'no wake job');
 $redis->cmd('HDEL', 'replicas:settings', 'awake_limit');
 
+# the API's event stream of a sleeping workspace: held the same way, then
+# proxied to the engine (port 3737 at its address) once it is awake
+my $me = new_identity($redis);
+start_upstream(addr => '127.0.0.3', port => 3737, name => 'engine');
+put_workspace($redis, 'evs', state => 'sleeping', addr => '127.0.0.3', org => $me->{org});
+my $evpid = fork // die;
+if (!$evpid) {
+    my ($st, $j) = api($gw, $me->{key}, 'GET', '/v1/workspaces/evs/events');
+    open my $fh, '>', "$dir/events" or POSIX::_exit(1);
+    print $fh "$st ", ($j && $j->{name} ? "$j->{name} $j->{uri}" : ""), "\n";
+    close $fh;
+    POSIX::_exit(0);
+}
+ok(poll_until(5, sub { ($redis->cmd('HGET', ws_key('evs'), 'state') // '') eq 'provisioning' }),
+   'events of a sleeping workspace wake it');
+sleep 0.5;
+ok(!-e "$dir/events", 'and the stream is held while it wakes');
+is(wake_jobs('evs'), 1, 'one wake job');
+put_workspace($redis, 'evs', state => 'awake', addr => '127.0.0.3');
+waitpid $evpid, 0;
+open my $evf, '<', "$dir/events" or die;
+chomp(my $evline = <$evf>);
+is($evline, '200 engine /events', 'then proxied to the engine once awake');
+
 # held past replicas_wake_hold: 503 (a second gateway with a short hold)
 my $short = start_gateway(redis => $redis, wake_hold => '1s');
 put_workspace($redis, 'slow', state => 'sleeping', addr => '127.0.0.2', org => 'o1');
@@ -89,5 +114,10 @@ $res = http_request(port => $short->{port}, host => "$port-slow.$d");
 is($res->{status}, 503, 'past the hold: 503');
 is(http_json($res)->{error}{code}, 'workspace_waking', 'workspace_waking');
 ok($res->{headers}{'retry-after'}, 'with Retry-After');
+
+put_workspace($redis, 'slowev', state => 'sleeping', addr => '127.0.0.3', org => $me->{org});
+my ($st, $j) = api($short, $me->{key}, 'GET', '/v1/workspaces/slowev/events');
+is($st, 503, 'an event stream held past the hold: 503');
+is($j->{error}{code}, 'workspace_waking', 'workspace_waking');
 
 done_testing();

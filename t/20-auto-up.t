@@ -13,8 +13,40 @@ use Replicas::Test qw(repo_root tmpdir free_port http_request http_json wait_por
 my $root = repo_root();
 my $home = tmpdir() . '/home';
 my ($port, $redis_port) = (free_port(), free_port());
+my $net = 'u' . ($$ % 100000);
+my $range = sprintf('10.216.%d.0/24', $$ % 250);
 my %env = (REPLICAS_HOME => $home, REPLICAS_PORT => $port,
-           REPLICAS_REDIS_PORT => $redis_port, REPLICAS_DEMO_ADDR => '127.0.0.78');
+           REPLICAS_REDIS_PORT => $redis_port, REPLICAS_DEMO_ADDR => '127.0.0.78',
+           REPLICAS_NET_NAME => $net, REPLICAS_NET_RANGE => $range);
+
+# whatever happens, no sandbox or network of this test outlives it
+# (teardown reads the sandboxes from Redis: it is started again for it)
+END {
+    my $status = $?;
+    system("$root/auto/down >/dev/null 2>&1");
+    if (-d "$home/redis") {
+        system("redis-server --bind 127.0.0.1 --port $redis_port --dir $home/redis "
+               . "--appendonly yes --daemonize yes --pidfile $home/redis/end.pid "
+               . "--logfile $home/logs/redis-end.log");
+        for (1 .. 100) {
+            last if `redis-cli -p $redis_port ping 2>/dev/null` =~ /PONG/;
+            select(undef, undef, undef, 0.05);
+        }
+        system(Replicas::Test::objs_dir() . "/replicas-control --redis 127.0.0.1:$redis_port "
+               . "serve --home $home --net-name $net --net-range $range --teardown "
+               . ">/dev/null 2>&1");
+        system("redis-cli -p $redis_port shutdown nosave >/dev/null 2>&1");
+    }
+    $? = $status;
+}
+
+# a process that runs: not gone, and not a zombie waiting for its reaper
+sub running {
+    my ($pid) = @_;
+    return 0 unless $pid && kill(0, $pid);
+    open my $fh, '<', "/proc/$pid/stat" or return 0;
+    return (<$fh> // '') !~ /^\d+ \(.*\) Z/;
+}
 local @ENV{keys %env} = values %env;
 my $main = "replicas.localhost:$port";
 my $demo = "3000-demo.replicas.localhost:$port";
@@ -39,7 +71,21 @@ unlike(join('', map { local (@ARGV, $/) = $_; <> } glob("$home/logs/*")), qr/\Q$
 my $res = http_request(port => $port, host => $main, path => '/v1/workspaces',
                        headers => [['Authorization', "Bearer $key"]]);
 is($res->{status}, 200, 'the admin key works on the API');
-is(scalar @{ http_json($res)->{workspaces} }, 1, 'and sees the demo workspace');
+is(scalar @{ http_json($res)->{workspaces} }, 2, 'and sees the demo and sample workspaces');
+
+# the sample workspace: a real sandbox made from conf/sample through the API
+my ($sample_url) = $out =~ m{sample workspace (http://3000-([a-z0-9]+)\.replicas\.localhost:$port/)};
+ok($sample_url, 'prints the sample workspace preview URL');
+my ($sample) = $sample_url =~ m{3000-([a-z0-9]+)\.};
+chomp(my $sample_id = do { local (@ARGV, $/) = "$home/sample.id"; <> } // '');
+is($sample_id, $sample, 'and remembers its id');
+$res = http_request(port => $port, host => "3000-$sample.replicas.localhost:$port",
+                    headers => [['Authorization', "Bearer $key"]]);
+is($res->{status}, 200, 'the sample preview answers');
+like($res->{body}, qr/The sample workspace/, "served by the sample repository's start hook");
+$res = http_request(port => $port, host => $main, path => "/v1/workspaces/$sample",
+                    headers => [['Authorization', "Bearer $key"]]);
+is(http_json($res)->{state}, 'awake', 'it is awake');
 
 $res = http_request(port => $port, host => $demo);
 is($res->{status}, 401, 'the demo preview needs a credential');
@@ -78,10 +124,20 @@ $out = qx{$root/auto/up --detach 2>&1};
 is($?, 0, 'auto/up runs again') or diag($out);
 chomp(my $key2 = do { local (@ARGV, $/) = "$home/admin.key"; <> });
 is($key2, $key, 'with the same admin key');
+like($out, qr{sample workspace \Q$sample_url\E}, 'and the same sample workspace');
+like(do { local (@ARGV, $/) = "$home/logs/control.log"; <> }, qr/job\.start .*type=wake ws=$sample/,
+     'which auto/down put to sleep and the next request woke');
+$res = http_request(port => $port, host => "3000-$sample.replicas.localhost:$port",
+                    headers => [['Authorization', "Bearer $key"]]);
+is($res->{status}, 200, 'its preview answers again');
 
 $out = qx{$root/auto/down 2>&1};
 is($?, 0, 'auto/down succeeds');
 ok(!wait_port('127.0.0.1', $port, 0.5), 'the gateway is gone');
 ok(!wait_port('127.0.0.1', $redis_port, 0.5), 'Redis is gone');
+ok(!-e "$home/control.pid" || !running(do { local (@ARGV, $/) = "$home/control.pid"; <> } + 0),
+   'the control worker is gone');
+like(do { local (@ARGV, $/) = "$home/logs/control.log"; <> }, qr/ws\.state ws=$sample state=sleeping/,
+     'and the sample workspace sleeps');
 
 done_testing();

@@ -47,6 +47,14 @@
 #define RP_KEY_SHARE_PREFIX       "replicas:share:"      /* + share id: HASH workspace, port, org, user, expires */
 
 /*
+ * Environments (common/rp_env.h): per organisation, "global" and named
+ * ones.  Fields "var:NAME" and "file:path" hold values sealed with the
+ * deployment's secrets key (common/rp_crypt.h), never plaintext.
+ */
+#define RP_KEY_ENV_PREFIX         "replicas:env:"        /* + org ":" name: HASH var:NAME, file:path -> sealed token; updated */
+#define RP_KEY_ORG_ENVS_PREFIX    "replicas:org-envs:"   /* + org: SET of environment names */
+
+/*
  * Names in the shared cache (and on RP_CHANNEL_WS_CHANGED, to invalidate
  * them) for credentials: "k:" + sha256(API key), "s:" + sha256(session),
  * "h:" + share id.  Workspace ids never contain ':'.
@@ -69,12 +77,12 @@
 #define RP_FIELD_SANDBOX          "sandbox"
 #define RP_JOBS_GROUP             "control"                 /* consumer group */
 #define RP_KEY_LOCK_PREFIX        "replicas:lock:"          /* + "ws:<id>", "image:<key>": STRING owner, short TTL */
-#define RP_KEY_SANDBOX_PREFIX     "replicas:sandbox:"       /* + sandbox id: HASH node, slot, addr, lower, workspace, state */
+#define RP_KEY_SANDBOX_PREFIX     "replicas:sandbox:"       /* + sandbox id: HASH node, slot, addr, lower, workspace, state, pool, engine */
 #define RP_KEY_NODE_SANDBOXES_PREFIX "replicas:node-sandboxes:" /* + node: SET of sandbox ids */
 #define RP_KEY_NET_SLOTS_PREFIX   "replicas:net-slots:"     /* + node ":" net: HASH slot -> sandbox id */
-#define RP_KEY_IMAGE_PREFIX       "replicas:image:"         /* + node ":" key: HASH url, org, name, dir, sha, state, built_at, log */
+#define RP_KEY_IMAGE_PREFIX       "replicas:image:"         /* + node ":" key: HASH url, org, name, dir, sha, state, built_at, checked_at, refresh_state, log */
 #define RP_KEY_IMAGES_PREFIX      "replicas:images:"        /* + node: SET of image keys */
-#define RP_KEY_POOL_PREFIX        "replicas:pool:"          /* + node ":" pool key: LIST of warm sandbox ids */
+#define RP_KEY_POOL_PREFIX        "replicas:pool:"          /* + node ":" image key: SET of warm sandbox ids */
 #define RP_KEY_WS_MESSAGES_PREFIX "replicas:ws-messages:"   /* + id: LIST of undelivered messages */
 #define RP_KEY_WS_HOOKS_PREFIX    "replicas:ws-hooks:"      /* + id: HASH start_state, start_exit, start_log */
 #define RP_KEY_ACTIVITY           "replicas:activity"       /* ZSET id -> last activity (unix) */

@@ -36,13 +36,16 @@ if not key.org then
     return err(401, 'unauthorized', 'missing, unknown or revoked API key')
 end
 
--- a fixed one-minute window per key
-local minute = math.floor(now / 60)
-local rkey = 'replicas:rate:' .. key.prefix .. ':' .. minute
-local used = redis.call('INCR', rkey)
-if used == 1 then redis.call('EXPIRE', rkey, 120) end
-if used > rate then
-    return err(429, 'rate_limited', 'too many requests for this API key', 60 - now % 60)
+-- a fixed one-minute window per key (an environment's PUT is two calls,
+-- env_auth then env_put: it counts once, at env_auth)
+if op ~= 'env_put' then
+    local minute = math.floor(now / 60)
+    local rkey = 'replicas:rate:' .. key.prefix .. ':' .. minute
+    local used = redis.call('INCR', rkey)
+    if used == 1 then redis.call('EXPIRE', rkey, 120) end
+    if used > rate then
+        return err(429, 'rate_limited', 'too many requests for this API key', 60 - now % 60)
+    end
 end
 
 -- a workspace-scoped key (the engine's) may only touch its own
@@ -182,6 +185,94 @@ if op == 'list' then
         if w then list[#list + 1] = view(id, w) end
     end
     return ok(200, {workspaces = #list == 0 and EMPTY or list})
+end
+
+-- environments ------------------------------------------------------------
+-- hash replicas:env:<org>:<name>: var:NAME and file:path -> a value sealed
+-- by the gateway with the deployment's secrets key (never plaintext),
+-- updated; set replicas:org-envs:<org> of names.  Answers name variables
+-- and files, never values.  Any key of the organisation that is not
+-- scoped to a workspace may manage them (those were refused above).
+local max_envs = 100          -- RP_ENV_PER_ORG_MAX in common/rp_env.h
+local function env_key(name) return 'replicas:env:' .. key.org .. ':' .. name end
+local envs_key = 'replicas:org-envs:' .. key.org
+
+-- a file's size from its token "v1.<kid>.<base64url(nonce|data|tag)>"
+-- (common/rp_crypt.h): 12 characters of head, 12 + 16 bytes around the data
+local function sealed_size(token)
+    return math.floor((#token - 12) * 3 / 4) - 28
+end
+
+local function env_view(name)
+    local flat = redis.call('HGETALL', env_key(name))
+    if #flat == 0 then return nil end
+    local vars, files, updated = {}, {}, nil
+    for i = 1, #flat, 2 do
+        local f, v = flat[i], flat[i + 1]
+        if f:sub(1, 4) == 'var:' then
+            vars[#vars + 1] = f:sub(5)
+        elseif f:sub(1, 5) == 'file:' then
+            files[#files + 1] = {path = f:sub(6), size = sealed_size(v)}
+        elseif f == 'updated' then
+            updated = tonumber(v)
+        end
+    end
+    table.sort(vars)
+    table.sort(files, function(a, b) return a.path < b.path end)
+    return {name = name, variables = #vars == 0 and EMPTY or vars,
+            files = #files == 0 and EMPTY or files, updated = updated}
+end
+
+if op == 'env_auth' then
+    -- the first half of a PUT: the gateway seals the values for this org
+    return ok(200, {org = key.org})
+end
+
+if op == 'env_put' then
+    -- ARGV 7 name, 8 the organisation the values were sealed for,
+    -- 9 JSON {field: sealed token} (validated and sealed by the gateway)
+    local name = ARGV[7]
+    if ARGV[8] ~= key.org then
+        return err(409, 'conflict', 'the key changed organisation meanwhile, retry')
+    end
+    if redis.call('SISMEMBER', envs_key, name) == 0
+        and redis.call('SCARD', envs_key) >= max_envs then
+        return err(409, 'too_many_environments',
+                   'an organisation has at most ' .. max_envs .. ' environments')
+    end
+    local args = {'HSET', env_key(name), 'updated', tostring(now)}
+    for f, v in pairs(cjson.decode(ARGV[9])) do
+        args[#args + 1] = f
+        args[#args + 1] = v
+    end
+    redis.call('DEL', env_key(name))
+    redis.call(unpack(args))
+    redis.call('SADD', envs_key, name)
+    return ok(200, env_view(name))
+end
+
+if op == 'env_list' then
+    local names = redis.call('SMEMBERS', envs_key)
+    table.sort(names)
+    local list = {}
+    for _, name in ipairs(names) do
+        local e = env_view(name)
+        if e then list[#list + 1] = e end
+    end
+    return ok(200, {environments = #list == 0 and EMPTY or list})
+end
+
+if op == 'env_get' or op == 'env_delete' then
+    -- ARGV 7 name
+    local name = ARGV[7]
+    local e = env_view(name)
+    if not e then
+        return err(404, 'environment_not_found', 'environment not found: ' .. name)
+    end
+    if op == 'env_get' then return ok(200, e) end
+    redis.call('DEL', env_key(name))
+    redis.call('SREM', envs_key, name)
+    return ok(200, {name = name, deleted = true})
 end
 
 -- everything below names one workspace

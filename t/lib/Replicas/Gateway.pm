@@ -12,7 +12,8 @@ use Exporter 'import';
 use Replicas::Test qw(start_nginx free_port repo_root poll_until tmpdir);
 
 our @EXPORT_OK = qw(start_gateway put_workspace delete_workspace
-                    ws_key ws_channel signing_keys_file write_signing_keys);
+                    ws_key ws_channel signing_keys_file write_signing_keys
+                    secrets_key_file);
 
 our $DOMAIN = 'replicas.localhost';
 
@@ -65,9 +66,24 @@ sub write_signing_keys {
     close $fh;
 }
 
+# A secrets key file (64 hex, what auto/up makes): environment values.
+my $secrets_n = 0;
+sub secrets_key_file {
+    my $file = tmpdir() . '/secrets-' . ++$secrets_n . '.key';
+    open my $rnd, '<:raw', '/dev/urandom' or die "/dev/urandom: $!";
+    read($rnd, my $bytes, 32) == 32 or die "/dev/urandom: short read\n";
+    close $rnd;
+    open my $fh, '>', $file or die "$file: $!";
+    chmod 0600, $file;
+    print $fh unpack('H*', $bytes), "\n";
+    close $fh;
+    return $file;
+}
+
 # start_gateway(redis => $r, cache => 'on'|'off', ttl => '30s',
 #               timeout => '300ms', workers => 2, extra_http => '...',
-#               auth => 'off'|'on', keys => $file, wake_hold => '60s')
+#               auth => 'off'|'on', keys => $file, wake_hold => '60s',
+#               secrets_key => $file | '' (none))
 # auth is off unless asked for: the routing tests are about routing, and
 # t/3x-*.t test authentication with it on (as conf/nginx.conf.in has it).
 sub start_gateway {
@@ -81,6 +97,9 @@ sub start_gateway {
     my $extra = $o{extra_http} // '';
     my $auth = $o{auth} // 'off';
     my $keys = $o{keys} // signing_keys_file('k1');
+    # the key environment values are sealed with ('' for none)
+    my $secrets = $o{secrets_key} // secrets_key_file();
+    my $secrets_conf = $secrets eq '' ? '' : "replicas_secrets_key $secrets;";
     my $rate = $o{rate} // 600;
     # how long programs are held while a workspace wakes
     my $hold = $o{wake_hold} // '60s';
@@ -103,6 +122,7 @@ sub start_gateway {
     replicas_domain $DOMAIN;
     replicas_scripts $root/ngx_replicas_module/lua;
     replicas_signing_keys $keys;
+    $secrets_conf
     replicas_api_rate $rate;
     replicas_wake_hold $hold;
     $tls_conf
@@ -120,6 +140,14 @@ sub start_gateway {
             replicas_api;
             client_max_body_size 1m;
             client_body_buffer_size 64k;
+            error_page 413 \@replicas_api_too_large;
+        }
+
+        location /v1/environments {
+            replicas_api;
+            replicas_api_body_max 4m;
+            client_max_body_size 4m;
+            client_body_buffer_size 4m;
             error_page 413 \@replicas_api_too_large;
         }
 
@@ -177,7 +205,8 @@ CONF
 
     poll_until(10, sub { ($subs->() // $before + $workers) >= $before + $workers })
         or die "gateway workers did not subscribe to Redis\n";
-    return { nginx => $nginx, port => $port, domain => $DOMAIN, keys => $keys };
+    return { nginx => $nginx, port => $port, domain => $DOMAIN, keys => $keys,
+             secrets_key => $secrets };
 }
 
 1;

@@ -1,0 +1,436 @@
+/*
+ * Warm pools: per image built on this machine, --pool-size sandboxes made
+ * on the image's current version and booted (the engine answers /healthz)
+ * before anyone asks, so a create of a one-repository workspace claims one
+ * instead of creating, mounting and booting (the fast path).
+ *
+ *   replicas:pool:<node>:<image key>   SET of ready sandbox ids
+ *
+ * A pooled sandbox's record has workspace "" and pool <image key>.  A
+ * claim is one script: take a member whose layers are the image's current
+ * version, give it the workspace and the workspace the sandbox, all at
+ * once, so a crash leaves it either pooled or the workspace's (a redone
+ * create then finds it as its own).  The timer (rc_pool_tick, about once
+ * a second, one worker per machine) drops members that died, whose
+ * version is no longer current (the image was rebuilt) or that are too
+ * many, or that run an engine binary since replaced (a deploy), and
+ * makes at most one new sandbox per pass, under a lock per
+ * image, so filling never keeps the worker from its jobs for more than
+ * one boot.  A member is destroyed only by whoever removed it from the
+ * set (SREM answered 1): never one a claim took meanwhile.  Sandboxes of
+ * a fill that a crash cut short (no workspace, not in their pool) are
+ * found by a slower pass and destroyed when seen twice a minute apart.
+ */
+
+#define _GNU_SOURCE
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "common/rp_keys.h"
+#include "rc_engine.h"
+#include "rc_log.h"
+#include "rc_worker.h"
+
+
+/* KEYS: the pool, the workspace; ARGV: sandbox key prefix, current
+ * layers, workspace id, node, repo_names, current engine */
+static const char  rc_pool_claim_lua[] =
+    "for _, id in ipairs(redis.call('SMEMBERS', KEYS[1])) do\n"
+    "  local k = ARGV[1] .. id\n"
+    "  local f = redis.call('HMGET', k, 'lower', 'workspace', 'engine')\n"
+    "  if f[1] == ARGV[2] and (f[2] == false or f[2] == '')\n"
+    "     and f[3] == ARGV[6] then\n"
+    "    redis.call('SREM', KEYS[1], id)\n"
+    "    redis.call('HSET', k, 'workspace', ARGV[3], 'state', 'assigned')\n"
+    "    redis.call('HDEL', k, 'pool')\n"
+    "    redis.call('HSET', KEYS[2], 'sandbox', id, 'repo_names', ARGV[5],\n"
+    "               'node', ARGV[4])\n"
+    "    return id\n"
+    "  end\n"
+    "end\n"
+    "return false\n";
+
+
+/* which engine binary a sandbox started now would run: a member made
+ * with another one is replaced, so a deploy reaches new workspaces */
+static void
+rc_pool_engine_id(rc_worker_t *w, char *buf, size_t size)
+{
+    struct stat  st;
+
+    if (stat(w->local.engine, &st) != 0) {
+        snprintf(buf, size, "none");
+        return;
+    }
+
+    snprintf(buf, size, "%llu.%llu.%lld.%ld", (unsigned long long) st.st_dev,
+             (unsigned long long) st.st_ino, (long long) st.st_mtim.tv_sec,
+             (long) st.st_mtim.tv_nsec);
+}
+
+
+int
+rc_pool_claim(rc_worker_t *w, const char *ws, const char *org, json_t *urls,
+    const char *lower, const char *names, rc_sandbox_t *sb)
+{
+    int                  ok;
+    char                 key[17], pkey[128], wkey[96], engine[96];
+    char                 id[RC_SANDBOX_ID_LEN + 1];
+    const char          *argv[11];
+    long long            start;
+    redisReply          *r;
+    rc_sandbox_health_t  h;
+
+    if (w->pool_size == 0 || names == NULL) {
+        return -1;
+    }
+
+    if (json_array_size(urls) != 1) {
+        rc_info("pool.miss", "ws=%s reason=repositories", ws);
+        return -1;
+    }
+
+    start = rc_now_ms();
+
+    rc_image_key(org, json_string_value(json_array_get(urls, 0)), key);
+    snprintf(pkey, sizeof(pkey), RP_KEY_POOL_PREFIX "%s:%s", w->node, key);
+    snprintf(wkey, sizeof(wkey), RP_KEY_WORKSPACE_PREFIX "%s", ws);
+
+    argv[0] = "EVAL";
+    argv[1] = rc_pool_claim_lua;
+    argv[2] = "2";
+    argv[3] = pkey;
+    argv[4] = wkey;
+    argv[5] = RP_KEY_SANDBOX_PREFIX;
+    argv[6] = lower;
+    argv[7] = ws;
+    argv[8] = w->node;
+    argv[9] = names;
+    argv[10] = engine;
+
+    rc_pool_engine_id(w, engine, sizeof(engine));
+
+    r = rc_cmdargv(w, 11, argv);
+
+    if (r == NULL || r->type != REDIS_REPLY_STRING
+        || r->len > RC_SANDBOX_ID_LEN)
+    {
+        freeReplyObject(r);
+        rc_info("pool.miss", "ws=%s image=%s reason=empty ms=%lld", ws, key,
+                rc_now_ms() - start);
+        return -1;
+    }
+
+    snprintf(id, sizeof(id), "%s", r->str);
+    freeReplyObject(r);
+
+    ok = rc_sandbox_load(w, id, sb) == 0;
+
+    if (ok) {
+        w->driver->health(sb, &h);
+
+        ok = h.running && h.oom_kills == 0
+             && rc_engine_call(sb->addr, "GET", "/healthz", NULL, 1000, NULL)
+                == 200;
+    }
+
+    if (!ok) {
+        rc_warn("pool.miss", "ws=%s image=%s sandbox=%s reason=unhealthy "
+                "ms=%lld", ws, key, id, rc_now_ms() - start);
+
+        if (sb->id[0]) {
+            rc_sandbox_forget(w, sb);
+        }
+
+        freeReplyObject(rc_cmd(w, "HDEL %s sandbox", wkey));
+        memset(sb, 0, sizeof(*sb));
+
+        return -1;
+    }
+
+    rc_info("pool.claim", "ws=%s image=%s sandbox=%s addr=%s ms=%lld", ws,
+            key, id, sb->addr, rc_now_ms() - start);
+
+    return 0;
+}
+
+
+/* destroys a member, if it still is one (a claim may have just taken it) */
+static void
+rc_pool_drop(rc_worker_t *w, const char *pkey, rc_sandbox_t *sb,
+    const char *key, const char *reason)
+{
+    int          mine;
+    redisReply  *r;
+
+    r = rc_cmd(w, "SREM %s %s", pkey, sb->id);
+    mine = r && r->type == REDIS_REPLY_INTEGER && r->integer == 1;
+    freeReplyObject(r);
+
+    if (!mine) {
+        return;
+    }
+
+    rc_info("pool.drop", "image=%s sandbox=%s reason=%s", key, sb->id,
+            reason);
+
+    rc_sandbox_forget(w, sb);
+}
+
+
+/* 0 made, -1 failed, 1 not tried (pausing after a failure) */
+static int
+rc_pool_fill(rc_worker_t *w, const char *key, const char *pkey,
+    const char *dir, const char *engine, unsigned have)
+{
+    int           waiting;
+    char          err[512];
+    long long     start;
+    redisReply   *r;
+    rc_sandbox_t  sb;
+
+    /* after a failed fill (no address left, a broken image): a pause,
+     * not one failure a second */
+    r = rc_cmd(w, "EXISTS " RP_KEY_LOCK_PREFIX "pool-pause:%s:%s", w->node,
+               key);
+    waiting = r && r->type == REDIS_REPLY_INTEGER && r->integer == 1;
+    freeReplyObject(r);
+
+    if (waiting) {
+        return 1;
+    }
+
+    start = rc_now_ms();
+
+    if (rc_sandbox_new(w, &sb, dir, NULL, "", err, sizeof(err)) != 0) {
+        rc_warn("pool.fill_failed", "image=%s error=\"%s\"", key, err);
+        goto failed;
+    }
+
+    freeReplyObject(rc_cmd(w, "HSET " RP_KEY_SANDBOX_PREFIX "%s pool %s "
+                           "engine %s", sb.id, key, engine));
+
+    if (rc_sandbox_boot(w, &sb, err, sizeof(err)) != 0) {
+        rc_warn("pool.fill_failed", "image=%s sandbox=%s error=\"%s\"", key,
+                sb.id, err);
+        rc_sandbox_forget(w, &sb);
+        goto failed;
+    }
+
+    (void) rc_sandbox_save(w, &sb, "pooled");
+    freeReplyObject(rc_cmd(w, "SADD %s %s", pkey, sb.id));
+
+    rc_info("pool.fill", "image=%s sandbox=%s addr=%s size=%u ms=%lld", key,
+            sb.id, sb.addr, have + 1, rc_now_ms() - start);
+
+    return 0;
+
+failed:
+
+    freeReplyObject(rc_cmd(w, "SET " RP_KEY_LOCK_PREFIX "pool-pause:%s:%s 1 "
+                           "PX 30000", w->node, key));
+
+    return -1;
+}
+
+
+/* one image's pool: drop what is dead, stale or too many; 1 if it tried
+ * to make a new sandbox (at most one, and only with may_fill) */
+static int
+rc_pool_keep(rc_worker_t *w, const char *key, int may_fill)
+{
+    int                  ready, filled;
+    size_t               i;
+    unsigned             have;
+    char                 ikey[128], pkey[128], lock[160], engine[96];
+    const char          *dir, *reason;
+    rc_sandbox_t         sb;
+    redisReply          *im, *m, *e;
+    rc_sandbox_health_t  h;
+
+    snprintf(ikey, sizeof(ikey), RP_KEY_IMAGE_PREFIX "%s:%s", w->node, key);
+    snprintf(pkey, sizeof(pkey), RP_KEY_POOL_PREFIX "%s:%s", w->node, key);
+    snprintf(lock, sizeof(lock), "pool:%s:%s", w->node, key);
+
+    im = rc_cmd(w, "HMGET %s state dir", ikey);
+
+    if (im == NULL || im->type != REDIS_REPLY_ARRAY || im->elements != 2) {
+        freeReplyObject(im);
+        return 0;
+    }
+
+    ready = im->element[0]->type == REDIS_REPLY_STRING
+            && strcmp(im->element[0]->str, "ready") == 0
+            && im->element[1]->type == REDIS_REPLY_STRING
+            && im->element[1]->len > 0;
+    dir = ready ? im->element[1]->str : "";
+
+    m = rc_cmd(w, "SMEMBERS %s", pkey);
+
+    if (m == NULL || m->type != REDIS_REPLY_ARRAY
+        || (m->elements == 0 && (!ready || !may_fill || w->pool_size == 0)))
+    {
+        /* nothing to look after (the usual case without pools) */
+        freeReplyObject(m);
+        freeReplyObject(im);
+        return 0;
+    }
+
+    /* one worker per image at a time; another one at it: its turn */
+    if (rc_lock(w, lock, 0) != 0) {
+        freeReplyObject(m);
+        freeReplyObject(im);
+        return 0;
+    }
+
+    have = 0;
+    filled = 0;
+    rc_pool_engine_id(w, engine, sizeof(engine));
+
+    for (i = 0; i < m->elements; i++) {
+        if (rc_sandbox_load(w, m->element[i]->str, &sb) != 0) {
+            freeReplyObject(rc_cmd(w, "SREM %s %s", pkey,
+                                   m->element[i]->str));
+            continue;
+        }
+
+        if (sb.workspace[0]) {
+            /* claimed: not ours to touch */
+            continue;
+        }
+
+        reason = NULL;
+
+        e = rc_cmd(w, "HGET " RP_KEY_SANDBOX_PREFIX "%s engine", sb.id);
+
+        if (strcmp(sb.lower, dir) != 0) {
+            reason = "stale";
+
+        } else if (e == NULL || e->type != REDIS_REPLY_STRING
+                   || strcmp(e->str, engine) != 0)
+        {
+            reason = "engine";
+
+        } else {
+            w->driver->health(&sb, &h);
+
+            if (!h.running || h.oom_kills > 0) {
+                reason = "dead";
+            } else if (have >= w->pool_size) {
+                reason = "surplus";
+            }
+        }
+
+        freeReplyObject(e);
+
+        if (reason) {
+            rc_pool_drop(w, pkey, &sb, key, reason);
+            continue;
+        }
+
+        have++;
+    }
+
+    if (ready && may_fill && have < w->pool_size) {
+        /* made or failed, it took its time: the next image waits a pass */
+        filled = rc_pool_fill(w, key, pkey, dir, engine, have) != 1;
+    }
+
+    rc_unlock(w);
+
+    freeReplyObject(m);
+    freeReplyObject(im);
+
+    return filled;
+}
+
+
+void
+rc_pool_tick(rc_worker_t *w)
+{
+    int          filled;
+    size_t       i;
+    redisReply  *r;
+
+    r = rc_cmd(w, "SMEMBERS " RP_KEY_IMAGES_PREFIX "%s", w->node);
+
+    filled = 0;
+
+    for (i = 0; r && r->type == REDIS_REPLY_ARRAY && i < r->elements; i++) {
+        if (r->element[i]->type == REDIS_REPLY_STRING
+            && r->element[i]->len == 16)
+        {
+            filled |= rc_pool_keep(w, r->element[i]->str, !filled);
+        }
+    }
+
+    freeReplyObject(r);
+}
+
+
+/*
+ * Sandboxes left by a fill that a crash cut short: no workspace, image
+ * layers (so not a build), not in their pool.  A fill takes one boot
+ * (--health-timeout at most), so one seen so twice, a minute apart, is
+ * left over.  Run about once a minute.
+ */
+void
+rc_pool_orphans(rc_worker_t *w)
+{
+    int           member;
+    size_t        i;
+    const char   *id;
+    rc_sandbox_t  sb;
+    redisReply   *r, *f, *s;
+
+    r = rc_cmd(w, "SMEMBERS " RP_KEY_NODE_SANDBOXES_PREFIX "%s", w->node);
+
+    for (i = 0; r && r->type == REDIS_REPLY_ARRAY && i < r->elements; i++) {
+        id = r->element[i]->str;
+
+        f = rc_cmd(w, "HMGET " RP_KEY_SANDBOX_PREFIX "%s workspace lower pool "
+                   "orphan_seen", id);
+
+        if (f == NULL || f->type != REDIS_REPLY_ARRAY || f->elements != 4
+            || (f->element[0]->type == REDIS_REPLY_STRING
+                && f->element[0]->len > 0)
+            || f->element[1]->type != REDIS_REPLY_STRING
+            || f->element[1]->len == 0)
+        {
+            freeReplyObject(f);
+            continue;
+        }
+
+        member = 0;
+
+        if (f->element[2]->type == REDIS_REPLY_STRING) {
+            s = rc_cmd(w, "SISMEMBER " RP_KEY_POOL_PREFIX "%s:%s %s", w->node,
+                       f->element[2]->str, id);
+            member = s && s->type == REDIS_REPLY_INTEGER && s->integer == 1;
+            freeReplyObject(s);
+        }
+
+        if (member) {
+            if (f->element[3]->type == REDIS_REPLY_STRING) {
+                freeReplyObject(rc_cmd(w, "HDEL " RP_KEY_SANDBOX_PREFIX
+                                       "%s orphan_seen", id));
+            }
+
+        } else if (f->element[3]->type != REDIS_REPLY_STRING) {
+            freeReplyObject(rc_cmd(w, "HSET " RP_KEY_SANDBOX_PREFIX
+                                   "%s orphan_seen 1", id));
+
+        } else if (rc_sandbox_load(w, id, &sb) == 0) {
+            rc_info("pool.drop", "sandbox=%s reason=orphan", id);
+            rc_sandbox_forget(w, &sb);
+        }
+
+        freeReplyObject(f);
+    }
+
+    freeReplyObject(r);
+}
+

@@ -1,0 +1,93 @@
+/*
+ * Request bodies of the engine's API, checked and turned into structs.
+ * Pure: no I/O, no globals, so every function here can be fuzzed
+ * (t/fuzz/fuzz_engine_request.c).  A function returning RE_REQ_OK has
+ * filled its struct (free it with the matching _free); on any other
+ * result the struct is empty and err holds a message safe to show (it
+ * never quotes a value, only field names).
+ */
+
+#ifndef RE_REQUEST_H
+#define RE_REQUEST_H
+
+#include <stddef.h>
+
+#include <jansson.h>
+
+
+#define RE_BODY_MAX              (1024 * 1024)
+#define RE_TEXT_MAX              100000
+#define RE_NAME_MAX              64          /* chat and user */
+#define RE_PATH_MAX              4096
+#define RE_HOOK_COMMANDS_MAX     64
+#define RE_HOOK_COMMAND_MAX      (64 * 1024)
+#define RE_HOOK_TIMEOUT_DEFAULT  300000
+#define RE_HOOK_TIMEOUT_MAX      (24 * 3600 * 1000)
+#define RE_ENV_MAX               256
+#define RE_ENV_NAME_MAX          256
+#define RE_ENV_VALUE_MAX         (128 * 1024)
+
+
+typedef enum {
+    RE_REQ_OK = 0,
+    RE_REQ_BAD_JSON,        /* not JSON at all */
+    RE_REQ_INVALID          /* JSON, but not what the endpoint takes */
+} re_req_e;
+
+
+/* a hook as replicas.json has it: {commands, timeout, separate} */
+typedef struct {
+    char       **commands;
+    size_t       ncommands;
+    long long    timeout_ms;
+    int          separate;
+} re_hook_t;
+
+typedef struct {
+    char        *name;
+    char        *value;
+} re_env_var_t;
+
+/* POST /start: {env, startHook, cwd, workspace} */
+typedef struct {
+    char          *workspace;   /* NULL: not given; a warm sandbox learns
+                                   its workspace from its first /start */
+    re_env_var_t  *env;
+    size_t         nenv;
+    re_hook_t     *hook;        /* NULL: no start hook */
+    char          *cwd;         /* NULL: the engine's workdir */
+} re_start_t;
+
+/* POST /messages: the message as control stored it */
+typedef struct {
+    long long    seq;
+    char        *text;
+    char        *chat;          /* NULL: the default chat */
+    char        *user;          /* NULL: not given */
+    long long    at;
+    int          has_at;
+} re_message_t;
+
+
+re_req_e re_parse_hook(const char *buf, size_t len, re_hook_t *out,
+    char *err, size_t errlen);
+re_req_e re_parse_start(const char *buf, size_t len, re_start_t *out,
+    char *err, size_t errlen);
+re_req_e re_parse_message(const char *buf, size_t len, re_message_t *out,
+    char *err, size_t errlen);
+
+void re_hook_free(re_hook_t *hook);
+void re_start_free(re_start_t *start);
+void re_message_free(re_message_t *msg);
+
+/* the stored form of a message, with the time it arrived */
+json_t *re_message_json(const re_message_t *msg, long long received_at);
+
+/*
+ * Copies len bytes of any text (a command's output) into out as valid
+ * UTF-8: each invalid byte becomes U+FFFD, NUL becomes U+FFFD too.  out
+ * must hold 3 * len bytes; returns the bytes written.
+ */
+size_t re_utf8_clean(const char *in, size_t len, char *out);
+
+#endif /* RE_REQUEST_H */

@@ -1,0 +1,180 @@
+package Replicas::Control;
+
+# The control worker for tests: `replicas-control serve` with real local
+# sandboxes (network namespaces, bubblewrap, overlayfs, cgroups), so it
+# needs root, as ./auto/test runs.  Each test gets its own node name,
+# bridge and address range, and at its end every sandbox it made is
+# destroyed and its network removed (`serve --teardown`).
+# Also: fixture repositories made with git, in the test's temp dir.
+
+use strict;
+use warnings;
+
+use Exporter 'import';
+use File::Path qw(make_path);
+use POSIX qw(WNOHANG);
+use Time::HiRes qw(time sleep);
+use Replicas::Test qw(objs_dir tmpdir poll_until);
+
+our @EXPORT_OK = qw(start_control fixture_repo git_commit);
+
+my @controls;
+my $n = 0;
+
+END {
+    my $status = $?;
+    for my $c (@controls) {
+        eval { $c->stop; $c->teardown };
+    }
+    $? = $status;
+}
+
+# start_control(redis => $r, gateway => $gw, args => [...], workers => 1)
+# -> an object; args are added to serve's own (--memory 256 ...).
+sub start_control {
+    my (%o) = @_;
+    $> == 0 or die "the control tests need root (sandboxes are namespaces, "
+                   . "cgroups and a bridge): run them as ./auto/test does\n";
+    my $redis = $o{redis} or die 'start_control needs redis';
+    $n++;
+    my $tag = sprintf('%d%d', $$ % 10000, $n);
+    my $self = bless {
+        redis => $redis,
+        node  => "test-$tag",
+        net   => "t$tag",
+        range => sprintf('10.215.%d.0/24', ($$ + $n * 7) % 250),
+        home  => $o{home} // tmpdir() . "/control-$tag",
+        args  => $o{args} // [],
+        gw    => $o{gateway},
+        pids  => [],
+        logs  => [],
+    }, __PACKAGE__;
+    make_path($self->{home});
+    chmod 0755, $self->{home};
+    $self->start for 1 .. ($o{workers} // 1);
+    push @controls, $self;
+    return $self;
+}
+
+sub common_args {
+    my ($self) = @_;
+    my @a = ('--home', $self->{home}, '--node', $self->{node},
+             '--net-name', $self->{net}, '--net-range', $self->{range},
+             '--engine', objs_dir() . '/replicas-engine');
+    push @a, '--allow-port', $self->{gw}{port} if $self->{gw};
+    # the gateway seals environments with this key; control opens them
+    push @a, '--secrets-key', $self->{gw}{secrets_key}
+        if $self->{gw} && $self->{gw}{secrets_key};
+    return @a;
+}
+
+# one more worker (same node, same network), logging to its own file
+sub start {
+    my ($self) = @_;
+    my $i = @{ $self->{logs} };
+    my $log = "$self->{home}/control-$i.log";
+    my @cmd = (objs_dir() . '/replicas-control', '--redis',
+               "127.0.0.1:$self->{redis}{port}", 'serve', $self->common_args,
+               @{ $self->{args} });
+    my $pid = fork // die "fork: $!";
+    if ($pid == 0) {
+        open STDIN, '<', '/dev/null';
+        open STDOUT, '>>', $log or POSIX::_exit(127);
+        open STDERR, '>&', \*STDOUT;
+        exec @cmd or POSIX::_exit(127);
+    }
+    push @{ $self->{pids} }, $pid;
+    push @{ $self->{logs} }, $log;
+    poll_until(10, sub { $self->log =~ /worker\.start .*consumer=\S+-$pid / })
+        or die "replicas-control serve did not start:\n" . $self->log;
+    return $pid;
+}
+
+# all workers' logs, concatenated
+sub log {
+    my ($self) = @_;
+    my $all = '';
+    for my $f (@{ $self->{logs} }) {
+        open my $fh, '<', $f or next;
+        local $/;
+        $all .= <$fh> // '';
+    }
+    return $all;
+}
+
+sub _stop_one {
+    my ($pid, $sig) = @_;
+    kill $sig, $pid;
+    my $deadline = time + 20;
+    while (time < $deadline) {
+        return if waitpid($pid, WNOHANG) != 0;
+        sleep 0.05;
+    }
+    kill 'KILL', $pid;
+    waitpid $pid, 0;
+}
+
+# stops worker $i (all of them without $i) with TERM, or KILL with kill9
+sub stop {
+    my ($self, $i) = @_;
+    my @which = defined $i ? ($i) : (0 .. $#{ $self->{pids} });
+    for my $k (@which) {
+        my $pid = $self->{pids}[$k] or next;
+        _stop_one($pid, 'TERM');
+        $self->{pids}[$k] = undef;
+    }
+}
+
+sub kill9 {
+    my ($self, $i) = @_;
+    my $pid = $self->{pids}[$i] or return;
+    _stop_one($pid, 'KILL');
+    $self->{pids}[$i] = undef;
+}
+
+sub pid { $_[0]{pids}[$_[1] // 0] }
+
+# every sandbox of this node destroyed, the bridge and firewall removed
+sub teardown {
+    my ($self) = @_;
+    return if $self->{torn};
+    $self->{torn} = 1;
+    my @cmd = (objs_dir() . '/replicas-control', '--redis',
+               "127.0.0.1:$self->{redis}{port}", 'serve', $self->common_args,
+               '--teardown');
+    system(join(' ', map { "'$_'" } @cmd) . " >>'$self->{home}/teardown.log' 2>&1");
+}
+
+# A git repository in the temp dir with the given files, committed on
+# main: fixture_repo('app', { 'index.html' => '...' }) -> its path.
+sub fixture_repo {
+    my ($name, $files) = @_;
+    my $dir = tmpdir() . "/repos/$name";
+    make_path($dir);
+    _git($dir, 'init', '-q', '-b', 'main');
+    _git($dir, 'config', 'user.email', 'fixture@example.com');
+    _git($dir, 'config', 'user.name', 'Fixture');
+    git_commit($dir, $files, 'first');
+    return $dir;
+}
+
+sub git_commit {
+    my ($dir, $files, $msg) = @_;
+    for my $f (sort keys %$files) {
+        my $path = "$dir/$f";
+        (my $parent = $path) =~ s{/[^/]+$}{};
+        make_path($parent);
+        open my $fh, '>', $path or die "$path: $!";
+        print $fh $files->{$f};
+        close $fh;
+    }
+    _git($dir, 'add', '-A');
+    _git($dir, 'commit', '-q', '-m', $msg);
+}
+
+sub _git {
+    my ($dir, @args) = @_;
+    system('git', '-C', $dir, @args) == 0 or die "git @args in $dir failed\n";
+}
+
+1;
