@@ -19,7 +19,7 @@ RP_PACKAGES=(
     perl
     wrk curl openssl
     bubblewrap iproute2 nftables
-    git python3
+    git python3 fcgiwrap
     chromium
 )
 
@@ -115,7 +115,8 @@ rp_build_control() {
 # replicas-engine, from engine/ (libmicrohttpd, jansson).
 rp_build_engine() {
     mkdir -p "$RP_OBJS"
-    cc "${RP_CFLAGS[@]}" -I "$RP_ROOT/engine" "$RP_ROOT"/engine/*.c \
+    cc "${RP_CFLAGS[@]}" -I "$RP_ROOT/ngx_replicas_module" -I "$RP_ROOT/engine" \
+        "$RP_ROOT"/engine/*.c "$RP_ROOT/ngx_replicas_module/common/rp_log.c" \
         -lmicrohttpd -ljansson -lpthread -o "$RP_OBJS/replicas-engine"
 }
 

@@ -176,36 +176,3 @@ rc_rmtree(const char *path)
     /* FTW_MOUNT: never descend into something still mounted below */
     return nftw(path, rc_rmtree_entry, 32, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
 }
-
-
-int
-rc_mkdirs(const char *path, unsigned mode)
-{
-    char    buf[4096];
-    char   *p;
-    size_t  len;
-
-    len = strlen(path);
-    if (len == 0 || len >= sizeof(buf)) {
-        errno = ENAMETOOLONG;
-        return -1;
-    }
-
-    memcpy(buf, path, len + 1);
-
-    for (p = buf + 1; *p; p++) {
-        if (*p == '/') {
-            *p = '\0';
-            if (mkdir(buf, mode) != 0 && errno != EEXIST) {
-                return -1;
-            }
-            *p = '/';
-        }
-    }
-
-    if (mkdir(buf, mode) != 0 && errno != EEXIST) {
-        return -1;
-    }
-
-    return 0;
-}

@@ -7,6 +7,8 @@
 #ifndef RC_EXEC_H
 #define RC_EXEC_H
 
+#include "common/rp_log.h"
+
 #include <stddef.h>
 
 
@@ -24,6 +26,6 @@ int rc_runl(char *err, size_t errlen, const char *arg0, ...);
 int rc_rmtree(const char *path);
 
 /* mkdir -p with a mode for the directories it creates; 0 or -1 */
-int rc_mkdirs(const char *path, unsigned mode);
+#define rc_mkdirs  rp_mkdirs
 
 #endif /* RC_EXEC_H */

@@ -14,7 +14,25 @@
 typedef struct {
     const char  *token;
     int          tries;
+    void       (*tick)(void *data);
+    void        *data;
 } rc_git_cred_t;
+
+
+/* a long clone: the worker's heartbeats go on (rate-limited by the tick) */
+static int
+rc_git_progress(const git_indexer_progress *stats, void *payload)
+{
+    rc_git_cred_t  *cred = payload;
+
+    (void) stats;
+
+    if (cred->tick) {
+        cred->tick(cred->data);
+    }
+
+    return 0;
+}
 
 
 static int  rc_git_ready;
@@ -95,7 +113,7 @@ rc_git_credentials(git_credential **out, const char *url,
 
 int
 rc_git_clone(const char *url, const char *token, const char *dest,
-    char *err, size_t errlen)
+    void (*tick)(void *data), void *data, char *err, size_t errlen)
 {
     int                 rc;
     git_repository     *repo;
@@ -109,8 +127,11 @@ rc_git_clone(const char *url, const char *token, const char *dest,
 
     cred.token = token && *token ? token : NULL;
     cred.tries = 0;
+    cred.tick = tick;
+    cred.data = data;
 
     opts.fetch_opts.callbacks.credentials = rc_git_credentials;
+    opts.fetch_opts.callbacks.transfer_progress = rc_git_progress;
     opts.fetch_opts.callbacks.payload = &cred;
 
     repo = NULL;
@@ -156,6 +177,8 @@ rc_git_remote_head(const char *url, const char *token, char oid_hex[41],
 
     cred.token = token && *token ? token : NULL;
     cred.tries = 0;
+    cred.tick = NULL;
+    cred.data = NULL;
     cb.credentials = rc_git_credentials;
     cb.payload = &cred;
 

@@ -14,9 +14,10 @@
 /* once per process; REPLICAS_GIT_CA_FILE names extra TLS roots */
 void rc_git_init(void);
 
-/* https (token as basic credentials), http, file:// or a local path */
+/* https (token as basic credentials), http, file:// or a local path;
+ * tick (may be NULL) is called as the transfer goes (job heartbeats) */
 int rc_git_clone(const char *url, const char *token, const char *dest,
-    char *err, size_t errlen);
+    void (*tick)(void *data), void *data, char *err, size_t errlen);
 
 /* where the remote's default branch (its HEAD) is now, without fetching
  * anything: oid_hex gets the commit, branch (may be NULL) its name */

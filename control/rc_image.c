@@ -130,6 +130,8 @@ rc_image_warm(rc_worker_t *w, const char *vdir, const char *name,
     memset(&run, 0, sizeof(run));
     run.argv = argv;
     run.stdin_path = hookpath;
+    run.tick = rc_worker_beat;
+    run.tick_data = w;
     run.log_path = logpath;
     run.cwd = cwd;
     run.wait = 1;
@@ -211,7 +213,7 @@ rc_image_build(rc_worker_t *w, const char *org, const char *url,
                                "state building", ikey, url, org, name));
     }
 
-    if (rc_git_clone(url, token, repo, err, errlen) != 0) {
+    if (rc_git_clone(url, token, repo, rc_worker_beat, w, err, errlen) != 0) {
         goto failed;
     }
 
@@ -308,15 +310,24 @@ rc_image_get(rc_worker_t *w, const char *org, const char *url,
         free(state);
         free(d);
 
-        /* one builder per image and machine; the others wait for it */
-        r = rc_cmd(w, "SET %s %s NX PX %d", lock, w->consumer, 3600 * 1000);
+        /* one builder per image and machine; the others wait for it.
+         * The lock lives as long as the builder's heartbeats: a builder
+         * that died frees it within the lock time, not an hour. */
+        r = rc_cmd(w, "SET %s %s NX PX %ld", lock, w->consumer,
+                   w->lock_ttl_ms);
         building = !(r && r->type == REDIS_REPLY_STATUS);
         freeReplyObject(r);
 
         if (!building) {
+            snprintf(w->build_lock_key, sizeof(w->build_lock_key), "%s",
+                     lock);
             rc = rc_image_build(w, org, url, token, key, ikey, name, 0, dir,
                                 dirlen, err, errlen);
-            freeReplyObject(rc_cmd(w, "DEL %s", lock));
+            w->build_lock_key[0] = '\0';
+            freeReplyObject(rc_cmd(w, "EVAL %s 1 %s %s",
+                "if redis.call('GET', KEYS[1]) == ARGV[1] then "
+                "return redis.call('DEL', KEYS[1]) end return 0",
+                lock, w->consumer));
             return rc;
         }
 
@@ -676,7 +687,7 @@ rc_image_refresh(rc_worker_t *w, const char *key)
             rc_now_ms() - start);
 
     /* the same lock as a first build: one builder per image and machine */
-    r = rc_cmd(w, "SET %s %s NX PX %d", lock, w->consumer, 3600 * 1000);
+    r = rc_cmd(w, "SET %s %s NX PX %ld", lock, w->consumer, w->lock_ttl_ms);
     mine = r && r->type == REDIS_REPLY_STATUS;
     freeReplyObject(r);
 
@@ -684,6 +695,9 @@ rc_image_refresh(rc_worker_t *w, const char *key)
         rc = 0;
         goto done;
     }
+
+    /* renewed by the build's heartbeats (rc_worker_beat), like a job's */
+    snprintf(w->build_lock_key, sizeof(w->build_lock_key), "%s", lock);
 
     rc = rc_image_build(w, org, url, token, key, ikey, name, 1, dir,
                         sizeof(dir), err, sizeof(err));

@@ -1,5 +1,6 @@
 /*
- * Structured logs of the control worker: one line per event on stderr,
+ * Structured logs of the control worker (common/rp_log.h): one line per
+ * event on stderr,
  *   ts=2026-11-23T10:00:00.123Z level=info event=job.done job=wake ws=abc ms=84
  * Values are the caller's; never pass a secret (tokens, keys, variables).
  */
@@ -7,14 +8,11 @@
 #ifndef RC_LOG_H
 #define RC_LOG_H
 
-void rc_log(const char *level, const char *event, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+#include "common/rp_log.h"
 
-#define rc_info(event, ...)  rc_log("info", event, __VA_ARGS__)
-#define rc_warn(event, ...)  rc_log("warn", event, __VA_ARGS__)
-#define rc_error(event, ...) rc_log("error", event, __VA_ARGS__)
-
-/* milliseconds on a monotonic clock, for durations */
-long long rc_now_ms(void);
+#define rc_info(event, ...)  rp_log("info", event, __VA_ARGS__)
+#define rc_warn(event, ...)  rp_log("warn", event, __VA_ARGS__)
+#define rc_error(event, ...) rp_log("error", event, __VA_ARGS__)
+#define rc_now_ms            rp_now_ms
 
 #endif /* RC_LOG_H */

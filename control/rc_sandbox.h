@@ -53,6 +53,9 @@ typedef struct {
                                   NULL: the driver's own log */
     int           wait;        /* 1: return the exit status (builds) */
     unsigned      timeout_ms;  /* with wait: killed past it (status 124) */
+    void        (*tick)(void *data);   /* with wait: about once a second
+                                          (the job's heartbeat), or NULL */
+    void         *tick_data;
 } rc_sandbox_run_t;
 
 

@@ -29,7 +29,6 @@
 #include "rc_worker.h"
 
 
-#define RC_LOCK_TTL_MS     60000
 #define RC_JOB_TRIES_MAX   5
 
 static volatile sig_atomic_t  rc_stop;
@@ -161,10 +160,17 @@ rc_worker_beat(void *data)
     }
 
     if (w->lock_key[0]) {
-        freeReplyObject(rc_cmd(w, "EVAL %s 1 %s %s %d",
+        freeReplyObject(rc_cmd(w, "EVAL %s 1 %s %s %ld",
             "if redis.call('GET', KEYS[1]) == ARGV[1] then "
             "return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0",
-            w->lock_key, w->lock_value, RC_LOCK_TTL_MS));
+            w->lock_key, w->lock_value, w->lock_ttl_ms));
+    }
+
+    if (w->build_lock_key[0]) {
+        freeReplyObject(rc_cmd(w, "EVAL %s 1 %s %s %ld",
+            "if redis.call('GET', KEYS[1]) == ARGV[1] then "
+            "return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0",
+            w->build_lock_key, w->consumer, w->lock_ttl_ms));
     }
 }
 
@@ -185,8 +191,8 @@ rc_lock(rc_worker_t *w, const char *name, long wait_ms)
     start = rc_now_ms();
 
     for ( ;; ) {
-        r = rc_cmd(w, "SET %s %s NX PX %d", w->lock_key, w->lock_value,
-                   RC_LOCK_TTL_MS);
+        r = rc_cmd(w, "SET %s %s NX PX %ld", w->lock_key, w->lock_value,
+                   w->lock_ttl_ms);
         ok = r && r->type == REDIS_REPLY_STATUS;
         freeReplyObject(r);
 
@@ -589,6 +595,10 @@ rc_serve_main(redisContext *redis, int argc, char **argv)
                 "at least 8, --reclaim-ms at least 100\n");
         return 2;
     }
+
+    /* a lock outlives its holder's last heartbeat (one a second) as long
+     * as a job does: both are taken over after --reclaim-ms */
+    w.lock_ttl_ms = w.reclaim_ms > 3000 ? w.reclaim_ms : 3000;
 
     pw = getpwnam(user);
     if (pw == NULL) {

@@ -44,6 +44,10 @@ typedef struct {
     char                        job_id[64];
     char                        lock_key[128];
     char                        lock_value[128];
+    char                        build_lock_key[160];  /* an image build's,
+                                                         value: consumer */
+    long                        lock_ttl_ms;     /* locks outlive a dead
+                                                    worker this long */
     long long                   last_beat;
 } rc_worker_t;
 

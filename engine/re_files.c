@@ -14,43 +14,6 @@
 
 
 int
-re_mkdir_p(const char *path, mode_t mode)
-{
-    char    buf[4096], *p;
-    size_t  len;
-
-    len = strlen(path);
-
-    if (len == 0 || len >= sizeof(buf)) {
-        errno = ENAMETOOLONG;
-        return -1;
-    }
-
-    memcpy(buf, path, len + 1);
-
-    for (p = buf + 1; ; p++) {
-        if (*p != '/' && *p != '\0') {
-            continue;
-        }
-
-        if (p[-1] != '/') {
-            *p = '\0';
-            if (mkdir(buf, mode) != 0 && errno != EEXIST) {
-                return -1;
-            }
-            *p = path[p - buf];
-        }
-
-        if (*p == '\0') {
-            break;
-        }
-    }
-
-    return 0;
-}
-
-
-int
 re_write_atomic(const char *path, const char *data, size_t len)
 {
     int      fd, saved;

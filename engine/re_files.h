@@ -6,8 +6,10 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-/* mkdir -p: 0, or -1 with errno */
-int re_mkdir_p(const char *path, mode_t mode);
+#include "common/rp_log.h"
+
+/* mkdir -p: 0, or -1 with errno (common/rp_log.h) */
+#define re_mkdir_p  rp_mkdirs
 
 /* replaces path with data at once (a temp file renamed over it), so a
  * crash leaves the old or the new content, never half of one */

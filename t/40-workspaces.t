@@ -15,6 +15,7 @@ use Time::HiRes qw(time sleep);
 use Replicas::Test qw(start_redis http_request http_json poll_until);
 use Replicas::Gateway qw(start_gateway ws_key);
 use Replicas::Identity qw(new_identity api);
+use Replicas::Workspaces qw(serve_hook);
 use Replicas::Control qw(start_control fixture_repo);
 
 my $redis = start_redis();
@@ -22,13 +23,13 @@ my $gw = start_gateway(redis => $redis, auth => 'on', wake_hold => '60s');
 my $me = new_identity($redis);
 my $key = $me->{key};
 my $d = $gw->{domain};
+my $ws = Replicas::Workspaces->new($gw, $key);
 my $ctl = start_control(redis => $redis, gateway => $gw,
                         args => ['--pool-size', 0, '--memory', 256,
                                  '--repo-root', Replicas::Test::tmpdir() . '/repos']);
 
 # the start hook serves the checkout on 3000, in the background
-my $serve = encode_json({ startHook => { commands => [
-    'python3 -m http.server 3000 --bind 0.0.0.0 >/dev/null 2>&1 &'] } });
+my $serve = serve_hook();
 my $app1 = fixture_repo('app1', { 'index.html' => "app one\n", 'replicas.json' => $serve });
 # the same in replicas.yaml
 my $app2 = fixture_repo('app2', { 'index.html' => "app two\n", 'replicas.yaml' => <<'YAML' });
@@ -38,59 +39,32 @@ startHook:
   timeout: 60000
 YAML
 
-sub state_of {
-    my ($id) = @_;
-    my (undef, $j) = api($gw, $key, 'GET', "/v1/workspaces/$id");
-    return $j ? $j->{state} // '' : '';
-}
-
-sub wait_state {
-    my ($id, $want, $timeout) = @_;
-    my $got = '';
-    poll_until($timeout // 60, sub { ($got = state_of($id)) eq $want
-                                     || $got eq 'failed' });
-    return $got;
-}
-
-sub preview {
-    my ($id, $port, %o) = @_;
-    return http_request(port => $gw->{port}, host => "$port-$id.$d",
-                        path => $o{path} // '/', timeout => $o{timeout} // 30,
-                        headers => [['Authorization', "Bearer $key"]]);
-}
-
 # a page from the workspace's dev server, once its start hook has it up
-sub page {
-    my ($id) = @_;
-    my $res;
-    poll_until(30, sub { $res = preview($id, 3000); $res->{status} == 200 });
-    return $res;
-}
 
 # --- create, preview ----------------------------------------------------------
 my ($st, $j) = api($gw, $key, 'POST', '/v1/workspaces', { repository => $app1 });
 is($st, 201, 'create: 201 at once');
 my $a = $j->{id};
 ok($a, "workspace $a");
-is(wait_state($a, 'awake'), 'awake', 'the worker makes it awake')
+is($ws->wait_state($a, 'awake'), 'awake', 'the worker makes it awake')
     or diag $ctl->log;
 my $rec = { @{ $redis->cmd('HGETALL', ws_key($a)) } };
 like($rec->{addr}, qr/^10\.215\.\d+\.\d+$/, "it has an address of its own ($rec->{addr})");
-my $res = page($a);
+my $res = $ws->page($a);
 is($res->{status}, 200, 'its preview on 3000 answers through the gateway');
 is($res->{body}, "app one\n", "served from the repository's checkout by its start hook");
 
 # the engine answers on 3737 through the gateway, for a key of the org
-$res = preview($a, 3737, path => '/healthz');
+$res = $ws->preview($a, 3737, path => '/healthz');
 is($res->{status}, 200, 'the engine answers through the gateway');
 is(http_json($res)->{workspace}, $a, 'and knows its workspace');
 
 # --- two workspaces on port 3000 at once -----------------------------------------
 ($st, $j) = api($gw, $key, 'POST', '/v1/workspaces', { repository => $app2 });
 my $b = $j->{id};
-is(wait_state($b, 'awake'), 'awake', "a second workspace $b") or diag $ctl->log;
-is(page($b)->{body}, "app two\n", 'B serves its own 3000 (start hook from replicas.yaml)');
-is(preview($a, 3000)->{body}, "app one\n", 'while A still serves its own');
+is($ws->wait_state($b, 'awake'), 'awake', "a second workspace $b") or diag $ctl->log;
+is($ws->page($b)->{body}, "app two\n", 'B serves its own 3000 (start hook from replicas.yaml)');
+is($ws->preview($a, 3000)->{body}, "app one\n", 'while A still serves its own');
 my $brec = { @{ $redis->cmd('HGETALL', ws_key($b)) } };
 isnt($brec->{addr}, $rec->{addr}, 'at another address');
 
@@ -109,17 +83,17 @@ my $app3 = fixture_repo('app3', { 'index.html' => "app three\n", 'replicas.json'
 ($st, $j) = api($gw, $key, 'POST', '/v1/workspaces',
                 { repository => $app3, environment => 'staging' });
 my $c = $j->{id};
-is(wait_state($c, 'awake'), 'awake', "a workspace with the staging environment ($c)")
+is($ws->wait_state($c, 'awake'), 'awake', "a workspace with the staging environment ($c)")
     or diag $ctl->log;
-page($c);
-is(preview($c, 3000, path => '/greeting.txt')->{body}, 'hello from staging|g1',
+$ws->page($c);
+is($ws->preview($c, 3000, path => '/greeting.txt')->{body}, 'hello from staging|g1',
    'its start hook sees the variables, the named one over Global');
-is(preview($c, 3000, path => '/notes/env.txt')->{body}, "a file from the environment\n",
+is($ws->preview($c, 3000, path => '/notes/env.txt')->{body}, "a file from the environment\n",
    "and the environment's file is in the workspace");
 unlike($ctl->log, qr/hello from|a file from the environment/, 'no value in the worker log');
 ($st, $j) = api($gw, $key, 'POST', '/v1/workspaces', { repository => $app3, environment => 'nosuch' });
 my $nosuch = $j->{id};
-is(wait_state($nosuch, 'failed'), 'failed', 'an environment that does not exist fails the workspace');
+is($ws->wait_state($nosuch, 'failed'), 'failed', 'an environment that does not exist fails the workspace');
 like($redis->cmd('HGET', ws_key($nosuch), 'reason') // '', qr/nosuch/, 'saying which');
 api($gw, $key, 'DELETE', "/v1/workspaces/$c");
 api($gw, $key, 'DELETE', "/v1/workspaces/$nosuch");
@@ -127,7 +101,7 @@ api($gw, $key, 'DELETE', "/v1/workspaces/$nosuch");
 # a repository outside the worker's --repo-root is refused
 ($st, $j) = api($gw, $key, 'POST', '/v1/workspaces', { repository => Replicas::Test::repo_root() });
 my $outside = $j->{id};
-is(wait_state($outside, 'failed'), 'failed', 'a local repository outside --repo-root: failed');
+is($ws->wait_state($outside, 'failed'), 'failed', 'a local repository outside --repo-root: failed');
 like($redis->cmd('HGET', ws_key($outside), 'reason') // '', qr/--repo-root/, 'saying why');
 api($gw, $key, 'DELETE', "/v1/workspaces/$outside");
 
@@ -151,12 +125,12 @@ is(from_a('127.0.0.1', $redis->{port}), 'refused', "A's loopback is its own");
 # --- messages, sleep, wake-on-request ----------------------------------------
 ($st, $j) = api($gw, $key, 'POST', "/v1/workspaces/$a/messages", { text => 'one' });
 is($st, 202, 'a message to an awake workspace');
-poll_until(20, sub { my $m = http_json(preview($a, 3737, path => '/messages'));
+poll_until(20, sub { my $m = http_json($ws->preview($a, 3737, path => '/messages'));
                      $m && @{ $m->{messages} } == 1 });
 
 ($st) = api($gw, $key, 'POST', "/v1/workspaces/$a/sleep");
 is($st, 202, 'sleep asked');
-is(wait_state($a, 'sleeping'), 'sleeping', 'A sleeps') or diag $ctl->log;
+is($ws->wait_state($a, 'sleeping'), 'sleeping', 'A sleeps') or diag $ctl->log;
 is(from_a($rec->{addr}, 3737), 'refused', 'its engine is gone');
 is(from_a($rec->{addr}, 3000), 'refused', 'and its dev server');
 
@@ -167,14 +141,14 @@ is($j->{status}, 'waking', 'and wakes it');
 is($st, 202, 'a second one while it wakes');
 
 # a program asking for the preview is held until it is awake, then served
-$res = preview($a, 3000, timeout => 60);
+$res = $ws->preview($a, 3000, timeout => 60);
 ok($res->{status} == 200 || $res->{status} == 502,
    "a request while waking is held, then proxied ($res->{status})");
-is(wait_state($a, 'awake'), 'awake', 'A is awake again');
-is(page($a)->{body}, "app one\n", 'its start hook ran again: the preview is back');
+is($ws->wait_state($a, 'awake'), 'awake', 'A is awake again');
+is($ws->page($a)->{body}, "app one\n", 'its start hook ran again: the preview is back');
 
 my $msgs;
-poll_until(20, sub { $msgs = http_json(preview($a, 3737, path => '/messages'));
+poll_until(20, sub { $msgs = http_json($ws->preview($a, 3737, path => '/messages'));
                      $msgs && @{ $msgs->{messages} } >= 3 });
 is_deeply([ map { $_->{text} } @{ $msgs->{messages} } ], [qw(one two three)],
           'messages across sleep and wake arrive once each, in order');
@@ -182,14 +156,14 @@ is($redis->cmd('LLEN', "replicas:ws-messages:$a"), 0, 'none left queued');
 
 # a sleeping workspace asked for by a browser: the waiting page, then awake
 api($gw, $key, 'POST', "/v1/workspaces/$b/sleep");
-is(wait_state($b, 'sleeping'), 'sleeping', 'B sleeps');
+is($ws->wait_state($b, 'sleeping'), 'sleeping', 'B sleeps');
 $res = http_request(port => $gw->{port}, host => "3000-$b.$d",
                     headers => [['Authorization', "Bearer $key"],
                                 ['Accept', 'text/html,*/*;q=0.8']]);
 is($res->{status}, 503, 'a browser gets the waiting page');
 like($res->{body}, qr/Waking workspace $b/, 'saying it wakes');
-is(wait_state($b, 'awake'), 'awake', 'and the request woke it');
-is(page($b)->{body}, "app two\n", 'the reload is served');
+is($ws->wait_state($b, 'awake'), 'awake', 'and the request woke it');
+is($ws->page($b)->{body}, "app two\n", 'the reload is served');
 
 # --- delete -------------------------------------------------------------------
 ($st) = api($gw, $key, 'DELETE', "/v1/workspaces/$b");
@@ -201,7 +175,7 @@ is($st, 404, 'and gone from the API');
 ok(poll_until(10, sub { !-e "/run/netns/$ctl->{net}-$brec->{sandbox}" }),
    'its namespace is gone');
 ok(poll_until(10, sub { !-d "$ctl->{home}/sandboxes/$brec->{sandbox}" }), 'and its disk');
-is(preview($b, 3000)->{status}, 404, 'its preview is 404');
+is($ws->preview($b, 3000)->{status}, 404, 'its preview is 404');
 
 unlike($ctl->log, qr/$key/, 'no key in the worker log');
 

@@ -18,6 +18,7 @@ use Time::HiRes qw(time sleep);
 use Replicas::Test qw(start_redis http_request http_json poll_until);
 use Replicas::Gateway qw(start_gateway ws_key);
 use Replicas::Identity qw(new_identity api);
+use Replicas::Workspaces qw(serve_hook);
 use Replicas::Control qw(start_control fixture_repo git_commit);
 
 my $redis = start_redis();
@@ -25,6 +26,7 @@ my $gw = start_gateway(redis => $redis, auth => 'on');
 my $me = new_identity($redis);
 my $key = $me->{key};
 my $d = $gw->{domain};
+my $ws = Replicas::Workspaces->new($gw, $key);
 
 my @args = ('--memory', 256, '--image-refresh', 2,
             '--repo-root', Replicas::Test::tmpdir() . '/repos');
@@ -33,38 +35,9 @@ my $ctl = start_control(redis => $redis, gateway => $gw, workers => 2,
                         args => ['--pool-size', 1, @args]);
 my $node = $ctl->{node};
 
-my $serve = encode_json({ startHook => { commands => [
-    'python3 -m http.server 3000 --bind 0.0.0.0 >/dev/null 2>&1 &'] } });
+my $serve = serve_hook();
 my $repo = fixture_repo('pooled', { 'index.html' => "version one\n",
                                     'replicas.json' => $serve });
-
-sub state_of {
-    my ($id) = @_;
-    my (undef, $j) = api($gw, $key, 'GET', "/v1/workspaces/$id");
-    return $j ? $j->{state} // '' : '';
-}
-
-sub wait_state {
-    my ($id, $want, $timeout) = @_;
-    my $got = '';
-    poll_until($timeout // 60, sub { ($got = state_of($id)) eq $want
-                                     || $got eq 'failed' });
-    return $got;
-}
-
-sub preview {
-    my ($id, $port, %o) = @_;
-    return http_request(port => $gw->{port}, host => "$port-$id.$d",
-                        path => $o{path} // '/', timeout => $o{timeout} // 30,
-                        headers => [['Authorization', "Bearer $key"]]);
-}
-
-sub page {
-    my ($id) = @_;
-    my $res;
-    poll_until(30, sub { $res = preview($id, 3000); $res->{status} == 200 });
-    return $res;
-}
 
 sub create {
     my ($st, $j) = api($gw, $key, 'POST', '/v1/workspaces',
@@ -94,9 +67,9 @@ sub ready_member {
 
 # --- a first workspace: cold, builds the image --------------------------------
 my $wa = create();
-is(wait_state($wa, 'awake'), 'awake', "a first workspace $wa is awake")
+is($ws->wait_state($wa, 'awake'), 'awake', "a first workspace $wa is awake")
     or diag $ctl->log;
-is(page($wa)->{body}, "version one\n", 'it serves the repository');
+is($ws->page($wa)->{body}, "version one\n", 'it serves the repository');
 like($ctl->log, qr/event=pool\.miss ws=$wa .*reason=empty/,
      'the pool was empty: the cold path');
 
@@ -122,7 +95,7 @@ ok(system("ip netns exec $ctl->{net}-$p1 true") == 0 || -e "/run/netns/$ctl->{ne
 
 # --- the next workspace of the repository claims it --------------------------------
 my $wb = create();
-is(wait_state($wb, 'awake'), 'awake', "a second workspace $wb is awake")
+is($ws->wait_state($wb, 'awake'), 'awake', "a second workspace $wb is awake")
     or diag $ctl->log;
 my $brec = hash(ws_key($wb));
 is($brec->{sandbox}, $p1, 'on the pooled sandbox');
@@ -130,11 +103,11 @@ is($brec->{addr}, $p1rec->{addr}, 'at its address');
 like($ctl->log, qr/event=pool\.claim ws=$wb image=$ikey sandbox=$p1 .*ms=\d+/,
      'logged pool.claim');
 is(hash("replicas:sandbox:$p1")->{workspace}, $wb, 'the sandbox is the workspace\'s now');
-is(page($wb)->{body}, "version one\n", 'its start hook serves the preview');
-my $res = preview($wb, 3737, path => '/healthz');
+is($ws->page($wb)->{body}, "version one\n", 'its start hook serves the preview');
+my $res = $ws->preview($wb, 3737, path => '/healthz');
 is($res->{status}, 200, 'its engine answers through the gateway');
 is(http_json($res)->{workspace}, $wb, 'and knows the workspace it was given');
-is(page($wa)->{body}, "version one\n", 'the first one still serves');
+is($ws->page($wa)->{body}, "version one\n", 'the first one still serves');
 
 my $p2;
 ok(poll_until(60, sub { $p2 = ready_member($p1) }),
@@ -166,14 +139,14 @@ like($ctl->log, qr/event=pool\.drop image=$ikey sandbox=$p2 reason=stale/,
 is(hash("replicas:sandbox:$p1")->{lower}, $old->{dir},
    'the claimed one keeps its layers');
 
-is(page($wa)->{body}, "version one\n", 'the first workspace keeps working on its version');
-is(page($wb)->{body}, "version one\n", 'so does the second');
+is($ws->page($wa)->{body}, "version one\n", 'the first workspace keeps working on its version');
+is($ws->page($wb)->{body}, "version one\n", 'so does the second');
 
 my $wc = create();
-is(wait_state($wc, 'awake'), 'awake', "a third workspace $wc is awake")
+is($ws->wait_state($wc, 'awake'), 'awake', "a third workspace $wc is awake")
     or diag $ctl->log;
 is(hash(ws_key($wc))->{sandbox}, $p3, 'on the new pooled sandbox');
-is(page($wc)->{body}, "version two\n", 'serving the new commit');
+is($ws->page($wc)->{body}, "version two\n", 'serving the new commit');
 
 # nothing moved since: checks go on without building
 my $built = () = $ctl->log =~ /event=image\.built /g;
@@ -202,7 +175,7 @@ like($ctl->log, qr/event=pool\.drop image=$ikey sandbox=$p4 reason=engine/,
 my $p5;
 ok(poll_until(30, sub { $p5 = ready_member() }), 'and a new one runs the new engine')
     or diag $ctl->log;
-is(state_of($wc), 'awake', 'the workspaces are left alone');
+is($ws->state_of($wc), 'awake', 'the workspaces are left alone');
 
 # --- --pool-size 0: no pool ----------------------------------------------------------
 $ctl->stop;
@@ -212,10 +185,10 @@ ok(poll_until(30, sub { nmembers() == 0 }), '--pool-size 0 empties the pool')
     or diag $ctl->log;
 ok(poll_until(20, sub { !$redis->cmd('EXISTS', "replicas:sandbox:$p5") }),
    'its sandbox is destroyed') if $p5;
-is(state_of($wc), 'awake', 'workspaces are left alone');
+is($ws->state_of($wc), 'awake', 'workspaces are left alone');
 
 my $we = create();
-is(wait_state($we, 'awake'), 'awake', 'a create without a pool is cold')
+is($ws->wait_state($we, 'awake'), 'awake', 'a create without a pool is cold')
     or diag $ctl->log;
 isnt(hash(ws_key($we))->{sandbox}, $p5 // '', 'on a sandbox of its own');
 
@@ -225,7 +198,7 @@ for my $id ($wa, $wb) {
     my ($st) = api($gw, $key, 'DELETE', "/v1/workspaces/$id");
     ok($st >= 200 && $st < 300, "delete $id ($st)");
 }
-my $gone = sub { my $s = state_of($_[0]); $s eq 'deleted' || $s eq '' };
+my $gone = sub { my $s = $ws->state_of($_[0]); $s eq 'deleted' || $s eq '' };
 ok(poll_until(30, sub { $gone->($wa) && $gone->($wb)
                         && !$redis->cmd('EXISTS', "replicas:sandbox:$p1") }),
    'both deleted, their sandboxes destroyed') or diag $ctl->log;
@@ -236,7 +209,7 @@ ok(poll_until(30, sub { !-d $old->{dir} }), 'then the next check removes it')
     or diag $ctl->log;
 ok(-d $new->{dir}, 'not the current one');
 like($ctl->log, qr/event=image\.gc image=$ikey /, 'logged image.gc');
-is(page($wc)->{body}, "version two\n", 'the workspaces on the current one go on');
+is($ws->page($wc)->{body}, "version two\n", 'the workspaces on the current one go on');
 
 # --- claim timings, for the record (no timing is asserted) -------------------------
 my @ms = sort { $a <=> $b } ($ctl->log =~ /event=pool\.claim .*ms=(\d+)/g);

@@ -1,0 +1,101 @@
+# When things go wrong with real sandboxes: a workspace that goes over its
+# memory limit fails with the reason, and of two control workers sharing
+# one job stream, the one killed in the middle of a create has its job
+# taken over by the other, which finishes it once.  Needs root.
+
+use strict;
+use warnings;
+use lib 't/lib';
+use Test::More;
+use JSON::PP;
+use Replicas::Test qw(start_redis http_request poll_until);
+use Replicas::Gateway qw(start_gateway ws_key);
+use Replicas::Identity qw(new_identity api);
+use Replicas::Control qw(start_control fixture_repo);
+
+my $redis = start_redis();
+my $gw = start_gateway(redis => $redis, auth => 'on');
+my $me = new_identity($redis);
+my $key = $me->{key};
+my $repos = Replicas::Test::tmpdir() . '/repos';
+
+sub state_of { $redis->cmd('HGET', ws_key($_[0]), 'state') // '' }
+sub wait_state {
+    my ($id, $want, $timeout) = @_;
+    poll_until($timeout // 60, sub { my $s = state_of($id); $s eq $want || $s eq 'failed' });
+    return state_of($id);
+}
+
+# --- over the memory limit: failed, with the reason ---------------------------------
+{
+    my $ctl = start_control(redis => $redis, gateway => $gw,
+                            args => ['--pool-size', 0, '--memory', 96, '--repo-root', $repos]);
+    my $hog = fixture_repo('hog', { 'replicas.json' => encode_json({ startHook => { commands => [
+        'python3 -c "import time; b = bytearray(400 * 1024 * 1024); time.sleep(60)"'] } }) });
+    my ($st, $j) = api($gw, $key, 'POST', '/v1/workspaces', { repository => $hog });
+    my $id = $j->{id};
+    ok(poll_until(60, sub { state_of($id) eq 'awake' || state_of($id) eq 'failed' }),
+       'the workspace starts') or diag $ctl->log;
+    is(wait_state($id, 'failed'), 'failed', 'its start hook goes over 96 MiB: failed')
+        or diag $ctl->log;
+    like($redis->cmd('HGET', ws_key($id), 'reason') // '', qr/out of memory.*96 MiB/,
+         'the reason says so');
+    ($st, $j) = api($gw, $key, 'GET', "/v1/workspaces/$id");
+    is($j->{state}, 'failed', 'the API shows it failed');
+    like($ctl->log, qr/sandbox\.died .*ws=$id oom_kills=[1-9]/, 'the worker logged the OOM kill');
+    $ctl->stop;
+    $ctl->teardown;
+}
+
+# --- two workers, one killed mid-job ---------------------------------------------------
+{
+    my $ctl = start_control(redis => $redis, gateway => $gw, workers => 2,
+                            args => ['--pool-size', 0, '--reclaim-ms', 2000,
+                                     '--repo-root', $repos]);
+    # a warm hook slow enough to be killed during
+    my $slow = fixture_repo('slow', {
+        'index.html' => "slow but there\n",
+        'replicas.json' => encode_json({
+            warmHook => { commands => ['sleep 3'] },
+            startHook => { commands => ['python3 -m http.server 3000 --bind 0.0.0.0 >/dev/null 2>&1 &'] } }) });
+    my ($st, $j) = api($gw, $key, 'POST', '/v1/workspaces', { repository => $slow });
+    my $id = $j->{id};
+
+    # whoever took the job: killed while its warm hook runs
+    my $victim;
+    poll_until(30, sub {
+        for my $i (0, 1) {
+            open my $fh, '<', $ctl->{logs}[$i] or next;
+            local $/;
+            my $log = <$fh>;
+            if ($log =~ /job\.start .*type=create ws=$id/ && $log =~ /image\.warm_hook/) {
+                $victim = $i;
+                return 1;
+            }
+        }
+        return 0;
+    });
+    ok(defined $victim, "worker $victim took the create and runs the warm hook");
+    $ctl->kill9($victim);
+    my $other = 1 - $victim;
+
+    is(wait_state($id, 'awake', 90), 'awake', 'the other worker takes the job over and finishes it')
+        or diag $ctl->log;
+    my $log = do { open my $fh, '<', $ctl->{logs}[$other] or die; local $/; <$fh> };
+    like($log, qr/job\.start .*type=create ws=$id reclaimed=1/, 'as a reclaimed job');
+    like($log, qr/job\.done .*type=create ws=$id/, 'done there');
+    my $res;
+    poll_until(30, sub {
+        $res = http_request(port => $gw->{port}, host => "3000-$id.$gw->{domain}",
+                            headers => [['Authorization', "Bearer $key"]]);
+        $res->{status} == 200 });
+    is($res->{body}, "slow but there\n", 'and the workspace serves its preview');
+
+    my $pending = $redis->cmd('XPENDING', 'replicas:jobs', 'control');
+    is($pending->[0], 0, 'no job is left pending');
+    my @mine = grep { ($redis->cmd('HGET', "replicas:sandbox:$_", 'workspace') // '') eq $id }
+               @{ $redis->cmd('SMEMBERS', "replicas:node-sandboxes:$ctl->{node}") };
+    is(scalar @mine, 1, 'one sandbox for the workspace, not two');
+}
+
+done_testing();
