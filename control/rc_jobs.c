@@ -29,6 +29,9 @@
 
 #define RC_WS_LOCK_WAIT_MS   30000
 #define RC_ERR_MAX           512
+/* the warm hooks' output copied into a workspace (an environment file's
+ * limit: it is written the same way) */
+#define RC_WS_WARM_LOG_MAX   (64 * 1024 - 1)
 /* how long a wake waits for the dev servers to listen again */
 #define RC_WS_PORTS_WAIT_MS  15000
 
@@ -237,6 +240,97 @@ rc_branch_in_child(void *data)
 }
 
 
+/*
+ * The warm hooks ran when the images were built; their output is kept
+ * with the image in Redis.  A copy goes into the workspace's state dir
+ * (written like environment files: no link followed), where the engine
+ * shows it beside the start hook's (GET /hooks, and the API's
+ * /v1/workspaces/{id}/hooks).
+ */
+static void
+rc_ws_warm_record(rc_worker_t *w, const char *ws, rc_ws_t *rec,
+    const char *root)
+{
+    int          any;
+    char         key[17], ikey[128], err[RC_ERR_MAX], *log, *sha;
+    size_t       i;
+    json_t      *url, *files, *state, *doc;
+    const char  *name;
+    char        *text, *dump;
+    size_t       len, room;
+
+    files = json_object();
+    state = json_array();
+    text = calloc(1, RC_WS_WARM_LOG_MAX + 1);
+
+    if (files == NULL || state == NULL || text == NULL) {
+        goto done;
+    }
+
+    len = 0;
+    any = 0;
+
+    json_array_foreach(rec->repos_urls, i, url) {
+        rc_image_key(rec->org, json_string_value(url), key);
+        snprintf(ikey, sizeof(ikey), RP_KEY_IMAGE_PREFIX "%s:%s", w->node,
+                 key);
+
+        log = rc_hget(w, ikey, "warm_log");
+        sha = rc_hget(w, ikey, "sha");
+        name = json_string_value(json_array_get(rec->repo_names, i));
+
+        json_array_append_new(state, json_pack("{s:s, s:s, s:b}",
+                              "repository", name ? name : "",
+                              "sha", sha ? sha : "", "ran", log != NULL));
+
+        if (log) {
+            any = 1;
+            room = RC_WS_WARM_LOG_MAX - len;
+            len += snprintf(text + len, room + 1, "== %s ==\n%s%s",
+                            name ? name : "", log,
+                            log[0] && log[strlen(log) - 1] != '\n' ? "\n"
+                                                                   : "");
+            if (len > RC_WS_WARM_LOG_MAX) {
+                len = RC_WS_WARM_LOG_MAX;
+            }
+        }
+
+        free(log);
+        free(sha);
+    }
+
+    json_object_set_new(files, ".replicas/hooks/warm.log",
+                        json_stringn(text, len));
+    json_object_set_new(files, ".replicas/hooks/warm.json",
+                        json_string(""));
+
+    /* the outcome: an image is only used once its warm hook succeeded */
+    doc = json_pack("{s:s, s:O}", "state", any ? "succeeded" : "none",
+                    "images", state);
+    dump = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+
+    if (dump) {
+        json_object_set_new(files, ".replicas/hooks/warm.json",
+                            json_string(dump));
+        free(dump);
+    }
+
+    json_decref(doc);
+
+    if (rc_environment_write_files(root, files, w->local.uid, w->local.gid,
+                                   err, sizeof(err)) != 0)
+    {
+        rc_warn("ws.warm_record", "ws=%s error=\"%s\"", ws, err);
+    }
+
+done:
+
+    free(text);
+    json_decref(state);
+    json_decref(files);
+}
+
+
 /* after the engine answers: the workspace's own branch, its environment
  * (files into its disk, variables to the engine), then the start hook
  * (which never blocks the workspace: it runs in the engine); -1 with err
@@ -300,6 +394,10 @@ rc_ws_configure(rc_worker_t *w, const char *ws, rc_ws_t *rec,
     }
 
     rc_environment_free(files);
+
+    if (first) {
+        rc_ws_warm_record(w, ws, rec, root);
+    }
 
     /* ours last: an environment cannot pretend to be another workspace */
     json_object_set_new(vars, "REPLICAS_WORKSPACE", json_string(ws));

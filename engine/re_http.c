@@ -215,8 +215,9 @@ static enum MHD_Result
 re_http_hooks(struct MHD_Connection *c)
 {
     return re_http_send(c, MHD_HTTP_OK,
-                        json_pack("{s:o}", "start",
-                                  re_start_status(RE_HOOK_LOG_TAIL)),
+                        json_pack("{s:o, s:o}", "start",
+                                  re_start_status(RE_HOOK_LOG_TAIL), "warm",
+                                  re_warm_status(RE_HOOK_LOG_TAIL)),
                         NULL);
 }
 

@@ -25,6 +25,8 @@ re_hook_state_e re_start_state(void);
 /* {state, exit, started_at, ended_at}, and the log's last log_max bytes
  * as "log" if log_max > 0 */
 json_t *re_start_status(size_t log_max);
+/* the image's warm hook as control recorded it: {state, ..., log} */
+json_t *re_warm_status(size_t log_max);
 
 /* the log, opened for reading (-1 and errno ENOENT before any run) */
 int re_start_log_open(void);

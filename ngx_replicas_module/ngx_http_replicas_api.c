@@ -36,7 +36,8 @@ typedef enum {
     RP_API_ENV_GET,
     RP_API_ENV_PUT,
     RP_API_ENV_DELETE,
-    RP_API_ENV_AUTH          /* a PUT's first call: whose key is it */
+    RP_API_ENV_AUTH,         /* a PUT's first call: whose key is it */
+    RP_API_HOOKS
 } rp_api_op_e;
 
 
@@ -44,7 +45,7 @@ static const char  *rp_api_op_names[] = {
     "list", "create", "get", "delete", "message", "sleep", "wake",
     "previews_list", "preview_add", "preview_delete", "share_create",
     "share_delete", "events", "env_list", "env_get", "env_put",
-    "env_delete", "env_auth"
+    "env_delete", "env_auth", "hooks"
 };
 
 
@@ -232,6 +233,11 @@ ngx_http_replicas_api_route(ngx_http_request_t *r,
 
     if (n == 2 && rp_seg_is(1, "events")) {
         ctx->op = RP_API_EVENTS;
+        return m == NGX_HTTP_GET ? NGX_OK : NGX_HTTP_NOT_ALLOWED;
+    }
+
+    if (n == 2 && rp_seg_is(1, "hooks")) {
+        ctx->op = RP_API_HOOKS;
         return m == NGX_HTTP_GET ? NGX_OK : NGX_HTTP_NOT_ALLOWED;
     }
 
@@ -1050,11 +1056,11 @@ ngx_http_replicas_api_run(ngx_http_request_t *r)
                                            "invalid_request", err);
     }
 
-    if (ctx->op == RP_API_EVENTS) {
+    if (ctx->op == RP_API_EVENTS || ctx->op == RP_API_HOOKS) {
         /* only a location with replicas_api_events proxies them */
         return ngx_http_replicas_api_error(r, NGX_HTTP_NOT_FOUND, "not_found",
-                                           "events are served by a location "
-                                           "with replicas_api_events");
+                                           "events and hooks are served by a "
+                                           "location with replicas_api_events");
     }
 
     if (ctx->op == RP_API_ENV_PUT) {
@@ -1406,7 +1412,9 @@ ngx_http_replicas_api_events_access(ngx_http_request_t *r)
 
     rc = ngx_http_replicas_api_route(r, ctx);
 
-    if (rc != NGX_OK || ctx->op != RP_API_EVENTS) {
+    if (rc != NGX_OK
+        || (ctx->op != RP_API_EVENTS && ctx->op != RP_API_HOOKS))
+    {
         ngx_str_set(&msg, "no such API endpoint");
         ngx_http_finalize_request(r,
             ngx_http_replicas_send_json_error(r, rc == NGX_HTTP_NOT_ALLOWED

@@ -365,6 +365,21 @@ kill 'KILL', $hbg if $hbg;
 is(hook_cmd('not json'), 2, 'hook: bad JSON, exit 2');
 is(hook_cmd('{"commands":["x"],"nope":1}'), 2, 'hook: an unknown field, exit 2');
 
+# the warm hook ran when the image was built: control leaves its outcome
+# in the state dir, the engine shows it beside the start hook's
+my (undef, $hooks) = api('GET', '/hooks');
+is($hooks->{warm}{state}, 'none', 'no warm hook recorded: none');
+open my $wj, '>', "$state/hooks/warm.json" or die;
+print $wj '{"state":"succeeded","images":[{"repository":"app","sha":"abc","ran":true}]}';
+close $wj;
+open my $wl, '>', "$state/hooks/warm.log" or die;
+print $wl "== app ==\nnpm ci: done\n";
+close $wl;
+(undef, $hooks) = api('GET', '/hooks');
+is($hooks->{warm}{state}, 'succeeded', 'the warm hook as control recorded it');
+like($hooks->{warm}{log}, qr/npm ci: done/, 'with its log');
+is($hooks->{warm}{images}[0]{repository}, 'app', 'and what ran where');
+
 ok(!grep({ /made|hello-world|message 1|chunked/ } split /\n/, slurp("$dir/engine.log") // ''),
    'the engine log has neither output nor message text');
 

@@ -77,8 +77,9 @@ is($st, 200, 'the Global environment');
               files => { 'app3/notes/env.txt' => "a file from the environment\n" } });
 is($st, 200, 'a named one');
 my $app3 = fixture_repo('app3', { 'index.html' => "app three\n", 'replicas.json' => encode_json(
-    { startHook => { commands => [
-        'printf "%s|%s" "$GREETING" "$ONLY_GLOBAL" > greeting.txt',
+    { warmHook => { commands => ['echo warming up the image'] },
+      startHook => { commands => [
+        'printf "%s|%s" "$GREETING" "$ONLY_GLOBAL" > greeting.txt', 'echo start hook was here',
         'python3 -m http.server 3000 --bind 0.0.0.0 >/dev/null 2>&1 &'] } }) });
 ($st, $j) = api($gw, $key, 'POST', '/v1/workspaces',
                 { repository => $app3, environment => 'staging' });
@@ -91,6 +92,16 @@ is($ws->preview($c, 3000, path => '/greeting.txt')->{body}, 'hello from staging|
 is($ws->preview($c, 3000, path => '/notes/env.txt')->{body}, "a file from the environment\n",
    "and the environment's file is in the workspace");
 unlike($ctl->log, qr/hello from|a file from the environment/, 'no value in the worker log');
+
+# the hooks' logs through the API
+($st, $j) = api($gw, $key, 'GET', "/v1/workspaces/$c/hooks");
+is($st, 200, 'hook logs through the API');
+is($j->{start}{state}, 'succeeded', 'the start hook succeeded');
+like($j->{start}{log}, qr/start hook was here/, "with its output");
+is($j->{warm}{state}, 'succeeded', 'the warm hook (run when the image was built) too');
+like($j->{warm}{log}, qr/warming up the image/, 'with its output');
+($st) = api($gw, undef, 'GET', "/v1/workspaces/$c/hooks");
+is($st, 401, 'not without a key');
 ($st, $j) = api($gw, $key, 'POST', '/v1/workspaces', { repository => $app3, environment => 'nosuch' });
 my $nosuch = $j->{id};
 is($ws->wait_state($nosuch, 'failed'), 'failed', 'an environment that does not exist fails the workspace');

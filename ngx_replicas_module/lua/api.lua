@@ -52,7 +52,7 @@ end
 -- workspace's previews and events
 if key.scope == 'workspace' then
     if wsid ~= key.workspace or not (op == 'previews_list' or op == 'preview_add'
-        or op == 'preview_delete' or op == 'events') then
+        or op == 'preview_delete' or op == 'events' or op == 'hooks') then
         return err(403, 'forbidden', 'this key is scoped to one workspace and cannot do that')
     end
 end
@@ -333,7 +333,7 @@ if op == 'message' then
     return ok(202, {status = status, position = pending - 1, seq = seq})
 end
 
-if op == 'events' then
+if op == 'events' or op == 'hooks' then
     -- the gateway proxies the stream to the engine at this address
     if w.state ~= 'awake' then
         -- asked for, the workspace wakes; the client reconnects (SSE does)

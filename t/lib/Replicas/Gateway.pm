@@ -151,9 +151,9 @@ sub start_gateway {
             error_page 413 \@replicas_api_too_large;
         }
 
-        location ~ ^/v1/workspaces/[a-z0-9]+/events\$ {
+        location ~ ^/v1/workspaces/[a-z0-9]+/(events|hooks)\$ {
             replicas_api_events on;
-            proxy_pass http://\$replicas_upstream/events\$is_args\$args;
+            proxy_pass http://\$replicas_upstream/\$1\$is_args\$args;
             include $root/conf/replicas_proxy.conf;
         }
 
