@@ -364,7 +364,7 @@ rc_images_ensure(rc_worker_t *w, const char *org, json_t *urls,
     const char *token, rc_images_t *out, char *err, size_t errlen)
 {
     const char       *utoken;
-    size_t            i, len;
+    size_t            i, j, len;
     char              name[256], dir[RC_SANDBOX_PATH_MAX], repo[4096];
     json_t           *url, *entry;
     rc_repo_config_t  cfg;
@@ -392,6 +392,16 @@ rc_images_ensure(rc_worker_t *w, const char *org, json_t *urls,
             snprintf(err, errlen, "cannot name a directory after %s",
                      json_string_value(url));
             goto failed;
+        }
+
+        json_array_foreach(out->repos, j, entry) {
+            if (strcmp(json_string_value(json_object_get(entry, "name")),
+                       name) == 0)
+            {
+                snprintf(err, errlen, "two repositories would share the "
+                         "directory /workspace/%s", name);
+                goto failed;
+            }
         }
 
         if (rc_image_get(w, org, json_string_value(url), utoken, name, dir,

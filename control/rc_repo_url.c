@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/rp_url.h"
 #include "rc_repo_url.h"
 
 
@@ -61,6 +62,12 @@ rc_repo_url_check(const char *url, int with_token,
     const rc_repo_roots_t *roots, char *err, size_t errlen)
 {
     const char  *p;
+
+    if (rp_url_has_userinfo(url, strlen(url))) {
+        snprintf(err, errlen, "no credentials in a repository URL: put the "
+                 "token in an environment as REPLICAS_GIT_TOKEN");
+        return -1;
+    }
 
     if (rc_repo_url_prefix(url, "https://")) {
         return 0;

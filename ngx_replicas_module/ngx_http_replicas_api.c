@@ -13,6 +13,7 @@
 
 #include "ngx_http_replicas.h"
 #include "common/rp_token.h"
+#include "common/rp_url.h"
 
 
 #define NGX_HTTP_REPLICAS_API_ARGS   16
@@ -419,13 +420,17 @@ ngx_http_replicas_api_fields(json_t *body, const rp_api_field_t *fields,
         if ((int) json_typeof(out[i]) != fields[i].type) {
             ngx_snprintf((u_char *) err, err_size, "\"%s\" must be %s%Z",
                          fields[i].name, fields[i].type == JSON_STRING
-                         ? "a string" : "an integer");
+                         ? "a string" : fields[i].type == JSON_ARRAY
+                         ? "an array" : "an integer");
             return NGX_ERROR;
         }
     }
 
     return NGX_OK;
 }
+
+
+#define RP_API_REPOS_MAX  8      /* repositories in one workspace */
 
 
 #define rp_api_invalid(text)                                                 \
@@ -549,15 +554,17 @@ ngx_http_replicas_api_validate(ngx_http_request_t *r,
     size_t err_size)
 {
     char         id[RP_WS_ID_MAX + 1];
-    size_t       len;
-    json_t      *f[6];
+    size_t       len, i;
+    json_t      *f[7], *all, *v;
     const char  *s;
-    ngx_int_t    port;
+    char        *text;
+    ngx_int_t    port, rc;
 
     static const rp_api_field_t  create[] = {
         { "repository", JSON_STRING, 1 }, { "name", JSON_STRING, 0 },
         { "environment", JSON_STRING, 0 }, { "agent", JSON_STRING, 0 },
-        { "message", JSON_STRING, 0 }, { NULL, 0, 0 }
+        { "message", JSON_STRING, 0 }, { "repositories", JSON_ARRAY, 0 },
+        { NULL, 0, 0 }
     };
 
     static const rp_api_field_t  message[] = {
@@ -603,6 +610,11 @@ ngx_http_replicas_api_validate(ngx_http_request_t *r,
         {
             rp_api_invalid("\"repository\" must be a URL or path of 1 to 512 "
                            "characters without spaces");
+        }
+
+        if (rp_url_has_userinfo(s, len)) {
+            rp_api_invalid("no credentials in a repository URL: put the "
+                           "token in an environment as REPLICAS_GIT_TOKEN");
         }
 
         if (ngx_http_replicas_api_add(r, ctx, s, len) != NGX_OK) {
@@ -657,7 +669,55 @@ ngx_http_replicas_api_validate(ngx_http_request_t *r,
             rp_api_invalid("\"message\" must be 1 to 32768 characters");
         }
 
-        return ngx_http_replicas_api_add(r, ctx, s, len);
+        if (ngx_http_replicas_api_add(r, ctx, s, len) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        /* more repositories beside the first, each its own directory
+         * under /workspace: the whole list, or "" for one */
+        if (f[5] == NULL || json_array_size(f[5]) == 0) {
+            return ngx_http_replicas_api_add(r, ctx, "", 0);
+        }
+
+        if (json_array_size(f[5]) > RP_API_REPOS_MAX - 1) {
+            rp_api_invalid("\"repositories\" holds at most 7 more "
+                           "repositories");
+        }
+
+        all = json_array();
+        if (all == NULL || json_array_append(all, f[0]) != 0) {
+            json_decref(all);
+            return NGX_ERROR;
+        }
+
+        json_array_foreach(f[5], i, v) {
+            s = json_string_value(v);
+            len = json_string_length(v);
+
+            if (!json_is_string(v)
+                || !ngx_http_replicas_api_text_ok(s, len, 512, 0)
+                || ngx_strlchr((u_char *) s, (u_char *) s + len, ' ') != NULL
+                || rp_url_has_userinfo(s, len)
+                || json_array_append(all, v) != 0)
+            {
+                json_decref(all);
+                rp_api_invalid("\"repositories\" must be URLs or paths of 1 "
+                               "to 512 characters without spaces or "
+                               "credentials");
+            }
+        }
+
+        text = json_dumps(all, JSON_COMPACT);
+        json_decref(all);
+
+        if (text == NULL) {
+            return NGX_ERROR;
+        }
+
+        rc = ngx_http_replicas_api_add(r, ctx, text, ngx_strlen(text));
+        free(text);
+
+        return rc;
 
     case RP_API_MESSAGE:
         if (ngx_http_replicas_api_fields(body, message, f, err, err_size)

@@ -81,6 +81,17 @@ isnt($j3->{id}, $j1->{id}, 'another key: another workspace');
                 headers => [['Idempotency-Key', 'x' x 300]]);
 is($st, 400, 'an overlong Idempotency-Key: 400');
 
+# several repositories: the list is kept, in order, the first is "repository"
+my $multi = new_identity($redis, email => 'multi@example.org');
+($st, $j) = api($gw, $multi->{key}, 'POST', '/v1/workspaces',
+                { repository => 'https://h/app.git', repositories => ['https://h/lib.git'] });
+is($st, 201, 'a workspace of two repositories');
+is_deeply($j->{repositories}, ['https://h/app.git', 'https://h/lib.git'], 'both listed, in order');
+is($j->{repository}, 'https://h/app.git', 'the first is its repository');
+($st, $j) = api($gw, $key, 'GET', "/v1/workspaces/$id");
+is_deeply($j->{repositories}, ['file:///srv/repos/demo'], 'one repository: a list of one')
+    or diag explain $j;
+
 # --- validation ---------------------------------------------------------------
 my @bad = (
     ['{',                                     'invalid_json',    'broken JSON'],
@@ -97,6 +108,12 @@ my @bad = (
     ['{"repository":"r","message":""}',       'invalid_request', 'empty message'],
     ['{"repository":"r","message":"a\u0000b"}','invalid_json',    'NUL in message'],
     ['{"repository":"r","repository":"s"}',   'invalid_json',    'duplicate member'],
+    ['{"repository":"https://u:tok@h/r.git"}', 'invalid_request', 'credentials in the URL'],
+    ['{"repository":"r","repositories":"s"}', 'invalid_request', 'repositories not an array'],
+    ['{"repository":"r","repositories":[5]}', 'invalid_request', 'a repository in the list not a string'],
+    ['{"repository":"r","repositories":["https://t@h/x"]}', 'invalid_request', 'credentials in a listed URL'],
+    ['{"repository":"r","repositories":[' . join(',', map { qq("r$_") } 1 .. 8) . ']}',
+                                              'invalid_request', 'more than 8 repositories'],
 );
 for my $b (@bad) {
     my ($s, $e) = api($gw, $key, 'POST', '/v1/workspaces', $b->[0]);

@@ -68,6 +68,17 @@ is($ws->preview($a, 3000)->{body}, "app one\n", 'while A still serves its own');
 my $brec = { @{ $redis->cmd('HGETALL', ws_key($b)) } };
 isnt($brec->{addr}, $rec->{addr}, 'at another address');
 
+# --- several repositories in one workspace ---------------------------------------
+my $multi = fixture_repo('multi', { 'replicas.json' => encode_json({ startHook => { commands => [
+    'python3 -m http.server 3000 --bind 0.0.0.0 --directory /workspace >/dev/null 2>&1 &'] } }) });
+($st, $j) = api($gw, $key, 'POST', '/v1/workspaces', { repository => $multi, repositories => [$app1, $app2] });
+my $m = $j->{id};
+is($ws->wait_state($m, 'awake'), 'awake', "a workspace of three repositories ($m)") or diag $ctl->log;
+$ws->page($m);
+is($ws->preview($m, 3000, path => '/app1/index.html')->{body}, "app one\n", 'the second under /workspace/app1');
+is($ws->preview($m, 3000, path => '/app2/index.html')->{body}, "app two\n", 'the third under /workspace/app2');
+api($gw, $key, 'DELETE', "/v1/workspaces/$m");
+
 # --- environments: Global, a named one over it, files into the workspace -----
 ($st) = api($gw, $key, 'PUT', '/v1/environments/global',
             { variables => { GREETING => 'hello from global', ONLY_GLOBAL => 'g1' } });

@@ -78,7 +78,9 @@ end
 
 local function view(id, w)
     return {id = id, name = w.name, state = w.state, state_at = tonumber(w.state_at),
-            repository = w.repository, environment = w.environment ~= '' and w.environment or cjson.null,
+            repository = w.repository,
+            repositories = w.repositories and cjson.decode(w.repositories) or {w.repository},
+            environment = w.environment ~= '' and w.environment or cjson.null,
             agent = w.agent, created_at = tonumber(w.created), previews = previews_of(id),
             desktop_url = preview_url('6080', id), engine_url = preview_url('3737', id)}
 end
@@ -143,7 +145,8 @@ end
 -- operations ----------------------------------------------------------------
 if op == 'create' then
     -- ARGV 7 new id, 8 idempotency key hash or "", 9 repository, 10 name,
-    -- 11 environment, 12 agent, 13 first message or ""
+    -- 11 environment, 12 agent, 13 first message or "", 14 JSON list of
+    -- every repository when there are several, or ""
     local newid, idem = ARGV[7], ARGV[8]
     if idem ~= '' then
         local ikey = 'replicas:idem:' .. key.org .. ':' .. idem
@@ -167,6 +170,7 @@ if op == 'create' then
     redis.call('HSET', ws_key(newid), 'state', 'booting', 'state_at', tostring(now),
                'org', key.org, 'user', key.user, 'name', name, 'repository', ARGV[9],
                'environment', ARGV[11], 'agent', ARGV[12], 'created', tostring(now))
+    if ARGV[14] ~= '' then redis.call('HSET', ws_key(newid), 'repositories', ARGV[14]) end
     redis.call('SADD', 'replicas:org-ws:' .. key.org, newid)
     redis.call('SADD', 'replicas:org-awake:' .. key.org, newid)
     redis.call('ZADD', 'replicas:activity', now, newid)

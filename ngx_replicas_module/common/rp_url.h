@@ -1,0 +1,18 @@
+/*
+ * Repository URLs as the API takes them and control clones them.  A URL
+ * with credentials in it (https://user:token@host/...) is refused by both:
+ * it would be stored, shown back by the API and written into logs and
+ * .git/config.  Tokens belong in an environment (REPLICAS_GIT_TOKEN),
+ * sealed.
+ */
+
+#ifndef RP_URL_H
+#define RP_URL_H
+
+#include <stddef.h>
+
+
+/* 1 if s (len bytes) is scheme://...@host...: credentials before the host */
+int rp_url_has_userinfo(const char *s, size_t len);
+
+#endif /* RP_URL_H */
