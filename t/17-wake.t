@@ -9,7 +9,7 @@ use Test::More;
 use POSIX ();
 use Time::HiRes qw(sleep);
 use Replicas::Test qw(start_redis start_upstream http_request http_json
-                      free_port poll_until tmpdir);
+                      free_port poll_until tmpdir ws_connect);
 use Replicas::Gateway qw(start_gateway put_workspace ws_key);
 use Replicas::Identity qw(new_identity api);
 
@@ -82,6 +82,32 @@ is(http_json($res)->{error}{code}, 'awake_limit', 'awake_limit');
 is($redis->cmd('HGET', ws_key('late'), 'state'), 'sleeping', 'it stays asleep');
 is(wake_jobs('late'), 0, 'no wake job');
 $redis->cmd('HDEL', 'replicas:settings', 'awake_limit');
+
+# a WebSocket upgrade (a desktop tab, say) to a sleeping workspace: held,
+# then upgraded once it is awake, and the socket works
+put_workspace($redis, 'wsnap', state => 'sleeping', addr => '127.0.0.2', org => 'o1');
+my $wspid = fork // die;
+if (!$wspid) {
+    my $sock = ws_connect(port => $gw->{port}, host => "$port-wsnap.$d", path => '/websockify');
+    my $line = $sock->{status};
+    if ($sock->{status} == 101) {
+        $sock->send_text('hello');
+        $line .= ' ' . ($sock->recv_text(5) // '');
+    }
+    open my $fh, '>', "$dir/ws" or POSIX::_exit(1);
+    print $fh "$line\n";
+    close $fh;
+    POSIX::_exit(0);
+}
+ok(poll_until(5, sub { ($redis->cmd('HGET', ws_key('wsnap'), 'state') // '') eq 'provisioning' }),
+   'a WebSocket upgrade wakes it');
+sleep 0.5;
+ok(!-e "$dir/ws", 'and is held while it wakes');
+put_workspace($redis, 'wsnap', state => 'awake', addr => '127.0.0.2');
+waitpid $wspid, 0;
+open my $wsf, '<', "$dir/ws" or die;
+chomp(my $wsline = <$wsf>);
+is($wsline, '101 A:hello', 'then upgraded, and the socket echoes');
 
 # the API's event stream of a sleeping workspace: held the same way, then
 # proxied to the engine (port 3737 at its address) once it is awake

@@ -98,4 +98,22 @@ sub wait_state {
     is(scalar @mine, 1, 'one sandbox for the workspace, not two');
 }
 
+# --- idle: auto-sleep, then auto-delete -------------------------------------------------
+{
+    my $ctl = start_control(redis => $redis, gateway => $gw,
+                            args => ['--pool-size', 0, '--idle-sleep', 3, '--delete-after', 4,
+                                     '--repo-root', $repos]);
+    my $idle = fixture_repo('idle', { 'index.html' => "idle\n" });
+    my ($st, $j) = api($gw, $key, 'POST', '/v1/workspaces', { repository => $idle });
+    my $id = $j->{id};
+    # watched in Redis, not through the API: API calls are activity
+    is(wait_state($id, 'awake'), 'awake', 'a workspace nobody uses') or diag $ctl->log;
+    is(wait_state($id, 'sleeping', 30), 'sleeping', 'sleeps after --idle-sleep without activity')
+        or diag $ctl->log;
+    ok(poll_until(30, sub { state_of($id) eq 'deleted' }),
+       'and is deleted after --delete-after asleep') or diag $ctl->log;
+    $ctl->stop;
+    $ctl->teardown;
+}
+
 done_testing();
