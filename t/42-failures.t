@@ -96,6 +96,9 @@ sub wait_state {
     my @mine = grep { ($redis->cmd('HGET', "replicas:sandbox:$_", 'workspace') // '') eq $id }
                @{ $redis->cmd('SMEMBERS', "replicas:node-sandboxes:$ctl->{node}") };
     is(scalar @mine, 1, 'one sandbox for the workspace, not two');
+    # its workers would take the next test's jobs
+    $ctl->stop;
+    $ctl->teardown;
 }
 
 # --- idle: auto-sleep, then auto-delete -------------------------------------------------
