@@ -112,12 +112,13 @@ rp_build_control() {
         -o "$RP_OBJS/replicas-control"
 }
 
-# replicas-engine, from engine/ (libmicrohttpd, jansson).
+# replicas-engine, from engine/ (libmicrohttpd, jansson; libcrypto for the
+# WebSocket handshake's SHA-1).
 rp_build_engine() {
     mkdir -p "$RP_OBJS"
     cc "${RP_CFLAGS[@]}" -I "$RP_ROOT/ngx_replicas_module" -I "$RP_ROOT/engine" \
         "$RP_ROOT"/engine/*.c "$RP_ROOT/ngx_replicas_module/common/rp_log.c" \
-        -lmicrohttpd -ljansson -lpthread -o "$RP_OBJS/replicas-engine"
+        -lmicrohttpd -ljansson -lcrypto -lpthread -o "$RP_OBJS/replicas-engine"
 }
 
 # C unit tests (TAP, run by prove) under ASan and UBSan.
@@ -169,6 +170,22 @@ rp_install_node_deps() {
         || rp_die "npm install $RP_PLAYWRIGHT failed"
 }
 
+# The coding agents' CLIs, from npm, pinned, into $RP_OBJS/agents: control
+# binds that folder read-only into every workspace (/opt/replicas/agents),
+# where the engine runs them.
+RP_AGENTS=(@anthropic-ai/claude-code@2.1.332)
+rp_install_agents() {
+    local dir="$RP_OBJS/agents" want have
+    want="${RP_AGENTS[*]}"
+    have=$(cat "$dir/.installed" 2>/dev/null || true)
+    [ "$have" = "$want" ] && [ -x "$dir/node_modules/.bin/claude" ] && return 0
+    rp_log "installing the agents' CLIs from npm: $want"
+    mkdir -p "$dir"
+    npm install --prefix "$dir" --no-audit --no-fund --silent "${RP_AGENTS[@]}" \
+        || rp_die "npm install ${RP_AGENTS[*]} failed"
+    echo "$want" > "$dir/.installed"
+}
+
 rp_build_all() {
     rp_ensure_sandbox_user
     rp_log "building the gateway module"
@@ -177,6 +194,7 @@ rp_build_all() {
     rp_build_control
     rp_log "building replicas-engine"
     rp_build_engine
+    rp_install_agents
 }
 
 REPLICAS_BIND=${REPLICAS_BIND:-127.0.0.1}

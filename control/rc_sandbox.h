@@ -82,6 +82,9 @@ typedef struct {
 typedef struct {
     const char  *home;         /* sandboxes/<id>/ go here */
     const char  *engine;       /* the replicas-engine binary */
+    const char  *agents;       /* the agents' CLIs (npm prefix), bound
+                                  read-only at /opt/replicas/agents; or
+                                  NULL */
     const char  *net_name;     /* rc_net.h */
     const char  *net_range;
     unsigned     net_ports[8]; /* host ports sandboxes may reach */

@@ -41,6 +41,7 @@
 
 #define RC_BWRAP          "/usr/bin/bwrap"
 #define RC_ENGINE_PATH    "/opt/replicas/bin/replicas-engine"
+#define RC_AGENTS_PATH    "/opt/replicas/agents"
 #define RC_ARGS_MAX       96
 #define RC_ENV_MAX        256
 
@@ -367,6 +368,12 @@ rc_local_start(rc_sandbox_t *sb, const rc_sandbox_run_t *run, char *err,
     argv[n++] = "--ro-bind";
     argv[n++] = (char *) rc_local.engine;
     argv[n++] = RC_ENGINE_PATH;
+
+    if (rc_local.agents) {
+        argv[n++] = "--ro-bind";
+        argv[n++] = (char *) rc_local.agents;
+        argv[n++] = RC_AGENTS_PATH;
+    }
     argv[n++] = "--chdir";
     argv[n++] = (char *) (run->cwd ? run->cwd : "/workspace");
     argv[n++] = "--";

@@ -387,6 +387,8 @@ rc_serve_usage(void)
         "  --home DIR            images and sandboxes (REPLICAS_HOME, ./run)\n"
         "  --node NAME           this machine's name (hostname)\n"
         "  --engine PATH         replicas-engine binary\n"
+        "  --agents-dir DIR      the agents' CLIs (next to this binary: "
+        "agents/)\n"
         "  --net-name NAME       bridge <NAME>br, firewall table (rp0)\n"
         "  --net-range CIDR      sandbox addresses (10.213.0.0/16)\n"
         "  --allow-port PORT     a host port sandboxes may reach (the "
@@ -492,7 +494,7 @@ rc_serve_main(redisContext *redis, int argc, char **argv)
     rc_worker_t         w;
     struct passwd      *pw;
     struct sigaction    sa;
-    static char         engine[4096];
+    static char         engine[4096], agents[4096];
 
     memset(&w, 0, sizeof(w));
 
@@ -511,11 +513,15 @@ rc_serve_main(redisContext *redis, int argc, char **argv)
     w.local.memory_max = 2048ULL << 20;
     w.local.pids_max = 1024;
 
-    /* the engine sits next to this binary unless told otherwise */
+    /* the engine and the agents' CLIs sit next to this binary unless
+     * told otherwise */
     if (readlink("/proc/self/exe", engine, sizeof(engine) - 32) > 0) {
+        strcpy(agents, engine);
         strcpy(strrchr(engine, '/') + 1, "replicas-engine");
+        strcpy(strrchr(agents, '/') + 1, "agents");
     }
     w.local.engine = engine;
+    w.local.agents = agents;
 
     user = "replicas-ws";
     teardown = 0;
@@ -552,6 +558,8 @@ rc_serve_main(redisContext *redis, int argc, char **argv)
             snprintf(w.node, sizeof(w.node), "%s", v);
         } else if (strcmp(a, "--engine") == 0) {
             w.local.engine = v;
+        } else if (strcmp(a, "--agents-dir") == 0) {
+            w.local.agents = v;
         } else if (strcmp(a, "--net-name") == 0) {
             w.local.net_name = v;
         } else if (strcmp(a, "--net-range") == 0) {
@@ -614,6 +622,12 @@ rc_serve_main(redisContext *redis, int argc, char **argv)
     if (w.local.uid == 0) {
         fprintf(stderr, "replicas-control: sandboxes never run as root\n");
         return 2;
+    }
+
+    /* no agents installed: workspaces start all the same, and a message
+     * is answered by the engine saying the agent is missing */
+    if (w.local.agents && access(w.local.agents, R_OK | X_OK) != 0) {
+        w.local.agents = NULL;
     }
 
     if (rc_sandbox_local_init(&w.local, err, sizeof(err)) != 0) {

@@ -1,7 +1,7 @@
 /*
  * The engine's HTTP API on libmicrohttpd: routing, bounded bodies, JSON
- * answers and errors.  One internal polling thread serves every
- * connection; handlers only take short locks (a hook runs in a thread of
+ * answers and errors.  A thread per connection (an event stream waits in
+ * its own); handlers only take short locks (a hook runs in a thread of
  * its own), the longest being the fsync of a stored message.
  */
 
@@ -10,6 +10,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +23,8 @@
 
 #include "re_engine.h"
 #include "re_log.h"
+#include "re_chats.h"
+#include "re_events.h"
 #include "re_messages.h"
 #include "re_ports.h"
 #include "re_request.h"
@@ -37,7 +40,8 @@ typedef enum {
     RE_ROUTE_START,
     RE_ROUTE_HOOKS,
     RE_ROUTE_HOOK_LOG,
-    RE_ROUTE_MESSAGES
+    RE_ROUTE_MESSAGES,
+    RE_ROUTE_EVENTS
 } re_route_e;
 
 
@@ -54,6 +58,7 @@ static const re_route_t  re_routes[] = {
     { "/hooks",            RE_ROUTE_HOOKS,     "GET, HEAD" },
     { "/hooks/start/log",  RE_ROUTE_HOOK_LOG,  "GET, HEAD" },
     { "/messages",         RE_ROUTE_MESSAGES,  "GET, HEAD, POST" },
+    { "/events",           RE_ROUTE_EVENTS,    "GET, HEAD" },
     { NULL,                RE_ROUTE_NONE,      NULL }
 };
 
@@ -68,6 +73,9 @@ typedef struct {
 
 
 static struct MHD_Daemon  *re_daemon;
+
+/* the claim of a warm engine by /start: handlers run concurrently */
+static pthread_mutex_t     re_claim_lock = PTHREAD_MUTEX_INITIALIZER;
 
 
 static enum MHD_Result
@@ -127,17 +135,47 @@ re_http_error(struct MHD_Connection *c, unsigned status, const char *code,
 }
 
 
-static enum MHD_Result
-re_http_healthz(struct MHD_Connection *c)
+static const char *
+re_http_workspace(void)
 {
-    size_t           count, nports, i;
-    json_t          *list;
-    unsigned         ports[RE_PORTS_MAX];
+    const char  *ws;
+
+    pthread_mutex_lock(&re_claim_lock);
+    ws = re_engine.workspace;
+    pthread_mutex_unlock(&re_claim_lock);
+
+    return ws;
+}
+
+
+/* what /healthz and an event stream's first event (engine.status) say */
+static json_t *
+re_http_status(void)
+{
+    size_t           count;
     long long        last_seq;
     re_hook_state_e  start;
 
     start = re_start_state();
     re_messages_counts(&count, &last_seq);
+
+    return json_pack("{s:s, s:s?, s:b, s:{s:s}, s:{s:I, s:I}}",
+                  "version", RE_VERSION,
+                  "workspace", re_http_workspace(),
+                  /* what control counts as activity */
+                  "busy", start == RE_HOOK_RUNNING || re_chats_busy(),
+                  "hooks", "start", re_hook_state_name(start),
+                  "messages", "count", (json_int_t) count,
+                  "last_seq", (json_int_t) last_seq);
+}
+
+
+static enum MHD_Result
+re_http_healthz(struct MHD_Connection *c)
+{
+    size_t     nports, i;
+    json_t    *j, *list;
+    unsigned   ports[RE_PORTS_MAX];
 
     /* what listens here: control waits for these after a wake */
     nports = re_ports_listening(ports, RE_PORTS_MAX);
@@ -147,20 +185,19 @@ re_http_healthz(struct MHD_Connection *c)
         json_array_append_new(list, json_integer(ports[i]));
     }
 
-    return re_http_send(c, MHD_HTTP_OK,
-        json_pack("{s:b, s:s, s:s?, s:I, s:b, s:{s:s}, s:{s:I, s:I}, s:o*}",
-                  "ok", 1,
-                  "version", RE_VERSION,
-                  "workspace", re_engine.workspace,
+    j = json_pack("{s:b, s:s, s:s?, s:I}", "ok", 1, "version", RE_VERSION,
+                  "workspace", re_http_workspace(),
                   "uptime", (json_int_t) ((re_now_ms() - re_engine.started_ms)
-                                          / 1000),
-                  /* what control counts as activity: later agents too */
-                  "busy", start == RE_HOOK_RUNNING,
-                  "hooks", "start", re_hook_state_name(start),
-                  "messages", "count", (json_int_t) count,
-                  "last_seq", (json_int_t) last_seq,
-                  "ports", list),
-        NULL);
+                                          / 1000));
+
+    if (j == NULL || json_object_update_new(j, re_http_status()) != 0
+        || json_object_set_new(j, "ports", list ? list : json_array()) != 0)
+    {
+        json_decref(j);
+        j = NULL;
+    }
+
+    return re_http_send(c, MHD_HTTP_OK, j, NULL);
 }
 
 
@@ -182,18 +219,25 @@ re_http_start_hook(struct MHD_Connection *c, re_http_req_t *rq)
     }
 
     if (req.workspace) {
+        pthread_mutex_lock(&re_claim_lock);
+
         if (re_engine.workspace == NULL) {
             /* a warm sandbox, claimed: from now on it is this one's
              * (set once, never freed: readers may hold the pointer) */
             re_engine.workspace = strdup(req.workspace);
             re_info("engine.claimed", "workspace=%s", req.workspace);
+            re_events_emit("workspace.claimed",
+                           json_pack("{s:s}", "workspace", req.workspace));
 
         } else if (strcmp(re_engine.workspace, req.workspace) != 0) {
+            pthread_mutex_unlock(&re_claim_lock);
             re_start_free(&req);
             return re_http_error(c, MHD_HTTP_CONFLICT, "other_workspace",
                                  "this engine serves another workspace",
                                  NULL);
         }
+
+        pthread_mutex_unlock(&re_claim_lock);
     }
 
     state = re_start_begin(&req);
@@ -279,6 +323,7 @@ re_http_message(struct MHD_Connection *c, re_http_req_t *rq)
     long long     seq;
     re_req_e      rc;
     re_msg_e      r;
+    re_chat_e     chat;
     re_message_t  msg;
 
     rc = re_parse_message(rq->body, rq->len, &msg, err, sizeof(err));
@@ -293,6 +338,10 @@ re_http_message(struct MHD_Connection *c, re_http_req_t *rq)
     position = 0;
     seq = msg.seq;
     r = re_messages_add(&msg, &position);
+
+    /* stored: now its chat's agent takes it, at once or in its turn */
+    chat = r == RE_MSG_QUEUED ? re_chats_submit(&msg, &position)
+                              : RE_CHAT_ERROR;
     re_message_free(&msg);
 
     if (r == RE_MSG_DUPLICATE) {
@@ -308,11 +357,150 @@ re_http_message(struct MHD_Connection *c, re_http_req_t *rq)
                              "the message could not be stored", NULL);
     }
 
+    if (chat == RE_CHAT_FULL || chat == RE_CHAT_NO_CHAT) {
+        return re_http_error(c, MHD_HTTP_TOO_MANY_REQUESTS, "queue_full",
+                             chat == RE_CHAT_FULL
+                             ? "the chat's queue is full"
+                             : "too many chats in this workspace", NULL);
+    }
+
+    if (chat == RE_CHAT_ERROR) {
+        return re_http_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal",
+                             "the message was stored but not queued", NULL);
+    }
+
     return re_http_send(c, MHD_HTTP_ACCEPTED,
-                        json_pack("{s:s, s:I, s:I}", "status", "queued",
+                        json_pack("{s:s, s:I, s:I}", "status",
+                                  chat == RE_CHAT_SENT ? "sent" : "queued",
                                   "position", (json_int_t) position,
                                   "seq", (json_int_t) seq),
                         NULL);
+}
+
+
+/* /chats, /chats/{name}, /chats/{name}/interrupt */
+static enum MHD_Result
+re_http_chats(struct MHD_Connection *c, const char *url, int get, int post,
+    int del, re_http_req_t *rq)
+{
+    int            rc;
+    char           name[RE_NAME_MAX + 2], err[256];
+    size_t         len;
+    re_req_e       prc;
+    const char    *rest, *slash;
+    re_chat_req_t  req;
+
+    if (strcmp(url, "/chats") == 0) {
+        if (get) {
+            return re_http_send(c, MHD_HTTP_OK, re_chats_list(), NULL);
+        }
+
+        if (!post) {
+            return re_http_error(c, MHD_HTTP_METHOD_NOT_ALLOWED,
+                                 "method_not_allowed", "GET or POST",
+                                 "GET, HEAD, POST");
+        }
+
+        prc = re_parse_chat(rq->body, rq->len, &req, err, sizeof(err));
+
+        if (prc != RE_REQ_OK) {
+            return re_http_error(c, MHD_HTTP_BAD_REQUEST,
+                                 prc == RE_REQ_BAD_JSON ? "invalid_json"
+                                                        : "invalid_request",
+                                 err, NULL);
+        }
+
+        rc = re_chats_create(req.name, req.agent, err, sizeof(err));
+        re_chat_req_free(&req);
+
+        if (rc < 0) {
+            return re_http_error(c, MHD_HTTP_BAD_REQUEST, "invalid_request",
+                                 err, NULL);
+        }
+
+        return re_http_send(c, rc == 0 ? MHD_HTTP_CREATED : MHD_HTTP_OK,
+                            re_chats_list(), NULL);
+    }
+
+    /* /chats/{name}[/interrupt] */
+    rest = url + sizeof("/chats/") - 1;
+    slash = strchr(rest, '/');
+    len = slash ? (size_t) (slash - rest) : strlen(rest);
+
+    if (len == 0 || len > RE_NAME_MAX) {
+        return re_http_error(c, MHD_HTTP_NOT_FOUND, "not_found",
+                             "no such chat", NULL);
+    }
+
+    memcpy(name, rest, len);
+    name[len] = '\0';
+
+    if (!re_chat_name_ok(name)
+        || (slash && strcmp(slash, "/interrupt") != 0))
+    {
+        return re_http_error(c, MHD_HTTP_NOT_FOUND, "not_found",
+                             "no such chat", NULL);
+    }
+
+    if (slash) {
+        if (!post) {
+            return re_http_error(c, MHD_HTTP_METHOD_NOT_ALLOWED,
+                                 "method_not_allowed", "POST only", "POST");
+        }
+
+        rc = re_chats_interrupt(name);
+
+        if (rc < 0) {
+            return re_http_error(c, MHD_HTTP_NOT_FOUND, "chat_not_found",
+                                 "no such chat", NULL);
+        }
+
+        return re_http_send(c, MHD_HTTP_ACCEPTED,
+                            json_pack("{s:s, s:b}", "chat", name,
+                                      "interrupted", rc == 1),
+                            NULL);
+    }
+
+    if (!del) {
+        return re_http_error(c, MHD_HTTP_METHOD_NOT_ALLOWED,
+                             "method_not_allowed", "DELETE only", "DELETE");
+    }
+
+    rc = re_chats_delete(name);
+
+    if (rc < 0) {
+        return re_http_error(c, MHD_HTTP_NOT_FOUND, "chat_not_found",
+                             "no such chat", NULL);
+    }
+
+    if (rc == 1) {
+        return re_http_error(c, MHD_HTTP_CONFLICT, "chat_working",
+                             "the chat was working: its turn is being "
+                             "interrupted; delete it again once it stops",
+                             NULL);
+    }
+
+    return re_http_send(c, MHD_HTTP_OK,
+                        json_pack("{s:s, s:b}", "chat", name, "deleted", 1),
+                        NULL);
+}
+
+
+static enum MHD_Result
+re_http_events(struct MHD_Connection *c)
+{
+    int          rc;
+    const char  *err;
+
+    err = NULL;
+    rc = re_events_http(c, re_http_status(), &err);
+
+    if (rc < 0) {
+        return re_http_error(c, MHD_HTTP_BAD_REQUEST, "invalid_request",
+                             err, NULL);
+    }
+
+    return rc == MHD_YES ? MHD_YES : MHD_NO;
 }
 
 
@@ -322,6 +510,20 @@ re_http_dispatch(struct MHD_Connection *c, const char *url,
 {
     int                get, post;
     const re_route_t  *r;
+
+    get = strcmp(method, MHD_HTTP_METHOD_GET) == 0
+          || strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
+    post = strcmp(method, MHD_HTTP_METHOD_POST) == 0;
+
+    if (strcmp(url, "/chats") == 0 || strncmp(url, "/chats/", 7) == 0) {
+        if (rq->too_large && post) {
+            return re_http_error(c, MHD_HTTP_CONTENT_TOO_LARGE, "too_large",
+                                 "the body is larger than 1 MiB", NULL);
+        }
+
+        return re_http_chats(c, url, get, post,
+                             strcmp(method, MHD_HTTP_METHOD_DELETE) == 0, rq);
+    }
 
     for (r = re_routes; r->path; r++) {
         if (strcmp(url, r->path) == 0) {
@@ -333,10 +535,6 @@ re_http_dispatch(struct MHD_Connection *c, const char *url,
         return re_http_error(c, MHD_HTTP_NOT_FOUND, "not_found",
                              "no such endpoint", NULL);
     }
-
-    get = strcmp(method, MHD_HTTP_METHOD_GET) == 0
-          || strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
-    post = strcmp(method, MHD_HTTP_METHOD_POST) == 0;
 
     if (rq->too_large && post) {
         return re_http_error(c, MHD_HTTP_CONTENT_TOO_LARGE, "too_large",
@@ -380,6 +578,12 @@ re_http_dispatch(struct MHD_Connection *c, const char *url,
         }
         if (post) {
             return re_http_message(c, rq);
+        }
+        break;
+
+    case RE_ROUTE_EVENTS:
+        if (get) {
+            return re_http_events(c);
         }
         break;
 
@@ -582,7 +786,11 @@ re_http_start(void)
         return -1;
     }
 
-    flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG;
+    /* a thread per connection: an event stream waits in its own.  The
+     * timeout counts from the last byte sent or received: a stream's
+     * heartbeats, more often, keep it open */
+    flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD
+            | MHD_USE_AUTO | MHD_ALLOW_UPGRADE | MHD_USE_ERROR_LOG;
 
     if (ss.ss_family == AF_INET6) {
         flags |= MHD_USE_IPv6;

@@ -19,6 +19,8 @@
 #include "re_files.h"
 #include "re_hooks.h"
 #include "re_log.h"
+#include "re_chats.h"
+#include "re_events.h"
 #include "re_messages.h"
 #include "re_request.h"
 #include "re_start.h"
@@ -35,6 +37,7 @@ re_usage(FILE *f)
     fprintf(f,
         "usage: replicas-engine serve [--listen HOST:PORT] [--state-dir DIR] "
         "[--workdir DIR]\n"
+        "                             [--agents-dir DIR]\n"
         "       replicas-engine hook [--cwd DIR] < hook.json\n"
         "       replicas-engine --version\n"
         "\n"
@@ -63,8 +66,11 @@ static int
 re_serve(int argc, char **argv)
 {
     int          i, sig;
-    const char  *ws;
+    const char  *ws, *agents;
     sigset_t     set;
+
+    /* where the image put the agents' CLIs (npm prefix) */
+    agents = "/opt/replicas/agents";
 
     re_engine.listen = "0.0.0.0:3737";
     re_engine.state_dir = "/workspace/.replicas";
@@ -77,6 +83,11 @@ re_serve(int argc, char **argv)
             re_engine.state_dir = re_arg(argc, argv, &i);
         } else if (strcmp(argv[i], "--workdir") == 0) {
             re_engine.workdir = re_arg(argc, argv, &i);
+        } else if (strcmp(argv[i], "--agents-dir") == 0) {
+            agents = re_arg(argc, argv, &i);
+            if (agents == NULL) {
+                return 2;
+            }
         } else {
             re_usage(stderr);
             return 2;
@@ -117,8 +128,11 @@ re_serve(int argc, char **argv)
         return 1;
     }
 
-    if (re_messages_init(re_engine.state_dir) != 0
+    /* events first: the others' start-up may emit some */
+    if (re_events_init(re_engine.state_dir) != 0
+        || re_messages_init(re_engine.state_dir) != 0
         || re_start_init(re_engine.state_dir, re_engine.workdir) != 0
+        || re_chats_init(re_engine.state_dir, agents) != 0
         || re_http_start() != 0)
     {
         return 1;
@@ -126,6 +140,9 @@ re_serve(int argc, char **argv)
 
     re_info("engine.ready", "version=%s listen=%s workspace=%s", RE_VERSION,
             re_engine.listen, re_engine.workspace ? re_engine.workspace : "-");
+    re_events_emit("engine.ready", json_pack("{s:s, s:s?}", "version",
+                                             RE_VERSION, "workspace",
+                                             re_engine.workspace));
 
     do {
         if (sigwait(&set, &sig) != 0) {
@@ -136,6 +153,14 @@ re_serve(int argc, char **argv)
     re_info("engine.stopping", "signal=%d", sig);
 
     atomic_store(&re_engine.stopping, 1);
+
+    /* agents at work stop with the engine (their turns are reported
+     * interrupted at the next start) */
+    re_chats_shutdown();
+
+    /* event streams end once they have sent this; MHD waits for them */
+    re_events_emit("engine.stopping", json_pack("{s:i}", "signal", sig));
+    re_events_shutdown();
 
     /* no request is served past this; then a running hook is ended */
     re_http_stop();

@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "re_events.h"
 #include "re_log.h"
 #include "re_messages.h"
 
@@ -156,7 +157,7 @@ re_messages_add(const re_message_t *msg, size_t *position)
 {
     char      *text;
     size_t     len;
-    json_t    *j;
+    json_t    *j, *ev;
     re_msg_e   rc;
 
     pthread_mutex_lock(&re_msgs.lock);
@@ -182,6 +183,12 @@ re_messages_add(const re_message_t *msg, size_t *position)
             json_array_append(re_msgs.list, j);
             re_msgs.last_seq = msg->seq;
             rc = RE_MSG_QUEUED;
+
+            /* under the lock: events in the queue's order.  The text is
+             * the user's own, and clients show it */
+            ev = json_deep_copy(j);
+            json_object_set_new(ev, "position", json_integer(*position));
+            re_events_emit("message.received", ev);
         }
     }
 

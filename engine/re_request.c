@@ -338,18 +338,6 @@ invalid:
 
 
 static int
-re_chat_ok(const char *s)
-{
-    size_t  len;
-
-    len = strlen(s);
-
-    return len >= 1 && len <= RE_NAME_MAX
-           && strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789_-") == len;
-}
-
-
-static int
 re_user_ok(const char *s)
 {
     size_t  i;
@@ -405,7 +393,7 @@ re_parse_message(const char *buf, size_t len, re_message_t *out, char *err,
     if (v && !json_is_null(v)) {
         out->chat = re_string(v, 1, RE_NAME_MAX);
 
-        if (out->chat == NULL || !re_chat_ok(out->chat)) {
+        if (out->chat == NULL || !re_chat_name_ok(out->chat)) {
             re_fail("chat must be null or 1 to %d lowercase letters, digits, "
                     "dashes or underscores", RE_NAME_MAX);
             goto invalid;
@@ -561,4 +549,75 @@ re_utf8_clean(const char *in, size_t len, char *out)
     }
 
     return j;
+}
+
+
+int
+re_chat_name_ok(const char *s)
+{
+    size_t  len;
+
+    len = strlen(s);
+
+    return len >= 1 && len <= RE_NAME_MAX
+           && strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789_-") == len;
+}
+
+
+re_req_e
+re_parse_chat(const char *buf, size_t len, re_chat_req_t *out, char *err,
+    size_t errlen)
+{
+    json_t  *root, *v;
+
+    static const char *const known[] = { "name", "agent", NULL };
+
+    memset(out, 0, sizeof(*out));
+
+    root = re_load(buf, len, err, errlen);
+    if (root == NULL) {
+        return RE_REQ_BAD_JSON;
+    }
+
+    if (re_known_fields(root, known, "chat", err, errlen) != 0) {
+        goto invalid;
+    }
+
+    v = json_object_get(root, "name");
+    out->name = re_string(v, 1, RE_NAME_MAX);
+
+    if (out->name == NULL || !re_chat_name_ok(out->name)) {
+        re_fail("name must be 1 to %d lowercase letters, digits, _ or -",
+                RE_NAME_MAX);
+        goto invalid;
+    }
+
+    v = json_object_get(root, "agent");
+
+    if (v && !json_is_null(v)) {
+        out->agent = re_string(v, 1, 32);
+
+        if (out->agent == NULL) {
+            re_fail("agent must be a name");
+            goto invalid;
+        }
+    }
+
+    json_decref(root);
+    return RE_REQ_OK;
+
+invalid:
+
+    json_decref(root);
+    re_chat_req_free(out);
+    return RE_REQ_INVALID;
+}
+
+
+void
+re_chat_req_free(re_chat_req_t *req)
+{
+    free(req->name);
+    free(req->agent);
+    memset(req, 0, sizeof(*req));
 }

@@ -76,6 +76,20 @@ re_req_e re_parse_start(const char *buf, size_t len, re_start_t *out,
 re_req_e re_parse_message(const char *buf, size_t len, re_message_t *out,
     char *err, size_t errlen);
 
+/* POST /chats {name, agent?}: name [a-z0-9_-]{1,64}, agent a name or
+ * NULL; out strings are malloc'ed (re_chat_req_free) */
+typedef struct {
+    char  *name;
+    char  *agent;
+} re_chat_req_t;
+
+re_req_e re_parse_chat(const char *buf, size_t len, re_chat_req_t *out,
+    char *err, size_t errlen);
+void re_chat_req_free(re_chat_req_t *req);
+
+/* a chat name from a path: 1 if [a-z0-9_-]{1,64} */
+int re_chat_name_ok(const char *s);
+
 void re_hook_free(re_hook_t *hook);
 void re_start_free(re_start_t *start);
 void re_message_free(re_message_t *msg);

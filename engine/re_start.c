@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "re_engine.h"
+#include "re_events.h"
 #include "re_files.h"
 #include "re_log.h"
 #include "re_start.h"
@@ -44,6 +45,11 @@ static struct {
     int               thread_live;     /* created, not joined yet */
     pthread_t         thread;
     atomic_int        stop;
+
+    char            **envp;            /* the last /start's environment:
+                                          agents run with it too */
+    char             *cwd;             /* and its directory (the first
+                                          repository): agents work there */
 } re_start = { .lock = PTHREAD_MUTEX_INITIALIZER, .exit_code = -1 };
 
 
@@ -145,6 +151,10 @@ re_start_init(const char *state_dir, const char *workdir)
         }
 
         re_start_save();
+        re_events_emit("hook.completed",
+                       json_pack("{s:s, s:s, s:n, s:s}", "hook", "start",
+                                 "state", "failed", "exit",
+                                 "reason", "engine_stopped"));
     }
 
     return 0;
@@ -179,6 +189,13 @@ re_start_thread(void *arg)
     re_start.exit_code = exit_code;
     re_start.ended_at = (long long) time(NULL);
     re_start_save();
+    /* under the lock: before the next run's hook.started */
+    re_events_emit("hook.completed",
+                   json_pack("{s:s, s:s, s:o, s:I}", "hook", "start",
+                             "state", re_hook_state_name(state),
+                             "exit", exit_code >= 0 ? json_integer(exit_code)
+                                                    : json_null(),
+                             "ms", (json_int_t) (re_now_ms() - t0)));
     /* the last thing done under the lock: re_start_begin joins this
      * thread with the lock held once the state is no longer running */
     pthread_mutex_unlock(&re_start.lock);
@@ -233,6 +250,7 @@ int
 re_start_begin(re_start_t *req)
 {
     int              rc;
+    json_t          *started;
     const char      *home;
     re_start_job_t  *job;
 
@@ -248,6 +266,16 @@ re_start_begin(re_start_t *req)
     if (re_start.thread_live) {
         pthread_join(re_start.thread, NULL);
         re_start.thread_live = 0;
+    }
+
+    /* the workspace's variables, for agents too, until the next /start
+     * (in memory only: they hold its secrets) */
+    re_env_free(re_start.envp);
+    re_start.envp = re_env_merge(environ, req->env, req->nenv);
+
+    if (req->cwd) {
+        free(re_start.cwd);
+        re_start.cwd = strdup(req->cwd);
     }
 
     if (req->hook == NULL) {
@@ -300,6 +328,11 @@ re_start_begin(re_start_t *req)
     /* logged now: once the thread runs, the job is its to free */
     re_info("hook.start", "hook=start commands=%zu separate=%d timeout_ms=%lld",
             job->hook.ncommands, job->hook.separate, job->hook.timeout_ms);
+    started = json_pack("{s:s, s:s, s:I, s:b, s:I}", "hook", "start",
+                        "state", "running",
+                        "commands", (json_int_t) job->hook.ncommands,
+                        "separate", job->hook.separate,
+                        "timeout", (json_int_t) job->hook.timeout_ms);
 
     rc = pthread_create(&re_start.thread, NULL, re_start_thread, job);
 
@@ -310,6 +343,7 @@ re_start_begin(re_start_t *req)
         pthread_mutex_unlock(&re_start.lock);
 
         re_error("hook.thread_failed", "hook=start rc=%d", rc);
+        json_decref(started);
         close(job->log_fd);
         re_hook_free(&job->hook);
         free(job->cwd);
@@ -320,6 +354,8 @@ re_start_begin(re_start_t *req)
 
     re_start.thread_live = 1;
     re_start_save();
+    /* under the lock: the thread's hook.completed waits for it */
+    re_events_emit("hook.started", started);
     pthread_mutex_unlock(&re_start.lock);
 
     return RE_HOOK_RUNNING;
@@ -351,6 +387,28 @@ re_start_state(void)
     pthread_mutex_unlock(&re_start.lock);
 
     return state;
+}
+
+
+void
+re_start_cwd(char *buf, size_t size)
+{
+    pthread_mutex_lock(&re_start.lock);
+    snprintf(buf, size, "%s", re_start.cwd ? re_start.cwd : re_start.workdir);
+    pthread_mutex_unlock(&re_start.lock);
+}
+
+
+char **
+re_start_env(void)
+{
+    char  **envp;
+
+    pthread_mutex_lock(&re_start.lock);
+    envp = re_env_merge(re_start.envp ? re_start.envp : environ, NULL, 0);
+    pthread_mutex_unlock(&re_start.lock);
+
+    return envp;
 }
 
 

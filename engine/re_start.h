@@ -25,6 +25,11 @@ re_hook_state_e re_start_state(void);
 /* {state, exit, started_at, ended_at}, and the log's last log_max bytes
  * as "log" if log_max > 0 */
 json_t *re_start_status(size_t log_max);
+/* a copy of the environment processes run with: the engine's own with
+ * the last /start's variables over it (re_env_free it) */
+char **re_start_env(void);
+/* where agents work: the last /start's cwd, else the workdir */
+void re_start_cwd(char *buf, size_t size);
 /* the image's warm hook as control recorded it: {state, ..., log} */
 json_t *re_warm_status(size_t log_max);
 

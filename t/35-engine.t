@@ -206,8 +206,11 @@ my @msgs = map { { seq => $_, text => "message $_", chat => undef, user => 'u1',
 for my $i (0 .. 2) {
     ($st, $j) = api('POST', '/messages', $msgs[$i]);
     is($st, 202, "message $msgs[$i]{seq}: 202");
-    is_deeply($j, { status => 'queued', position => $i, seq => $msgs[$i]{seq} },
-              "queued at position $i");
+    # no agent is installed here: each turn fails at once (t/37 runs a
+    # real one), so a message finds its chat idle or still ending one
+    like($j->{status}, qr/^(sent|queued)$/, "message $msgs[$i]{seq} is taken by its chat");
+    is($j->{seq}, $msgs[$i]{seq}, 'with its seq');
+    ok(defined $j->{position} && $j->{position} >= 0, 'and its position');
 }
 ($st, $j) = api('POST', '/messages', $msgs[1]);
 is($st, 200, 'a redelivered seq: 200');
@@ -323,8 +326,8 @@ is_deeply($j->{messages}, $before, 'after a restart: the same messages');
 ($st, $j) = api('POST', '/messages', { seq => 3, text => 'old', chat => undef, user => 'u1', at => 1 });
 is($j->{status}, 'duplicate', 'an old seq is still refused');
 ($st, $j) = api('POST', '/messages', { seq => 11, text => 'new', chat => undef, user => 'u1', at => 1 });
-is($st, 202, 'a new seq is queued');
-is($j->{position}, 5, 'behind the others');
+is($st, 202, 'a new seq is taken');
+like($j->{status}, qr/^(sent|queued)$/, 'by its chat');
 is_deeply(start_hook(), $last_hook, 'the hook state survives too');
 
 # a restart while the hook runs: the hook ends with the engine, then failed

@@ -1,0 +1,69 @@
+/*
+ * Agent adapters: how one coding agent's CLI runs a turn and how its
+ * output maps onto the engine's common events.  A turn is one process:
+ * the engine writes the prompt to its stdin, reads its stdout a line at a
+ * time and hands each line to the adapter, which emits events
+ * (re_events.h) and fills in the turn's outcome (session id, cost,
+ * tokens).  Claude Code is the first (re_agent_claude.c); Codex, OpenCode
+ * and Cursor's CLI follow the same three calls.
+ */
+
+#ifndef RE_AGENT_H
+#define RE_AGENT_H
+
+#include <stddef.h>
+
+#include <jansson.h>
+
+
+#define RE_AGENT_ARGS_MAX  24
+
+
+/* one turn, as the chat runner sees it */
+typedef struct {
+    const char   *chat;
+    long long     seq;            /* the message that started it */
+    const char   *text;           /* the prompt */
+    const char   *session;        /* to resume, or NULL the first time */
+    const char   *system_prompt;  /* appended to the agent's own, or NULL */
+    const char   *bin;            /* the CLI */
+
+    /* filled in by the adapter from the output */
+    char          session_out[128];
+    int           completed;      /* a final result was seen */
+    int           is_error;
+    double        cost_usd;
+    long long     input_tokens;
+    long long     output_tokens;
+    json_t       *result;         /* the final text, or NULL */
+} re_turn_t;
+
+
+typedef struct {
+    const char  *name;
+
+    /* where the CLI is below the agents dir, and its name on PATH */
+    const char  *bin_rel;
+    const char  *bin_name;
+
+    /* the environment variables of which one must be set for it to reach
+     * a model (NULL-terminated); none set: the turn fails saying so */
+    const char *const  *keys;
+
+    /* argv for the turn (argv[0] the CLI), NULL-terminated */
+    int        (*argv)(re_turn_t *t, char **argv, size_t max);
+
+    /* what goes to its stdin, malloc'ed (then stdin is closed) */
+    char      *(*input)(re_turn_t *t);
+
+    /* one line of its stdout */
+    void       (*line)(re_turn_t *t, const char *line, size_t len);
+} re_agent_t;
+
+
+extern const re_agent_t  re_agent_claude;
+
+/* by name ("claude"), or NULL */
+const re_agent_t *re_agent_find(const char *name);
+
+#endif /* RE_AGENT_H */

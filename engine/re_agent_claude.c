@@ -1,0 +1,320 @@
+/*
+ * Claude Code (npm @anthropic-ai/claude-code) as an agent: one turn is
+ *   claude -p --input-format stream-json --output-format stream-json
+ *          --verbose --dangerously-skip-permissions [--resume SESSION]
+ *          [--append-system-prompt PROMPT]
+ * with the prompt as one stream-json user message on stdin.  Its output,
+ * one JSON object a line: "system"/"init" (the session id), "assistant"
+ * (text and tool_use parts), "user" (tool_result parts), "result" (the
+ * outcome: is_error, total_cost_usd, usage, session_id).  The workspace is
+ * the agent's sandbox, so permission prompts are off: nobody is there to
+ * answer them.
+ */
+
+#define _GNU_SOURCE
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "re_agent.h"
+#include "re_events.h"
+
+
+#define RE_CLAUDE_TOOL_OUTPUT_MAX  4096
+
+
+static const char *const  re_claude_keys[] = {
+    "ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "CLAUDE_CODE_OAUTH_TOKEN",
+    NULL
+};
+
+
+static int
+re_claude_argv(re_turn_t *t, char **argv, size_t max)
+{
+    size_t  n;
+
+    if (max < 14) {
+        return -1;
+    }
+
+    n = 0;
+    argv[n++] = (char *) t->bin;
+    argv[n++] = "-p";
+    argv[n++] = "--input-format";
+    argv[n++] = "stream-json";
+    argv[n++] = "--output-format";
+    argv[n++] = "stream-json";
+    argv[n++] = "--verbose";
+    argv[n++] = "--dangerously-skip-permissions";
+
+    if (t->session && t->session[0]) {
+        argv[n++] = "--resume";
+        argv[n++] = (char *) t->session;
+    }
+
+    if (t->system_prompt && t->system_prompt[0]) {
+        argv[n++] = "--append-system-prompt";
+        argv[n++] = (char *) t->system_prompt;
+    }
+
+    argv[n] = NULL;
+
+    return 0;
+}
+
+
+static char *
+re_claude_input(re_turn_t *t)
+{
+    char    *text, *line;
+    size_t   len;
+    json_t  *msg;
+
+    msg = json_pack("{s:s, s:{s:s, s:s}}", "type", "user", "message",
+                    "role", "user", "content", t->text);
+    text = msg ? json_dumps(msg, JSON_COMPACT) : NULL;
+    json_decref(msg);
+
+    if (text == NULL) {
+        return NULL;
+    }
+
+    len = strlen(text);
+    line = realloc(text, len + 2);
+
+    if (line == NULL) {
+        free(text);
+        return NULL;
+    }
+
+    line[len] = '\n';
+    line[len + 1] = '\0';
+
+    return line;
+}
+
+
+/* a tool's output, as text, cut to a size an event can carry */
+static json_t *
+re_claude_tool_output(json_t *content)
+{
+    char        *text, *p;
+    size_t       i, len, n;
+    json_t      *part, *out;
+    const char  *s;
+
+    if (json_is_string(content)) {
+        len = json_string_length(content);
+        return json_stringn(json_string_value(content),
+                            len < RE_CLAUDE_TOOL_OUTPUT_MAX
+                            ? len : RE_CLAUDE_TOOL_OUTPUT_MAX);
+    }
+
+    /* a list of parts: their texts */
+    text = NULL;
+    len = 0;
+
+    json_array_foreach(content, i, part) {
+        s = json_string_value(json_object_get(part, "text"));
+        if (s == NULL) {
+            continue;
+        }
+
+        n = strlen(s);
+        if (len + n > RE_CLAUDE_TOOL_OUTPUT_MAX) {
+            n = RE_CLAUDE_TOOL_OUTPUT_MAX - len;
+        }
+
+        p = realloc(text, len + n + 1);
+        if (p == NULL) {
+            break;
+        }
+
+        text = p;
+        memcpy(text + len, s, n);
+        len += n;
+        text[len] = '\0';
+
+        if (len >= RE_CLAUDE_TOOL_OUTPUT_MAX) {
+            break;
+        }
+    }
+
+    out = json_stringn(text ? text : "", len);
+    free(text);
+
+    return out;
+}
+
+
+static void
+re_claude_assistant(re_turn_t *t, json_t *msg)
+{
+    size_t   i;
+    json_t  *content, *part, *type;
+
+    content = json_object_get(json_object_get(msg, "message"), "content");
+
+    json_array_foreach(content, i, part) {
+        type = json_object_get(part, "type");
+
+        if (json_is_string(type)
+            && strcmp(json_string_value(type), "text") == 0
+            && json_is_string(json_object_get(part, "text")))
+        {
+            re_events_emit("chat.turn.delta",
+                json_pack("{s:s, s:I, s:O}", "chat", t->chat,
+                          "seq", (json_int_t) t->seq,
+                          "text", json_object_get(part, "text")));
+
+        } else if (json_is_string(type)
+                   && strcmp(json_string_value(type), "tool_use") == 0)
+        {
+            re_events_emit("tool.use",
+                json_pack("{s:s, s:I, s:O?, s:O?, s:O?}", "chat", t->chat,
+                          "seq", (json_int_t) t->seq,
+                          "tool", json_object_get(part, "name"),
+                          "id", json_object_get(part, "id"),
+                          "input", json_object_get(part, "input")));
+        }
+    }
+}
+
+
+static void
+re_claude_tool_results(re_turn_t *t, json_t *msg)
+{
+    size_t   i;
+    json_t  *content, *part, *type;
+
+    content = json_object_get(json_object_get(msg, "message"), "content");
+
+    json_array_foreach(content, i, part) {
+        type = json_object_get(part, "type");
+
+        if (!json_is_string(type)
+            || strcmp(json_string_value(type), "tool_result") != 0)
+        {
+            continue;
+        }
+
+        re_events_emit("tool.result",
+            json_pack("{s:s, s:I, s:O?, s:b, s:o}", "chat", t->chat,
+                      "seq", (json_int_t) t->seq,
+                      "id", json_object_get(part, "tool_use_id"),
+                      "is_error",
+                      json_is_true(json_object_get(part, "is_error")),
+                      "output",
+                      re_claude_tool_output(json_object_get(part,
+                                                            "content"))));
+    }
+}
+
+
+static void
+re_claude_result(re_turn_t *t, json_t *msg)
+{
+    json_t  *usage, *v;
+
+    t->completed = 1;
+    t->is_error = json_is_true(json_object_get(msg, "is_error"));
+
+    v = json_object_get(msg, "total_cost_usd");
+    if (json_is_number(v)) {
+        t->cost_usd = json_number_value(v);
+    }
+
+    usage = json_object_get(msg, "usage");
+
+    v = json_object_get(usage, "input_tokens");
+    if (json_is_integer(v)) {
+        t->input_tokens = json_integer_value(v);
+    }
+
+    v = json_object_get(usage, "output_tokens");
+    if (json_is_integer(v)) {
+        t->output_tokens = json_integer_value(v);
+    }
+
+    v = json_object_get(msg, "session_id");
+    if (json_is_string(v)) {
+        snprintf(t->session_out, sizeof(t->session_out), "%s",
+                 json_string_value(v));
+    }
+
+    v = json_object_get(msg, "result");
+    if (json_is_string(v)) {
+        json_decref(t->result);
+        t->result = json_incref(v);
+    }
+}
+
+
+static void
+re_claude_line(re_turn_t *t, const char *line, size_t len)
+{
+    json_t       *msg, *type, *sub, *sid;
+    const char   *ty;
+
+    msg = json_loadb(line, len, 0, NULL);
+    type = json_object_get(msg, "type");
+
+    if (!json_is_string(type)) {
+        /* not ours to understand: left to the agent's log */
+        json_decref(msg);
+        return;
+    }
+
+    ty = json_string_value(type);
+    sub = json_object_get(msg, "subtype");
+
+    if (strcmp(ty, "system") == 0 && json_is_string(sub)
+        && strcmp(json_string_value(sub), "init") == 0)
+    {
+        sid = json_object_get(msg, "session_id");
+
+        if (json_is_string(sid)) {
+            snprintf(t->session_out, sizeof(t->session_out), "%s",
+                     json_string_value(sid));
+            re_events_emit("chat.session",
+                json_pack("{s:s, s:I, s:s, s:s}", "chat", t->chat,
+                          "seq", (json_int_t) t->seq, "agent", "claude",
+                          "session_id", t->session_out));
+        }
+
+    } else if (strcmp(ty, "assistant") == 0) {
+        re_claude_assistant(t, msg);
+
+    } else if (strcmp(ty, "user") == 0) {
+        re_claude_tool_results(t, msg);
+
+    } else if (strcmp(ty, "result") == 0) {
+        re_claude_result(t, msg);
+    }
+
+    json_decref(msg);
+}
+
+
+const re_agent_t  re_agent_claude = {
+    "claude",
+    "node_modules/.bin/claude",
+    "claude",
+    re_claude_keys,
+    re_claude_argv,
+    re_claude_input,
+    re_claude_line
+};
+
+
+const re_agent_t *
+re_agent_find(const char *name)
+{
+    if (name == NULL || strcmp(name, "claude") == 0) {
+        return &re_agent_claude;
+    }
+
+    return NULL;
+}

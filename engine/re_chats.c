@@ -1,0 +1,942 @@
+/* Chats, their queues and the turns that run them: see re_chats.h. */
+
+#define _GNU_SOURCE
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "re_agent.h"
+#include "re_chats.h"
+#include "re_engine.h"
+#include "re_events.h"
+#include "re_files.h"
+#include "re_hooks.h"
+#include "re_log.h"
+#include "re_start.h"
+
+
+#define RE_CHAT_LINE_MAX   (8 * 1024 * 1024)   /* one line of agent output */
+
+
+typedef struct re_entry_s  re_entry_t;
+
+struct re_entry_s {
+    long long      seq;
+    char          *text;
+    char          *user;
+    re_entry_t    *next;
+};
+
+
+typedef struct {
+    char               name[RE_NAME_MAX + 1];
+    const re_agent_t  *agent;
+    char               session[128];
+    re_entry_t        *head;          /* the running one first, while it runs */
+    re_entry_t        *tail;
+    size_t             queued;        /* entries, the running one included */
+    int                running;
+    pid_t              pid;           /* its process group, 0: none yet */
+    int                interrupted;
+} re_chat_t;
+
+
+static struct {
+    pthread_mutex_t    lock;
+    char               path[4200];
+    char               logdir[4200];
+    char              *agents_dir;
+    re_chat_t          chats[RE_CHATS_MAX];
+    size_t             n;
+} re_chats = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+
+static void *re_chat_thread(void *arg);
+
+
+static void
+re_entry_free(re_entry_t *e)
+{
+    if (e) {
+        free(e->text);
+        free(e->user);
+        free(e);
+    }
+}
+
+
+/* chats.json, rewritten whole at each change (under the lock) */
+static void
+re_chats_save(void)
+{
+    char        *text;
+    size_t       i;
+    json_t      *all, *chat, *queue;
+    re_chat_t   *c;
+    re_entry_t  *e;
+
+    all = json_array();
+
+    for (i = 0; all && i < re_chats.n; i++) {
+        c = &re_chats.chats[i];
+
+        if (c->name[0] == '\0') {
+            continue;
+        }
+
+        queue = json_array();
+
+        for (e = c->head; queue && e; e = e->next) {
+            json_array_append_new(queue,
+                json_pack("{s:I, s:s, s:s?}", "seq", (json_int_t) e->seq,
+                          "text", e->text, "user", e->user));
+        }
+
+        chat = json_pack("{s:s, s:s, s:s, s:o, s:b}", "name", c->name,
+                         "agent", c->agent->name, "session_id", c->session,
+                         "queue", queue ? queue : json_array(),
+                         "running", c->running);
+        json_array_append_new(all, chat);
+    }
+
+    text = all ? json_dumps(json_pack("{s:o}", "chats", all), JSON_COMPACT)
+               : NULL;
+
+    if (text == NULL || re_write_atomic(re_chats.path, text, strlen(text))
+                        != 0)
+    {
+        re_error("chats.save_failed", "errno=%d", errno);
+    }
+
+    free(text);
+}
+
+
+static re_chat_t *
+re_chat_find(const char *name)
+{
+    size_t  i;
+
+    for (i = 0; i < re_chats.n; i++) {
+        if (re_chats.chats[i].name[0]
+            && strcmp(re_chats.chats[i].name, name) == 0)
+        {
+            return &re_chats.chats[i];
+        }
+    }
+
+    return NULL;
+}
+
+
+/* a chat keeps its slot for life (its runner holds a pointer to it); a
+ * deleted one leaves a free slot, name "" */
+static re_chat_t *
+re_chat_add(const char *name, const re_agent_t *agent)
+{
+    size_t      i;
+    re_chat_t  *c;
+
+    if (name[0] == '\0' || strlen(name) > RE_NAME_MAX) {
+        return NULL;
+    }
+
+    for (i = 0; i < re_chats.n; i++) {
+        if (re_chats.chats[i].name[0] == '\0'
+            && !re_chats.chats[i].running)
+        {
+            break;
+        }
+    }
+
+    if (i == RE_CHATS_MAX) {
+        return NULL;
+    }
+
+    if (i == re_chats.n) {
+        re_chats.n++;
+    }
+
+    c = &re_chats.chats[i];
+    memset(c, 0, sizeof(*c));
+    snprintf(c->name, sizeof(c->name), "%s", name);
+    c->agent = agent;
+
+    return c;
+}
+
+
+static int
+re_chat_push(re_chat_t *c, long long seq, const char *text, const char *user)
+{
+    re_entry_t  *e;
+
+    e = calloc(1, sizeof(re_entry_t));
+    if (e == NULL) {
+        return -1;
+    }
+
+    e->seq = seq;
+    e->text = strdup(text);
+    e->user = user ? strdup(user) : NULL;
+
+    if (e->text == NULL || (user && e->user == NULL)) {
+        re_entry_free(e);
+        return -1;
+    }
+
+    if (c->tail) {
+        c->tail->next = e;
+    } else {
+        c->head = e;
+    }
+
+    c->tail = e;
+    c->queued++;
+
+    return 0;
+}
+
+
+static void
+re_chat_pop(re_chat_t *c)
+{
+    re_entry_t  *e;
+
+    e = c->head;
+    if (e == NULL) {
+        return;
+    }
+
+    c->head = e->next;
+    if (c->head == NULL) {
+        c->tail = NULL;
+    }
+
+    c->queued--;
+    re_entry_free(e);
+}
+
+
+/* starts the chat's runner if it has work and none runs (under the lock) */
+static void
+re_chat_kick(re_chat_t *c)
+{
+    pthread_t       th;
+    pthread_attr_t  attr;
+
+    if (c->running || c->head == NULL || atomic_load(&re_engine.stopping)) {
+        return;
+    }
+
+    c->running = 1;
+    c->interrupted = 0;
+    c->pid = 0;
+
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+
+    if (pthread_create(&th, &attr, re_chat_thread, c) != 0) {
+        c->running = 0;
+        re_error("chat.thread_failed", "chat=%s", c->name);
+    }
+
+    pthread_attr_destroy(&attr);
+}
+
+
+int
+re_chats_init(const char *state_dir, const char *agents_dir)
+{
+    size_t        i, j;
+    json_t       *doc, *chat, *entry, *seq, *text;
+    re_chat_t    *c;
+    const char   *name, *agent, *sid;
+    json_error_t  jerr;
+
+    snprintf(re_chats.path, sizeof(re_chats.path), "%s/chats.json",
+             state_dir);
+    snprintf(re_chats.logdir, sizeof(re_chats.logdir), "%s/agents",
+             state_dir);
+    re_chats.agents_dir = strdup(agents_dir ? agents_dir : "");
+
+    if (re_mkdir_p(re_chats.logdir, 0700) != 0) {
+        re_error("chats.dir_failed", "errno=%d", errno);
+        return -1;
+    }
+
+    doc = json_load_file(re_chats.path, 0, &jerr);
+
+    json_array_foreach(json_object_get(doc, "chats"), i, chat) {
+        name = json_string_value(json_object_get(chat, "name"));
+        agent = json_string_value(json_object_get(chat, "agent"));
+        sid = json_string_value(json_object_get(chat, "session_id"));
+
+        if (name == NULL || re_agent_find(agent) == NULL
+            || (c = re_chat_add(name, re_agent_find(agent))) == NULL)
+        {
+            continue;
+        }
+
+        snprintf(c->session, sizeof(c->session), "%s", sid ? sid : "");
+
+        json_array_foreach(json_object_get(chat, "queue"), j, entry) {
+            seq = json_object_get(entry, "seq");
+            text = json_object_get(entry, "text");
+
+            if (!json_is_integer(seq) || !json_is_string(text)) {
+                continue;
+            }
+
+            /* a turn that was running when the engine stopped is not run
+             * again (it may have done half its work): it is reported */
+            if (j == 0 && json_is_true(json_object_get(chat, "running"))) {
+                re_events_emit("chat.turn.interrupted",
+                    json_pack("{s:s, s:O, s:s}", "chat", c->name, "seq", seq,
+                              "reason", "the engine stopped during the "
+                              "turn (the workspace slept or restarted)"));
+                continue;
+            }
+
+            (void) re_chat_push(c, json_integer_value(seq),
+                                json_string_value(text),
+                                json_string_value(json_object_get(entry,
+                                                                  "user")));
+        }
+    }
+
+    json_decref(doc);
+
+    pthread_mutex_lock(&re_chats.lock);
+
+    for (i = 0; i < re_chats.n; i++) {
+        re_chat_kick(&re_chats.chats[i]);
+    }
+
+    re_chats_save();
+    pthread_mutex_unlock(&re_chats.lock);
+
+    return 0;
+}
+
+
+re_chat_e
+re_chats_submit(const re_message_t *msg, size_t *position)
+{
+    re_chat_e    rc;
+    re_chat_t   *c;
+    const char  *name;
+
+    name = msg->chat ? msg->chat : "default";
+
+    pthread_mutex_lock(&re_chats.lock);
+
+    c = re_chat_find(name);
+    if (c == NULL) {
+        /* a message to a chat not made yet makes it, with the default
+         * agent: the API's "chat" is free-form */
+        c = re_chat_add(name, &re_agent_claude);
+    }
+
+    if (c == NULL) {
+        rc = RE_CHAT_NO_CHAT;
+
+    } else if (c->queued >= RE_CHAT_QUEUE_MAX) {
+        rc = RE_CHAT_FULL;
+
+    } else if (re_chat_push(c, msg->seq, msg->text, msg->user) != 0) {
+        rc = RE_CHAT_ERROR;
+
+    } else {
+        /* turns ahead of it: the running one and those waiting */
+        *position = c->queued - 1;
+        rc = c->running ? RE_CHAT_QUEUED : RE_CHAT_SENT;
+
+        re_events_emit(rc == RE_CHAT_SENT ? "chat.turn.accepted"
+                                          : "chat.turn.queued",
+            json_pack("{s:s, s:I, s:I}", "chat", c->name,
+                      "seq", (json_int_t) msg->seq,
+                      "position", (json_int_t) *position));
+
+        re_chat_kick(c);
+        re_chats_save();
+    }
+
+    pthread_mutex_unlock(&re_chats.lock);
+
+    return rc;
+}
+
+
+json_t *
+re_chats_list(void)
+{
+    size_t      i;
+    json_t     *list;
+    re_chat_t  *c;
+
+    list = json_array();
+
+    pthread_mutex_lock(&re_chats.lock);
+
+    for (i = 0; list && i < re_chats.n; i++) {
+        c = &re_chats.chats[i];
+
+        if (c->name[0] == '\0') {
+            continue;
+        }
+
+        json_array_append_new(list,
+            json_pack("{s:s, s:s, s:s?, s:s, s:I}", "name", c->name,
+                      "agent", c->agent->name,
+                      "session_id", c->session[0] ? c->session : NULL,
+                      "state", c->running ? "working" : "idle",
+                      "queued", (json_int_t) (c->queued - (c->running ? 1
+                                                                      : 0))));
+    }
+
+    pthread_mutex_unlock(&re_chats.lock);
+
+    return json_pack("{s:o}", "chats", list ? list : json_array());
+}
+
+
+int
+re_chats_create(const char *name, const char *agent, char *err,
+    size_t errlen)
+{
+    int                rc;
+    const re_agent_t  *a;
+
+    a = re_agent_find(agent);
+    if (a == NULL) {
+        snprintf(err, errlen, "unknown agent (this engine runs: claude)");
+        return -1;
+    }
+
+    pthread_mutex_lock(&re_chats.lock);
+
+    if (re_chat_find(name)) {
+        rc = 1;
+
+    } else if (re_chat_add(name, a) == NULL) {
+        snprintf(err, errlen, "at most %d chats", RE_CHATS_MAX);
+        rc = -1;
+
+    } else {
+        re_chats_save();
+        re_events_emit("chat.created",
+                       json_pack("{s:s, s:s}", "chat", name, "agent",
+                                 a->name));
+        rc = 0;
+    }
+
+    pthread_mutex_unlock(&re_chats.lock);
+
+    return rc;
+}
+
+
+/* the running turn's process group gets SIGTERM (under the lock) */
+static int
+re_chat_stop(re_chat_t *c)
+{
+    if (!c->running) {
+        return 0;
+    }
+
+    c->interrupted = 1;
+
+    if (c->pid > 0) {
+        (void) kill(-c->pid, SIGTERM);
+    }
+
+    return 1;
+}
+
+
+int
+re_chats_interrupt(const char *name)
+{
+    int         rc;
+    re_chat_t  *c;
+
+    pthread_mutex_lock(&re_chats.lock);
+
+    c = re_chat_find(name);
+    rc = c ? re_chat_stop(c) : -1;
+
+    pthread_mutex_unlock(&re_chats.lock);
+
+    return rc;
+}
+
+
+int
+re_chats_delete(const char *name)
+{
+    re_chat_t  *c;
+
+    pthread_mutex_lock(&re_chats.lock);
+
+    c = re_chat_find(name);
+
+    if (c == NULL || c->running) {
+        /* a running chat is interrupted first; its runner is using it */
+        if (c) {
+            (void) re_chat_stop(c);
+        }
+
+        pthread_mutex_unlock(&re_chats.lock);
+        return c ? 1 : -1;
+    }
+
+    while (c->head) {
+        re_chat_pop(c);
+    }
+
+    c->name[0] = '\0';
+    re_chats_save();
+    re_events_emit("chat.deleted", json_pack("{s:s}", "chat", name));
+
+    pthread_mutex_unlock(&re_chats.lock);
+
+    return 0;
+}
+
+
+int
+re_chats_busy(void)
+{
+    int     busy;
+    size_t  i;
+
+    busy = 0;
+
+    pthread_mutex_lock(&re_chats.lock);
+
+    for (i = 0; i < re_chats.n; i++) {
+        busy |= re_chats.chats[i].running;
+    }
+
+    pthread_mutex_unlock(&re_chats.lock);
+
+    return busy;
+}
+
+
+void
+re_chats_shutdown(void)
+{
+    size_t  i;
+
+    pthread_mutex_lock(&re_chats.lock);
+
+    for (i = 0; i < re_chats.n; i++) {
+        if (re_chats.chats[i].running && re_chats.chats[i].pid > 0) {
+            (void) kill(-re_chats.chats[i].pid, SIGTERM);
+        }
+    }
+
+    pthread_mutex_unlock(&re_chats.lock);
+}
+
+
+/* ---- one turn --------------------------------------------------------- */
+
+/* the CLI: under the agents dir, else on PATH; NULL if neither */
+static char *
+re_chat_bin(const re_agent_t *agent, char *const *envp)
+{
+    char         path[4200], *dirs, *dir, *save;
+    const char  *p;
+
+    if (re_chats.agents_dir[0]) {
+        snprintf(path, sizeof(path), "%s/%s", re_chats.agents_dir,
+                 agent->bin_rel);
+
+        if (access(path, X_OK) == 0) {
+            return strdup(path);
+        }
+    }
+
+    p = re_env_get(envp, "PATH");
+    dirs = strdup(p ? p : "/usr/local/bin:/usr/bin:/bin");
+
+    for (dir = strtok_r(dirs, ":", &save); dir;
+         dir = strtok_r(NULL, ":", &save))
+    {
+        snprintf(path, sizeof(path), "%s/%s", dir, agent->bin_name);
+
+        if (access(path, X_OK) == 0) {
+            free(dirs);
+            return strdup(path);
+        }
+    }
+
+    free(dirs);
+
+    return NULL;
+}
+
+
+static int
+re_chat_has_key(const re_agent_t *agent, char *const *envp)
+{
+    size_t       i;
+    const char  *v;
+
+    for (i = 0; agent->keys[i]; i++) {
+        v = re_env_get(envp, agent->keys[i]);
+
+        if (v && v[0]) {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
+/* the engine's environment for agents: the workspace's variables, and
+ * no telemetry or update checks unless the workspace asked for them */
+static char **
+re_chat_env(void)
+{
+    char          **base, **envp;
+    size_t          n;
+    re_env_var_t    add[2];
+
+    base = re_start_env();
+    if (base == NULL) {
+        return NULL;
+    }
+
+    n = 0;
+
+    if (re_env_get(base, "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC") == NULL) {
+        add[n].name = "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC";
+        add[n++].value = "1";
+    }
+
+    /* as root (tests, some sandboxes) Claude Code refuses to skip
+     * permission prompts unless told it is in a sandbox ("1"): it is */
+    if (geteuid() == 0) {
+        add[n].name = "IS_SANDBOX";
+        add[n++].value = "1";
+    }
+
+    envp = re_env_merge(base, add, n);
+    re_env_free(base);
+
+    return envp;
+}
+
+
+/* runs the CLI, feeding its lines to the adapter; its exit status */
+static int
+re_chat_run(re_chat_t *c, re_turn_t *t, char *const *envp)
+{
+    int       in[2], out[2], logfd, status, devnull;
+    char     *argv[RE_AGENT_ARGS_MAX], *input, *buf, *nl, logpath[4400];
+    char      cwd[4200];
+    sigset_t  none;
+    char     *p;
+    size_t    len, cap, off;
+    ssize_t   n;
+    pid_t     pid;
+
+    if (c->agent->argv(t, argv, RE_AGENT_ARGS_MAX) != 0) {
+        return -1;
+    }
+
+    input = c->agent->input(t);
+    if (input == NULL) {
+        return -1;
+    }
+
+    /* computed here: after fork only async-signal-safe calls */
+    re_start_cwd(cwd, sizeof(cwd));
+
+    snprintf(logpath, sizeof(logpath), "%s/%s.log", re_chats.logdir,
+             c->name);
+    logfd = open(logpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+
+    if (pipe2(in, O_CLOEXEC) != 0) {
+        free(input);
+        if (logfd >= 0) {
+            close(logfd);
+        }
+        return -1;
+    }
+
+    if (pipe2(out, O_CLOEXEC) != 0) {
+        close(in[0]);
+        close(in[1]);
+        free(input);
+        if (logfd >= 0) {
+            close(logfd);
+        }
+        return -1;
+    }
+
+    pid = fork();
+
+    if (pid == 0) {
+        /* the engine's threads block the stop signals (sigwait takes
+         * them): the agent must not inherit that */
+        sigemptyset(&none);
+        (void) sigprocmask(SIG_SETMASK, &none, NULL);
+
+        /* a session of its own: an interrupt stops all it started */
+        (void) setsid();
+        devnull = open("/dev/null", O_WRONLY);
+        dup2(in[0], 0);
+        dup2(out[1], 1);
+        dup2(logfd >= 0 ? logfd : devnull, 2);
+
+        if (chdir(cwd) != 0 && chdir(re_engine.workdir) != 0) {
+            _exit(126);
+        }
+
+        execve(argv[0], argv, envp);
+        _exit(127);
+    }
+
+    close(in[0]);
+    close(out[1]);
+
+    if (logfd >= 0) {
+        close(logfd);
+    }
+
+    if (pid < 0) {
+        close(in[1]);
+        close(out[0]);
+        free(input);
+        return -1;
+    }
+
+    pthread_mutex_lock(&re_chats.lock);
+    c->pid = pid;
+
+    if (c->interrupted) {
+        (void) kill(-pid, SIGTERM);
+    }
+
+    pthread_mutex_unlock(&re_chats.lock);
+
+    /* the prompt, then end of input: one message a turn */
+    for (off = 0, len = strlen(input); off < len; off += (size_t) n) {
+        n = write(in[1], input + off, len - off);
+
+        if (n <= 0) {
+            if (n < 0 && errno == EINTR) {
+                n = 0;
+                continue;
+            }
+            break;
+        }
+    }
+
+    close(in[1]);
+    free(input);
+
+    /* its output, a line at a time */
+    cap = 64 * 1024;
+    buf = malloc(cap);
+    len = 0;
+
+    while (buf) {
+        if (len == cap) {
+            if (cap >= RE_CHAT_LINE_MAX) {
+                len = 0;             /* an endless line: dropped */
+            } else {
+                p = realloc(buf, cap * 2);
+                if (p == NULL) {
+                    break;
+                }
+                buf = p;
+                cap *= 2;
+            }
+        }
+
+        n = read(out[0], buf + len, cap - len);
+
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+
+        if (n <= 0) {
+            break;
+        }
+
+        len += (size_t) n;
+
+        while ((nl = memchr(buf, '\n', len)) != NULL) {
+            c->agent->line(t, buf, (size_t) (nl - buf));
+            len -= (size_t) (nl - buf) + 1;
+            memmove(buf, nl + 1, len);
+        }
+    }
+
+    if (buf && len) {
+        c->agent->line(t, buf, len);
+    }
+
+    free(buf);
+    close(out[0]);
+
+    while (waitpid(pid, &status, 0) < 0) {
+        if (errno != EINTR) {
+            status = 127 << 8;
+            break;
+        }
+    }
+
+    return WIFEXITED(status) ? WEXITSTATUS(status)
+                             : 128 + (WIFSIGNALED(status) ? WTERMSIG(status)
+                                                          : 0);
+}
+
+
+static void
+re_chat_turn(re_chat_t *c, re_entry_t *e)
+{
+    int          rc, interrupted;
+    char        *bin, **envp;
+    long long    start;
+    re_turn_t    t;
+
+    memset(&t, 0, sizeof(t));
+    t.chat = c->name;
+    t.seq = e->seq;
+    t.text = e->text;
+    t.session = c->session[0] ? c->session : NULL;
+
+    envp = re_chat_env();
+    bin = envp ? re_chat_bin(c->agent, envp) : NULL;
+
+    if (envp == NULL || bin == NULL) {
+        re_events_emit("chat.turn.failed",
+            json_pack("{s:s, s:I, s:s, s:s}", "chat", c->name,
+                      "seq", (json_int_t) e->seq, "reason", "no_agent",
+                      "message", "the agent's CLI is not installed in this "
+                      "workspace"));
+        re_env_free(envp);
+        return;
+    }
+
+    if (!re_chat_has_key(c->agent, envp)) {
+        re_events_emit("chat.turn.failed",
+            json_pack("{s:s, s:I, s:s, s:s}", "chat", c->name,
+                      "seq", (json_int_t) e->seq, "reason", "no_model_key",
+                      "message", "no model API key is configured: put "
+                      "ANTHROPIC_API_KEY in the workspace's environment "
+                      "(PUT /v1/environments/global) and send the message "
+                      "again"));
+        free(bin);
+        re_env_free(envp);
+        return;
+    }
+
+    t.bin = bin;
+    start = re_now_ms();
+
+    re_events_emit("chat.turn.started",
+        json_pack("{s:s, s:I, s:s, s:s?}", "chat", c->name,
+                  "seq", (json_int_t) e->seq, "agent", c->agent->name,
+                  "session_id", t.session));
+    re_info("chat.turn_start", "chat=%s seq=%lld agent=%s", c->name, e->seq,
+            c->agent->name);
+
+    rc = re_chat_run(c, &t, envp);
+
+    pthread_mutex_lock(&re_chats.lock);
+
+    interrupted = c->interrupted;
+    c->pid = 0;
+
+    /* the conversation goes on from here next time */
+    if (t.session_out[0]) {
+        snprintf(c->session, sizeof(c->session), "%s", t.session_out);
+    }
+
+    pthread_mutex_unlock(&re_chats.lock);
+
+    if (interrupted) {
+        re_events_emit("chat.turn.interrupted",
+            json_pack("{s:s, s:I, s:s}", "chat", c->name,
+                      "seq", (json_int_t) e->seq, "reason", "interrupted"));
+
+    } else if (t.completed) {
+        re_events_emit("chat.turn.completed",
+            json_pack("{s:s, s:I, s:s, s:s?, s:b, s:O?, s:f, s:{s:I, s:I}, "
+                      "s:I}", "chat", c->name, "seq", (json_int_t) e->seq,
+                      "agent", c->agent->name,
+                      "session_id", c->session[0] ? c->session : NULL,
+                      "is_error", t.is_error, "result", t.result,
+                      "cost_usd", t.cost_usd,
+                      "usage", "input_tokens", (json_int_t) t.input_tokens,
+                      "output_tokens", (json_int_t) t.output_tokens,
+                      "ms", (json_int_t) (re_now_ms() - start)));
+
+    } else {
+        re_events_emit("chat.turn.failed",
+            json_pack("{s:s, s:I, s:s, s:i, s:s}", "chat", c->name,
+                      "seq", (json_int_t) e->seq, "reason", "agent_exited",
+                      "exit", rc, "message", "the agent stopped without an "
+                      "answer: see its log"));
+    }
+
+    re_info("chat.turn_end", "chat=%s seq=%lld exit=%d completed=%d ms=%lld",
+            c->name, e->seq, rc, t.completed, re_now_ms() - start);
+
+    json_decref(t.result);
+    free(bin);
+    re_env_free(envp);
+}
+
+
+/* a chat's runner: its queue, a turn at a time, until it is empty */
+static void *
+re_chat_thread(void *arg)
+{
+    re_chat_t   *c = arg;
+    re_entry_t  *e;
+
+    for ( ;; ) {
+        pthread_mutex_lock(&re_chats.lock);
+
+        e = c->head;
+
+        if (e == NULL || atomic_load(&re_engine.stopping)) {
+            c->running = 0;
+            re_chats_save();
+            pthread_mutex_unlock(&re_chats.lock);
+            return NULL;
+        }
+
+        c->interrupted = 0;
+        re_chats_save();
+        pthread_mutex_unlock(&re_chats.lock);
+
+        /* the entry stays at the head while it runs: only this thread
+         * removes it, and nothing else frees a running chat's head */
+        re_chat_turn(c, e);
+
+        pthread_mutex_lock(&re_chats.lock);
+        re_chat_pop(c);
+        re_chats_save();
+        pthread_mutex_unlock(&re_chats.lock);
+    }
+}

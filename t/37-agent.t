@@ -1,0 +1,182 @@
+# The engine runs a real coding agent: Claude Code from npm (installed by
+# auto/ into objs/agents), pointed at a local server that speaks the
+# Messages API (t/lib/Replicas/ModelServer.pm) through ANTHROPIC_BASE_URL
+# from the workspace's environment.  The script makes the agent write a
+# file and run a command; the events show the turn, its tools and its
+# outcome; a message sent mid-turn is queued and runs after; after an
+# engine restart (a wake) the next message resumes the same session; an
+# interrupt stops a turn; no model key is a clear failure.
+
+use strict;
+use warnings;
+use lib 't/lib';
+use Test::More;
+use JSON::PP;
+use POSIX qw(WNOHANG);
+use Replicas::Test qw(objs_dir tmpdir free_port wait_port http_request
+                      http_json poll_until);
+use Replicas::ModelServer qw(start_model_server);
+
+my $bin = objs_dir() . '/replicas-engine';
+my $agents = objs_dir() . '/agents';
+ok(-x "$agents/node_modules/.bin/claude", 'Claude Code is installed from npm')
+    or BAIL_OUT("run ./auto/test (auto/lib.sh rp_install_agents)");
+
+my $dir = tmpdir();
+my ($state, $work) = ("$dir/state", "$dir/work");
+mkdir $work;
+mkdir "$work/app";
+
+my $model = start_model_server(scripts => [
+    { match => qr/write the greeting/, steps => [
+        { tool => 'Write', input => { file_path => "$work/app/hello.txt",
+                                      content => "hello from the agent\n" } },
+        # slow enough for a second message to arrive mid-turn
+        { tool => 'Bash', input => { command => 'cat hello.txt > copy.txt',
+                                     description => 'copy the greeting' }, delay => 2 },
+        { text => 'Wrote the greeting and copied it.' } ] },
+    { match => qr/second task/, steps => [ { text => 'The second task is done.' } ] },
+    { match => qr/after the wake/, steps => [ { text => 'Still the same conversation.' } ] },
+    { match => qr/take your time/, steps => [ { text => 'Finally.', delay => 60 } ] },
+    { match => qr/after the interrupt/, steps => [ { text => 'Back to work.' } ] },
+]);
+
+my ($engine, $port);
+sub start_engine {
+    $port = free_port();
+    my $pid = fork // die;
+    if (!$pid) {
+        open STDIN, '<', '/dev/null';
+        open STDOUT, '>>', "$dir/engine.log";
+        open STDERR, '>&', \*STDOUT;
+        $ENV{HOME} = "$dir/home";
+        $ENV{REPLICAS_WORKSPACE} = 'agentws';
+        delete @ENV{qw(ANTHROPIC_API_KEY ANTHROPIC_AUTH_TOKEN ANTHROPIC_BASE_URL)};
+        exec $bin, 'serve', '--listen', "127.0.0.1:$port", '--state-dir', $state,
+             '--workdir', $work, '--agents-dir', $agents or POSIX::_exit(127);
+    }
+    $engine = $pid;
+    wait_port('127.0.0.1', $port, 10) or die 'the engine did not listen';
+}
+sub stop_engine {
+    return unless $engine;
+    kill 'TERM', $engine;
+    poll_until(20, sub { waitpid($engine, WNOHANG) == $engine }) or do {
+        kill 'KILL', $engine; waitpid $engine, 0 };
+    undef $engine;
+}
+END { my $s = $?; stop_engine(); $? = $s }
+
+sub api {
+    my ($method, $path, $body) = @_;
+    my $r = http_request(port => $port, host => "127.0.0.1:$port", method => $method,
+                         path => $path, (defined $body ? (body => encode_json($body)) : ()));
+    return ($r->{status}, scalar http_json($r));
+}
+sub events {
+    my (undef, $j) = api('GET', '/events?format=json&after=0');
+    return $j ? $j->{events} : [];
+}
+sub of_type { my ($t, %w) = @_; [ grep { my $e = $_; $e->{type} eq $t
+    && !grep { ($e->{payload}{$_} // '') ne $w{$_} } keys %w } @{ events() } ] }
+sub wait_event {
+    my ($t, %w) = @_;
+    my $got;
+    poll_until(60, sub { $got = of_type($t, %w)->[0] });
+    return $got;
+}
+my $seq = 0;
+sub send_msg {
+    my ($text, $chat) = @_;
+    my ($st, $j) = api('POST', '/messages', { seq => ++$seq, text => $text, chat => $chat,
+                                              user => 'ada', at => time });
+    return ($st, $j, $seq);
+}
+my %env = (ANTHROPIC_BASE_URL => $model->url, ANTHROPIC_API_KEY => 'sk-ant-test-not-real');
+
+start_engine();
+
+# --- no model key: a clear failure, nothing run -----------------------------------------
+api('POST', '/start', { env => {}, startHook => undef, cwd => "$work/app" });
+my (undef, undef, $s0) = send_msg('hello?');
+my $failed = wait_event('chat.turn.failed', seq => $s0);
+is($failed->{payload}{reason}, 'no_model_key', 'without a model key the turn fails saying so');
+like($failed->{payload}{message}, qr/ANTHROPIC_API_KEY/, 'and what to set');
+is(scalar @{ $model->turns }, 0, 'no request reached the model');
+
+# --- a turn with tools, and a second message queued behind it ---------------------------
+api('POST', '/start', { env => \%env, startHook => undef, cwd => "$work/app" });
+my ($st, $j, $s1) = send_msg('Please write the greeting');
+is($st, 202, 'a message');
+is($j->{status}, 'sent', 'the agent starts on it at once');
+my $started = wait_event('chat.turn.started', seq => $s1);
+ok($started, 'chat.turn.started');
+ok(poll_until(30, sub { api('GET', '/healthz'); (api('GET', '/healthz'))[1]{busy} }), 'busy while it works');
+ok(wait_event('tool.use', seq => $s1, tool => 'Write'), 'the agent used Write');
+my ($st2, $j2, $s2) = send_msg('Now the second task');
+is($j2->{status}, 'queued', 'a message mid-turn is queued');
+is($j2->{position}, 1, 'behind the running turn');
+
+my $done1 = wait_event('chat.turn.completed', seq => $s1);
+ok($done1, 'the first turn completed') or diag `tail -20 $dir/engine.log`;
+is($done1->{payload}{result}, 'Wrote the greeting and copied it.', 'with the agent\'s answer');
+ok($done1->{payload}{cost_usd} > 0, 'its cost');
+ok($done1->{payload}{usage}{output_tokens} > 0, 'and tokens');
+my $session = $done1->{payload}{session_id};
+like($session, qr/^[0-9a-f-]{36}$/, "and the agent's session ($session)");
+ok(of_type('tool.use', seq => $s1, tool => 'Bash')->[0], 'it ran Bash');
+my ($bash_result) = grep { !$_->{payload}{is_error} } @{ of_type('tool.result', seq => $s1) };
+ok($bash_result, 'tool results are events');
+is(do { local (@ARGV, $/) = "$work/app/hello.txt"; <> }, "hello from the agent\n", 'the file is written');
+is(do { local (@ARGV, $/) = "$work/app/copy.txt"; <> }, "hello from the agent\n", 'the command ran');
+
+my $done2 = wait_event('chat.turn.completed', seq => $s2);
+ok($done2, 'then the queued message ran');
+is($done2->{payload}{session_id}, $session, 'in the same session');
+my @order = map { "$_->{type}:$_->{payload}{seq}" }
+            grep { $_->{type} =~ /^chat\.turn\.(started|completed)$/ } @{ events() };
+is_deeply(\@order, ["chat.turn.started:$s1", "chat.turn.completed:$s1",
+                    "chat.turn.started:$s2", "chat.turn.completed:$s2"], 'one after the other');
+
+# --- the engine restarted (a wake): the next message resumes the session ---------------
+stop_engine();
+start_engine();
+api('POST', '/start', { env => \%env, startHook => undef, cwd => "$work/app" });
+my (undef, undef, $s3) = send_msg('Is this after the wake?');
+my $done3 = wait_event('chat.turn.completed', seq => $s3);
+is($done3->{payload}{session_id}, $session, 'after a restart the conversation resumes');
+my $last = $model->turns->[-1]{body}{messages};
+ok((grep { encode_json($_) =~ /write the greeting/ } @$last),
+   'the agent sent the earlier conversation along');
+my (undef, $chats) = api('GET', '/chats');
+is($chats->{chats}[0]{session_id}, $session, 'the chat keeps its session');
+
+# --- interrupt -------------------------------------------------------------------------
+my (undef, undef, $s4) = send_msg('take your time');
+ok(wait_event('chat.turn.started', seq => $s4), 'a slow turn starts');
+my (undef, undef, $s5) = send_msg('and after the interrupt');
+($st, $j) = api('POST', '/chats/default/interrupt');
+is($st, 202, 'interrupt');
+ok($j->{interrupted}, 'a turn was running');
+ok(wait_event('chat.turn.interrupted', seq => $s4), 'the turn is interrupted');
+ok(wait_event('chat.turn.completed', seq => $s5), 'and the queue goes on');
+
+# --- chats ------------------------------------------------------------------------------
+($st) = api('POST', '/chats', { name => 'review' });
+is($st, 201, 'a second chat');
+($st, $j) = api('GET', '/chats');
+is_deeply([ sort map { $_->{name} } @{ $j->{chats} } ], [qw(default review)], 'both listed');
+($st, $j) = api('POST', '/chats', { name => 'Bad Name' });
+is($st, 400, 'a bad chat name: 400');
+($st, $j) = api('POST', '/chats', { name => 'x', agent => 'eliza' });
+is($st, 400, 'an unknown agent: 400');
+($st) = api('DELETE', '/chats/review');
+is($st, 200, 'deleted');
+($st) = api('DELETE', '/chats/review');
+is($st, 404, 'then gone');
+ok((api('GET', '/healthz'))[0] == 200, 'the engine is fine');
+
+unlike(do { local (@ARGV, $/) = "$dir/engine.log"; <> } // '', qr/sk-ant-test|write the greeting/,
+       'no key and no message text in the engine log');
+
+done_testing();
