@@ -353,6 +353,13 @@ rc_ws_configure(rc_worker_t *w, const char *ws, rc_ws_t *rec,
     hook = NULL;
     cwd[0] = '\0';
 
+    /* the engine works in the first repository (agents, and the start
+     * hook unless it comes from another one) */
+    if (json_array_size(rec->repo_names) > 0) {
+        snprintf(cwd, sizeof(cwd), "/workspace/%s",
+                 json_string_value(json_array_get(rec->repo_names, 0)));
+    }
+
     json_array_foreach(rec->repo_names, i, name) {
         snprintf(dir, sizeof(dir), "%s/%s", root, json_string_value(name));
 
