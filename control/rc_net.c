@@ -102,10 +102,39 @@ rc_net_host_addr(const rc_net_conf_t *nc, char *buf, size_t size)
 }
 
 
+/* the destinations sandboxes never reach, with egress or without */
+#define RC_NET_NOT_PUBLIC                                                     \
+    "0.0.0.0/8, 10.0.0.0/8, 100.64.0.0/10, 127.0.0.0/8, 169.254.0.0/16, "     \
+    "172.16.0.0/12, 192.0.0.0/24, 192.168.0.0/16, 224.0.0.0/4, 240.0.0.0/4"
+
+
+static int
+rc_net_forwarding(char *err, size_t errlen)
+{
+    int  fd;
+
+    fd = open("/proc/sys/net/ipv4/ip_forward", O_WRONLY | O_CLOEXEC);
+
+    if (fd < 0 || write(fd, "1\n", 2) != 2) {
+        snprintf(err, errlen, "cannot turn IPv4 forwarding on: %s",
+                 strerror(errno));
+        if (fd >= 0) {
+            close(fd);
+        }
+        return -1;
+    }
+
+    close(fd);
+
+    return 0;
+}
+
+
 int
 rc_net_setup(const rc_net_conf_t *nc, char *err, size_t errlen)
 {
-    char      bridge[16], host[24], cidr[32], rules[2048], ports[128];
+    char      bridge[16], host[24], cidr[32], rules[4096], ports[128];
+    char      net[32];
     char     *argv[] = { "nft", "-f", "-", NULL };
     size_t    len;
     unsigned  i;
@@ -113,6 +142,8 @@ rc_net_setup(const rc_net_conf_t *nc, char *err, size_t errlen)
     snprintf(bridge, sizeof(bridge), "%sbr", nc->name);
     rc_net_host_addr(nc, host, sizeof(host));
     snprintf(cidr, sizeof(cidr), "%s/%u", host, nc->prefix);
+    rc_net_format(nc->base, net, sizeof(net));
+    snprintf(net + strlen(net), sizeof(net) - strlen(net), "/%u", nc->prefix);
 
     /* "exists" is fine: several workers on one machine share the bridge */
     (void) rc_runl(err, errlen, "ip", "link", "add", bridge, "type",
@@ -136,8 +167,8 @@ rc_net_setup(const rc_net_conf_t *nc, char *err, size_t errlen)
     /*
      * Replaced as a whole, atomically ("add" makes the delete safe on a
      * first run).  Sandboxes may answer the host's connections and reach
-     * the listed ports of the host's bridge address; nothing else, and
-     * nothing is forwarded through the host.
+     * the listed ports of the host's bridge address, nothing else of the
+     * host; through it, public addresses only with egress (below).
      */
     len = snprintf(rules, sizeof(rules),
         "add table inet replicas_%s\n"
@@ -154,18 +185,57 @@ rc_net_setup(const rc_net_conf_t *nc, char *err, size_t errlen)
             bridge, host, ports);
     }
 
-    snprintf(rules + len, sizeof(rules) - len,
+    len += snprintf(rules + len, sizeof(rules) - len,
         "    iifname \"%s\" drop\n"
-        "  }\n"
-        "  chain forward {\n"
-        "    type filter hook forward priority -10; policy accept;\n"
-        "    iifname \"%s\" drop\n"
-        "    oifname \"%s\" drop\n"
-        "  }\n"
-        "}\n",
-        bridge, bridge, bridge);
+        "  }\n",
+        bridge);
 
-    return rc_run(argv, rules, err, errlen) == 0 ? 0 : -1;
+    if (!nc->egress) {
+        snprintf(rules + len, sizeof(rules) - len,
+            "  chain forward {\n"
+            "    type filter hook forward priority -10; policy accept;\n"
+            "    iifname \"%s\" drop\n"
+            "    oifname \"%s\" drop\n"
+            "  }\n"
+            "}\n",
+            bridge, bridge);
+
+    } else {
+        /*
+         * Out to the internet (packages, git hosts, model APIs), NATed
+         * behind the host; never to a private, shared, link-local,
+         * loopback or multicast address (other machines of the network,
+         * cloud metadata at 169.254.169.254), and nothing comes in but
+         * answers.  IPv6 is not forwarded.
+         */
+        snprintf(rules + len, sizeof(rules) - len,
+            "  chain forward {\n"
+            "    type filter hook forward priority -10; policy accept;\n"
+            "    oifname \"%s\" ct state established,related accept\n"
+            "    oifname \"%s\" drop\n"
+            "    iifname \"%s\" meta nfproto ipv6 drop\n"
+            "    iifname \"%s\" ip daddr { %s } drop\n"
+            "    iifname \"%s\" accept\n"
+            "  }\n"
+            "  chain postrouting {\n"
+            "    type nat hook postrouting priority 100; policy accept;\n"
+            "    ip saddr %s oifname != \"%s\" masquerade\n"
+            "  }\n"
+            "}\n",
+            bridge, bridge, bridge, bridge, RC_NET_NOT_PUBLIC, bridge, net,
+            bridge);
+    }
+
+    if (rc_run(argv, rules, err, errlen) != 0) {
+        return -1;
+    }
+
+    /* forwarding on: without it nothing leaves (with egress only) */
+    if (nc->egress && rc_net_forwarding(err, errlen) != 0) {
+        return -1;
+    }
+
+    return 0;
 }
 
 
@@ -191,6 +261,20 @@ rc_net_names(const rc_net_conf_t *nc, const char *sandbox, char *ns,
     /* interface names are at most 15 bytes: sandbox ids are 12 */
     snprintf(host_if, 16, "v%s", sandbox);
     snprintf(peer_if, 16, "p%s", sandbox);
+}
+
+
+/* with egress: out through the host's bridge address */
+static int
+rc_net_default_route(const rc_net_conf_t *nc, const char *ns, char *err,
+    size_t errlen)
+{
+    char  host[24];
+
+    rc_net_host_addr(nc, host, sizeof(host));
+
+    return rc_runl(err, errlen, "ip", "-n", ns, "route", "replace",
+                   "default", "via", host, "dev", "eth0", NULL);
 }
 
 
@@ -225,7 +309,9 @@ rc_net_create(const rc_net_conf_t *nc, const char *sandbox, unsigned slot,
         || rc_runl(err, errlen, "ip", "-n", ns, "link", "set", "eth0", "up",
                    NULL) != 0
         || rc_runl(err, errlen, "ip", "-n", ns, "link", "set", "lo", "up",
-                   NULL) != 0)
+                   NULL) != 0
+        || (nc->egress
+            && rc_net_default_route(nc, ns, err, errlen) != 0))
     {
         rc_net_destroy(nc, sandbox);
         return -1;

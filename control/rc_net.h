@@ -23,6 +23,7 @@ typedef struct {
     unsigned  prefix;              /* 16 to 28 */
     unsigned  nports;
     unsigned  ports[RC_NET_PORTS_MAX];
+    int       egress;              /* to public addresses, NATed */
 } rc_net_conf_t;
 
 

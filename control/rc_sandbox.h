@@ -89,6 +89,7 @@ typedef struct {
     const char  *net_range;
     unsigned     net_ports[8]; /* host ports sandboxes may reach */
     unsigned     net_nports;
+    int          egress;       /* to the internet (public addresses) */
     uid_t        uid;          /* who runs inside */
     gid_t        gid;
     unsigned long long  memory_max;

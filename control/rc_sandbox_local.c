@@ -68,6 +68,7 @@ rc_sandbox_local_init(const rc_local_conf_t *conf, char *err, size_t errlen)
     }
 
     rc_local_net.nports = i;
+    rc_local_net.egress = conf->egress;
 
     if (access(RC_BWRAP, X_OK) != 0) {
         snprintf(err, errlen, RC_BWRAP " is missing (Debian's bubblewrap)");

@@ -393,6 +393,9 @@ rc_serve_usage(void)
         "  --net-range CIDR      sandbox addresses (10.213.0.0/16)\n"
         "  --allow-port PORT     a host port sandboxes may reach (the "
         "gateway); repeatable\n"
+        "  --egress on|off       sandboxes reach public addresses (NAT), "
+        "never private\n"
+        "                        ones (on)\n"
         "  --user NAME           who runs inside sandboxes (replicas-ws)\n"
         "  --memory MIB          memory limit per sandbox (2048)\n"
         "  --pids N              process limit per sandbox (1024)\n"
@@ -509,6 +512,7 @@ rc_serve_main(redisContext *redis, int argc, char **argv)
     w.health_timeout_ms = 20000;
 
     w.local.net_name = "rp0";
+    w.local.egress = 1;
     w.local.net_range = "10.213.0.0/16";
     w.local.memory_max = 2048ULL << 20;
     w.local.pids_max = 1024;
@@ -560,6 +564,10 @@ rc_serve_main(redisContext *redis, int argc, char **argv)
             w.local.engine = v;
         } else if (strcmp(a, "--agents-dir") == 0) {
             w.local.agents = v;
+        } else if (strcmp(a, "--egress") == 0
+                   && (strcmp(v, "on") == 0 || strcmp(v, "off") == 0))
+        {
+            w.local.egress = strcmp(v, "on") == 0;
         } else if (strcmp(a, "--net-name") == 0) {
             w.local.net_name = v;
         } else if (strcmp(a, "--net-range") == 0) {

@@ -11,6 +11,7 @@ use warnings;
 use lib 't/lib';
 use Test::More;
 use JSON::PP;
+use POSIX ();
 use Time::HiRes qw(time sleep);
 use Replicas::Test qw(start_redis http_request http_json poll_until);
 use Replicas::Gateway qw(start_gateway ws_key);
@@ -143,6 +144,33 @@ sub from_a {
 is(from_a($brec->{addr}, 3000), 'dropped', "A cannot reach B's port 3000");
 isnt(from_a($rec->{addr} =~ s/\.\d+$/.1/r, $redis->{port}), 'open', 'A cannot reach Redis on the host');
 is(from_a('127.0.0.1', $redis->{port}), 'refused', "A's loopback is its own");
+
+# the internet: a host of the test's own, in a namespace of its own at
+# 198.18.<n>.2 (the benchmarking range), routed through this machine
+my $out = "o" . ($$ % 100000);
+my $on = 1 + $$ % 250;
+my @setup = ("ip netns add $out", "ip link add ${out}h type veth peer name ${out}p",
+             "ip link set ${out}p netns $out", "ip addr add 198.18.$on.1/24 dev ${out}h",
+             "ip link set ${out}h up", "ip -n $out addr add 198.18.$on.2/24 dev ${out}p",
+             "ip -n $out link set ${out}p up", "ip -n $out link set lo up",
+             "ip -n $out route add default via 198.18.$on.1");
+is(scalar(grep { system($_) != 0 } @setup), 0, 'a stand-in internet host');
+my $listener = fork // die;
+if (!$listener) {
+    exec 'ip', 'netns', 'exec', $out, 'python3', '-c',
+        "import socket\ns=socket.socket()\ns.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)\n"
+      . "s.bind(('0.0.0.0',8443))\ns.listen(8)\nwhile True:\n c,_=s.accept()\n c.close()\n";
+    POSIX::_exit(127);
+}
+END {
+    kill 'KILL', $listener if $listener;
+    system("ip netns del $out 2>/dev/null; ip link del ${out}h 2>/dev/null") if $out;
+}
+ok(poll_until(10, sub { system("ip netns exec $out python3 -c \"import socket; socket.create_connection(('127.0.0.1', 8443), 1)\" 2>/dev/null") == 0 }),
+   'listening there');
+is(from_a("198.18.$on.2", 8443), 'open', 'A reaches the internet (egress, NATed)');
+is(from_a('192.168.1.1', 80), 'dropped', 'but no private network');
+is(from_a('169.254.169.254', 80), 'dropped', 'nor a cloud metadata address');
 
 # --- messages, sleep, wake-on-request ----------------------------------------
 ($st, $j) = api($gw, $key, 'POST', "/v1/workspaces/$a/messages", { text => 'one' });
