@@ -112,13 +112,13 @@ rp_build_control() {
         -o "$RP_OBJS/replicas-control"
 }
 
-# replicas-engine, from engine/ (libmicrohttpd, jansson; libcrypto for the
+# replicas-engine, from engine/ (libmicrohttpd, jansson, libgit2; libcrypto for the
 # WebSocket handshake's SHA-1).
 rp_build_engine() {
     mkdir -p "$RP_OBJS"
     cc "${RP_CFLAGS[@]}" -I "$RP_ROOT/ngx_replicas_module" -I "$RP_ROOT/engine" \
         "$RP_ROOT"/engine/*.c "$RP_ROOT/ngx_replicas_module/common/rp_log.c" \
-        -lmicrohttpd -ljansson -lcrypto -lpthread -o "$RP_OBJS/replicas-engine"
+        -lmicrohttpd -ljansson -lgit2 -lcrypto -lpthread -o "$RP_OBJS/replicas-engine"
 }
 
 # C unit tests (TAP, run by prove) under ASan and UBSan.
@@ -202,7 +202,8 @@ REPLICAS_REDIS_PORT=${REPLICAS_REDIS_PORT:-6390}
 RP_REDIS_ADDR="127.0.0.1:$REPLICAS_REDIS_PORT"
 # control's sandbox network: bridge <name>br, addresses from the range
 RP_NET_ARGS=(--net-name "${REPLICAS_NET_NAME:-rp0}"
-             --net-range "${REPLICAS_NET_RANGE:-10.213.0.0/16}")
+             --net-range "${REPLICAS_NET_RANGE:-10.213.0.0/16}"
+             --egress "${REPLICAS_EGRESS:-on}")
 # The demo workspace's address: a loopback alias, as a sandbox would have.
 RP_DEMO_ADDR=${REPLICAS_DEMO_ADDR:-127.0.0.77}
 
