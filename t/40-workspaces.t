@@ -159,8 +159,8 @@ my $listener = fork // die;
 if (!$listener) {
     exec 'ip', 'netns', 'exec', $out, 'python3', '-c',
         "import socket\ns=socket.socket()\ns.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)\n"
-      . "s.bind(('0.0.0.0',8443))\ns.listen(8)\nwhile True:\n c,_=s.accept()\n c.close()\n";
-    POSIX::_exit(127);
+      . "s.bind(('0.0.0.0',8443))\ns.listen(8)\nwhile True:\n c,_=s.accept()\n c.close()\n"
+        or POSIX::_exit(127);
 }
 END {
     kill 'KILL', $listener if $listener;
