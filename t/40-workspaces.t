@@ -163,8 +163,10 @@ if (!$listener) {
         or POSIX::_exit(127);
 }
 END {
+    my $status = $?;
     kill 'KILL', $listener if $listener;
     system("ip netns del $out 2>/dev/null; ip link del ${out}h 2>/dev/null") if $out;
+    $? = $status;
 }
 ok(poll_until(10, sub { system("ip netns exec $out python3 -c \"import socket; socket.create_connection(('127.0.0.1', 8443), 1)\" 2>/dev/null") == 0 }),
    'listening there');
