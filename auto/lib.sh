@@ -118,7 +118,7 @@ rp_build_engine() {
     mkdir -p "$RP_OBJS"
     cc "${RP_CFLAGS[@]}" -I "$RP_ROOT/ngx_replicas_module" -I "$RP_ROOT/engine" \
         "$RP_ROOT"/engine/*.c "$RP_ROOT/ngx_replicas_module/common/rp_log.c" \
-        -lmicrohttpd -ljansson -lgit2 -lcrypto -lpthread -o "$RP_OBJS/replicas-engine"
+        -lmicrohttpd -ljansson -lgit2 -lcurl -lcrypto -lpthread -o "$RP_OBJS/replicas-engine"
 }
 
 # C unit tests (TAP, run by prove) under ASan and UBSan.
@@ -173,12 +173,13 @@ rp_install_node_deps() {
 # The coding agents' CLIs, from npm, pinned, into $RP_OBJS/agents: control
 # binds that folder read-only into every workspace (/opt/replicas/agents),
 # where the engine runs them.
-RP_AGENTS=(@anthropic-ai/claude-code@2.1.332)
+RP_AGENTS=(@anthropic-ai/claude-code@2.1.332 @openai/codex@0.171.0)
 rp_install_agents() {
     local dir="$RP_OBJS/agents" want have
     want="${RP_AGENTS[*]}"
     have=$(cat "$dir/.installed" 2>/dev/null || true)
-    [ "$have" = "$want" ] && [ -x "$dir/node_modules/.bin/claude" ] && return 0
+    [ "$have" = "$want" ] && [ -x "$dir/node_modules/.bin/claude" ] \
+        && [ -x "$dir/node_modules/.bin/codex" ] && return 0
     rp_log "installing the agents' CLIs from npm: $want"
     mkdir -p "$dir"
     npm install --prefix "$dir" --no-audit --no-fund --silent "${RP_AGENTS[@]}" \
@@ -203,7 +204,7 @@ RP_REDIS_ADDR="127.0.0.1:$REPLICAS_REDIS_PORT"
 # control's sandbox network: bridge <name>br, addresses from the range
 RP_NET_ARGS=(--net-name "${REPLICAS_NET_NAME:-rp0}"
              --net-range "${REPLICAS_NET_RANGE:-10.213.0.0/16}"
-             --egress "${REPLICAS_EGRESS:-on}")
+             --egress "${REPLICAS_EGRESS:-on}" --dns "${REPLICAS_DNS:-host}")
 # The demo workspace's address: a loopback alias, as a sandbox would have.
 RP_DEMO_ADDR=${REPLICAS_DEMO_ADDR:-127.0.0.77}
 

@@ -168,32 +168,22 @@ rc_user_org(redisContext *rc, const char *user, char *org, size_t size)
 }
 
 
-static int
-rc_key_create(redisContext *rc, int argc, char **argv)
+int
+rc_apikey_make(redisContext *rc, const char *user, const char *org,
+    const char *ws, char *key, size_t keylen, char *prefix)
 {
-    int          ok;
-    char         prefix[RP_APIKEY_PREFIX_LEN + 1], secret[64], key[128];
-    char         hash[RP_SHA256_HEX + 1], org[64], now[32];
-    const char  *user, *ws;
+    int    ok;
+    char   secret[64], hash[RP_SHA256_HEX + 1], now[32];
 
-    user = rc_opt(argc, argv, "--user");
-    ws = rc_opt(argc, argv, "--workspace");
-
-    if (user == NULL) {
+    if (keylen < 128
+        || rp_random_id(RP_APIKEY_PREFIX_LEN, prefix) != 0
+        || rp_random_b64url(32, secret) != 0)
+    {
         return -1;
     }
 
-    if (!rc_user_org(rc, user, org, sizeof(org))) {
-        return 1;
-    }
-
-    if (rp_random_id(RP_APIKEY_PREFIX_LEN, prefix) != 0
-        || rp_random_b64url(32, secret) != 0)
-    {
-        return 1;
-    }
-
-    snprintf(key, sizeof(key), RP_APIKEY_TAG "%s_%s", prefix, secret);
+    prefix[RP_APIKEY_PREFIX_LEN] = '\0';
+    snprintf(key, keylen, RP_APIKEY_TAG "%s_%s", prefix, secret);
     rp_sha256_hex(key, strlen(key), hash);
     snprintf(now, sizeof(now), "%lld", (long long) time(NULL));
 
@@ -209,7 +199,28 @@ rc_key_create(redisContext *rc, int argc, char **argv)
                      " " RP_CACHE_KEY_APIKEY "%s", hash));
     ok = ok && rc_ok(rc, redisCommand(rc, "EXEC"));
 
-    if (!ok) {
+    return ok ? 0 : -1;
+}
+
+
+static int
+rc_key_create(redisContext *rc, int argc, char **argv)
+{
+    char         prefix[RP_APIKEY_PREFIX_LEN + 1], key[128], org[64];
+    const char  *user, *ws;
+
+    user = rc_opt(argc, argv, "--user");
+    ws = rc_opt(argc, argv, "--workspace");
+
+    if (user == NULL) {
+        return -1;
+    }
+
+    if (!rc_user_org(rc, user, org, sizeof(org))) {
+        return 1;
+    }
+
+    if (rc_apikey_make(rc, user, org, ws, key, sizeof(key), prefix) != 0) {
         return 1;
     }
 
@@ -260,27 +271,19 @@ rc_key_list(redisContext *rc, int argc, char **argv)
 }
 
 
-static int
-rc_key_revoke(redisContext *rc, int argc, char **argv)
+int
+rc_apikey_revoke(redisContext *rc, const char *org, const char *prefix)
 {
     int          ok;
     char         hash[RP_SHA256_HEX + 1];
-    const char  *org;
     redisReply  *reply;
 
-    org = rc_opt(argc, argv, "--org");
-    if (argc < 1 || org == NULL) {
-        return -1;
-    }
-
     reply = redisCommand(rc, "HGET " RP_KEY_ORG_APIKEYS_PREFIX "%s %s", org,
-                         argv[0]);
+                         prefix);
     ok = reply && reply->type == REDIS_REPLY_STRING
          && reply->len == RP_SHA256_HEX;
 
     if (!ok) {
-        fprintf(stderr, "replicas-control: no key with prefix \"%s\"\n",
-                argv[0]);
         freeReplyObject(reply);
         return 1;
     }
@@ -296,12 +299,34 @@ rc_key_revoke(redisContext *rc, int argc, char **argv)
     ok = ok && rc_ok(rc, redisCommand(rc, "DEL " RP_KEY_APIKEY_PREFIX "%s",
                                       hash));
     ok = ok && rc_ok(rc, redisCommand(rc, "HDEL " RP_KEY_ORG_APIKEYS_PREFIX
-                                      "%s %s", org, argv[0]));
+                                      "%s %s", org, prefix));
     ok = ok && rc_ok(rc, redisCommand(rc, "PUBLISH " RP_CHANNEL_WS_CHANGED
                                       " " RP_CACHE_KEY_APIKEY "%s", hash));
     ok = ok && rc_ok(rc, redisCommand(rc, "EXEC"));
 
-    return ok ? 0 : 1;
+    return ok ? 0 : -1;
+}
+
+
+static int
+rc_key_revoke(redisContext *rc, int argc, char **argv)
+{
+    int          rc_;
+    const char  *org;
+
+    org = rc_opt(argc, argv, "--org");
+    if (argc < 1 || org == NULL) {
+        return -1;
+    }
+
+    rc_ = rc_apikey_revoke(rc, org, argv[0]);
+
+    if (rc_ == 1) {
+        fprintf(stderr, "replicas-control: no key with prefix \"%s\"\n",
+                argv[0]);
+    }
+
+    return rc_ == 0 ? 0 : 1;
 }
 
 

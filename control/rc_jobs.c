@@ -22,6 +22,7 @@
 #include "rc_engine.h"
 #include "rc_environment.h"
 #include "rc_git.h"
+#include "rc_identity.h"
 #include "rc_log.h"
 #include "rc_repo_config.h"
 #include "rc_worker.h"
@@ -111,6 +112,9 @@ typedef struct {
     char    org[40];
     char    sandbox[RC_SANDBOX_ID_LEN + 1];
     char    environment[80];
+    char    user[40];        /* who made it */
+    char    engine_key[32];  /* the prefix of its engine's current key */
+    char    agent[16];       /* its agent for new chats, "" if not set */
     json_t *repos_urls;      /* repository URLs asked for */
     json_t *repo_names;      /* directories under /workspace, once made */
     long    state_at;
@@ -145,6 +149,12 @@ rc_ws_load(rc_worker_t *w, const char *ws, rc_ws_t *out)
             snprintf(out->sandbox, sizeof(out->sandbox), "%s", v);
         } else if (strcmp(k, "environment") == 0) {
             snprintf(out->environment, sizeof(out->environment), "%s", v);
+        } else if (strcmp(k, "user") == 0) {
+            snprintf(out->user, sizeof(out->user), "%s", v);
+        } else if (strcmp(k, "engine_key") == 0) {
+            snprintf(out->engine_key, sizeof(out->engine_key), "%s", v);
+        } else if (strcmp(k, "agent") == 0) {
+            snprintf(out->agent, sizeof(out->agent), "%s", v);
         } else if (strcmp(k, "state_at") == 0) {
             out->state_at = atol(v);
         } else if (strcmp(k, "repositories") == 0) {
@@ -331,6 +341,38 @@ done:
 }
 
 
+/*
+ * A new API key scoped to the workspace, for its engine: made at every
+ * start (the engine keeps it in memory, which a sleep clears), the
+ * previous one revoked, so at most one is valid.  The engine calls the
+ * platform with it (previews), nothing else: it holds no other secret.
+ */
+static int
+rc_ws_engine_key(rc_worker_t *w, const char *ws, rc_ws_t *rec, char *token,
+    size_t size)
+{
+    char  prefix[32];
+
+    if (rc_apikey_make(w->redis, rec->user, rec->org, ws, token, size,
+                       prefix) != 0)
+    {
+        rc_warn("ws.engine_key_failed", "ws=%s", ws);
+        return -1;
+    }
+
+    freeReplyObject(rc_cmd(w, "HSET " RP_KEY_WORKSPACE_PREFIX "%s "
+                           "engine_key %s", ws, prefix));
+
+    if (rec->engine_key[0] && strcmp(rec->engine_key, prefix) != 0) {
+        (void) rc_apikey_revoke(w->redis, rec->org, rec->engine_key);
+    }
+
+    snprintf(rec->engine_key, sizeof(rec->engine_key), "%s", prefix);
+
+    return 0;
+}
+
+
 /* after the engine answers: the workspace's own branch, its environment
  * (files into its disk, variables to the engine), then the start hook
  * (which never blocks the workspace: it runs in the engine); -1 with err
@@ -340,7 +382,7 @@ rc_ws_configure(rc_worker_t *w, const char *ws, rc_ws_t *rec,
     rc_sandbox_t *sb, int first, char *err, size_t errlen)
 {
     char               root[RC_SANDBOX_PATH_MAX], dir[RC_SANDBOX_PATH_MAX + 300];
-    char               branch[96], cwd[300], cerr[RC_ERR_MAX];
+    char               branch[96], cwd[300], cerr[RC_ERR_MAX], token[128];
     size_t             i;
     json_t            *name, *body, *hook, *reply, *vars, *files;
     long               status;
@@ -414,6 +456,25 @@ rc_ws_configure(rc_worker_t *w, const char *ws, rc_ws_t *rec,
                      "startHook", hook ? hook : json_null(), "cwd",
                      cwd[0] ? cwd : "/workspace");
 
+    /* the agent new chats get (the API checked the name) */
+    if (body && rec->agent[0]) {
+        json_object_set_new(body, "agent", json_string(rec->agent));
+    }
+
+    /* and how it reaches the platform: the gateway's API, with a key of
+     * its own (in the engine's memory only, never in an environment) */
+    if (body && w->platform_url && rec->user[0]
+        && rc_ws_engine_key(w, ws, rec, token, sizeof(token)) == 0)
+    {
+        json_object_set_new(body, "platform",
+                            json_pack("{s:s, s:s, s:s}", "url",
+                                      w->platform_url, "host",
+                                      w->platform_host ? w->platform_host
+                                                       : "",
+                                      "token", token));
+        rp_crypt_wipe(token, sizeof(token));
+    }
+
     status = rc_engine_call(sb->addr, "POST", "/start", body, 5000, &reply);
 
     json_decref(body);
@@ -431,6 +492,66 @@ rc_ws_configure(rc_worker_t *w, const char *ws, rc_ws_t *rec,
     }
 
     return 0;
+}
+
+
+/* what the engine takes as a commit's author: 1 to max bytes, no
+ * control characters, no angle brackets */
+static int
+rc_author_ok(const char *s, size_t max)
+{
+    size_t  i;
+
+    for (i = 0; s[i]; i++) {
+        if ((unsigned char) s[i] < 0x20 || s[i] == 0x7f || s[i] == '<'
+            || s[i] == '>')
+        {
+            return 0;
+        }
+    }
+
+    return i >= 1 && i <= max;
+}
+
+
+/* the message's author, {name, email}, from its user's record: the
+ * engine commits the turn's work in their name (no record, no email:
+ * none, the engine has a default) */
+static void
+rc_ws_author(rc_worker_t *w, json_t *msg)
+{
+    char        key[256], *name, *email, *at;
+    const char  *user;
+
+    user = json_string_value(json_object_get(msg, "user"));
+
+    if (user == NULL || json_object_get(msg, "author")
+        || (size_t) snprintf(key, sizeof(key), RP_KEY_USER_PREFIX "%s", user)
+           >= sizeof(key))
+    {
+        return;
+    }
+
+    name = rc_hget(w, key, "name");
+    email = rc_hget(w, key, "email");
+
+    if (email && (name == NULL || name[0] == '\0')) {
+        free(name);
+        name = strdup(email);
+        at = name ? strchr(name, '@') : NULL;
+
+        if (at) {
+            *at = '\0';
+        }
+    }
+
+    if (email && name && rc_author_ok(name, 128) && rc_author_ok(email, 254)) {
+        json_object_set_new(msg, "author", json_pack("{s:s, s:s}", "name",
+                                                     name, "email", email));
+    }
+
+    free(name);
+    free(email);
 }
 
 
@@ -458,6 +579,7 @@ rc_ws_deliver(rc_worker_t *w, const char *ws, const char *addr)
             rc_warn("ws.bad_message", "ws=%s", ws);
             status = 202;
         } else {
+            rc_ws_author(w, msg);
             status = rc_engine_call(addr, "POST", "/messages", msg, 5000,
                                     NULL);
             json_decref(msg);
@@ -773,8 +895,13 @@ rc_job_delete(rc_worker_t *w, const char *ws, rc_ws_t *rec)
         rc_sandbox_forget(w, &sb);
     }
 
-    freeReplyObject(rc_cmd(w, "HDEL " RP_KEY_WORKSPACE_PREFIX "%s sandbox",
-                           ws));
+    /* its engine's key goes with it */
+    if (rec->engine_key[0]) {
+        (void) rc_apikey_revoke(w->redis, rec->org, rec->engine_key);
+    }
+
+    freeReplyObject(rc_cmd(w, "HDEL " RP_KEY_WORKSPACE_PREFIX "%s sandbox "
+                           "engine_key", ws));
     freeReplyObject(rc_cmd(w, "DEL " RP_KEY_WS_MESSAGES_PREFIX "%s", ws));
 
     (void) rc_ws_set_state(w, ws, "deleted", NULL);

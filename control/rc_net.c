@@ -108,6 +108,46 @@ rc_net_host_addr(const rc_net_conf_t *nc, char *buf, size_t size)
     "172.16.0.0/12, 192.0.0.0/24, 192.168.0.0/16, 224.0.0.0/4, 240.0.0.0/4"
 
 
+/* the IPv4 nameservers of /etc/resolv.conf (what sandboxes see too, /etc
+ * being the host's) as "a, b"; how many (loopback ones cannot be reached
+ * from a sandbox and are left out) */
+static int
+rc_net_resolvers(char *out, size_t size)
+{
+    int             n;
+    char            line[256], ip[64];
+    FILE           *f;
+    size_t          len;
+    struct in_addr  in;
+
+    out[0] = '\0';
+    f = fopen("/etc/resolv.conf", "re");
+    if (f == NULL) {
+        return 0;
+    }
+
+    n = 0;
+    len = 0;
+
+    while (fgets(line, sizeof(line), f) && n < 3) {
+        if (sscanf(line, " nameserver %63s", ip) != 1
+            || inet_pton(AF_INET, ip, &in) != 1
+            || (ntohl(in.s_addr) >> 24) == 127
+            || len + strlen(ip) + 3 > size)
+        {
+            continue;
+        }
+
+        len += snprintf(out + len, size - len, "%s%s", n ? ", " : "", ip);
+        n++;
+    }
+
+    fclose(f);
+
+    return n;
+}
+
+
 static int
 rc_net_forwarding(char *err, size_t errlen)
 {
@@ -134,7 +174,7 @@ int
 rc_net_setup(const rc_net_conf_t *nc, char *err, size_t errlen)
 {
     char      bridge[16], host[24], cidr[32], rules[4096], ports[128];
-    char      net[32];
+    char      net[32], dns[160];
     char     *argv[] = { "nft", "-f", "-", NULL };
     size_t    len;
     unsigned  i;
@@ -208,13 +248,33 @@ rc_net_setup(const rc_net_conf_t *nc, char *err, size_t errlen)
          * cloud metadata at 169.254.169.254), and nothing comes in but
          * answers.  IPv6 is not forwarded.
          */
-        snprintf(rules + len, sizeof(rules) - len,
+        len += snprintf(rules + len, sizeof(rules) - len,
             "  chain forward {\n"
             "    type filter hook forward priority -10; policy accept;\n"
             "    oifname \"%s\" ct state established,related accept\n"
             "    oifname \"%s\" drop\n"
-            "    iifname \"%s\" meta nfproto ipv6 drop\n"
-            "    iifname \"%s\" ip daddr { %s } drop\n"
+            "    iifname \"%s\" meta nfproto ipv6 reject\n",
+            bridge, bridge, bridge);
+
+        /* names resolve: the host's own resolvers (often on a private
+         * address) on port 53, and nothing else of theirs */
+        if (nc->dns) {
+            snprintf(dns, sizeof(dns), "%s", nc->dns);
+        } else {
+            (void) rc_net_resolvers(dns, sizeof(dns));
+        }
+
+        if (dns[0]) {
+            len += snprintf(rules + len, sizeof(rules) - len,
+                "    iifname \"%s\" ip daddr { %s } udp dport 53 accept\n"
+                "    iifname \"%s\" ip daddr { %s } tcp dport 53 accept\n",
+                bridge, dns, bridge, dns);
+        }
+
+        /* refused, not dropped: a tool that tries fails at once */
+        snprintf(rules + len, sizeof(rules) - len,
+            "    iifname \"%s\" ip daddr { %s } reject with icmpx "
+            "admin-prohibited\n"
             "    iifname \"%s\" accept\n"
             "  }\n"
             "  chain postrouting {\n"
@@ -222,8 +282,7 @@ rc_net_setup(const rc_net_conf_t *nc, char *err, size_t errlen)
             "    ip saddr %s oifname != \"%s\" masquerade\n"
             "  }\n"
             "}\n",
-            bridge, bridge, bridge, bridge, RC_NET_NOT_PUBLIC, bridge, net,
-            bridge);
+            bridge, RC_NET_NOT_PUBLIC, bridge, net, bridge);
     }
 
     if (rc_run(argv, rules, err, errlen) != 0) {

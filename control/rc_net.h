@@ -24,6 +24,9 @@ typedef struct {
     unsigned  nports;
     unsigned  ports[RC_NET_PORTS_MAX];
     int       egress;              /* to public addresses, NATed */
+    const char *dns;               /* resolvers sandboxes may ask (port
+                                      53), "a, b"; NULL: the host's own
+                                      (/etc/resolv.conf); "": none */
 } rc_net_conf_t;
 
 

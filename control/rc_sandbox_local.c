@@ -19,6 +19,7 @@
 
 #define _GNU_SOURCE
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -42,12 +43,84 @@
 #define RC_BWRAP          "/usr/bin/bwrap"
 #define RC_ENGINE_PATH    "/opt/replicas/bin/replicas-engine"
 #define RC_AGENTS_PATH    "/opt/replicas/agents"
+#define RC_CLI_PATH       "/opt/replicas/bin/replicas"
 #define RC_ARGS_MAX       96
 #define RC_ENV_MAX        256
 
 static rc_local_conf_t  rc_local;
 static rc_net_conf_t    rc_local_net;
+static char             rc_local_resolv[RC_SANDBOX_PATH_MAX];  /* or "" */
+static char             rc_local_dns[160];
 static char             rc_local_group[32];
+
+
+/*
+ * --dns: sandboxes get a resolv.conf of their own (bound over the host's)
+ * naming these resolvers, and only these may be asked; "none": one that
+ * names the sandbox's own loopback, where nothing answers, so a lookup
+ * fails at once instead of timing out.
+ */
+static int
+rc_local_resolv_conf(const char *dns, char *err, size_t errlen)
+{
+    int             fd;
+    char            text[512], list[160], *copy, *ip, *save;
+    size_t          len, llen;
+    struct in_addr  in;
+
+    len = 0;
+    llen = 0;
+    list[0] = '\0';
+
+    if (strcmp(dns, "none") == 0) {
+        len = snprintf(text, sizeof(text), "nameserver 127.0.0.1\n");
+
+    } else {
+        copy = strdup(dns);
+        if (copy == NULL) {
+            return -1;
+        }
+
+        for (ip = strtok_r(copy, ",", &save); ip;
+             ip = strtok_r(NULL, ",", &save))
+        {
+            if (inet_pton(AF_INET, ip, &in) != 1 || llen + 20 > sizeof(list)) {
+                snprintf(err, errlen, "--dns: \"%s\" is not an IPv4 address",
+                         ip);
+                free(copy);
+                return -1;
+            }
+
+            len += snprintf(text + len, sizeof(text) - len,
+                            "nameserver %s\n", ip);
+            llen += snprintf(list + llen, sizeof(list) - llen, "%s%s",
+                             llen ? ", " : "", ip);
+        }
+
+        free(copy);
+    }
+
+    snprintf(rc_local_dns, sizeof(rc_local_dns), "%s", list);
+    rc_local_net.dns = rc_local_dns;
+
+    snprintf(rc_local_resolv, sizeof(rc_local_resolv), "%s/resolv.conf",
+             rc_local.home);
+
+    fd = open(rc_local_resolv, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+              0644);
+
+    if (fd < 0 || write(fd, text, len) != (ssize_t) len) {
+        snprintf(err, errlen, "%s: %s", rc_local_resolv, strerror(errno));
+        if (fd >= 0) {
+            close(fd);
+        }
+        return -1;
+    }
+
+    close(fd);
+
+    return 0;
+}
 
 
 int
@@ -69,6 +142,10 @@ rc_sandbox_local_init(const rc_local_conf_t *conf, char *err, size_t errlen)
 
     rc_local_net.nports = i;
     rc_local_net.egress = conf->egress;
+
+    if (conf->dns && rc_local_resolv_conf(conf->dns, err, errlen) != 0) {
+        return -1;
+    }
 
     if (access(RC_BWRAP, X_OK) != 0) {
         snprintf(err, errlen, RC_BWRAP " is missing (Debian's bubblewrap)");
@@ -350,6 +427,12 @@ rc_local_start(rc_sandbox_t *sb, const rc_sandbox_run_t *run, char *err,
     argv[n++] = "--ro-bind";
     argv[n++] = "/etc";
     argv[n++] = "/etc";
+
+    if (rc_local_resolv[0]) {
+        argv[n++] = "--ro-bind";
+        argv[n++] = rc_local_resolv;
+        argv[n++] = "/etc/resolv.conf";
+    }
     argv[n++] = "--proc";
     argv[n++] = "/proc";
     argv[n++] = "--dev";
@@ -369,6 +452,10 @@ rc_local_start(rc_sandbox_t *sb, const rc_sandbox_run_t *run, char *err,
     argv[n++] = "--ro-bind";
     argv[n++] = (char *) rc_local.engine;
     argv[n++] = RC_ENGINE_PATH;
+    /* the same binary is the workspace's `replicas` command */
+    argv[n++] = "--ro-bind";
+    argv[n++] = (char *) rc_local.engine;
+    argv[n++] = RC_CLI_PATH;
 
     if (rc_local.agents) {
         argv[n++] = "--ro-bind";

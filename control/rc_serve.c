@@ -393,6 +393,13 @@ rc_serve_usage(void)
         "  --net-range CIDR      sandbox addresses (10.213.0.0/16)\n"
         "  --allow-port PORT     a host port sandboxes may reach (the "
         "gateway); repeatable\n"
+        "  --platform-url URL    the gateway as engines reach it (http://"
+        "<bridge>:<port>):\n"
+        "                        engines get a workspace key for its API\n"
+        "  --platform-host HOST  the Host engines send it (<domain>:<port>)\n"
+        "  --dns host|none|IP,.. the resolvers sandboxes use and may reach "
+        "(host: the\n"
+        "                        host's own; none: lookups fail at once)\n"
         "  --egress on|off       sandboxes reach public addresses (NAT), "
         "never private\n"
         "                        ones (on)\n"
@@ -564,6 +571,12 @@ rc_serve_main(redisContext *redis, int argc, char **argv)
             w.local.engine = v;
         } else if (strcmp(a, "--agents-dir") == 0) {
             w.local.agents = v;
+        } else if (strcmp(a, "--dns") == 0) {
+            w.local.dns = strcmp(v, "host") == 0 ? NULL : v;
+        } else if (strcmp(a, "--platform-url") == 0) {
+            w.platform_url = v;
+        } else if (strcmp(a, "--platform-host") == 0) {
+            w.platform_host = v;
         } else if (strcmp(a, "--egress") == 0
                    && (strcmp(v, "on") == 0 || strcmp(v, "off") == 0))
         {

@@ -36,6 +36,9 @@ typedef struct {
     long                        health_timeout_ms;
 
     rc_repo_roots_t             repo_roots;      /* local repos allowed */
+    const char                 *platform_url;    /* the gateway, as seen
+                                                    from sandboxes */
+    const char                 *platform_host;   /* its Host: domain:port */
 
     int                         have_secrets;
     unsigned char               secrets[32];

@@ -4,8 +4,8 @@
  * the engine writes the prompt to its stdin, reads its stdout a line at a
  * time and hands each line to the adapter, which emits events
  * (re_events.h) and fills in the turn's outcome (session id, cost,
- * tokens).  Claude Code is the first (re_agent_claude.c); Codex, OpenCode
- * and Cursor's CLI follow the same three calls.
+ * tokens).  Claude Code (re_agent_claude.c) and Codex (re_agent_codex.c)
+ * so far; OpenCode and Cursor's CLI follow the same three calls.
  */
 
 #ifndef RE_AGENT_H
@@ -27,15 +27,28 @@ typedef struct {
     const char   *session;        /* to resume, or NULL the first time */
     const char   *system_prompt;  /* appended to the agent's own, or NULL */
     const char   *bin;            /* the CLI */
+    char *const  *envp;           /* the environment it runs with */
+
+    /* the session's running token totals the last turn left (agents
+     * that report those rather than a turn's own figures: Codex) */
+    long long     prior_input_tokens;
+    long long     prior_output_tokens;
 
     /* filled in by the adapter from the output */
     char          session_out[128];
     int           completed;      /* a final result was seen */
     int           is_error;
     double        cost_usd;
-    long long     input_tokens;
+    long long     input_tokens;   /* this turn's */
     long long     output_tokens;
+    long long     total_input_tokens;   /* the session's, 0: not reported */
+    long long     total_output_tokens;
     json_t       *result;         /* the final text, or NULL */
+
+    /* the adapter's own: the strings its argv points into, the tool use
+     * it reported last */
+    char          args[8192];
+    char          tool_id[128];
 } re_turn_t;
 
 
@@ -62,8 +75,9 @@ typedef struct {
 
 
 extern const re_agent_t  re_agent_claude;
+extern const re_agent_t  re_agent_codex;
 
-/* by name ("claude"), or NULL */
+/* by name ("claude", "codex"; NULL: "claude"), or NULL */
 const re_agent_t *re_agent_find(const char *name);
 
 #endif /* RE_AGENT_H */

@@ -316,5 +316,9 @@ re_agent_find(const char *name)
         return &re_agent_claude;
     }
 
+    if (strcmp(name, "codex") == 0) {
+        return &re_agent_codex;
+    }
+
     return NULL;
 }

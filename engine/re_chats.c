@@ -19,6 +19,7 @@
 #include "re_engine.h"
 #include "re_events.h"
 #include "re_files.h"
+#include "re_git.h"
 #include "re_hooks.h"
 #include "re_log.h"
 #include "re_start.h"
@@ -33,6 +34,8 @@ struct re_entry_s {
     long long      seq;
     char          *text;
     char          *user;
+    char          *author_name;   /* the commit's author, or NULL */
+    char          *author_email;
     re_entry_t    *next;
 };
 
@@ -41,6 +44,8 @@ typedef struct {
     char               name[RE_NAME_MAX + 1];
     const re_agent_t  *agent;
     char               session[128];
+    long long          tokens_in;     /* the session's running totals, for */
+    long long          tokens_out;    /* agents that report those (Codex) */
     re_entry_t        *head;          /* the running one first, while it runs */
     re_entry_t        *tail;
     size_t             queued;        /* entries, the running one included */
@@ -69,6 +74,8 @@ re_entry_free(re_entry_t *e)
     if (e) {
         free(e->text);
         free(e->user);
+        free(e->author_name);
+        free(e->author_email);
         free(e);
     }
 }
@@ -97,14 +104,19 @@ re_chats_save(void)
 
         for (e = c->head; queue && e; e = e->next) {
             json_array_append_new(queue,
-                json_pack("{s:I, s:s, s:s?}", "seq", (json_int_t) e->seq,
-                          "text", e->text, "user", e->user));
+                json_pack("{s:I, s:s, s:s?, s:s?, s:s?}",
+                          "seq", (json_int_t) e->seq, "text", e->text,
+                          "user", e->user, "author_name", e->author_name,
+                          "author_email", e->author_email));
         }
 
-        chat = json_pack("{s:s, s:s, s:s, s:o, s:b}", "name", c->name,
+        chat = json_pack("{s:s, s:s, s:s, s:o, s:b, s:[I, I]}",
+                         "name", c->name,
                          "agent", c->agent->name, "session_id", c->session,
                          "queue", queue ? queue : json_array(),
-                         "running", c->running);
+                         "running", c->running,
+                         "session_tokens", (json_int_t) c->tokens_in,
+                         (json_int_t) c->tokens_out);
         json_array_append_new(all, chat);
     }
 
@@ -176,7 +188,8 @@ re_chat_add(const char *name, const re_agent_t *agent)
 
 
 static int
-re_chat_push(re_chat_t *c, long long seq, const char *text, const char *user)
+re_chat_push(re_chat_t *c, long long seq, const char *text, const char *user,
+    const char *author_name, const char *author_email)
 {
     re_entry_t  *e;
 
@@ -188,8 +201,13 @@ re_chat_push(re_chat_t *c, long long seq, const char *text, const char *user)
     e->seq = seq;
     e->text = strdup(text);
     e->user = user ? strdup(user) : NULL;
+    e->author_name = author_name ? strdup(author_name) : NULL;
+    e->author_email = author_email ? strdup(author_email) : NULL;
 
-    if (e->text == NULL || (user && e->user == NULL)) {
+    if (e->text == NULL || (user && e->user == NULL)
+        || (author_name && e->author_name == NULL)
+        || (author_email && e->author_email == NULL))
+    {
         re_entry_free(e);
         return -1;
     }
@@ -288,6 +306,10 @@ re_chats_init(const char *state_dir, const char *agents_dir)
         }
 
         snprintf(c->session, sizeof(c->session), "%s", sid ? sid : "");
+        c->tokens_in = json_integer_value(
+            json_array_get(json_object_get(chat, "session_tokens"), 0));
+        c->tokens_out = json_integer_value(
+            json_array_get(json_object_get(chat, "session_tokens"), 1));
 
         json_array_foreach(json_object_get(chat, "queue"), j, entry) {
             seq = json_object_get(entry, "seq");
@@ -308,9 +330,10 @@ re_chats_init(const char *state_dir, const char *agents_dir)
             }
 
             (void) re_chat_push(c, json_integer_value(seq),
-                                json_string_value(text),
-                                json_string_value(json_object_get(entry,
-                                                                  "user")));
+                json_string_value(text),
+                json_string_value(json_object_get(entry, "user")),
+                json_string_value(json_object_get(entry, "author_name")),
+                json_string_value(json_object_get(entry, "author_email")));
         }
     }
 
@@ -329,6 +352,22 @@ re_chats_init(const char *state_dir, const char *agents_dir)
 }
 
 
+/* the agent of a chat made without one: the workspace's (the last
+ * /start's), else Claude Code; one this engine cannot run yet (opencode,
+ * cursor) gives Claude Code too */
+static const re_agent_t *
+re_chat_default_agent(void)
+{
+    char               name[16];
+    const re_agent_t  *a;
+
+    re_start_agent(name, sizeof(name));
+    a = name[0] ? re_agent_find(name) : NULL;
+
+    return a ? a : &re_agent_claude;
+}
+
+
 re_chat_e
 re_chats_submit(const re_message_t *msg, size_t *position)
 {
@@ -344,7 +383,7 @@ re_chats_submit(const re_message_t *msg, size_t *position)
     if (c == NULL) {
         /* a message to a chat not made yet makes it, with the default
          * agent: the API's "chat" is free-form */
-        c = re_chat_add(name, &re_agent_claude);
+        c = re_chat_add(name, re_chat_default_agent());
     }
 
     if (c == NULL) {
@@ -353,7 +392,9 @@ re_chats_submit(const re_message_t *msg, size_t *position)
     } else if (c->queued >= RE_CHAT_QUEUE_MAX) {
         rc = RE_CHAT_FULL;
 
-    } else if (re_chat_push(c, msg->seq, msg->text, msg->user) != 0) {
+    } else if (re_chat_push(c, msg->seq, msg->text, msg->user,
+                            msg->author_name, msg->author_email) != 0)
+    {
         rc = RE_CHAT_ERROR;
 
     } else {
@@ -417,9 +458,10 @@ re_chats_create(const char *name, const char *agent, char *err,
     int                rc;
     const re_agent_t  *a;
 
-    a = re_agent_find(agent);
+    a = agent ? re_agent_find(agent) : re_chat_default_agent();
     if (a == NULL) {
-        snprintf(err, errlen, "unknown agent (this engine runs: claude)");
+        snprintf(err, errlen, "unknown agent (this engine runs: claude, "
+                 "codex)");
         return -1;
     }
 
@@ -614,7 +656,8 @@ re_chat_env(void)
 {
     char          **base, **envp;
     size_t          n;
-    re_env_var_t    add[2];
+    const char     *v;
+    re_env_var_t    add[3];
 
     base = re_start_env();
     if (base == NULL) {
@@ -633,6 +676,15 @@ re_chat_env(void)
     if (geteuid() == 0) {
         add[n].name = "IS_SANDBOX";
         add[n++].value = "1";
+    }
+
+    /* Codex's CLI takes its key from CODEX_API_KEY only, not from the
+     * name OpenAI's tools use */
+    v = re_env_get(base, "OPENAI_API_KEY");
+
+    if (re_env_get(base, "CODEX_API_KEY") == NULL && v && v[0]) {
+        add[n].name = "CODEX_API_KEY";
+        add[n++].value = (char *) v;
     }
 
     envp = re_env_merge(base, add, n);
@@ -822,6 +874,8 @@ re_chat_turn(re_chat_t *c, re_entry_t *e)
     t.seq = e->seq;
     t.text = e->text;
     t.session = c->session[0] ? c->session : NULL;
+    t.prior_input_tokens = c->tokens_in;
+    t.prior_output_tokens = c->tokens_out;
 
     envp = re_chat_env();
     bin = envp ? re_chat_bin(c->agent, envp) : NULL;
@@ -837,19 +891,21 @@ re_chat_turn(re_chat_t *c, re_entry_t *e)
     }
 
     if (!re_chat_has_key(c->agent, envp)) {
+        snprintf(t.args, sizeof(t.args), "no model API key is configured: "
+                 "put %s in the workspace's environment (PUT "
+                 "/v1/environments/global) and send the message again",
+                 c->agent->keys[0]);
         re_events_emit("chat.turn.failed",
             json_pack("{s:s, s:I, s:s, s:s}", "chat", c->name,
                       "seq", (json_int_t) e->seq, "reason", "no_model_key",
-                      "message", "no model API key is configured: put "
-                      "ANTHROPIC_API_KEY in the workspace's environment "
-                      "(PUT /v1/environments/global) and send the message "
-                      "again"));
+                      "message", t.args));
         free(bin);
         re_env_free(envp);
         return;
     }
 
     t.bin = bin;
+    t.envp = envp;
     start = re_now_ms();
 
     re_events_emit("chat.turn.started",
@@ -869,6 +925,11 @@ re_chat_turn(re_chat_t *c, re_entry_t *e)
     /* the conversation goes on from here next time */
     if (t.session_out[0]) {
         snprintf(c->session, sizeof(c->session), "%s", t.session_out);
+    }
+
+    if (t.total_input_tokens || t.total_output_tokens) {
+        c->tokens_in = t.total_input_tokens;
+        c->tokens_out = t.total_output_tokens;
     }
 
     pthread_mutex_unlock(&re_chats.lock);
@@ -900,6 +961,12 @@ re_chat_turn(re_chat_t *c, re_entry_t *e)
 
     re_info("chat.turn_end", "chat=%s seq=%lld exit=%d completed=%d ms=%lld",
             c->name, e->seq, rc, t.completed, re_now_ms() - start);
+
+    /* the turn's work committed (and pushed) in every repository */
+    if (!interrupted && t.completed) {
+        re_git_after_turn(c->name, e->seq, e->text, e->user, e->author_name,
+                          e->author_email);
+    }
 
     json_decref(t.result);
     free(bin);

@@ -25,7 +25,10 @@
 #include "re_log.h"
 #include "re_chats.h"
 #include "re_events.h"
+#include "re_git.h"
 #include "re_messages.h"
+#include "re_platform.h"
+#include "re_previews.h"
 #include "re_ports.h"
 #include "re_request.h"
 #include "re_start.h"
@@ -238,6 +241,12 @@ re_http_start_hook(struct MHD_Connection *c, re_http_req_t *rq)
         }
 
         pthread_mutex_unlock(&re_claim_lock);
+    }
+
+    /* the platform's address and this start's key for it */
+    if (req.platform_url) {
+        re_platform_set(req.platform_url, req.platform_host,
+                        req.platform_token);
     }
 
     state = re_start_begin(&req);
@@ -509,11 +518,31 @@ re_http_dispatch(struct MHD_Connection *c, const char *url,
     const char *method, re_http_req_t *rq)
 {
     int                get, post;
+    unsigned           status;
+    json_t            *answer;
     const re_route_t  *r;
 
     get = strcmp(method, MHD_HTTP_METHOD_GET) == 0
           || strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
     post = strcmp(method, MHD_HTTP_METHOD_POST) == 0;
+
+    /* /git, /git/push, /diff, /files, /files/content (re_git_http.c) */
+    if (re_git_http_route(url)) {
+        return re_git_http(c, url, method) == MHD_YES ? MHD_YES : MHD_NO;
+    }
+
+    if (strcmp(url, "/previews") == 0 || strncmp(url, "/previews/", 10) == 0
+        || strcmp(url, "/computer") == 0)
+    {
+        if (rq->too_large && post) {
+            return re_http_error(c, MHD_HTTP_CONTENT_TOO_LARGE, "too_large",
+                                 "the body is larger than 1 MiB", NULL);
+        }
+
+        status = re_previews_handle(method, url, rq->body, rq->len, &answer);
+
+        return re_http_send(c, status, answer, NULL);
+    }
 
     if (strcmp(url, "/chats") == 0 || strncmp(url, "/chats/", 7) == 0) {
         if (rq->too_large && post) {

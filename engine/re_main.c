@@ -20,6 +20,7 @@
 #include "re_hooks.h"
 #include "re_log.h"
 #include "re_chats.h"
+#include "re_cli.h"
 #include "re_events.h"
 #include "re_messages.h"
 #include "re_request.h"
@@ -291,6 +292,16 @@ re_hook(int argc, char **argv)
 int
 main(int argc, char **argv)
 {
+    const char  *name;
+
+    /* installed as "replicas" too: the workspace's command line */
+    name = strrchr(argv[0], '/');
+    name = name ? name + 1 : argv[0];
+
+    if (strcmp(name, "replicas") == 0) {
+        return re_cli_main(argc, argv);
+    }
+
     if (argc >= 2 && strcmp(argv[1], "serve") == 0) {
         return re_serve(argc, argv);
     }

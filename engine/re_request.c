@@ -230,7 +230,9 @@ re_parse_start(const char *buf, size_t len, re_start_t *out, char *err,
     json_t      *root, *env, *v;
     const char  *key;
     static const char *const known[] = { "env", "startHook", "cwd",
-                                         "workspace", NULL };
+                                         "workspace", "platform", "agent",
+                                         NULL };
+    static const char *const pknown[] = { "url", "host", "token", NULL };
 
     memset(out, 0, sizeof(*out));
 
@@ -301,6 +303,31 @@ re_parse_start(const char *buf, size_t len, re_start_t *out, char *err,
         }
     }
 
+    v = json_object_get(root, "platform");
+
+    if (v && !json_is_null(v)) {
+        if (!json_is_object(v)
+            || re_known_fields(v, pknown, "platform", err, errlen) != 0)
+        {
+            if (!json_is_object(v)) {
+                re_fail("platform must be an object");
+            }
+            goto invalid;
+        }
+
+        out->platform_url = re_string(json_object_get(v, "url"), 8, 512);
+        out->platform_host = re_string(json_object_get(v, "host"), 0, 300);
+        out->platform_token = re_string(json_object_get(v, "token"), 8, 256);
+
+        if (out->platform_url == NULL || out->platform_host == NULL
+            || out->platform_token == NULL
+            || strncmp(out->platform_url, "http", 4) != 0)
+        {
+            re_fail("platform: url (http...), host and token are strings");
+            goto invalid;
+        }
+    }
+
     v = json_object_get(root, "workspace");
 
     if (v && !json_is_null(v)) {
@@ -311,6 +338,22 @@ re_parse_start(const char *buf, size_t len, re_start_t *out, char *err,
                != strlen(out->workspace))
         {
             re_fail("workspace must be 1 to 32 lowercase letters and digits");
+            goto invalid;
+        }
+    }
+
+    v = json_object_get(root, "agent");
+
+    if (v && !json_is_null(v)) {
+        out->agent = re_string(v, 1, 16);
+
+        if (out->agent == NULL
+            || (strcmp(out->agent, "claude") != 0
+                && strcmp(out->agent, "codex") != 0
+                && strcmp(out->agent, "opencode") != 0
+                && strcmp(out->agent, "cursor") != 0))
+        {
+            re_fail("agent must be one of claude, codex, opencode, cursor");
             goto invalid;
         }
     }
@@ -352,13 +395,69 @@ re_user_ok(const char *s)
 }
 
 
+/* a commit's author: no control characters, nor what would end the
+ * name or the address in a commit header */
+static int
+re_author_ok(const char *s)
+{
+    size_t  i;
+
+    for (i = 0; s[i]; i++) {
+        if ((unsigned char) s[i] < 0x20 || s[i] == 0x7f || s[i] == '<'
+            || s[i] == '>')
+        {
+            return 0;
+        }
+    }
+
+    return 1;
+}
+
+
+/* "author": null or {name, email} */
+static int
+re_parse_author(json_t *v, re_message_t *out, char *err, size_t errlen)
+{
+    static const char *const known[] = { "name", "email", NULL };
+
+    if (v == NULL || json_is_null(v)) {
+        return 0;
+    }
+
+    if (!json_is_object(v)) {
+        re_fail("author must be null or an object {name, email}");
+        return -1;
+    }
+
+    if (re_known_fields(v, known, "author", err, errlen) != 0) {
+        return -1;
+    }
+
+    out->author_name = re_string(json_object_get(v, "name"), 1,
+                                 RE_AUTHOR_NAME_MAX);
+    out->author_email = re_string(json_object_get(v, "email"), 1,
+                                  RE_AUTHOR_EMAIL_MAX);
+
+    if (out->author_name == NULL || !re_author_ok(out->author_name)
+        || out->author_email == NULL || !re_author_ok(out->author_email))
+    {
+        re_fail("author.name (1 to %d bytes) and author.email (1 to %d "
+                "bytes) must be strings without control characters or "
+                "angle brackets", RE_AUTHOR_NAME_MAX, RE_AUTHOR_EMAIL_MAX);
+        return -1;
+    }
+
+    return 0;
+}
+
+
 re_req_e
 re_parse_message(const char *buf, size_t len, re_message_t *out, char *err,
     size_t errlen)
 {
     json_t  *root, *v;
     static const char *const known[] = { "seq", "text", "chat", "user", "at",
-                                         NULL };
+                                         "author", NULL };
 
     memset(out, 0, sizeof(*out));
 
@@ -424,6 +523,12 @@ re_parse_message(const char *buf, size_t len, re_message_t *out, char *err,
         out->has_at = 1;
     }
 
+    if (re_parse_author(json_object_get(root, "author"), out, err, errlen)
+        != 0)
+    {
+        goto invalid;
+    }
+
     json_decref(root);
     return RE_REQ_OK;
 
@@ -438,13 +543,23 @@ invalid:
 json_t *
 re_message_json(const re_message_t *msg, long long received_at)
 {
-    return json_pack("{s:I, s:s, s:s?, s:s?, s:o, s:I}",
-                     "seq", (json_int_t) msg->seq,
-                     "text", msg->text,
-                     "chat", msg->chat,
-                     "user", msg->user,
-                     "at", msg->has_at ? json_integer(msg->at) : json_null(),
-                     "received_at", (json_int_t) received_at);
+    json_t  *j;
+
+    j = json_pack("{s:I, s:s, s:s?, s:s?, s:o, s:I}",
+                  "seq", (json_int_t) msg->seq,
+                  "text", msg->text,
+                  "chat", msg->chat,
+                  "user", msg->user,
+                  "at", msg->has_at ? json_integer(msg->at) : json_null(),
+                  "received_at", (json_int_t) received_at);
+
+    if (j && msg->author_name && msg->author_email) {
+        json_object_set_new(j, "author",
+                            json_pack("{s:s, s:s}", "name", msg->author_name,
+                                      "email", msg->author_email));
+    }
+
+    return j;
 }
 
 
@@ -483,7 +598,17 @@ re_start_free(re_start_t *start)
     }
 
     free(start->cwd);
+    free(start->agent);
     free(start->workspace);
+    free(start->platform_url);
+    free(start->platform_host);
+
+    if (start->platform_token) {
+        /* the engine's credential: not left in freed memory */
+        memset(start->platform_token, 0, strlen(start->platform_token));
+        free(start->platform_token);
+    }
+
     memset(start, 0, sizeof(*start));
 }
 
@@ -494,6 +619,8 @@ re_message_free(re_message_t *msg)
     free(msg->text);
     free(msg->chat);
     free(msg->user);
+    free(msg->author_name);
+    free(msg->author_email);
     memset(msg, 0, sizeof(*msg));
 }
 

@@ -26,6 +26,8 @@
 #define RE_ENV_MAX               256
 #define RE_ENV_NAME_MAX          256
 #define RE_ENV_VALUE_MAX         (128 * 1024)
+#define RE_AUTHOR_NAME_MAX       128
+#define RE_AUTHOR_EMAIL_MAX      254
 
 
 typedef enum {
@@ -48,14 +50,21 @@ typedef struct {
     char        *value;
 } re_env_var_t;
 
-/* POST /start: {env, startHook, cwd, workspace} */
+/* POST /start: {env, startHook, cwd, workspace, platform, agent} */
 typedef struct {
     char          *workspace;   /* NULL: not given; a warm sandbox learns
                                    its workspace from its first /start */
+    char          *platform_url;    /* the gateway's API as this workspace
+                                       reaches it, or NULL */
+    char          *platform_host;   /* the Host to send it */
+    char          *platform_token;  /* a key scoped to this workspace */
     re_env_var_t  *env;
     size_t         nenv;
     re_hook_t     *hook;        /* NULL: no start hook */
     char          *cwd;         /* NULL: the engine's workdir */
+    char          *agent;       /* the workspace's agent for new chats
+                                   (claude, codex, opencode, cursor), or
+                                   NULL */
 } re_start_t;
 
 /* POST /messages: the message as control stored it */
@@ -64,6 +73,8 @@ typedef struct {
     char        *text;
     char        *chat;          /* NULL: the default chat */
     char        *user;          /* NULL: not given */
+    char        *author_name;   /* "author": {name, email}, both or NULL */
+    char        *author_email;
     long long    at;
     int          has_at;
 } re_message_t;

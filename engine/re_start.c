@@ -50,6 +50,7 @@ static struct {
                                           agents run with it too */
     char             *cwd;             /* and its directory (the first
                                           repository): agents work there */
+    char              agent[16];       /* and its agent for new chats */
 } re_start = { .lock = PTHREAD_MUTEX_INITIALIZER, .exit_code = -1 };
 
 
@@ -278,6 +279,10 @@ re_start_begin(re_start_t *req)
         re_start.cwd = strdup(req->cwd);
     }
 
+    if (req->agent) {
+        snprintf(re_start.agent, sizeof(re_start.agent), "%s", req->agent);
+    }
+
     if (req->hook == NULL) {
         re_start.state = RE_HOOK_NONE;
         re_start.exit_code = -1;
@@ -395,6 +400,15 @@ re_start_cwd(char *buf, size_t size)
 {
     pthread_mutex_lock(&re_start.lock);
     snprintf(buf, size, "%s", re_start.cwd ? re_start.cwd : re_start.workdir);
+    pthread_mutex_unlock(&re_start.lock);
+}
+
+
+void
+re_start_agent(char *buf, size_t size)
+{
+    pthread_mutex_lock(&re_start.lock);
+    snprintf(buf, size, "%s", re_start.agent);
     pthread_mutex_unlock(&re_start.lock);
 }
 

@@ -30,6 +30,8 @@ json_t *re_start_status(size_t log_max);
 char **re_start_env(void);
 /* where agents work: the last /start's cwd, else the workdir */
 void re_start_cwd(char *buf, size_t size);
+/* the workspace's agent for new chats as the last /start said, or "" */
+void re_start_agent(char *buf, size_t size);
 /* the image's warm hook as control recorded it: {state, ..., log} */
 json_t *re_warm_status(size_t log_max);
 

@@ -17,7 +17,9 @@ my $net = 'u' . ($$ % 100000);
 my $range = sprintf('10.216.%d.0/24', $$ % 250);
 my %env = (REPLICAS_HOME => $home, REPLICAS_PORT => $port,
            REPLICAS_REDIS_PORT => $redis_port, REPLICAS_DEMO_ADDR => '127.0.0.78',
-           REPLICAS_NET_NAME => $net, REPLICAS_NET_RANGE => $range);
+           REPLICAS_NET_NAME => $net, REPLICAS_NET_RANGE => $range,
+           # nothing leaves the machine in a test
+           REPLICAS_EGRESS => 'off');
 
 # whatever happens, no sandbox or network of this test outlives it
 # (teardown reads the sandboxes from Redis: it is started again for it)

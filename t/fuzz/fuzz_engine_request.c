@@ -70,7 +70,11 @@ fuzz_message_again(const re_message_t *msg)
         || (again.chat && strcmp(again.chat, msg->chat) != 0)
         || (again.user == NULL) != (msg->user == NULL)
         || (again.user && strcmp(again.user, msg->user) != 0)
-        || again.has_at != msg->has_at || again.at != msg->at)
+        || again.has_at != msg->has_at || again.at != msg->at
+        || (again.author_name == NULL) != (msg->author_name == NULL)
+        || (again.author_name
+            && (strcmp(again.author_name, msg->author_name) != 0
+                || strcmp(again.author_email, msg->author_email) != 0)))
     {
         abort();
     }

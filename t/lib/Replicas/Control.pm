@@ -58,9 +58,12 @@ sub start_control {
 
 sub common_args {
     my ($self) = @_;
+    # no traffic leaves the machine unless a test asks (then with no
+    # resolver: a lookup fails at once, it never reaches the network)
     my @a = ('--home', $self->{home}, '--node', $self->{node},
              '--net-name', $self->{net}, '--net-range', $self->{range},
-             '--engine', objs_dir() . '/replicas-engine');
+             '--engine', objs_dir() . '/replicas-engine',
+             '--egress', 'off', '--dns', 'none');
     push @a, '--allow-port', $self->{gw}{port} if $self->{gw};
     # the gateway seals environments with this key; control opens them
     push @a, '--secrets-key', $self->{gw}{secrets_key}

@@ -114,6 +114,10 @@ sub start_gateway {
         $tls_conf = "ssl_certificate $dir/tls.crt; ssl_certificate_key $dir/tls.key;";
     }
 
+    # more addresses for the main site (the API), e.g. the sandboxes'
+    # bridge, so engines reach it
+    my $also = join '', map { "        listen $_:$port$ssl;\n" } @{ $o{also_listen} // [] };
+
     my $http = <<"CONF";
     replicas_redis 127.0.0.1:$redis->{port};
     replicas_redis_timeout $timeout;
@@ -134,7 +138,7 @@ sub start_gateway {
 
     server {
         listen 127.0.0.1:$port$ssl default_server;
-        server_name $DOMAIN;
+$also        server_name $DOMAIN;
 
         location /v1/ {
             replicas_api;

@@ -1,0 +1,262 @@
+/* The `replicas` command: see re_cli.h. */
+
+#define _GNU_SOURCE
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+#include <jansson.h>
+
+#include "re_cli.h"
+
+
+typedef struct {
+    char    *data;
+    size_t   len;
+} re_cli_buf_t;
+
+
+static size_t
+re_cli_write(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+    char          *p;
+    size_t         n;
+    re_cli_buf_t  *buf = userdata;
+
+    n = size * nmemb;
+
+    if (buf->len + n > 4 * 1024 * 1024) {
+        return 0;
+    }
+
+    p = realloc(buf->data, buf->len + n + 1);
+    if (p == NULL) {
+        return 0;
+    }
+
+    memcpy(p + buf->len, ptr, n);
+    buf->data = p;
+    buf->len += n;
+    buf->data[buf->len] = '\0';
+
+    return n;
+}
+
+
+/* one call to the engine; the status, the answer in *reply */
+static long
+re_cli_call(const char *method, const char *path, json_t *body,
+    json_t **reply)
+{
+    char               url[512], *text;
+    long               status;
+    CURL              *curl;
+    const char        *base;
+    re_cli_buf_t       buf;
+    struct curl_slist *headers;
+
+    *reply = NULL;
+    base = getenv("REPLICAS_ENGINE_URL");
+    snprintf(url, sizeof(url), "%s%s", base && *base ? base
+                                                    : "http://127.0.0.1:3737",
+             path);
+
+    curl = curl_easy_init();
+    if (curl == NULL) {
+        return 0;
+    }
+
+    buf.data = NULL;
+    buf.len = 0;
+    headers = NULL;
+    text = NULL;
+
+    if (body) {
+        text = json_dumps(body, JSON_COMPACT);
+        headers = curl_slist_append(headers, "Content-Type: application/json");
+        curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+        curl_easy_setopt(curl, CURLOPT_POSTFIELDS, text ? text : "{}");
+    }
+
+    curl_easy_setopt(curl, CURLOPT_URL, url);
+    curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
+    curl_easy_setopt(curl, CURLOPT_NOPROXY, "*");
+    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, 20000L);
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, re_cli_write);
+    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &buf);
+
+    status = 0;
+
+    if (curl_easy_perform(curl) == CURLE_OK) {
+        curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+        *reply = buf.data ? json_loadb(buf.data, buf.len, 0, NULL) : NULL;
+    }
+
+    curl_slist_free_all(headers);
+    curl_easy_cleanup(curl);
+    free(text);
+    free(buf.data);
+
+    return status;
+}
+
+
+static void
+re_cli_usage(FILE *f)
+{
+    fprintf(f,
+        "usage: replicas preview create <port> [--public] [--json]\n"
+        "       replicas preview list [--json]\n"
+        "       replicas preview delete <port> [--json]\n"
+        "       replicas computer info [--json]\n"
+        "\n"
+        "Publishes ports of this workspace as preview URLs (authenticated:\n"
+        "members of the organisation; --public: anyone with the URL).\n"
+        "The engine and the desktop (3737, 6080) are never public.\n");
+}
+
+
+static void
+re_cli_preview_line(json_t *p)
+{
+    printf("%-6lld %-14s %s\n",
+           (long long) json_integer_value(json_object_get(p, "port")),
+           json_string_value(json_object_get(p, "visibility"))
+           ? json_string_value(json_object_get(p, "visibility")) : "",
+           json_string_value(json_object_get(p, "url"))
+           ? json_string_value(json_object_get(p, "url")) : "");
+}
+
+
+/* prints the answer; the exit status */
+static int
+re_cli_show(long status, json_t *reply, int as_json, const char *what)
+{
+    size_t   i;
+    char    *text;
+    json_t  *list, *p, *err;
+
+    if (status == 0) {
+        fprintf(stderr, "replicas: the engine does not answer on "
+                "127.0.0.1:3737\n");
+        json_decref(reply);
+        return 1;
+    }
+
+    err = json_object_get(reply, "error");
+
+    if (status >= 400 || err) {
+        fprintf(stderr, "replicas: %s\n",
+                json_string_value(json_object_get(err, "message"))
+                ? json_string_value(json_object_get(err, "message"))
+                : "the request failed");
+        json_decref(reply);
+        return 1;
+    }
+
+    if (as_json) {
+        text = json_dumps(reply, JSON_INDENT(2));
+        printf("%s\n", text ? text : "{}");
+        free(text);
+
+    } else if (strcmp(what, "create") == 0) {
+        printf("%s\n", json_string_value(json_object_get(reply, "url"))
+                       ? json_string_value(json_object_get(reply, "url"))
+                       : "");
+
+    } else if (strcmp(what, "list") == 0 || strcmp(what, "computer") == 0) {
+        if (strcmp(what, "computer") == 0) {
+            printf("workspace %s\nengine    %s\n",
+                   json_string_value(json_object_get(reply, "workspace")),
+                   json_string_value(json_object_get(reply, "engine")));
+        }
+
+        list = json_object_get(reply, "previews");
+
+        json_array_foreach(list, i, p) {
+            re_cli_preview_line(p);
+        }
+
+    } else {
+        printf("deleted\n");
+    }
+
+    json_decref(reply);
+
+    return 0;
+}
+
+
+int
+re_cli_main(int argc, char **argv)
+{
+    int      i, pub, as_json, n;
+    long     port, status;
+    char    *end, path[64];
+    char    *args[4];
+    json_t  *reply;
+
+    pub = 0;
+    as_json = 0;
+    n = 0;
+
+    for (i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--public") == 0) {
+            pub = 1;
+        } else if (strcmp(argv[i], "--json") == 0) {
+            as_json = 1;
+        } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            re_cli_usage(stdout);
+            return 0;
+        } else if (n < 4) {
+            args[n++] = argv[i];
+        } else {
+            re_cli_usage(stderr);
+            return 2;
+        }
+    }
+
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+
+    if (n == 2 && strcmp(args[0], "computer") == 0
+        && strcmp(args[1], "info") == 0)
+    {
+        status = re_cli_call("GET", "/computer", NULL, &reply);
+        return re_cli_show(status, reply, as_json, "computer");
+    }
+
+    if (n >= 2 && strcmp(args[0], "preview") == 0) {
+        if (n == 2 && strcmp(args[1], "list") == 0 && !pub) {
+            status = re_cli_call("GET", "/previews", NULL, &reply);
+            return re_cli_show(status, reply, as_json, "list");
+        }
+
+        port = n == 3 ? strtol(args[2], &end, 10) : 0;
+
+        if (n == 3 && (*end != '\0' || port < 1 || port > 65535)) {
+            fprintf(stderr, "replicas: a port is a number from 1 to "
+                    "65535\n");
+            return 2;
+        }
+
+        if (n == 3 && strcmp(args[1], "create") == 0) {
+            status = re_cli_call("POST", "/previews",
+                                 json_pack("{s:I, s:b}", "port",
+                                           (json_int_t) port, "public", pub),
+                                 &reply);
+            return re_cli_show(status, reply, as_json, "create");
+        }
+
+        if (n == 3 && strcmp(args[1], "delete") == 0 && !pub) {
+            snprintf(path, sizeof(path), "/previews/%ld", port);
+            status = re_cli_call("DELETE", path, NULL, &reply);
+            return re_cli_show(status, reply, as_json, "delete");
+        }
+    }
+
+    re_cli_usage(stderr);
+
+    return 2;
+}

@@ -1,0 +1,63 @@
+/*
+ * Git in the engine, through libgit2.  Every top-level directory of the
+ * workdir that is a git repository (names starting with '.' skipped:
+ * .replicas, .home) is one of the workspace's repositories, checked out
+ * by control on the workspace's branch, replicas/<workspace>.
+ *
+ * After each completed turn the work is committed on the current branch
+ * of each repository that changed (untracked files included, .gitignore
+ * respected): authored by the person whose message caused it, committed
+ * by the Replicas bot (REPLICAS_GIT_COMMITTER_NAME / _EMAIL), then the
+ * branch is pushed to origin with the workspace's token (REPLICAS_GIT_TOKEN
+ * or GITHUB_TOKEN, https only; none needed for a local or file:// remote).
+ * Events: git.committed, git.commit_failed, git.pushed, git.push_failed.
+ *
+ * HTTP (re_git_http.c): GET /git, GET /diff, GET /files,
+ * GET /files/content, POST /git/push.
+ */
+
+#ifndef RE_GIT_H
+#define RE_GIT_H
+
+#include <stddef.h>
+
+#include <jansson.h>
+
+
+#define RE_GIT_BODY_MAX  (10 * 1024 * 1024)   /* a diff, a file's bytes */
+
+
+/* after a completed turn: commit in every repository that changed, then
+ * push; author_name/author_email NULL: "Replicas user" and
+ * <user>@users.noreply.local */
+void re_git_after_turn(const char *chat, long long seq, const char *prompt,
+    const char *user, const char *author_name, const char *author_email);
+
+/* 1 if name is one of the workspace's repositories (a plain name, a
+ * directory of the workdir, a git work tree); path gets its directory */
+int re_git_repo_path(const char *name, char *path, size_t size);
+
+/* {repositories:[{name, branch, head, base, dirty, ahead}]} */
+json_t *re_git_list(void);
+
+/* the unified diff of HEAD and the work tree against the branch point:
+ * 0 with *buf (malloc'ed) and *len, -1 no such repository, -2 failed,
+ * -3 larger than RE_GIT_BODY_MAX */
+int re_git_diff(const char *name, char **buf, size_t *len);
+
+/* pushes name's branch to origin now: 0 with *result {repository, branch,
+ * sha, remote}, -1 no such repository, -2 with err (safe to show) */
+int re_git_push_now(const char *name, json_t **result, char *err,
+    size_t errlen);
+
+
+struct MHD_Connection;
+
+/* 1 if url is one of the git endpoints (re_git_http.c) */
+int re_git_http_route(const char *url);
+
+/* answers one of them: an MHD result */
+int re_git_http(struct MHD_Connection *c, const char *url,
+    const char *method);
+
+#endif /* RE_GIT_H */

@@ -1,0 +1,296 @@
+package Replicas::ResponsesServer;
+
+# A local stand-in for OpenAI's Responses API, so the real Codex CLI (a
+# custom model provider pointed here) runs turns the test scripts:
+# POST /v1/responses with "stream": true answers in the API's own
+# server-sent events (response.created, response.output_item.added,
+# response.output_text.delta, response.output_item.done,
+# response.completed with usage), assistant messages and tool calls alike.
+#
+# A script is a list of steps per prompt: the step is chosen by how many
+# tool outputs (function_call_output, custom_tool_call_output) the input
+# holds since the prompt, so the CLI's tool results lead it on:
+#   start_responses_server(scripts => [
+#       { match => qr/write a file/, steps => [
+#           { shell => 'echo hi > x' },                       # exec_command
+#           { tool => 'exec_command', input => { cmd => 'ls' } },
+#           { custom => 'apply_patch', input => "*** Begin Patch\n..." },
+#           { text => 'done' } ] } ])
+# Requests without tools (side requests) get a short text.  Every request
+# is kept (->requests, ->turns) for assertions.
+
+use strict;
+use warnings;
+
+use Exporter 'import';
+use IO::Socket::INET;
+use IO::Select;
+use JSON::PP;
+use POSIX ();
+use Time::HiRes qw(time sleep);
+use Replicas::Test qw(free_port tmpdir);
+
+our @EXPORT_OK = qw(start_responses_server);
+
+my @servers;
+END { $_->stop for @servers }
+
+sub start_responses_server {
+    my (%o) = @_;
+    my $port = $o{port} // free_port();
+    my $log = tmpdir() . "/responses-$port.jsonl";
+    my $listen = IO::Socket::INET->new(LocalAddr => $o{addr} // '127.0.0.1',
+        LocalPort => $port, Proto => 'tcp', Listen => 64, ReuseAddr => 1)
+        or die "responses server: $!";
+    my $scripts = $o{scripts} // [];
+    my $delay = $o{delay} // 0;      # seconds before each scripted answer
+    my $pid = fork // die "fork: $!";
+    if ($pid == 0) {
+        $SIG{CHLD} = 'IGNORE';
+        $SIG{TERM} = sub { POSIX::_exit(0) };
+        while (1) {
+            my $c = $listen->accept or next;
+            my $kid = fork;
+            if (defined $kid && $kid == 0) {
+                close $listen;
+                srand($$ ^ int(time * 1000));   # ids differ per answer
+                eval { _serve($c, $scripts, $log, $delay) };
+                POSIX::_exit(0);
+            }
+            close $c;
+        }
+    }
+    close $listen;
+    my $self = bless { port => $port, pid => $pid, log => $log,
+                       url => "http://" . ($o{addr} // '127.0.0.1') . ":$port/v1" },
+        __PACKAGE__;
+    push @servers, $self;
+    return $self;
+}
+
+# the base URL, /v1 included
+sub url { $_[0]{url} }
+
+sub stop {
+    my ($self) = @_;
+    return unless $self->{pid};
+    kill 'TERM', $self->{pid};
+    waitpid $self->{pid}, 0;
+    delete $self->{pid};
+}
+
+# every request the server answered: [{path, method, headers, body}, ...]
+sub requests {
+    my ($self) = @_;
+    open my $fh, '<', $self->{log} or return [];
+    my @r;
+    while (my $line = <$fh>) {
+        my $r = eval { decode_json($line) } or next;
+        push @r, $r;
+    }
+    return \@r;
+}
+
+# the requests that carried tools: the agent's own turns
+sub turns { [ grep { _has_tools($_->{body}) } @{ $_[0]->requests } ] }
+
+# tools come as "tools", or (some models) as an "additional_tools" input item
+sub _has_tools {
+    my ($req) = @_;
+    return 1 if ref $req->{tools} eq 'ARRAY' && @{ $req->{tools} };
+    return scalar grep { ref $_ eq 'HASH' && ($_->{type} // '') eq 'additional_tools' }
+                       @{ ref $req->{input} eq 'ARRAY' ? $req->{input} : [] };
+}
+
+sub _read_request {
+    my ($c) = @_;
+    my $buf = '';
+    my $sel = IO::Select->new($c);
+    while ($buf !~ /\r\n\r\n/) {
+        $sel->can_read(10) or return;
+        sysread($c, $buf, 65536, length $buf) or return;
+    }
+    my ($head, $body) = split /\r\n\r\n/, $buf, 2;
+    my ($method, $path) = $head =~ /^(\S+) (\S+)/;
+    my %h;
+    for (split /\r\n/, $head) { $h{lc $1} = $2 if /^([^:]+):\s*(.*)$/ }
+    if (lc($h{'transfer-encoding'} // '') eq 'chunked') {
+        my $raw = $body;
+        while ($raw !~ /\r\n0\r\n\r\n$/ && $raw !~ /^0\r\n\r\n$/) {
+            $sel->can_read(10) or last;
+            sysread($c, $raw, 65536, length $raw) or last;
+        }
+        $body = '';
+        while ($raw =~ s/^([0-9a-fA-F]+)\r\n//) {
+            my $n = hex $1;
+            last if $n == 0;
+            $body .= substr($raw, 0, $n, '');
+            $raw =~ s/^\r\n//;
+        }
+    } else {
+        my $len = $h{'content-length'} // 0;
+        while (length $body < $len) {
+            $sel->can_read(10) or last;
+            sysread($c, $body, 65536, length $body) or last;
+        }
+    }
+    return ($method, $path, \%h, $body);
+}
+
+sub _send_json {
+    my ($c, $status, $obj) = @_;
+    my $body = encode_json($obj);
+    print {$c} "HTTP/1.1 $status X\r\nContent-Type: application/json\r\n"
+        . 'Content-Length: ' . length($body) . "\r\nConnection: close\r\n\r\n$body";
+}
+
+my $sequence = 0;
+sub _event {
+    my ($c, $type, $data) = @_;
+    $data->{type} = $type;
+    $data->{sequence_number} = $sequence++;
+    print {$c} "event: $type\ndata: " . encode_json($data) . "\n\n";
+}
+
+sub _text_of {
+    my ($item) = @_;
+    my $content = $item->{content};
+    return $content unless ref $content;
+    return join "\n", map { $_->{text} // '' }
+                      grep { ($_->{type} // '') =~ /^(input_text|output_text|text)$/ } @$content;
+}
+
+# the latest user message a script matches (the CLI adds messages of its
+# own: environment context, instructions), and how many tool outputs came
+# after it: the step
+sub _script_and_step {
+    my ($input, $scripts) = @_;
+    my $steps = 0;
+    my $last = '';
+    for (my $i = $#$input; $i >= 0; $i--) {
+        my $m = $input->[$i];
+        next unless ref $m eq 'HASH';
+        my $type = $m->{type} // 'message';
+        if ($type eq 'function_call_output' || $type eq 'custom_tool_call_output') {
+            $steps++;
+            next;
+        }
+        next unless $type eq 'message' && ($m->{role} // '') eq 'user';
+        my $text = _text_of($m);
+        next unless $text =~ /\S/;
+        $last = $text if $last eq '';
+        for my $s (@$scripts) {
+            return ($s, $steps, $text) if $text =~ $s->{match};
+        }
+    }
+    return (undef, $steps, $last);
+}
+
+sub _id { $_[0] . '_' . join '', map { sprintf '%x', int rand 16 } 1 .. 24 }
+
+sub _serve {
+    my ($c, $scripts, $log, $delay) = @_;
+    my ($method, $path, $h, $body) = _read_request($c) or return;
+    my $req = eval { decode_json($body) } // {};
+    if (open my $fh, '>>', $log) {
+        my %keep = map { $_ => $h->{$_} } grep { /^(authorization|content-type|accept|user-agent)$/ } keys %$h;
+        print $fh encode_json({ path => $path, method => $method, headers => \%keep,
+                                body => $req }), "\n";
+        close $fh;
+    }
+    if ($method eq 'GET' && $path =~ m{^/v1/models(\?|$)}) {
+        return _send_json($c, 200, { object => 'list', data => [], models => [] });
+    }
+    if ($method ne 'POST' || $path !~ m{^/v1/responses(\?|$)}) {
+        return _send_json($c, 404, { error => { type => 'not_found',
+            message => "no $method $path here" } });
+    }
+
+    my @items;
+    if (!_has_tools($req)) {
+        @items = ({ text => 'Replicas test' });
+    } else {
+        my ($script, $step, $prompt) = _script_and_step($req->{input} // [], $scripts);
+        my $s = $script ? $script->{steps}[$step] : undef;
+        $s //= { text => $script ? 'All done.' : 'I have no script for: ' . substr($prompt, -200) };
+        sleep($s->{delay} // $delay) if $s->{delay} // $delay;
+        if (defined $s->{shell}) {
+            @items = ({ text => $s->{say} // 'Running a command.' },
+                      { function => 'exec_command', input => { cmd => $s->{shell} } });
+        } elsif ($s->{tool}) {
+            @items = ({ text => $s->{say} // "Using $s->{tool}." },
+                      { function => $s->{tool}, input => $s->{input} });
+        } elsif ($s->{custom}) {
+            @items = ({ text => $s->{say} // "Using $s->{custom}." },
+                      { custom => $s->{custom}, input => $s->{input} });
+        } else {
+            @items = ({ text => $s->{text} });
+        }
+    }
+
+    print {$c} "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+        . "Cache-Control: no-cache\r\nConnection: close\r\n\r\n";
+    my $rid = _id('resp');
+    my $model = $req->{model} // 'gpt-test';
+    my %resp = (id => $rid, object => 'response', created_at => int(time), model => $model,
+                status => 'in_progress', output => []);
+    _event($c, 'response.created', { response => { %resp } });
+    _event($c, 'response.in_progress', { response => { %resp } });
+    my (@done, $i);
+    $i = 0;
+    for my $b (@items) {
+        my $item;
+        if (defined $b->{function}) {
+            $item = { type => 'function_call', id => _id('fc'), call_id => _id('call'),
+                      name => $b->{function}, arguments => encode_json($b->{input}),
+                      status => 'completed' };
+            _event($c, 'response.output_item.added', { output_index => $i,
+                item => { %$item, arguments => '', status => 'in_progress' } });
+            _event($c, 'response.function_call_arguments.delta', { output_index => $i,
+                item_id => $item->{id}, delta => $item->{arguments} });
+            _event($c, 'response.function_call_arguments.done', { output_index => $i,
+                item_id => $item->{id}, arguments => $item->{arguments} });
+        } elsif (defined $b->{custom}) {
+            $item = { type => 'custom_tool_call', id => _id('ctc'), call_id => _id('call'),
+                      name => $b->{custom}, input => $b->{input}, status => 'completed' };
+            _event($c, 'response.output_item.added', { output_index => $i,
+                item => { %$item, input => '', status => 'in_progress' } });
+            _event($c, 'response.custom_tool_call_input.delta', { output_index => $i,
+                item_id => $item->{id}, delta => $item->{input} });
+            _event($c, 'response.custom_tool_call_input.done', { output_index => $i,
+                item_id => $item->{id}, input => $item->{input} });
+        } else {
+            my $t = $b->{text};
+            $item = { type => 'message', id => _id('msg'), role => 'assistant',
+                      status => 'completed',
+                      content => [{ type => 'output_text', text => $t, annotations => [] }] };
+            _event($c, 'response.output_item.added', { output_index => $i,
+                item => { %$item, status => 'in_progress', content => [] } });
+            _event($c, 'response.content_part.added', { output_index => $i,
+                item_id => $item->{id}, content_index => 0,
+                part => { type => 'output_text', text => '', annotations => [] } });
+            # in two pieces: the CLI sees deltas
+            my $half = int(length($t) / 2);
+            for my $piece (substr($t, 0, $half), substr($t, $half)) {
+                next unless length $piece;
+                _event($c, 'response.output_text.delta', { output_index => $i,
+                    item_id => $item->{id}, content_index => 0, delta => $piece });
+            }
+            _event($c, 'response.output_text.done', { output_index => $i,
+                item_id => $item->{id}, content_index => 0, text => $t });
+            _event($c, 'response.content_part.done', { output_index => $i,
+                item_id => $item->{id}, content_index => 0,
+                part => { type => 'output_text', text => $t, annotations => [] } });
+        }
+        _event($c, 'response.output_item.done', { output_index => $i, item => $item });
+        push @done, $item;
+        $i++;
+    }
+    _event($c, 'response.completed', { response => { %resp, status => 'completed',
+        output => \@done,
+        usage => { input_tokens => 120, input_tokens_details => { cached_tokens => 0 },
+                   output_tokens => 25, output_tokens_details => { reasoning_tokens => 0 },
+                   total_tokens => 145 } } });
+}
+
+1;
