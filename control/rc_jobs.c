@@ -383,6 +383,7 @@ rc_ws_configure(rc_worker_t *w, const char *ws, rc_ws_t *rec,
 {
     char               root[RC_SANDBOX_PATH_MAX], dir[RC_SANDBOX_PATH_MAX + 300];
     char               branch[96], cwd[300], cerr[RC_ERR_MAX], token[128];
+    char              *prompt;
     size_t             i;
     json_t            *name, *body, *hook, *reply, *vars, *files;
     long               status;
@@ -393,6 +394,7 @@ rc_ws_configure(rc_worker_t *w, const char *ws, rc_ws_t *rec,
     snprintf(branch, sizeof(branch), "replicas/%s", ws);
 
     hook = NULL;
+    prompt = NULL;
     cwd[0] = '\0';
 
     /* the engine works in the first repository (agents, and the start
@@ -412,14 +414,20 @@ rc_ws_configure(rc_worker_t *w, const char *ws, rc_ws_t *rec,
         }
 
         /* the start hook as the workspace's own checkout has it now */
-        if (hook == NULL
+        if ((hook == NULL || prompt == NULL)
             && rc_repo_config_load(dir, &cfg, cerr, sizeof(cerr)) == 0)
         {
-            if (cfg.start_hook) {
+            if (hook == NULL && cfg.start_hook) {
                 hook = json_incref(cfg.start_hook);
                 snprintf(cwd, sizeof(cwd), "/workspace/%s",
                          json_string_value(name));
             }
+
+            /* the agents' prompt: the first repository's that has one */
+            if (prompt == NULL && cfg.system_prompt) {
+                prompt = strdup(cfg.system_prompt);
+            }
+
             rc_repo_config_free(&cfg);
         }
     }
@@ -430,6 +438,7 @@ rc_ws_configure(rc_worker_t *w, const char *ws, rc_ws_t *rec,
                             err, errlen) != 0)
     {
         json_decref(hook);
+        free(prompt);
         return -1;
     }
 
@@ -439,6 +448,7 @@ rc_ws_configure(rc_worker_t *w, const char *ws, rc_ws_t *rec,
         rc_environment_free(vars);
         rc_environment_free(files);
         json_decref(hook);
+        free(prompt);
         return -1;
     }
 
@@ -455,6 +465,12 @@ rc_ws_configure(rc_worker_t *w, const char *ws, rc_ws_t *rec,
     body = json_pack("{s:s, s:O, s:o, s:s}", "workspace", ws, "env", vars,
                      "startHook", hook ? hook : json_null(), "cwd",
                      cwd[0] ? cwd : "/workspace");
+
+    if (body && prompt) {
+        json_object_set_new(body, "systemPrompt", json_string(prompt));
+    }
+
+    free(prompt);
 
     /* the agent new chats get (the API checked the name) */
     if (body && rec->agent[0]) {

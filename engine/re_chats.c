@@ -21,6 +21,7 @@
 #include "re_files.h"
 #include "re_git.h"
 #include "re_hooks.h"
+#include "re_instructions.h"
 #include "re_log.h"
 #include "re_start.h"
 
@@ -865,11 +866,12 @@ static void
 re_chat_turn(re_chat_t *c, re_entry_t *e)
 {
     int          rc, interrupted;
-    char        *bin, **envp;
+    char        *bin, **envp, *prompt, *repo_prompt;
     long long    start;
     re_turn_t    t;
 
     memset(&t, 0, sizeof(t));
+    prompt = NULL;
     t.chat = c->name;
     t.seq = e->seq;
     t.text = e->text;
@@ -906,6 +908,13 @@ re_chat_turn(re_chat_t *c, re_entry_t *e)
 
     t.bin = bin;
     t.envp = envp;
+
+    /* how to live in the workspace, and the repository's own prompt */
+    repo_prompt = re_start_system_prompt();
+    prompt = re_instructions(repo_prompt);
+    t.system_prompt = prompt;
+    free(repo_prompt);
+
     start = re_now_ms();
 
     re_events_emit("chat.turn.started",
@@ -969,6 +978,7 @@ re_chat_turn(re_chat_t *c, re_entry_t *e)
     }
 
     json_decref(t.result);
+    free(prompt);
     free(bin);
     re_env_free(envp);
 }

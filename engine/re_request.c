@@ -231,6 +231,7 @@ re_parse_start(const char *buf, size_t len, re_start_t *out, char *err,
     const char  *key;
     static const char *const known[] = { "env", "startHook", "cwd",
                                          "workspace", "platform", "agent",
+                                         "systemPrompt",
                                          NULL };
     static const char *const pknown[] = { "url", "host", "token", NULL };
 
@@ -338,6 +339,18 @@ re_parse_start(const char *buf, size_t len, re_start_t *out, char *err,
                != strlen(out->workspace))
         {
             re_fail("workspace must be 1 to 32 lowercase letters and digits");
+            goto invalid;
+        }
+    }
+
+    v = json_object_get(root, "systemPrompt");
+
+    if (v && !json_is_null(v)) {
+        out->system_prompt = re_string(v, 0, RE_SYSTEM_PROMPT_MAX);
+
+        if (out->system_prompt == NULL) {
+            re_fail("systemPrompt must be a string of at most %d bytes",
+                    RE_SYSTEM_PROMPT_MAX);
             goto invalid;
         }
     }
@@ -600,6 +613,7 @@ re_start_free(re_start_t *start)
     free(start->cwd);
     free(start->agent);
     free(start->workspace);
+    free(start->system_prompt);
     free(start->platform_url);
     free(start->platform_host);
 

@@ -18,6 +18,7 @@
 #define RE_BODY_MAX              (1024 * 1024)
 #define RE_TEXT_MAX              100000
 #define RE_NAME_MAX              64          /* chat and user */
+#define RE_SYSTEM_PROMPT_MAX     32768       /* replicas.json's */
 #define RE_PATH_MAX              4096
 #define RE_HOOK_COMMANDS_MAX     64
 #define RE_HOOK_COMMAND_MAX      (64 * 1024)
@@ -50,7 +51,8 @@ typedef struct {
     char        *value;
 } re_env_var_t;
 
-/* POST /start: {env, startHook, cwd, workspace, platform, agent} */
+/* POST /start: {env, startHook, cwd, workspace, platform, agent,
+ * systemPrompt} */
 typedef struct {
     char          *workspace;   /* NULL: not given; a warm sandbox learns
                                    its workspace from its first /start */
@@ -62,6 +64,7 @@ typedef struct {
     size_t         nenv;
     re_hook_t     *hook;        /* NULL: no start hook */
     char          *cwd;         /* NULL: the engine's workdir */
+    char          *system_prompt;  /* replicas.json's systemPrompt */
     char          *agent;       /* the workspace's agent for new chats
                                    (claude, codex, opencode, cursor), or
                                    NULL */

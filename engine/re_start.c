@@ -51,6 +51,7 @@ static struct {
     char             *cwd;             /* and its directory (the first
                                           repository): agents work there */
     char              agent[16];       /* and its agent for new chats */
+    char             *system_prompt;   /* and the repository's prompt */
 } re_start = { .lock = PTHREAD_MUTEX_INITIALIZER, .exit_code = -1 };
 
 
@@ -279,6 +280,10 @@ re_start_begin(re_start_t *req)
         re_start.cwd = strdup(req->cwd);
     }
 
+    free(re_start.system_prompt);
+    re_start.system_prompt = req->system_prompt ? strdup(req->system_prompt)
+                                                : NULL;
+
     if (req->agent) {
         snprintf(re_start.agent, sizeof(re_start.agent), "%s", req->agent);
     }
@@ -401,6 +406,19 @@ re_start_cwd(char *buf, size_t size)
     pthread_mutex_lock(&re_start.lock);
     snprintf(buf, size, "%s", re_start.cwd ? re_start.cwd : re_start.workdir);
     pthread_mutex_unlock(&re_start.lock);
+}
+
+
+char *
+re_start_system_prompt(void)
+{
+    char  *p;
+
+    pthread_mutex_lock(&re_start.lock);
+    p = re_start.system_prompt ? strdup(re_start.system_prompt) : NULL;
+    pthread_mutex_unlock(&re_start.lock);
+
+    return p;
 }
 
 

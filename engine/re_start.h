@@ -32,6 +32,8 @@ char **re_start_env(void);
 void re_start_cwd(char *buf, size_t size);
 /* the workspace's agent for new chats as the last /start said, or "" */
 void re_start_agent(char *buf, size_t size);
+/* the repository's systemPrompt of the last /start, malloc'ed, or NULL */
+char *re_start_system_prompt(void);
 /* the image's warm hook as control recorded it: {state, ..., log} */
 json_t *re_warm_status(size_t log_max);
 

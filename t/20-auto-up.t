@@ -8,7 +8,7 @@ use strict;
 use warnings;
 use lib 't/lib';
 use Test::More;
-use Replicas::Test qw(repo_root tmpdir free_port http_request http_json wait_port);
+use Replicas::Test qw(repo_root tmpdir free_port http_request http_json wait_port poll_until);
 
 my $root = repo_root();
 my $home = tmpdir() . '/home';
@@ -88,6 +88,16 @@ like($res->{body}, qr/The sample workspace/, "served by the sample repository's 
 $res = http_request(port => $port, host => $main, path => "/v1/workspaces/$sample",
                     headers => [['Authorization', "Bearer $key"]]);
 is(http_json($res)->{state}, 'awake', 'it is awake');
+# its start hook ran `replicas preview create 3000`: the engine reached the
+# platform through the gateway's listener on the sandboxes' bridge
+my $previews;
+poll_until(30, sub {
+    $res = http_request(port => $port, host => $main, path => "/v1/workspaces/$sample/previews",
+                        headers => [['Authorization', "Bearer $key"]]);
+    $previews = http_json($res);
+    $previews && @{ $previews->{previews} // [] } });
+is_deeply([ map { "$_->{port} $_->{visibility}" } @{ $previews->{previews} } ], ['3000 authenticated'],
+          'the sample registered its preview from inside, with `replicas preview create`');
 
 $res = http_request(port => $port, host => $demo);
 is($res->{status}, 401, 'the demo preview needs a credential');

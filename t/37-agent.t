@@ -105,7 +105,8 @@ like($failed->{payload}{message}, qr/ANTHROPIC_API_KEY/, 'and what to set');
 is(scalar @{ $model->turns }, 0, 'no request reached the model');
 
 # --- a turn with tools, and a second message queued behind it ---------------------------
-api('POST', '/start', { env => \%env, startHook => undef, cwd => "$work/app" });
+api('POST', '/start', { env => \%env, startHook => undef, cwd => "$work/app",
+                        systemPrompt => 'Prefer small commits in this repository.' });
 my ($st, $j, $s1) = send_msg('Please write the greeting');
 is($st, 202, 'a message');
 is($j->{status}, 'sent', 'the agent starts on it at once');
@@ -129,6 +130,12 @@ my ($bash_result) = grep { !$_->{payload}{is_error} } @{ of_type('tool.result', 
 ok($bash_result, 'tool results are events');
 is(do { local (@ARGV, $/) = "$work/app/hello.txt"; <> }, "hello from the agent\n", 'the file is written');
 is(do { local (@ARGV, $/) = "$work/app/copy.txt"; <> }, "hello from the agent\n", 'the command ran');
+
+# what the agent is told: the workspace's ways, then the repository's prompt
+my $system = encode_json($model->turns->[0]{body}{system} // '');
+like($system, qr/replicas preview create <port>/, "the agent learns how to publish previews");
+like($system, qr/in the background/, 'and to run servers in the background');
+like($system, qr/Prefer small commits in this repository/, "and gets replicas.json's systemPrompt");
 
 my $done2 = wait_event('chat.turn.completed', seq => $s2);
 ok($done2, 'then the queued message ran');

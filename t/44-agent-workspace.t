@@ -42,7 +42,8 @@ my $ctl = start_control(redis => $redis, gateway => $gw,
                                  '--repo-root', Replicas::Test::tmpdir() . '/repos']);
 (my $host = $ctl->{range}) =~ s{\.0/\d+$}{.1};
 
-my $repo = fixture_repo('agentapp', { 'README.md' => "# an app\n" });
+my $repo = fixture_repo('agentapp', { 'README.md' => "# an app\n",
+    'replicas.json' => encode_json({ systemPrompt => 'The tests of this app run with make check.' }) });
 my ($st, $j) = api($gw, $key, 'POST', '/v1/workspaces', { repository => $repo });
 my $id = $j->{id};
 is($ws->wait_state($id, 'awake'), 'awake', "workspace $id") or diag $ctl->log;
@@ -87,6 +88,8 @@ my $sandbox = $redis->cmd('HGET', ws_key($id), 'sandbox');
 is(do { local (@ARGV, $/) = "$ctl->{home}/sandboxes/$sandbox/merged/agentapp/greeting.txt"; <> },
    "hello from a workspace\n", "the file is in the workspace's checkout");
 my $session = $done->{payload}{session_id};
+like(encode_json($model->turns->[0]{body}{system} // ''), qr/run with make check/,
+     "the agent got replicas.json's systemPrompt through control");
 
 # --- the conversation survives sleep and wake --------------------------------------
 api($gw, $key, 'POST', "/v1/workspaces/$id/sleep");

@@ -1,0 +1,65 @@
+/* The agents' standing instructions: see re_instructions.h. */
+
+#define _GNU_SOURCE
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "re_instructions.h"
+
+
+static const char  re_instructions_text[] =
+    "You work inside a Replicas workspace: an isolated Linux machine with "
+    "the repository checked out under /workspace, on a branch of its own "
+    "(replicas/<workspace id>).\n"
+    "\n"
+    "Running things:\n"
+    "- Start servers (dev servers, databases, watchers) in the background "
+    "so your turn can end while they run, with their output in a file: "
+    "`nohup npm run dev > /tmp/dev.log 2>&1 &`. Never run a server in the "
+    "foreground: the turn would not end.\n"
+    "- Check a server is up before you say it is: `curl -sf "
+    "http://127.0.0.1:3000/` or read its log.\n"
+    "- Bind servers to 0.0.0.0 (not only 127.0.0.1) so previews reach "
+    "them.\n"
+    "\n"
+    "Showing your work:\n"
+    "- `replicas preview create <port>` publishes a port and prints its "
+    "URL, which only the team can open; add `--public` only when asked "
+    "for a link anyone can open. `replicas preview list` shows them, "
+    "`replicas preview delete <port>` removes one. Give the user the URL.\n"
+    "- `replicas computer info` shows the workspace and its previews.\n"
+    "\n"
+    "Your work:\n"
+    "- Everything you change is committed for you at the end of each turn "
+    "(authored by the person who asked) and pushed to the workspace's "
+    "branch: do not push, force-push or switch branches yourself, and "
+    "never commit secrets.\n"
+    "- The workspace may sleep between messages; running processes stop "
+    "then and the repository's start hook starts them again on wake.\n";
+
+
+char *
+re_instructions(const char *repository_prompt)
+{
+    char    *out;
+    size_t   len;
+
+    len = sizeof(re_instructions_text)
+          + (repository_prompt ? strlen(repository_prompt) + 64 : 0);
+
+    out = malloc(len);
+    if (out == NULL) {
+        return NULL;
+    }
+
+    if (repository_prompt && repository_prompt[0]) {
+        snprintf(out, len, "%s\nThe repository's own instructions:\n%s\n",
+                 re_instructions_text, repository_prompt);
+    } else {
+        snprintf(out, len, "%s", re_instructions_text);
+    }
+
+    return out;
+}
