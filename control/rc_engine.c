@@ -8,18 +8,13 @@
 
 #include <curl/curl.h>
 
+#include "common/rp_buf.h"
 #include "common/rp_crypt.h"
 #include "rc_engine.h"
 #include "rc_log.h"
 
 
 #define RC_ENGINE_REPLY_MAX  (4 * 1024 * 1024)
-
-
-typedef struct {
-    char    *data;
-    size_t   len;
-} rc_buf_t;
 
 
 static CURL  *rc_curl;
@@ -32,33 +27,6 @@ rc_engine_init(void)
 }
 
 
-static size_t
-rc_engine_write(char *ptr, size_t size, size_t nmemb, void *userdata)
-{
-    char      *p;
-    size_t     n;
-    rc_buf_t  *buf = userdata;
-
-    n = size * nmemb;
-
-    if (buf->len + n > RC_ENGINE_REPLY_MAX) {
-        return 0;
-    }
-
-    p = realloc(buf->data, buf->len + n + 1);
-    if (p == NULL) {
-        return 0;
-    }
-
-    memcpy(p + buf->len, ptr, n);
-    buf->data = p;
-    buf->len += n;
-    buf->data[buf->len] = '\0';
-
-    return n;
-}
-
-
 long
 rc_engine_call(const char *addr, const char *method, const char *path,
     json_t *body, long timeout_ms, json_t **reply)
@@ -66,7 +34,7 @@ rc_engine_call(const char *addr, const char *method, const char *path,
     char               url[256], *text;
     long               status;
     CURLcode           rc;
-    rc_buf_t           buf;
+    rp_buf_t           buf;
     struct curl_slist *headers;
 
     if (reply) {
@@ -87,6 +55,7 @@ rc_engine_call(const char *addr, const char *method, const char *path,
 
     buf.data = NULL;
     buf.len = 0;
+    buf.max = RC_ENGINE_REPLY_MAX;
     text = NULL;
     headers = NULL;
 
@@ -97,7 +66,7 @@ rc_engine_call(const char *addr, const char *method, const char *path,
     curl_easy_setopt(rc_curl, CURLOPT_TIMEOUT_MS, timeout_ms);
     curl_easy_setopt(rc_curl, CURLOPT_CONNECTTIMEOUT_MS,
                      timeout_ms < 1000 ? timeout_ms : 1000L);
-    curl_easy_setopt(rc_curl, CURLOPT_WRITEFUNCTION, rc_engine_write);
+    curl_easy_setopt(rc_curl, CURLOPT_WRITEFUNCTION, rp_buf_append);
     curl_easy_setopt(rc_curl, CURLOPT_WRITEDATA, &buf);
 
     if (body) {

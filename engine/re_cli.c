@@ -9,40 +9,8 @@
 #include <curl/curl.h>
 #include <jansson.h>
 
+#include "common/rp_buf.h"
 #include "re_cli.h"
-
-
-typedef struct {
-    char    *data;
-    size_t   len;
-} re_cli_buf_t;
-
-
-static size_t
-re_cli_write(char *ptr, size_t size, size_t nmemb, void *userdata)
-{
-    char          *p;
-    size_t         n;
-    re_cli_buf_t  *buf = userdata;
-
-    n = size * nmemb;
-
-    if (buf->len + n > 4 * 1024 * 1024) {
-        return 0;
-    }
-
-    p = realloc(buf->data, buf->len + n + 1);
-    if (p == NULL) {
-        return 0;
-    }
-
-    memcpy(p + buf->len, ptr, n);
-    buf->data = p;
-    buf->len += n;
-    buf->data[buf->len] = '\0';
-
-    return n;
-}
 
 
 /* one call to the engine; the status, the answer in *reply */
@@ -54,7 +22,7 @@ re_cli_call(const char *method, const char *path, json_t *body,
     long               status;
     CURL              *curl;
     const char        *base;
-    re_cli_buf_t       buf;
+    rp_buf_t           buf;
     struct curl_slist *headers;
 
     *reply = NULL;
@@ -70,6 +38,7 @@ re_cli_call(const char *method, const char *path, json_t *body,
 
     buf.data = NULL;
     buf.len = 0;
+    buf.max = 4 * 1024 * 1024;
     headers = NULL;
     text = NULL;
 
@@ -84,7 +53,7 @@ re_cli_call(const char *method, const char *path, json_t *body,
     curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
     curl_easy_setopt(curl, CURLOPT_NOPROXY, "*");
     curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, 20000L);
-    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, re_cli_write);
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, rp_buf_append);
     curl_easy_setopt(curl, CURLOPT_WRITEDATA, &buf);
 
     status = 0;

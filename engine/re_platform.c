@@ -9,6 +9,7 @@
 
 #include <curl/curl.h>
 
+#include "common/rp_buf.h"
 #include "re_engine.h"
 #include "re_platform.h"
 
@@ -22,12 +23,6 @@ static struct {
     char             *host;
     char             *token;
 } re_platform = { .lock = PTHREAD_MUTEX_INITIALIZER };
-
-
-typedef struct {
-    char    *data;
-    size_t   len;
-} re_buf_t;
 
 
 static void
@@ -71,33 +66,6 @@ re_platform_ready(void)
 }
 
 
-static size_t
-re_platform_write(char *ptr, size_t size, size_t nmemb, void *userdata)
-{
-    char      *p;
-    size_t     n;
-    re_buf_t  *buf = userdata;
-
-    n = size * nmemb;
-
-    if (buf->len + n > RE_PLATFORM_REPLY_MAX) {
-        return 0;
-    }
-
-    p = realloc(buf->data, buf->len + n + 1);
-    if (p == NULL) {
-        return 0;
-    }
-
-    memcpy(p + buf->len, ptr, n);
-    buf->data = p;
-    buf->len += n;
-    buf->data[buf->len] = '\0';
-
-    return n;
-}
-
-
 long
 re_platform_call(const char *method, const char *path, json_t *body,
     json_t **reply)
@@ -105,7 +73,7 @@ re_platform_call(const char *method, const char *path, json_t *body,
     char               url[1024], auth[320], host[340], *text;
     long               status;
     CURL              *curl;
-    re_buf_t           buf;
+    rp_buf_t           buf;
     struct curl_slist *headers, *h;
 
     *reply = NULL;
@@ -152,6 +120,7 @@ re_platform_call(const char *method, const char *path, json_t *body,
 
     buf.data = NULL;
     buf.len = 0;
+    buf.max = RE_PLATFORM_REPLY_MAX;
 
     curl_easy_setopt(curl, CURLOPT_URL, url);
     curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
@@ -160,7 +129,7 @@ re_platform_call(const char *method, const char *path, json_t *body,
     curl_easy_setopt(curl, CURLOPT_NOPROXY, "*");
     curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, 10000L);
     curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, 3000L);
-    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, re_platform_write);
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, rp_buf_append);
     curl_easy_setopt(curl, CURLOPT_WRITEDATA, &buf);
 
     status = 0;

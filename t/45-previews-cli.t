@@ -48,15 +48,16 @@ my $id = $j->{id};
 is($ws->wait_state($id, 'awake'), 'awake', "workspace $id") or diag $ctl->log;
 my $sb = $redis->cmd('HGET', ws_key($id), 'sandbox');
 my $dir = "$ctl->{home}/sandboxes/$sb/merged/site";
-ok(poll_until(30, sub { (do { local (@ARGV, $/) = "$dir/engine-public.txt"; <> } // '') =~ /refused/ }),
+sub slurp { my ($f) = @_; open my $fh, '<', $f or return ''; local $/; return <$fh> // '' }
+ok(poll_until(30, sub { slurp("$dir/engine-public.txt") =~ /refused/ }),
    'the start hook ran the CLI')
     or diag `cat $dir/preview-err.txt 2>&1`;
 
-chomp(my $url = do { local (@ARGV, $/) = "$dir/preview-url.txt"; <> } // '');
+chomp(my $url = slurp("$dir/preview-url.txt"));
 is($url, "http://3000-$id.$domain:$gport/", '`replicas preview create 3000 --public` prints its URL')
     or diag `cat $dir/preview-err.txt`;
-like(do { local (@ARGV, $/) = "$dir/computer.txt"; <> }, qr/workspace $id/, '`replicas computer info`');
-like(do { local (@ARGV, $/) = "$dir/engine-public.txt"; <> }, qr/never public.*\n?refused/s,
+like(slurp("$dir/computer.txt"), qr/workspace $id/, '`replicas computer info`');
+like(slurp("$dir/engine-public.txt"), qr/never public.*\n?refused/s,
      'the engine port cannot be made public') or diag `cat $dir/engine-public.txt`;
 
 ($st, $j) = api($gw, $key, 'GET', "/v1/workspaces/$id/previews");

@@ -23,73 +23,22 @@ use strict;
 use warnings;
 
 use Exporter 'import';
-use IO::Socket::INET;
-use IO::Select;
 use JSON::PP;
-use POSIX ();
-use Time::HiRes qw(time sleep);
-use Replicas::Test qw(free_port tmpdir);
+use Time::HiRes qw(sleep);
+use parent -norequire, 'Replicas::ScriptedServer';
+use Replicas::ScriptedServer;
 
 our @EXPORT_OK = qw(start_responses_server);
 
-my @servers;
-END { $_->stop for @servers }
-
 sub start_responses_server {
     my (%o) = @_;
-    my $port = $o{port} // free_port();
-    my $log = tmpdir() . "/responses-$port.jsonl";
-    my $listen = IO::Socket::INET->new(LocalAddr => $o{addr} // '127.0.0.1',
-        LocalPort => $port, Proto => 'tcp', Listen => 64, ReuseAddr => 1)
-        or die "responses server: $!";
     my $scripts = $o{scripts} // [];
     my $delay = $o{delay} // 0;      # seconds before each scripted answer
-    my $pid = fork // die "fork: $!";
-    if ($pid == 0) {
-        $SIG{CHLD} = 'IGNORE';
-        $SIG{TERM} = sub { POSIX::_exit(0) };
-        while (1) {
-            my $c = $listen->accept or next;
-            my $kid = fork;
-            if (defined $kid && $kid == 0) {
-                close $listen;
-                srand($$ ^ int(time * 1000));   # ids differ per answer
-                eval { _serve($c, $scripts, $log, $delay) };
-                POSIX::_exit(0);
-            }
-            close $c;
-        }
-    }
-    close $listen;
-    my $self = bless { port => $port, pid => $pid, log => $log,
-                       url => "http://" . ($o{addr} // '127.0.0.1') . ":$port/v1" },
-        __PACKAGE__;
-    push @servers, $self;
-    return $self;
+    return __PACKAGE__->start(%o, name => 'responses', url_path => '/v1',
+        answer => sub { _answer(@_, $scripts, $delay) });
 }
 
-# the base URL, /v1 included
-sub url { $_[0]{url} }
-
-sub stop {
-    my ($self) = @_;
-    return unless $self->{pid};
-    kill 'TERM', $self->{pid};
-    waitpid $self->{pid}, 0;
-    delete $self->{pid};
-}
-
-# every request the server answered: [{path, method, headers, body}, ...]
-sub requests {
-    my ($self) = @_;
-    open my $fh, '<', $self->{log} or return [];
-    my @r;
-    while (my $line = <$fh>) {
-        my $r = eval { decode_json($line) } or next;
-        push @r, $r;
-    }
-    return \@r;
-}
+# the base URL is url(), /v1 included
 
 # the requests that carried tools: the agent's own turns
 sub turns { [ grep { _has_tools($_->{body}) } @{ $_[0]->requests } ] }
@@ -100,48 +49,6 @@ sub _has_tools {
     return 1 if ref $req->{tools} eq 'ARRAY' && @{ $req->{tools} };
     return scalar grep { ref $_ eq 'HASH' && ($_->{type} // '') eq 'additional_tools' }
                        @{ ref $req->{input} eq 'ARRAY' ? $req->{input} : [] };
-}
-
-sub _read_request {
-    my ($c) = @_;
-    my $buf = '';
-    my $sel = IO::Select->new($c);
-    while ($buf !~ /\r\n\r\n/) {
-        $sel->can_read(10) or return;
-        sysread($c, $buf, 65536, length $buf) or return;
-    }
-    my ($head, $body) = split /\r\n\r\n/, $buf, 2;
-    my ($method, $path) = $head =~ /^(\S+) (\S+)/;
-    my %h;
-    for (split /\r\n/, $head) { $h{lc $1} = $2 if /^([^:]+):\s*(.*)$/ }
-    if (lc($h{'transfer-encoding'} // '') eq 'chunked') {
-        my $raw = $body;
-        while ($raw !~ /\r\n0\r\n\r\n$/ && $raw !~ /^0\r\n\r\n$/) {
-            $sel->can_read(10) or last;
-            sysread($c, $raw, 65536, length $raw) or last;
-        }
-        $body = '';
-        while ($raw =~ s/^([0-9a-fA-F]+)\r\n//) {
-            my $n = hex $1;
-            last if $n == 0;
-            $body .= substr($raw, 0, $n, '');
-            $raw =~ s/^\r\n//;
-        }
-    } else {
-        my $len = $h{'content-length'} // 0;
-        while (length $body < $len) {
-            $sel->can_read(10) or last;
-            sysread($c, $body, 65536, length $body) or last;
-        }
-    }
-    return ($method, $path, \%h, $body);
-}
-
-sub _send_json {
-    my ($c, $status, $obj) = @_;
-    my $body = encode_json($obj);
-    print {$c} "HTTP/1.1 $status X\r\nContent-Type: application/json\r\n"
-        . 'Content-Length: ' . length($body) . "\r\nConnection: close\r\n\r\n$body";
 }
 
 my $sequence = 0;
@@ -188,21 +95,13 @@ sub _script_and_step {
 
 sub _id { $_[0] . '_' . join '', map { sprintf '%x', int rand 16 } 1 .. 24 }
 
-sub _serve {
-    my ($c, $scripts, $log, $delay) = @_;
-    my ($method, $path, $h, $body) = _read_request($c) or return;
-    my $req = eval { decode_json($body) } // {};
-    if (open my $fh, '>>', $log) {
-        my %keep = map { $_ => $h->{$_} } grep { /^(authorization|content-type|accept|user-agent)$/ } keys %$h;
-        print $fh encode_json({ path => $path, method => $method, headers => \%keep,
-                                body => $req }), "\n";
-        close $fh;
-    }
+sub _answer {
+    my ($c, $method, $path, $h, $req, $scripts, $delay) = @_;
     if ($method eq 'GET' && $path =~ m{^/v1/models(\?|$)}) {
-        return _send_json($c, 200, { object => 'list', data => [], models => [] });
+        return Replicas::ScriptedServer::send_json($c, 200, { object => 'list', data => [], models => [] });
     }
     if ($method ne 'POST' || $path !~ m{^/v1/responses(\?|$)}) {
-        return _send_json($c, 404, { error => { type => 'not_found',
+        return Replicas::ScriptedServer::send_json($c, 404, { error => { type => 'not_found',
             message => "no $method $path here" } });
     }
 
