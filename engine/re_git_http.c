@@ -21,6 +21,7 @@
 
 #include "re_engine.h"
 #include "re_git.h"
+#include "re_http.h"
 #include "re_log.h"
 #include "re_request.h"
 
@@ -54,42 +55,6 @@ re_git_reply(struct MHD_Connection *c, unsigned status, const char *type,
     MHD_destroy_response(resp);
 
     return rc;
-}
-
-
-static enum MHD_Result
-re_git_json(struct MHD_Connection *c, unsigned status, json_t *j,
-    const char *allow)
-{
-    char  *text;
-
-    text = j ? json_dumps(j, JSON_COMPACT) : NULL;
-    json_decref(j);
-
-    if (text == NULL) {
-        status = MHD_HTTP_INTERNAL_SERVER_ERROR;
-        text = strdup("{\"error\":{\"code\":\"internal\","
-                      "\"message\":\"out of memory\"}}");
-        if (text == NULL) {
-            return MHD_NO;
-        }
-    }
-
-    return re_git_reply(c, status, "application/json", text, strlen(text),
-                        allow);
-}
-
-
-static enum MHD_Result
-re_git_error(struct MHD_Connection *c, unsigned status, const char *code,
-    const char *message, const char *allow)
-{
-    re_info("http.error", "status=%u code=%s", status, code);
-
-    return re_git_json(c, status,
-                       json_pack("{s:{s:s, s:s}}", "error", "code", code,
-                                 "message", message),
-                       allow);
 }
 
 
@@ -227,7 +192,7 @@ re_git_files(struct MHD_Connection *c, const char *root, const char *path)
     fd = re_git_open_below(root, path, O_RDONLY | O_DIRECTORY, &status, &msg);
 
     if (fd < 0) {
-        return re_git_error(c, status, status == MHD_HTTP_NOT_FOUND
+        return re_http_error(c, status, status == MHD_HTTP_NOT_FOUND
                                        ? "path_not_found" : "invalid_path",
                             msg, NULL);
     }
@@ -236,7 +201,7 @@ re_git_files(struct MHD_Connection *c, const char *root, const char *path)
 
     if (d == NULL) {
         close(fd);
-        return re_git_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal",
+        return re_http_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal",
                             "the directory cannot be read", NULL);
     }
 
@@ -271,7 +236,7 @@ re_git_files(struct MHD_Connection *c, const char *root, const char *path)
     closedir(d);
 
     if (list == NULL) {
-        return re_git_json(c, MHD_HTTP_OK, NULL, NULL);
+        return re_http_send(c, MHD_HTTP_OK, NULL, NULL);
     }
 
     /* by name; an entry jansson refused (not UTF-8) is not there */
@@ -294,7 +259,7 @@ re_git_files(struct MHD_Connection *c, const char *root, const char *path)
     free(items);
     json_decref(list);
 
-    return re_git_json(c, MHD_HTTP_OK,
+    return re_http_send(c, MHD_HTTP_OK,
                        sorted ? json_pack("{s:o, s:b}", "entries", sorted,
                                           "truncated", truncated)
                               : NULL,
@@ -314,7 +279,7 @@ re_git_content(struct MHD_Connection *c, const char *root, const char *path)
     struct MHD_Response  *resp;
 
     if (path[0] == '\0') {
-        return re_git_error(c, MHD_HTTP_BAD_REQUEST, "invalid_request",
+        return re_http_error(c, MHD_HTTP_BAD_REQUEST, "invalid_request",
                             "path is required", NULL);
     }
 
@@ -322,20 +287,20 @@ re_git_content(struct MHD_Connection *c, const char *root, const char *path)
     fd = re_git_open_below(root, path, O_RDONLY | O_NONBLOCK, &status, &msg);
 
     if (fd < 0) {
-        return re_git_error(c, status, status == MHD_HTTP_NOT_FOUND
+        return re_http_error(c, status, status == MHD_HTTP_NOT_FOUND
                                        ? "path_not_found" : "invalid_path",
                             msg, NULL);
     }
 
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
         close(fd);
-        return re_git_error(c, MHD_HTTP_BAD_REQUEST, "invalid_path",
+        return re_http_error(c, MHD_HTTP_BAD_REQUEST, "invalid_path",
                             "not a regular file", NULL);
     }
 
     if (st.st_size > RE_GIT_BODY_MAX) {
         close(fd);
-        return re_git_error(c, MHD_HTTP_CONTENT_TOO_LARGE, "too_large",
+        return re_http_error(c, MHD_HTTP_CONTENT_TOO_LARGE, "too_large",
                             "the file is larger than 10 MiB", NULL);
     }
 
@@ -374,36 +339,36 @@ re_git_http(struct MHD_Connection *c, const char *url, const char *method)
 
     if (strcmp(url, "/git/push") == 0) {
         if (!post) {
-            return re_git_error(c, MHD_HTTP_METHOD_NOT_ALLOWED,
+            return re_http_error(c, MHD_HTTP_METHOD_NOT_ALLOWED,
                                 "method_not_allowed", "POST only", "POST");
         }
 
         if (atomic_load(&re_engine.stopping)) {
-            return re_git_error(c, MHD_HTTP_CONFLICT, "stopping",
+            return re_http_error(c, MHD_HTTP_CONFLICT, "stopping",
                                 "the engine is stopping", NULL);
         }
 
     } else if (!get) {
-        return re_git_error(c, MHD_HTTP_METHOD_NOT_ALLOWED,
+        return re_http_error(c, MHD_HTTP_METHOD_NOT_ALLOWED,
                             "method_not_allowed",
                             "the endpoint does not take this method",
                             "GET, HEAD");
     }
 
     if (strcmp(url, "/git") == 0) {
-        return re_git_json(c, MHD_HTTP_OK, re_git_list(), NULL);
+        return re_http_send(c, MHD_HTTP_OK, re_git_list(), NULL);
     }
 
     name = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "repo");
 
     if (name == NULL || name[0] == '\0') {
-        return re_git_error(c, MHD_HTTP_BAD_REQUEST, "invalid_request",
+        return re_http_error(c, MHD_HTTP_BAD_REQUEST, "invalid_request",
                             "repo is required: a repository's name (GET "
                             "/git lists them)", NULL);
     }
 
     if (!re_git_repo_path(name, root, sizeof(root))) {
-        return re_git_error(c, MHD_HTTP_NOT_FOUND, "repository_not_found",
+        return re_http_error(c, MHD_HTTP_NOT_FOUND, "repository_not_found",
                             "no such repository", NULL);
     }
 
@@ -413,16 +378,16 @@ re_git_http(struct MHD_Connection *c, const char *url, const char *method)
         rc = re_git_push_now(name, &result, err, sizeof(err));
 
         if (rc == -1) {
-            return re_git_error(c, MHD_HTTP_NOT_FOUND, "repository_not_found",
+            return re_http_error(c, MHD_HTTP_NOT_FOUND, "repository_not_found",
                                 "no such repository", NULL);
         }
 
         if (rc != 0) {
-            return re_git_error(c, MHD_HTTP_BAD_GATEWAY, "push_failed", err,
+            return re_http_error(c, MHD_HTTP_BAD_GATEWAY, "push_failed", err,
                                 NULL);
         }
 
-        return re_git_json(c, MHD_HTTP_OK, result, NULL);
+        return re_http_send(c, MHD_HTTP_OK, result, NULL);
     }
 
     if (strcmp(url, "/diff") == 0) {
@@ -431,17 +396,17 @@ re_git_http(struct MHD_Connection *c, const char *url, const char *method)
         rc = re_git_diff(name, &buf, &len);
 
         if (rc == -1) {
-            return re_git_error(c, MHD_HTTP_NOT_FOUND, "repository_not_found",
+            return re_http_error(c, MHD_HTTP_NOT_FOUND, "repository_not_found",
                                 "no such repository", NULL);
         }
 
         if (rc == -3) {
-            return re_git_error(c, MHD_HTTP_CONTENT_TOO_LARGE, "too_large",
+            return re_http_error(c, MHD_HTTP_CONTENT_TOO_LARGE, "too_large",
                                 "the diff is larger than 10 MiB", NULL);
         }
 
         if (rc != 0) {
-            return re_git_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal",
+            return re_http_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal",
                                 "the diff could not be made", NULL);
         }
 
@@ -453,7 +418,7 @@ re_git_http(struct MHD_Connection *c, const char *url, const char *method)
     path = path ? path : "";
 
     if (path[0] != '\0' && !re_git_path_ok(path)) {
-        return re_git_error(c, MHD_HTTP_BAD_REQUEST, "invalid_path",
+        return re_http_error(c, MHD_HTTP_BAD_REQUEST, "invalid_path",
                             "path must be relative to the repository, "
                             "without \".\" or \"..\" parts", NULL);
     }

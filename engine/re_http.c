@@ -22,6 +22,7 @@
 #include <microhttpd.h>
 
 #include "re_engine.h"
+#include "re_http.h"
 #include "re_log.h"
 #include "re_chats.h"
 #include "re_events.h"
@@ -81,7 +82,7 @@ static struct MHD_Daemon  *re_daemon;
 static pthread_mutex_t     re_claim_lock = PTHREAD_MUTEX_INITIALIZER;
 
 
-static enum MHD_Result
+enum MHD_Result
 re_http_send(struct MHD_Connection *c, unsigned status, json_t *j,
     const char *allow)
 {
@@ -111,6 +112,7 @@ re_http_send(struct MHD_Connection *c, unsigned status, json_t *j,
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
                             "application/json");
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
 
     if (allow) {
         MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
@@ -123,7 +125,7 @@ re_http_send(struct MHD_Connection *c, unsigned status, json_t *j,
 }
 
 
-static enum MHD_Result
+enum MHD_Result
 re_http_error(struct MHD_Connection *c, unsigned status, const char *code,
     const char *message, const char *allow)
 {

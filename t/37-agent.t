@@ -12,12 +12,10 @@ use warnings;
 use lib 't/lib';
 use Test::More;
 use JSON::PP;
-use POSIX qw(WNOHANG);
-use Replicas::Test qw(objs_dir tmpdir free_port wait_port http_request
-                      http_json poll_until);
+use Replicas::Test qw(objs_dir tmpdir poll_until);
+use Replicas::Engine;
 use Replicas::ModelServer qw(start_model_server);
 
-my $bin = objs_dir() . '/replicas-engine';
 my $agents = objs_dir() . '/agents';
 ok(-x "$agents/node_modules/.bin/claude", 'Claude Code is installed from npm')
     or BAIL_OUT("run ./auto/test (auto/lib.sh rp_install_agents)");
@@ -41,50 +39,12 @@ my $model = start_model_server(scripts => [
     { match => qr/after the interrupt/, steps => [ { text => 'Back to work.' } ] },
 ]);
 
-my ($engine, $port);
-sub start_engine {
-    $port = free_port();
-    my $pid = fork // die;
-    if (!$pid) {
-        open STDIN, '<', '/dev/null';
-        open STDOUT, '>>', "$dir/engine.log";
-        open STDERR, '>&', \*STDOUT;
-        $ENV{HOME} = "$dir/home";
-        $ENV{REPLICAS_WORKSPACE} = 'agentws';
-        delete @ENV{qw(ANTHROPIC_API_KEY ANTHROPIC_AUTH_TOKEN ANTHROPIC_BASE_URL)};
-        exec $bin, 'serve', '--listen', "127.0.0.1:$port", '--state-dir', $state,
-             '--workdir', $work, '--agents-dir', $agents or POSIX::_exit(127);
-    }
-    $engine = $pid;
-    wait_port('127.0.0.1', $port, 10) or die 'the engine did not listen';
-}
-sub stop_engine {
-    return unless $engine;
-    kill 'TERM', $engine;
-    poll_until(20, sub { waitpid($engine, WNOHANG) == $engine }) or do {
-        kill 'KILL', $engine; waitpid $engine, 0 };
-    undef $engine;
-}
-END { my $s = $?; stop_engine(); $? = $s }
-
-sub api {
-    my ($method, $path, $body) = @_;
-    my $r = http_request(port => $port, host => "127.0.0.1:$port", method => $method,
-                         path => $path, (defined $body ? (body => encode_json($body)) : ()));
-    return ($r->{status}, scalar http_json($r));
-}
-sub events {
-    my (undef, $j) = api('GET', '/events?format=json&after=0');
-    return $j ? $j->{events} : [];
-}
-sub of_type { my ($t, %w) = @_; [ grep { my $e = $_; $e->{type} eq $t
-    && !grep { ($e->{payload}{$_} // '') ne $w{$_} } keys %w } @{ events() } ] }
-sub wait_event {
-    my ($t, %w) = @_;
-    my $got;
-    poll_until(60, sub { $got = of_type($t, %w)->[0] });
-    return $got;
-}
+my $engine = Replicas::Engine->new(dir => $dir, work => $work, state => $state,
+                                   workspace => 'agentws');
+sub api { $engine->api(@_) }
+sub events { $engine->events }
+sub of_type { $engine->of_type(@_) }
+sub wait_event { $engine->wait_event(@_) }
 my $seq = 0;
 sub send_msg {
     my ($text, $chat) = @_;
@@ -93,8 +53,6 @@ sub send_msg {
     return ($st, $j, $seq);
 }
 my %env = (ANTHROPIC_BASE_URL => $model->url, ANTHROPIC_API_KEY => 'sk-ant-test-not-real');
-
-start_engine();
 
 # --- no model key: a clear failure, nothing run -----------------------------------------
 api('POST', '/start', { env => {}, startHook => undef, cwd => "$work/app" });
@@ -146,8 +104,7 @@ is_deeply(\@order, ["chat.turn.started:$s1", "chat.turn.completed:$s1",
                     "chat.turn.started:$s2", "chat.turn.completed:$s2"], 'one after the other');
 
 # --- the engine restarted (a wake): the next message resumes the session ---------------
-stop_engine();
-start_engine();
+$engine->restart;
 api('POST', '/start', { env => \%env, startHook => undef, cwd => "$work/app" });
 my (undef, undef, $s3) = send_msg('Is this after the wake?');
 my $done3 = wait_event('chat.turn.completed', seq => $s3);

@@ -39,7 +39,9 @@ sub start {
         open STDERR, '>&', \*STDOUT;
         $ENV{HOME} = "$self->{dir}/home";
         $ENV{REPLICAS_WORKSPACE} = $self->{workspace};
+        # only what the test gives through /start reaches the agents
         delete @ENV{qw(ANTHROPIC_API_KEY ANTHROPIC_AUTH_TOKEN ANTHROPIC_BASE_URL
+                       OPENAI_API_KEY OPENAI_BASE_URL CODEX_API_KEY CODEX_HOME
                        REPLICAS_GIT_TOKEN GITHUB_TOKEN)};
         exec $bin, 'serve', '--listen', "127.0.0.1:$self->{port}", '--state-dir',
              $self->{state}, '--workdir', $self->{work}, '--agents-dir', $self->{agents}
