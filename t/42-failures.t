@@ -91,8 +91,9 @@ sub wait_state {
         $res->{status} == 200 });
     is($res->{body}, "slow but there\n", 'and the workspace serves its preview');
 
-    my $pending = $redis->cmd('XPENDING', 'replicas:jobs', 'control');
-    is($pending->[0], 0, 'no job is left pending');
+    # acknowledged once the job ends, just after the state it wrote
+    ok(poll_until(10, sub { $redis->cmd('XPENDING', 'replicas:jobs', 'control')->[0] == 0 }),
+       'no job is left pending');
     my @mine = grep { ($redis->cmd('HGET', "replicas:sandbox:$_", 'workspace') // '') eq $id }
                @{ $redis->cmd('SMEMBERS', "replicas:node-sandboxes:$ctl->{node}") };
     is(scalar @mine, 1, 'one sandbox for the workspace, not two');
