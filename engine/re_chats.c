@@ -704,7 +704,7 @@ re_chat_run(re_chat_t *c, re_turn_t *t, char *const *envp)
     char      cwd[4200];
     sigset_t  none;
     char     *p;
-    size_t    len, cap, off;
+    size_t    len, cap;
     ssize_t   n;
     pid_t     pid;
 
@@ -788,18 +788,9 @@ re_chat_run(re_chat_t *c, re_turn_t *t, char *const *envp)
 
     pthread_mutex_unlock(&re_chats.lock);
 
-    /* the prompt, then end of input: one message a turn */
-    for (off = 0, len = strlen(input); off < len; off += (size_t) n) {
-        n = write(in[1], input + off, len - off);
-
-        if (n <= 0) {
-            if (n < 0 && errno == EINTR) {
-                n = 0;
-                continue;
-            }
-            break;
-        }
-    }
+    /* the prompt, then end of input: one message a turn (a CLI that
+     * stopped reading just gets its end of input) */
+    (void) re_write_all(in[1], input, strlen(input));
 
     close(in[1]);
     free(input);

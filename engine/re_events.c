@@ -36,6 +36,7 @@
 #include "re_engine.h"
 #include "re_events.h"
 #include "re_files.h"
+#include "re_http.h"
 #include "re_log.h"
 
 
@@ -265,23 +266,11 @@ re_line_parse(const char *line, size_t len, char *type, size_t size)
 static int
 re_events_write(const char *data, size_t len)
 {
-    ssize_t  n;
-    size_t   done;
-
-    for (done = 0; done < len; done += (size_t) n) {
-        n = write(re_ev.fd, data + done, len - done);
-
-        if (n < 0 && errno == EINTR) {
-            n = 0;
-            continue;
-        }
-
-        if (n <= 0) {
-            /* no half line left for the next append to run into */
-            re_error("events.write_failed", "errno=%d", errno);
-            (void) ftruncate(re_ev.fd, re_ev.size);
-            return -1;
-        }
+    if (re_write_all(re_ev.fd, data, len) != 0) {
+        /* no half line left for the next append to run into */
+        re_error("events.write_failed", "errno=%d", errno);
+        (void) ftruncate(re_ev.fd, re_ev.size);
+        return -1;
     }
 
     re_ev.size += (off_t) len;
@@ -1293,7 +1282,6 @@ re_events_parse_id(const char *s)
 static int
 re_events_json(struct MHD_Connection *c, long long after)
 {
-    int                   rc;
     char                 *text, *p;
     size_t                i, len;
     re_event_t           *e;
@@ -1338,14 +1326,7 @@ re_events_json(struct MHD_Connection *c, long long after)
         return MHD_NO;
     }
 
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
-                            "application/json");
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
-
-    rc = MHD_queue_response(c, MHD_HTTP_OK, resp);
-    MHD_destroy_response(resp);
-
-    return rc;
+    return re_http_queue(c, MHD_HTTP_OK, resp, "application/json", NULL);
 }
 
 
@@ -1403,7 +1384,6 @@ re_events_ws(struct MHD_Connection *c, long long after, json_t *status,
 int
 re_events_http(struct MHD_Connection *c, json_t *status, const char **err)
 {
-    int                   rc;
     long long             after;
     const char           *v, *format, *upgrade;
     re_stream_t          *st;
@@ -1460,14 +1440,9 @@ re_events_http(struct MHD_Connection *c, json_t *status, const char **err)
         return MHD_NO;
     }
 
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
-                            "text/event-stream; charset=utf-8");
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
     /* the gateway (nginx) passes each event on at once */
     MHD_add_response_header(resp, "X-Accel-Buffering", "no");
 
-    rc = MHD_queue_response(c, MHD_HTTP_OK, resp);
-    MHD_destroy_response(resp);
-
-    return rc;
+    return re_http_queue(c, MHD_HTTP_OK, resp,
+                         "text/event-stream; charset=utf-8", NULL);
 }

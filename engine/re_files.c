@@ -14,12 +14,36 @@
 
 
 int
+re_write_all(int fd, const char *data, size_t len)
+{
+    ssize_t  n;
+    size_t   done;
+
+    for (done = 0; done < len; done += (size_t) n) {
+        n = write(fd, data + done, len - done);
+
+        if (n < 0 && errno == EINTR) {
+            n = 0;
+            continue;
+        }
+
+        if (n <= 0) {
+            if (n == 0) {
+                errno = EIO;
+            }
+            return -1;
+        }
+    }
+
+    return 0;
+}
+
+
+int
 re_write_atomic(const char *path, const char *data, size_t len)
 {
     int      fd, saved;
     char     tmp[4200];
-    ssize_t  n;
-    size_t   done;
 
     if ((size_t) snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp)) {
         errno = ENAMETOOLONG;
@@ -31,19 +55,7 @@ re_write_atomic(const char *path, const char *data, size_t len)
         return -1;
     }
 
-    for (done = 0; done < len; done += (size_t) n) {
-        n = write(fd, data + done, len - done);
-
-        if (n < 0) {
-            if (errno == EINTR) {
-                n = 0;
-                continue;
-            }
-            goto failed;
-        }
-    }
-
-    if (fsync(fd) != 0) {
+    if (re_write_all(fd, data, len) != 0 || fsync(fd) != 0) {
         goto failed;
     }
 

@@ -11,6 +11,10 @@
 /* mkdir -p: 0, or -1 with errno (common/rp_log.h) */
 #define re_mkdir_p  rp_mkdirs
 
+/* all of data to fd (a short write or EINTR goes on): 0, or -1 with
+ * errno */
+int re_write_all(int fd, const char *data, size_t len);
+
 /* replaces path with data at once (a temp file renamed over it), so a
  * crash leaves the old or the new content, never half of one */
 int re_write_atomic(const char *path, const char *data, size_t len);

@@ -33,7 +33,6 @@ static enum MHD_Result
 re_git_reply(struct MHD_Connection *c, unsigned status, const char *type,
     char *body, size_t len, const char *allow)
 {
-    enum MHD_Result       rc;
     struct MHD_Response  *resp;
 
     resp = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
@@ -43,18 +42,7 @@ re_git_reply(struct MHD_Connection *c, unsigned status, const char *type,
         return MHD_NO;
     }
 
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
-    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
-
-    if (allow) {
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
-    }
-
-    rc = MHD_queue_response(c, status, resp);
-    MHD_destroy_response(resp);
-
-    return rc;
+    return re_http_queue(c, status, resp, type, allow);
 }
 
 
@@ -275,7 +263,6 @@ re_git_content(struct MHD_Connection *c, const char *root, const char *path)
     unsigned              status;
     const char           *msg;
     struct stat           st;
-    enum MHD_Result       rc;
     struct MHD_Response  *resp;
 
     if (path[0] == '\0') {
@@ -312,15 +299,8 @@ re_git_content(struct MHD_Connection *c, const char *root, const char *path)
         return MHD_NO;
     }
 
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
-                            "application/octet-stream");
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
-    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
-
-    rc = MHD_queue_response(c, MHD_HTTP_OK, resp);
-    MHD_destroy_response(resp);
-
-    return rc;
+    return re_http_queue(c, MHD_HTTP_OK, resp, "application/octet-stream",
+                         NULL);
 }
 
 

@@ -83,11 +83,35 @@ static pthread_mutex_t     re_claim_lock = PTHREAD_MUTEX_INITIALIZER;
 
 
 enum MHD_Result
+re_http_queue(struct MHD_Connection *c, unsigned status,
+    struct MHD_Response *resp, const char *type, const char *allow)
+{
+    enum MHD_Result  rc;
+
+    if (resp == NULL) {
+        return MHD_NO;
+    }
+
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+
+    if (allow) {
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
+    }
+
+    rc = MHD_queue_response(c, status, resp);
+    MHD_destroy_response(resp);
+
+    return rc;
+}
+
+
+enum MHD_Result
 re_http_send(struct MHD_Connection *c, unsigned status, json_t *j,
     const char *allow)
 {
     char                 *text;
-    enum MHD_Result       rc;
     struct MHD_Response  *resp;
 
     text = j ? json_dumps(j, JSON_COMPACT) : NULL;
@@ -109,19 +133,7 @@ re_http_send(struct MHD_Connection *c, unsigned status, json_t *j,
         return MHD_NO;
     }
 
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
-                            "application/json");
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
-    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
-
-    if (allow) {
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
-    }
-
-    rc = MHD_queue_response(c, status, resp);
-    MHD_destroy_response(resp);
-
-    return rc;
+    return re_http_queue(c, status, resp, "application/json", allow);
 }
 
 
@@ -281,7 +293,6 @@ static enum MHD_Result
 re_http_hook_log(struct MHD_Connection *c)
 {
     int                   fd;
-    enum MHD_Result       rc;
     struct stat           st;
     struct MHD_Response  *resp;
 
@@ -311,18 +322,8 @@ re_http_hook_log(struct MHD_Connection *c)
         }
     }
 
-    if (resp == NULL) {
-        return MHD_NO;
-    }
-
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
-                            "text/plain; charset=utf-8");
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
-
-    rc = MHD_queue_response(c, MHD_HTTP_OK, resp);
-    MHD_destroy_response(resp);
-
-    return rc;
+    return re_http_queue(c, MHD_HTTP_OK, resp, "text/plain; charset=utf-8",
+                         NULL);
 }
 
 

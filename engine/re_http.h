@@ -11,6 +11,14 @@
 #include <microhttpd.h>
 
 
+/*
+ * Queues resp (consumed: destroyed here, also on failure) with our
+ * headers: the content type, Cache-Control: no-store, nosniff, and Allow
+ * when given.  resp NULL: MHD_NO.
+ */
+enum MHD_Result re_http_queue(struct MHD_Connection *c, unsigned status,
+    struct MHD_Response *resp, const char *type, const char *allow);
+
 /* j is stolen (NULL: a 500); allow: the Allow header, or NULL */
 enum MHD_Result re_http_send(struct MHD_Connection *c, unsigned status,
     json_t *j, const char *allow);

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "re_events.h"
+#include "re_files.h"
 #include "re_log.h"
 #include "re_messages.h"
 
@@ -119,20 +120,8 @@ re_messages_init(const char *state_dir)
 static int
 re_messages_append(const char *line, size_t len)
 {
-    ssize_t  n;
-    size_t   done;
-
-    for (done = 0; done < len; done += (size_t) n) {
-        n = write(re_msgs.fd, line + done, len - done);
-
-        if (n < 0 && errno == EINTR) {
-            n = 0;
-            continue;
-        }
-
-        if (n <= 0) {
-            goto failed;
-        }
+    if (re_write_all(re_msgs.fd, line, len) != 0) {
+        goto failed;
     }
 
     /* the answer says "stored": it must be on disk first */
