@@ -28,6 +28,10 @@
 
 #define RE_CHAT_LINE_MAX   (8 * 1024 * 1024)   /* one line of agent output */
 
+/* between the texts of folded messages */
+#define RE_FOLD_SEPARATOR  "\n\n---\n\n"
+
+
 
 typedef struct re_entry_s  re_entry_t;
 
@@ -37,6 +41,8 @@ struct re_entry_s {
     char          *user;
     char          *author_name;   /* the commit's author, or NULL */
     char          *author_email;
+    char          *kind;          /* messages of one kind fold: NULL never */
+    long long      count;         /* messages folded into it, 1 or more */
     re_entry_t    *next;
 };
 
@@ -77,6 +83,7 @@ re_entry_free(re_entry_t *e)
         free(e->user);
         free(e->author_name);
         free(e->author_email);
+        free(e->kind);
         free(e);
     }
 }
@@ -105,10 +112,11 @@ re_chats_save(void)
 
         for (e = c->head; queue && e; e = e->next) {
             json_array_append_new(queue,
-                json_pack("{s:I, s:s, s:s?, s:s?, s:s?}",
+                json_pack("{s:I, s:s, s:s?, s:s?, s:s?, s:s?, s:I}",
                           "seq", (json_int_t) e->seq, "text", e->text,
                           "user", e->user, "author_name", e->author_name,
-                          "author_email", e->author_email));
+                          "author_email", e->author_email, "kind", e->kind,
+                          "count", (json_int_t) e->count));
         }
 
         chat = json_pack("{s:s, s:s, s:s, s:o, s:b, s:[I, I]}",
@@ -190,7 +198,8 @@ re_chat_add(const char *name, const re_agent_t *agent)
 
 static int
 re_chat_push(re_chat_t *c, long long seq, const char *text, const char *user,
-    const char *author_name, const char *author_email)
+    const char *author_name, const char *author_email, const char *kind,
+    long long count)
 {
     re_entry_t  *e;
 
@@ -204,10 +213,13 @@ re_chat_push(re_chat_t *c, long long seq, const char *text, const char *user,
     e->user = user ? strdup(user) : NULL;
     e->author_name = author_name ? strdup(author_name) : NULL;
     e->author_email = author_email ? strdup(author_email) : NULL;
+    e->kind = kind ? strdup(kind) : NULL;
+    e->count = count > 1 ? count : 1;
 
     if (e->text == NULL || (user && e->user == NULL)
         || (author_name && e->author_name == NULL)
-        || (author_email && e->author_email == NULL))
+        || (author_email && e->author_email == NULL)
+        || (kind && e->kind == NULL))
     {
         re_entry_free(e);
         return -1;
@@ -334,7 +346,9 @@ re_chats_init(const char *state_dir, const char *agents_dir)
                 json_string_value(text),
                 json_string_value(json_object_get(entry, "user")),
                 json_string_value(json_object_get(entry, "author_name")),
-                json_string_value(json_object_get(entry, "author_email")));
+                json_string_value(json_object_get(entry, "author_email")),
+                json_string_value(json_object_get(entry, "kind")),
+                json_integer_value(json_object_get(entry, "count")));
         }
     }
 
@@ -369,9 +383,62 @@ re_chat_default_agent(void)
 }
 
 
-re_chat_e
-re_chats_submit(const re_message_t *msg, size_t *position)
+/*
+ * A message of a kind ("ci_failure") joins a waiting entry of the same
+ * kind in the chat's queue instead of queueing a turn of its own: three
+ * CI failures while the agent works make one turn that sees all three.
+ * The running turn never takes more; messages without a kind never fold.
+ * The entry keeps its first message's seq and author; its text grows by
+ * the new one.  Returns it, with its position, or NULL (under the lock).
+ */
+static re_entry_t *
+re_chat_fold(re_chat_t *c, const re_message_t *msg, size_t *position)
 {
+    char        *text;
+    size_t       pos, len;
+    re_entry_t  *e;
+
+    if (msg->kind == NULL) {
+        return NULL;
+    }
+
+    pos = 0;
+
+    for (e = c->head; e; e = e->next, pos++) {
+        if ((e != c->head || !c->running) && e->kind
+            && strcmp(e->kind, msg->kind) == 0)
+        {
+            break;
+        }
+    }
+
+    if (e == NULL) {
+        return NULL;
+    }
+
+    len = strlen(e->text) + strlen(msg->text) + sizeof(RE_FOLD_SEPARATOR);
+
+    text = malloc(len);
+    if (text == NULL) {
+        return NULL;
+    }
+
+    snprintf(text, len, "%s" RE_FOLD_SEPARATOR "%s", e->text, msg->text);
+    free(e->text);
+    e->text = text;
+    e->count++;
+
+    *position = pos;
+
+    return e;
+}
+
+
+re_chat_e
+re_chats_submit(const re_message_t *msg, re_chat_place_t *place)
+{
+    re_entry_t  *folded;
+
     re_chat_e    rc;
     re_chat_t   *c;
     const char  *name;
@@ -390,24 +457,41 @@ re_chats_submit(const re_message_t *msg, size_t *position)
     if (c == NULL) {
         rc = RE_CHAT_NO_CHAT;
 
+    } else if ((folded = re_chat_fold(c, msg, &place->position)) != NULL) {
+        rc = RE_CHAT_FOLDED;
+        place->into = folded->seq;
+        place->count = folded->count;
+
+        re_events_emit("chat.turn.folded",
+            json_pack("{s:s, s:I, s:I, s:s, s:I, s:I}", "chat", c->name,
+                      "seq", (json_int_t) msg->seq,
+                      "into", (json_int_t) folded->seq,
+                      "kind", folded->kind,
+                      "count", (json_int_t) folded->count,
+                      "position", (json_int_t) place->position));
+
+        re_chats_save();
+
     } else if (c->queued >= RE_CHAT_QUEUE_MAX) {
         rc = RE_CHAT_FULL;
 
     } else if (re_chat_push(c, msg->seq, msg->text, msg->user,
-                            msg->author_name, msg->author_email) != 0)
+                            msg->author_name, msg->author_email, msg->kind, 1)
+               != 0)
     {
         rc = RE_CHAT_ERROR;
 
     } else {
         /* turns ahead of it: the running one and those waiting */
-        *position = c->queued - 1;
+        place->position = c->queued - 1;
         rc = c->running ? RE_CHAT_QUEUED : RE_CHAT_SENT;
 
         re_events_emit(rc == RE_CHAT_SENT ? "chat.turn.accepted"
                                           : "chat.turn.queued",
-            json_pack("{s:s, s:I, s:I}", "chat", c->name,
+            json_pack("{s:s, s:I, s:I, s:s?}", "chat", c->name,
                       "seq", (json_int_t) msg->seq,
-                      "position", (json_int_t) *position));
+                      "position", (json_int_t) place->position,
+                      "kind", msg->kind));
 
         re_chat_kick(c);
         re_chats_save();
@@ -857,15 +941,17 @@ static void
 re_chat_turn(re_chat_t *c, re_entry_t *e)
 {
     int          rc, interrupted;
-    char        *bin, **envp, *prompt, *repo_prompt;
+    char        *bin, **envp, *prompt, *repo_prompt, *folded;
     long long    start;
     re_turn_t    t;
 
     memset(&t, 0, sizeof(t));
     prompt = NULL;
+    folded = NULL;
     t.chat = c->name;
     t.seq = e->seq;
     t.text = e->text;
+
     t.session = c->session[0] ? c->session : NULL;
     t.prior_input_tokens = c->tokens_in;
     t.prior_output_tokens = c->tokens_out;
@@ -897,6 +983,21 @@ re_chat_turn(re_chat_t *c, re_entry_t *e)
         return;
     }
 
+    /* several messages in one turn: the agent is told so, and how many */
+    if (e->count > 1) {
+        if (asprintf(&folded, "%lld messages of the kind \"%s\" arrived "
+                     "while you were busy; they are together here, "
+                     "separated by lines of ---.\n\n%s", e->count,
+                     e->kind ? e->kind : "same", e->text)
+            < 0)
+        {
+            folded = NULL;
+
+        } else {
+            t.text = folded;
+        }
+    }
+
     t.bin = bin;
     t.envp = envp;
 
@@ -909,9 +1010,9 @@ re_chat_turn(re_chat_t *c, re_entry_t *e)
     start = re_now_ms();
 
     re_events_emit("chat.turn.started",
-        json_pack("{s:s, s:I, s:s, s:s?}", "chat", c->name,
+        json_pack("{s:s, s:I, s:s, s:s?, s:I}", "chat", c->name,
                   "seq", (json_int_t) e->seq, "agent", c->agent->name,
-                  "session_id", t.session));
+                  "session_id", t.session, "messages", (json_int_t) e->count));
     re_info("chat.turn_start", "chat=%s seq=%lld agent=%s", c->name, e->seq,
             c->agent->name);
 
@@ -969,6 +1070,7 @@ re_chat_turn(re_chat_t *c, re_entry_t *e)
     }
 
     json_decref(t.result);
+    free(folded);
     free(prompt);
     free(bin);
     re_env_free(envp);

@@ -25,6 +25,7 @@
 typedef enum {
     RE_CHAT_SENT = 0,         /* started now */
     RE_CHAT_QUEUED,           /* behind other turns */
+    RE_CHAT_FOLDED,           /* joined a waiting turn of its kind */
     RE_CHAT_FULL,             /* the queue is full */
     RE_CHAT_NO_CHAT,          /* too many chats to make another */
     RE_CHAT_ERROR
@@ -34,8 +35,16 @@ typedef enum {
 /* agents_dir: where the agents' CLIs are installed (npm prefix) */
 int re_chats_init(const char *state_dir, const char *agents_dir);
 
-/* a stored message joins its chat's queue ("default" if none) */
-re_chat_e re_chats_submit(const re_message_t *msg, size_t *position);
+/* where a submitted message went */
+typedef struct {
+    size_t       position;    /* turns ahead of its own */
+    long long    into;        /* folded: the seq of the turn it joined */
+    long long    count;       /* folded: the messages that turn holds */
+} re_chat_place_t;
+
+/* a stored message joins its chat's queue ("default" if none), or folds
+ * into a waiting turn of its kind */
+re_chat_e re_chats_submit(const re_message_t *msg, re_chat_place_t *place);
 
 /* {"chats":[{name, agent, session_id, state, queued}]} */
 json_t *re_chats_list(void);

@@ -330,13 +330,15 @@ re_http_hook_log(struct MHD_Connection *c)
 static enum MHD_Result
 re_http_message(struct MHD_Connection *c, re_http_req_t *rq)
 {
-    char          err[256];
-    size_t        position;
-    long long     seq;
-    re_req_e      rc;
-    re_msg_e      r;
-    re_chat_e     chat;
-    re_message_t  msg;
+    char             err[256];
+    size_t           position;
+    long long        seq;
+    json_t          *answer;
+    re_req_e         rc;
+    re_msg_e         r;
+    re_chat_e        chat;
+    re_message_t     msg;
+    re_chat_place_t  place;
 
     rc = re_parse_message(rq->body, rq->len, &msg, err, sizeof(err));
 
@@ -349,10 +351,11 @@ re_http_message(struct MHD_Connection *c, re_http_req_t *rq)
 
     position = 0;
     seq = msg.seq;
+    memset(&place, 0, sizeof(place));
     r = re_messages_add(&msg, &position);
 
     /* stored: now its chat's agent takes it, at once or in its turn */
-    chat = r == RE_MSG_QUEUED ? re_chats_submit(&msg, &position)
+    chat = r == RE_MSG_QUEUED ? re_chats_submit(&msg, &place)
                               : RE_CHAT_ERROR;
     re_message_free(&msg);
 
@@ -381,12 +384,20 @@ re_http_message(struct MHD_Connection *c, re_http_req_t *rq)
                              "the message was stored but not queued", NULL);
     }
 
-    return re_http_send(c, MHD_HTTP_ACCEPTED,
-                        json_pack("{s:s, s:I, s:I}", "status",
-                                  chat == RE_CHAT_SENT ? "sent" : "queued",
-                                  "position", (json_int_t) position,
-                                  "seq", (json_int_t) seq),
-                        NULL);
+    answer = json_pack("{s:s, s:I, s:I}", "status",
+                       chat == RE_CHAT_SENT ? "sent" : "queued",
+                       "position", (json_int_t) place.position,
+                       "seq", (json_int_t) seq);
+
+    /* folded: which waiting turn it joined, and how many that holds */
+    if (answer && chat == RE_CHAT_FOLDED) {
+        json_object_set_new(answer, "folded",
+                            json_pack("{s:I, s:I}",
+                                      "into", (json_int_t) place.into,
+                                      "count", (json_int_t) place.count));
+    }
+
+    return re_http_send(c, MHD_HTTP_ACCEPTED, answer, NULL);
 }
 
 

@@ -470,7 +470,7 @@ re_parse_message(const char *buf, size_t len, re_message_t *out, char *err,
 {
     json_t  *root, *v;
     static const char *const known[] = { "seq", "text", "chat", "user", "at",
-                                         "author", NULL };
+                                         "author", "kind", NULL };
 
     memset(out, 0, sizeof(*out));
 
@@ -542,6 +542,18 @@ re_parse_message(const char *buf, size_t len, re_message_t *out, char *err,
         goto invalid;
     }
 
+    v = json_object_get(root, "kind");
+
+    if (v && !json_is_null(v)) {
+        out->kind = re_string(v, 1, RE_NAME_MAX);
+
+        if (out->kind == NULL || !re_kind_ok(out->kind)) {
+            re_fail("kind must be null or 1 to %d lowercase letters, digits, "
+                    "dots, dashes or underscores", RE_NAME_MAX);
+            goto invalid;
+        }
+    }
+
     json_decref(root);
     return RE_REQ_OK;
 
@@ -565,6 +577,10 @@ re_message_json(const re_message_t *msg, long long received_at)
                   "user", msg->user,
                   "at", msg->has_at ? json_integer(msg->at) : json_null(),
                   "received_at", (json_int_t) received_at);
+
+    if (j && msg->kind) {
+        json_object_set_new(j, "kind", json_string(msg->kind));
+    }
 
     if (j && msg->author_name && msg->author_email) {
         json_object_set_new(j, "author",
@@ -635,6 +651,7 @@ re_message_free(re_message_t *msg)
     free(msg->user);
     free(msg->author_name);
     free(msg->author_email);
+    free(msg->kind);
     memset(msg, 0, sizeof(*msg));
 }
 
@@ -702,6 +719,18 @@ re_chat_name_ok(const char *s)
 
     return len >= 1 && len <= RE_NAME_MAX
            && strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789_-") == len;
+}
+
+
+int
+re_kind_ok(const char *s)
+{
+    size_t  len;
+
+    len = strlen(s);
+
+    return len >= 1 && len <= RE_NAME_MAX
+           && strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789._-") == len;
 }
 
 

@@ -78,6 +78,9 @@ typedef struct {
     char        *user;          /* NULL: not given */
     char        *author_name;   /* "author": {name, email}, both or NULL */
     char        *author_email;
+    char        *kind;          /* NULL, or what it is ("ci_failure"):
+                                   waiting messages of one kind fold into
+                                   one turn */
     long long    at;
     int          has_at;
 } re_message_t;
@@ -103,6 +106,9 @@ void re_chat_req_free(re_chat_req_t *req);
 
 /* a chat name from a path: 1 if [a-z0-9_-]{1,64} */
 int re_chat_name_ok(const char *s);
+
+/* a message's kind: 1 if [a-z0-9._-]{1,64} */
+int re_kind_ok(const char *s);
 
 void re_hook_free(re_hook_t *hook);
 void re_start_free(re_start_t *start);

@@ -569,7 +569,7 @@ ngx_http_replicas_api_validate(ngx_http_request_t *r,
 
     static const rp_api_field_t  message[] = {
         { "text", JSON_STRING, 1 }, { "chat", JSON_STRING, 0 },
-        { NULL, 0, 0 }
+        { "kind", JSON_STRING, 0 }, { NULL, 0, 0 }
     };
 
     static const rp_api_field_t  preview[] = {
@@ -743,6 +743,20 @@ ngx_http_replicas_api_validate(ngx_http_request_t *r,
         if (!ngx_http_replicas_api_slug_ok(s, len, 64, "_-")) {
             rp_api_invalid("\"chat\" must be 1 to 64 lowercase letters, "
                            "digits, dashes or underscores");
+        }
+
+        if (ngx_http_replicas_api_add(r, ctx, s, len) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        /* what it is ("ci_failure"): waiting messages of one kind fold
+         * into one turn in the engine; "" for a person's message */
+        s = f[2] ? json_string_value(f[2]) : "";
+        len = f[2] ? json_string_length(f[2]) : 0;
+
+        if (f[2] && !ngx_http_replicas_api_slug_ok(s, len, 64, "._-")) {
+            rp_api_invalid("\"kind\" must be 1 to 64 lowercase letters, "
+                           "digits, dots, dashes or underscores");
         }
 
         return ngx_http_replicas_api_add(r, ctx, s, len);

@@ -165,8 +165,16 @@ $msgs = $redis->cmd('LRANGE', "replicas:ws-messages:$id", 0, -1);
 is_deeply([ map { decode_json($_)->{text} } @$msgs ], ['hello agent', 'two', "three\nlines"],
           'messages stored in order');
 is(decode_json($msgs->[2])->{chat}, 'ci-fixes', 'with their chat');
+($st, $j) = api($gw, $key, 'POST', "/v1/workspaces/$id/messages",
+                { text => 'CI failed: lint', kind => 'ci_failure' });
+is($st, 202, 'a message with a kind');
+$msgs = $redis->cmd('LRANGE', "replicas:ws-messages:$id", 0, -1);
+is(decode_json($msgs->[3])->{kind}, 'ci_failure', 'keeps its kind (the engine folds by it)');
+ok(!exists decode_json($msgs->[2])->{kind}, "a person's message has none");
 for my $b (['{}', 'text missing'], ['{"text":""}', 'empty text'],
-           ['{"text":"x","chat":"Bad Chat"}', 'bad chat'], ['{"text":7}', 'text not a string']) {
+           ['{"text":"x","chat":"Bad Chat"}', 'bad chat'], ['{"text":7}', 'text not a string'],
+           ['{"text":"x","kind":"CI Failure"}', 'bad kind'], ['{"text":"x","kind":""}', 'empty kind'],
+           ['{"text":"x","kind":5}', 'kind not a string']) {
     ($st) = api($gw, $key, 'POST', "/v1/workspaces/$id/messages", $b->[0]);
     is($st, 400, "message: 400 for $b->[1]");
 }

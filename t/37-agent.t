@@ -37,6 +37,8 @@ my $model = start_model_server(scripts => [
     { match => qr/after the wake/, steps => [ { text => 'Still the same conversation.' } ] },
     { match => qr/take your time/, steps => [ { text => 'Finally.', delay => 60 } ] },
     { match => qr/after the interrupt/, steps => [ { text => 'Back to work.' } ] },
+    { match => qr/CI failed/, steps => [ { text => 'Looked at every failure.' } ] },
+    { match => qr/person in between/, steps => [ { text => 'Noted.' } ] },
 ]);
 
 my $engine = Replicas::Engine->new(dir => $dir, work => $work, state => $state,
@@ -47,9 +49,10 @@ sub of_type { $engine->of_type(@_) }
 sub wait_event { $engine->wait_event(@_) }
 my $seq = 0;
 sub send_msg {
-    my ($text, $chat) = @_;
+    my ($text, $chat, $kind) = @_;
     my ($st, $j) = api('POST', '/messages', { seq => ++$seq, text => $text, chat => $chat,
-                                              user => 'ada', at => time });
+                                              user => 'ada', at => time,
+                                              defined $kind ? (kind => $kind) : () });
     return ($st, $j, $seq);
 }
 my %env = (ANTHROPIC_BASE_URL => $model->url, ANTHROPIC_API_KEY => 'sk-ant-test-not-real');
@@ -119,11 +122,46 @@ is($chats->{chats}[0]{session_id}, $session, 'the chat keeps its session');
 my (undef, undef, $s4) = send_msg('take your time');
 ok(wait_event('chat.turn.started', seq => $s4), 'a slow turn starts');
 my (undef, undef, $s5) = send_msg('and after the interrupt');
+
+# messages of one kind that arrive while the agent is busy fold into one turn
+my (undef, $f1, $k1) = send_msg('CI failed: lint (job 1)', undef, 'ci_failure');
+is($f1->{status}, 'queued', 'the first CI failure is queued');
+is($f1->{position}, 2, 'behind the running turn and the waiting message');
+ok(!exists $f1->{folded}, 'it starts a turn of its own');
+my (undef, undef, $p1) = send_msg('a person in between');
+my ($fst, $f2, $k2) = send_msg('CI failed: unit tests (job 2)', undef, 'ci_failure');
+is($fst, 202, 'a second CI failure');
+is_deeply($f2->{folded}, { into => $k1, count => 2 }, 'folds into the waiting one, which holds 2');
+is($f2->{position}, 2, 'and keeps its place in the queue');
+my (undef, $f3) = send_msg('CI failed: e2e (job 3)', undef, 'ci_failure');
+is($f3->{folded}{count}, 3, 'a third one: 3');
+my (undef, $f4, $o1) = send_msg('CI failed in another chat', 'ci', 'ci_failure');
+ok(!exists $f4->{folded}, 'another chat folds apart');
+my $fold_ev = of_type('chat.turn.folded', seq => $k2)->[0];
+is($fold_ev->{payload}{into}, $k1, 'chat.turn.folded says which turn it joined');
+is($fold_ev->{payload}{kind}, 'ci_failure', 'and the kind');
+my (undef, $qchats) = api('GET', '/chats');
+my ($qdefault) = grep { $_->{name} eq 'default' } @{ $qchats->{chats} };
+is($qdefault->{queued}, 3, 'three turns wait, not five');
+
 ($st, $j) = api('POST', '/chats/default/interrupt');
 is($st, 202, 'interrupt');
 ok($j->{interrupted}, 'a turn was running');
 ok(wait_event('chat.turn.interrupted', seq => $s4), 'the turn is interrupted');
 ok(wait_event('chat.turn.completed', seq => $s5), 'and the queue goes on');
+my $folded_done = wait_event('chat.turn.completed', seq => $k1);
+ok($folded_done, 'the folded turn ran');
+is($folded_done->{payload}{result}, 'Looked at every failure.', 'with its answer');
+is(of_type('chat.turn.started', seq => $k1)->[0]{payload}{messages}, 3,
+   'chat.turn.started says it holds 3 messages');
+my ($folded_turn) = grep { encode_json($_->{body}{messages}[-1]) =~ /job 1/ } @{ $model->turns };
+my $asked = encode_json($folded_turn->{body}{messages}[-1]);
+like($asked, qr/3 messages of the kind \\"ci_failure\\"/, 'the agent is told how many');
+like($asked, qr/job 1.*job 2.*job 3/s, 'and sees all three, in order');
+ok(wait_event('chat.turn.completed', seq => $p1), 'the message in between ran on its own');
+ok(!of_type('chat.turn.started', seq => $k2)->[0], 'no turn of its own for a folded message');
+ok(wait_event('chat.turn.completed', seq => $o1), "the other chat's turn ran too");
+is((api('DELETE', '/chats/ci'))[0], 200, 'and that chat goes');
 
 # --- chats ------------------------------------------------------------------------------
 ($st) = api('POST', '/chats', { name => 'review' });

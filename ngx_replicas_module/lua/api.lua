@@ -134,10 +134,12 @@ local function wake(id, w)
     return true
 end
 
-local function enqueue_message(id, text, chat)
+local function enqueue_message(id, text, chat, kind)
     local seq = redis.call('INCR', 'replicas:ws-msgseq:' .. id)
+    -- kind: absent for a person's message (never folded)
+    if kind == '' then kind = nil end
     redis.call('RPUSH', 'replicas:ws-messages:' .. id, cjson.encode(
-        {seq = seq, text = text, chat = chat, user = key.user, at = now}))
+        {seq = seq, text = text, chat = chat, kind = kind, user = key.user, at = now}))
     job('message', id, {seq = tostring(seq)})
     return seq, redis.call('LLEN', 'replicas:ws-messages:' .. id)
 end
@@ -315,7 +317,7 @@ if op == 'wake' then
 end
 
 if op == 'message' then
-    -- ARGV 7 text, 8 chat
+    -- ARGV 7 text, 8 chat, 9 kind ("" none)
     if w.state == 'failed' then
         return err(409, 'invalid_state', 'the workspace has failed; the message was not accepted')
     end
@@ -327,7 +329,7 @@ if op == 'message' then
         if not woke then return limit_error(limit) end
     end
     redis.call('ZADD', 'replicas:activity', now, wsid)
-    local seq, pending = enqueue_message(wsid, ARGV[7], ARGV[8])
+    local seq, pending = enqueue_message(wsid, ARGV[7], ARGV[8], ARGV[9])
     local status = 'queued'
     if asleep then
         status = 'waking'
