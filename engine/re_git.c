@@ -950,6 +950,46 @@ re_git_list(void)
 }
 
 
+json_t *
+re_git_summary(void)
+{
+    char             *names[RE_GIT_REPOS_MAX], branch[256];
+    char              head_hex[GIT_OID_HEXSZ + 1];
+    size_t            i, n;
+    json_t           *list;
+    git_oid           head;
+    git_repository   *repo;
+
+    pthread_once(&re_git_once, re_git_init);
+
+    list = json_array();
+    n = re_git_repos(names, RE_GIT_REPOS_MAX);
+
+    for (i = 0; i < n; i++) {
+        repo = list ? re_git_open(names[i]) : NULL;
+
+        if (repo) {
+            re_git_branch(repo, branch, sizeof(branch));
+            head_hex[0] = '\0';
+
+            if (git_reference_name_to_id(&head, repo, "HEAD") == 0) {
+                git_oid_tostr(head_hex, sizeof(head_hex), &head);
+            }
+
+            json_array_append_new(list,
+                json_pack("{s:s, s:s?, s:s?}", "name", names[i],
+                          "branch", branch[0] ? branch : NULL,
+                          "head", head_hex[0] ? head_hex : NULL));
+            git_repository_free(repo);
+        }
+
+        free(names[i]);
+    }
+
+    return list;
+}
+
+
 int
 re_git_diff(const char *name, char **buf, size_t *len)
 {

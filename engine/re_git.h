@@ -40,6 +40,9 @@ int re_git_repo_path(const char *name, char *path, size_t size);
 /* {repositories:[{name, branch, head, base, dirty, ahead}]} */
 json_t *re_git_list(void);
 
+/* [{name, branch, head}]: cheap (no status scan), for /healthz */
+json_t *re_git_summary(void);
+
 /* the unified diff of HEAD and the work tree against the branch point:
  * 0 with *buf (malloc'ed) and *len, -1 no such repository, -2 failed,
  * -3 larger than RE_GIT_BODY_MAX */

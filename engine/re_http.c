@@ -190,8 +190,9 @@ re_http_status(void)
 static enum MHD_Result
 re_http_healthz(struct MHD_Connection *c)
 {
+    char       agent[16];
     size_t     nports, i;
-    json_t    *j, *list;
+    json_t    *j, *list, *chats, *v;
     unsigned   ports[RE_PORTS_MAX];
 
     /* what listens here: control waits for these after a wake */
@@ -207,12 +208,25 @@ re_http_healthz(struct MHD_Connection *c)
                   "uptime", (json_int_t) ((re_now_ms() - re_engine.started_ms)
                                           / 1000));
 
+    /* the agents: the workspace's, and each chat's state */
+    re_start_agent(agent, sizeof(agent));
+    chats = re_chats_list();
+    v = chats ? json_object_get(chats, "chats") : NULL;
+
     if (j == NULL || json_object_update_new(j, re_http_status()) != 0
-        || json_object_set_new(j, "ports", list ? list : json_array()) != 0)
+        || json_object_set_new(j, "ports", list ? list : json_array()) != 0
+        || json_object_set_new(j, "agent", agent[0] ? json_string(agent)
+                                                    : json_string("claude"))
+           != 0
+        || json_object_set_new(j, "chats", v ? json_incref(v) : json_array())
+           != 0
+        || json_object_set_new(j, "repositories", re_git_summary()) != 0)
     {
         json_decref(j);
         j = NULL;
     }
+
+    json_decref(chats);
 
     return re_http_send(c, MHD_HTTP_OK, j, NULL);
 }

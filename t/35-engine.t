@@ -112,6 +112,9 @@ ok(defined $j->{uptime} && $j->{uptime} >= 0, 'uptime in seconds');
 is($j->{busy}, JSON::PP::false, 'not busy');
 is_deeply($j->{hooks}, { start => 'none' }, 'no start hook yet');
 is_deeply($j->{messages}, { count => 0, last_seq => 0 }, 'no messages yet');
+is($j->{agent}, 'claude', "the workspace's agent");
+is_deeply($j->{chats}, [], 'no chats yet');
+is_deeply($j->{repositories}, [], 'no repositories in an empty workdir');
 
 is_deeply(start_hook(), { state => 'none', exit => undef, started_at => undef,
                           ended_at => undef, log => '' }, '/hooks before any run');

@@ -206,8 +206,12 @@ ok($f3, 'git.push_failed');
 is($f3->{payload}{branch}, 'replicas/ws1', 'for the branch');
 ok(length $f3->{payload}{error}, 'with the error: ' . ($f3->{payload}{error} // ''));
 ok($e->wait_idle, 'the engine is idle again');
-($st) = $e->api('GET', '/healthz');
+($st, $j) = $e->api('GET', '/healthz');
 is($st, 200, 'and fine');
+my ($app_health) = grep { $_->{name} eq 'app' } @{ $j->{repositories} };
+is($app_health->{branch}, 'replicas/ws1', "healthz names the repositories and their branch");
+is($app_health->{head}, git("-C $app rev-parse HEAD"), 'and head');
+is_deeply([ map { $_->{state} } @{ $j->{chats} } ], ['idle'], 'and the chat, idle');
 
 # --- POST /git/push: now -----------------------------------------------------------------
 ($st, $j) = $e->api('POST', '/git/push?repo=app');
