@@ -228,14 +228,17 @@ re_claude_result(re_turn_t *t, json_t *msg)
 
     usage = json_object_get(msg, "usage");
 
+    /* one result per model round: a background task's notification
+     * starts another before the CLI exits; the cost is a running total,
+     * the tokens are each round's own */
     v = json_object_get(usage, "input_tokens");
     if (json_is_integer(v)) {
-        t->input_tokens = json_integer_value(v);
+        t->input_tokens += json_integer_value(v);
     }
 
     v = json_object_get(usage, "output_tokens");
     if (json_is_integer(v)) {
-        t->output_tokens = json_integer_value(v);
+        t->output_tokens += json_integer_value(v);
     }
 
     v = json_object_get(msg, "session_id");
@@ -248,6 +251,70 @@ re_claude_result(re_turn_t *t, json_t *msg)
     if (json_is_string(v)) {
         json_decref(t->result);
         t->result = json_incref(v);
+    }
+}
+
+
+/*
+ * Background work: shells the agent runs with run_in_background and
+ * subagents (Task).  Claude Code reports them as "system" lines:
+ * task_started, task_progress, task_notification (status completed,
+ * failed, stopped or killed).  They become task.started, task.progress
+ * and task.completed / task.failed / task.stopped; the output file's
+ * path stays in the agent's log.
+ */
+static void
+re_claude_task(re_turn_t *t, json_t *msg, const char *sub)
+{
+    const char  *type, *kind, *status, *ev;
+
+    type = json_string_value(json_object_get(msg, "task_type"));
+    kind = type == NULL ? NULL
+           : strcmp(type, "local_bash") == 0 ? "shell"
+           : strcmp(type, "local_agent") == 0 ? "agent" : type;
+
+    if (strcmp(sub, "task_started") == 0) {
+        re_events_emit("task.started",
+            json_pack("{s:s, s:I, s:O?, s:s?, s:O?, s:b, s:O?}",
+                      "chat", t->chat, "seq", (json_int_t) t->seq,
+                      "task_id", json_object_get(msg, "task_id"),
+                      "kind", kind,
+                      "description", json_object_get(msg, "description"),
+                      "background",
+                      json_is_true(json_object_get(msg, "is_backgrounded")),
+                      "parent_task_id",
+                      json_object_get(msg, "parent_task_id")));
+        return;
+    }
+
+    if (strcmp(sub, "task_progress") == 0) {
+        re_events_emit("task.progress",
+            json_pack("{s:s, s:I, s:O?, s:O?, s:O?}",
+                      "chat", t->chat, "seq", (json_int_t) t->seq,
+                      "task_id", json_object_get(msg, "task_id"),
+                      "description", json_object_get(msg, "description"),
+                      "last_tool", json_object_get(msg, "last_tool_name")));
+        return;
+    }
+
+    status = json_string_value(json_object_get(msg, "status"));
+
+    if (status == NULL) {
+        return;
+    }
+
+    ev = strcmp(status, "completed") == 0 ? "task.completed"
+         : strcmp(status, "failed") == 0 ? "task.failed"
+         : (strcmp(status, "stopped") == 0 || strcmp(status, "killed") == 0)
+           ? "task.stopped" : NULL;
+
+    if (ev) {
+        re_events_emit(ev,
+            json_pack("{s:s, s:I, s:O?, s:s, s:O?}",
+                      "chat", t->chat, "seq", (json_int_t) t->seq,
+                      "task_id", json_object_get(msg, "task_id"),
+                      "status", status,
+                      "summary", json_object_get(msg, "summary")));
     }
 }
 
@@ -283,6 +350,14 @@ re_claude_line(re_turn_t *t, const char *line, size_t len)
                           "seq", (json_int_t) t->seq, "agent", "claude",
                           "session_id", t->session_out));
         }
+
+    } else if (strcmp(ty, "system") == 0 && json_is_string(sub)
+               && (strcmp(json_string_value(sub), "task_started") == 0
+                   || strcmp(json_string_value(sub), "task_progress") == 0
+                   || strcmp(json_string_value(sub), "task_notification")
+                      == 0))
+    {
+        re_claude_task(t, msg, json_string_value(sub));
 
     } else if (strcmp(ty, "assistant") == 0) {
         re_claude_assistant(t, msg);

@@ -26,6 +26,9 @@ mkdir $work;
 mkdir "$work/app";
 
 my $model = start_model_server(scripts => [
+    # first: Claude Code tells the model of a finished background task in a
+    # message of its own (it names the task, which other scripts could match)
+    { match => qr/<task-notification>/, steps => [ { text => 'The build in the background finished.' } ] },
     { match => qr/write the greeting/, steps => [
         { tool => 'Write', input => { file_path => "$work/app/hello.txt",
                                       content => "hello from the agent\n" } },
@@ -39,6 +42,10 @@ my $model = start_model_server(scripts => [
     { match => qr/after the interrupt/, steps => [ { text => 'Back to work.' } ] },
     { match => qr/CI failed/, steps => [ { text => 'Looked at every failure.' } ] },
     { match => qr/person in between/, steps => [ { text => 'Noted.' } ] },
+    { match => qr/build in the background/, steps => [
+        { tool => 'Bash', input => { command => 'sleep 1; echo built > built.txt',
+                                     description => 'the build', run_in_background => JSON::PP::true } },
+        { text => 'The build runs in the background.' } ] },
 ]);
 
 my $engine = Replicas::Engine->new(dir => $dir, work => $work, state => $state,
@@ -177,6 +184,22 @@ is($st, 200, 'deleted');
 ($st) = api('DELETE', '/chats/review');
 is($st, 404, 'then gone');
 ok((api('GET', '/healthz'))[0] == 200, 'the engine is fine');
+
+# --- background tasks: the agent's own (a shell run in the background) ------------------
+my (undef, undef, $b1) = send_msg('Run the build in the background');
+my $task = wait_event('task.started', seq => $b1);
+ok($task, 'task.started');
+is($task->{payload}{kind}, 'shell', 'a shell');
+is($task->{payload}{description}, 'the build', 'with its description');
+ok($task->{payload}{background}, 'in the background');
+my $task_done = wait_event('task.completed', seq => $b1);
+ok($task_done, 'task.completed');
+is($task_done->{payload}{task_id}, $task->{payload}{task_id}, 'for the same task');
+my $bdone = wait_event('chat.turn.completed', seq => $b1);
+ok($bdone, 'the turn completed');
+is($bdone->{payload}{result}, 'The build in the background finished.',
+   "its answer is the agent's last, after the task's notification");
+is(do { local (@ARGV, $/) = "$work/app/built.txt"; <> }, "built\n", 'the background command ran');
 
 unlike(do { local (@ARGV, $/) = "$dir/engine.log"; <> } // '', qr/sk-ant-test|write the greeting/,
        'no key and no message text in the engine log');
