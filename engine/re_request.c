@@ -710,27 +710,31 @@ re_utf8_clean(const char *in, size_t len, char *out)
 }
 
 
-int
-re_chat_name_ok(const char *s)
+#define RE_SLUG_CHARS  "abcdefghijklmnopqrstuvwxyz0123456789"
+
+/* 1 to RE_NAME_MAX of the characters */
+static int
+re_slug_ok(const char *s, const char *chars)
 {
     size_t  len;
 
     len = strlen(s);
 
-    return len >= 1 && len <= RE_NAME_MAX
-           && strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789_-") == len;
+    return len >= 1 && len <= RE_NAME_MAX && strspn(s, chars) == len;
+}
+
+
+int
+re_chat_name_ok(const char *s)
+{
+    return re_slug_ok(s, RE_SLUG_CHARS "_-");
 }
 
 
 int
 re_kind_ok(const char *s)
 {
-    size_t  len;
-
-    len = strlen(s);
-
-    return len >= 1 && len <= RE_NAME_MAX
-           && strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789._-") == len;
+    return re_slug_ok(s, RE_SLUG_CHARS "._-");
 }
 
 
