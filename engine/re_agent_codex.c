@@ -440,6 +440,16 @@ re_codex_line(re_turn_t *t, const char *line, size_t len)
             json_decref(t->result);
             t->result = json_incref(v);
         }
+
+    } else if (strcmp(ty, "error") == 0) {
+        /* the CLI's own trouble (a lost connection it retries): shown as it
+         * happens; turn.failed follows if it gives up */
+        v = json_object_get(msg, "message");
+
+        re_events_emit("agent.error",
+            json_pack("{s:s, s:I, s:s, s:O?}", "chat", t->chat,
+                      "seq", (json_int_t) t->seq, "agent", "codex",
+                      "message", json_is_string(v) ? v : NULL));
     }
 
     json_decref(msg);

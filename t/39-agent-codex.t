@@ -52,6 +52,8 @@ my $model = start_responses_server(scripts => [
     { match => qr/after the wake/, steps => [ { text => 'Still the same thread.' } ] },
     { match => qr/take your time/, steps => [ { text => 'Finally.', delay => 60 } ] },
     { match => qr/after the interrupt/, steps => [ { text => 'Back to work.' } ] },
+    { match => qr/refused request/, steps => [ { http_status => 400,
+                                                 message => 'The model does not exist.' } ] },
 ]);
 
 my $engine = Replicas::Engine->new(dir => $dir, work => $work, state => $state,
@@ -173,6 +175,16 @@ ok($j->{interrupted}, 'a turn was running');
 ok(wait_event('chat.turn.interrupted', seq => $s4), 'the turn is interrupted');
 my $done5 = wait_event('chat.turn.completed', seq => $s5);
 is($done5->{payload}{result}, 'Back to work.', 'and the queue goes on');
+
+# --- the model API refuses: the CLI's error is an event, the turn fails -----------------
+my (undef, undef, $s6) = send_msg('a refused request');
+my $err6 = wait_event('agent.error', seq => $s6);
+ok($err6, 'agent.error');
+like($err6->{payload}{message} // '', qr/does not exist/, "with the CLI's message");
+my $done6 = wait_event('chat.turn.completed', seq => $s6) // wait_event('chat.turn.failed', seq => $s6);
+ok($done6 && ($done6->{payload}{is_error} || $done6->{type} eq 'chat.turn.failed'),
+   'the turn ends as an error');
+ok((api('GET', '/healthz'))[0] == 200, 'the engine is fine');
 
 # --- chats ------------------------------------------------------------------------------
 ($st) = api('POST', '/chats', { name => 'review', agent => 'claude' });

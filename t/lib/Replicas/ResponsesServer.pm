@@ -113,6 +113,12 @@ sub _answer {
         my $s = $script ? $script->{steps}[$step] : undef;
         $s //= { text => $script ? 'All done.' : 'I have no script for: ' . substr($prompt, -200) };
         sleep($s->{delay} // $delay) if $s->{delay} // $delay;
+        if ($s->{http_status}) {
+            # the API refusing the request, as OpenAI's does
+            return Replicas::ScriptedServer::send_json($c, $s->{http_status}, { error => {
+                type => 'invalid_request_error', code => undef, param => undef,
+                message => $s->{message} // 'refused' } });
+        }
         if (defined $s->{shell}) {
             @items = ({ text => $s->{say} // 'Running a command.' },
                       { function => 'exec_command', input => { cmd => $s->{shell} } });
