@@ -2,10 +2,12 @@
 
 #define _GNU_SOURCE
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "re_files.h"
 #include "re_instructions.h"
 
 
@@ -63,4 +65,42 @@ re_instructions(const char *repository_prompt)
     }
 
     return out;
+}
+
+
+int
+re_instructions_skill(const char *home)
+{
+    int     rc;
+    char    dir[4096], path[4200], *text;
+
+    static const char  front[] =
+        "---\n"
+        "name: replicas-workspace\n"
+        "description: How this Replicas workspace works: running dev "
+        "servers in the background, publishing previews with the replicas "
+        "command, and what happens to your changes. Use it before starting "
+        "a server or sharing a URL.\n"
+        "---\n\n";
+
+    if (home == NULL || home[0] != '/'
+        || (size_t) snprintf(dir, sizeof(dir), "%s/.claude/skills/replicas",
+                             home) >= sizeof(dir))
+    {
+        errno = EINVAL;
+        return -1;
+    }
+
+    snprintf(path, sizeof(path), "%s/SKILL.md", dir);
+
+    if (re_mkdir_p(dir, 0700) != 0
+        || asprintf(&text, "%s%s", front, re_instructions_text) < 0)
+    {
+        return -1;
+    }
+
+    rc = re_write_atomic(path, text, strlen(text));
+    free(text);
+
+    return rc;
 }

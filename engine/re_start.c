@@ -15,6 +15,7 @@
 #include "re_engine.h"
 #include "re_events.h"
 #include "re_files.h"
+#include "re_instructions.h"
 #include "re_log.h"
 #include "re_start.h"
 
@@ -274,6 +275,14 @@ re_start_begin(re_start_t *req)
      * (in memory only: they hold its secrets) */
     re_env_free(re_start.envp);
     re_start.envp = re_env_merge(environ, req->env, req->nenv);
+
+    /* the standing instructions as a skill file too, where the agent
+     * looks for its skills */
+    if (re_start.envp
+        && re_instructions_skill(re_env_get(re_start.envp, "HOME")) != 0)
+    {
+        re_warn("start.skill_failed", "errno=%d", errno);
+    }
 
     if (req->cwd) {
         free(re_start.cwd);

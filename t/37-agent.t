@@ -104,6 +104,9 @@ my $system = encode_json($model->turns->[0]{body}{system} // '');
 like($system, qr/replicas preview create <port>/, "the agent learns how to publish previews");
 like($system, qr/in the background/, 'and to run servers in the background');
 like($system, qr/Prefer small commits in this repository/, "and gets replicas.json's systemPrompt");
+my $skill = do { local (@ARGV, $/) = "$dir/home/.claude/skills/replicas/SKILL.md"; <> } // '';
+like($skill, qr/^---\nname: replicas-workspace\ndescription: /, 'and has them as a skill in its home');
+like($skill, qr/replicas preview create <port>/, 'the same instructions');
 
 my $done2 = wait_event('chat.turn.completed', seq => $s2);
 ok($done2, 'then the queued message ran');
