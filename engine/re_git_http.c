@@ -1,6 +1,8 @@
 /*
  * The git endpoints (re_git.h): the repositories, the diff of the work,
- * the file tree and a file's bytes.  A path is relative to its
+ * the file tree and a file's bytes; pushing, updating from the default
+ * branch, and the pull request now.  Their bodies are checked here,
+ * every field, unknown ones refused.  A path is relative to its
  * repository, without "." or ".." parts, and followed one directory at a
  * time with openat(O_NOFOLLOW): a symbolic link on the way is refused, so
  * nothing outside the repository is ever read.
@@ -50,8 +52,208 @@ int
 re_git_http_route(const char *url)
 {
     return strcmp(url, "/git") == 0 || strcmp(url, "/git/push") == 0
+           || strcmp(url, "/git/update") == 0
+           || strcmp(url, "/git/pull-request") == 0
            || strcmp(url, "/diff") == 0 || strcmp(url, "/files") == 0
            || strcmp(url, "/files/content") == 0;
+}
+
+
+/* a branch name to ask for: what git allows, less the odd parts */
+static int
+re_git_branch_ok(const char *b)
+{
+    size_t  len;
+
+    len = strlen(b);
+
+    return len >= 1 && len <= 200
+           && strspn(b, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                        "0123456789._/-") == len
+           && b[0] != '-' && b[0] != '/' && b[0] != '.'
+           && b[len - 1] != '/' && b[len - 1] != '.'
+           && strstr(b, "..") == NULL && strstr(b, "//") == NULL
+           && strstr(b, "/.") == NULL
+           && (len < 5 || strcmp(b + len - 5, ".lock") != 0);
+}
+
+
+/* text without control characters other than newlines and tabs */
+static int
+re_git_text_ok(const char *s, size_t max, int lines)
+{
+    size_t  len;
+
+    len = strlen(s);
+
+    if (len > max) {
+        return 0;
+    }
+
+    for (; *s; s++) {
+        if (((unsigned char) *s < 0x20 || *s == 0x7f)
+            && !(lines && (*s == '\n' || *s == '\t' || *s == '\r')))
+        {
+            return 0;
+        }
+    }
+
+    return 1;
+}
+
+
+typedef struct {
+    int          merge;
+    int          draft;
+    const char  *base;
+    const char  *title;
+    const char  *body;
+    json_t      *root;          /* owns the strings */
+} re_git_body_t;
+
+
+/*
+ * POST /git/update {strategy?: "rebase"|"merge", base?} and POST
+ * /git/pull-request {title?, body?, draft?, base?}: an empty body is {}.
+ * NULL, or the message of what is wrong (field names only).
+ */
+static const char *
+re_git_parse(const char *buf, size_t len, int pr, re_git_body_t *out)
+{
+    json_t      *v;
+    const char  *key, *s;
+
+    memset(out, 0, sizeof(*out));
+
+    if (len == 0) {
+        return NULL;
+    }
+
+    out->root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, NULL);
+
+    if (!json_is_object(out->root)) {
+        return "the body must be a JSON object";
+    }
+
+    json_object_foreach(out->root, key, v) {
+        s = json_string_value(v);
+
+        if (strcmp(key, "base") == 0) {
+            if (s == NULL || !re_git_branch_ok(s)) {
+                return "base must be a branch name";
+            }
+            out->base = s;
+
+        } else if (!pr && strcmp(key, "strategy") == 0) {
+            if (s == NULL || (strcmp(s, "rebase") != 0
+                              && strcmp(s, "merge") != 0))
+            {
+                return "strategy must be \"rebase\" or \"merge\"";
+            }
+            out->merge = strcmp(s, "merge") == 0;
+
+        } else if (pr && strcmp(key, "title") == 0) {
+            if (s == NULL || s[0] == '\0' || !re_git_text_ok(s, 256, 0)) {
+                return "title must be one line of 1 to 256 bytes";
+            }
+            out->title = s;
+
+        } else if (pr && strcmp(key, "body") == 0) {
+            if (s == NULL || !re_git_text_ok(s, 65536, 1)) {
+                return "body must be text of at most 64 KiB";
+            }
+            out->body = s;
+
+        } else if (pr && strcmp(key, "draft") == 0) {
+            if (!json_is_boolean(v)) {
+                return "draft must be true or false";
+            }
+            out->draft = json_is_true(v);
+
+        } else {
+            return pr ? "unknown field: the body takes title, body, draft "
+                        "and base"
+                      : "unknown field: the body takes strategy and base";
+        }
+    }
+
+    return NULL;
+}
+
+
+/* POST /git/update and /git/pull-request, for a repository that exists */
+static enum MHD_Result
+re_git_change(struct MHD_Connection *c, const char *url, const char *name,
+    const char *buf, size_t len)
+{
+    int                pr;
+    char               err[512];
+    json_t            *result, *j;
+    unsigned           status;
+    const char        *msg, *code;
+    re_git_body_t      b;
+    re_git_update_e    rc;
+
+    pr = strcmp(url, "/git/pull-request") == 0;
+    msg = re_git_parse(buf, len, pr, &b);
+
+    if (msg) {
+        json_decref(b.root);
+        return re_http_error(c, MHD_HTTP_BAD_REQUEST, "invalid_request", msg,
+                             NULL);
+    }
+
+    result = NULL;
+    err[0] = '\0';
+
+    if (pr) {
+        re_git_pr_request(name, b.title, b.body, b.draft, b.base, &status,
+                          &code, &result, err, sizeof(err));
+        json_decref(b.root);
+
+        if (code) {
+            return re_http_error(c, status, code, err, NULL);
+        }
+
+        return re_http_send(c, status, result, NULL);
+    }
+
+    rc = re_git_update(name, b.merge, b.base, &result, err, sizeof(err));
+    json_decref(b.root);
+
+    switch (rc) {
+
+    case RE_GIT_UPDATE_OK:
+    case RE_GIT_UPDATE_UP_TO_DATE:
+        return re_http_send(c, MHD_HTTP_OK, result, NULL);
+
+    case RE_GIT_UPDATE_NO_REPO:
+        return re_http_error(c, MHD_HTTP_NOT_FOUND, "repository_not_found",
+                             "no such repository", NULL);
+
+    case RE_GIT_UPDATE_BUSY:
+        return re_http_error(c, MHD_HTTP_CONFLICT, "busy", err, NULL);
+
+    case RE_GIT_UPDATE_CONFLICT:
+        /* the error with the conflicted files beside code and message */
+        j = json_pack("{s:{s:s, s:s, s:O}}", "error", "code", "conflict",
+                      "message", err, "files",
+                      json_object_get(result, "files"));
+        json_decref(result);
+        re_info("http.error", "status=409 code=conflict");
+        return re_http_send(c, MHD_HTTP_CONFLICT, j, NULL);
+
+    case RE_GIT_UPDATE_REFUSED:
+        return re_http_error(c, MHD_HTTP_CONFLICT, "refused", err, NULL);
+
+    case RE_GIT_UPDATE_FETCH_FAILED:
+        return re_http_error(c, MHD_HTTP_BAD_GATEWAY, "fetch_failed", err,
+                             NULL);
+
+    default:
+        return re_http_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal",
+                             err[0] ? err : "the update failed", NULL);
+    }
 }
 
 
@@ -305,9 +507,10 @@ re_git_content(struct MHD_Connection *c, const char *root, const char *path)
 
 
 int
-re_git_http(struct MHD_Connection *c, const char *url, const char *method)
+re_git_http(struct MHD_Connection *c, const char *url, const char *method,
+    const char *body, size_t blen, int too_large)
 {
-    int          get, post, rc;
+    int          get, post, rc, change;
     char         root[4200], err[512], *buf;
     size_t       len;
     json_t      *result;
@@ -317,7 +520,10 @@ re_git_http(struct MHD_Connection *c, const char *url, const char *method)
           || strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
     post = strcmp(method, MHD_HTTP_METHOD_POST) == 0;
 
-    if (strcmp(url, "/git/push") == 0) {
+    change = strcmp(url, "/git/update") == 0
+             || strcmp(url, "/git/pull-request") == 0;
+
+    if (strcmp(url, "/git/push") == 0 || change) {
         if (!post) {
             return re_http_error(c, MHD_HTTP_METHOD_NOT_ALLOWED,
                                 "method_not_allowed", "POST only", "POST");
@@ -326,6 +532,11 @@ re_git_http(struct MHD_Connection *c, const char *url, const char *method)
         if (atomic_load(&re_engine.stopping)) {
             return re_http_error(c, MHD_HTTP_CONFLICT, "stopping",
                                 "the engine is stopping", NULL);
+        }
+
+        if (too_large) {
+            return re_http_error(c, MHD_HTTP_CONTENT_TOO_LARGE, "too_large",
+                                 "the body is larger than 1 MiB", NULL);
         }
 
     } else if (!get) {
@@ -350,6 +561,10 @@ re_git_http(struct MHD_Connection *c, const char *url, const char *method)
     if (!re_git_repo_path(name, root, sizeof(root))) {
         return re_http_error(c, MHD_HTTP_NOT_FOUND, "repository_not_found",
                             "no such repository", NULL);
+    }
+
+    if (change) {
+        return re_git_change(c, url, name, body, blen);
     }
 
     if (strcmp(url, "/git/push") == 0) {
