@@ -416,16 +416,29 @@ re_github_message(long status, json_t *answer, const char *token, char *err,
     size_t errlen)
 {
     json_t      *errors, *first;
-    const char  *msg, *detail;
+    const char  *msg, *detail, *field, *code;
 
     msg = json_string_value(json_object_get(answer, "message"));
     errors = json_object_get(answer, "errors");
     first = json_is_array(errors) ? json_array_get(errors, 0) : NULL;
     detail = json_string_value(json_object_get(first, "message"));
+    field = json_string_value(json_object_get(first, "field"));
+    code = json_string_value(json_object_get(first, "code"));
 
-    snprintf(err, errlen, "GitHub answered %ld: %s%s%s", status,
-             msg ? msg : "no message", detail ? ": " : "",
-             detail ? detail : "");
+    /* "Validation Failed: head invalid" when the error has no message */
+    if (detail) {
+        snprintf(err, errlen, "GitHub answered %ld: %s: %s", status,
+                 msg ? msg : "no message", detail);
+
+    } else if (field && code) {
+        snprintf(err, errlen, "GitHub answered %ld: %s: %s %s", status,
+                 msg ? msg : "no message", field, code);
+
+    } else {
+        snprintf(err, errlen, "GitHub answered %ld: %s", status,
+                 msg ? msg : "no message");
+    }
+
     re_github_clean(err, token);
 }
 
