@@ -183,6 +183,21 @@ my ($auto) = grep { $_->{method} eq 'POST' && $_->{body}{head} eq 'replicas/ws2'
 is($auto->{body}{title}, 'Add the greeting', "titled by the branch's first commit");
 is($auto->{body}{draft}, JSON::PP::false, 'not a draft by default');
 
+# --- the workspace's command line: replicas pr create ----------------------------------------
+mkdir "$dir/bin";
+symlink(objs_dir() . '/replicas-engine', "$dir/bin/replicas") or die "symlink: $!";
+{
+    local $ENV{REPLICAS_ENGINE_URL} = 'http://127.0.0.1:' . $e->port;
+    my $out = `$dir/bin/replicas pr create --title 'From the CLI' 2>&1`;
+    is($?, 0, '`replicas pr create` exits 0') or diag $out;
+    is($out, "https://github.com/acme/app/pull/2\n", "it prints the branch's pull request");
+    $out = `$dir/bin/replicas pr create --repo nope 2>&1`;
+    isnt($?, 0, 'an unknown repository: fails');
+    like($out, qr/no such repository/, 'saying so');
+    `$dir/bin/replicas pr create --bogus 2>&1`;
+    is($? >> 8, 2, 'a bad flag: exit 2');
+}
+
 # --- update: rebase --------------------------------------------------------------------------
 my $head_before = git("-C $app rev-parse HEAD");
 my $u1 = upstream_commit('upstream.txt', "from main\n", 'Upstream work');
