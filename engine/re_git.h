@@ -74,6 +74,10 @@ typedef enum {
 re_git_update_e re_git_update(const char *name, int merge, const char *base,
     json_t **result, char *err, size_t errlen);
 
+/* returns once no git update (rebase, merge) is under way: a turn starts
+ * on the tree as it is after one */
+void re_git_wait(void);
+
 /* POST /git/pull-request: pushes, then opens name's pull request on
  * GitHub or finds the open one.  *status the HTTP status (201 made, 200
  * found) with *result, or an error's with *code and err. */

@@ -9,7 +9,8 @@
  * after a rebase: the workspace's own branch, never the default one).
  * A rebase keeps every commit's author and message; the bot commits.  A
  * merge commit is the bot's.  Not while an agent works: the tree is the
- * agent's then.
+ * agent's then; a turn that starts during an update waits for its end
+ * (re_git_wait, the same lock).
  */
 
 #define _GNU_SOURCE
@@ -307,6 +308,14 @@ re_git_move(git_repository *repo, const char *branch, const git_oid *id,
     git_reference_free(ref);
 
     return 0;
+}
+
+
+void
+re_git_wait(void)
+{
+    pthread_mutex_lock(&re_git_lock);
+    pthread_mutex_unlock(&re_git_lock);
 }
 
 
