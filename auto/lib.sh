@@ -152,6 +152,8 @@ rp_build_fuzz() {
         case $(basename "$t") in
             # the engine's pure request validators
             fuzz_engine_*) extra=(-I "$RP_ROOT/engine" "$RP_ROOT/engine/re_request.c" -ljansson) ;;
+            # the git endpoints' bodies
+            fuzz_git_request*) extra=(-I "$RP_ROOT/engine" "$RP_ROOT/engine/re_git_request.c" -ljansson) ;;
             # GitHub repositories from remotes' URLs
             fuzz_github*) extra=(-I "$RP_ROOT/engine" "$RP_ROOT/engine/re_github.c" -lcurl -ljansson) ;;
             # control's readers of repository files

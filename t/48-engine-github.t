@@ -273,6 +273,16 @@ is($st, 409, 'update while it runs: 409');
 is($j->{error}{code}, 'busy', 'busy');
 ok($e->wait_idle, 'idle again');
 
+# --- an origin that is not on GitHub ---------------------------------------------------------
+git("clone -q $remote $work/lib");
+git("-C $work/lib checkout -q -b replicas/ws1");
+($st, $j) = $e->api('POST', '/git/pull-request?repo=lib', {});
+is($st, 409, 'origin a path: 409');
+is($j->{error}{code}, 'not_github', 'not_github');
+($st, $j) = $e->api('GET', '/git');
+is_deeply([ map { $_->{name} } @{ $j->{repositories} } ], ['app', 'lib'], 'both repositories');
+ok(!exists $j->{repositories}[1]{pullRequest}, 'no pull request for lib');
+
 unlike($e->log_text, qr/\Q$token\E|ghp_wrong|sk-ant-test/, 'no token in the log');
 
 done_testing();
