@@ -458,6 +458,7 @@ re_git_update(const char *name, int merge, const char *want_base,
     }
 
     if (rc == 1) {
+        files = files ? files : json_array();
         snprintf(err, errlen, "%s onto origin/%s stopped on conflicts: "
                  "nothing changed", strategy, base);
         re_info("git.update_conflict", "repository=%s branch=%s strategy=%s "
@@ -465,10 +466,8 @@ re_git_update(const char *name, int merge, const char *want_base,
         re_events_emit("git.update_failed",
             json_pack("{s:s, s:s, s:s, s:s, s:s, s:O}", "repository", name,
                       "branch", branch, "base", base, "strategy", strategy,
-                      "reason", "conflict",
-                      "files", files ? files : json_array()));
-        *result = json_pack("{s:o}", "files", files ? files : json_array());
-        files = NULL;
+                      "reason", "conflict", "files", files));
+        *result = json_pack("{s:O}", "files", files);
         status = RE_GIT_UPDATE_CONFLICT;
         goto done;
     }

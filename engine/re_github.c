@@ -126,7 +126,7 @@ re_github_parse_url(const char *url, re_github_repo_t *out)
 {
     int          ok, port_ok;
     size_t       alen;
-    const char  *auth, *end, *at;
+    const char  *auth, *end, *at, *p;
 
     memset(out, 0, sizeof(*out));
 
@@ -158,7 +158,7 @@ re_github_parse_url(const char *url, re_github_repo_t *out)
     alen = (size_t) (end - auth);
     at = NULL;
 
-    for (const char *p = auth; p < end; p++) {
+    for (p = auth; p < end; p++) {
         if (*p == '@') {
             at = p;
         }
