@@ -133,6 +133,8 @@ rp_build_unit() {
             test_yaml.c) extra=(-I "$RP_ROOT/control" "$RP_ROOT/control/rc_yaml.c"
                                 -ljansson -lyaml) ;;
             test_ports.c) extra=(-I "$RP_ROOT/engine" "$RP_ROOT/engine/re_ports.c") ;;
+            test_github.c) extra=(-I "$RP_ROOT/engine" "$RP_ROOT/engine/re_github.c"
+                                  -lcurl -ljansson) ;;
         esac
         cc "${RP_CFLAGS[@]}" -O0 -fsanitize=address,undefined -fno-sanitize-recover=all \
             -I "$RP_ROOT/ngx_replicas_module" -I "$RP_ROOT/t/unit" \
@@ -150,6 +152,10 @@ rp_build_fuzz() {
         case $(basename "$t") in
             # the engine's pure request validators
             fuzz_engine_*) extra=(-I "$RP_ROOT/engine" "$RP_ROOT/engine/re_request.c" -ljansson) ;;
+            # the git endpoints' bodies
+            fuzz_git_request*) extra=(-I "$RP_ROOT/engine" "$RP_ROOT/engine/re_git_request.c" -ljansson) ;;
+            # GitHub repositories from remotes' URLs
+            fuzz_github*) extra=(-I "$RP_ROOT/engine" "$RP_ROOT/engine/re_github.c" -lcurl -ljansson) ;;
             # control's readers of repository files
             fuzz_yaml*) extra=(-I "$RP_ROOT/control" "$RP_ROOT/control/rc_yaml.c" -ljansson -lyaml) ;;
         esac

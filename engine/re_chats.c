@@ -945,6 +945,9 @@ re_chat_turn(re_chat_t *c, re_entry_t *e)
     long long    start;
     re_turn_t    t;
 
+    /* a rebase or merge of the work tree (POST /git/update) ends first */
+    re_git_wait();
+
     memset(&t, 0, sizeof(t));
     prompt = NULL;
     folded = NULL;

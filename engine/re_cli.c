@@ -13,6 +13,10 @@
 #include "re_cli.h"
 
 
+/* a pull request pushes and asks GitHub first: longer than the rest */
+static long  re_cli_timeout_ms = 20000;
+
+
 /* one call to the engine; the status, the answer in *reply */
 static long
 re_cli_call(const char *method, const char *path, json_t *body,
@@ -52,7 +56,7 @@ re_cli_call(const char *method, const char *path, json_t *body,
     curl_easy_setopt(curl, CURLOPT_URL, url);
     curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
     curl_easy_setopt(curl, CURLOPT_NOPROXY, "*");
-    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, 20000L);
+    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, re_cli_timeout_ms);
     curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, rp_buf_append);
     curl_easy_setopt(curl, CURLOPT_WRITEDATA, &buf);
 
@@ -80,6 +84,8 @@ re_cli_usage(FILE *f)
         "       replicas preview list [--json]\n"
         "       replicas preview delete <port> [--json]\n"
         "       replicas computer info [--json]\n"
+        "       replicas pr create [--title T] [--draft] [--repo NAME] "
+        "[--json]\n"
         "\n"
         "Publishes ports of this workspace as preview URLs (authenticated:\n"
         "members of the organisation; --public: anyone with the URL).\n"
@@ -158,6 +164,88 @@ re_cli_show(long status, json_t *reply, int as_json, const char *what)
 }
 
 
+/*
+ * replicas pr create [--title T] [--draft] [--repo NAME] [--json]: the
+ * branch pushed and its pull request opened (or the open one found);
+ * prints its URL.  The repository: --repo, else the only one.
+ */
+static int
+re_cli_pr(int argc, char **argv)
+{
+    int          i, as_json;
+    long         status;
+    char         path[300];
+    json_t      *body, *reply, *repos;
+    const char  *repo, *name;
+
+    body = json_object();
+    repo = NULL;
+    as_json = 0;
+
+    for (i = 2; body && i < argc; i++) {
+        if (strcmp(argv[i], "--title") == 0 && i + 1 < argc) {
+            json_object_set_new(body, "title", json_string(argv[++i]));
+        } else if (strcmp(argv[i], "--repo") == 0 && i + 1 < argc) {
+            repo = argv[++i];
+        } else if (strcmp(argv[i], "--draft") == 0) {
+            json_object_set_new(body, "draft", json_true());
+        } else if (strcmp(argv[i], "--json") == 0) {
+            as_json = 1;
+        } else {
+            json_decref(body);
+            re_cli_usage(stderr);
+            return 2;
+        }
+    }
+
+    if (body == NULL || argc < 2 || strcmp(argv[1], "create") != 0) {
+        json_decref(body);
+        re_cli_usage(stderr);
+        return 2;
+    }
+
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+
+    if (repo == NULL) {
+        status = re_cli_call("GET", "/git", NULL, &reply);
+        repos = json_object_get(reply, "repositories");
+        name = json_array_size(repos) == 1
+               ? json_string_value(json_object_get(json_array_get(repos, 0),
+                                                   "name"))
+               : NULL;
+
+        if (name == NULL) {
+            fprintf(stderr, "replicas: %s\n", status == 0
+                    ? "the engine does not answer on 127.0.0.1:3737"
+                    : "say which repository: --repo NAME");
+            json_decref(reply);
+            json_decref(body);
+            return 1;
+        }
+
+        snprintf(path, sizeof(path), "/git/pull-request?repo=%s", name);
+        json_decref(reply);
+
+    } else if (strspn(repo, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTU"
+                            "VWXYZ0123456789._-") != strlen(repo)
+               || strlen(repo) > 255)
+    {
+        fprintf(stderr, "replicas: no such repository\n");
+        json_decref(body);
+        return 2;
+
+    } else {
+        snprintf(path, sizeof(path), "/git/pull-request?repo=%s", repo);
+    }
+
+    re_cli_timeout_ms = 120000;
+    status = re_cli_call("POST", path, body, &reply);
+    json_decref(body);
+
+    return re_cli_show(status, reply, as_json, "create");
+}
+
+
 int
 re_cli_main(int argc, char **argv)
 {
@@ -170,6 +258,10 @@ re_cli_main(int argc, char **argv)
     pub = 0;
     as_json = 0;
     n = 0;
+
+    if (argc >= 2 && strcmp(argv[1], "pr") == 0) {
+        return re_cli_pr(argc - 1, argv + 1);
+    }
 
     for (i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--public") == 0) {

@@ -6,6 +6,7 @@
  *   replicas preview list
  *   replicas preview delete <port>
  *   replicas computer info
+ *   replicas pr create [--title T] [--draft] [--repo NAME]
  * It talks to the engine on 127.0.0.1:3737 (REPLICAS_ENGINE_URL), which
  * talks to the platform.  --json prints the engine's answer as it is.
  */

@@ -17,6 +17,7 @@
 #include "re_engine.h"
 #include "re_events.h"
 #include "re_git.h"
+#include "re_git_int.h"
 #include "re_hooks.h"
 #include "re_log.h"
 #include "re_request.h"
@@ -26,21 +27,17 @@
 #define RE_GIT_REPOS_MAX     64
 #define RE_GIT_FILES_MAX     1000      /* paths listed in git.committed */
 #define RE_GIT_SUBJECT_MAX   72
-#define RE_GIT_ERR_MAX       512
-
-#define RE_GIT_BOT_NAME      "Replicas"
-#define RE_GIT_BOT_EMAIL     "replicas@users.noreply.local"
 
 
 /* commits and pushes, one at a time (two chats may end turns together);
  * readers (GET /git, /diff) take no lock: git's own files are replaced
  * atomically */
-static pthread_mutex_t  re_git_lock = PTHREAD_MUTEX_INITIALIZER;
+pthread_mutex_t         re_git_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_once_t   re_git_once = PTHREAD_ONCE_INIT;
 
 
 static void
-re_git_init(void)
+re_git_init_once(void)
 {
     const char  *ca;
 
@@ -63,9 +60,16 @@ re_git_init(void)
 }
 
 
+void
+re_git_init(void)
+{
+    pthread_once(&re_git_once, re_git_init_once);
+}
+
+
 /* libgit2's last error, without any "user:secret@" of a URL, nor the
  * token itself should a message quote it */
-static void
+void
 re_git_error(const char *what, const char *token, char *err, size_t errlen)
 {
     char              msg[RE_GIT_ERR_MAX], *at, *scheme, *p;
@@ -177,13 +181,13 @@ re_git_repos(char **names, size_t max)
 }
 
 
-static git_repository *
+git_repository *
 re_git_open(const char *name)
 {
     char             path[4200], err[RE_GIT_ERR_MAX], *q;
     git_repository  *repo;
 
-    pthread_once(&re_git_once, re_git_init);
+    re_git_init();
 
     if (!re_git_repo_path(name, path, sizeof(path))) {
         return NULL;
@@ -214,7 +218,7 @@ re_git_open(const char *name)
 
 /* the current branch's short name ("" when HEAD is detached or missing);
  * an unborn branch (no commit yet) has its name too */
-static void
+void
 re_git_branch(git_repository *repo, char *branch, size_t size)
 {
     const char     *target;
@@ -238,7 +242,7 @@ re_git_branch(git_repository *repo, char *branch, size_t size)
 
 /* the remote's default branch as this clone knows it: origin/HEAD, else
  * origin/main, origin/master; 0 or -1 */
-static int
+int
 re_git_default(git_repository *repo, git_oid *oid, char *name, size_t size)
 {
     size_t          i;
@@ -305,7 +309,7 @@ re_git_base(git_repository *repo, const git_oid *head, git_oid *base)
 }
 
 
-static int
+int
 re_git_dirty(git_repository *repo)
 {
     int                  dirty;
@@ -577,14 +581,7 @@ done:
 
 /* ---- push --------------------------------------------------------------- */
 
-typedef struct {
-    const char  *token;          /* sent over https only */
-    int          tries;
-    char         rejected[RE_GIT_ERR_MAX];
-} re_git_push_t;
-
-
-static int
+int
 re_git_credentials(git_credential **out, const char *url,
     const char *username, unsigned int allowed, void *payload)
 {
@@ -627,12 +624,41 @@ re_git_push_status(const char *refname, const char *status, void *data)
 }
 
 
-typedef enum {
-    RE_GIT_PUSHED = 0,
-    RE_GIT_UP_TO_DATE,          /* origin's branch is there already */
-    RE_GIT_NO_PUSH,             /* no origin, detached, no credentials */
-    RE_GIT_PUSH_FAILED
-} re_git_push_e;
+const char *
+re_git_token(char *const *envp)
+{
+    const char  *token;
+
+    token = envp ? re_env_get(envp, "REPLICAS_GIT_TOKEN") : NULL;
+
+    if (envp && (token == NULL || token[0] == '\0')) {
+        token = re_env_get(envp, "GITHUB_TOKEN");
+    }
+
+    return token && token[0] ? token : NULL;
+}
+
+
+int
+re_git_url_local(const char *url)
+{
+    return strncmp(url, "file://", 7) == 0 || url[0] == '/'
+           || strncmp(url, "http://", 7) == 0
+           || (strchr(url, ':') == NULL && url[0] != '\0');
+}
+
+
+void
+re_git_committer(char *const *envp, char *name, size_t nsize, char *email,
+    size_t esize)
+{
+    const char  *v;
+
+    v = envp ? re_env_get(envp, "REPLICAS_GIT_COMMITTER_NAME") : NULL;
+    snprintf(name, nsize, "%s", v && v[0] ? v : RE_GIT_BOT_NAME);
+    v = envp ? re_env_get(envp, "REPLICAS_GIT_COMMITTER_EMAIL") : NULL;
+    snprintf(email, esize, "%s", v && v[0] ? v : RE_GIT_BOT_EMAIL);
+}
 
 
 /*
@@ -641,9 +667,9 @@ typedef enum {
  * (the workspace's work goes to its own branch, for a pull request).
  * Emits git.pushed or git.push_failed.
  */
-static re_git_push_e
+re_git_push_e
 re_git_push(const char *name, git_repository *repo, char *const *envp,
-    int always, json_t **result, char *err, size_t errlen)
+    int always, int force, json_t **result, char *err, size_t errlen)
 {
     int                  local;
     char                 refspec[600], tracking[600], sha[GIT_OID_HEXSZ + 1];
@@ -695,21 +721,11 @@ re_git_push(const char *name, git_repository *repo, char *const *envp,
                                      : git_remote_url(remote);
     url = url ? url : "";
 
-    token = re_env_get(envp, "REPLICAS_GIT_TOKEN");
-
-    if (token == NULL || token[0] == '\0') {
-        token = re_env_get(envp, "GITHUB_TOKEN");
-    }
-
-    if (token && token[0] == '\0') {
-        token = NULL;
-    }
+    token = re_git_token(envp);
 
     /* a path, file://, or http:// (a local server) need no credentials;
      * https needs the token; ssh and the rest are not for the engine */
-    local = strncmp(url, "file://", 7) == 0 || url[0] == '/'
-            || strncmp(url, "http://", 7) == 0
-            || (strchr(url, ':') == NULL && url[0] != '\0');
+    local = re_git_url_local(url);
 
     if (!local && (strncmp(url, "https://", 8) != 0 || token == NULL)) {
         git_remote_free(remote);
@@ -727,8 +743,9 @@ re_git_push(const char *name, git_repository *repo, char *const *envp,
     opts.callbacks.push_update_reference = re_git_push_status;
     opts.callbacks.payload = &p;
 
-    snprintf(refspec, sizeof(refspec), "refs/heads/%s:refs/heads/%s", branch,
-             branch);
+    /* forced only after a rebase of the workspace's own branch */
+    snprintf(refspec, sizeof(refspec), "%srefs/heads/%s:refs/heads/%s",
+             force ? "+" : "", branch, branch);
     specs[0] = refspec;
     arr.strings = specs;
     arr.count = 1;
@@ -798,14 +815,15 @@ void
 re_git_after_turn(const char *chat, long long seq, const char *prompt,
     const char *user, const char *author_name, const char *author_email)
 {
+    int             pushed[RE_GIT_REPOS_MAX];
     char           *names[RE_GIT_REPOS_MAX], err[RE_GIT_ERR_MAX];
     char            branch[256], **envp;
     size_t          i, n;
-    const char     *v;
+    re_git_push_e   rc;
     re_git_turn_t   turn;
     git_repository *repo;
 
-    pthread_once(&re_git_once, re_git_init);
+    re_git_init();
 
     memset(&turn, 0, sizeof(turn));
     turn.chat = chat;
@@ -826,22 +844,18 @@ re_git_after_turn(const char *chat, long long seq, const char *prompt,
 
     envp = re_start_env();
 
-    v = envp ? re_env_get(envp, "REPLICAS_GIT_COMMITTER_NAME") : NULL;
-    snprintf(turn.committer_name, sizeof(turn.committer_name), "%s",
-             v && v[0] ? v : RE_GIT_BOT_NAME);
-    v = envp ? re_env_get(envp, "REPLICAS_GIT_COMMITTER_EMAIL") : NULL;
-    snprintf(turn.committer_email, sizeof(turn.committer_email), "%s",
-             v && v[0] ? v : RE_GIT_BOT_EMAIL);
+    re_git_committer(envp, turn.committer_name, sizeof(turn.committer_name),
+                     turn.committer_email, sizeof(turn.committer_email));
 
     pthread_mutex_lock(&re_git_lock);
 
     n = re_git_repos(names, RE_GIT_REPOS_MAX);
 
     for (i = 0; i < n; i++) {
+        pushed[i] = 0;
         repo = re_git_open(names[i]);
 
         if (repo == NULL) {
-            free(names[i]);
             continue;
         }
 
@@ -854,19 +868,30 @@ re_git_after_turn(const char *chat, long long seq, const char *prompt,
 
             /* a commit of the agent's own counts too: pushed when origin
              * does not have it yet */
-            if (envp
-                && re_git_push(names[i], repo, envp, 0, NULL, err,
-                               sizeof(err)) == RE_GIT_NO_PUSH)
-            {
+            rc = envp ? re_git_push(names[i], repo, envp, 0, 0, NULL, err,
+                                    sizeof(err))
+                      : RE_GIT_NO_PUSH;
+
+            if (rc == RE_GIT_NO_PUSH) {
                 re_info("git.push_skipped", "repository=%s", names[i]);
             }
+
+            pushed[i] = rc == RE_GIT_PUSHED;
         }
 
         git_repository_free(repo);
-        free(names[i]);
     }
 
     pthread_mutex_unlock(&re_git_lock);
+
+    /* the pull request of what was pushed (GitHub asked without the lock) */
+    for (i = 0; i < n; i++) {
+        if (pushed[i]) {
+            re_git_pr_after_push(names[i]);
+        }
+
+        free(names[i]);
+    }
 
     re_env_free(envp);
 }
@@ -881,7 +906,7 @@ re_git_repo_json(const char *name)
     char             branch[256], head_hex[GIT_OID_HEXSZ + 1];
     char             base_hex[GIT_OID_HEXSZ + 1];
     size_t           ahead, behind;
-    json_t          *j;
+    json_t          *j, *pr;
     git_oid          head, base;
     git_repository  *repo;
 
@@ -918,6 +943,13 @@ re_git_repo_json(const char *name)
                   "base", base_hex[0] ? base_hex : NULL,
                   "dirty", dirty > 0, "ahead", (json_int_t) ahead);
 
+    /* the branch's pull request, once one was opened or found */
+    pr = j ? re_git_pr_json(repo, branch) : NULL;
+
+    if (pr) {
+        json_object_set_new(j, "pullRequest", pr);
+    }
+
     git_repository_free(repo);
 
     return j;
@@ -931,7 +963,7 @@ re_git_list(void)
     size_t   i, n;
     json_t  *list, *j;
 
-    pthread_once(&re_git_once, re_git_init);
+    re_git_init();
 
     list = json_array();
     n = re_git_repos(names, RE_GIT_REPOS_MAX);
@@ -1082,7 +1114,7 @@ re_git_push_now(const char *name, json_t **result, char *err, size_t errlen)
     }
 
     pthread_mutex_lock(&re_git_lock);
-    rc = re_git_push(name, repo, envp, 1, result, err, errlen);
+    rc = re_git_push(name, repo, envp, 1, 0, result, err, errlen);
     pthread_mutex_unlock(&re_git_lock);
 
     git_repository_free(repo);

@@ -12,8 +12,14 @@
  * or GITHUB_TOKEN, https only; none needed for a local or file:// remote).
  * Events: git.committed, git.commit_failed, git.pushed, git.push_failed.
  *
+ * On request (re_git_update.c): the default branch rebased on or merged
+ * in, then pushed; events git.updated, git.update_failed.  Pull requests
+ * on GitHub (re_git_pr.c, re_github.c), on request and after a turn's
+ * push: event git.pull_request.
+ *
  * HTTP (re_git_http.c): GET /git, GET /diff, GET /files,
- * GET /files/content, POST /git/push.
+ * GET /files/content, POST /git/push, POST /git/update,
+ * POST /git/pull-request.
  */
 
 #ifndef RE_GIT_H
@@ -54,6 +60,35 @@ int re_git_push_now(const char *name, json_t **result, char *err,
     size_t errlen);
 
 
+typedef enum {
+    RE_GIT_UPDATE_OK = 0,           /* 200, *result */
+    RE_GIT_UPDATE_UP_TO_DATE,       /* 200, *result */
+    RE_GIT_UPDATE_NO_REPO,          /* 404 */
+    RE_GIT_UPDATE_BUSY,             /* 409 busy */
+    RE_GIT_UPDATE_CONFLICT,         /* 409 conflict, *result {files} */
+    RE_GIT_UPDATE_REFUSED,          /* 409: dirty, detached, no base */
+    RE_GIT_UPDATE_FETCH_FAILED,     /* 502 */
+    RE_GIT_UPDATE_FAILED            /* 500 */
+} re_git_update_e;
+
+/* fetches origin, rebases name's branch onto origin/<base> (merge 0) or
+ * merges it in (merge 1), pushes; base NULL: origin's default branch.
+ * err is safe to show. */
+re_git_update_e re_git_update(const char *name, int merge, const char *base,
+    json_t **result, char *err, size_t errlen);
+
+/* returns once no git update (rebase, merge) is under way: a turn starts
+ * on the tree as it is after one */
+void re_git_wait(void);
+
+/* POST /git/pull-request: pushes, then opens name's pull request on
+ * GitHub or finds the open one.  *status the HTTP status (201 made, 200
+ * found) with *result, or an error's with *code and err. */
+void re_git_pr_request(const char *name, const char *title, const char *body,
+    int draft, const char *base, unsigned *status, const char **code,
+    json_t **result, char *err, size_t errlen);
+
+
 struct MHD_Connection;
 
 /* 1 if url is one of the git endpoints (re_git_http.c) */
@@ -61,6 +96,6 @@ int re_git_http_route(const char *url);
 
 /* answers one of them: an MHD result */
 int re_git_http(struct MHD_Connection *c, const char *url,
-    const char *method);
+    const char *method, const char *body, size_t len, int too_large);
 
 #endif /* RE_GIT_H */

@@ -1,6 +1,8 @@
 /*
  * The git endpoints (re_git.h): the repositories, the diff of the work,
- * the file tree and a file's bytes.  A path is relative to its
+ * the file tree and a file's bytes; pushing, updating from the default
+ * branch, and the pull request now (their bodies checked by
+ * re_git_request.c: every field, unknown ones refused).  A path is relative to its
  * repository, without "." or ".." parts, and followed one directory at a
  * time with openat(O_NOFOLLOW): a symbolic link on the way is refused, so
  * nothing outside the repository is ever read.
@@ -21,6 +23,7 @@
 
 #include "re_engine.h"
 #include "re_git.h"
+#include "re_git_request.h"
 #include "re_http.h"
 #include "re_log.h"
 #include "re_request.h"
@@ -50,8 +53,86 @@ int
 re_git_http_route(const char *url)
 {
     return strcmp(url, "/git") == 0 || strcmp(url, "/git/push") == 0
+           || strcmp(url, "/git/update") == 0
+           || strcmp(url, "/git/pull-request") == 0
            || strcmp(url, "/diff") == 0 || strcmp(url, "/files") == 0
            || strcmp(url, "/files/content") == 0;
+}
+
+
+/* POST /git/update and /git/pull-request, for a repository that exists */
+static enum MHD_Result
+re_git_change(struct MHD_Connection *c, const char *url, const char *name,
+    const char *buf, size_t len)
+{
+    int                pr;
+    char               err[512];
+    json_t            *result, *j;
+    unsigned           status;
+    const char        *msg, *code;
+    re_git_body_t      b;
+    re_git_update_e    rc;
+
+    pr = strcmp(url, "/git/pull-request") == 0;
+    msg = re_git_parse(buf, len, pr, &b);
+
+    if (msg) {
+        json_decref(b.root);
+        return re_http_error(c, MHD_HTTP_BAD_REQUEST, "invalid_request", msg,
+                             NULL);
+    }
+
+    result = NULL;
+    err[0] = '\0';
+
+    if (pr) {
+        re_git_pr_request(name, b.title, b.body, b.draft, b.base, &status,
+                          &code, &result, err, sizeof(err));
+        json_decref(b.root);
+
+        if (code) {
+            return re_http_error(c, status, code, err, NULL);
+        }
+
+        return re_http_send(c, status, result, NULL);
+    }
+
+    rc = re_git_update(name, b.merge, b.base, &result, err, sizeof(err));
+    json_decref(b.root);
+
+    switch (rc) {
+
+    case RE_GIT_UPDATE_OK:
+    case RE_GIT_UPDATE_UP_TO_DATE:
+        return re_http_send(c, MHD_HTTP_OK, result, NULL);
+
+    case RE_GIT_UPDATE_NO_REPO:
+        return re_http_error(c, MHD_HTTP_NOT_FOUND, "repository_not_found",
+                             "no such repository", NULL);
+
+    case RE_GIT_UPDATE_BUSY:
+        return re_http_error(c, MHD_HTTP_CONFLICT, "busy", err, NULL);
+
+    case RE_GIT_UPDATE_CONFLICT:
+        /* the error with the conflicted files beside code and message */
+        j = json_pack("{s:{s:s, s:s, s:O}}", "error", "code", "conflict",
+                      "message", err, "files",
+                      json_object_get(result, "files"));
+        json_decref(result);
+        re_info("http.error", "status=409 code=conflict");
+        return re_http_send(c, MHD_HTTP_CONFLICT, j, NULL);
+
+    case RE_GIT_UPDATE_REFUSED:
+        return re_http_error(c, MHD_HTTP_CONFLICT, "refused", err, NULL);
+
+    case RE_GIT_UPDATE_FETCH_FAILED:
+        return re_http_error(c, MHD_HTTP_BAD_GATEWAY, "fetch_failed", err,
+                             NULL);
+
+    default:
+        return re_http_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal",
+                             err[0] ? err : "the update failed", NULL);
+    }
 }
 
 
@@ -305,9 +386,10 @@ re_git_content(struct MHD_Connection *c, const char *root, const char *path)
 
 
 int
-re_git_http(struct MHD_Connection *c, const char *url, const char *method)
+re_git_http(struct MHD_Connection *c, const char *url, const char *method,
+    const char *body, size_t blen, int too_large)
 {
-    int          get, post, rc;
+    int          get, post, rc, change;
     char         root[4200], err[512], *buf;
     size_t       len;
     json_t      *result;
@@ -317,7 +399,10 @@ re_git_http(struct MHD_Connection *c, const char *url, const char *method)
           || strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
     post = strcmp(method, MHD_HTTP_METHOD_POST) == 0;
 
-    if (strcmp(url, "/git/push") == 0) {
+    change = strcmp(url, "/git/update") == 0
+             || strcmp(url, "/git/pull-request") == 0;
+
+    if (strcmp(url, "/git/push") == 0 || change) {
         if (!post) {
             return re_http_error(c, MHD_HTTP_METHOD_NOT_ALLOWED,
                                 "method_not_allowed", "POST only", "POST");
@@ -326,6 +411,11 @@ re_git_http(struct MHD_Connection *c, const char *url, const char *method)
         if (atomic_load(&re_engine.stopping)) {
             return re_http_error(c, MHD_HTTP_CONFLICT, "stopping",
                                 "the engine is stopping", NULL);
+        }
+
+        if (too_large) {
+            return re_http_error(c, MHD_HTTP_CONTENT_TOO_LARGE, "too_large",
+                                 "the body is larger than 1 MiB", NULL);
         }
 
     } else if (!get) {
@@ -350,6 +440,10 @@ re_git_http(struct MHD_Connection *c, const char *url, const char *method)
     if (!re_git_repo_path(name, root, sizeof(root))) {
         return re_http_error(c, MHD_HTTP_NOT_FOUND, "repository_not_found",
                             "no such repository", NULL);
+    }
+
+    if (change) {
+        return re_git_change(c, url, name, body, blen);
     }
 
     if (strcmp(url, "/git/push") == 0) {

@@ -554,9 +554,11 @@ re_http_dispatch(struct MHD_Connection *c, const char *url,
           || strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
     post = strcmp(method, MHD_HTTP_METHOD_POST) == 0;
 
-    /* /git, /git/push, /diff, /files, /files/content (re_git_http.c) */
+    /* /git, /git/push, /git/update, /git/pull-request, /diff, /files,
+     * /files/content (re_git_http.c) */
     if (re_git_http_route(url)) {
-        return re_git_http(c, url, method) == MHD_YES ? MHD_YES : MHD_NO;
+        return re_git_http(c, url, method, rq->body, rq->len, rq->too_large)
+               == MHD_YES ? MHD_YES : MHD_NO;
     }
 
     if (strcmp(url, "/previews") == 0 || strncmp(url, "/previews/", 10) == 0
