@@ -992,7 +992,7 @@ re_git_summary(void)
     git_oid           head;
     git_repository   *repo;
 
-    pthread_once(&re_git_once, re_git_init);
+    re_git_init();
 
     list = json_array();
     n = re_git_repos(names, RE_GIT_REPOS_MAX);
