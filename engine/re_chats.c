@@ -95,7 +95,7 @@ re_chats_save(void)
 {
     char        *text;
     size_t       i;
-    json_t      *all, *chat, *queue;
+    json_t      *all, *chat, *queue, *doc;
     re_chat_t   *c;
     re_entry_t  *e;
 
@@ -129,8 +129,9 @@ re_chats_save(void)
         json_array_append_new(all, chat);
     }
 
-    text = all ? json_dumps(json_pack("{s:o}", "chats", all), JSON_COMPACT)
-               : NULL;
+    doc = all ? json_pack("{s:o}", "chats", all) : NULL;
+    text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+    json_decref(doc);
 
     if (text == NULL || re_write_atomic(re_chats.path, text, strlen(text))
                         != 0)
