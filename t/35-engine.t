@@ -11,10 +11,10 @@ use JSON::PP;
 use IO::Socket::INET;
 use POSIX qw(WNOHANG);
 use Time::HiRes qw(sleep);
-use Replicas::Test qw(objs_dir tmpdir free_port wait_port http_request
+use Replicas::Test qw(objs_dir engine_bin tmpdir free_port wait_port http_request
                       http_json poll_until);
 
-my $bin = objs_dir() . '/replicas-engine';
+my $bin = engine_bin();
 ok(-x $bin, 'replicas-engine is built') or BAIL_OUT("build it first: $bin");
 
 my $dir = tmpdir();

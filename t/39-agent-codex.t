@@ -17,12 +17,12 @@ use lib 't/lib';
 use Test::More;
 use JSON::PP;
 use POSIX qw(WNOHANG);
-use Replicas::Test qw(objs_dir tmpdir free_port wait_port http_request
+use Replicas::Test qw(objs_dir engine_bin tmpdir free_port wait_port http_request
                       http_json poll_until);
 use Replicas::Engine;
 use Replicas::ResponsesServer qw(start_responses_server);
 
-my $bin = objs_dir() . '/replicas-engine';
+my $bin = engine_bin();
 my $agents = objs_dir() . '/agents';
 ok(-x "$agents/node_modules/.bin/codex", 'Codex is installed from npm')
     or BAIL_OUT("run ./auto/test (auto/lib.sh rp_install_agents)");

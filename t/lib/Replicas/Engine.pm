@@ -14,7 +14,7 @@ use warnings;
 use Exporter 'import';
 use JSON::PP;
 use POSIX qw(WNOHANG);
-use Replicas::Test qw(objs_dir free_port wait_port http_request http_json poll_until);
+use Replicas::Test qw(objs_dir engine_bin free_port wait_port http_request http_json poll_until);
 
 my @engines;
 END { my $s = $?; $_->stop for @engines; $? = $s }
@@ -30,7 +30,7 @@ sub new {
 
 sub start {
     my ($self) = @_;
-    my $bin = objs_dir() . '/replicas-engine';
+    my $bin = engine_bin();
     $self->{port} = free_port();
     my $pid = fork // die "fork: $!";
     if (!$pid) {

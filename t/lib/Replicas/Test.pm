@@ -23,7 +23,7 @@ use POSIX qw(WNOHANG);
 use Test::More ();
 use Time::HiRes qw(time sleep);
 
-our @EXPORT_OK = qw(repo_root objs_dir tmpdir free_port wait_port start_redis
+our @EXPORT_OK = qw(repo_root objs_dir engine_bin tmpdir free_port wait_port start_redis
                     start_nginx start_upstream http_request http_json
                     ws_connect poll_until nginx_log_clean_ok);
 
@@ -34,6 +34,10 @@ sub repo_root { return abs_path(dirname(__FILE__) . '/../../..') }
 
 # the build folder (auto/lib.sh's RP_OBJS): REPLICAS_OBJS or objs/
 sub objs_dir { return $ENV{REPLICAS_OBJS} // repo_root() . '/objs' }
+
+# the engine tests run on the host: the build's, or (auto/test's
+# sanitizer pass) one built with AddressSanitizer
+sub engine_bin { $ENV{REPLICAS_ENGINE} // objs_dir() . '/replicas-engine' }
 
 sub tmpdir {
     $tmpdir //= tempdir('replicas-test-XXXXXX', TMPDIR => 1,
