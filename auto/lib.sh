@@ -133,6 +133,9 @@ rp_build_unit() {
             test_yaml.c) extra=(-I "$RP_ROOT/control" "$RP_ROOT/control/rc_yaml.c"
                                 -ljansson -lyaml) ;;
             test_ports.c) extra=(-I "$RP_ROOT/engine" "$RP_ROOT/engine/re_ports.c") ;;
+            # an agent adapter's line mapping (its events caught by the test)
+            test_agent_cursor.c) extra=(-I "$RP_ROOT/engine" "$RP_ROOT/engine/re_agent_cursor.c"
+                                        -ljansson) ;;
         esac
         cc "${RP_CFLAGS[@]}" -O0 -fsanitize=address,undefined -fno-sanitize-recover=all \
             -I "$RP_ROOT/ngx_replicas_module" -I "$RP_ROOT/t/unit" \
@@ -173,18 +176,24 @@ rp_install_node_deps() {
 
 # The coding agents' CLIs, from npm, pinned, into $RP_OBJS/agents: control
 # binds that folder read-only into every workspace (/opt/replicas/agents),
-# where the engine runs them.
-RP_AGENTS=(@anthropic-ai/claude-code@2.1.332 @openai/codex@0.171.0)
+# where the engine runs them.  opencode-ai's install script links the
+# native binary of this machine's platform package into place: it must
+# run here, as nothing may be fetched when the agent runs.  Cursor's CLI
+# is on no registry: a user installs it (PATH, or agents/bin/cursor-agent).
+RP_AGENTS=(@anthropic-ai/claude-code@2.1.332 @openai/codex@0.171.0 opencode-ai@1.18.33)
 rp_install_agents() {
     local dir="$RP_OBJS/agents" want have
     want="${RP_AGENTS[*]}"
     have=$(cat "$dir/.installed" 2>/dev/null || true)
     [ "$have" = "$want" ] && [ -x "$dir/node_modules/.bin/claude" ] \
-        && [ -x "$dir/node_modules/.bin/codex" ] && return 0
+        && [ -x "$dir/node_modules/.bin/codex" ] \
+        && [ -x "$dir/node_modules/.bin/opencode" ] && return 0
     rp_log "installing the agents' CLIs from npm: $want"
     mkdir -p "$dir"
     npm install --prefix "$dir" --no-audit --no-fund --silent "${RP_AGENTS[@]}" \
         || rp_die "npm install ${RP_AGENTS[*]} failed"
+    "$dir/node_modules/.bin/opencode" --version >/dev/null 2>&1 \
+        || rp_die "opencode-ai installed without its native binary (its install script did not run?)"
     echo "$want" > "$dir/.installed"
 }
 
