@@ -178,22 +178,30 @@ rp_install_node_deps() {
 # binds that folder read-only into every workspace (/opt/replicas/agents),
 # where the engine runs them.  opencode-ai's install script links the
 # native binary of this machine's platform package into place: it must
-# run here, as nothing may be fetched when the agent runs.  Cursor's CLI
-# is on no registry: a user installs it (PATH, or agents/bin/cursor-agent).
+# run here, as nothing may be fetched when the agent runs; so is the
+# package OpenCode wants in its config folder (npm, in the background,
+# else), into agents/opencode-plugin, which the engine links there.
+# Cursor's CLI is on no registry: a user installs it (PATH, or
+# agents/bin/cursor-agent).
 RP_AGENTS=(@anthropic-ai/claude-code@2.1.332 @openai/codex@0.171.0 opencode-ai@1.18.33)
+RP_OPENCODE_PLUGIN=@opencode-ai/plugin@1.18.33
 rp_install_agents() {
     local dir="$RP_OBJS/agents" want have
-    want="${RP_AGENTS[*]}"
+    want="${RP_AGENTS[*]} $RP_OPENCODE_PLUGIN"
     have=$(cat "$dir/.installed" 2>/dev/null || true)
     [ "$have" = "$want" ] && [ -x "$dir/node_modules/.bin/claude" ] \
         && [ -x "$dir/node_modules/.bin/codex" ] \
-        && [ -x "$dir/node_modules/.bin/opencode" ] && return 0
+        && [ -x "$dir/node_modules/.bin/opencode" ] \
+        && [ -d "$dir/opencode-plugin/node_modules/@opencode-ai/plugin" ] && return 0
     rp_log "installing the agents' CLIs from npm: $want"
     mkdir -p "$dir"
     npm install --prefix "$dir" --no-audit --no-fund --silent "${RP_AGENTS[@]}" \
         || rp_die "npm install ${RP_AGENTS[*]} failed"
     "$dir/node_modules/.bin/opencode" --version >/dev/null 2>&1 \
         || rp_die "opencode-ai installed without its native binary (its install script did not run?)"
+    mkdir -p "$dir/opencode-plugin"
+    npm install --prefix "$dir/opencode-plugin" --no-audit --no-fund --silent "$RP_OPENCODE_PLUGIN" \
+        || rp_die "npm install $RP_OPENCODE_PLUGIN failed"
     echo "$want" > "$dir/.installed"
 }
 

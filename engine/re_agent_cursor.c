@@ -178,7 +178,8 @@ re_cursor_tool_output(json_t *value)
     const char  *const  *k;
 
     static const char *const  keys[] = {
-        "stdout", "content", "output", "message", "error", NULL
+        "stdout", "content", "output", "message", "errorMessage", "error",
+        NULL
     };
 
     if (json_is_string(value)) {

@@ -20,8 +20,10 @@
  * sets itself is kept: the engine adds only what it leaves unset.  Models
  * come from the list built into the CLI (OPENCODE_DISABLE_MODELS_FETCH),
  * and LSP servers are not downloaded, unless the workspace says
- * otherwise: a turn needs no network but the model's.  PWD is set to the
- * directory the turn runs in: OpenCode takes its project from PWD.
+ * otherwise: a turn needs no network but the model's (and the package
+ * its config folder wants is there already: re_opencode_plugin).  PWD is
+ * set to the directory the turn runs in: OpenCode takes its project from
+ * PWD.
  */
 
 #define _GNU_SOURCE
@@ -29,6 +31,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
 
 #include "re_agent.h"
 #include "re_engine.h"
@@ -171,6 +175,102 @@ re_opencode_instructions(re_turn_t *t)
 }
 
 
+/* a file of src's, copied into dir (both folders); -1 if it cannot be */
+static int
+re_opencode_copy(const char *src, const char *dir, const char *name)
+{
+    int     rc;
+    char    path[4200], *data;
+    size_t  len;
+
+    snprintf(path, sizeof(path), "%s/%s", src, name);
+    data = re_read_tail(path, 4 * 1024 * 1024, &len);
+
+    if (data == NULL || len == 0) {
+        free(data);
+        return -1;
+    }
+
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    rc = re_write_atomic(path, data, len);
+    free(data);
+
+    return rc;
+}
+
+
+/*
+ * OpenCode installs @opencode-ai/plugin from npm into its config folder
+ * (~/.config/opencode) in the background unless node_modules is there and
+ * its package-lock.json has the package: auto/ installs it with the CLI
+ * (agents/opencode-plugin), and a config folder without node_modules gets
+ * that one's package files and a link to its node_modules.  A folder
+ * with node_modules, or with a package.json of the user's, is left alone.
+ */
+static void
+re_opencode_plugin(re_turn_t *t)
+{
+    char         agents[4096], src[4200], dir[4200], path[4300];
+    size_t       len;
+    const char  *v;
+    struct stat  st;
+
+    static const char  bin[] = "/node_modules/.bin/opencode";
+
+    len = strlen(t->bin);
+
+    if (len <= sizeof(bin) - 1 || len - (sizeof(bin) - 1) >= sizeof(agents)
+        || strcmp(t->bin + len - (sizeof(bin) - 1), bin) != 0)
+    {
+        return;
+    }
+
+    snprintf(agents, sizeof(agents), "%.*s", (int) (len - (sizeof(bin) - 1)),
+             t->bin);
+    snprintf(src, sizeof(src), "%s/opencode-plugin", agents);
+
+    v = re_env_get(t->envp, "XDG_CONFIG_HOME");
+
+    if (v && v[0] == '/') {
+        snprintf(dir, sizeof(dir), "%s/opencode", v);
+
+    } else {
+        v = re_env_get(t->envp, "HOME");
+        if (v == NULL || v[0] != '/') {
+            return;
+        }
+
+        snprintf(dir, sizeof(dir), "%s/.config/opencode", v);
+    }
+
+    snprintf(path, sizeof(path), "%s/node_modules", dir);
+    if (lstat(path, &st) == 0) {
+        return;
+    }
+
+    snprintf(path, sizeof(path), "%s/package.json", dir);
+    if (lstat(path, &st) == 0) {
+        return;
+    }
+
+    snprintf(path, sizeof(path), "%s/node_modules", src);
+    if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        return;
+    }
+
+    if (re_mkdir_p(dir, 0700) != 0
+        || re_opencode_copy(src, dir, "package-lock.json") != 0
+        || re_opencode_copy(src, dir, "package.json") != 0)
+    {
+        return;
+    }
+
+    snprintf(path, sizeof(path), "%s/node_modules", dir);
+    snprintf(src + strlen(src), sizeof(src) - strlen(src), "/node_modules");
+    (void) symlink(src, path);
+}
+
+
 static char **
 re_opencode_env(re_turn_t *t)
 {
@@ -180,6 +280,8 @@ re_opencode_env(re_turn_t *t)
     json_t        *config, *list, *file;
     const char    *v;
     re_env_var_t   add[6];
+
+    re_opencode_plugin(t);
 
     /* the workspace's own config, if it is JSON, else a new one */
     v = re_env_get(t->envp, "OPENCODE_CONFIG_CONTENT");
@@ -308,10 +410,11 @@ re_opencode_tool(re_turn_t *t, json_t *part)
     v = json_object_get(json_object_get(state, "metadata"), "exit");
     is_error |= json_is_integer(v) && json_integer_value(v) != 0;
 
-    out = json_string_value(json_object_get(state, is_error
-                                                   && json_object_get(state,
-                                                                      "error")
-                                                   ? "error" : "output"));
+    /* a failed tool's error, else what it printed */
+    v = is_error ? json_object_get(state, "error") : NULL;
+    out = json_string_value(json_is_string(v) ? v
+                                              : json_object_get(state,
+                                                                "output"));
 
     re_events_emit("tool.result",
         json_pack("{s:s, s:I, s:O?, s:b, s:o}", "chat", t->chat,

@@ -140,6 +140,14 @@ my @order = map { "$_->{type}:$_->{payload}{seq}" }
 is_deeply(\@order, ["chat.turn.started:$s1", "chat.turn.completed:$s1",
                     "chat.turn.started:$s2", "chat.turn.completed:$s2"], 'one after the other');
 
+# nothing fetched: OpenCode's config folder has the package it would install from npm
+my $cfg = "$dir/home/.config/opencode";
+is(readlink("$cfg/node_modules"), "$agents/opencode-plugin/node_modules",
+   "OpenCode's config folder gets the plugin package installed with the CLI");
+my $oclog = do { local (@ARGV, $/) = glob("$dir/home/.local/share/opencode/log/*.log"); <> } // '';
+ok(length $oclog, "OpenCode's own log is there");
+unlike($oclog, qr/dependency install failed|level=ERROR/, 'it tried no install and met no error');
+
 # --- the engine restarted (a wake): the next message resumes the session ---------------
 $engine->restart;
 start_ws(\%env);
