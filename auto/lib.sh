@@ -136,6 +136,8 @@ rp_build_unit() {
             # an agent adapter's line mapping (its events caught by the test)
             test_agent_cursor.c) extra=(-I "$RP_ROOT/engine" "$RP_ROOT/engine/re_agent_cursor.c"
                                         -ljansson) ;;
+            test_agent_opencode.c) extra=(-I "$RP_ROOT/engine" "$RP_ROOT/engine/re_agent_opencode.c"
+                                          "$RP_ROOT/engine/re_files.c" -ljansson) ;;
         esac
         cc "${RP_CFLAGS[@]}" -O0 -fsanitize=address,undefined -fno-sanitize-recover=all \
             -I "$RP_ROOT/ngx_replicas_module" -I "$RP_ROOT/t/unit" \
