@@ -941,6 +941,10 @@ re_chat_turn(re_chat_t *c, re_entry_t *e)
         c->tokens_out = t.total_output_tokens;
     }
 
+    /* kept now: the workspace may sleep before the turn's commit and push
+     * are done, and the next turn must resume this session */
+    re_chats_save();
+
     pthread_mutex_unlock(&re_chats.lock);
 
     if (interrupted) {

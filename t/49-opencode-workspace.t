@@ -97,7 +97,10 @@ is($ws->wait_state($id, 'sleeping'), 'sleeping', 'sleep again');
 ($st, $j) = api($gw, $key, 'POST', "/v1/workspaces/$id/messages", { text => 'So what did you write?' });
 my $done2 = wait_event('chat.turn.completed', $j->{seq});
 is($done2->{payload}{session_id}, $session, 'after the wake the same session goes on')
-    or diag explain [ grep { ($_->{payload}{seq} // 0) == $j->{seq} } @{ events() } ];
+    or diag explain [ map { "$_->{id} $_->{type} seq=" . ($_->{payload}{seq} // '')
+                                . ' session=' . ($_->{payload}{session_id} // '')
+                                . ' ' . ($_->{payload}{reason} // '') }
+                      grep { $_->{type} =~ /^(chat|engine|workspace)/ } @{ events() } ];
 my $last = $model->turns->[-1]{body}{messages};
 ok((grep { encode_json($_) =~ /write the greeting/ } @$last), 'with the earlier conversation');
 
