@@ -135,6 +135,11 @@ rp_build_unit() {
             test_ports.c) extra=(-I "$RP_ROOT/engine" "$RP_ROOT/engine/re_ports.c") ;;
             test_github.c) extra=(-I "$RP_ROOT/engine" "$RP_ROOT/engine/re_github.c"
                                   -lcurl -ljansson) ;;
+            # an agent adapter's line mapping (its events caught by the test)
+            test_agent_cursor.c) extra=(-I "$RP_ROOT/engine" "$RP_ROOT/engine/re_agent_cursor.c"
+                                        -ljansson) ;;
+            test_agent_opencode.c) extra=(-I "$RP_ROOT/engine" "$RP_ROOT/engine/re_agent_opencode.c"
+                                          "$RP_ROOT/engine/re_files.c" -ljansson) ;;
         esac
         cc "${RP_CFLAGS[@]}" -O0 -fsanitize=address,undefined -fno-sanitize-recover=all \
             -I "$RP_ROOT/ngx_replicas_module" -I "$RP_ROOT/t/unit" \
@@ -179,18 +184,32 @@ rp_install_node_deps() {
 
 # The coding agents' CLIs, from npm, pinned, into $RP_OBJS/agents: control
 # binds that folder read-only into every workspace (/opt/replicas/agents),
-# where the engine runs them.
-RP_AGENTS=(@anthropic-ai/claude-code@2.1.332 @openai/codex@0.171.0)
+# where the engine runs them.  opencode-ai's install script links the
+# native binary of this machine's platform package into place: it must
+# run here, as nothing may be fetched when the agent runs; so is the
+# package OpenCode wants in its config folder (npm, in the background,
+# else), into agents/opencode-plugin, which the engine links there.
+# Cursor's CLI is on no registry: a user installs it (PATH, or
+# agents/bin/cursor-agent).
+RP_AGENTS=(@anthropic-ai/claude-code@2.1.332 @openai/codex@0.171.0 opencode-ai@1.18.33)
+RP_OPENCODE_PLUGIN=@opencode-ai/plugin@1.18.33
 rp_install_agents() {
     local dir="$RP_OBJS/agents" want have
-    want="${RP_AGENTS[*]}"
+    want="${RP_AGENTS[*]} $RP_OPENCODE_PLUGIN"
     have=$(cat "$dir/.installed" 2>/dev/null || true)
     [ "$have" = "$want" ] && [ -x "$dir/node_modules/.bin/claude" ] \
-        && [ -x "$dir/node_modules/.bin/codex" ] && return 0
+        && [ -x "$dir/node_modules/.bin/codex" ] \
+        && [ -x "$dir/node_modules/.bin/opencode" ] \
+        && [ -d "$dir/opencode-plugin/node_modules/@opencode-ai/plugin" ] && return 0
     rp_log "installing the agents' CLIs from npm: $want"
     mkdir -p "$dir"
     npm install --prefix "$dir" --no-audit --no-fund --silent "${RP_AGENTS[@]}" \
         || rp_die "npm install ${RP_AGENTS[*]} failed"
+    "$dir/node_modules/.bin/opencode" --version >/dev/null 2>&1 \
+        || rp_die "opencode-ai installed without its native binary (its install script did not run?)"
+    mkdir -p "$dir/opencode-plugin"
+    npm install --prefix "$dir/opencode-plugin" --no-audit --no-fund --silent "$RP_OPENCODE_PLUGIN" \
+        || rp_die "npm install $RP_OPENCODE_PLUGIN failed"
     echo "$want" > "$dir/.installed"
 }
 

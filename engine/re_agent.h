@@ -4,8 +4,8 @@
  * the engine writes the prompt to its stdin, reads its stdout a line at a
  * time and hands each line to the adapter, which emits events
  * (re_events.h) and fills in the turn's outcome (session id, cost,
- * tokens).  Claude Code (re_agent_claude.c) and Codex (re_agent_codex.c)
- * so far; OpenCode and Cursor's CLI follow the same three calls.
+ * tokens).  Claude Code (re_agent_claude.c), Codex (re_agent_codex.c),
+ * OpenCode (re_agent_opencode.c) and Cursor's CLI (re_agent_cursor.c).
  */
 
 #ifndef RE_AGENT_H
@@ -46,9 +46,12 @@ typedef struct {
     json_t       *result;         /* the final text, or NULL */
 
     /* the adapter's own: the strings its argv points into, the tool use
-     * it reported last */
+     * it reported last, a buffer of its own (malloc'ed, freed by the
+     * runner after the turn), what it added up over the turn */
     char          args[8192];
     char          tool_id[128];
+    char         *buf;
+    int           steps;
 } re_turn_t;
 
 
@@ -71,13 +74,21 @@ typedef struct {
 
     /* one line of its stdout */
     void       (*line)(re_turn_t *t, const char *line, size_t len);
+
+    /* the environment the turn runs with, made from t->envp once the
+     * system prompt is known (a new array, re_env_free'd by the runner),
+     * or NULL: t->envp as it is; NULL for agents that need nothing */
+    char     **(*env)(re_turn_t *t);
 } re_agent_t;
 
 
 extern const re_agent_t  re_agent_claude;
 extern const re_agent_t  re_agent_codex;
+extern const re_agent_t  re_agent_opencode;
+extern const re_agent_t  re_agent_cursor;
 
-/* by name ("claude", "codex"; NULL: "claude"), or NULL */
+/* by name ("claude", "codex", "opencode", "cursor"; NULL: "claude"), or
+ * NULL */
 const re_agent_t *re_agent_find(const char *name);
 
 #endif /* RE_AGENT_H */

@@ -380,7 +380,8 @@ const re_agent_t  re_agent_claude = {
     re_claude_keys,
     re_claude_argv,
     re_claude_input,
-    re_claude_line
+    re_claude_line,
+    NULL
 };
 
 
@@ -393,6 +394,14 @@ re_agent_find(const char *name)
 
     if (strcmp(name, "codex") == 0) {
         return &re_agent_codex;
+    }
+
+    if (strcmp(name, "opencode") == 0) {
+        return &re_agent_opencode;
+    }
+
+    if (strcmp(name, "cursor") == 0) {
+        return &re_agent_cursor;
     }
 
     return NULL;

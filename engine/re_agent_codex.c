@@ -463,5 +463,6 @@ const re_agent_t  re_agent_codex = {
     re_codex_keys,
     re_codex_argv,
     re_codex_input,
-    re_codex_line
+    re_codex_line,
+    NULL
 };

@@ -369,8 +369,7 @@ re_chats_init(const char *state_dir, const char *agents_dir)
 
 
 /* the agent of a chat made without one: the workspace's (the last
- * /start's), else Claude Code; one this engine cannot run yet (opencode,
- * cursor) gives Claude Code too */
+ * /start's), else Claude Code */
 static const re_agent_t *
 re_chat_default_agent(void)
 {
@@ -547,7 +546,7 @@ re_chats_create(const char *name, const char *agent, char *err,
     a = agent ? re_agent_find(agent) : re_chat_default_agent();
     if (a == NULL) {
         snprintf(err, errlen, "unknown agent (this engine runs: claude, "
-                 "codex)");
+                 "codex, opencode, cursor)");
         return -1;
     }
 
@@ -942,7 +941,7 @@ static void
 re_chat_turn(re_chat_t *c, re_entry_t *e)
 {
     int          rc, interrupted;
-    char        *bin, **envp, *prompt, *repo_prompt, *folded;
+    char        *bin, **envp, **agent_env, *prompt, *repo_prompt, *folded;
     long long    start;
     re_turn_t    t;
 
@@ -964,11 +963,12 @@ re_chat_turn(re_chat_t *c, re_entry_t *e)
     bin = envp ? re_chat_bin(c->agent, envp) : NULL;
 
     if (envp == NULL || bin == NULL) {
+        snprintf(t.args, sizeof(t.args), "%s is not installed in this "
+                 "workspace", c->agent->bin_name);
         re_events_emit("chat.turn.failed",
             json_pack("{s:s, s:I, s:s, s:s}", "chat", c->name,
                       "seq", (json_int_t) e->seq, "reason", "no_agent",
-                      "message", "the agent's CLI is not installed in this "
-                      "workspace"));
+                      "message", t.args));
         re_env_free(envp);
         return;
     }
@@ -1011,6 +1011,15 @@ re_chat_turn(re_chat_t *c, re_entry_t *e)
     t.system_prompt = prompt;
     free(repo_prompt);
 
+    /* what this agent needs set besides (its config) */
+    agent_env = c->agent->env ? c->agent->env(&t) : NULL;
+
+    if (agent_env) {
+        re_env_free(envp);
+        envp = agent_env;
+        t.envp = envp;
+    }
+
     start = re_now_ms();
 
     re_events_emit("chat.turn.started",
@@ -1036,6 +1045,10 @@ re_chat_turn(re_chat_t *c, re_entry_t *e)
         c->tokens_in = t.total_input_tokens;
         c->tokens_out = t.total_output_tokens;
     }
+
+    /* kept now: the workspace may sleep before the turn's commit and push
+     * are done, and the next turn must resume this session */
+    re_chats_save();
 
     pthread_mutex_unlock(&re_chats.lock);
 
@@ -1075,6 +1088,7 @@ re_chat_turn(re_chat_t *c, re_entry_t *e)
 
     json_decref(t.result);
     free(folded);
+    free(t.buf);
     free(prompt);
     free(bin);
     re_env_free(envp);
