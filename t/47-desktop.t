@@ -149,6 +149,32 @@ ok(poll_until(60, sub { slurp("$dir/chromium-sandbox.txt") ne '' }), 'and withou
 diag('Chromium without --no-sandbox: exit ' . slurp("$dir/chromium-sandbox.txt")
      . ' (124: it ran; anything else: it needs --no-sandbox here)');
 
+# --- a program that dies is started again ------------------------------------------
+# the sandbox's processes, seen from the host: the desktop's carry the
+# engine's REPLICAS_WORKSPACE
+sub desktop_pid {
+    my ($name) = @_;
+    for my $p (glob '/proc/[0-9]*') {
+        my $comm = slurp("$p/comm");
+        next unless $comm eq "$name\n";
+        return (split m{/}, $p)[-1] if slurp("$p/environ") =~ /(?:^|\0)REPLICAS_WORKSPACE=\Q$id\E\0/;
+    }
+    return undef;
+}
+my $vnc = desktop_pid('x11vnc');
+ok($vnc, "x11vnc runs in the workspace (host pid $vnc)");
+kill 'KILL', $vnc if $vnc;
+ok(poll_until(60, sub { my $p = desktop_pid('x11vnc'); $p && $p != $vnc }), 'killed, it is started again');
+ok(poll_until(30, sub {
+    my $w2 = Replicas::Test::ws_connect(port => $gport, host => $dhost, path => '/websockify',
+        headers => [['Authorization', "Bearer $key"], ['Origin', "http://$dhost"]]);
+    my $ok = $w2->status == 101 && ($w2->recv_text(5) // '') =~ /^RFB /;
+    $w2->close;
+    $ok }), 'and the desktop answers again');
+like(slurp("$ctl->{home}/sandboxes/$sb/engine.log"),
+     qr/event=desktop\.exit program=x11vnc .*\n(?:.*\n)*.*event=desktop\.start program=x11vnc pid=\d+ starts=2/,
+     "the engine's log says so");
+
 diag("the engine's desktop lines:\n",
      join '', grep { /desktop/ } split /^/, slurp("$ctl->{home}/sandboxes/$sb/engine.log"));
 diag("desktop.log:\n", slurp("$state/desktop.log"));
@@ -156,13 +182,23 @@ diag("desktop.log:\n", slurp("$state/desktop.log"));
 # --- the engine stops its programs; the desktop survives sleep and wake ----------
 api($gw, $key, 'POST', "/v1/workspaces/$id/sleep");
 is($ws->wait_state($id, 'sleeping'), 'sleeping', 'sleep');
-like(slurp("$state/../.replicas/desktop.log") . $ctl->log, qr/starting websockify/, 'the desktop log');
 $res = $ws->preview($id, 3737, path => '/healthz', timeout => 60);
 is($ws->wait_state($id, 'awake'), 'awake', 'wake');
 ok(poll_until(60, sub {
     my $r = http_request(port => $gport, host => $dhost, path => '/vnc.html',
                          headers => [['Authorization', "Bearer $key"]]);
     $r->{status} == 200 }), 'the desktop answers again after the wake');
+
+# the engine stopped (SIGTERM) stops its programs: none is left behind
+my $engine = desktop_pid('replicas-engine');
+ok($engine, "the engine (host pid $engine)");
+my $before = length slurp("$ctl->{home}/sandboxes/$sb/engine.log");
+kill 'TERM', $engine if $engine;
+ok(poll_until(30, sub { substr(slurp("$ctl->{home}/sandboxes/$sb/engine.log"), $before)
+                        =~ /event=engine\.stopped/ }), 'the engine stops');
+my $elog = substr(slurp("$ctl->{home}/sandboxes/$sb/engine.log"), $before);
+unlike($elog, qr/event=desktop\.kill/, 'its desktop programs ended at SIGTERM (none killed)');
+ok(!(grep { desktop_pid($_) } qw(Xvfb openbox x11vnc websockify)), 'and none is left');
 
 api($gw, $key, 'DELETE', "/v1/workspaces/$id");
 ok(poll_until(30, sub { ($redis->cmd('HGET', ws_key($id), 'state') // '') eq 'deleted' }), 'deleted');
