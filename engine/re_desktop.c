@@ -75,6 +75,7 @@ static struct {
     pthread_cond_t      wake;
     int                 on;
     int                 unavailable;
+    int                 disabled;      /* by the repository, at /start */
     int                 stop;
     int                 ever_up;       /* was "running" once: a program
                                           down since is "restarting" */
@@ -286,6 +287,17 @@ re_desktop_register_now(long long now)
 }
 
 
+/* the status reads pids under the lock */
+static void
+re_desktop_gone(re_desktop_proc_t *p)
+{
+    pthread_mutex_lock(&re_desktop.lock);
+    p->pid = 0;
+    pthread_mutex_unlock(&re_desktop.lock);
+}
+
+
+/* called without the lock */
 static void
 re_desktop_stop_all(void)
 {
@@ -314,7 +326,7 @@ re_desktop_stop_all(void)
                 if (waitpid(p->pid, NULL, WNOHANG) == 0) {
                     alive++;
                 } else {
-                    p->pid = 0;
+                    re_desktop_gone(p);
                 }
             }
         }
@@ -337,7 +349,7 @@ re_desktop_stop_all(void)
             while (waitpid(p->pid, NULL, 0) < 0 && errno == EINTR) {
                 /* reaped */
             }
-            p->pid = 0;
+            re_desktop_gone(p);
         }
     }
 }
@@ -362,6 +374,16 @@ re_desktop_run(void *arg)
         /* the programs are this thread's alone: the lock guards what
          * the status reads */
         re_desktop_reap(now);
+
+        if (re_desktop.disabled) {
+            /* stopping takes up to 3 s: not under the lock */
+            pthread_mutex_unlock(&re_desktop.lock);
+            re_desktop_stop_all();
+            pthread_mutex_lock(&re_desktop.lock);
+
+            (void) pthread_cond_wait(&re_desktop.wake, &re_desktop.lock);
+            continue;
+        }
 
         x_up = re_desktop.procs[0].pid > 0
                && access(RE_DESKTOP_X_SOCKET, F_OK) == 0;
@@ -464,6 +486,25 @@ re_desktop_init(const char *state_dir, int on)
 
 
 void
+re_desktop_enable(int on)
+{
+    if (!re_desktop.on || re_desktop.unavailable) {
+        return;
+    }
+
+    pthread_mutex_lock(&re_desktop.lock);
+
+    if (re_desktop.disabled != !on) {
+        re_info("desktop.enable", "on=%d", on);
+    }
+
+    re_desktop.disabled = !on;
+    pthread_cond_signal(&re_desktop.wake);
+    pthread_mutex_unlock(&re_desktop.lock);
+}
+
+
+void
 re_desktop_register(void)
 {
     if (!re_desktop.on || re_desktop.unavailable) {
@@ -506,6 +547,12 @@ re_desktop_status(void)
     }
 
     pthread_mutex_lock(&re_desktop.lock);
+
+    if (re_desktop.disabled) {
+        pthread_mutex_unlock(&re_desktop.lock);
+        return json_pack("{s:s, s:n, s:n, s:n}", "state", "off", "display",
+                         "port", "url");
+    }
 
     all = 1;
     for (i = 0; i < RE_DESKTOP_NPROCS; i++) {

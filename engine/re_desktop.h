@@ -31,6 +31,10 @@
  */
 int re_desktop_init(const char *state_dir, int on);
 
+/* from each /start: 0 stops the programs (the repository says
+ * "desktop": false), 1 has them run again; nothing if --desktop off */
+void re_desktop_enable(int on);
+
 /* the platform is known (a /start): register 6080 with it, soon, from
  * the desktop's thread */
 void re_desktop_register(void);

@@ -264,6 +264,12 @@ re_http_start_hook(struct MHD_Connection *c, re_http_req_t *rq)
         re_platform_set(req.platform_url, req.platform_host,
                         req.platform_token);
 
+    }
+
+    /* a repository that wants no desktop ("desktop": false) */
+    re_desktop_enable(req.desktop != 0);
+
+    if (req.platform_url) {
         /* the desktop as an authenticated preview, from its own thread */
         re_desktop_register();
     }

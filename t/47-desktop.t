@@ -159,11 +159,12 @@ diag('Chromium without --no-sandbox: exit ' . slurp("$dir/chromium-sandbox.txt")
 # the sandbox's processes, seen from the host: the desktop's carry the
 # engine's REPLICAS_WORKSPACE
 sub desktop_pid {
-    my ($name) = @_;
+    my ($name, $ws_id) = @_;
+    $ws_id //= $id;
     for my $p (glob '/proc/[0-9]*') {
         my $comm = slurp("$p/comm");
         next unless $comm eq "$name\n";
-        return (split m{/}, $p)[-1] if slurp("$p/environ") =~ /(?:^|\0)REPLICAS_WORKSPACE=\Q$id\E\0/;
+        return (split m{/}, $p)[-1] if slurp("$p/environ") =~ /(?:^|\0)REPLICAS_WORKSPACE=\Q$ws_id\E\0/;
     }
     return undef;
 }
@@ -208,5 +209,24 @@ ok(!(grep { desktop_pid($_) } qw(Xvfb openbox x11vnc websockify)), 'and none is 
 
 api($gw, $key, 'DELETE', "/v1/workspaces/$id");
 ok(poll_until(30, sub { ($redis->cmd('HGET', ws_key($id), 'state') // '') eq 'deleted' }), 'deleted');
+
+# --- a repository that says "desktop": false ------------------------------------------
+my $plain = fixture_repo('plain', { 'index.html' => "plain\n",
+    'replicas.json' => encode_json({ desktop => JSON::PP::false,
+        startHook => { commands => ['echo "${DISPLAY-unset}" > display.txt'] } }) });
+($st, $j) = api($gw, $key, 'POST', '/v1/workspaces', { repository => $plain });
+my $id2 = $j->{id};
+is($ws->wait_state($id2, 'awake'), 'awake', "a workspace of a repository without a desktop ($id2)")
+    or diag $ctl->log;
+my $h2;
+ok(poll_until(30, sub {
+    $h2 = http_json($ws->preview($id2, 3737, path => '/healthz')) // {};
+    ($h2->{desktop}{state} // '') eq 'off' && !grep { $_ == 6080 } @{ $h2->{ports} // [] } }),
+   'its desktop is off, nothing listens on 6080') or diag explain $h2;
+ok(poll_until(30, sub { !grep { desktop_pid($_, $id2) } qw(Xvfb openbox x11vnc websockify) }),
+   'and none of its programs runs');
+($st, $j) = api($gw, $key, 'GET', "/v1/workspaces/$id2/previews");
+is_deeply([ grep { $_->{port} == 6080 } @{ $j->{previews} // [] } ], [], 'no 6080 preview');
+api($gw, $key, 'DELETE', "/v1/workspaces/$id2");
 
 done_testing();
