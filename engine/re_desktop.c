@@ -31,6 +31,9 @@
 /* the log is started afresh when the engine starts past this */
 #define RE_DESKTOP_LOG_MAX      (4 * 1024 * 1024)
 
+#define RE_DESKTOP_VNC_PORT     5900
+#define RE_DESKTOP_VNC_PORT_S   "5900"
+
 #define RE_DESKTOP_X_DIR        "/tmp/.X11-unix"
 #define RE_DESKTOP_X_SOCKET     RE_DESKTOP_X_DIR "/X1"
 
@@ -61,12 +64,13 @@ static char *const  re_desktop_openbox[] = {
  * authenticates everyone who reaches websockify */
 static char *const  re_desktop_x11vnc[] = {
     "/usr/bin/x11vnc", "-display", RE_DESKTOP_DISPLAY, "-localhost",
-    "-rfbport", "5900", "-forever", "-shared", "-nopw", "-quiet", NULL
+    "-rfbport", RE_DESKTOP_VNC_PORT_S, "-forever", "-shared", "-nopw",
+    "-quiet", NULL
 };
 
 static char *const  re_desktop_websockify[] = {
     "/usr/bin/websockify", "--web", "/usr/share/novnc", "0.0.0.0:6080",
-    "127.0.0.1:5900", NULL
+    "127.0.0.1:" RE_DESKTOP_VNC_PORT_S, NULL
 };
 
 
@@ -98,7 +102,8 @@ static struct {
     },
 };
 
-#define RE_DESKTOP_NPROCS  (sizeof(re_desktop.procs) / sizeof(re_desktop.procs[0]))
+#define RE_DESKTOP_NPROCS                                                     \
+    (sizeof(re_desktop.procs) / sizeof(re_desktop_proc_t))
 
 
 /* the child, between fork and exec: async-signal-safe calls only */
@@ -381,7 +386,11 @@ re_desktop_run(void *arg)
             re_desktop_stop_all();
             pthread_mutex_lock(&re_desktop.lock);
 
-            (void) pthread_cond_wait(&re_desktop.wake, &re_desktop.lock);
+            /* until a /start turns it on again, or the engine stops */
+            while (re_desktop.disabled && !re_desktop.stop) {
+                (void) pthread_cond_wait(&re_desktop.wake, &re_desktop.lock);
+            }
+
             continue;
         }
 
@@ -539,12 +548,16 @@ re_desktop_status(void)
                          "display", "port", "url");
     }
 
-    /* noVNC answers once websockify listens */
+    /* the desktop answers once websockify (6080) and x11vnc (5900, on
+     * loopback) both listen */
     listening = 0;
     n = re_ports_listening(ports, RE_PORTS_MAX);
     for (i = 0; i < n; i++) {
-        listening = listening || ports[i] == RE_DESKTOP_PORT;
+        listening |= ports[i] == RE_DESKTOP_PORT ? 1
+                     : ports[i] == RE_DESKTOP_VNC_PORT ? 2 : 0;
     }
+
+    listening = listening == 3;
 
     pthread_mutex_lock(&re_desktop.lock);
 

@@ -23,6 +23,16 @@ const { chromium } = require('playwright-core');
       if (r.request().isNavigationRequest()) seen.hops.push(`${r.status()} ${r.url()}`);
     });
     page.on('console', (m) => { if (m.type() === 'error') seen.console.push(m.text()); });
+    // what did not load, for the test's diagnostics
+    seen.failed = [];
+    const pending = new Set();
+    page.on('request', (r) => pending.add(r.url()));
+    page.on('requestfinished', (r) => pending.delete(r.url()));
+    page.on('requestfailed', (r) => {
+      pending.delete(r.url());
+      seen.failed.push(`${r.url()} ${r.failure() && r.failure().errorText}`);
+    });
+    page.on('response', (r) => { if (r.status() >= 400) seen.failed.push(`${r.status()} ${r.url()}`); });
 
     await page.goto(process.env.DESKTOP_URL);
     seen.first_stop = page.url();
@@ -50,6 +60,7 @@ const { chromium } = require('playwright-core');
       return c ? { width: c.width, height: c.height } : null;
     });
     seen.classes = await page.evaluate(() => document.documentElement.className);
+    seen.pending = [...pending];
   } finally {
     await browser.close();
   }
