@@ -126,7 +126,7 @@ local $ENV{NODE_PATH} = $modules;
 local $ENV{CHROMIUM} = $chromium;
 local $ENV{DESKTOP_URL} = "http://$dhost/vnc.html?autoconnect=1&path=websockify";
 local $ENV{LOGIN_LINK} = login_link($redis, $me->{user}, $main);
-local $ENV{WAIT_MS} = 60000;
+local $ENV{WAIT_MS} = 30000;
 my $out = qx{node @{[ repo_root() ]}/t/browser/desktop.js 2>&1};
 is($?, 0, 'the browser script ran') or diag($out);
 my $seen = eval { decode_json((split /\n/, $out)[-1]) } // {};
@@ -137,7 +137,7 @@ ok($seen->{connected}, 'noVNC connects')
             join '', grep { /desktop/ } split /^/, slurp("$ctl->{home}/sandboxes/$sb/engine.log");
 is($seen->{canvas}{width}, 1920, 'its canvas is the 1920-wide screen');
 is($seen->{canvas}{height}, 1080, 'and 1080 high');
-diag("noVNC status: " . ($seen->{status} // '-'));
+diag("noVNC status: " . ($seen->{status} // '-') . ", page loads: " . ($seen->{attempts} // '-'));
 
 # --- what an agent finds ------------------------------------------------------------
 is(slurp("$dir/display.txt"), ":1\n", 'hooks (and agents) get DISPLAY=:1');

@@ -43,14 +43,29 @@ const { chromium } = require('playwright-core');
     seen.title = await page.title();
 
     // noVNC marks the document once the RFB session is up, and sizes its
-    // canvas to the remote screen
-    const wait = Number(process.env.WAIT_MS || 60000);
-    seen.connected = await page
-      .waitForFunction(() => document.documentElement.classList.contains('noVNC_connected')
-                             && document.querySelector('#noVNC_container canvas')
-                             && document.querySelector('#noVNC_container canvas').width > 0,
-                       null, { timeout: wait })
-      .then(() => true, () => false);
+    // canvas to the remote screen.  Chromium drops requests in flight when
+    // the machine's network changes (ERR_NETWORK_CHANGED: any sandbox made
+    // or removed on this host adds or removes a veth), and noVNC does not
+    // start without all its modules: then, and only then, the page is
+    // loaded again, at most twice
+    const wait = Number(process.env.WAIT_MS || 30000);
+    seen.attempts = 0;
+    let mark = 0;                   // failures of the loads before this one
+    for (;;) {
+      seen.attempts++;
+      if (seen.attempts > 1) {
+        mark = seen.failed.length;
+        await page.reload();
+      }
+      seen.connected = await page
+        .waitForFunction(() => document.documentElement.classList.contains('noVNC_connected')
+                               && document.querySelector('#noVNC_container canvas')
+                               && document.querySelector('#noVNC_container canvas').width > 0,
+                         null, { timeout: wait })
+        .then(() => true, () => false);
+      const changed = seen.failed.slice(mark).some((f) => /ERR_NETWORK_CHANGED/.test(f));
+      if (seen.connected || !changed || seen.attempts >= 3) break;
+    }
     seen.status = await page.evaluate(() => {
       const s = document.getElementById('noVNC_status');
       return s ? s.textContent : null;
