@@ -263,7 +263,6 @@ re_http_start_hook(struct MHD_Connection *c, re_http_req_t *rq)
     if (req.platform_url) {
         re_platform_set(req.platform_url, req.platform_host,
                         req.platform_token);
-
     }
 
     /* a repository that wants no desktop ("desktop": false) */
