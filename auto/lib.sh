@@ -21,6 +21,7 @@ RP_PACKAGES=(
     bubblewrap iproute2 nftables
     git python3 fcgiwrap
     chromium
+    xvfb openbox x11vnc novnc websockify
 )
 
 # Needed as commands, whichever package brings them (a machine may have

@@ -384,6 +384,7 @@ rc_ws_configure(rc_worker_t *w, const char *ws, rc_ws_t *rec,
     char               root[RC_SANDBOX_PATH_MAX], dir[RC_SANDBOX_PATH_MAX + 300];
     char               branch[96], cwd[300], cerr[RC_ERR_MAX], token[128];
     char              *prompt;
+    int                no_desktop;
     size_t             i;
     json_t            *name, *body, *hook, *reply, *vars, *files;
     long               status;
@@ -395,6 +396,7 @@ rc_ws_configure(rc_worker_t *w, const char *ws, rc_ws_t *rec,
 
     hook = NULL;
     prompt = NULL;
+    no_desktop = 0;
     cwd[0] = '\0';
 
     /* the engine works in the first repository (agents, and the start
@@ -414,9 +416,7 @@ rc_ws_configure(rc_worker_t *w, const char *ws, rc_ws_t *rec,
         }
 
         /* the start hook as the workspace's own checkout has it now */
-        if ((hook == NULL || prompt == NULL)
-            && rc_repo_config_load(dir, &cfg, cerr, sizeof(cerr)) == 0)
-        {
+        if (rc_repo_config_load(dir, &cfg, cerr, sizeof(cerr)) == 0) {
             if (hook == NULL && cfg.start_hook) {
                 hook = json_incref(cfg.start_hook);
                 snprintf(cwd, sizeof(cwd), "/workspace/%s",
@@ -427,6 +427,9 @@ rc_ws_configure(rc_worker_t *w, const char *ws, rc_ws_t *rec,
             if (prompt == NULL && cfg.system_prompt) {
                 prompt = strdup(cfg.system_prompt);
             }
+
+            /* any repository can say its workspace needs no desktop */
+            no_desktop = no_desktop || cfg.no_desktop;
 
             rc_repo_config_free(&cfg);
         }
@@ -471,6 +474,10 @@ rc_ws_configure(rc_worker_t *w, const char *ws, rc_ws_t *rec,
     }
 
     free(prompt);
+
+    if (body && no_desktop) {
+        json_object_set_new(body, "desktop", json_false());
+    }
 
     /* the agent new chats get (the API checked the name) */
     if (body && rec->agent[0]) {

@@ -234,6 +234,13 @@ rc_repo_config_load(const char *repo_dir, rc_repo_config_t *cfg, char *err,
             }
             cfg->system_prompt = strdup(json_string_value(v));
 
+        } else if (strcmp(key, "desktop") == 0) {
+            if (!json_is_boolean(v)) {
+                snprintf(err, errlen, "desktop must be true or false");
+                goto failed;
+            }
+            cfg->no_desktop = json_is_false(v);
+
         } else if (key[0] != '$') {
             /* unknown settings are refused, so a typo is not silent */
             snprintf(err, errlen, "%s: unknown setting \"%s\"", cfg->file,

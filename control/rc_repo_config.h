@@ -3,7 +3,8 @@
  * is the same document in YAML; the first found wins):
  *   { "systemPrompt": "...",
  *     "warmHook":  { "commands": [...], "timeout": ms, "separate": bool },
- *     "startHook": { ... } }
+ *     "startHook": { ... },
+ *     "desktop": false }            (no desktop in its workspaces)
  * timeout defaults to 300000 ms, separate to true.
  */
 
@@ -19,6 +20,7 @@ typedef struct {
     json_t  *warm_hook;      /* normalised hook objects, or NULL */
     json_t  *start_hook;
     char    *system_prompt;  /* or NULL */
+    int      no_desktop;     /* "desktop": false */
     char     file[16];       /* the file read, "" if none */
 } rc_repo_config_t;
 

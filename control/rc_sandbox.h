@@ -90,6 +90,8 @@ typedef struct {
     unsigned     net_ports[8]; /* host ports sandboxes may reach */
     unsigned     net_nports;
     int          egress;       /* to the internet (public addresses) */
+    int          desktop;      /* engines run the desktop (serve
+                                  --desktop on) */
     const char  *dns;          /* NULL: the host's resolvers; "none": no
                                   resolver; else "ip,ip": these */
     uid_t        uid;          /* who runs inside */

@@ -403,6 +403,8 @@ rc_serve_usage(void)
         "  --egress on|off       sandboxes reach public addresses (NAT), "
         "never private\n"
         "                        ones (on)\n"
+        "  --desktop on|off      engines run the workspace's desktop on "
+        ":6080 (on)\n"
         "  --user NAME           who runs inside sandboxes (replicas-ws)\n"
         "  --memory MIB          memory limit per sandbox (2048)\n"
         "  --pids N              process limit per sandbox (1024)\n"
@@ -520,6 +522,7 @@ rc_serve_main(redisContext *redis, int argc, char **argv)
 
     w.local.net_name = "rp0";
     w.local.egress = 1;
+    w.local.desktop = 1;
     w.local.net_range = "10.213.0.0/16";
     w.local.memory_max = 2048ULL << 20;
     w.local.pids_max = 1024;
@@ -581,6 +584,10 @@ rc_serve_main(redisContext *redis, int argc, char **argv)
                    && (strcmp(v, "on") == 0 || strcmp(v, "off") == 0))
         {
             w.local.egress = strcmp(v, "on") == 0;
+        } else if (strcmp(a, "--desktop") == 0
+                   && (strcmp(v, "on") == 0 || strcmp(v, "off") == 0))
+        {
+            w.local.desktop = strcmp(v, "on") == 0;
         } else if (strcmp(a, "--net-name") == 0) {
             w.local.net_name = v;
         } else if (strcmp(a, "--net-range") == 0) {

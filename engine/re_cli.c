@@ -109,9 +109,10 @@ re_cli_preview_line(json_t *p)
 static int
 re_cli_show(long status, json_t *reply, int as_json, const char *what)
 {
-    size_t   i;
-    char    *text;
-    json_t  *list, *p, *err;
+    size_t       i;
+    char        *text;
+    json_t      *list, *p, *err, *desk;
+    const char  *state, *url;
 
     if (status == 0) {
         fprintf(stderr, "replicas: the engine does not answer on "
@@ -146,6 +147,18 @@ re_cli_show(long status, json_t *reply, int as_json, const char *what)
             printf("workspace %s\nengine    %s\n",
                    json_string_value(json_object_get(reply, "workspace")),
                    json_string_value(json_object_get(reply, "engine")));
+
+            desk = json_object_get(reply, "desktop");
+            state = json_string_value(json_object_get(desk, "state"));
+            url = json_string_value(json_object_get(desk, "url"));
+
+            if (state && strcmp(state, "off") != 0) {
+                printf("desktop   %s DISPLAY=%s %s\n", state,
+                       json_string_value(json_object_get(desk, "display"))
+                       ? json_string_value(json_object_get(desk, "display"))
+                       : "-",
+                       url ? url : "(not registered yet)");
+            }
         }
 
         list = json_object_get(reply, "previews");

@@ -28,6 +28,7 @@
 #include "re_events.h"
 #include "re_git.h"
 #include "re_messages.h"
+#include "re_desktop.h"
 #include "re_platform.h"
 #include "re_previews.h"
 #include "re_ports.h"
@@ -220,7 +221,8 @@ re_http_healthz(struct MHD_Connection *c)
            != 0
         || json_object_set_new(j, "chats", v ? json_incref(v) : json_array())
            != 0
-        || json_object_set_new(j, "repositories", re_git_summary()) != 0)
+        || json_object_set_new(j, "repositories", re_git_summary()) != 0
+        || json_object_set_new(j, "desktop", re_desktop_status()) != 0)
     {
         json_decref(j);
         j = NULL;
@@ -275,6 +277,14 @@ re_http_start_hook(struct MHD_Connection *c, re_http_req_t *rq)
     if (req.platform_url) {
         re_platform_set(req.platform_url, req.platform_host,
                         req.platform_token);
+    }
+
+    /* a repository that wants no desktop ("desktop": false) */
+    re_desktop_enable(req.desktop != 0);
+
+    if (req.platform_url) {
+        /* the desktop as an authenticated preview, from its own thread */
+        re_desktop_register();
     }
 
     state = re_start_begin(&req);

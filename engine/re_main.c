@@ -21,6 +21,7 @@
 #include "re_log.h"
 #include "re_chats.h"
 #include "re_cli.h"
+#include "re_desktop.h"
 #include "re_events.h"
 #include "re_messages.h"
 #include "re_request.h"
@@ -38,12 +39,13 @@ re_usage(FILE *f)
     fprintf(f,
         "usage: replicas-engine serve [--listen HOST:PORT] [--state-dir DIR] "
         "[--workdir DIR]\n"
-        "                             [--agents-dir DIR]\n"
+        "                             [--agents-dir DIR] [--desktop on|off]\n"
         "       replicas-engine hook [--cwd DIR] < hook.json\n"
         "       replicas-engine --version\n"
         "\n"
         "serve  the engine's HTTP API (default 0.0.0.0:3737, state in\n"
-        "       /workspace/.replicas, work in /workspace)\n"
+        "       /workspace/.replicas, work in /workspace); --desktop on:\n"
+        "       the workspace's desktop on :6080 (off by default)\n"
         "hook   runs {\"commands\":[...],\"timeout\":ms,\"separate\":bool}\n"
         "       and exits 0 if it succeeded, 124 if it timed out, else the\n"
         "       first failing command's status\n");
@@ -66,8 +68,8 @@ re_arg(int argc, char **argv, int *i)
 static int
 re_serve(int argc, char **argv)
 {
-    int          i, sig;
-    const char  *ws, *agents;
+    int          i, sig, desktop;
+    const char  *ws, *agents, *v;
     sigset_t     set;
 
     /* where the image put the agents' CLIs (npm prefix) */
@@ -76,6 +78,7 @@ re_serve(int argc, char **argv)
     re_engine.listen = "0.0.0.0:3737";
     re_engine.state_dir = "/workspace/.replicas";
     re_engine.workdir = "/workspace";
+    desktop = 0;
 
     for (i = 2; i < argc; i++) {
         if (strcmp(argv[i], "--listen") == 0) {
@@ -89,6 +92,15 @@ re_serve(int argc, char **argv)
             if (agents == NULL) {
                 return 2;
             }
+        } else if (strcmp(argv[i], "--desktop") == 0) {
+            v = re_arg(argc, argv, &i);
+            if (v == NULL
+                || (strcmp(v, "on") != 0 && strcmp(v, "off") != 0))
+            {
+                fprintf(stderr, "replicas-engine: --desktop is on or off\n");
+                return 2;
+            }
+            desktop = strcmp(v, "on") == 0;
         } else {
             re_usage(stderr);
             return 2;
@@ -129,6 +141,11 @@ re_serve(int argc, char **argv)
         return 1;
     }
 
+    /* the desktop before any thread: it sets DISPLAY for hooks and agents */
+    if (re_desktop_init(re_engine.state_dir, desktop) != 0) {
+        return 1;
+    }
+
     /* events first: the others' start-up may emit some */
     if (re_events_init(re_engine.state_dir) != 0
         || re_messages_init(re_engine.state_dir) != 0
@@ -158,6 +175,9 @@ re_serve(int argc, char **argv)
     /* agents at work stop with the engine (their turns are reported
      * interrupted at the next start) */
     re_chats_shutdown();
+
+    /* the desktop's programs end with the engine (SIGTERM, then SIGKILL) */
+    re_desktop_shutdown();
 
     /* event streams end once they have sent this; MHD waits for them */
     re_events_emit("engine.stopping", json_pack("{s:i}", "signal", sig));

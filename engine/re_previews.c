@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "re_desktop.h"
 #include "re_engine.h"
 #include "re_events.h"
 #include "re_platform.h"
@@ -47,8 +48,8 @@ re_previews_relay(long status, json_t *reply, json_t **answer)
 }
 
 
-static void
-re_previews_changed(void)
+void
+re_previews_announce(void)
 {
     long     status;
     json_t  *list;
@@ -138,7 +139,7 @@ re_previews_create(const char *body, size_t len, json_t **answer)
     json_decref(req);
 
     if (status >= 200 && status < 300) {
-        re_previews_changed();
+        re_previews_announce();
     }
 
     return re_previews_relay(status, reply, answer);
@@ -177,10 +178,11 @@ re_previews_handle(const char *method, const char *url, const char *body,
             return re_previews_relay(status, reply, answer);
         }
 
-        *answer = json_pack("{s:s, s:s, s:b, s:O}", "workspace",
+        *answer = json_pack("{s:s, s:s, s:b, s:O, s:o}", "workspace",
                             re_engine.workspace, "engine", RE_VERSION,
                             "platform", 1, "previews",
-                            json_object_get(reply, "previews"));
+                            json_object_get(reply, "previews"), "desktop",
+                            re_desktop_status());
         json_decref(reply);
 
         return 200;
@@ -218,7 +220,7 @@ re_previews_handle(const char *method, const char *url, const char *body,
     status = re_platform_call("DELETE", path, NULL, &reply);
 
     if (status >= 200 && status < 300) {
-        re_previews_changed();
+        re_previews_announce();
     }
 
     return re_previews_relay(status, reply, answer);

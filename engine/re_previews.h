@@ -5,7 +5,7 @@
  *   POST   /previews          {port, public?: bool}  -> 201 {port, url, visibility}
  *   GET    /previews                                  -> {previews:[...]}
  *   DELETE /previews/{port}                           -> {port, deleted}
- *   GET    /computer                                  -> {workspace, platform, previews}
+ *   GET    /computer                                  -> {workspace, platform, previews, desktop}
  * Each change is a "previews.changed" event.
  */
 
@@ -24,5 +24,9 @@
  */
 unsigned re_previews_handle(const char *method, const char *url,
     const char *body, size_t len, json_t **answer);
+
+/* asks the platform for the list and sends it as a previews.changed
+ * event (after a change made here, or the desktop's registration) */
+void re_previews_announce(void);
 
 #endif /* RE_PREVIEWS_H */

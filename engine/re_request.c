@@ -231,7 +231,7 @@ re_parse_start(const char *buf, size_t len, re_start_t *out, char *err,
     const char  *key;
     static const char *const known[] = { "env", "startHook", "cwd",
                                          "workspace", "platform", "agent",
-                                         "systemPrompt",
+                                         "systemPrompt", "desktop",
                                          NULL };
     static const char *const pknown[] = { "url", "host", "token", NULL };
 
@@ -341,6 +341,14 @@ re_parse_start(const char *buf, size_t len, re_start_t *out, char *err,
             re_fail("workspace must be 1 to 32 lowercase letters and digits");
             goto invalid;
         }
+    }
+
+    v = json_object_get(root, "desktop");
+    out->desktop = v == NULL || json_is_null(v) ? -1 : json_is_true(v);
+
+    if (v && !json_is_null(v) && !json_is_boolean(v)) {
+        re_fail("desktop must be true or false");
+        goto invalid;
     }
 
     v = json_object_get(root, "systemPrompt");

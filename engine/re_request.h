@@ -52,7 +52,7 @@ typedef struct {
 } re_env_var_t;
 
 /* POST /start: {env, startHook, cwd, workspace, platform, agent,
- * systemPrompt} */
+ * systemPrompt, desktop} */
 typedef struct {
     char          *workspace;   /* NULL: not given; a warm sandbox learns
                                    its workspace from its first /start */
@@ -68,6 +68,8 @@ typedef struct {
     char          *agent;       /* the workspace's agent for new chats
                                    (claude, codex, opencode, cursor), or
                                    NULL */
+    int            desktop;     /* -1 not said; 0: replicas.json's
+                                   "desktop": false; 1 */
 } re_start_t;
 
 /* POST /messages: the message as control stored it */

@@ -95,9 +95,30 @@ poll_until(30, sub {
     $res = http_request(port => $port, host => $main, path => "/v1/workspaces/$sample/previews",
                         headers => [['Authorization', "Bearer $key"]]);
     $previews = http_json($res);
-    $previews && @{ $previews->{previews} // [] } });
-is_deeply([ map { "$_->{port} $_->{visibility}" } @{ $previews->{previews} } ], ['3000 authenticated'],
-          'the sample registered its preview from inside, with `replicas preview create`');
+    $previews && @{ $previews->{previews} // [] } >= 2 });
+is_deeply([ sort map { "$_->{port} $_->{visibility}" } @{ $previews->{previews} } ],
+          ['3000 authenticated', '6080 authenticated'],
+          'the sample registered its preview from inside, with `replicas preview create`, '
+          . 'and its engine the desktop');
+
+# the desktop: noVNC's page and the VNC server behind it, through the gateway
+my ($desktop_url) = $out =~ m{its desktop\s+(\S+)};
+is($desktop_url, "http://6080-$sample.replicas.localhost:$port/vnc.html?autoconnect=1&path=websockify&resize=scale",
+   'prints the desktop URL');
+my $dhost = "6080-$sample.replicas.localhost:$port";
+$res = http_request(port => $port, host => $dhost, path => '/vnc.html');
+is($res->{status}, 401, 'the desktop needs a credential');
+poll_until(30, sub {
+    $res = http_request(port => $port, host => $dhost, path => '/vnc.html',
+                        headers => [['Authorization', "Bearer $key"]]);
+    $res->{status} == 200 });
+is($res->{status}, 200, 'the desktop answers with the key');
+like($res->{body}, qr/noVNC/, "noVNC's page");
+my $w = Replicas::Test::ws_connect(port => $port, host => $dhost, path => '/websockify',
+    headers => [['Authorization', "Bearer $key"], ['Origin', "http://$dhost"]]);
+is($w->status, 101, 'its WebSocket opens');
+like($w->recv_text(15) // '', qr/^RFB 003\.00\d\n/, 'and the VNC server greets it');
+$w->close;
 
 $res = http_request(port => $port, host => $demo);
 is($res->{status}, 401, 'the demo preview needs a credential');

@@ -63,7 +63,10 @@ sub common_args {
     my @a = ('--home', $self->{home}, '--node', $self->{node},
              '--net-name', $self->{net}, '--net-range', $self->{range},
              '--engine', objs_dir() . '/replicas-engine',
-             '--egress', 'off', '--dns', 'none');
+             '--egress', 'off', '--dns', 'none',
+             # many tests make many sandboxes: no desktop unless a test
+             # asks (args => ['--desktop', 'on'] wins, coming later)
+             '--desktop', 'off');
     push @a, '--allow-port', $self->{gw}{port} if $self->{gw};
     # the gateway seals environments with this key; control opens them
     push @a, '--secrets-key', $self->{gw}{secrets_key}
