@@ -136,11 +136,12 @@ rp_build_unit() {
             test_ports.c) extra=(-I "$RP_ROOT/engine" "$RP_ROOT/engine/re_ports.c") ;;
             test_github.c) extra=(-I "$RP_ROOT/engine" "$RP_ROOT/engine/re_github.c"
                                   -lcurl -ljansson) ;;
-            # an agent adapter's line mapping (its events caught by the test)
-            test_agent_cursor.c) extra=(-I "$RP_ROOT/engine" "$RP_ROOT/engine/re_agent_cursor.c"
-                                        -ljansson) ;;
-            test_agent_opencode.c) extra=(-I "$RP_ROOT/engine" "$RP_ROOT/engine/re_agent_opencode.c"
-                                          "$RP_ROOT/engine/re_files.c" -ljansson) ;;
+            # an agent adapter's line mapping (its events caught by the
+            # test, t/unit/agent_harness.h): the adapters, what they share
+            # (re_agent.c) and the pure files they use
+            test_agent_*.c) extra=(-I "$RP_ROOT/engine" "$RP_ROOT"/engine/re_agent*.c
+                                   "$RP_ROOT/engine/re_files.c" "$RP_ROOT/engine/re_hooks.c"
+                                   -ljansson) ;;
         esac
         cc "${RP_CFLAGS[@]}" -O0 -fsanitize=address,undefined -fno-sanitize-recover=all \
             -I "$RP_ROOT/ngx_replicas_module" -I "$RP_ROOT/t/unit" \

@@ -5,7 +5,8 @@
  * time and hands each line to the adapter, which emits events
  * (re_events.h) and fills in the turn's outcome (session id, cost,
  * tokens).  Claude Code (re_agent_claude.c), Codex (re_agent_codex.c),
- * OpenCode (re_agent_opencode.c) and Cursor's CLI (re_agent_cursor.c).
+ * OpenCode (re_agent_opencode.c) and Cursor's CLI (re_agent_cursor.c);
+ * what they share, re_agent.c.
  */
 
 #ifndef RE_AGENT_H
@@ -90,5 +91,42 @@ extern const re_agent_t  re_agent_cursor;
 /* by name ("claude", "codex", "opencode", "cursor"; NULL: "claude"), or
  * NULL */
 const re_agent_t *re_agent_find(const char *name);
+
+
+/*
+ * For the adapters (re_agent.c): every agent's output, whatever its
+ * format, becomes the same events with the same payloads, so what makes
+ * them is here once rather than in each adapter.
+ */
+
+#define RE_AGENT_OUTPUT_MAX  4096   /* a tool output's bytes in an event */
+
+/* a line of JSON output with a string "type" (*type points into it), or
+ * NULL: not ours to understand, left to the agent's log */
+json_t *re_agent_parse(const char *line, size_t len, const char **type);
+
+/* s (NULL: "") cut to RE_AGENT_OUTPUT_MAX on a UTF-8 boundary */
+json_t *re_agent_cut(const char *s);
+
+/* the turn's session is id (kept in t->session_out): chat.session */
+void re_agent_session(re_turn_t *t, const char *agent, const char *id);
+
+/* a part of the answer's text: chat.turn.delta */
+void re_agent_delta(re_turn_t *t, json_t *text);
+
+/* is id another tool use than the last one reported (then it becomes the
+ * last one, in t->tool_id): for CLIs that report a tool more than once */
+int re_agent_tool_new(re_turn_t *t, json_t *id);
+
+/* tool.use; id and input are borrowed, either may be NULL */
+void re_agent_tool_use(re_turn_t *t, const char *name, json_t *id,
+    json_t *input);
+
+/* tool.result; output is taken over */
+void re_agent_tool_result(re_turn_t *t, json_t *id, int is_error,
+    json_t *output);
+
+/* text (borrowed) is the turn's answer, or its error, so far */
+void re_agent_answer(re_turn_t *t, json_t *text);
 
 #endif /* RE_AGENT_H */

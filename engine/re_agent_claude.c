@@ -21,9 +21,6 @@
 #include "re_events.h"
 
 
-#define RE_CLAUDE_TOOL_OUTPUT_MAX  4096
-
-
 static const char *const  re_claude_keys[] = {
     "ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "CLAUDE_CODE_OAUTH_TOKEN",
     NULL
@@ -96,7 +93,8 @@ re_claude_input(re_turn_t *t)
 }
 
 
-/* a tool's output, as text, cut to a size an event can carry */
+/* a tool's output, as text, cut to a size an event can carry (in bytes,
+ * where they fall, unlike re_agent_cut) */
 static json_t *
 re_claude_tool_output(json_t *content)
 {
@@ -108,8 +106,8 @@ re_claude_tool_output(json_t *content)
     if (json_is_string(content)) {
         len = json_string_length(content);
         return json_stringn(json_string_value(content),
-                            len < RE_CLAUDE_TOOL_OUTPUT_MAX
-                            ? len : RE_CLAUDE_TOOL_OUTPUT_MAX);
+                            len < RE_AGENT_OUTPUT_MAX
+                            ? len : RE_AGENT_OUTPUT_MAX);
     }
 
     /* a list of parts: their texts */
@@ -123,8 +121,8 @@ re_claude_tool_output(json_t *content)
         }
 
         n = strlen(s);
-        if (len + n > RE_CLAUDE_TOOL_OUTPUT_MAX) {
-            n = RE_CLAUDE_TOOL_OUTPUT_MAX - len;
+        if (len + n > RE_AGENT_OUTPUT_MAX) {
+            n = RE_AGENT_OUTPUT_MAX - len;
         }
 
         p = realloc(text, len + n + 1);
@@ -137,7 +135,7 @@ re_claude_tool_output(json_t *content)
         len += n;
         text[len] = '\0';
 
-        if (len >= RE_CLAUDE_TOOL_OUTPUT_MAX) {
+        if (len >= RE_AGENT_OUTPUT_MAX) {
             break;
         }
     }
@@ -164,20 +162,14 @@ re_claude_assistant(re_turn_t *t, json_t *msg)
             && strcmp(json_string_value(type), "text") == 0
             && json_is_string(json_object_get(part, "text")))
         {
-            re_events_emit("chat.turn.delta",
-                json_pack("{s:s, s:I, s:O}", "chat", t->chat,
-                          "seq", (json_int_t) t->seq,
-                          "text", json_object_get(part, "text")));
+            re_agent_delta(t, json_object_get(part, "text"));
 
         } else if (json_is_string(type)
                    && strcmp(json_string_value(type), "tool_use") == 0)
         {
-            re_events_emit("tool.use",
-                json_pack("{s:s, s:I, s:O?, s:O?, s:O?}", "chat", t->chat,
-                          "seq", (json_int_t) t->seq,
-                          "tool", json_object_get(part, "name"),
-                          "id", json_object_get(part, "id"),
-                          "input", json_object_get(part, "input")));
+            re_agent_tool_use(t,
+                json_string_value(json_object_get(part, "name")),
+                json_object_get(part, "id"), json_object_get(part, "input"));
         }
     }
 }
@@ -200,15 +192,9 @@ re_claude_tool_results(re_turn_t *t, json_t *msg)
             continue;
         }
 
-        re_events_emit("tool.result",
-            json_pack("{s:s, s:I, s:O?, s:b, s:o}", "chat", t->chat,
-                      "seq", (json_int_t) t->seq,
-                      "id", json_object_get(part, "tool_use_id"),
-                      "is_error",
-                      json_is_true(json_object_get(part, "is_error")),
-                      "output",
-                      re_claude_tool_output(json_object_get(part,
-                                                            "content"))));
+        re_agent_tool_result(t, json_object_get(part, "tool_use_id"),
+            json_is_true(json_object_get(part, "is_error")),
+            re_claude_tool_output(json_object_get(part, "content")));
     }
 }
 
@@ -249,8 +235,7 @@ re_claude_result(re_turn_t *t, json_t *msg)
 
     v = json_object_get(msg, "result");
     if (json_is_string(v)) {
-        json_decref(t->result);
-        t->result = json_incref(v);
+        re_agent_answer(t, v);
     }
 }
 
@@ -322,19 +307,14 @@ re_claude_task(re_turn_t *t, json_t *msg, const char *sub)
 static void
 re_claude_line(re_turn_t *t, const char *line, size_t len)
 {
-    json_t       *msg, *type, *sub, *sid;
+    json_t       *msg, *sub, *sid;
     const char   *ty;
 
-    msg = json_loadb(line, len, 0, NULL);
-    type = json_object_get(msg, "type");
-
-    if (!json_is_string(type)) {
-        /* not ours to understand: left to the agent's log */
-        json_decref(msg);
+    msg = re_agent_parse(line, len, &ty);
+    if (msg == NULL) {
         return;
     }
 
-    ty = json_string_value(type);
     sub = json_object_get(msg, "subtype");
 
     if (strcmp(ty, "system") == 0 && json_is_string(sub)
@@ -343,12 +323,7 @@ re_claude_line(re_turn_t *t, const char *line, size_t len)
         sid = json_object_get(msg, "session_id");
 
         if (json_is_string(sid)) {
-            snprintf(t->session_out, sizeof(t->session_out), "%s",
-                     json_string_value(sid));
-            re_events_emit("chat.session",
-                json_pack("{s:s, s:I, s:s, s:s}", "chat", t->chat,
-                          "seq", (json_int_t) t->seq, "agent", "claude",
-                          "session_id", t->session_out));
+            re_agent_session(t, "claude", json_string_value(sid));
         }
 
     } else if (strcmp(ty, "system") == 0 && json_is_string(sub)
@@ -383,26 +358,3 @@ const re_agent_t  re_agent_claude = {
     re_claude_line,
     NULL
 };
-
-
-const re_agent_t *
-re_agent_find(const char *name)
-{
-    if (name == NULL || strcmp(name, "claude") == 0) {
-        return &re_agent_claude;
-    }
-
-    if (strcmp(name, "codex") == 0) {
-        return &re_agent_codex;
-    }
-
-    if (strcmp(name, "opencode") == 0) {
-        return &re_agent_opencode;
-    }
-
-    if (strcmp(name, "cursor") == 0) {
-        return &re_agent_cursor;
-    }
-
-    return NULL;
-}

@@ -31,9 +31,6 @@
 #include "re_hooks.h"
 
 
-#define RE_CODEX_TOOL_OUTPUT_MAX  4096
-
-
 static const char *const  re_codex_keys[] = {
     "OPENAI_API_KEY", "CODEX_API_KEY", NULL
 };
@@ -173,26 +170,6 @@ re_codex_input(re_turn_t *t)
 }
 
 
-/* a string cut to a size an event can carry, on a UTF-8 boundary */
-static json_t *
-re_codex_cut(const char *s)
-{
-    size_t  len;
-
-    len = s ? strlen(s) : 0;
-
-    if (len > RE_CODEX_TOOL_OUTPUT_MAX) {
-        len = RE_CODEX_TOOL_OUTPUT_MAX;
-
-        while (len > 0 && ((unsigned char) s[len] & 0xc0) == 0x80) {
-            len--;
-        }
-    }
-
-    return json_stringn(s ? s : "", len);
-}
-
-
 /* what a file change did, one "kind path" a line */
 static json_t *
 re_codex_changes_text(json_t *changes)
@@ -219,7 +196,7 @@ re_codex_changes_text(json_t *changes)
     }
 
     fclose(f);
-    out = re_codex_cut(text);
+    out = re_agent_cut(text);
     free(text);
 
     return out ? out : json_string("");
@@ -236,14 +213,9 @@ re_codex_tool_use(re_turn_t *t, json_t *item, const char *type)
 
     id = json_object_get(item, "id");
 
-    if (json_is_string(id)
-        && strcmp(t->tool_id, json_string_value(id)) == 0)
-    {
+    if (!re_agent_tool_new(t, id)) {
         return;
     }
-
-    snprintf(t->tool_id, sizeof(t->tool_id), "%s",
-             json_is_string(id) ? json_string_value(id) : "");
 
     tool = type;
 
@@ -270,10 +242,8 @@ re_codex_tool_use(re_turn_t *t, json_t *item, const char *type)
         input = json_pack("{s:O?}", "query", json_object_get(item, "query"));
     }
 
-    re_events_emit("tool.use",
-        json_pack("{s:s, s:I, s:s, s:O?, s:o?}", "chat", t->chat,
-                  "seq", (json_int_t) t->seq, "tool", tool, "id", id,
-                  "input", input));
+    re_agent_tool_use(t, tool, id, input);
+    json_decref(input);
 }
 
 
@@ -292,7 +262,7 @@ re_codex_tool_result(re_turn_t *t, json_t *item, const char *type)
     if (strcmp(type, "command_execution") == 0) {
         v = json_object_get(item, "exit_code");
         is_error |= json_is_integer(v) && json_integer_value(v) != 0;
-        output = re_codex_cut(json_string_value(
+        output = re_agent_cut(json_string_value(
                                   json_object_get(item, "aggregated_output")));
 
     } else if (strcmp(type, "file_change") == 0) {
@@ -304,18 +274,15 @@ re_codex_tool_result(re_turn_t *t, json_t *item, const char *type)
         v = v && !json_is_null(v) ? v : json_object_get(item, "result");
         text = json_is_string(v) ? strdup(json_string_value(v))
                : v && !json_is_null(v) ? json_dumps(v, JSON_COMPACT) : NULL;
-        output = re_codex_cut(text);
+        output = re_agent_cut(text);
         free(text);
 
     } else {
         output = json_string("");
     }
 
-    re_events_emit("tool.result",
-        json_pack("{s:s, s:I, s:O?, s:b, s:o}", "chat", t->chat,
-                  "seq", (json_int_t) t->seq,
-                  "id", json_object_get(item, "id"), "is_error", is_error,
-                  "output", output ? output : json_string("")));
+    re_agent_tool_result(t, json_object_get(item, "id"), is_error,
+                         output ? output : json_string(""));
 }
 
 
@@ -336,13 +303,10 @@ re_codex_item(re_turn_t *t, json_t *msg, int done)
         text = json_object_get(item, "text");
 
         if (done && json_is_string(text)) {
-            re_events_emit("chat.turn.delta",
-                json_pack("{s:s, s:I, s:O}", "chat", t->chat,
-                          "seq", (json_int_t) t->seq, "text", text));
+            re_agent_delta(t, text);
 
             /* the last one is the turn's answer */
-            json_decref(t->result);
-            t->result = json_incref(text);
+            re_agent_answer(t, text);
         }
 
     } else if (strcmp(type, "command_execution") == 0
@@ -393,30 +357,19 @@ re_codex_usage(re_turn_t *t, json_t *usage)
 static void
 re_codex_line(re_turn_t *t, const char *line, size_t len)
 {
-    json_t       *msg, *type, *v;
+    json_t       *msg, *v;
     const char   *ty;
 
-    msg = json_loadb(line, len, 0, NULL);
-    type = json_object_get(msg, "type");
-
-    if (!json_is_string(type)) {
-        /* not ours to understand: left to the agent's log */
-        json_decref(msg);
+    msg = re_agent_parse(line, len, &ty);
+    if (msg == NULL) {
         return;
     }
-
-    ty = json_string_value(type);
 
     if (strcmp(ty, "thread.started") == 0) {
         v = json_object_get(msg, "thread_id");
 
         if (json_is_string(v)) {
-            snprintf(t->session_out, sizeof(t->session_out), "%s",
-                     json_string_value(v));
-            re_events_emit("chat.session",
-                json_pack("{s:s, s:I, s:s, s:s}", "chat", t->chat,
-                          "seq", (json_int_t) t->seq, "agent", "codex",
-                          "session_id", t->session_out));
+            re_agent_session(t, "codex", json_string_value(v));
         }
 
     } else if (strcmp(ty, "item.started") == 0
@@ -437,8 +390,7 @@ re_codex_line(re_turn_t *t, const char *line, size_t len)
         v = json_object_get(json_object_get(msg, "error"), "message");
 
         if (json_is_string(v)) {
-            json_decref(t->result);
-            t->result = json_incref(v);
+            re_agent_answer(t, v);
         }
 
     } else if (strcmp(ty, "error") == 0) {

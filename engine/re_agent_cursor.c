@@ -28,10 +28,6 @@
 #include <string.h>
 
 #include "re_agent.h"
-#include "re_events.h"
-
-
-#define RE_CURSOR_TOOL_OUTPUT_MAX  4096
 
 
 static const char *const  re_cursor_keys[] = {
@@ -94,26 +90,6 @@ re_cursor_input(re_turn_t *t)
     (void) t;
 
     return strdup("");
-}
-
-
-/* a string cut to a size an event can carry, on a UTF-8 boundary */
-static json_t *
-re_cursor_cut(const char *s)
-{
-    size_t  len;
-
-    len = s ? strlen(s) : 0;
-
-    if (len > RE_CURSOR_TOOL_OUTPUT_MAX) {
-        len = RE_CURSOR_TOOL_OUTPUT_MAX;
-
-        while (len > 0 && ((unsigned char) s[len] & 0xc0) == 0x80) {
-            len--;
-        }
-    }
-
-    return json_stringn(s ? s : "", len);
 }
 
 
@@ -183,19 +159,19 @@ re_cursor_tool_output(json_t *value)
     };
 
     if (json_is_string(value)) {
-        return re_cursor_cut(json_string_value(value));
+        return re_agent_cut(json_string_value(value));
     }
 
     for (k = keys; *k; k++) {
         s = json_string_value(json_object_get(value, *k));
 
         if (s) {
-            return re_cursor_cut(s);
+            return re_agent_cut(s);
         }
     }
 
     text = value ? json_dumps(value, JSON_COMPACT) : NULL;
-    out = re_cursor_cut(text);
+    out = re_agent_cut(text);
     free(text);
 
     return out;
@@ -215,16 +191,8 @@ re_cursor_tool(re_turn_t *t, json_t *msg, int done)
 
     /* a tool's use, once (a completed call whose start was missed has
      * one too) */
-    if (!json_is_string(id)
-        || strcmp(t->tool_id, json_string_value(id)) != 0)
-    {
-        snprintf(t->tool_id, sizeof(t->tool_id), "%s",
-                 json_is_string(id) ? json_string_value(id) : "");
-
-        re_events_emit("tool.use",
-            json_pack("{s:s, s:I, s:s, s:O?, s:O?}", "chat", t->chat,
-                      "seq", (json_int_t) t->seq, "tool", name, "id", id,
-                      "input", input));
+    if (re_agent_tool_new(t, id)) {
+        re_agent_tool_use(t, name, id, input);
     }
 
     json_decref(input);
@@ -250,10 +218,7 @@ re_cursor_tool(re_turn_t *t, json_t *msg, int done)
                    && json_integer_value(json_object_get(v, "exitCode")) != 0;
     }
 
-    re_events_emit("tool.result",
-        json_pack("{s:s, s:I, s:O?, s:b, s:o}", "chat", t->chat,
-                  "seq", (json_int_t) t->seq, "id", id,
-                  "is_error", is_error, "output", re_cursor_tool_output(v)));
+    re_agent_tool_result(t, id, is_error, re_cursor_tool_output(v));
 }
 
 
@@ -266,9 +231,7 @@ re_cursor_assistant(re_turn_t *t, json_t *msg)
     content = json_object_get(json_object_get(msg, "message"), "content");
 
     if (json_is_string(content)) {
-        re_events_emit("chat.turn.delta",
-            json_pack("{s:s, s:I, s:O}", "chat", t->chat,
-                      "seq", (json_int_t) t->seq, "text", content));
+        re_agent_delta(t, content);
         return;
     }
 
@@ -280,9 +243,7 @@ re_cursor_assistant(re_turn_t *t, json_t *msg)
                       "text") == 0
             && json_is_string(text))
         {
-            re_events_emit("chat.turn.delta",
-                json_pack("{s:s, s:I, s:O}", "chat", t->chat,
-                          "seq", (json_int_t) t->seq, "text", text));
+            re_agent_delta(t, text);
         }
     }
 }
@@ -333,8 +294,7 @@ re_cursor_result(re_turn_t *t, json_t *msg)
     }
 
     if (json_is_string(v)) {
-        json_decref(t->result);
-        t->result = json_incref(v);
+        re_agent_answer(t, v);
     }
 }
 
@@ -342,19 +302,14 @@ re_cursor_result(re_turn_t *t, json_t *msg)
 static void
 re_cursor_line(re_turn_t *t, const char *line, size_t len)
 {
-    json_t       *msg, *type, *sub, *sid;
+    json_t       *msg, *sub, *sid;
     const char   *ty, *st;
 
-    msg = json_loadb(line, len, 0, NULL);
-    type = json_object_get(msg, "type");
-
-    if (!json_is_string(type)) {
-        /* not ours to understand: left to the agent's log */
-        json_decref(msg);
+    msg = re_agent_parse(line, len, &ty);
+    if (msg == NULL) {
         return;
     }
 
-    ty = json_string_value(type);
     sub = json_object_get(msg, "subtype");
     st = json_is_string(sub) ? json_string_value(sub) : "";
 
@@ -364,12 +319,7 @@ re_cursor_line(re_turn_t *t, const char *line, size_t len)
     if (t->session_out[0] == '\0' && json_is_string(sid)
         && json_string_length(sid) > 0)
     {
-        snprintf(t->session_out, sizeof(t->session_out), "%s",
-                 json_string_value(sid));
-        re_events_emit("chat.session",
-            json_pack("{s:s, s:I, s:s, s:s}", "chat", t->chat,
-                      "seq", (json_int_t) t->seq, "agent", "cursor",
-                      "session_id", t->session_out));
+        re_agent_session(t, "cursor", json_string_value(sid));
     }
 
     if (strcmp(ty, "assistant") == 0) {

@@ -36,14 +36,10 @@
 
 #include "re_agent.h"
 #include "re_engine.h"
-#include "re_events.h"
 #include "re_files.h"
 #include "re_hooks.h"
 #include "re_request.h"
 #include "re_start.h"
-
-
-#define RE_OPENCODE_TOOL_OUTPUT_MAX  4096
 
 
 static const char *const  re_opencode_keys[] = {
@@ -365,26 +361,6 @@ re_opencode_env(re_turn_t *t)
 }
 
 
-/* a string cut to a size an event can carry, on a UTF-8 boundary */
-static json_t *
-re_opencode_cut(const char *s)
-{
-    size_t  len;
-
-    len = s ? strlen(s) : 0;
-
-    if (len > RE_OPENCODE_TOOL_OUTPUT_MAX) {
-        len = RE_OPENCODE_TOOL_OUTPUT_MAX;
-
-        while (len > 0 && ((unsigned char) s[len] & 0xc0) == 0x80) {
-            len--;
-        }
-    }
-
-    return json_stringn(s ? s : "", len);
-}
-
-
 /* a finished tool call: its use, then its result (OpenCode reports
  * tools once, when they are done) */
 static void
@@ -398,11 +374,8 @@ re_opencode_tool(re_turn_t *t, json_t *part)
     id = json_object_get(part, "callID");
     status = json_string_value(json_object_get(state, "status"));
 
-    re_events_emit("tool.use",
-        json_pack("{s:s, s:I, s:O?, s:O?, s:O?}", "chat", t->chat,
-                  "seq", (json_int_t) t->seq,
-                  "tool", json_object_get(part, "tool"), "id", id,
-                  "input", json_object_get(state, "input")));
+    re_agent_tool_use(t, json_string_value(json_object_get(part, "tool")), id,
+                      json_object_get(state, "input"));
 
     is_error = status && strcmp(status, "error") == 0;
 
@@ -416,10 +389,7 @@ re_opencode_tool(re_turn_t *t, json_t *part)
                                               : json_object_get(state,
                                                                 "output"));
 
-    re_events_emit("tool.result",
-        json_pack("{s:s, s:I, s:O?, s:b, s:o}", "chat", t->chat,
-                  "seq", (json_int_t) t->seq, "id", id,
-                  "is_error", is_error, "output", re_opencode_cut(out)));
+    re_agent_tool_result(t, id, is_error, re_agent_cut(out));
 }
 
 
@@ -458,31 +428,21 @@ re_opencode_step_finish(re_turn_t *t, json_t *part)
 static void
 re_opencode_line(re_turn_t *t, const char *line, size_t len)
 {
-    json_t       *msg, *type, *part, *v;
+    json_t       *msg, *part, *v;
     const char   *ty;
 
-    msg = json_loadb(line, len, 0, NULL);
-    type = json_object_get(msg, "type");
-
-    if (!json_is_string(type)) {
-        /* not ours to understand: left to the agent's log */
-        json_decref(msg);
+    msg = re_agent_parse(line, len, &ty);
+    if (msg == NULL) {
         return;
     }
 
-    ty = json_string_value(type);
     part = json_object_get(msg, "part");
 
     /* every event names the session: the first one tells */
     v = json_object_get(msg, "sessionID");
 
     if (t->session_out[0] == '\0' && json_is_string(v)) {
-        snprintf(t->session_out, sizeof(t->session_out), "%s",
-                 json_string_value(v));
-        re_events_emit("chat.session",
-            json_pack("{s:s, s:I, s:s, s:s}", "chat", t->chat,
-                      "seq", (json_int_t) t->seq, "agent", "opencode",
-                      "session_id", t->session_out));
+        re_agent_session(t, "opencode", json_string_value(v));
     }
 
     if (strcmp(ty, "step_start") == 0) {
@@ -493,13 +453,10 @@ re_opencode_line(re_turn_t *t, const char *line, size_t len)
         v = json_object_get(part, "text");
 
         if (json_is_string(v)) {
-            re_events_emit("chat.turn.delta",
-                json_pack("{s:s, s:I, s:O}", "chat", t->chat,
-                          "seq", (json_int_t) t->seq, "text", v));
+            re_agent_delta(t, v);
 
             /* the last one is the turn's answer */
-            json_decref(t->result);
-            t->result = json_incref(v);
+            re_agent_answer(t, v);
         }
 
     } else if (strcmp(ty, "tool_use") == 0) {
@@ -519,8 +476,7 @@ re_opencode_line(re_turn_t *t, const char *line, size_t len)
         }
 
         if (json_is_string(v)) {
-            json_decref(t->result);
-            t->result = json_incref(v);
+            re_agent_answer(t, v);
         }
     }
 

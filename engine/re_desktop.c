@@ -16,6 +16,7 @@
 
 #include "re_desktop.h"
 #include "re_engine.h"
+#include "re_hooks.h"
 #include "re_log.h"
 #include "re_platform.h"
 #include "re_ports.h"
@@ -110,37 +111,10 @@ static struct {
 static void
 re_desktop_child(char *const argv[], int log_fd)
 {
-    int               fd;
-    sigset_t          none;
-    struct sigaction  sa;
     static const char msg[] = "[replicas] cannot execute the program\n";
 
     /* its own group: stopped with everything it started, nothing else */
-    (void) setsid();
-
-    sigemptyset(&none);
-    (void) sigprocmask(SIG_SETMASK, &none, NULL);
-
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = SIG_DFL;
-    (void) sigaction(SIGPIPE, &sa, NULL);
-
-    fd = open("/dev/null", O_RDONLY);
-    if (fd != -1 && fd != STDIN_FILENO) {
-        (void) dup2(fd, STDIN_FILENO);
-        (void) close(fd);
-    }
-
-    if (log_fd != -1) {
-        (void) dup2(log_fd, STDOUT_FILENO);
-        (void) dup2(log_fd, STDERR_FILENO);
-    }
-
-    if (close_range(3, ~0U, 0) != 0) {
-        for (fd = 3; fd < 1024; fd++) {
-            (void) close(fd);
-        }
-    }
+    re_child_setup(log_fd, log_fd);
 
     if (chdir("/tmp") != 0) {
         (void) chdir("/");

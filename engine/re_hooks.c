@@ -60,18 +60,16 @@ re_sleep_ms(long ms)
 }
 
 
-/* the child, between fork and exec: async-signal-safe calls only, since
- * the engine has other threads whose locks may be held */
-static void
-re_hook_child(re_hook_run_t *run, char *const argv[])
+/* async-signal-safe calls only, since the engine has other threads whose
+ * locks may be held */
+void
+re_child_setup(int out_fd, int err_fd)
 {
     int               fd;
     sigset_t          none;
     struct sigaction  sa;
-    static const char msg[] = "[replicas] cannot start /bin/sh in the hook's "
-                              "directory\n";
 
-    /* its own session and process group: a timeout ends the command and
+    /* its own session and process group: stopping it ends the program and
      * everything it started, and nothing else */
     (void) setsid();
 
@@ -90,21 +88,32 @@ re_hook_child(re_hook_run_t *run, char *const argv[])
         (void) close(fd);
     }
 
-    if (run->out_fd != STDOUT_FILENO) {
-        (void) dup2(run->out_fd, STDOUT_FILENO);
+    if (out_fd != -1 && out_fd != STDOUT_FILENO) {
+        (void) dup2(out_fd, STDOUT_FILENO);
     }
 
-    if (run->err_fd != STDERR_FILENO) {
-        (void) dup2(run->err_fd, STDERR_FILENO);
+    if (err_fd != -1 && err_fd != STDERR_FILENO) {
+        (void) dup2(err_fd, STDERR_FILENO);
     }
 
     /* nothing else of the engine leaks in (its listening socket, say, which
-     * a server started by the hook would otherwise keep open) */
+     * a server started by a hook would otherwise keep open) */
     if (close_range(3, ~0U, 0) != 0) {
         for (fd = 3; fd < 1024; fd++) {
             (void) close(fd);
         }
     }
+}
+
+
+/* the child, between fork and exec */
+static void
+re_hook_child(re_hook_run_t *run, char *const argv[])
+{
+    static const char msg[] = "[replicas] cannot start /bin/sh in the hook's "
+                              "directory\n";
+
+    re_child_setup(run->out_fd, run->err_fd);
 
     if (chdir(run->cwd) == 0) {
         execve("/bin/sh", argv, run->envp);

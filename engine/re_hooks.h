@@ -54,4 +54,10 @@ void re_env_free(char **envp);
 /* the value of name in envp, or NULL */
 const char *re_env_get(char *const *envp, const char *name);
 
+/* in a child between fork and exec (a hook's command, the desktop's
+ * programs): a session and process group of its own, no signals blocked,
+ * SIGPIPE's default action, stdin from /dev/null, stdout and stderr to
+ * out_fd and err_fd (-1: as they are), no other descriptors */
+void re_child_setup(int out_fd, int err_fd);
+
 #endif /* RE_HOOKS_H */

@@ -12,57 +12,13 @@
 #include <jansson.h>
 
 #include "tap.h"
-#include "re_agent.h"
-#include "re_events.h"
-
-
-/* the events the adapter emits, caught */
-static json_t  *events;
-
-
-long long
-re_events_emit(const char *type, json_t *payload)
-{
-    json_array_append_new(events, json_pack("{s:s, s:o}", "type", type,
-                                            "payload", payload));
-    return (long long) json_array_size(events);
-}
+#include "agent_harness.h"
 
 
 static void
 feed(re_turn_t *t, const char *line)
 {
     re_agent_cursor.line(t, line, strlen(line));
-}
-
-
-/* the n-th event's type, "" if there is none */
-static const char *
-type_of(size_t n)
-{
-    const char  *s;
-
-    s = json_string_value(json_object_get(json_array_get(events, n), "type"));
-
-    return s ? s : "";
-}
-
-
-static json_t *
-payload_of(size_t n)
-{
-    return json_object_get(json_array_get(events, n), "payload");
-}
-
-
-static const char *
-str(json_t *obj, const char *key)
-{
-    const char  *s;
-
-    s = json_string_value(json_object_get(obj, key));
-
-    return s ? s : "";
 }
 
 

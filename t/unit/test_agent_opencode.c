@@ -14,136 +14,14 @@
 #include <jansson.h>
 
 #include "tap.h"
-#include "re_agent.h"
-#include "re_engine.h"
-#include "re_events.h"
+#include "agent_harness.h"
 #include "re_hooks.h"
-#include "re_start.h"
-
-
-/* what the adapter uses of the engine's other parts */
-
-re_engine_t  re_engine;
-static char  cwd[256];
-static json_t  *events;
-
-
-long long
-re_events_emit(const char *type, json_t *payload)
-{
-    json_array_append_new(events, json_pack("{s:s, s:o}", "type", type,
-                                            "payload", payload));
-    return (long long) json_array_size(events);
-}
-
-
-void
-re_start_cwd(char *buf, size_t size)
-{
-    snprintf(buf, size, "%s", cwd);
-}
-
-
-const char *
-re_env_get(char *const *envp, const char *name)
-{
-    size_t  n;
-
-    n = strlen(name);
-
-    for ( /* void */ ; envp && *envp; envp++) {
-        if (strncmp(*envp, name, n) == 0 && (*envp)[n] == '=') {
-            return *envp + n + 1;
-        }
-    }
-
-    return NULL;
-}
-
-
-/* base with vars set over it, as the engine's does */
-char **
-re_env_merge(char *const *base, const re_env_var_t *vars, size_t n)
-{
-    char    **envp;
-    size_t    i, j, k, m, len;
-
-    for (k = 0; base[k]; k++) { /* void */ }
-
-    envp = calloc(k + n + 1, sizeof(char *));
-    m = 0;
-
-    for (i = 0; i < k; i++) {
-        for (j = 0; j < n; j++) {
-            len = strlen(vars[j].name);
-            if (strncmp(base[i], vars[j].name, len) == 0
-                && base[i][len] == '=')
-            {
-                break;
-            }
-        }
-
-        if (j == n) {
-            envp[m++] = strdup(base[i]);
-        }
-    }
-
-    for (i = 0; i < n; i++) {
-        len = strlen(vars[i].name) + strlen(vars[i].value) + 2;
-        envp[m] = malloc(len);
-        snprintf(envp[m++], len, "%s=%s", vars[i].name, vars[i].value);
-    }
-
-    return envp;
-}
-
-
-void
-re_env_free(char **envp)
-{
-    size_t  i;
-
-    for (i = 0; envp && envp[i]; i++) {
-        free(envp[i]);
-    }
-
-    free(envp);
-}
 
 
 static void
 feed(re_turn_t *t, const char *line)
 {
     re_agent_opencode.line(t, line, strlen(line));
-}
-
-
-static const char *
-type_of(size_t n)
-{
-    const char  *s;
-
-    s = json_string_value(json_object_get(json_array_get(events, n), "type"));
-
-    return s ? s : "";
-}
-
-
-static json_t *
-payload_of(size_t n)
-{
-    return json_object_get(json_array_get(events, n), "payload");
-}
-
-
-static const char *
-str(json_t *obj, const char *key)
-{
-    const char  *s;
-
-    s = json_string_value(json_object_get(obj, key));
-
-    return s ? s : "";
 }
 
 
@@ -174,7 +52,7 @@ main(void)
     snprintf(state, sizeof(state), "/tmp/rp-unit-opencode-XXXXXX");
     ok(mkdtemp(state) != NULL, "a state dir");
     re_engine.state_dir = state;
-    snprintf(cwd, sizeof(cwd), "/work/app");
+    snprintf(agent_cwd, sizeof(agent_cwd), "/work/app");
 
     /* ---- argv and stdin ----------------------------------------------- */
 
