@@ -104,10 +104,7 @@ re_claude_tool_output(json_t *content)
     const char  *s;
 
     if (json_is_string(content)) {
-        len = json_string_length(content);
-        return json_stringn(json_string_value(content),
-                            len < RE_AGENT_OUTPUT_MAX
-                            ? len : RE_AGENT_OUTPUT_MAX);
+        return re_agent_cut(json_string_value(content));
     }
 
     /* a list of parts: their texts */
@@ -120,9 +117,10 @@ re_claude_tool_output(json_t *content)
             continue;
         }
 
+        /* a few bytes over: re_agent_cut ends it on a character */
         n = strlen(s);
-        if (len + n > RE_AGENT_OUTPUT_MAX) {
-            n = RE_AGENT_OUTPUT_MAX - len;
+        if (len + n > RE_AGENT_OUTPUT_MAX + 4) {
+            n = RE_AGENT_OUTPUT_MAX + 4 - len;
         }
 
         p = realloc(text, len + n + 1);
@@ -135,12 +133,12 @@ re_claude_tool_output(json_t *content)
         len += n;
         text[len] = '\0';
 
-        if (len >= RE_AGENT_OUTPUT_MAX) {
+        if (len >= RE_AGENT_OUTPUT_MAX + 4) {
             break;
         }
     }
 
-    out = json_stringn(text ? text : "", len);
+    out = re_agent_cut(text);
     free(text);
 
     return out;

@@ -42,6 +42,10 @@ my $model = start_model_server(scripts => [
     { match => qr/after the interrupt/, steps => [ { text => 'Back to work.' } ] },
     { match => qr/CI failed/, steps => [ { text => 'Looked at every failure.' } ] },
     { match => qr/person in between/, steps => [ { text => 'Noted.' } ] },
+    { match => qr/long output/, steps => [
+        { tool => 'Bash', input => { command => 'printf x; printf "\\303\\251%.0s" $(seq 3000)',
+                                     description => 'six thousand bytes of e-acute' } },
+        { text => 'That was long.' } ] },
     { match => qr/build in the background/, steps => [
         { tool => 'Bash', input => { command => 'sleep 1; echo built > built.txt',
                                      description => 'the build', run_in_background => JSON::PP::true } },
@@ -187,6 +191,16 @@ is($st, 200, 'deleted');
 ($st) = api('DELETE', '/chats/review');
 is($st, 404, 'then gone');
 ok((api('GET', '/healthz'))[0] == 200, 'the engine is fine');
+
+# --- a tool's output over 4 KiB, odd bytes of two-byte characters: cut on a character --
+my (undef, undef, $l1) = send_msg('Print a long output');
+ok(wait_event('chat.turn.completed', seq => $l1), 'a turn with a long tool output');
+my ($long) = grep { !$_->{payload}{is_error} } @{ of_type('tool.result', seq => $l1) };
+my $out = $long->{payload}{output} // '';
+# the harness decodes events as bytes (JSON::PP without utf8): é is "\xc3\xa9"
+ok(length($out) > 2000, 'its output is in the event (' . length($out) . ' bytes)');
+ok(length($out) <= 4096, 'at most 4 KiB');
+like($out, qr/\Ax(?:\xc3\xa9)+\z/, 'cut between characters, never inside one');
 
 # --- background tasks: the agent's own (a shell run in the background) ------------------
 my (undef, undef, $b1) = send_msg('Run the build in the background');
