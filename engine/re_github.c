@@ -10,6 +10,7 @@
 #include <curl/curl.h>
 #include <jansson.h>
 
+#include "common/rp_buf.h"
 #include "re_github.h"
 
 
@@ -220,42 +221,6 @@ re_github_api_base(const re_github_repo_t *r, const char *override,
 
 /* ---- calls ----------------------------------------------------------------- */
 
-typedef struct {
-    char    *buf;
-    size_t   len;
-    int      too_large;
-} re_github_body_t;
-
-
-static size_t
-re_github_write(char *ptr, size_t size, size_t n, void *data)
-{
-    char              *p;
-    size_t             add;
-    re_github_body_t  *b = data;
-
-    add = size * n;
-
-    if (b->len + add > RE_GITHUB_BODY_MAX) {
-        b->too_large = 1;
-        return 0;
-    }
-
-    p = realloc(b->buf, b->len + add + 1);
-
-    if (p == NULL) {
-        return 0;
-    }
-
-    memcpy(p + b->len, ptr, add);
-    b->buf = p;
-    b->len += add;
-    b->buf[b->len] = '\0';
-
-    return add;
-}
-
-
 /* ends s before a last UTF-8 character that was cut short */
 static void
 re_github_utf8_end(char *s)
@@ -320,7 +285,7 @@ re_github_call(const char *method, const char *url, const char *token,
     char               *text, auth[4200];
     CURL               *h;
     CURLcode            cc;
-    re_github_body_t    body;
+    rp_buf_t            body;
     struct curl_slist  *hdrs;
     const char         *ca;
 
@@ -340,6 +305,7 @@ re_github_call(const char *method, const char *url, const char *token,
     }
 
     memset(&body, 0, sizeof(body));
+    body.max = RE_GITHUB_BODY_MAX;
     hdrs = NULL;
     rc = -1;
 
@@ -372,7 +338,7 @@ re_github_call(const char *method, const char *url, const char *token,
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, (long) RE_GITHUB_CONNECT_TIMEOUT);
     curl_easy_setopt(h, CURLOPT_TIMEOUT, (long) RE_GITHUB_TIMEOUT);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, re_github_write);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, rp_buf_append);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, &body);
 
     ca = getenv("REPLICAS_GIT_CA_FILE");
@@ -390,20 +356,21 @@ re_github_call(const char *method, const char *url, const char *token,
 
     if (cc != CURLE_OK) {
         snprintf(err, errlen, "GitHub could not be reached: %s",
-                 body.too_large ? "the answer is too large"
-                                : curl_easy_strerror(cc));
+                 cc == CURLE_WRITE_ERROR
+                 ? "the answer is too large (over 1 MiB)"
+                 : curl_easy_strerror(cc));
         goto done;
     }
 
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, status);
-    *answer = body.buf ? json_loadb(body.buf, body.len, 0, NULL) : NULL;
+    *answer = body.data ? json_loadb(body.data, body.len, 0, NULL) : NULL;
     rc = 0;
 
 done:
 
     curl_slist_free_all(hdrs);
     curl_easy_cleanup(h);
-    free(body.buf);
+    free(body.data);
     free(text);
 
     return rc;
