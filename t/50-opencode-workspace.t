@@ -48,25 +48,10 @@ my ($st, $j) = api($gw, $key, 'POST', '/v1/workspaces', { repository => $repo,
 my $id = $j->{id};
 is($ws->wait_state($id, 'awake'), 'awake', "workspace $id") or diag $ctl->log;
 
-sub events {
-    my $res = http_request(port => $gw->{port}, host => "$gw->{domain}:$gw->{port}",
-                           path => "/v1/workspaces/$id/events?format=json&after=0",
-                           headers => [['Authorization', "Bearer $key"]]);
-    my $e = http_json($res);
-    return $e && ref $e->{events} eq 'ARRAY' ? $e->{events} : [];
-}
-sub wait_event {
-    my ($type, $seq) = @_;
-    my $got;
-    poll_until(90, sub { ($got) = grep { $_->{type} eq $type && $_->{payload}{seq} == $seq } @{ events() }; $got });
-    return $got;
-}
+sub events { $ws->events($id) }
+sub wait_event { $ws->wait_event($id, @_) }
 
-sub of_type_started {
-    my ($seq) = @_;
-    my ($e) = grep { $_->{type} eq 'chat.turn.started' && $_->{payload}{seq} == $seq } @{ events() };
-    return $e // {};
-}
+sub of_type_started { $ws->event($id, 'chat.turn.started', $_[0]) }
 
 # --- no key yet: a clear answer ------------------------------------------------------
 ($st, $j) = api($gw, $key, 'POST', "/v1/workspaces/$id/messages", { text => 'hello there' });

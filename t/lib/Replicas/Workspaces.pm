@@ -1,15 +1,15 @@
 package Replicas::Workspaces;
 
 # A test's view of workspaces through the gateway, as an API client and a
-# program opening previews would have it: states, previews, pages.  Every
-# wait is bounded.
+# program opening previews would have it: states, previews, pages, the
+# engine's events.  Every wait is bounded.
 
 use strict;
 use warnings;
 
 use Exporter 'import';
 use JSON::PP;
-use Replicas::Test qw(http_request poll_until);
+use Replicas::Test qw(http_request http_json poll_until);
 use Replicas::Identity qw(api);
 
 our @EXPORT_OK = qw(serve_hook);
@@ -56,6 +56,33 @@ sub page {
     my $res;
     poll_until(30, sub { $res = $self->preview($id, 3000); $res->{status} == 200 });
     return $res;
+}
+
+# the workspace's events so far (GET /v1/workspaces/{id}/events?format=json)
+sub events {
+    my ($self, $id) = @_;
+    my $res = http_request(port => $self->{gw}{port},
+                           host => "$self->{gw}{domain}:$self->{gw}{port}",
+                           path => "/v1/workspaces/$id/events?format=json&after=0",
+                           headers => [['Authorization', "Bearer $self->{key}"]]);
+    my $e = http_json($res);
+    return $e && ref $e->{events} eq 'ARRAY' ? $e->{events} : [];
+}
+
+# the event of a type for the message seq, now ({} if none yet)
+sub event {
+    my ($self, $id, $type, $seq) = @_;
+    my ($e) = grep { $_->{type} eq $type && ($_->{payload}{seq} // -1) == $seq }
+              @{ $self->events($id) };
+    return $e // {};
+}
+
+# the same, waited for (up to 90 s: an agent's turn); undef if it never came
+sub wait_event {
+    my ($self, $id, $type, $seq) = @_;
+    my $got;
+    poll_until(90, sub { $got = $self->event($id, $type, $seq); %$got });
+    return $got && %$got ? $got : undef;
 }
 
 1;
