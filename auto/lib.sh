@@ -120,6 +120,7 @@ rp_build_engine() {
     cc "${RP_CFLAGS[@]}" -I "$RP_ROOT/ngx_replicas_module" -I "$RP_ROOT/engine" \
         "$RP_ROOT"/engine/*.c "$RP_ROOT/ngx_replicas_module/common/rp_log.c" \
         "$RP_ROOT/ngx_replicas_module/common/rp_buf.c" \
+        "$RP_ROOT/ngx_replicas_module/common/rp_url.c" \
         -lmicrohttpd -ljansson -lgit2 -lcurl -lcrypto -lpthread -o "$RP_OBJS/replicas-engine"
 }
 

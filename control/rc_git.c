@@ -8,6 +8,7 @@
 
 #include <git2.h>
 
+#include "common/rp_url.h"
 #include "rc_git.h"
 
 
@@ -70,21 +71,12 @@ rc_git_init(void)
 static void
 rc_git_error(const char *what, char *err, size_t errlen)
 {
-    char             msg[512], *at, *scheme;
+    char             msg[512];
     const git_error *e;
 
     e = git_error_last();
     snprintf(msg, sizeof(msg), "%s", e && e->message ? e->message : "failed");
-
-    scheme = strstr(msg, "://");
-
-    if (scheme) {
-        at = strchr(scheme + 3, '@');
-
-        if (at && !memchr(scheme + 3, '/', at - scheme - 3)) {
-            memmove(scheme + 3, at + 1, strlen(at + 1) + 1);
-        }
-    }
+    rp_url_strip_userinfo(msg);
 
     snprintf(err, errlen, "%s: %s", what, msg);
 }

@@ -14,6 +14,7 @@
 
 #include <git2.h>
 
+#include "common/rp_url.h"
 #include "re_engine.h"
 #include "re_events.h"
 #include "re_git.h"
@@ -72,22 +73,13 @@ re_git_init(void)
 void
 re_git_error(const char *what, const char *token, char *err, size_t errlen)
 {
-    char              msg[RE_GIT_ERR_MAX], *at, *scheme, *p;
+    char              msg[RE_GIT_ERR_MAX], *p;
     size_t            tlen;
     const git_error  *e;
 
     e = git_error_last();
     snprintf(msg, sizeof(msg), "%s", e && e->message ? e->message : "failed");
-
-    scheme = strstr(msg, "://");
-
-    if (scheme) {
-        at = strchr(scheme + 3, '@');
-
-        if (at && !memchr(scheme + 3, '/', at - scheme - 3)) {
-            memmove(scheme + 3, at + 1, strlen(at + 1) + 1);
-        }
-    }
+    rp_url_strip_userinfo(msg);
 
     tlen = token ? strlen(token) : 0;
 

@@ -38,3 +38,23 @@ rp_url_has_userinfo(const char *s, size_t len)
 
     return 0;
 }
+
+
+void
+rp_url_strip_userinfo(char *msg)
+{
+    char  *scheme, *at;
+
+    scheme = strstr(msg, "://");
+
+    if (scheme == NULL) {
+        return;
+    }
+
+    at = strchr(scheme + 3, '@');
+
+    /* an @ before the path: the authority's userinfo */
+    if (at && !memchr(scheme + 3, '/', at - scheme - 3)) {
+        memmove(scheme + 3, at + 1, strlen(at + 1) + 1);
+    }
+}

@@ -15,4 +15,8 @@
 /* 1 if s (len bytes) is scheme://...@host...: credentials before the host */
 int rp_url_has_userinfo(const char *s, size_t len);
 
+/* a message (NUL-terminated, changed in place) without the "user:secret@"
+ * of the first URL in it: libgit2's errors quote the URL they failed on */
+void rp_url_strip_userinfo(char *msg);
+
 #endif /* RP_URL_H */

@@ -1,5 +1,6 @@
 /* Credentials in repository URLs (common/rp_url.c). */
 
+#include <stdio.h>
 #include <string.h>
 
 #include "tap.h"
@@ -10,6 +11,17 @@ static int
 has(const char *s)
 {
     return rp_url_has_userinfo(s, strlen(s));
+}
+
+
+static void
+strip(const char *in, const char *want, const char *name)
+{
+    char  buf[256];
+
+    snprintf(buf, sizeof(buf), "%s", in);
+    rp_url_strip_userinfo(buf);
+    ok(strcmp(buf, want) == 0, name);
 }
 
 
@@ -31,6 +43,12 @@ main(void)
     ok(!has("https:/"), "cut short");
     ok(rp_url_has_userinfo("https://u@h", 11) && !rp_url_has_userinfo("https://u@h", 9),
        "only len bytes are read");
+
+    strip("failed to clone 'https://x:ghp_s@github.com/o/r': 401",
+          "failed to clone 'https://github.com/o/r': 401", "userinfo cut out of a message");
+    strip("no https://github.com/o/r@v1 here", "no https://github.com/o/r@v1 here",
+          "an @ in the path stays");
+    strip("no URL at all", "no URL at all", "a message without a URL stays");
 
     return done_testing();
 }
