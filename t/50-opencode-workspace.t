@@ -6,89 +6,21 @@
 # scripted Messages-API server on the host through the sandbox's one
 # allowed port (no egress, no DNS: nothing else is reachable; text
 # answers: t/49-agent-opencode.t has the tools).  The session goes on
-# across sleep and wake.  Root.
+# across sleep and wake.  Root.  The steps: t/lib/Replicas/AgentWorkspace.pm.
 
 use strict;
 use warnings;
 use lib 't/lib';
 use Test::More;
-use JSON::PP;
-use Replicas::Test qw(start_redis http_request http_json poll_until free_port);
-use Replicas::Gateway qw(start_gateway ws_key);
-use Replicas::Identity qw(new_identity api);
-use Replicas::Control qw(start_control fixture_repo);
-use Replicas::Workspaces;
+use Replicas::AgentWorkspace qw(agent_workspace_flow);
 use Replicas::ModelServer qw(start_model_server);
 
-my $agents = Replicas::Test::objs_dir() . '/agents';
-ok(-x "$agents/node_modules/.bin/opencode", 'OpenCode is installed from npm')
-    or BAIL_OUT('run ./auto/test (auto/lib.sh rp_install_agents)');
-
-my $redis = start_redis();
-my $gw = start_gateway(redis => $redis, auth => 'on');
-my $me = new_identity($redis);
-my $key = $me->{key};
-my $ws = Replicas::Workspaces->new($gw, $key);
-
-# the model API stand-in, on the host; sandboxes reach the host's bridge
-# address on the ports control allows, and nothing else
-my $mport = free_port();
-my $model = start_model_server(addr => '0.0.0.0', port => $mport, scripts => [
-    { match => qr/write the greeting/, steps => [ { text => 'Done: the greeting is written.' } ] },
-    { match => qr/what did you write/, steps => [ { text => 'The greeting.' } ] },
-]);
-my $ctl = start_control(redis => $redis, gateway => $gw,
-                        args => ['--pool-size', 0, '--allow-port', $mport,
-                                 '--repo-root', Replicas::Test::tmpdir() . '/repos']);
-(my $host = $ctl->{range}) =~ s{\.0/\d+$}{.1};
-
-my $repo = fixture_repo('agentapp', { 'README.md' => "# an app\n" });
-my ($st, $j) = api($gw, $key, 'POST', '/v1/workspaces', { repository => $repo,
-                                                            agent => 'opencode' });
-my $id = $j->{id};
-is($ws->wait_state($id, 'awake'), 'awake', "workspace $id") or diag $ctl->log;
-
-sub events { $ws->events($id) }
-sub wait_event { $ws->wait_event($id, @_) }
-
-sub of_type_started { $ws->event($id, 'chat.turn.started', $_[0]) }
-
-# --- no key yet: a clear answer ------------------------------------------------------
-($st, $j) = api($gw, $key, 'POST', "/v1/workspaces/$id/messages", { text => 'hello there' });
-is($st, 202, 'a message through the API');
-my $failed = wait_event('chat.turn.failed', $j->{seq});
-is($failed->{payload}{reason}, 'no_model_key', 'no model key: the events say so')
-    or diag explain events();
-like($failed->{payload}{message}, qr/ANTHROPIC_API_KEY/, 'and what to set');
-
-# --- the key in the Global environment, applied at the next wake ---------------------
-($st) = api($gw, $key, 'PUT', '/v1/environments/global', { variables => {
-    ANTHROPIC_API_KEY => 'sk-ant-test-not-real', ANTHROPIC_BASE_URL => "http://$host:$mport" } });
-is($st, 200, 'the model key goes into the Global environment');
-api($gw, $key, 'POST', "/v1/workspaces/$id/sleep");
-is($ws->wait_state($id, 'sleeping'), 'sleeping', 'sleep');
-($st, $j) = api($gw, $key, 'POST', "/v1/workspaces/$id/messages", { text => 'Please write the greeting' });
-is($j->{status}, 'waking', 'a message wakes it');
-my $seq = $j->{seq};
-my $done = wait_event('chat.turn.completed', $seq);
-ok($done, 'the agent answered, in the workspace') or diag $ctl->log;
-is($done->{payload}{result}, 'Done: the greeting is written.', 'with its answer');
-is(of_type_started($seq)->{payload}{agent}, 'opencode', "by OpenCode, the workspace's agent");
-my $session = $done->{payload}{session_id};
-
-# --- the conversation survives sleep and wake --------------------------------------
-api($gw, $key, 'POST', "/v1/workspaces/$id/sleep");
-is($ws->wait_state($id, 'sleeping'), 'sleeping', 'sleep again');
-($st, $j) = api($gw, $key, 'POST', "/v1/workspaces/$id/messages", { text => 'So what did you write?' });
-my $done2 = wait_event('chat.turn.completed', $j->{seq});
-is($done2->{payload}{session_id}, $session, 'after the wake the same session goes on')
-    or diag explain [ map { "$_->{id} $_->{type} seq=" . ($_->{payload}{seq} // '')
-                                . ' session=' . ($_->{payload}{session_id} // '')
-                                . ' ' . ($_->{payload}{reason} // '') }
-                      grep { $_->{type} =~ /^(chat|engine|workspace)/ } @{ events() } ];
-my $last = $model->turns->[-1]{body}{messages};
-ok((grep { encode_json($_) =~ /write the greeting/ } @$last), 'with the earlier conversation');
-
-unlike($ctl->log, qr/sk-ant-test/, 'the key is in no worker log');
+agent_workspace_flow(
+    agent => 'opencode', name => 'OpenCode', cli => 'opencode',
+    server => \&start_model_server,
+    key => [ANTHROPIC_API_KEY => 'sk-ant-test-not-real'],
+    base_url => sub { (ANTHROPIC_BASE_URL => "http://$_[0]") },
+    history => 'messages',
+    key_in_log => qr/sk-ant-test/);
 
 done_testing();
