@@ -53,6 +53,11 @@ typedef struct {
     char          tool_id[128];
     char         *buf;
     int           steps;
+
+    /* bumped by the adapter each time the CLI says it retries the model
+     * API (Claude Code's api_retry, Codex's "Reconnecting..."): the
+     * runner's watchdog probes the model then (re_model.h) */
+    int           retries;
 } re_turn_t;
 
 
@@ -80,6 +85,12 @@ typedef struct {
      * system prompt is known (a new array, re_env_free'd by the runner),
      * or NULL: t->envp as it is; NULL for agents that need nothing */
     char     **(*env)(re_turn_t *t);
+
+    /* where its model API is: the variables the base URL may be in (the
+     * first set wins; NULL-terminated, or NULL), else the CLI's default
+     * (NULL: unknown, not watched) */
+    const char *const  *url_vars;
+    const char         *url_default;
 } re_agent_t;
 
 

@@ -302,6 +302,50 @@ re_claude_task(re_turn_t *t, json_t *msg, const char *sub)
 }
 
 
+/*
+ * "system"/"api_retry": the model API failed (no answer, a 5xx, 529
+ * overloaded) and the CLI tries again after retry_delay_ms, up to
+ * max_retries times: agent.error says so as it happens, and the runner's
+ * watchdog looks at whether the model can be reached at all.
+ */
+static void
+re_claude_retry(re_turn_t *t, json_t *msg)
+{
+    char         text[256], code[32];
+    json_t      *status;
+    const char  *err;
+
+    t->retries++;
+
+    err = json_string_value(json_object_get(msg, "error"));
+    status = json_object_get(msg, "error_status");
+
+    if (json_is_integer(status)) {
+        snprintf(code, sizeof(code), ", HTTP %lld",
+                 (long long) json_integer_value(status));
+    } else {
+        code[0] = '\0';
+    }
+
+    snprintf(text, sizeof(text), "the model API failed (%s%s): retry %lld "
+             "of %lld in %lld ms", err ? err : "unknown", code,
+             (long long) json_integer_value(json_object_get(msg, "attempt")),
+             (long long) json_integer_value(json_object_get(msg,
+                                                            "max_retries")),
+             (long long) json_integer_value(json_object_get(msg,
+                                                            "retry_delay_ms")));
+
+    re_events_emit("agent.error",
+        json_pack("{s:s, s:I, s:s, s:s, s:O?, s:O?, s:O?, s:O?}",
+                  "chat", t->chat, "seq", (json_int_t) t->seq,
+                  "agent", "claude", "message", text,
+                  "attempt", json_object_get(msg, "attempt"),
+                  "max_retries", json_object_get(msg, "max_retries"),
+                  "retry_delay_ms", json_object_get(msg, "retry_delay_ms"),
+                  "error_status", json_object_get(msg, "error_status")));
+}
+
+
 static void
 re_claude_line(re_turn_t *t, const char *line, size_t len)
 {
@@ -332,6 +376,11 @@ re_claude_line(re_turn_t *t, const char *line, size_t len)
     {
         re_claude_task(t, msg, json_string_value(sub));
 
+    } else if (strcmp(ty, "system") == 0 && json_is_string(sub)
+               && strcmp(json_string_value(sub), "api_retry") == 0)
+    {
+        re_claude_retry(t, msg);
+
     } else if (strcmp(ty, "assistant") == 0) {
         re_claude_assistant(t, msg);
 
@@ -346,6 +395,11 @@ re_claude_line(re_turn_t *t, const char *line, size_t len)
 }
 
 
+static const char *const  re_claude_url_vars[] = {
+    "ANTHROPIC_BASE_URL", NULL
+};
+
+
 const re_agent_t  re_agent_claude = {
     "claude",
     "node_modules/.bin/claude",
@@ -354,5 +408,7 @@ const re_agent_t  re_agent_claude = {
     re_claude_argv,
     re_claude_input,
     re_claude_line,
-    NULL
+    NULL,
+    re_claude_url_vars,
+    "https://api.anthropic.com"
 };

@@ -397,6 +397,7 @@ re_codex_line(re_turn_t *t, const char *line, size_t len)
         /* the CLI's own trouble (a lost connection it retries): shown as it
          * happens; turn.failed follows if it gives up */
         v = json_object_get(msg, "message");
+        t->retries++;
 
         re_events_emit("agent.error",
             json_pack("{s:s, s:I, s:s, s:O?}", "chat", t->chat,
@@ -408,6 +409,11 @@ re_codex_line(re_turn_t *t, const char *line, size_t len)
 }
 
 
+static const char *const  re_codex_url_vars[] = {
+    "OPENAI_BASE_URL", NULL
+};
+
+
 const re_agent_t  re_agent_codex = {
     "codex",
     "node_modules/.bin/codex",
@@ -416,5 +422,7 @@ const re_agent_t  re_agent_codex = {
     re_codex_argv,
     re_codex_input,
     re_codex_line,
-    NULL
+    NULL,
+    re_codex_url_vars,
+    "https://api.openai.com/v1"
 };

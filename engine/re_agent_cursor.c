@@ -347,5 +347,7 @@ const re_agent_t  re_agent_cursor = {
     re_cursor_argv,
     re_cursor_input,
     re_cursor_line,
+    NULL,
+    NULL,
     NULL
 };

@@ -486,6 +486,11 @@ re_opencode_line(re_turn_t *t, const char *line, size_t len)
 }
 
 
+static const char *const  re_opencode_url_vars[] = {
+    "ANTHROPIC_BASE_URL", "OPENAI_BASE_URL", NULL
+};
+
+
 const re_agent_t  re_agent_opencode = {
     "opencode",
     "node_modules/.bin/opencode",
@@ -494,5 +499,7 @@ const re_agent_t  re_agent_opencode = {
     re_opencode_argv,
     re_opencode_input,
     re_opencode_line,
-    re_opencode_env
+    re_opencode_env,
+    re_opencode_url_vars,
+    NULL
 };

@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -23,6 +24,7 @@
 #include "re_hooks.h"
 #include "re_instructions.h"
 #include "re_log.h"
+#include "re_model.h"
 #include "re_start.h"
 
 
@@ -779,10 +781,13 @@ re_chat_env(void)
 }
 
 
-/* runs the CLI, feeding its lines to the adapter; its exit status */
+/* runs the CLI, feeding its lines to the adapter and watching that its
+ * model can be reached (w); its exit status */
 static int
-re_chat_run(re_chat_t *c, re_turn_t *t, char *const *envp)
+re_chat_run(re_chat_t *c, re_turn_t *t, char *const *envp,
+    re_model_watch_t *w)
 {
+    struct pollfd  pfd;
     int       in[2], out[2], logfd, status, devnull;
     char     *argv[RE_AGENT_ARGS_MAX], *input, *buf, *nl, logpath[4400];
     char      cwd[4200];
@@ -884,7 +889,17 @@ re_chat_run(re_chat_t *c, re_turn_t *t, char *const *envp)
     buf = malloc(cap);
     len = 0;
 
+    pfd.fd = out[0];
+    pfd.events = POLLIN;
+
     while (buf) {
+        /* woken once a second without output: the watchdog's step */
+        re_model_watch(w, t, c->agent->name, pid);
+
+        if (poll(&pfd, 1, 1000) <= 0) {
+            continue;
+        }
+
         if (len == cap) {
             if (cap >= RE_CHAT_LINE_MAX) {
                 len = 0;             /* an endless line: dropped */
@@ -909,6 +924,7 @@ re_chat_run(re_chat_t *c, re_turn_t *t, char *const *envp)
         }
 
         len += (size_t) n;
+        w->last_output = re_now_ms();
 
         while ((nl = memchr(buf, '\n', len)) != NULL) {
             c->agent->line(t, buf, (size_t) (nl - buf));
@@ -937,13 +953,35 @@ re_chat_run(re_chat_t *c, re_turn_t *t, char *const *envp)
 }
 
 
+/* the turn stopped (or the CLI gave up) with its model unreachable */
+static void
+re_chat_unreachable(re_chat_t *c, re_entry_t *e, re_model_watch_t *w)
+{
+    char  msg[1600];
+
+    snprintf(msg, sizeof(msg), "the model API at %s could not be reached "
+             "(%s: %s); the turn was stopped. Check the workspace's "
+             "network and its base URL (%s), then send the message again",
+             w->url, w->error, w->detail,
+             c->agent->url_vars && c->agent->url_vars[0]
+             ? c->agent->url_vars[0] : "the agent's configuration");
+
+    re_events_emit("chat.turn.failed",
+        json_pack("{s:s, s:I, s:s, s:s, s:s, s:s, s:s}", "chat", c->name,
+                  "seq", (json_int_t) e->seq, "reason", "model_unreachable",
+                  "url", w->url, "error", w->error, "message", msg,
+                  "agent", c->agent->name));
+}
+
+
 static void
 re_chat_turn(re_chat_t *c, re_entry_t *e)
 {
     int          rc, interrupted;
     char        *bin, **envp, **agent_env, *prompt, *repo_prompt, *folded;
-    long long    start;
-    re_turn_t    t;
+    long long          start;
+    re_turn_t          t;
+    re_model_watch_t   watch;
 
     /* a rebase or merge of the work tree (POST /git/update) ends first */
     re_git_wait();
@@ -1029,7 +1067,9 @@ re_chat_turn(re_chat_t *c, re_entry_t *e)
     re_info("chat.turn_start", "chat=%s seq=%lld agent=%s", c->name, e->seq,
             c->agent->name);
 
-    rc = re_chat_run(c, &t, envp);
+    re_model_watch_init(&watch, c->agent, envp);
+
+    rc = re_chat_run(c, &t, envp, &watch);
 
     pthread_mutex_lock(&re_chats.lock);
 
@@ -1056,6 +1096,10 @@ re_chat_turn(re_chat_t *c, re_entry_t *e)
         re_events_emit("chat.turn.interrupted",
             json_pack("{s:s, s:I, s:s}", "chat", c->name,
                       "seq", (json_int_t) e->seq, "reason", "interrupted"));
+
+    } else if (watch.stopped || (!t.completed && watch.failures)) {
+        re_chat_unreachable(c, e, &watch);
+        t.completed = 0;
 
     } else if (t.completed) {
         re_events_emit("chat.turn.completed",

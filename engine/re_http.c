@@ -665,6 +665,40 @@ re_http_dispatch(struct MHD_Connection *c, const char *url,
 }
 
 
+/*
+ * A state-changing request is JSON or nothing: every POST, PUT and PATCH
+ * (empty ones too: a cross-site fetch() without a body sends no type),
+ * and any other method that carries a body, must say Content-Type:
+ * application/json.  A page of another site can send text/plain, form
+ * and multipart bodies (and bodiless POSTs) with the user's preview
+ * cookie and without asking (no CORS preflight), never a JSON one: so
+ * none of them can queue a message or push.  Decided before the body is
+ * read.
+ */
+static int
+re_http_type_ok(struct MHD_Connection *c, const char *method, const char *cl)
+{
+    int          writes;
+    const char  *te;
+
+    writes = strcmp(method, MHD_HTTP_METHOD_POST) == 0
+             || strcmp(method, MHD_HTTP_METHOD_PUT) == 0
+             || strcmp(method, MHD_HTTP_METHOD_PATCH) == 0;
+
+    if (!writes) {
+        te = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+                                         MHD_HTTP_HEADER_TRANSFER_ENCODING);
+
+        if (te == NULL && (cl == NULL || strtoul(cl, NULL, 10) == 0)) {
+            return 1;                       /* a GET, a bodiless DELETE */
+        }
+    }
+
+    return re_json_type_ok(MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+                               MHD_HTTP_HEADER_CONTENT_TYPE));
+}
+
+
 static enum MHD_Result
 re_http_handler(void *cls, struct MHD_Connection *c, const char *url,
     const char *method, const char *version, const char *upload_data,
@@ -701,6 +735,13 @@ re_http_handler(void *cls, struct MHD_Connection *c, const char *url,
         if (rq->too_large) {
             return re_http_error(c, MHD_HTTP_CONTENT_TOO_LARGE, "too_large",
                                  "the body is larger than 1 MiB", NULL);
+        }
+
+        if (!re_http_type_ok(c, method, cl)) {
+            return re_http_error(c, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE,
+                                 "unsupported_media_type",
+                                 "the body must be JSON (Content-Type: "
+                                 "application/json)", NULL);
         }
 
         return MHD_YES;

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include "re_engine.h"
@@ -119,6 +120,21 @@ re_serve(int argc, char **argv)
         fprintf(stderr, "replicas-engine: --state-dir must be a path of at "
                 "most 4000 bytes, --workdir an absolute path\n");
         return 2;
+    }
+
+    /*
+     * What the agent runs (hooks, the CLIs and their tools) is the same
+     * user in the same PID namespace; the engine holds the workspace's
+     * platform key in memory.  Not dumpable, its /proc/PID/environ, mem,
+     * maps, fd and the like are root's and ptrace, process_vm_readv and
+     * core dumps are refused to them, who have no capability in the
+     * sandbox's user namespace.  The programs it starts are dumpable
+     * again from their exec on (the kernel's rule): only the engine is
+     * shut.  Before anything is read.
+     */
+    if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) {
+        re_error("engine.not_dumpable_failed", "errno=%d", errno);
+        return 1;
     }
 
     ws = getenv("REPLICAS_WORKSPACE");

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "re_request.h"
 
@@ -802,4 +803,68 @@ re_chat_req_free(re_chat_req_t *req)
     free(req->name);
     free(req->agent);
     memset(req, 0, sizeof(*req));
+}
+
+
+static const char *
+re_skip_ws(const char *p)
+{
+    while (*p == ' ' || *p == '\t') {
+        p++;
+    }
+
+    return p;
+}
+
+
+int
+re_json_type_ok(const char *v)
+{
+    const char  *p;
+
+    if (v == NULL) {
+        return 0;
+    }
+
+    p = re_skip_ws(v);
+
+    if (strncasecmp(p, "application/json", 16) != 0) {
+        return 0;
+    }
+
+    p = re_skip_ws(p + 16);
+
+    if (*p == '\0') {
+        return 1;
+    }
+
+    if (*p != ';') {
+        return 0;           /* application/jsonx, application/json5 */
+    }
+
+    p = re_skip_ws(p + 1);
+
+    if (strncasecmp(p, "charset", 7) != 0) {
+        return 0;
+    }
+
+    p = re_skip_ws(p + 7);
+
+    if (*p++ != '=') {
+        return 0;
+    }
+
+    p = re_skip_ws(p);
+
+    if (strncasecmp(p, "\"utf-8\"", 7) == 0) {
+        p += 7;
+
+    } else if (strncasecmp(p, "utf-8", 5) == 0) {
+        p += 5;
+
+    } else {
+        return 0;
+    }
+
+    return *re_skip_ws(p) == '\0';
 }

@@ -112,6 +112,15 @@ int re_chat_name_ok(const char *s);
 /* a message's kind: 1 if [a-z0-9._-]{1,64} */
 int re_kind_ok(const char *s);
 
+/*
+ * A Content-Type that says JSON: "application/json", any case, with at
+ * most a charset of utf-8 after it (";charset=utf-8", quoted or not, with
+ * spaces or tabs around).  1 if so, 0 for anything else (NULL included):
+ * text/plain and form bodies are what a cross-site page can send without
+ * asking, so the engine refuses them on every state-changing request.
+ */
+int re_json_type_ok(const char *v);
+
 void re_hook_free(re_hook_t *hook);
 void re_start_free(re_start_t *start);
 void re_message_free(re_message_t *msg);

@@ -67,12 +67,15 @@ END {
     $? = $status;
 }
 
+# the engine takes JSON only on POST and PUT (415 else): what its clients send
 sub api {
     my ($method, $path, $body, %o) = @_;
+    my @type = $method =~ /^(POST|PUT)$/ || defined $body
+             ? ([ 'Content-Type', 'application/json' ]) : ();
     my $r = http_request(port => $port, host => "127.0.0.1:$port",
         method => $method, path => $path,
         (defined $body ? (body => ref $body ? encode_json($body) : $body) : ()),
-        %o);
+        %o, headers => [ @type, @{ $o{headers} // [] } ]);
     return ($r->{status}, scalar http_json($r), $r);
 }
 
@@ -297,6 +300,7 @@ is(err_code(http_json($r)), 'too_large', 'too_large');
 # a chunked body (no length up front) past the limit
 my $chunk = 'x' x (512 * 1024);
 $r = http_request(port => $port, raw => "POST /messages HTTP/1.1\r\nHost: x\r\n"
+    . "Content-Type: application/json\r\n"
     . "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
     . join('', map { sprintf("%x\r\n%s\r\n", length $chunk, $chunk) } 1 .. 3) . "0\r\n\r\n");
 is($r->{status}, 413, 'a chunked body over 1 MiB: 413');
@@ -304,10 +308,59 @@ is($r->{status}, 413, 'a chunked body over 1 MiB: 413');
 # a chunked body within the limit is fine
 my $small = encode_json({ seq => 10, text => 'chunked' });
 $r = http_request(port => $port, raw => "POST /messages HTTP/1.1\r\nHost: x\r\n"
+    . "Content-Type: application/json\r\n"
     . "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
     . sprintf("%x\r\n%s\r\n0\r\n\r\n", length $small, $small));
 is($r->{status}, 202, 'a chunked message within the limit: 202');
 push @msgs, { seq => 10, text => 'chunked', chat => undef, user => undef, at => undef };
+
+# JSON only on what changes state (issue 18): a page of another site can send
+# text/plain, form and multipart bodies, or a POST with no body and no type,
+# without a CORS preflight, never an application/json one; so those are 415,
+# decided before the body is read, and nothing is queued or pushed
+my $raw_post = sub {
+    my ($path, $type, $body) = @_;
+    my $r = http_request(port => $port, raw => "POST $path HTTP/1.1\r\nHost: x\r\n"
+        . (defined $type ? "Content-Type: $type\r\n" : '')
+        . 'Content-Length: ' . length($body) . "\r\nConnection: close\r\n\r\n$body");
+    return ($r->{status}, scalar http_json($r), $r);
+};
+my $count_before = scalar @{ (api('GET', '/messages'))[1]{messages} };
+my $cross = encode_json({ seq => 11, text => 'from another site' });
+for my $case (['text/plain', $cross], ['text/plain;charset=UTF-8', $cross],
+              ['application/x-www-form-urlencoded', 'seq=11&text=x'],
+              ['multipart/form-data; boundary=b', "--b\r\nContent-Disposition: form-data; name=\"seq\"\r\n\r\n11\r\n--b--\r\n"],
+              [undef, $cross], ['application/jsonx', $cross], ['application/json5', $cross],
+              ['application/json; charset=latin1', $cross], ['application/json; foo=bar', $cross],
+              ['text/json', $cross], ['', $cross]) {
+    my ($type, $body) = @$case;
+    my $what = 'POST /messages with ' . (defined $type ? "Content-Type: '$type'" : 'no Content-Type');
+    ($st, $j, $r) = $raw_post->('/messages', $type, $body);
+    is($st, 415, "$what: 415");
+    is(err_code($j), 'unsupported_media_type', "$what: unsupported_media_type, as JSON")
+        or diag($r->{raw});
+}
+is(scalar @{ (api('GET', '/messages'))[1]{messages} }, $count_before, 'none of them was queued');
+for my $path ('/git/push?repo=app', '/git/update?repo=app', '/git/pull-request?repo=app',
+              '/start', '/chats', '/chats/main/interrupt', '/previews') {
+    ($st, $j) = $raw_post->($path, undef, '');
+    is($st, 415, "an empty POST $path without a type: 415");
+    ($st, $j) = $raw_post->($path, 'text/plain', '{}');
+    is($st, 415, "POST $path as text/plain: 415");
+}
+for my $type ('application/json; charset=utf-8', 'Application/JSON ; Charset="UTF-8" ',
+              "application/json;\tcharset=utf-8") {
+    # an old seq: past the type, the duplicate answer
+    ($st, $j) = $raw_post->('/messages', $type, encode_json({ seq => 10, text => 'typed' }));
+    is($st, 200, "Content-Type: '$type' is JSON (the message read: a duplicate)");
+}
+$r = http_request(port => $port, raw => "DELETE /chats/nope HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+is($r->{status}, 404, 'a DELETE without a body needs no type (404 for no such chat)');
+$r = http_request(port => $port, raw => "DELETE /chats/nope HTTP/1.1\r\nHost: x\r\n"
+    . "Content-Type: text/plain\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}");
+is($r->{status}, 415, 'a DELETE with a text/plain body: 415');
+($st) = api('GET', '/messages', undef, headers => [[ 'Content-Type', 'text/plain' ]]);
+is($st, 200, 'a GET is never refused for its type');
 
 # not HTTP at all: refused or left to time out, never answered 200, and
 # a client that sends nothing more blocks nobody else

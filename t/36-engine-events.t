@@ -64,12 +64,15 @@ END {
     $? = $status;
 }
 
+# the engine takes JSON only on POST and PUT (415 else): what its clients send
 sub api {
     my ($method, $path, $body, %o) = @_;
+    my @type = $method =~ /^(POST|PUT)$/ || defined $body
+             ? ([ 'Content-Type', 'application/json' ]) : ();
     my $r = http_request(port => $port, host => "127.0.0.1:$port",
         method => $method, path => $path,
         (defined $body ? (body => ref $body ? encode_json($body) : $body) : ()),
-        %o);
+        %o, headers => [ @type, @{ $o{headers} // [] } ]);
     return ($r->{status}, scalar http_json($r), $r);
 }
 

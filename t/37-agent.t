@@ -12,7 +12,8 @@ use warnings;
 use lib 't/lib';
 use Test::More;
 use JSON::PP;
-use Replicas::Test qw(objs_dir tmpdir poll_until);
+use Replicas::Test qw(objs_dir tmpdir poll_until free_port);
+use IO::Socket::INET;
 use Replicas::Engine;
 use Replicas::ModelServer qw(start_model_server);
 
@@ -46,6 +47,7 @@ my $model = start_model_server(scripts => [
         { tool => 'Bash', input => { command => 'printf x; printf "\\303\\251%.0s" $(seq 3000)',
                                      description => 'six thousand bytes of e-acute' } },
         { text => 'That was long.' } ] },
+    { match => qr/think for a while/, steps => [ { text => 'Thought it through.', delay => 22 } ] },
     { match => qr/build in the background/, steps => [
         { tool => 'Bash', input => { command => 'sleep 1; echo built > built.txt',
                                      description => 'the build', run_in_background => JSON::PP::true } },
@@ -217,6 +219,57 @@ ok($bdone, 'the turn completed');
 is($bdone->{payload}{result}, 'The build in the background finished.',
    "its answer is the agent's last, after the task's notification");
 is(do { local (@ARGV, $/) = "$work/app/built.txt"; <> }, "built\n", 'the background command ran');
+
+# --- a model that is slow but there: the watchdog looks, finds it, and waits -----------
+my $heads = sub { scalar grep { $_->{method} eq 'HEAD' } @{ $model->requests } };
+my $heads_before = $heads->();
+my (undef, undef, $w1) = send_msg('think for a while', 'slow');
+my $wdone = wait_event('chat.turn.completed', seq => $w1);
+ok($wdone, 'a quiet turn with a slow model completes') or diag `tail -5 $dir/engine.log`;
+is($wdone->{payload}{result}, 'Thought it through.', 'with its answer');
+ok($heads->() > $heads_before, 'the engine asked whether the model answers (a HEAD) while it was quiet');
+is(scalar @{ of_type('agent.error', seq => $w1) }, 0, 'and found nothing wrong');
+
+# --- a model that cannot be reached: the turn fails, saying what and why, within a bound --
+# nothing listens on the first port; the second accepts (the kernel's backlog)
+# and never answers
+my $closed = free_port();
+my $silent = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0, Proto => 'tcp',
+                                   Listen => 128, ReuseAddr => 1) or die "listen: $!";
+for my $case (["http://127.0.0.1:$closed", 'nothing listening', qr/connection refused/i, 'refused'],
+              ['http://127.0.0.1:' . $silent->sockport, 'a port that never answers',
+               qr/timed out/i, 'silent']) {
+    my ($url, $what, $error, $chat) = @$case;
+    api('POST', '/start', { env => { %env, ANTHROPIC_BASE_URL => $url }, startHook => undef,
+                            cwd => "$work/app" });
+    my (undef, undef, $u) = send_msg('Please write the greeting', $chat);
+    my $sent = time;
+    ok(wait_event('chat.turn.started', seq => $u), "$what: the turn starts");
+    my $fail;
+    poll_until(75, sub { $fail = of_type('chat.turn.failed', seq => $u)->[0]
+                         // of_type('chat.turn.completed', seq => $u)->[0] });
+    ok($fail && $fail->{type} eq 'chat.turn.failed', "$what: the turn fails within the bound")
+        or diag explain($fail), `tail -20 $dir/engine.log`;
+    diag(sprintf '%s: failed after %d s', $what, time - $sent) if $fail;
+    is($fail->{payload}{reason}, 'model_unreachable', "$what: reason model_unreachable");
+    is($fail->{payload}{url}, $url, "$what: naming the URL");
+    like($fail->{payload}{error}, $error, "$what: and the error ($fail->{payload}{error})");
+    like($fail->{payload}{message}, qr/\Q$url\E.*ANTHROPIC_BASE_URL/s, "$what: the message says what to check");
+    my ($warn) = grep { defined $_->{payload}{url} } @{ of_type('agent.error', seq => $u) };
+    ok($warn, "$what: an agent.error said so as it happened");
+    like($warn->{payload}{message} // '', qr/cannot be reached/, "$what: the model cannot be reached");
+    my (undef, $cl) = api('GET', '/chats');
+    my ($c) = grep { $_->{name} eq $chat } @{ $cl->{chats} };
+    is($c->{state}, 'idle', "$what: the chat is idle again");
+    ok(!of_type('chat.turn.completed', seq => $u)->[0], "$what: no completed turn, no commit");
+}
+ok(scalar(grep { ($_->{payload}{agent} // '') eq 'claude' && ($_->{payload}{message} // '') =~ /retry \d+ of \d+/ }
+          @{ events() }), "Claude Code's own retries are agent.error events too");
+close $silent;
+api('POST', '/start', { env => \%env, startHook => undef, cwd => "$work/app" });
+my (undef, undef, $back) = send_msg('Now the second task', 'back');
+my $bk = wait_event('chat.turn.completed', seq => $back);
+ok($bk && !$bk->{payload}{is_error}, 'with the model back, turns work again');
 
 unlike(do { local (@ARGV, $/) = "$dir/engine.log"; <> } // '', qr/sk-ant-test|write the greeting/,
        'no key and no message text in the engine log');

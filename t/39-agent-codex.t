@@ -196,6 +196,21 @@ my %agent = map { $_->{name} => $_->{agent} } @{ $j->{chats} };
 is_deeply(\%agent, { default => 'codex', review => 'claude', plain => 'codex' },
           "each with its agent, the workspace's by default");
 
+# --- a model that cannot be reached: the turn fails, saying so, within a bound ----------
+# (Codex says "Reconnecting..." for minutes; the engine's watchdog ends it)
+my $closed = Replicas::Test::free_port();
+start_ws({ %env, OPENAI_BASE_URL => "http://127.0.0.1:$closed/v1" });
+my (undef, undef, $u) = send_msg('Please write the greeting', 'offline');
+my $ufail;
+poll_until(75, sub { $ufail = of_type('chat.turn.failed', seq => $u)->[0]
+                     // of_type('chat.turn.completed', seq => $u)->[0] });
+ok($ufail && $ufail->{type} eq 'chat.turn.failed', 'an unreachable model: the Codex turn fails within the bound')
+    or diag explain($ufail), `tail -20 $dir/engine.log`;
+is($ufail->{payload}{reason}, 'model_unreachable', 'reason model_unreachable');
+is($ufail->{payload}{url}, "http://127.0.0.1:$closed/v1", 'naming the URL');
+like($ufail->{payload}{error} // '', qr/connection refused/i, 'and the error');
+like($ufail->{payload}{message} // '', qr/OPENAI_BASE_URL/, 'and what to check');
+
 my $log = do { local (@ARGV, $/) = "$dir/engine.log"; <> } // '';
 unlike($log, qr/sk-openai-test|write the greeting/, 'no key and no message text in the engine log');
 

@@ -110,6 +110,7 @@ for my $case ([{ draft => 'yes' }, 'draft'], [{ title => "two\nlines" }, 'title'
     like($j->{error}{message} // '', qr/\Q$case->[1]\E/, "saying: $case->[1]");
 }
 my $r = Replicas::Test::http_request(port => $e->port, host => '127.0.0.1', method => 'POST',
+                                  headers => [[ 'Content-Type', 'application/json' ]],
                                   path => '/git/pull-request?repo=app', body => '{"title":');
 is($r->{status}, 400, 'not JSON: 400');
 ($st) = $e->api('GET', '/git/pull-request?repo=app');

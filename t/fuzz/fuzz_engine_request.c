@@ -1,10 +1,13 @@
 /*
  * libFuzzer target for the engine's request bodies (engine/re_request.c):
- * any bytes as POST /start, POST /messages and a hook on stdin.  Beyond
+ * any bytes as POST /start, POST /messages, a hook on stdin and a
+ * Content-Type header.  Beyond
  * memory safety: what is accepted keeps the documented limits, a stored
  * message parses back to the same message, and the UTF-8 cleaner's output
  * is always valid UTF-8.
  */
+
+#define _GNU_SOURCE                 /* strcasestr */
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -131,6 +134,24 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         fuzz_message_again(&msg);
         re_message_free(&msg);
     }
+
+    /* the same bytes as a Content-Type header (up to a NUL): one that
+     * passes starts with the JSON type */
+    clean = malloc(size + 1);
+    if (clean == NULL) {
+        return 0;
+    }
+
+    memcpy(clean, buf, size);
+    clean[size] = '\0';
+
+    if (re_json_type_ok(clean)
+        && strcasestr(clean, "application/json") == NULL)
+    {
+        abort();
+    }
+
+    free(clean);
 
     clean = malloc(size * 3 + 1);
     if (clean == NULL) {

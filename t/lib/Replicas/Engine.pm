@@ -68,6 +68,9 @@ sub request {
     my ($self, $method, $path, $body) = @_;
     return http_request(port => $self->{port}, host => "127.0.0.1:$self->{port}",
                         method => $method, path => $path, timeout => 30,
+                        # JSON on every POST and PUT, as the engine wants
+                        ($method =~ /^(POST|PUT)$/ || defined $body
+                         ? (headers => [[ 'Content-Type', 'application/json' ]]) : ()),
                         (defined $body ? (body => encode_json($body)) : ()));
 }
 
