@@ -19,7 +19,9 @@ use Replicas::Gateway qw(start_gateway put_workspace);
 use Replicas::Identity qw(new_identity api login_link);
 
 my $redis = start_redis();
-my $gw = start_gateway(redis => $redis, auth => 'on', aliases => ['gw.example.test']);
+# one worker: "logged once per workspace" is per worker
+my $gw = start_gateway(redis => $redis, auth => 'on', aliases => ['gw.example.test'],
+                       workers => 1);
 my $d = $gw->{domain};
 my $gp = $gw->{port};
 my $main = "http://$d:$gp";
