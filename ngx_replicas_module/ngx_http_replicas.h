@@ -38,6 +38,7 @@
 #include "common/rp_http.h"
 #include "common/rp_crypt.h"
 #include "common/rp_env.h"
+#include "common/rp_url_parse.h"
 
 
 /* "[" IPv6 "]" is at most 47 bytes; ":65535" is added per request */
@@ -142,6 +143,8 @@ typedef struct {
     ngx_uint_t                  api_rate;     /* requests per key per minute */
     size_t                      api_body_max;
     ngx_msec_t                  wake_hold;    /* hold programs this long */
+    ngx_flag_t                  main_site;    /* answer only our names */
+    ngx_array_t                *aliases;      /* of ngx_str_t, lowercase */
 } ngx_http_replicas_loc_conf_t;
 
 
@@ -199,9 +202,24 @@ const char *ngx_http_replicas_scheme(ngx_http_request_t *r);
 /* "<scheme>://<main domain>[:port]" as this request reached the gateway */
 ngx_int_t ngx_http_replicas_main_origin(ngx_http_request_t *r,
     ngx_str_t *out);
+ngx_table_elt_t *ngx_http_replicas_cookie_header(ngx_http_request_t *r,
+    ngx_uint_t i);
+ngx_uint_t ngx_http_replicas_get_cookies(ngx_http_request_t *r,
+    const char *name, ngx_str_t *values, ngx_uint_t max);
 ngx_int_t ngx_http_replicas_get_cookie(ngx_http_request_t *r,
     const char *name, ngx_str_t *value);
+ngx_uint_t ngx_http_replicas_unsafe_method(ngx_http_request_t *r);
+/* 1: a browser sent this from another site (Origin, Sec-Fetch-Site) */
+ngx_uint_t ngx_http_replicas_cross_site(ngx_http_request_t *r);
 ngx_int_t ngx_http_replicas_body(ngx_http_request_t *r, ngx_str_t *body);
+
+
+/* site: the main site's names and cross-site checks (server rewrite) */
+ngx_int_t ngx_http_replicas_site_handler(ngx_http_request_t *r);
+
+
+/* filter: no platform cookie from a workspace's responses */
+ngx_int_t ngx_http_replicas_filter_init(ngx_conf_t *cf);
 
 
 /* session (main domain): login, logout, preview tickets */

@@ -5,7 +5,8 @@
  * must not wake a workspace).
  *
  *   public port (never 3737 or 6080)                      -> allowed
- *   WebSocket with a foreign Origin                       -> 403
+ *   WebSocket with a foreign Origin, or a state-changing
+ *     request to 3737/6080 from another site              -> 403
  *   API key: X-Replicas-Preview-Token, Authorization:
  *     Bearer or ?replicas_token= (WebSockets)             -> the key's
  *                                          organisation must own it; a
@@ -332,10 +333,9 @@ static ngx_int_t
 ngx_http_replicas_auth_credential(ngx_http_request_t *r,
     ngx_http_replicas_auth_t *a)
 {
-    size_t             vlen;
-    ngx_uint_t         i;
-    const char        *val;
-    ngx_table_elt_t   *h, **cookies;
+    ngx_uint_t         i, n;
+    ngx_str_t          cookies[RP_COOKIE_TRIES];
+    ngx_table_elt_t   *h;
 
     h = ngx_http_replicas_header(r, "X-Replicas-Preview-Token");
 
@@ -372,21 +372,21 @@ ngx_http_replicas_auth_credential(ngx_http_request_t *r,
         }
     }
 
-    /* every Cookie header's candidate, until one verifies */
-    cookies = r->headers_in.cookies.elts;
+    /*
+     * every candidate, in the order sent, until one verifies: a cookie
+     * planted for a parent domain must not hide the real one (bounded,
+     * so a flood of them costs a few HMACs at most)
+     */
+    n = ngx_http_replicas_get_cookies(r, RP_COOKIE_PREVIEW, cookies,
+                                      RP_COOKIE_TRIES);
 
-    for (i = 0; i < r->headers_in.cookies.nelts; i++) {
-        h = cookies[i];
-
-        if (!rp_cookie_get((char *) h->value.data, h->value.len,
-                           RP_COOKIE_PREVIEW, &val, &vlen)
-            || vlen >= RP_TOKEN_MAX)
-        {
+    for (i = 0; i < n; i++) {
+        if (cookies[i].len >= RP_TOKEN_MAX) {
             continue;
         }
 
-        switch (ngx_http_replicas_auth_verify(r, a, 'c', (u_char *) val,
-                                              vlen))
+        switch (ngx_http_replicas_auth_verify(r, a, 'c', cookies[i].data,
+                                              cookies[i].len))
         {
         case NGX_OK:
             a->kind = RP_CRED_COOKIE;
@@ -402,47 +402,25 @@ ngx_http_replicas_auth_credential(ngx_http_request_t *r,
 }
 
 
-/* A WebSocket may come only from the preview itself or the main domain. */
+/*
+ * A WebSocket to an authenticated port, and any state-changing request to
+ * the engine or the desktop, may come only from the preview itself or the
+ * main domain: other previews are "same-site", so the SameSite=Lax cookie
+ * would ride along on their forms and fetches.  The user's own app ports
+ * decide for themselves.
+ */
 
 static ngx_uint_t
-ngx_http_replicas_origin_ok(ngx_http_request_t *r)
+ngx_http_replicas_origin_ok(ngx_http_request_t *r, ngx_uint_t port)
 {
-    size_t            slen;
-    ngx_str_t         origin, main;
-    const char       *scheme;
-    ngx_table_elt_t  *h;
-
-    if (r->headers_in.upgrade == NULL) {
-        return 1;
-    }
-
-    h = ngx_http_replicas_header(r, "Origin");
-
-    if (h == NULL) {
-        return 1;               /* not a browser: browsers always send it */
-    }
-
-    origin = h->value;
-    scheme = ngx_http_replicas_scheme(r);
-    slen = ngx_strlen(scheme);
-
-    if (r->headers_in.host
-        && origin.len == slen + 3 + r->headers_in.host->value.len
-        && ngx_strncmp(origin.data, scheme, slen) == 0
-        && ngx_strncmp(origin.data + slen, "://", 3) == 0
-        && ngx_strncasecmp(origin.data + slen + 3,
-                           r->headers_in.host->value.data,
-                           r->headers_in.host->value.len) == 0)
+    if (r->headers_in.upgrade == NULL
+        && !((port == RP_PORT_ENGINE || port == RP_PORT_DESKTOP)
+             && ngx_http_replicas_unsafe_method(r)))
     {
         return 1;
     }
 
-    if (ngx_http_replicas_main_origin(r, &main) != NGX_OK) {
-        return 0;
-    }
-
-    return origin.len == main.len
-           && ngx_strncasecmp(origin.data, main.data, main.len) == 0;
+    return !ngx_http_replicas_cross_site(r);
 }
 
 
@@ -584,7 +562,9 @@ ngx_http_replicas_auth_ticket(ngx_http_request_t *r,
     if (ctx->ticket_rc != NGX_OK || n != 4
         || len[0] != a->host.len
         || ngx_strncmp(f[0], a->host.data, a->host.len) != 0
-        || len[3] == 0 || f[3][0] != '/' || (len[3] > 1 && f[3][1] == '/'))
+        || len[3] == 0 || f[3][0] != '/' || (len[3] > 1 && f[3][1] == '/')
+        || !rp_url_chars_ok((char *) f[3], len[3])
+        || ngx_strlchr(f[3], f[3] + len[3], '\\') != NULL)
     {
         return ngx_http_replicas_auth_fail(r, NGX_HTTP_FORBIDDEN,
                    "ticket_invalid", "This sign-in link has expired or was "
@@ -676,11 +656,14 @@ ngx_http_replicas_auth(ngx_http_request_t *r, ngx_http_replicas_ctx_t *ctx)
         }
     }
 
-    if (!ngx_http_replicas_origin_ok(r)) {
+    if (!ngx_http_replicas_origin_ok(r, port)) {
         return ngx_http_replicas_auth_fail(r, NGX_HTTP_FORBIDDEN,
-                   "origin_forbidden", "WebSocket connections to this "
-                   "preview must come from the preview itself or the main "
-                   "domain", 0);
+                   "origin_forbidden", r->headers_in.upgrade
+                   ? "WebSocket connections to this preview must come from "
+                     "the preview itself or the main domain"
+                   : "requests that change something here must come from "
+                     "this preview itself or the main domain, not another "
+                     "site", 0);
     }
 
     if (!a->looked) {
@@ -782,16 +765,15 @@ ngx_int_t
 ngx_http_replicas_cookie_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data)
 {
-    u_char            *p;
-    size_t             len, n;
-    ngx_uint_t         i;
-    ngx_table_elt_t  **h;
+    u_char           *p;
+    size_t            len, n;
+    ngx_uint_t        i;
+    ngx_table_elt_t  *h;
 
-    h = r->headers_in.cookies.elts;
     len = 0;
 
-    for (i = 0; i < r->headers_in.cookies.nelts; i++) {
-        len += 2 * h[i]->value.len + 2;
+    for (i = 0; (h = ngx_http_replicas_cookie_header(r, i)); i++) {
+        len += 2 * h->value.len + 2;
     }
 
     p = ngx_pnalloc(r->pool, len + 1);
@@ -801,13 +783,13 @@ ngx_http_replicas_cookie_variable(ngx_http_request_t *r,
 
     v->data = p;
 
-    for (i = 0; i < r->headers_in.cookies.nelts; i++) {
+    for (i = 0; (h = ngx_http_replicas_cookie_header(r, i)); i++) {
         if (p != v->data) {
             *p++ = ';';
             *p++ = ' ';
         }
 
-        n = rp_cookie_strip_own((char *) h[i]->value.data, h[i]->value.len,
+        n = rp_cookie_strip_own((char *) h->value.data, h->value.len,
                                 (char *) p);
 
         if (n == 0 && p != v->data) {

@@ -39,6 +39,10 @@ static void ngx_http_replicas_exit_process(ngx_cycle_t *cycle);
 #define NGX_HTTP_REPLICAS_CACHE_DEFAULT  (1024 * 1024)
 
 
+static char *ngx_http_replicas_alias(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+
+
 static ngx_command_t  ngx_http_replicas_commands[] = {
 
     { ngx_string("replicas_redis"),
@@ -181,6 +185,20 @@ static ngx_command_t  ngx_http_replicas_commands[] = {
       offsetof(ngx_http_replicas_loc_conf_t, wake_hold),
       NULL },
 
+    { ngx_string("replicas_main_site"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_replicas_loc_conf_t, main_site),
+      NULL },
+
+    { ngx_string("replicas_alias"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_CONF_1MORE,
+      ngx_http_replicas_alias,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
       ngx_null_command
 };
 
@@ -238,7 +256,15 @@ ngx_http_replicas_postconfiguration(ngx_conf_t *cf)
 
     *h = ngx_http_replicas_access_handler;
 
-    return NGX_OK;
+    /* before any location, so "return" ones (health) are covered too */
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_SERVER_REWRITE_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_http_replicas_site_handler;
+
+    return ngx_http_replicas_filter_init(cf);
 }
 
 
@@ -313,6 +339,8 @@ ngx_http_replicas_create_loc_conf(ngx_conf_t *cf)
     rlcf->api_rate = NGX_CONF_UNSET_UINT;
     rlcf->api_body_max = NGX_CONF_UNSET_SIZE;
     rlcf->wake_hold = NGX_CONF_UNSET_MSEC;
+    rlcf->main_site = NGX_CONF_UNSET;
+    rlcf->aliases = NGX_CONF_UNSET_PTR;
 
     return rlcf;
 }
@@ -360,6 +388,8 @@ ngx_http_replicas_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_size_value(conf->api_body_max, prev->api_body_max,
                               64 * 1024);
     ngx_conf_merge_msec_value(conf->wake_hold, prev->wake_hold, 60000);
+    ngx_conf_merge_value(conf->main_site, prev->main_site, 0);
+    ngx_conf_merge_ptr_value(conf->aliases, prev->aliases, NULL);
 
     return NGX_CONF_OK;
 }
@@ -496,6 +526,64 @@ ngx_http_replicas_domain(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     ngx_strlow(rlcf->domain.data, value[1].data, rlcf->domain.len);
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * replicas_alias name ...;  more names the main site answers for (a
+ * proxy's public name, say), lowercased, without a trailing dot, as
+ * nginx compares Host.
+ */
+
+static char *
+ngx_http_replicas_alias(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_replicas_loc_conf_t *rlcf = conf;
+
+    size_t       len;
+    ngx_str_t   *value, *alias;
+    ngx_uint_t   i;
+
+    if (rlcf->aliases == NGX_CONF_UNSET_PTR) {
+        rlcf->aliases = ngx_array_create(cf->pool, 2, sizeof(ngx_str_t));
+        if (rlcf->aliases == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    value = cf->args->elts;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+        len = value[i].len;
+
+        while (len && value[i].data[len - 1] == '.') {
+            len--;
+        }
+
+        if (len == 0 || ngx_strlchr(value[i].data, value[i].data + len, ':')
+            || ngx_strlchr(value[i].data, value[i].data + len, '*'))
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid alias \"%V\": a host name without "
+                               "port or wildcard", &value[i]);
+            return NGX_CONF_ERROR;
+        }
+
+        alias = ngx_array_push(rlcf->aliases);
+        if (alias == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        alias->data = ngx_pnalloc(cf->pool, len);
+        if (alias->data == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        ngx_strlow(alias->data, value[i].data, len);
+        alias->len = len;
+    }
 
     return NGX_CONF_OK;
 }

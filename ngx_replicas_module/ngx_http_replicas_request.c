@@ -134,32 +134,151 @@ ngx_http_replicas_main_origin(ngx_http_request_t *r, ngx_str_t *out)
 
 
 /*
- * The value of cookie "name" from the request's Cookie headers (the
- * first found): NGX_OK or NGX_DECLINED.
+ * The i-th Cookie header, or NULL.  nginx 1.23 replaced the array
+ * headers_in.cookies with a list linked through ->next (headers_in.cookie):
+ * every cookie reader goes through here, so only this knows which.
  */
+
+ngx_table_elt_t *
+ngx_http_replicas_cookie_header(ngx_http_request_t *r, ngx_uint_t i)
+{
+#if (nginx_version >= 1023000)
+    ngx_table_elt_t  *h;
+
+    for (h = r->headers_in.cookie; h && i; h = h->next) {
+        i--;
+    }
+
+    return h;
+#else
+    ngx_table_elt_t  **h;
+
+    if (i >= r->headers_in.cookies.nelts) {
+        return NULL;
+    }
+
+    h = r->headers_in.cookies.elts;
+
+    return h[i];
+#endif
+}
+
+
+/*
+ * The values of every cookie "name" in the request's Cookie headers, in
+ * the order sent, at most max: how many.  Several of one name happen (a
+ * cookie planted for a parent domain beside the real one): the caller
+ * tries each and takes the one that verifies.
+ */
+
+ngx_uint_t
+ngx_http_replicas_get_cookies(ngx_http_request_t *r, const char *name,
+    ngx_str_t *values, ngx_uint_t max)
+{
+    size_t            pos, len;
+    ngx_uint_t        i, n;
+    const char       *v;
+    ngx_table_elt_t  *h;
+
+    n = 0;
+
+    for (i = 0; n < max; i++) {
+        h = ngx_http_replicas_cookie_header(r, i);
+
+        if (h == NULL) {
+            break;
+        }
+
+        pos = 0;
+
+        while (n < max
+               && rp_cookie_find((char *) h->value.data, h->value.len, &pos,
+                                 name, &v, &len))
+        {
+            values[n].data = (u_char *) v;
+            values[n].len = len;
+            n++;
+        }
+    }
+
+    return n;
+}
+
+
+/* The first cookie "name": NGX_OK or NGX_DECLINED. */
 
 ngx_int_t
 ngx_http_replicas_get_cookie(ngx_http_request_t *r, const char *name,
     ngx_str_t *value)
 {
-    size_t             len;
-    ngx_uint_t         i;
-    const char        *v;
-    ngx_table_elt_t  **h;
+    return ngx_http_replicas_get_cookies(r, name, value, 1) ? NGX_OK
+                                                             : NGX_DECLINED;
+}
 
-    h = r->headers_in.cookies.elts;
 
-    for (i = 0; i < r->headers_in.cookies.nelts; i++) {
-        if (rp_cookie_get((char *) h[i]->value.data, h[i]->value.len, name,
-                          &v, &len))
+/* 1 for methods that change state: anything but GET, HEAD, OPTIONS */
+
+ngx_uint_t
+ngx_http_replicas_unsafe_method(ngx_http_request_t *r)
+{
+    return !(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD|NGX_HTTP_OPTIONS));
+}
+
+
+/*
+ * 1 if a browser sent this from another site: its Origin is neither the
+ * target host itself ("<scheme>://<Host>") nor the main site; without an
+ * Origin, Sec-Fetch-Site says "cross-site" or "same-site".  Every preview
+ * host shares one registrable site, so SameSite cookies ride along on a
+ * POST from any other workspace's app: only the Origin tells them apart.
+ * Programs send neither header and are never refused here.
+ */
+
+ngx_uint_t
+ngx_http_replicas_cross_site(ngx_http_request_t *r)
+{
+    size_t            slen;
+    ngx_str_t         origin, main, host;
+    const char       *scheme;
+    ngx_table_elt_t  *h;
+
+    h = ngx_http_replicas_header(r, "Origin");
+
+    if (h == NULL) {
+        h = ngx_http_replicas_header(r, "Sec-Fetch-Site");
+
+        return h
+               && ((h->value.len == 10
+                    && ngx_strncasecmp(h->value.data, (u_char *) "cross-site",
+                                       10) == 0)
+                   || (h->value.len == 9
+                       && ngx_strncasecmp(h->value.data,
+                                          (u_char *) "same-site", 9) == 0));
+    }
+
+    origin = h->value;
+    scheme = ngx_http_replicas_scheme(r);
+    slen = ngx_strlen(scheme);
+
+    if (r->headers_in.host) {
+        host = r->headers_in.host->value;
+
+        if (origin.len == slen + 3 + host.len
+            && ngx_strncmp(origin.data, scheme, slen) == 0
+            && ngx_strncmp(origin.data + slen, "://", 3) == 0
+            && ngx_strncasecmp(origin.data + slen + 3, host.data, host.len)
+               == 0)
         {
-            value->data = (u_char *) v;
-            value->len = len;
-            return NGX_OK;
+            return 0;
         }
     }
 
-    return NGX_DECLINED;
+    if (ngx_http_replicas_main_origin(r, &main) != NGX_OK) {
+        return 1;
+    }
+
+    return !(origin.len == main.len
+             && ngx_strncasecmp(origin.data, main.data, main.len) == 0);
 }
 
 

@@ -270,6 +270,14 @@ ngx_http_replicas_add_header(ngx_http_request_t *r, const char *key,
 {
     ngx_table_elt_t  *h;
 
+    /* every value we write may quote the request (a Location's path):
+     * nothing that could end the header or start another goes out */
+    if (!rp_header_value_ok((char *) value->data, value->len)) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "replicas: refused a control character in %s", key);
+        return NGX_ERROR;
+    }
+
     h = ngx_list_push(&r->headers_out.headers);
     if (h == NULL) {
         return NGX_ERROR;

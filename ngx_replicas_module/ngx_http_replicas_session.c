@@ -140,20 +140,48 @@ ngx_http_replicas_param(ngx_http_request_t *r, u_char *args, size_t len,
 }
 
 
-static ngx_int_t
-ngx_http_replicas_session_from_cookie(ngx_http_request_t *r, char *hash)
-{
-    ngx_str_t  v;
+/*
+ * The SHA-256 of every session cookie the browser sent (at most
+ * RP_COOKIE_TRIES), joined by ",": the script uses the first that is a
+ * live session, so a cookie planted beside the real one cannot lock its
+ * owner out.  NGX_DECLINED: none.
+ */
 
-    if (ngx_http_replicas_get_cookie(r, RP_COOKIE_SESSION, &v) != NGX_OK
-        || v.len == 0 || v.len > 128)
-    {
-        return NGX_DECLINED;
+static ngx_int_t
+ngx_http_replicas_session_from_cookie(ngx_http_request_t *r,
+    ngx_str_t *hashes)
+{
+    u_char     *p;
+    ngx_uint_t  i, n;
+    ngx_str_t   v[RP_COOKIE_TRIES];
+
+    n = ngx_http_replicas_get_cookies(r, RP_COOKIE_SESSION, v,
+                                      RP_COOKIE_TRIES);
+
+    hashes->data = ngx_pnalloc(r->pool, RP_COOKIE_TRIES
+                                        * (RP_SHA256_HEX + 1) + 1);
+    if (hashes->data == NULL) {
+        return NGX_ERROR;
     }
 
-    rp_sha256_hex(v.data, v.len, hash);
+    p = hashes->data;
 
-    return NGX_OK;
+    for (i = 0; i < n; i++) {
+        if (v[i].len == 0 || v[i].len > 128) {
+            continue;
+        }
+
+        if (p != hashes->data) {
+            *p++ = ',';
+        }
+
+        rp_sha256_hex(v[i].data, v[i].len, (char *) p);
+        p += RP_SHA256_HEX;
+    }
+
+    hashes->len = p - hashes->data;
+
+    return hashes->len ? NGX_OK : NGX_DECLINED;
 }
 
 
@@ -443,9 +471,9 @@ ngx_http_replicas_logout_done(ngx_http_request_t *r, void *reply)
 static ngx_int_t
 ngx_http_replicas_logout(ngx_http_request_t *r)
 {
-    char       hash[RP_SHA256_HEX + 1];
     u_char    *p;
-    ngx_str_t  args[3], html;
+    ngx_int_t  rc;
+    ngx_str_t  args[3], html, hashes;
 
     if (r->method != NGX_HTTP_POST) {
         ngx_str_set(&html, "<form method=\"post\" action=\"/logout\">"
@@ -453,24 +481,30 @@ ngx_http_replicas_logout(ngx_http_request_t *r)
         return ngx_http_replicas_page(r, NGX_HTTP_OK, "Log out", &html, NULL);
     }
 
-    if (ngx_http_replicas_session_from_cookie(r, hash) != NGX_OK) {
+    rc = ngx_http_replicas_session_from_cookie(r, &hashes);
+
+    if (rc == NGX_ERROR) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (rc != NGX_OK) {
         ngx_str_set(&html, "<p>You were not logged in.</p>");
         return ngx_http_replicas_page(r, NGX_HTTP_OK, "Logged out", &html,
                                       NULL);
     }
 
-    p = ngx_pnalloc(r->pool, RP_SHA256_HEX + NGX_TIME_T_LEN);
+    p = ngx_pnalloc(r->pool, NGX_TIME_T_LEN);
     if (p == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
+    /* every session cookie this browser sent ends: logging out is "this
+     * browser", whichever of them was the live one */
     ngx_str_set(&args[0], "logout");
     args[1].data = p;
     p = ngx_sprintf(p, "%T", ngx_time());
     args[1].len = p - args[1].data;
-    args[2].data = p;
-    ngx_memcpy(p, hash, RP_SHA256_HEX);
-    args[2].len = RP_SHA256_HEX;
+    args[2] = hashes;
 
     return ngx_http_replicas_session_eval(r, args, 3,
                                           ngx_http_replicas_logout_done);
@@ -543,14 +577,66 @@ ngx_http_replicas_ticket_done(ngx_http_request_t *r, void *reply)
 }
 
 
+/*
+ * "to" must be a preview URL of this Replicas, on the scheme and port the
+ * browser reached the main site by: the ticket goes only there.  Parsed
+ * by the one URL parser (common/rp_url_parse.c); what the browser is sent
+ * to is built from the parsed parts, never copied from the text.
+ */
+
+static ngx_int_t
+ngx_http_replicas_ticket_target(ngx_http_request_t *r, ngx_str_t *to,
+    rp_preview_host_t *host, rp_url_t *u)
+{
+    u_char                        *colon, *end;
+    ngx_int_t                      port;
+    ngx_http_replicas_loc_conf_t  *rlcf;
+
+    rlcf = ngx_http_get_module_loc_conf(r, ngx_http_replicas_module);
+
+    if (rp_url_parse((char *) to->data, to->len, u) != 0
+        || rp_host_parse(u->host, u->host_len, (char *) rlcf->domain.data,
+                         rlcf->domain.len, host)
+           != RP_HOST_PREVIEW
+        || u->https != (ngx_strcmp(ngx_http_replicas_scheme(r), "https") == 0)
+        || (u->path_len && ngx_strlchr((u_char *) u->path,
+                                       (u_char *) u->path + u->path_len, '|'))
+        || (u->has_query
+            && ngx_strlchr((u_char *) u->query,
+                           (u_char *) u->query + u->query_len, '|')))
+    {
+        return NGX_DECLINED;
+    }
+
+    /* the port of this request's Host: the same listener serves both */
+    port = 0;
+
+    if (r->headers_in.host) {
+        end = r->headers_in.host->value.data + r->headers_in.host->value.len;
+        colon = ngx_strlchr(r->headers_in.host->value.data, end, ':');
+
+        if (colon) {
+            port = ngx_atoi(colon + 1, end - colon - 1);
+        }
+    }
+
+    if (port == NGX_ERROR || (ngx_uint_t) port != u->port) {
+        return NGX_DECLINED;
+    }
+
+    return NGX_OK;
+}
+
+
 static ngx_int_t
 ngx_http_replicas_ticket(ngx_http_request_t *r,
     ngx_http_replicas_session_t *s)
 {
-    char                           sid_hash[RP_SHA256_HEX + 1];
     char                           ticket[64], ticket_hash[RP_SHA256_HEX + 1];
-    u_char                        *p, *authority, *path, *end;
-    ngx_str_t                      to, args[9], location;
+    u_char                        *p;
+    ngx_int_t                      rc;
+    ngx_str_t                      to, args[9], location, path, hashes;
+    rp_url_t                       u;
     rp_preview_host_t              host;
     ngx_http_replicas_loc_conf_t  *rlcf;
 
@@ -565,36 +651,27 @@ ngx_http_replicas_ticket(ngx_http_request_t *r,
                    "\"to\".");
     }
 
-    /* to = http(s)://<port>-<id>.<domain>[:port]/path */
-    end = to.data + to.len;
-
-    if (to.len > 8 && ngx_strncmp(to.data, "https://", 8) == 0) {
-        authority = to.data + 8;
-
-    } else if (to.len > 7 && ngx_strncmp(to.data, "http://", 7) == 0) {
-        authority = to.data + 7;
-
-    } else {
-        authority = NULL;
-    }
-
-    path = authority ? ngx_strlchr(authority, end, '/') : NULL;
-
-    if (path == NULL
-        || rp_host_parse((char *) authority, path - authority,
-                         (char *) rlcf->domain.data, rlcf->domain.len, &host)
-           != RP_HOST_PREVIEW
-        || ngx_strlchr(path, end, '|') != NULL)
-    {
+    if (ngx_http_replicas_ticket_target(r, &to, &host, &u) != NGX_OK) {
         return ngx_http_replicas_page_text(r, NGX_HTTP_BAD_REQUEST,
                    "Bad request", "\"to\" is not a preview address of this "
                    "Replicas.");
     }
 
-    if (ngx_http_replicas_session_from_cookie(r, sid_hash) != NGX_OK) {
+    rc = ngx_http_replicas_session_from_cookie(r, &hashes);
+
+    if (rc == NGX_ERROR) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (rc != NGX_OK) {
         /* the script would say the same: skip the round trip */
-        ngx_memset(sid_hash, '0', RP_SHA256_HEX);
-        sid_hash[RP_SHA256_HEX] = '\0';
+        hashes.data = ngx_pnalloc(r->pool, RP_SHA256_HEX);
+        if (hashes.data == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        ngx_memset(hashes.data, '0', RP_SHA256_HEX);
+        hashes.len = RP_SHA256_HEX;
     }
 
     if (rp_random_b64url(32, ticket) != 0) {
@@ -603,17 +680,41 @@ ngx_http_replicas_ticket(ngx_http_request_t *r,
 
     rp_sha256_hex(ticket, ngx_strlen(ticket), ticket_hash);
 
-    /* where the browser goes with the ticket */
-    location.data = ngx_pnalloc(r->pool, (path - to.data) + 64
-                                         + sizeof(RP_ARG_TICKET));
+    /* where the browser goes with the ticket: the canonical preview host */
+    location.data = ngx_pnalloc(r->pool, 64 + RP_WS_ID_MAX + rlcf->domain.len
+                                         + sizeof(RP_ARG_TICKET) + 64);
     if (location.data == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    p = ngx_cpymem(location.data, to.data, path - to.data);
+    p = ngx_sprintf(location.data, "%s://%ui-%s.%V",
+                    u.https ? "https" : "http", (ngx_uint_t) host.port,
+                    host.id, &rlcf->domain);
+
+    if (u.port) {
+        p = ngx_sprintf(p, ":%ui", (ngx_uint_t) u.port);
+    }
+
     p = ngx_sprintf(p, "/.replicas/auth?" RP_ARG_TICKET "=%s", ticket);
     location.len = p - location.data;
     s->location = location;
+
+    /* and where it lands after: the path and query, checked by the parser
+     * (visible ASCII only), "/" when there was none */
+    path.data = ngx_pnalloc(r->pool, 2 + u.path_len + u.query_len);
+    if (path.data == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    p = u.path_len ? ngx_cpymem(path.data, u.path, u.path_len)
+                   : ngx_cpymem(path.data, "/", 1);
+
+    if (u.has_query) {
+        *p++ = '?';
+        p = ngx_cpymem(p, u.query, u.query_len);
+    }
+
+    path.len = p - path.data;
 
     p = ngx_pnalloc(r->pool, 2 * RP_SHA256_HEX + 3 * NGX_TIME_T_LEN
                              + rlcf->domain.len + RP_WS_ID_MAX + 16);
@@ -627,13 +728,7 @@ ngx_http_replicas_ticket(ngx_http_request_t *r,
     p = ngx_sprintf(p, "%T", ngx_time());
     args[1].len = p - args[1].data;
 
-    args[2].data = ngx_pnalloc(r->pool, RP_SHA256_HEX);
-    if (args[2].data == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    ngx_memcpy(args[2].data, sid_hash, RP_SHA256_HEX);
-    args[2].len = RP_SHA256_HEX;
+    args[2] = hashes;
 
     args[3].data = (u_char *) host.id;
     args[3].len = host.id_len;
@@ -647,8 +742,7 @@ ngx_http_replicas_ticket(ngx_http_request_t *r,
                     &rlcf->domain);
     args[5].len = p - args[5].data;
 
-    args[6].data = path;
-    args[6].len = end - path;
+    args[6] = path;
 
     ngx_str_set(&args[7], NGX_HTTP_REPLICAS_TICKET_TTL);
 

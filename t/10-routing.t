@@ -67,7 +67,7 @@ is($res->{status}, 200, 'the main domain is not a preview host');
 like($res->{body}, qr/main site/, 'and is served by the main site');
 
 $res = get('example.com');
-like($res->{body}, qr/main site/, 'a foreign host falls to the default server');
+is($res->{status}, 421, 'a foreign host falls to the default server, which refuses it');
 
 # traffic is activity (for auto-sleep), written in batches every few seconds
 ok(poll_until(12, sub { defined $redis->cmd('ZSCORE', 'replicas:activity', 'alpha') }),

@@ -57,10 +57,14 @@ for my $case (@bad) {
     }
 }
 
-# hosts that are not ours at all go to the main site, untouched
-for my $host ('example.com', "$d.example.com", "3000-abc.${d}x") {
+# hosts that are not ours at all never get the main site (a DNS-rebinding
+# page would reach the API and the login pages under its own name): 421
+for my $host ('example.com', "$d.example.com", "3000-abc.${d}x",
+              "3000-abc.$d.evil.test", "$d.evil.test") {
     my $res = http_request(port => $gw->{port}, host => $host);
-    like($res->{body}, qr/main site/, "$host: main site");
+    is($res->{status}, 421, "$host: 421");
+    is((http_json($res) // {})->{error}{code}, 'misdirected_host', "$host: misdirected_host");
+    unlike($res->{body}, qr/main site/, "$host: not the main site");
 }
 
 # a request line with an absolute URI overrides Host, as HTTP says
@@ -70,7 +74,10 @@ is(http_json($res)->{name}, 'A', 'absolute-form request target routes by its hos
 
 $res = http_request(port => $gw->{port}, host => undef,
                     raw => "GET / HTTP/1.0\r\n\r\n");
-like($res->{body}, qr/main site/, 'HTTP/1.0 without Host: main site');
+is($res->{status}, 421, 'HTTP/1.0 without Host: not the main site');
+$res = http_request(port => $gw->{port}, host => undef,
+                    raw => "GET /healthz HTTP/1.0\r\n\r\n");
+is($res->{status}, 200, 'HTTP/1.0 without Host: the health check answers');
 
 is($redis->cmd('GET', 'canary'), 'alive', 'Redis was not flushed');
 is($redis->cmd('HGET', ws_key('abc'), 'state'), 'awake', 'workspace record intact');

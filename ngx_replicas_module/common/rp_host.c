@@ -152,3 +152,26 @@ rp_host_parse(const char *host, size_t len, const char *domain,
 
     return RP_HOST_PREVIEW;
 }
+
+
+int
+rp_host_is_ip(const char *host, size_t len)
+{
+    size_t  i;
+
+    if (len == 0) {
+        return 0;
+    }
+
+    if (host[0] == '[') {
+        return len > 2 && host[len - 1] == ']';
+    }
+
+    for (i = 0; i < len; i++) {
+        if (!((host[i] >= '0' && host[i] <= '9') || host[i] == '.')) {
+            return 0;
+        }
+    }
+
+    return 1;
+}

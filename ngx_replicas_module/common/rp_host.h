@@ -45,6 +45,13 @@ typedef struct {
 rp_host_kind_e rp_host_parse(const char *host, size_t len,
     const char *domain, size_t domain_len, rp_preview_host_t *out);
 
+/*
+ * 1 if host (a Host header without its port) is an IP literal: dotted
+ * digits, or "[...]" (IPv6).  The main site answers those only for its
+ * health check: a browser never needs the API at a bare address.
+ */
+int rp_host_is_ip(const char *host, size_t len);
+
 /* Checks a workspace id on its own: [a-z0-9], 1..RP_WS_ID_MAX bytes. */
 int rp_ws_id_valid(const char *id, size_t len);
 

@@ -104,6 +104,70 @@ rp_cookie_get(const char *header, size_t len, const char *name,
 }
 
 
+int
+rp_cookie_find(const char *header, size_t len, size_t *pos, const char *name,
+    const char **value, size_t *value_len)
+{
+    size_t       pair_len, n_len, v_len, want;
+    const char  *pair, *n, *v;
+
+    want = strlen(name);
+
+    while (rp_cookie_next(header, len, pos, &pair, &pair_len, &n, &n_len,
+                          &v, &v_len))
+    {
+        if (n_len == want && memcmp(n, name, want) == 0) {
+            *value = v;
+            *value_len = v_len;
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
+int
+rp_set_cookie_is_own(const char *value, size_t len)
+{
+    size_t  i, j;
+
+    static const size_t  plen = sizeof(RP_COOKIE_OWN_PREFIX) - 1;
+
+    for (i = 0; i < len && rp_is_space(value[i]); i++) { /* void */ }
+
+    if (len - i < plen) {
+        return 0;
+    }
+
+    /* ASCII case folding; "_" folds to itself on both sides */
+    for (j = 0; j < plen; j++) {
+        if ((value[i + j] | 0x20) != (RP_COOKIE_OWN_PREFIX[j] | 0x20)) {
+            return 0;
+        }
+    }
+
+    return 1;
+}
+
+
+int
+rp_header_value_ok(const char *value, size_t len)
+{
+    size_t  i;
+
+    for (i = 0; i < len; i++) {
+        if (((unsigned char) value[i] < 0x20 && value[i] != '\t')
+            || value[i] == 0x7f)
+        {
+            return 0;
+        }
+    }
+
+    return 1;
+}
+
+
 size_t
 rp_cookie_strip_own(const char *header, size_t len, char *out)
 {

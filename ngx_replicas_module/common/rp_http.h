@@ -30,6 +30,30 @@ int rp_cookie_get(const char *header, size_t len, const char *name,
     const char **value, size_t *value_len);
 
 /*
+ * Like rp_cookie_get, from *pos on (0 at first), which moves past the
+ * value found: called again, it finds the next cookie of that name.  A
+ * request may carry several (one planted for a parent domain, say).
+ */
+int rp_cookie_find(const char *header, size_t len, size_t *pos,
+    const char *name, const char **value, size_t *value_len);
+
+/* the most cookies of one name the gateway tries before giving up */
+#define RP_COOKIE_TRIES        8
+
+/*
+ * 1 if a Set-Cookie value sets one of the platform's cookies (its name,
+ * before "=", starts with RP_COOKIE_OWN_PREFIX, in any case): a
+ * workspace's app must never set those.
+ */
+int rp_set_cookie_is_own(const char *value, size_t len);
+
+/*
+ * 1 if a response header value may be sent: no CR, LF, NUL or other
+ * control character (a tab is fine), nothing that could end the header.
+ */
+int rp_header_value_ok(const char *value, size_t len);
+
+/*
  * Copies header into out (at least 2 * len bytes) without the cookies whose
  * names start with RP_COOKIE_OWN_PREFIX; returns the new length (0 when
  * nothing is left).  Pairs are re-joined with "; ".

@@ -8,6 +8,14 @@
 
 local op, now = ARGV[1], tonumber(ARGV[2])
 
+-- "h1,h2,...": every session cookie the browser sent, hashed; the first
+-- that is a live session is the browser's (one planted beside it is not)
+local function each_hash(list)
+    local t = {}
+    for h in string.gmatch(list, '[0-9a-f]+') do t[#t + 1] = h end
+    return t
+end
+
 local function hash_to_table(flat)
     local t = {}
     for i = 1, #flat, 2 do t[flat[i]] = flat[i + 1] end
@@ -46,28 +54,39 @@ if op == 'login_key' then
 end
 
 if op == 'logout' then
-    -- ARGV 3 sha256(session): gone here, and from every gateway's cache,
-    -- so every preview cookie made from it stops working at once
-    redis.call('DEL', 'replicas:session:' .. ARGV[3])
-    redis.call('PUBLISH', 'replicas:ws-changed', 's:' .. ARGV[3])
+    -- ARGV 3 sha256(session)[,...]: gone here, and from every gateway's
+    -- cache, so every preview cookie made from them stops working at once
+    for _, h in ipairs(each_hash(ARGV[3])) do
+        redis.call('DEL', 'replicas:session:' .. h)
+        redis.call('PUBLISH', 'replicas:ws-changed', 's:' .. h)
+    end
     return {200, 'logged out', 0}
 end
 
 if op == 'ticket' then
-    -- ARGV 3 sha256(session), 4 workspace id, 5 sha256(ticket),
+    -- ARGV 3 sha256(session)[,...], 4 workspace id, 5 sha256(ticket),
     -- 6 preview host, 7 path, 8 ticket ttl
-    local s = hash_to_table(redis.call('HGETALL', 'replicas:session:' .. ARGV[3]))
-    if not s.user then return {401, 'not logged in', 0} end
     local w = redis.call('HMGET', 'replicas:ws:' .. ARGV[4], 'org', 'state')
     local org, state = w[1], w[2]
+    -- the first live session of the workspace's organisation; a live one
+    -- of another (planted, or a second login) only makes it a 403
+    local s, sid, live = {}, nil, false
+    for _, h in ipairs(each_hash(ARGV[3])) do
+        s = hash_to_table(redis.call('HGETALL', 'replicas:session:' .. h))
+        if s.user then
+            live = true
+            if s.org == org then sid = h break end
+        end
+    end
+    if not live then return {401, 'not logged in', 0} end
     if not state or state == 'deleted' then
         return {404, 'workspace not found: ' .. ARGV[4], 0}
     end
-    if org ~= s.org then
+    if not sid then
         return {403, 'your organisation does not own workspace ' .. ARGV[4], 0}
     end
     redis.call('SET', 'replicas:ticket:' .. ARGV[5],
-               table.concat({ARGV[6], s.user, 's:' .. ARGV[3], ARGV[7]}, '|'),
+               table.concat({ARGV[6], s.user, 's:' .. sid, ARGV[7]}, '|'),
                'EX', tonumber(ARGV[8]))
     return {200, s.user, 0}
 end

@@ -80,7 +80,7 @@ sub secrets_key_file {
     return $file;
 }
 
-# start_gateway(redis => $r, cache => 'on'|'off', ttl => '30s',
+# start_gateway(redis => $r, cache => 'on'|'off', ttl => '30s', aliases => [names],
 #               timeout => '300ms', workers => 2, extra_http => '...',
 #               auth => 'off'|'on', keys => $file, wake_hold => '60s',
 #               secrets_key => $file | '' (none))
@@ -117,6 +117,8 @@ sub start_gateway {
     # more addresses for the main site (the API), e.g. the sandboxes'
     # bridge, so engines reach it
     my $also = join '', map { "        listen $_:$port$ssl;\n" } @{ $o{also_listen} // [] };
+    # more names for the main site (replicas_alias)
+    my $aliases = @{ $o{aliases} // [] } ? "replicas_alias @{ $o{aliases} };" : '';
 
     my $http = <<"CONF";
     replicas_redis 127.0.0.1:$redis->{port};
@@ -139,6 +141,8 @@ sub start_gateway {
     server {
         listen 127.0.0.1:$port$ssl default_server;
 $also        server_name $DOMAIN;
+        replicas_main_site on;
+        $aliases
 
         location /v1/ {
             replicas_api;
@@ -169,6 +173,11 @@ $also        server_name $DOMAIN;
         location = /login        { replicas_session; }
         location = /logout       { replicas_session; }
         location = /auth/preview { replicas_session; }
+
+        location = /healthz {
+            default_type application/json;
+            return 200 '{"status":"ok"}';
+        }
 
         location / {
             default_type text/plain;

@@ -452,7 +452,18 @@ sub _serve_connection {
             || lc($h{connection} // '') eq 'close';
         # /status/NNN answers with that status, for pass-through checks
         my $status = $uri =~ m{^/status/(\d{3})\b} ? $1 : 200;
-        print {$c} "HTTP/1.1 $status X\r\nContent-Type: application/json\r\n"
+        # /set-cookie?c=<encoded>&c=...: one Set-Cookie per c, as an app
+        # that tries to set cookies (the platform's own, say) would
+        my $cookies = '';
+        if ($uri =~ m{^/set-cookie\?(.*)$}) {
+            for (split /&/, $1) {
+                my ($k, $v) = split /=/, $_, 2;
+                next unless $k eq 'c' && defined $v;
+                $v =~ s/%([0-9A-Fa-f]{2})/chr hex $1/ge;
+                $cookies .= "Set-Cookie: $v\r\n";
+            }
+        }
+        print {$c} "HTTP/1.1 $status X\r\nContent-Type: application/json\r\n$cookies"
             . 'Content-Length: ' . length($json) . "\r\n"
             . ($close ? "Connection: close\r\n" : '') . "\r\n"
             . ($method eq 'HEAD' ? '' : $json);
