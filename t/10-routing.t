@@ -76,5 +76,4 @@ ok(poll_until(12, sub { defined $redis->cmd('ZSCORE', 'replicas:activity', 'alph
 ok(!defined $redis->cmd('ZSCORE', 'replicas:activity', 'nosuch'),
    'and only for workspaces that exist');
 
-nginx_log_clean_ok($gw->{nginx});
 done_testing();

@@ -21,6 +21,7 @@ use JSON::PP ();
 use MIME::Base64 qw(encode_base64);
 use POSIX qw(WNOHANG);
 use Test::More ();
+use Test2::API ();
 use Time::HiRes qw(time sleep);
 
 our @EXPORT_OK = qw(repo_root objs_dir engine_bin tmpdir free_port wait_port start_redis
@@ -109,6 +110,21 @@ END {
     }
     $? = $status;
 }
+
+# Every nginx a test started is checked when the test says it is done
+# (done_testing): stopped first, so what a worker reports on its way out
+# is in too, then its error log and AddressSanitizer reports read; one
+# test per instance.  A worker that hit an ASan error is replaced by the
+# master (abort_on_error=0): this is where its report fails the test,
+# before the temp dir goes.
+my @nginx_started;
+Test2::API::test2_add_callback_testing_done(sub {
+    for my $nginx (@nginx_started) {
+        $nginx->stop;
+        nginx_log_clean_ok($nginx);
+    }
+    @nginx_started = ();
+});
 
 # --- Redis ------------------------------------------------------------------
 
@@ -302,6 +318,7 @@ CONF
 
     $self->{pid} = _spawn($nginx, @args, '-g', 'daemon off;');
     unshift @cleanup, $self;
+    push @nginx_started, $self;
     wait_port('127.0.0.1', $port, 10) or die "nginx did not listen on $port:\n"
         . $self->error_log;
     # workers are forked right after listening; wait until they run
@@ -309,10 +326,11 @@ CONF
     return $self;
 }
 
+# (done_testing runs it for every nginx started: see above)
 sub nginx_log_clean_ok {
     my ($nginx) = @_;
     my @problems = $nginx->check_log;
-    Test::More::ok(!@problems, 'nginx error log clean')
+    Test::More::ok(!@problems, 'nginx error log clean: ' . $nginx->dir)
         or Test::More::diag(join "\n", @problems[0 .. ($#problems > 20 ? 20 : $#problems)]);
 }
 
