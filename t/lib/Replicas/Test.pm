@@ -24,7 +24,7 @@ use Test::More ();
 use Test2::API ();
 use Time::HiRes qw(time sleep);
 
-our @EXPORT_OK = qw(repo_root objs_dir engine_bin tmpdir free_port wait_port start_redis
+our @EXPORT_OK = qw(repo_root objs_dir engine_bin control_bin tmpdir free_port wait_port start_redis
                     start_nginx start_upstream http_request http_json
                     ws_connect poll_until nginx_log_clean_ok);
 
@@ -39,6 +39,10 @@ sub objs_dir { return $ENV{REPLICAS_OBJS} // repo_root() . '/objs' }
 # the engine tests run on the host: the build's, or (auto/test's
 # sanitizer pass) one built with AddressSanitizer
 sub engine_bin { $ENV{REPLICAS_ENGINE} // objs_dir() . '/replicas-engine' }
+
+# replicas-control the same way (REPLICAS_CONTROL: auto/test's sanitizer
+# pass builds it with AddressSanitizer and UBSan)
+sub control_bin { $ENV{REPLICAS_CONTROL} // objs_dir() . '/replicas-control' }
 
 sub tmpdir {
     $tmpdir //= tempdir('replicas-test-XXXXXX', TMPDIR => 1,
