@@ -10,7 +10,8 @@ use JSON::PP;
 use Replicas::Test qw(start_redis start_upstream http_request http_json
                       poll_until nginx_log_clean_ok);
 use Replicas::Gateway qw(start_gateway ws_key);
-use Replicas::Identity qw(control new_identity api);
+use Replicas::Identity qw(control new_identity api login_link);
+use Digest::SHA ();
 
 my $redis = start_redis();
 my $gw = start_gateway(redis => $redis);
@@ -330,6 +331,48 @@ is($st, 200, 'a second key works');
 is($rc, 0, 'revoked with control');
 ($st) = api($gw, $k2, 'GET', '/v1/workspaces');
 is($st, 401, 'refused at once');
+
+# --- revocation seen by a second gateway on the same Redis ------------------------------
+# two gateways with authentication on, each with the key cached for a
+# preview; a revocation reaches both at once (within the poll's bound),
+# not when their cache's 30 s run out
+{
+    my @gws = map { start_gateway(redis => $redis, auth => 'on') } 1 .. 2;
+    my $pport = Replicas::Test::free_port();
+    start_upstream(addr => '127.0.0.4', port => $pport, name => 'R');
+    $redis->cmd('HSET', ws_key('wsrev'), state => 'awake', addr => '127.0.0.4', org => $me->{org});
+    my $k4 = (control($redis, 'key', 'create', '--user', $me->{user}))[1];
+    chomp $k4;
+    my $open = sub { http_request(port => $_[0]{port}, host => "$pport-wsrev.$d",
+                                  headers => [['Authorization', "Bearer $k4"]])->{status} };
+    is_deeply([ map { $open->($_) } @gws ], [200, 200], 'a key opens a preview on both gateways');
+    is_deeply([ map { $open->($_) } @gws ], [200, 200], 'and again (cached)');
+    control($redis, 'key', 'revoke', substr($k4, 3, 8), '--org', $me->{org});
+    ok(poll_until(2, sub { !grep { $open->($_) != 401 } @gws }),
+       'revoked: both gateways refuse it at once');
+}
+
+# --- the login link's 15 minutes --------------------------------------------------------
+{
+    my $link = login_link($redis, $me->{user}, "http://$d:$gw->{port}");
+    my ($lpath) = $link =~ m{^http://[^/]+(/.*)$};
+    my ($token) = $link =~ /[?&]token=([^&]+)/;
+    ok($token, 'a login link carries a token') or diag($link);
+    my $lkey = 'replicas:login:' . Digest::SHA::sha256_hex($token // '');
+    my $ttl = $redis->cmd('TTL', $lkey);
+    ok($ttl > 0 && $ttl <= 900, "it is kept for at most 15 minutes ($ttl s)");
+    # its 15 minutes, made to pass now: gone from Redis, then refused
+    $redis->cmd('PEXPIRE', $lkey, 1);
+    ok(poll_until(2, sub { !$redis->cmd('EXISTS', $lkey) }), 'expired: gone from Redis');
+    my $res = http_request(port => $gw->{port}, host => "$d:$gw->{port}", path => $lpath,
+                           headers => [['Accept', 'text/html']]);
+    is($res->{status}, 401, 'an expired login link: 401');
+    my $fresh = login_link($redis, $me->{user}, "http://$d:$gw->{port}");
+    ($lpath) = $fresh =~ m{^http://[^/]+(/.*)$};
+    $res = http_request(port => $gw->{port}, host => "$d:$gw->{port}", path => $lpath,
+                        headers => [['Accept', 'text/html']]);
+    is($res->{status}, 303, 'a fresh one logs in (the check above is the expiry\'s)');
+}
 
 # --- rate limit -----------------------------------------------------------------------
 my $gw2 = start_gateway(redis => $redis, rate => 5);

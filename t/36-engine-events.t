@@ -473,4 +473,17 @@ ok(!grep({ /sekrit-123|hello-text|from-the-hook/ } split /\n/, do { local $/; op
 my $file = do { local $/; open my $f, '<', "$state/events.jsonl"; <$f> // '' };
 ok($file !~ /sekrit-123/, 'and no event has an environment value');
 
+# --- queue_full: a workspace has at most 32 chats --------------------------------------
+# a message to a chat not made yet makes it; past the limit, 429
+my ($full, @codes);
+for my $i (1 .. 40) {
+    ($st, $j) = api('POST', '/messages', { seq => $seq++, text => 'hi', chat => "q-$i" });
+    push @codes, $st;
+    if ($st == 429) { $full = $j; last }
+}
+ok($full, 'past 32 chats a message is refused') or diag("statuses: @codes");
+is($full && $full->{error}{code}, 'queue_full', 'queue_full');
+ok(@codes <= 32 && !grep({ $_ != 202 } @codes[0 .. $#codes - 1]),
+   'after at most 32 new chats, the others taken (202)') or diag("statuses: @codes");
+
 done_testing();
