@@ -12,6 +12,7 @@ use Replicas::Test qw(start_redis start_upstream http_request http_json
 use Replicas::Gateway qw(start_gateway ws_key);
 use Replicas::Identity qw(control new_identity api login_link);
 use Digest::SHA ();
+use MIME::Base64 ();
 
 my $redis = start_redis();
 my $gw = start_gateway(redis => $redis);
@@ -332,6 +333,30 @@ is($rc, 0, 'revoked with control');
 ($st) = api($gw, $k2, 'GET', '/v1/workspaces');
 is($st, 401, 'refused at once');
 
+# --- share links expire -----------------------------------------------------------------
+# a 60 s link (the shortest) used at once, so a gateway whose cache keeps
+# credentials 300 s holds it; checked again past its expiry, further down
+my $gwa = start_gateway(redis => $redis, auth => 'on', ttl => '300s');
+my $sport = Replicas::Test::free_port();
+start_upstream(addr => '127.0.0.5', port => $sport, name => 'S');
+(undef, my $sws) = api($gw, $key, 'POST', '/v1/workspaces', { repository => 'r' });
+$redis->cmd('HSET', ws_key($sws->{id}), state => 'awake', addr => '127.0.0.5');
+($st, my $short) = api($gw, $key, 'POST', "/v1/workspaces/$sws->{id}/previews/$sport/shares",
+                       { expires_in => 60 });
+is($st, 201, 'a 60 s share link');
+my ($stoken) = ($short->{url} // '') =~ /replicas_share=([^&]+)/;
+my $shost = "$sport-$sws->{id}.$d";
+my $by_link = sub { http_request(port => $gwa->{port}, host => $shost,
+                                 path => "/?replicas_share=$_[0]")->{status} };
+is($by_link->($stoken), 200, 'opens the preview');
+is($by_link->($stoken), 200, 'and again (now cached)');
+# a forged expiry: the payload's last field moved a day on, the MAC kept
+my ($skid, $spayload, $smac) = split /\./, $stoken;
+my @sf = split /\|/, MIME::Base64::decode_base64url($spayload);
+$sf[-1] += 86400;
+my $forged = join '.', $skid, MIME::Base64::encode_base64url(join '|', @sf), $smac;
+is($by_link->($forged), 401, 'a forged expiry: 401');
+
 # --- revocation seen by a second gateway on the same Redis ------------------------------
 # two gateways with authentication on, each with the key cached for a
 # preview; a revocation reaches both at once (within the poll's bound),
@@ -393,6 +418,15 @@ is(err_code($rj), 'rate_limited', 'rate_limited');
 ok(($rres->{headers}{'retry-after'} // 0) >= 1, 'with Retry-After');
 ($st) = api($gw2, new_identity($redis)->{key}, 'GET', '/v1/workspaces');
 is($st, 200, 'other keys are not limited by it');
+
+# --- share links expire: past the 60 s --------------------------------------------------
+poll_until(90, sub { time > $short->{expires_at} });
+is($by_link->($stoken), 401, 'past its expiry the link is refused, though the gateway cached it');
+# and its signed expiry alone refuses it, whatever Redis holds: the
+# share's record written back as it was
+$redis->cmd('HSET', "replicas:share:$short->{id}", workspace => $sws->{id}, port => $sport,
+            org => $me->{org}, user => $me->{user}, expires => $short->{expires_at});
+is($by_link->($stoken), 401, 'and with its record back in Redis');
 
 # --- Redis down -------------------------------------------------------------------------
 $redis->stop;
