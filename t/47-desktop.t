@@ -99,8 +99,9 @@ my $res = http_request(port => $gport, host => $dhost, path => '/vnc.html');
 is($res->{status}, 401, 'no credentials: 401');
 $res = http_request(port => $gport, host => $dhost, path => '/vnc.html',
                     headers => [['Accept', 'text/html']]);
-ok($res->{status} == 302 || $res->{status} == 303 || $res->{status} == 401,
-   "a browser without a login is not let in ($res->{status})");
+is($res->{status}, 302, 'a browser without a login is sent to log in');
+like($res->{headers}{location} // '', qr{/auth/preview\?to=http%3A%2F%2F6080-\Q$id\E\.},
+     'through the main domain, carrying where it was going');
 $res = http_request(port => $gport, host => $dhost, path => '/vnc.html',
                     headers => [['Authorization', "Bearer $key"]]);
 is($res->{status}, 200, 'with a key: noVNC\'s page');

@@ -74,7 +74,7 @@ git("-C $app config url.$remote.insteadOf $gh_url");
 my $token = 'ghp_' . join('', map { ('a' .. 'z', 0 .. 9)[rand 36] } 1 .. 30);
 my $gh = Replicas::GitHubServer->start(token => $token, repos => { 'acme/app' => $remote });
 
-my $model = start_model_server(scripts => [
+my $model = start_model_server(key => 'sk-ant-test-not-real', scripts => [
     { match => qr/write the changelog/, steps => [
         { tool => 'Write', input => { file_path => "$app/CHANGELOG.md", content => "- greeting\n" } },
         { text => 'Wrote it.' } ] },
@@ -139,6 +139,7 @@ like($reqs->[0]{body}{body}, qr/^- Add the greeting$/m, 'the body lists the comm
 is($reqs->[0]{headers}{authorization}, "Bearer $token", 'Authorization: Bearer');
 is($reqs->[0]{headers}{accept}, 'application/vnd.github+json', "GitHub's media type");
 like($reqs->[0]{headers}{'user-agent'} // '', qr/replicas/, 'a User-Agent');
+is($reqs->[0]{headers}{'x-github-api-version'}, '2022-11-28', 'the API version it speaks, pinned');
 my $ev = $e->wait_event('git.pull_request', number => 1);
 ok($ev, 'git.pull_request');
 is($ev->{payload}{url}, 'https://github.com/acme/app/pull/1', 'with the URL');
@@ -154,6 +155,8 @@ is_deeply([ @$j{qw(url number created)} ], ['https://github.com/acme/app/pull/1'
 $reqs = $gh->requests;
 is($reqs->[1]{body}{title}, 'Add the greeting', "the default title: the first commit's subject");
 is($reqs->[2]{method}, 'GET', 'after the 422, a look-up');
+is_deeply([ map { $_->{headers}{'x-github-api-version'} // 'none' } @$reqs ], [('2022-11-28') x @$reqs],
+          'every call pins X-GitHub-Api-Version');
 is($reqs->[2]{path}, '/repos/acme/app/pulls?head=acme%3Areplicas%2Fws1&state=open', 'by head, open ones');
 is(scalar @{ $gh->pulls }, 1, 'still one pull request');
 

@@ -43,7 +43,7 @@ my ($state, $work) = ("$dir/state", "$dir/work");
 mkdir $work;
 mkdir "$work/app";
 
-my $model = start_model_server(scripts => [
+my $model = start_model_server(key => 'sk-ant-test-not-real', scripts => [
     { match => qr/write the greeting/, steps => [
         { tool => 'write', input => { filePath => "$work/app/hello.txt",
                                       content => "hello from the agent\n" } },
@@ -185,4 +185,9 @@ ok((api('GET', '/healthz'))[0] == 200, 'the engine is fine');
 unlike(do { local (@ARGV, $/) = "$dir/engine.log"; <> } // '', qr/sk-ant-test|write the greeting/,
        'no key and no message text in the engine log');
 
+# the stand-in takes only that key, as Anthropic does: a stale one fails the test
+my ($kst, $kj) = $model->ask('/v1/messages', ['x-api-key', 'sk-ant-stale']);
+is_deeply([$kst, $kj->{error}{type}], [401, 'authentication_error'], 'another key: 401 authentication_error');
+($kst) = $model->ask('/v1/messages', ['Authorization', 'Bearer sk-ant-test-not-real']);
+isnt($kst, 401, 'the key as a Bearer token is taken');
 done_testing();

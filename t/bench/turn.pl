@@ -37,7 +37,7 @@ mkdir "$dir/work/app";
 mkdir "$dir/direct";
 mkdir "$dir/direct/home";
 
-my $model = start_model_server(scripts => [
+my $model = start_model_server(key => 'sk-ant-bench-not-real', scripts => [
     { match => qr/bench turn/, steps => [
         { tool => 'Bash', input => { command => 'echo bench >> bench.txt',
                                      description => 'append a line' } },

@@ -11,7 +11,7 @@ package Replicas::AgentWorkspace;
 #
 #   agent_workspace_flow(
 #       agent => 'codex', name => 'Codex', cli => 'codex',
-#       server => \&start_responses_server,      # (addr, port, scripts)
+#       server => \&start_responses_server,      # (addr, port, key, scripts)
 #       key => [OPENAI_API_KEY => 'sk-openai-test-not-real'],
 #       base_url => sub { (OPENAI_BASE_URL => "http://$_[0]/v1") },  # host:port
 #       history => 'input',                       # the request's conversation
@@ -47,7 +47,7 @@ sub agent_workspace_flow {
     # the model API stand-in, on the host; sandboxes reach the host's
     # bridge address on the ports control allows, and nothing else
     my $mport = free_port();
-    my $model = $o{server}->(addr => '0.0.0.0', port => $mport, scripts => [
+    my $model = $o{server}->(addr => '0.0.0.0', port => $mport, key => $key_value, scripts => [
         { match => qr/write the greeting/, steps => [ { text => 'Done: the greeting is written.' } ] },
         { match => qr/what did you write/, steps => [ { text => 'The greeting.' } ] },
     ]);

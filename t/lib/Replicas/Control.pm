@@ -14,7 +14,9 @@ use Exporter 'import';
 use File::Path qw(make_path);
 use POSIX qw(WNOHANG);
 use Time::HiRes qw(time sleep);
-use Replicas::Test qw(objs_dir tmpdir poll_until);
+use Test::More ();
+use Test2::API ();
+use Replicas::Test qw(engine_bin control_bin tmpdir poll_until);
 
 our @EXPORT_OK = qw(start_control fixture_repo git_commit);
 
@@ -28,6 +30,27 @@ END {
     }
     $? = $status;
 }
+
+# When the test is done (done_testing): what a sanitizer said in the logs
+# of control's workers and of the engines of sandboxes still there (in a
+# sandbox the engine's stderr is its engine.log; auto/test's sanitizer
+# pass gives sandboxes the ASan engine through engine_bin()).  Control's
+# own reports go to ASAN_OPTIONS's log_path, read by auto/test.
+Test2::API::test2_add_callback_testing_done(sub {
+    for my $c (@controls) {
+        my @logs = (@{ $c->{logs} }, glob("$c->{home}/sandboxes/*/engine.log"));
+        my @found;
+        for my $f (@logs) {
+            open my $fh, '<', $f or next;
+            while (my $line = <$fh>) {
+                push @found, "$f: $line"
+                    if $line =~ /ERROR: (Address|Leak)Sanitizer|runtime error:|SUMMARY: \w+Sanitizer/;
+            }
+        }
+        Test::More::ok(!@found, "no sanitizer report in control's and the engines' logs ($c->{node})")
+            or Test::More::diag(@found[0 .. ($#found > 20 ? 20 : $#found)]);
+    }
+});
 
 # start_control(redis => $r, gateway => $gw, args => [...], workers => 1)
 # -> an object; args are added to serve's own (--memory 256 ...).
@@ -62,7 +85,7 @@ sub common_args {
     # resolver: a lookup fails at once, it never reaches the network)
     my @a = ('--home', $self->{home}, '--node', $self->{node},
              '--net-name', $self->{net}, '--net-range', $self->{range},
-             '--engine', objs_dir() . '/replicas-engine',
+             '--engine', engine_bin(),
              '--egress', 'off', '--dns', 'none',
              # many tests make many sandboxes: no desktop unless a test
              # asks (args => ['--desktop', 'on'] wins, coming later)
@@ -79,7 +102,7 @@ sub start {
     my ($self) = @_;
     my $i = @{ $self->{logs} };
     my $log = "$self->{home}/control-$i.log";
-    my @cmd = (objs_dir() . '/replicas-control', '--redis',
+    my @cmd = (control_bin(), '--redis',
                "127.0.0.1:$self->{redis}{port}", 'serve', $self->common_args,
                @{ $self->{args} });
     my $pid = fork // die "fork: $!";
@@ -145,7 +168,7 @@ sub teardown {
     my ($self) = @_;
     return if $self->{torn};
     $self->{torn} = 1;
-    my @cmd = (objs_dir() . '/replicas-control', '--redis',
+    my @cmd = (control_bin(), '--redis',
                "127.0.0.1:$self->{redis}{port}", 'serve', $self->common_args,
                '--teardown');
     system(join(' ', map { "'$_'" } @cmd) . " >>'$self->{home}/teardown.log' 2>&1");

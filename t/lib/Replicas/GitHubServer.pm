@@ -75,7 +75,11 @@ sub _answer {
 
     return $send->($c, 401, { message => 'Bad credentials', documentation_url => $DOCS })
         unless ($h->{authorization} // '') eq "Bearer $self->{token}";
-    return $send->($c, 400, { message => 'Invalid API version' })
+    # as GitHub: no X-GitHub-Api-Version means 2022-11-28 (kept in
+    # requests(), so tests assert the engine pins it); a version it does
+    # not speak is a 400.  (GitHub also has 2026-03-10, whose breaking
+    # changes this stand-in does not speak: 400 here.)
+    return $send->($c, 400, { message => 'Invalid API version', documentation_url => $DOCS })
         if defined $h->{'x-github-api-version'} && $h->{'x-github-api-version'} ne '2022-11-28';
 
     my ($full, $query) = $path =~ m{^/repos/([^/]+/[^/?]+)/pulls(?:\?(.*))?$}

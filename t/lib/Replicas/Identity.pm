@@ -15,7 +15,7 @@ our @EXPORT_OK = qw(control new_identity api login_link);
 # control($redis, 'org create x') -> ($exit, $output)
 sub control {
     my ($redis, @args) = @_;
-    my $bin = Replicas::Test::objs_dir() . '/replicas-control';
+    my $bin = Replicas::Test::control_bin();
     my $out = qx{$bin --redis 127.0.0.1:$redis->{port} @args 2>&1};
     return ($? >> 8, $out);
 }

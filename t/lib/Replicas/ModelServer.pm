@@ -28,12 +28,26 @@ use Replicas::ScriptedServer;
 
 our @EXPORT_OK = qw(start_model_server);
 
+# key => the API key the agent is given: any other (or none) gets the
+# API's own 401, as the real one answers it
 sub start_model_server {
     my (%o) = @_;
     my $scripts = $o{scripts} // [];
     my $delay = $o{delay} // 0;      # seconds before each scripted answer
+    my $key = $o{key} // die "start_model_server needs key (the agent's API key)\n";
     return __PACKAGE__->start(%o, name => 'model',
+        refuse => sub { _refuse($_[0], $key) },
         answer => sub { _answer(@_, $scripts, $delay) });
+}
+
+# Anthropic takes the key as x-api-key, or as a Bearer token (what the
+# CLIs send for ANTHROPIC_AUTH_TOKEN)
+sub _refuse {
+    my ($h, $key) = @_;
+    return () if ($h->{'x-api-key'} // '') eq $key
+              || ($h->{authorization} // '') eq "Bearer $key";
+    return (401, { type => 'error', error => { type => 'authentication_error',
+                                               message => 'invalid x-api-key' } });
 }
 
 # the requests that carried tools: the agent's own turns

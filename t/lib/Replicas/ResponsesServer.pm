@@ -30,12 +30,26 @@ use Replicas::ScriptedServer;
 
 our @EXPORT_OK = qw(start_responses_server);
 
+# key => the API key the agent is given: any other (or none) gets the
+# API's own 401, as the real one answers it
 sub start_responses_server {
     my (%o) = @_;
     my $scripts = $o{scripts} // [];
     my $delay = $o{delay} // 0;      # seconds before each scripted answer
+    my $key = $o{key} // die "start_responses_server needs key (the agent's API key)\n";
     return __PACKAGE__->start(%o, name => 'responses', url_path => '/v1',
+        refuse => sub { _refuse($_[0], $key) },
         answer => sub { _answer(@_, $scripts, $delay) });
+}
+
+# OpenAI takes the key only as a Bearer token
+sub _refuse {
+    my ($h, $key) = @_;
+    return () if ($h->{authorization} // '') eq "Bearer $key";
+    return (401, { error => { message => 'Incorrect API key provided. You can find your '
+                                       . 'API key at https://platform.openai.com/account/api-keys.',
+                              type => 'invalid_request_error', param => undef,
+                              code => 'invalid_api_key' } });
 }
 
 # the base URL is url(), /v1 included

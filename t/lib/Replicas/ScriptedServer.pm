@@ -20,7 +20,10 @@ my @servers;
 END { $_->stop for @servers }
 
 # $class->start(addr => ..., port => ..., name => 'model', url_path => '',
-#               answer => sub { my ($c, $method, $path, $headers, $req) = @_ })
+#               answer => sub { my ($c, $method, $path, $headers, $req) = @_ },
+#               refuse => sub { my ($headers) = @_; () or (status, body) })
+# refuse is asked first (the stand-ins' API-key checks): what it returns
+# is sent instead of the answer, and the request is kept all the same
 sub start {
     my ($class, %o) = @_;
     my $port = $o{port} // free_port();
@@ -39,7 +42,7 @@ sub start {
             if (defined $kid && $kid == 0) {
                 close $listen;
                 srand($$ ^ int(time * 1000));   # ids differ per answer
-                eval { _serve($c, $log, $o{answer}) };
+                eval { _serve($c, $log, $o{answer}, $o{refuse}) };
                 POSIX::_exit(0);
             }
             close $c;
@@ -53,6 +56,15 @@ sub start {
 }
 
 sub url { $_[0]{url} }
+
+# POST {} to a path of the server with these headers: (status, decoded body)
+sub ask {
+    my ($self, $path, @headers) = @_;
+    my $res = Replicas::Test::http_request(port => $self->{port}, method => 'POST',
+        host => "127.0.0.1:$self->{port}", path => $path, body => '{}',
+        headers => [['Content-Type', 'application/json'], @headers]);
+    return ($res->{status}, scalar eval { decode_json($res->{body}) });
+}
 
 sub stop {
     my ($self) = @_;
@@ -75,15 +87,19 @@ sub requests {
 }
 
 sub _serve {
-    my ($c, $log, $answer) = @_;
+    my ($c, $log, $answer, $refuse) = @_;
     my ($method, $path, $h, $body) = read_request($c) or return;
     my $req = eval { decode_json($body) } // {};
     if (open my $fh, '>>', $log) {
         my %keep = map { $_ => $h->{$_} }
-                   grep { /^(authorization|x-api-key|content-type|accept|user-agent)$/ } keys %$h;
+                   grep { /^(authorization|x-api-key|content-type|accept|user-agent|x-github-api-version)$/ }
+                   keys %$h;
         print $fh encode_json({ path => $path, method => $method, headers => \%keep,
                                 body => $req }), "\n";
         close $fh;
+    }
+    if ($refuse and my @no = $refuse->($h)) {
+        return send_json($c, @no);
     }
     $answer->($c, $method, $path, $h, $req);
 }

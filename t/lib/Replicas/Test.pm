@@ -21,9 +21,10 @@ use JSON::PP ();
 use MIME::Base64 qw(encode_base64);
 use POSIX qw(WNOHANG);
 use Test::More ();
+use Test2::API ();
 use Time::HiRes qw(time sleep);
 
-our @EXPORT_OK = qw(repo_root objs_dir engine_bin tmpdir free_port wait_port start_redis
+our @EXPORT_OK = qw(repo_root objs_dir engine_bin control_bin tmpdir free_port wait_port start_redis
                     start_nginx start_upstream http_request http_json
                     ws_connect poll_until nginx_log_clean_ok);
 
@@ -38,6 +39,10 @@ sub objs_dir { return $ENV{REPLICAS_OBJS} // repo_root() . '/objs' }
 # the engine tests run on the host: the build's, or (auto/test's
 # sanitizer pass) one built with AddressSanitizer
 sub engine_bin { $ENV{REPLICAS_ENGINE} // objs_dir() . '/replicas-engine' }
+
+# replicas-control the same way (REPLICAS_CONTROL: auto/test's sanitizer
+# pass builds it with AddressSanitizer and UBSan)
+sub control_bin { $ENV{REPLICAS_CONTROL} // objs_dir() . '/replicas-control' }
 
 sub tmpdir {
     $tmpdir //= tempdir('replicas-test-XXXXXX', TMPDIR => 1,
@@ -109,6 +114,21 @@ END {
     }
     $? = $status;
 }
+
+# Every nginx a test started is checked when the test says it is done
+# (done_testing): stopped first, so what a worker reports on its way out
+# is in too, then its error log and AddressSanitizer reports read; one
+# test per instance.  A worker that hit an ASan error is replaced by the
+# master (abort_on_error=0): this is where its report fails the test,
+# before the temp dir goes.
+my @nginx_started;
+Test2::API::test2_add_callback_testing_done(sub {
+    for my $nginx (@nginx_started) {
+        $nginx->stop;
+        nginx_log_clean_ok($nginx);
+    }
+    @nginx_started = ();
+});
 
 # --- Redis ------------------------------------------------------------------
 
@@ -302,6 +322,7 @@ CONF
 
     $self->{pid} = _spawn($nginx, @args, '-g', 'daemon off;');
     unshift @cleanup, $self;
+    push @nginx_started, $self;
     wait_port('127.0.0.1', $port, 10) or die "nginx did not listen on $port:\n"
         . $self->error_log;
     # workers are forked right after listening; wait until they run
@@ -309,10 +330,11 @@ CONF
     return $self;
 }
 
+# (done_testing runs it for every nginx started: see above)
 sub nginx_log_clean_ok {
     my ($nginx) = @_;
     my @problems = $nginx->check_log;
-    Test::More::ok(!@problems, 'nginx error log clean')
+    Test::More::ok(!@problems, 'nginx error log clean: ' . $nginx->dir)
         or Test::More::diag(join "\n", @problems[0 .. ($#problems > 20 ? 20 : $#problems)]);
 }
 
