@@ -66,7 +66,8 @@ end
 if op == 'ticket' then
     -- ARGV 3 sha256(session)[,...], 4 workspace id, 5 sha256(ticket),
     -- 6 preview host, 7 path, 8 ticket ttl
-    local w = redis.call('HMGET', 'replicas:ws:' .. ARGV[4], 'org', 'state')
+    local w = redis.call('HMGET', 'replicas:ws:' .. ARGV[4], 'org', 'state', 'user',
+                         'collaborators')
     local org, state = w[1], w[2]
     -- the first live session of the workspace's organisation; a live one
     -- of another (planted, or a second login) only makes it a 403
@@ -84,6 +85,15 @@ if op == 'ticket' then
     end
     if not sid then
         return {403, 'your organisation does not own workspace ' .. ARGV[4], 0}
+    end
+    -- roles (lua/api.lua's table): a member opens only the workspaces it
+    -- owns or collaborates on; a disabled user nothing
+    local u = redis.call('HMGET', 'replicas:user:' .. s.user, 'role', 'disabled')
+    if u[2] == '1' then return {401, 'this user is disabled', 0} end
+    if u[1] ~= 'admin' and w[3] ~= s.user
+        and not string.find(w[4] or '', '"' .. s.user .. '"', 1, true) then
+        return {403, 'workspace ' .. ARGV[4] .. ' belongs to another user: ask its ' ..
+                'owner to add you as a collaborator', 0}
     end
     redis.call('SET', 'replicas:ticket:' .. ARGV[5],
                table.concat({ARGV[6], s.user, 's:' .. sid, ARGV[7]}, '|'),
