@@ -235,4 +235,96 @@ is(ticket($asid, 'wsmem')->{status}, 302, 'an admin\'s session for a member\'s w
 put_workspace($redis, 'wsadm', collaborators => encode_json([$muser]));
 is(ticket($msid, 'wsadm')->{status}, 302, 'a collaborator\'s session gets one');
 
+# --- offboarding: a disabled user, a revoked key, on two gateways -----------------
+my $gw2 = start_gateway(redis => $redis, auth => 'on', keys => signing_keys_file('k1'));
+my @gws = ($gw, $gw2);
+put_workspace($redis, 'wsm2', state => 'awake', addr => '127.0.0.2', org => $org, user => $m2user);
+
+sub on {
+    my ($g, %o) = @_;
+    return http_request(port => $g->{port}, host => "$o{host}:$g->{port}", path => $o{path} // '/',
+                        method => $o{method} // 'GET', body => $o{body},
+                        headers => [$o{program} ? () : $html, @{ $o{headers} // [] }]);
+}
+
+sub ticket_on {
+    my ($g, $sid, $ws) = @_;
+    my $to = "http://$port-$ws.$d:$g->{port}/";
+    $to =~ s/([^A-Za-z0-9])/sprintf('%%%02X', ord $1)/ge;
+    my $r = on($g, host => $d, path => "/auth/preview?to=$to",
+               headers => [['Cookie', "replicas_session=$sid"]]);
+    my ($path) = ($r->{headers}{location} // '') =~ m{^http://[^/]+(/\.replicas/auth\?.*)$};
+    return ($r, $path);
+}
+
+sub cookie_for {
+    my ($g, $path) = @_;
+    my $r = on($g, host => "$port-wsm2.$d", path => $path);
+    my ($c) = join("\n", @{ $r->{all}{'set-cookie'} // [] }) =~ /(replicas_preview=[^;]+)/;
+    return $c;
+}
+
+# m2 logs in with its key (POST /login), makes a share link; m1's key session too
+my $login = on($gw, host => $d, method => 'POST', path => '/login', body => "key=$m2key&next=/",
+               headers => [['Origin', $main], ['Content-Type', 'application/x-www-form-urlencoded']]);
+my ($m2sid) = join("\n", @{ $login->{all}{'set-cookie'} // [] }) =~ /replicas_session=([^;]+)/;
+ok($m2sid, 'the member logs in with its key');
+my $m2link = session_of($m2user);
+($st, $j) = api($gw, $m2key, 'POST', "/v1/workspaces/wsm2/previews/$port/shares", {});
+is($st, 201, 'and makes a share link');
+my ($share_path) = $j->{url} =~ m{^http://[^/]+(/.*)$};
+my (%cookie, %unused);
+for my $g (@gws) {
+    my ($r, $path) = ticket_on($g, $m2sid, 'wsm2');
+    is($r->{status}, 302, "gateway $g->{port}: a ticket before");
+    $cookie{$g} = cookie_for($g, $path);
+    ok($cookie{$g}, 'exchanged for a preview cookie');
+    is(on($g, host => "$port-wsm2.$d", headers => [['Cookie', $cookie{$g}]])->{status}, 200,
+       'which opens the preview');
+    (undef, $unused{$g}) = ticket_on($g, $m2link, 'wsm2');
+    is(on($g, host => "$port-wsm2.$d", path => $share_path, program => 1)->{status}, 200,
+       'the share link opens it');
+    is((api($g, $m2key, 'GET', '/v1/workspaces'))[0], 200, 'the key works');
+}
+
+my ($rc, $out) = control($redis, 'user', 'disable', '--user', $m2user);
+is($rc, 0, 'replicas-control user disable') or diag $out;
+is($redis->cmd('HGET', "replicas:user:$m2user", 'disabled'), '1', 'the user is marked disabled');
+for my $g (@gws) {
+    ok(Replicas::Test::poll_until(5, sub {
+        on($g, host => "$port-wsm2.$d", headers => [['Cookie', $cookie{$g}]])->{status} != 200 }),
+       "gateway $g->{port}: the preview cookie no longer opens it");
+    ok(Replicas::Test::poll_until(5, sub {
+        on($g, host => "$port-wsm2.$d", path => $share_path, program => 1)->{status} != 200 }),
+       'nor the share link');
+    my ($r) = ticket_on($g, $m2sid, 'wsm2');
+    like($r->{headers}{location} // '', qr{/login\?}, 'the key\'s session gets no ticket: log in again');
+    ($r) = ticket_on($g, $m2link, 'wsm2');
+    like($r->{headers}{location} // '', qr{/login\?}, 'nor the login link\'s session');
+    is(on($g, host => "$port-wsm2.$d", path => $unused{$g})->{status}, 403,
+       'a ticket given before is refused');
+    is((api($g, $m2key, 'GET', '/v1/workspaces'))[0], 401, 'the key is refused');
+}
+my $again = on($gw, host => $d, method => 'POST', path => '/login', body => "key=$m2key&next=/",
+               headers => [['Origin', $main], ['Content-Type', 'application/x-www-form-urlencoded']]);
+ok(!grep({ /^replicas_session=/ } @{ $again->{all}{'set-cookie'} // [] }), 'no new session from its key');
+my ($lhost, $lpath) = login_link($redis, $m2user, $main) =~ m{^http://([^/]+)(/.*)$};
+$again = http_request(port => $gp, host => $lhost, path => $lpath, headers => [$html]);
+ok(!grep({ /^replicas_session=/ } @{ $again->{all}{'set-cookie'} // [] }), 'nor from a login link');
+
+# revoking a key ends the sessions made from it
+$login = on($gw2, host => $d, method => 'POST', path => '/login', body => "key=$mkey&next=/",
+            headers => [['Origin', "http://$d:$gw2->{port}"],
+                        ['Content-Type', 'application/x-www-form-urlencoded']]);
+my ($msid2) = join("\n", @{ $login->{all}{'set-cookie'} // [] }) =~ /replicas_session=([^;]+)/;
+is((ticket_on($gw, $msid2, 'wsmem'))[0]{status}, 302, 'a session from the member\'s key');
+my ($mprefix) = $mkey =~ /^rk_([^_]+)_/;
+($rc, $out) = control($redis, 'key', 'revoke', $mprefix, '--org', $org);
+is($rc, 0, 'key revoke') or diag $out;
+for my $g (@gws) {
+    like((ticket_on($g, $msid2, 'wsmem'))[0]{headers}{location} // '', qr{/login\?},
+         "gateway $g->{port}: the key's session is gone");
+}
+is((ticket_on($gw, $msid, 'wsmem'))[0]{status}, 302, 'the login link\'s session lives on');
+
 done_testing();

@@ -535,6 +535,11 @@ if op == 'share_create' then
                'org', key.org, 'user', key.user, 'expires', ARGV[9], 'created', tostring(now))
     redis.call('EXPIRE', 'replicas:share:' .. ARGV[8], ttl)
     redis.call('SADD', 'replicas:ws-shares:' .. wsid, ARGV[8])
+    -- offboarding (user disable, key revoke) ends it with its maker
+    for _, set in ipairs({'replicas:user-shares:' .. key.user, 'replicas:key-shares:' .. keyhash}) do
+        redis.call('SADD', set, ARGV[8])
+        if redis.call('TTL', set) < ttl then redis.call('EXPIRE', set, ttl) end
+    end
     return ok(201, {id = ARGV[8], port = tonumber(ARGV[7]), expires_at = tonumber(ARGV[9]),
                     url = preview_url(ARGV[7], wsid) .. '?replicas_share=' .. ARGV[10]})
 end
