@@ -235,6 +235,21 @@ is(ticket($asid, 'wsmem')->{status}, 302, 'an admin\'s session for a member\'s w
 put_workspace($redis, 'wsadm', collaborators => encode_json([$muser]));
 is(ticket($msid, 'wsadm')->{status}, 302, 'a collaborator\'s session gets one');
 
+# --- Idempotency-Key: the user's own, one body ------------------------------------
+my @idem = (headers => [['Idempotency-Key', 'same-key-1']]);
+($st, $j) = api($gw, $admin->{key}, 'POST', '/v1/workspaces', { repository => $repo }, @idem);
+is($st, 201, 'the admin creates with an Idempotency-Key');
+my $iw = $j->{id};
+($st, $j) = api($gw, $admin->{key}, 'POST', '/v1/workspaces', { repository => $repo }, @idem);
+is_deeply([$st, $j->{id}], [200, $iw], 'repeated with the same body: the same workspace');
+($st, $j) = api($gw, $admin->{key}, 'POST', '/v1/workspaces',
+                { repository => $repo, agent => 'codex', environment => 'prod' }, @idem);
+is_deeply([$st, code($j)], [422, 'idempotency_key_reused'], 'the same key with another body: 422');
+($st, $j) = api($gw, $m2key, 'POST', '/v1/workspaces', { repository => $repo }, @idem);
+is($st, 201, 'a member reusing the admin\'s Idempotency-Key gets a workspace of its own');
+isnt($j->{id}, $iw, 'not the admin\'s');
+is($j->{owner}, $m2user, 'owned by the member');
+
 # --- offboarding: a disabled user, a revoked key, on two gateways -----------------
 my $gw2 = start_gateway(redis => $redis, auth => 'on', keys => signing_keys_file('k1'));
 my @gws = ($gw, $gw2);

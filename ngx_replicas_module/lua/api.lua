@@ -242,22 +242,32 @@ if op == 'create' then
     if rule == 'usable' and ARGV[11] ~= '' and not usable(ARGV[11]) then
         return env_forbidden(ARGV[11])
     end
+    -- an Idempotency-Key is the caller's user's own, and names one body:
+    -- "<workspace id>|<sha1 of the request's fields>"
+    local ikey = 'replicas:idem:' .. key.org .. ':' .. key.user .. ':' .. idem
     if idem ~= '' then
-        local ikey = 'replicas:idem:' .. key.org .. ':' .. idem
+        local asked = redis.sha1hex(cjson.encode({ARGV[9], ARGV[10], ARGV[11], ARGV[12],
+                                                  ARGV[13], ARGV[14]}))
         local prior = redis.call('GET', ikey)
         if prior then
-            local w = load_ws(prior)
-            if w then return ok(200, view(prior, w)) end
+            local pid, pbody = prior:match('^([^|]+)|(.*)$')
+            if not pid then pid, pbody = prior, asked end     -- written before bodies counted
+            if pbody ~= asked then
+                return err(422, 'idempotency_key_reused', 'this Idempotency-Key was used ' ..
+                           'with another request body: use a new key for a new request')
+            end
+            local w = load_ws(pid)
+            if w then return ok(200, view(pid, w)) end
         end
-        redis.call('SET', ikey, newid, 'EX', 86400)
+        redis.call('SET', ikey, newid .. '|' .. asked, 'EX', 86400)
     end
     if redis.call('EXISTS', ws_key(newid)) == 1 then
-        if idem ~= '' then redis.call('DEL', 'replicas:idem:' .. key.org .. ':' .. idem) end
+        if idem ~= '' then redis.call('DEL', ikey) end
         return err(409, 'conflict', 'workspace id collision, retry')
     end
     local room, limit = awake_room(newid)
     if not room then
-        if idem ~= '' then redis.call('DEL', 'replicas:idem:' .. key.org .. ':' .. idem) end
+        if idem ~= '' then redis.call('DEL', ikey) end
         return limit_error(limit)
     end
     local name = ARGV[10] ~= '' and ARGV[10] or newid
