@@ -464,7 +464,10 @@ rc_environment_write_files(const char *root, json_t *files, uid_t uid,
 
     json_object_foreach(files, path, v) {
         /* checked again here: this is what decides where bytes land */
-        if (!rp_env_path_ok(path, strlen(path)) || !json_is_string(v)) {
+        if (!rp_env_path_ok(path, strlen(path))
+            || !rp_env_path_allowed(path, strlen(path))
+            || !json_is_string(v))
+        {
             snprintf(err, errlen, "environment files: an invalid path or "
                      "content");
             rc = -1;

@@ -80,6 +80,91 @@ rc_exists(redisContext *rc, const char *prefix, const char *id)
 }
 
 
+/*
+ * Offboarding, atomically (one EVAL): what a user or one key let in ends
+ * at once on every gateway.  Sessions, tickets and share links are
+ * indexed by user and by key where they are made (lua/session.lua,
+ * lua/api.lua); the announcements drop every gateway's cached copy, and
+ * preview cookies die with the session or share they name.
+ *
+ *   ARGV 1 "key", 2 sha256 of the key
+ *   ARGV 1 "user", 2 user id, 3 "disable" | "delete", 4 now
+ *
+ * A user's workspace-scoped keys (its workspaces' engines) stay: the
+ * workspaces belong to the organisation.
+ */
+static const char  rc_offboard_lua[] =
+    "local ch = '" RP_CHANNEL_WS_CHANGED "'\n"
+    "local function end_set(set, prefix, tag)\n"
+    "  for _, h in ipairs(redis.call('SMEMBERS', set)) do\n"
+    "    redis.call('DEL', prefix .. h)\n"
+    "    if tag then redis.call('PUBLISH', ch, tag .. h) end\n"
+    "  end\n"
+    "  redis.call('DEL', set)\n"
+    "end\n"
+    "local function end_key(hash)\n"
+    "  local k = redis.call('HMGET', '" RP_KEY_APIKEY_PREFIX "' .. hash,"
+    " 'org', 'prefix')\n"
+    "  end_set('replicas:key-sessions:' .. hash, '" RP_KEY_SESSION_PREFIX
+    "', '" RP_CACHE_KEY_SESSION "')\n"
+    "  end_set('replicas:key-shares:' .. hash, '" RP_KEY_SHARE_PREFIX
+    "', '" RP_CACHE_KEY_SHARE "')\n"
+    "  redis.call('DEL', '" RP_KEY_APIKEY_PREFIX "' .. hash)\n"
+    "  if k[1] then redis.call('HDEL', '" RP_KEY_ORG_APIKEYS_PREFIX
+    "' .. k[1], k[2]) end\n"
+    "  redis.call('PUBLISH', ch, '" RP_CACHE_KEY_APIKEY "' .. hash)\n"
+    "end\n"
+    "if ARGV[1] == 'key' then end_key(ARGV[2]) return 1 end\n"
+    "local u = ARGV[2]\n"
+    "local org = redis.call('HGET', '" RP_KEY_USER_PREFIX "' .. u, 'org')\n"
+    "if not org then return 0 end\n"
+    "end_set('replicas:user-sessions:' .. u, '" RP_KEY_SESSION_PREFIX "', '"
+    RP_CACHE_KEY_SESSION "')\n"
+    "end_set('replicas:user-shares:' .. u, '" RP_KEY_SHARE_PREFIX "', '"
+    RP_CACHE_KEY_SHARE "')\n"
+    "end_set('replicas:user-tickets:' .. u, '" RP_KEY_TICKET_PREFIX "',"
+    " nil)\n"
+    "local keys = redis.call('HGETALL', '" RP_KEY_ORG_APIKEYS_PREFIX
+    "' .. org)\n"
+    "for i = 2, #keys, 2 do\n"
+    "  local k = redis.call('HMGET', '" RP_KEY_APIKEY_PREFIX "' .. keys[i],"
+    " 'user', 'scope')\n"
+    "  if k[1] == u and k[2] ~= 'workspace' then end_key(keys[i]) end\n"
+    "end\n"
+    "if ARGV[3] == 'delete' then\n"
+    "  redis.call('DEL', '" RP_KEY_USER_PREFIX "' .. u)\n"
+    "else\n"
+    "  redis.call('HSET', '" RP_KEY_USER_PREFIX "' .. u, 'disabled', '1',"
+    " 'disabled_at', ARGV[4])\n"
+    "end\n"
+    "return 1\n";
+
+
+static int
+rc_offboard(redisContext *rc, const char *what, const char *id,
+    const char *how)
+{
+    int          n;
+    char         now[32];
+    redisReply  *reply;
+
+    snprintf(now, sizeof(now), "%lld", (long long) time(NULL));
+
+    reply = redisCommand(rc, "EVAL %s 0 %s %s %s %s", rc_offboard_lua, what,
+                         id, how ? how : "", now);
+
+    if (reply == NULL || reply->type != REDIS_REPLY_INTEGER) {
+        (void) rc_ok(rc, reply);
+        return -1;
+    }
+
+    n = (int) reply->integer;
+    freeReplyObject(reply);
+
+    return n;
+}
+
+
 static int
 rc_org_create(redisContext *rc, int argc, char **argv)
 {
@@ -293,18 +378,10 @@ rc_apikey_revoke(redisContext *rc, const char *org, const char *prefix)
 
     /*
      * The API reads the key record on every call, and gateways drop what
-     * they cached of it when the announcement arrives: refused at once.
+     * they cached of it when the announcement arrives: refused at once,
+     * with the sessions and share links made from it.
      */
-    ok = rc_ok(rc, redisCommand(rc, "MULTI"));
-    ok = ok && rc_ok(rc, redisCommand(rc, "DEL " RP_KEY_APIKEY_PREFIX "%s",
-                                      hash));
-    ok = ok && rc_ok(rc, redisCommand(rc, "HDEL " RP_KEY_ORG_APIKEYS_PREFIX
-                                      "%s %s", org, prefix));
-    ok = ok && rc_ok(rc, redisCommand(rc, "PUBLISH " RP_CHANNEL_WS_CHANGED
-                                      " " RP_CACHE_KEY_APIKEY "%s", hash));
-    ok = ok && rc_ok(rc, redisCommand(rc, "EXEC"));
-
-    return ok ? 0 : -1;
+    return rc_offboard(rc, "key", hash, NULL) == 1 ? 0 : -1;
 }
 
 
@@ -367,6 +444,29 @@ rc_login_link(redisContext *rc, int argc, char **argv)
 }
 
 
+/* user disable|delete --user USER */
+
+static int
+rc_user_end(redisContext *rc, const char *how, int argc, char **argv)
+{
+    int          n;
+    const char  *user;
+
+    user = rc_opt(argc, argv, "--user");
+    if (user == NULL) {
+        return -1;
+    }
+
+    n = rc_offboard(rc, "user", user, how);
+
+    if (n == 0) {
+        fprintf(stderr, "replicas-control: no user \"%s\"\n", user);
+    }
+
+    return n == 1 ? 0 : 1;
+}
+
+
 int
 rc_identity_main(redisContext *rc, int argc, char **argv)
 {
@@ -380,6 +480,12 @@ rc_identity_main(redisContext *rc, int argc, char **argv)
         && strcmp(argv[1], "create") == 0)
     {
         return rc_user_create(rc, argc - 2, argv + 2);
+    }
+
+    if (argc >= 2 && strcmp(argv[0], "user") == 0
+        && (strcmp(argv[1], "disable") == 0 || strcmp(argv[1], "delete") == 0))
+    {
+        return rc_user_end(rc, argv[1], argc - 2, argv + 2);
     }
 
     if (argc >= 2 && strcmp(argv[0], "key") == 0) {

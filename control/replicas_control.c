@@ -29,6 +29,8 @@ rc_usage(void)
         "  workspace delete ID\n"
         "  org create NAME                                  prints the org id\n"
         "  user create --org ORG --email EMAIL [--admin]     prints the user id\n"
+        "  user disable|delete --user USER                   ends its sessions, tickets,\n"
+        "                                                    share links and keys at once\n"
         "  key create --user USER [--workspace ID]          prints the key, once\n"
         "  key list --org ORG\n"
         "  key revoke PREFIX --org ORG\n"

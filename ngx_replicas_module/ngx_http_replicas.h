@@ -300,6 +300,13 @@ ngx_int_t ngx_http_replicas_env_seal(ngx_http_request_t *r,
     ngx_http_replicas_env_t *env, ngx_str_t *org, ngx_str_t *name,
     ngx_str_t *sealed);
 /* wipes the plaintext strings of a parsed body, and the raw body */
+/*
+ * Who may use it, as the PUT set it: "" (admins only), "all", or a JSON
+ * list of user ids; and whether loader variables were allowed ("1"/"").
+ */
+void ngx_http_replicas_env_access(ngx_http_replicas_env_t *env,
+    ngx_str_t *usable_by, ngx_str_t *allow_loader);
+
 void ngx_http_replicas_env_wipe_json(json_t *body);
 void ngx_http_replicas_env_wipe_body(ngx_http_request_t *r, ngx_str_t *body);
 

@@ -38,7 +38,9 @@ typedef enum {
     RP_API_ENV_PUT,
     RP_API_ENV_DELETE,
     RP_API_ENV_AUTH,         /* a PUT's first call: whose key is it */
-    RP_API_HOOKS
+    RP_API_HOOKS,
+    RP_API_COLLABORATORS,    /* who besides the owner may act on it */
+    RP_API_SHARES_LIST
 } rp_api_op_e;
 
 
@@ -46,7 +48,7 @@ static const char  *rp_api_op_names[] = {
     "list", "create", "get", "delete", "message", "sleep", "wake",
     "previews_list", "preview_add", "preview_delete", "share_create",
     "share_delete", "events", "env_list", "env_get", "env_put",
-    "env_delete", "env_auth", "hooks"
+    "env_delete", "env_auth", "hooks", "collaborators", "shares_list"
 };
 
 
@@ -242,6 +244,11 @@ ngx_http_replicas_api_route(ngx_http_request_t *r,
         return m == NGX_HTTP_GET ? NGX_OK : NGX_HTTP_NOT_ALLOWED;
     }
 
+    if (n == 2 && rp_seg_is(1, "collaborators")) {
+        ctx->op = RP_API_COLLABORATORS;
+        return m == NGX_HTTP_PUT ? NGX_OK : NGX_HTTP_NOT_ALLOWED;
+    }
+
     if (n == 2 && rp_seg_is(1, "previews")) {
         ctx->op = (m == NGX_HTTP_GET) ? RP_API_PREVIEWS_LIST
                   : (m == NGX_HTTP_POST) ? RP_API_PREVIEW_ADD
@@ -251,10 +258,12 @@ ngx_http_replicas_api_route(ngx_http_request_t *r,
     }
 
     if (n == 4 && rp_seg_is(1, "previews") && rp_seg_is(3, "shares")) {
-        ctx->op = RP_API_SHARE_CREATE;
+        ctx->op = (m == NGX_HTTP_GET) ? RP_API_SHARES_LIST
+                  : (m == NGX_HTTP_POST) ? RP_API_SHARE_CREATE
+                  : (ngx_uint_t) -1;
         ctx->port.data = seg[2];
         ctx->port.len = len[2];
-        return m == NGX_HTTP_POST ? NGX_OK : NGX_HTTP_NOT_ALLOWED;
+        return ctx->op == (ngx_uint_t) -1 ? NGX_HTTP_NOT_ALLOWED : NGX_OK;
     }
 
     if (n == 5 && rp_seg_is(1, "previews") && rp_seg_is(3, "shares")) {
@@ -491,6 +500,10 @@ ngx_http_replicas_api_share(ngx_http_request_t *r,
                                          ctx->share.len);
     }
 
+    if (ctx->op == RP_API_SHARES_LIST) {
+        return NGX_OK;
+    }
+
     ttl = 3600;
 
     if (body) {
@@ -545,6 +558,56 @@ ngx_http_replicas_api_share(ngx_http_request_t *r,
     }
 
     return NGX_OK;
+}
+
+
+/*
+ * PUT .../collaborators {"collaborators": ["<user id>", ...]}: the whole
+ * list (at most 32), as JSON for the script, which checks each is a user
+ * of the organisation.
+ */
+
+static ngx_int_t
+ngx_http_replicas_api_collaborators(ngx_http_request_t *r,
+    ngx_http_replicas_api_ctx_t *ctx, json_t *body, char *err,
+    size_t err_size)
+{
+    char       *text;
+    size_t      i;
+    json_t     *f[1], *v;
+    ngx_int_t   rc;
+
+    static const rp_api_field_t  fields[] = {
+        { "collaborators", JSON_ARRAY, 1 }, { NULL, 0, 0 }
+    };
+
+    if (ngx_http_replicas_api_fields(body, fields, f, err, err_size)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    if (json_array_size(f[0]) > 32) {
+        rp_api_invalid("\"collaborators\" holds at most 32 user ids");
+    }
+
+    json_array_foreach(f[0], i, v) {
+        if (!json_is_string(v)
+            || !rp_ws_id_valid(json_string_value(v), json_string_length(v)))
+        {
+            rp_api_invalid("\"collaborators\" must be a list of user ids");
+        }
+    }
+
+    text = json_dumps(f[0], JSON_COMPACT);
+    if (text == NULL) {
+        return NGX_ERROR;
+    }
+
+    rc = ngx_http_replicas_api_add(r, ctx, text, ngx_strlen(text));
+    free(text);
+
+    return rc;
 }
 
 
@@ -763,7 +826,12 @@ ngx_http_replicas_api_validate(ngx_http_request_t *r,
 
     case RP_API_SHARE_CREATE:
     case RP_API_SHARE_DELETE:
+    case RP_API_SHARES_LIST:
         return ngx_http_replicas_api_share(r, ctx, body, err, err_size);
+
+    case RP_API_COLLABORATORS:
+        return ngx_http_replicas_api_collaborators(r, ctx, body, err,
+                                                   err_size);
 
     case RP_API_ENV_GET:
     case RP_API_ENV_PUT:
@@ -964,7 +1032,7 @@ ngx_http_replicas_api_env_authed(ngx_http_request_t *r, void *reply)
     u_char                            *p;
     json_t                            *json, *org;
     ngx_int_t                          rc;
-    ngx_str_t                          msg, o, sealed;
+    ngx_str_t                          msg, o, sealed, usable, allow;
     ngx_http_replicas_api_ctx_t       *ctx;
     ngx_http_replicas_main_conf_t     *rmcf;
     ngx_http_replicas_script_reply_t   v;
@@ -1017,10 +1085,12 @@ ngx_http_replicas_api_env_authed(ngx_http_request_t *r, void *reply)
     o.data = p;
     json_decref(json);
 
+    ngx_http_replicas_env_access(ctx->env_values, &usable, &allow);
+
     if (p == NULL
         || ngx_http_replicas_env_seal(r, ctx->env_values, &o, &ctx->env,
                                       &sealed) != NGX_OK
-        || ctx->nargs + 2 > NGX_HTTP_REPLICAS_API_ARGS)
+        || ctx->nargs + 4 > NGX_HTTP_REPLICAS_API_ARGS)
     {
         ngx_http_replicas_finish(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
         return;
@@ -1028,9 +1098,12 @@ ngx_http_replicas_api_env_authed(ngx_http_request_t *r, void *reply)
 
     ctx->env_values = NULL;
 
-    /* ARGV 7 name (already there), 8 organisation, 9 {field: token} */
+    /* ARGV 7 name (already there), 8 organisation, 9 {field: token},
+     * 10 usable_by ("", "all", JSON list), 11 allow_loader_variables */
     ctx->args[ctx->nargs++] = o;
     ctx->args[ctx->nargs++] = sealed;
+    ctx->args[ctx->nargs++] = usable;
+    ctx->args[ctx->nargs++] = allow;
     ctx->op = RP_API_ENV_PUT;
 
     rc = ngx_http_replicas_api_call(r, ctx);
@@ -1101,6 +1174,7 @@ ngx_http_replicas_api_run(ngx_http_request_t *r)
 
     if (json == NULL
         && (ctx->op == RP_API_CREATE || ctx->op == RP_API_MESSAGE
+            || ctx->op == RP_API_COLLABORATORS
             || (ctx->op == RP_API_PREVIEW_ADD) || ctx->op == RP_API_ENV_PUT
             || (ctx->op == RP_API_PREVIEW_DELETE && ctx->port.len == 0)))
     {

@@ -4,8 +4,13 @@
  *
  * A PUT /v1/environments/{name} body
  *
- *     {"variables": {"NAME": "value", ...}?, "files": {"path": "content"}?}
+ *     {"variables": {"NAME": "value", ...}?, "files": {"path": "content"}?,
+ *      "usable_by": "all" | ["<user id>", ...]?,
+ *      "allow_loader_variables": true?}
  *
+ * (only admins may PUT: lua/api.lua's table of roles).  No file may land
+ * in ".git/" or the home folder's start-up files, and loader variables
+ * (LD_PRELOAD, PATH, ...) need "allow_loader_variables": common/rp_env.c.
  * is validated here (jansson; limits and grammar in common/rp_env.h), its
  * values copied into the request's pool, then each value is sealed with
  * the deployment's secrets key (common/rp_crypt.c) bound to
@@ -26,6 +31,8 @@ typedef struct {
 
 
 struct ngx_http_replicas_env_s {
+    ngx_str_t                      usable_by;     /* "", "all", JSON list */
+    ngx_uint_t                     allow_loader;
     ngx_uint_t                     n;
     ngx_http_replicas_env_item_t   items[RP_ENV_VARS_MAX + RP_ENV_FILES_MAX];
 };
@@ -148,6 +155,103 @@ ngx_http_replicas_env_add(ngx_http_request_t *r, ngx_http_replicas_env_t *env,
 
 
 /*
+ * "usable_by" ("all" or a list of up to 100 user ids) and
+ * "allow_loader_variables".  NGX_OK; NGX_DECLINED with a message in err.
+ */
+
+static ngx_int_t
+ngx_http_replicas_env_parse_access(ngx_http_request_t *r, json_t *body,
+    ngx_http_replicas_env_t *env, char *err, size_t err_size)
+{
+    char        *text;
+    size_t       i;
+    json_t      *usable, *allow, *v;
+    const char  *s;
+
+    allow = json_object_get(body, "allow_loader_variables");
+
+    if (allow && !json_is_boolean(allow)) {
+        rp_env_invalid("\"allow_loader_variables\" must be true or false");
+    }
+
+    env->allow_loader = json_is_true(allow);
+
+    usable = json_object_get(body, "usable_by");
+
+    if (usable == NULL || json_is_null(usable)) {
+        ngx_str_null(&env->usable_by);
+        return NGX_OK;
+    }
+
+    if (json_is_string(usable)
+        && ngx_strcmp(json_string_value(usable), "all") == 0)
+    {
+        ngx_str_set(&env->usable_by, "all");
+        return NGX_OK;
+    }
+
+    if (!json_is_array(usable) || json_array_size(usable) > 100) {
+        rp_env_invalid("\"usable_by\" must be \"all\" or a list of at most "
+                       "100 user ids");
+    }
+
+    json_array_foreach(usable, i, v) {
+        s = json_string_value(v);
+
+        if (!json_is_string(v)
+            || !rp_ws_id_valid(s, json_string_length(v)))
+        {
+            rp_env_invalid("\"usable_by\" must be \"all\" or a list of "
+                           "user ids");
+        }
+    }
+
+    text = json_dumps(usable, JSON_COMPACT);
+    if (text == NULL) {
+        err[0] = '\0';
+        return NGX_ERROR;
+    }
+
+    env->usable_by.len = ngx_strlen(text);
+    env->usable_by.data = ngx_pnalloc(r->pool, env->usable_by.len);
+
+    if (env->usable_by.data) {
+        ngx_memcpy(env->usable_by.data, text, env->usable_by.len);
+    }
+
+    free(text);
+
+    if (env->usable_by.data == NULL) {
+        err[0] = '\0';
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+void
+ngx_http_replicas_env_access(ngx_http_replicas_env_t *env,
+    ngx_str_t *usable_by, ngx_str_t *allow_loader)
+{
+    /* never a NULL pointer for Redis's arguments */
+    if (env->usable_by.len) {
+        *usable_by = env->usable_by;
+
+    } else {
+        ngx_str_set(usable_by, "");
+    }
+
+    if (env->allow_loader) {
+        ngx_str_set(allow_loader, "1");
+
+    } else {
+        ngx_str_set(allow_loader, "");
+    }
+}
+
+
+/*
  * {"variables": {"NAME": "value"}?, "files": {"path": "content"}?}
  * NGX_OK with *out set; NGX_DECLINED with a message in err; NGX_ERROR.
  */
@@ -169,7 +273,9 @@ ngx_http_replicas_env_parse(ngx_http_request_t *r, json_t *body,
 
     json_object_foreach(body, name, value) {
         if (ngx_strcmp(name, "variables") != 0
-            && ngx_strcmp(name, "files") != 0)
+            && ngx_strcmp(name, "files") != 0
+            && ngx_strcmp(name, "usable_by") != 0
+            && ngx_strcmp(name, "allow_loader_variables") != 0)
         {
             rp_env_invalid("unknown field \"%*s\"",
                            ngx_min(ngx_strlen(name), 40), name);
@@ -184,6 +290,12 @@ ngx_http_replicas_env_parse(ngx_http_request_t *r, json_t *body,
 
     cln->handler = ngx_http_replicas_env_cleanup;
     cln->data = env;
+
+    if (ngx_http_replicas_env_parse_access(r, body, env, err, err_size)
+        != NGX_OK)
+    {
+        return err[0] ? NGX_DECLINED : NGX_ERROR;
+    }
 
     vars = json_object_get(body, "variables");
 
@@ -210,6 +322,12 @@ ngx_http_replicas_env_parse(ngx_http_request_t *r, json_t *body,
             if (!json_is_string(value)) {
                 rp_env_invalid("variable %s: the value must be a string",
                                name);
+            }
+
+            if (rp_env_var_loader(name, len) && !env->allow_loader) {
+                rp_env_invalid("variable %s changes how programs load: "
+                               "refused unless \"allow_loader_variables\" "
+                               "is true", name);
             }
 
             if (json_string_length(value) > RP_ENV_VALUE_MAX) {
@@ -246,6 +364,12 @@ ngx_http_replicas_env_parse(ngx_http_request_t *r, json_t *body,
                 rp_env_invalid("file \"%*s\": a path is relative, 1 to %d "
                                "bytes, without empty, . or .. parts",
                                ngx_min(len, 40), name, RP_ENV_PATH_MAX);
+            }
+
+            if (!rp_env_path_allowed(name, len)) {
+                rp_env_invalid("file \"%*s\": no file may land in .git or "
+                               "the home folder's shell start-up files",
+                               ngx_min(len, 40), name);
             }
 
             if (!json_is_string(value)) {

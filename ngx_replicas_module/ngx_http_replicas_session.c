@@ -558,6 +558,21 @@ ngx_http_replicas_ticket_done(ngx_http_request_t *r, void *reply)
         return;
     }
 
+    if (v.status == NGX_HTTP_FORBIDDEN
+        && ngx_strlcasestrn(v.body.data, v.body.data + v.body.len,
+                            (u_char *) "belongs to another user",
+                            sizeof("belongs to another user") - 2)
+           != NULL)
+    {
+        /* a member and another's workspace (lua/session.lua) */
+        ngx_http_replicas_finish(r,
+            ngx_http_replicas_page_text(r, NGX_HTTP_FORBIDDEN, "Forbidden",
+                "This workspace belongs to another user of your "
+                "organisation; ask its owner to add you as a "
+                "collaborator."));
+        return;
+    }
+
     if (v.status != NGX_HTTP_OK) {
         ngx_http_replicas_finish(r,
             ngx_http_replicas_page_text(r, v.status == NGX_HTTP_NOT_FOUND

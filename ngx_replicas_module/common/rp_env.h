@@ -47,4 +47,20 @@ int rp_env_var_name_ok(const char *s, size_t len);
  */
 int rp_env_path_ok(const char *s, size_t len);
 
+/*
+ * Where an environment's file may not land, whoever writes it: anything
+ * with a ".git" part (hooks, config: code git runs) and the home
+ * folder's shell start-up files (".home/.bashrc", ".home/.profile", ...:
+ * the list in rp_env.c).  1 when the path (already rp_env_path_ok) is
+ * allowed.
+ */
+int rp_env_path_allowed(const char *s, size_t len);
+
+/*
+ * A variable that changes how programs load (LD_*, PATH, NODE_OPTIONS,
+ * PYTHONPATH, ...: the list in rp_env.c): refused unless an admin sets
+ * the environment's "allow_loader_variables".  1 when it is one.
+ */
+int rp_env_var_loader(const char *s, size_t len);
+
 #endif /* RP_ENV_H */

@@ -30,8 +30,14 @@
  *   replicas:ws-msgseq:<id>        STRING counter of message numbers
  *   replicas:ws-previews:<id>      HASH port -> public|authenticated
  *   replicas:ws-shares:<id>        SET of share ids
- *   replicas:idem:<org>:<sha256>   STRING workspace id, 24 h
+ *   replicas:idem:<org>:<user>:<sha256>  STRING "<workspace id>|<sha1 of body>", 24 h
  *   replicas:rate:<prefix>:<min>   STRING counter, 2 min
+ *   replicas:user-shares:<user>, replicas:key-shares:<sha256>  SET of share ids
+ * and by lua/session.lua:
+ *   replicas:user-sessions:<user>, replicas:key-sessions:<sha256>  SET of
+ *                                  session hashes
+ *   replicas:user-tickets:<user>   SET of unused ticket hashes
+ * (offboarding in control/rc_identity.c ends what they list)
  */
 #define RP_KEY_ORG_WS_PREFIX      "replicas:org-ws:"
 #define RP_KEY_JOBS               "replicas:jobs"

@@ -57,8 +57,87 @@ if key.scope == 'workspace' then
     end
 end
 
+-- roles: the one table of who may do what --------------------------------
+-- For each operation, what each role may do it on (a role without an
+-- entry is refused; a new role is a new column):
+--   'any'     anything of the organisation
+--   'own'     workspaces the caller owns or is a collaborator of
+--   'owner'   workspaces the caller owns
+--   'usable'  environments an admin made usable to the caller (never
+--             Global, which every workspace gets but only admins see)
+-- A workspace-scoped key (the engine's) was limited above and has no role.
+local roles = {
+    list           = {admin = 'any', member = 'any'},     -- the team view
+    get            = {admin = 'any', member = 'any'},
+    previews_list  = {admin = 'any', member = 'any'},
+    create         = {admin = 'any', member = 'usable'},  -- its environment
+    delete         = {admin = 'any', member = 'own'},
+    message        = {admin = 'any', member = 'own'},
+    sleep          = {admin = 'any', member = 'own'},
+    wake           = {admin = 'any', member = 'own'},
+    events         = {admin = 'any', member = 'own'},
+    hooks          = {admin = 'any', member = 'own'},
+    preview_add    = {admin = 'any', member = 'own'},
+    preview_delete = {admin = 'any', member = 'own'},
+    share_create   = {admin = 'any', member = 'own'},
+    share_delete   = {admin = 'any', member = 'own'},     -- shares they made
+    shares_list    = {admin = 'any', member = 'own'},
+    collaborators  = {admin = 'any', member = 'owner'},
+    env_list       = {admin = 'any', member = 'usable'},
+    env_get        = {admin = 'any', member = 'usable'},
+    env_auth       = {admin = 'any'},                     -- a PUT's first half
+    env_put        = {admin = 'any'},
+    env_delete     = {admin = 'any'},
+}
+
+-- the caller's user: its role, unless disabled or gone (then the key is
+-- dead too); the engine's key works for its workspace whoever made it
+local role = 'engine'
+if key.scope ~= 'workspace' then
+    local u = redis.call('HMGET', 'replicas:user:' .. key.user, 'org', 'role', 'disabled')
+    if u[1] ~= key.org or u[3] == '1' then
+        return err(401, 'unauthorized', 'the user of this API key is disabled or no longer exists')
+    end
+    role = u[2] or 'member'
+end
+local rule = role == 'engine' and 'any' or (roles[op] or {})[role]
+if not rule then
+    return err(403, 'forbidden', 'your role (' .. role .. ') may not do this (' .. op ..
+               '): only an admin of the organisation may')
+end
+
 -- helpers ------------------------------------------------------------------
 local function ws_key(id) return 'replicas:ws:' .. id end
+
+-- the caller may act on workspace w: its owner or a collaborator
+local function collaborates(w)
+    if w.user == key.user then return true end
+    for _, u in ipairs(w.collaborators and cjson.decode(w.collaborators) or {}) do
+        if u == key.user then return true end
+    end
+    return false
+end
+
+-- an admin made environment name usable to the caller ("usable_by")
+local function usable(name)
+    if name == 'global' then return false end
+    local u = redis.call('HGET', 'replicas:env:' .. key.org .. ':' .. name, 'usable_by')
+    if not u then return false end
+    if u == 'all' then return true end
+    for _, id in ipairs(cjson.decode(u)) do
+        if id == key.user then return true end
+    end
+    return false
+end
+
+local function env_forbidden(name)
+    if name == 'global' then
+        return err(403, 'forbidden', 'Global is applied to every workspace, but only an ' ..
+                   'admin may read or change it')
+    end
+    return err(403, 'environment_forbidden', 'environment ' .. name .. ' is not usable ' ..
+               'by you: an admin of the organisation lists who may use it (usable_by)')
+end
 
 local function preview_url(port, id)
     return (url_template:gsub('{port}', port):gsub('{id}', id)) .. '/'
@@ -83,6 +162,16 @@ local function view(id, w)
             environment = w.environment ~= '' and w.environment or cjson.null,
             agent = w.agent, created_at = tonumber(w.created), previews = previews_of(id),
             desktop_url = preview_url('6080', id), engine_url = preview_url('3737', id)}
+end
+
+-- beside the view: who owns it and who may act on it with the owner
+local base_view = view
+view = function(id, w)
+    local v = base_view(id, w)
+    v.owner = w.user or cjson.null
+    v.collaborators = w.collaborators and cjson.decode(w.collaborators) or {}
+    if #v.collaborators == 0 then v.collaborators = EMPTY end
+    return v
 end
 
 -- the caller's workspace, or nil (another org's is "not found" too)
@@ -150,22 +239,35 @@ if op == 'create' then
     -- 11 environment, 12 agent, 13 first message or "", 14 JSON list of
     -- every repository when there are several, or ""
     local newid, idem = ARGV[7], ARGV[8]
+    if rule == 'usable' and ARGV[11] ~= '' and not usable(ARGV[11]) then
+        return env_forbidden(ARGV[11])
+    end
+    -- an Idempotency-Key is the caller's user's own, and names one body:
+    -- "<workspace id>|<sha1 of the request's fields>"
+    local ikey = 'replicas:idem:' .. key.org .. ':' .. key.user .. ':' .. idem
     if idem ~= '' then
-        local ikey = 'replicas:idem:' .. key.org .. ':' .. idem
+        local asked = redis.sha1hex(cjson.encode({ARGV[9], ARGV[10], ARGV[11], ARGV[12],
+                                                  ARGV[13], ARGV[14]}))
         local prior = redis.call('GET', ikey)
         if prior then
-            local w = load_ws(prior)
-            if w then return ok(200, view(prior, w)) end
+            local pid, pbody = prior:match('^([^|]+)|(.*)$')
+            if not pid then pid, pbody = prior, asked end     -- written before bodies counted
+            if pbody ~= asked then
+                return err(422, 'idempotency_key_reused', 'this Idempotency-Key was used ' ..
+                           'with another request body: use a new key for a new request')
+            end
+            local w = load_ws(pid)
+            if w then return ok(200, view(pid, w)) end
         end
-        redis.call('SET', ikey, newid, 'EX', 86400)
+        redis.call('SET', ikey, newid .. '|' .. asked, 'EX', 86400)
     end
     if redis.call('EXISTS', ws_key(newid)) == 1 then
-        if idem ~= '' then redis.call('DEL', 'replicas:idem:' .. key.org .. ':' .. idem) end
+        if idem ~= '' then redis.call('DEL', ikey) end
         return err(409, 'conflict', 'workspace id collision, retry')
     end
     local room, limit = awake_room(newid)
     if not room then
-        if idem ~= '' then redis.call('DEL', 'replicas:idem:' .. key.org .. ':' .. idem) end
+        if idem ~= '' then redis.call('DEL', ikey) end
         return limit_error(limit)
     end
     local name = ARGV[10] ~= '' and ARGV[10] or newid
@@ -197,8 +299,8 @@ end
 -- hash replicas:env:<org>:<name>: var:NAME and file:path -> a value sealed
 -- by the gateway with the deployment's secrets key (never plaintext),
 -- updated; set replicas:org-envs:<org> of names.  Answers name variables
--- and files, never values.  Any key of the organisation that is not
--- scoped to a workspace may manage them (those were refused above).
+-- and files, never values.  Admins manage them; a member sees the ones
+-- made usable to them ("usable_by": "all" or a JSON list of user ids).
 local max_envs = 100          -- RP_ENV_PER_ORG_MAX in common/rp_env.h
 local function env_key(name) return 'replicas:env:' .. key.org .. ':' .. name end
 local envs_key = 'replicas:org-envs:' .. key.org
@@ -225,8 +327,13 @@ local function env_view(name)
     end
     table.sort(vars)
     table.sort(files, function(a, b) return a.path < b.path end)
+    local usable_by = redis.call('HGET', env_key(name), 'usable_by') or EMPTY
+    if usable_by ~= 'all' and usable_by ~= EMPTY then usable_by = cjson.decode(usable_by) end
+    local allow = redis.call('HGET', env_key(name), 'allow_loader_variables') == '1'
     return {name = name, variables = #vars == 0 and EMPTY or vars,
-            files = #files == 0 and EMPTY or files, updated = updated}
+            files = #files == 0 and EMPTY or files, updated = updated,
+            usable_by = name ~= 'global' and usable_by or nil,
+            allow_loader_variables = allow}
 end
 
 if op == 'env_auth' then
@@ -236,8 +343,14 @@ end
 
 if op == 'env_put' then
     -- ARGV 7 name, 8 the organisation the values were sealed for,
-    -- 9 JSON {field: sealed token} (validated and sealed by the gateway)
+    -- 9 JSON {field: sealed token} (validated and sealed by the gateway),
+    -- 10 usable_by ("" admins only, "all", JSON list of user ids),
+    -- 11 "1" when loader variables were allowed
     local name = ARGV[7]
+    if name == 'global' and ARGV[10] ~= '' then
+        return err(400, 'invalid_request', 'Global is applied to every workspace: ' ..
+                   '"usable_by" does not apply to it')
+    end
     if ARGV[8] ~= key.org then
         return err(409, 'conflict', 'the key changed organisation meanwhile, retry')
     end
@@ -251,6 +364,12 @@ if op == 'env_put' then
         args[#args + 1] = f
         args[#args + 1] = v
     end
+    if ARGV[10] ~= '' then
+        args[#args + 1] = 'usable_by'; args[#args + 1] = ARGV[10]
+    end
+    if ARGV[11] == '1' then
+        args[#args + 1] = 'allow_loader_variables'; args[#args + 1] = '1'
+    end
     redis.call('DEL', env_key(name))
     redis.call(unpack(args))
     redis.call('SADD', envs_key, name)
@@ -262,7 +381,7 @@ if op == 'env_list' then
     table.sort(names)
     local list = {}
     for _, name in ipairs(names) do
-        local e = env_view(name)
+        local e = (rule == 'any' or usable(name)) and env_view(name)
         if e then list[#list + 1] = e end
     end
     return ok(200, {environments = #list == 0 and EMPTY or list})
@@ -271,6 +390,7 @@ end
 if op == 'env_get' or op == 'env_delete' then
     -- ARGV 7 name
     local name = ARGV[7]
+    if rule == 'usable' and not usable(name) then return env_forbidden(name) end
     local e = env_view(name)
     if not e then
         return err(404, 'environment_not_found', 'environment not found: ' .. name)
@@ -287,8 +407,31 @@ if not w then
     return err(404, 'workspace_not_found', 'workspace not found: ' .. wsid)
 end
 
+if (rule == 'own' and not collaborates(w)) or (rule == 'owner' and w.user ~= key.user) then
+    return err(403, 'not_your_workspace', 'workspace ' .. wsid .. ' belongs to another ' ..
+               'user: only its owner' .. (rule == 'own' and ', its collaborators' or '') ..
+               ' and admins may do this')
+end
+
 if op == 'get' then
     return ok(200, view(wsid, w))
+end
+
+if op == 'collaborators' then
+    -- ARGV 7 JSON list of user ids, each of this organisation
+    local list = cjson.decode(ARGV[7])
+    for _, id in ipairs(list) do
+        if redis.call('HGET', 'replicas:user:' .. id, 'org') ~= key.org then
+            return err(400, 'invalid_request', 'no user ' .. id .. ' in your organisation')
+        end
+    end
+    if #list == 0 then
+        redis.call('HDEL', ws_key(wsid), 'collaborators')
+    else
+        redis.call('HSET', ws_key(wsid), 'collaborators', cjson.encode(list))
+    end
+    redis.call('PUBLISH', 'replicas:ws-changed', wsid)
+    return ok(200, view(wsid, load_ws(wsid)))
 end
 
 if op == 'delete' then
@@ -402,8 +545,30 @@ if op == 'share_create' then
                'org', key.org, 'user', key.user, 'expires', ARGV[9], 'created', tostring(now))
     redis.call('EXPIRE', 'replicas:share:' .. ARGV[8], ttl)
     redis.call('SADD', 'replicas:ws-shares:' .. wsid, ARGV[8])
+    -- offboarding (user disable, key revoke) ends it with its maker
+    for _, set in ipairs({'replicas:user-shares:' .. key.user, 'replicas:key-shares:' .. keyhash}) do
+        redis.call('SADD', set, ARGV[8])
+        if redis.call('TTL', set) < ttl then redis.call('EXPIRE', set, ttl) end
+    end
     return ok(201, {id = ARGV[8], port = tonumber(ARGV[7]), expires_at = tonumber(ARGV[9]),
                     url = preview_url(ARGV[7], wsid) .. '?replicas_share=' .. ARGV[10]})
+end
+
+if op == 'shares_list' then
+    -- ARGV 7 port: the live share links of this preview, never a token
+    local list = {}
+    for _, sid in ipairs(redis.call('SMEMBERS', 'replicas:ws-shares:' .. wsid)) do
+        local s = hash_to_table(redis.call('HGETALL', 'replicas:share:' .. sid))
+        if not s.workspace then
+            redis.call('SREM', 'replicas:ws-shares:' .. wsid, sid)   -- expired
+        elseif s.port == ARGV[7] then
+            list[#list + 1] = {id = sid, port = tonumber(s.port), user = s.user,
+                               created_at = tonumber(s.created),
+                               expires_at = tonumber(s.expires)}
+        end
+    end
+    table.sort(list, function(a, b) return a.id < b.id end)
+    return ok(200, {shares = #list == 0 and EMPTY or list})
 end
 
 if op == 'share_delete' then
@@ -411,6 +576,10 @@ if op == 'share_delete' then
     local s = hash_to_table(redis.call('HGETALL', 'replicas:share:' .. ARGV[8]))
     if s.workspace ~= wsid or s.port ~= ARGV[7] then
         return err(404, 'share_not_found', 'no such share link')
+    end
+    if rule ~= 'any' and s.user ~= key.user and w.user ~= key.user then
+        return err(403, 'not_your_share', 'this share link was made by another user: ' ..
+                   'only they, the workspace\'s owner and admins may revoke it')
     end
     redis.call('DEL', 'replicas:share:' .. ARGV[8])
     redis.call('SREM', 'replicas:ws-shares:' .. wsid, ARGV[8])

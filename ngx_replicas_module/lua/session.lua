@@ -24,10 +24,19 @@ end
 
 -- a session: HASH user, org, created; EXPIRE ttl; announced so every
 -- gateway drops a cached "no such session" for it
-local function new_session(sid_hash, ttl, user, org)
+-- indexed by user (and by key, made from one) so offboarding
+-- (replicas-control user disable, key revoke) ends them all at once
+local function index(set, member, ttl)
+    redis.call('SADD', set, member)
+    if redis.call('TTL', set) < ttl then redis.call('EXPIRE', set, ttl) end
+end
+
+local function new_session(sid_hash, ttl, user, org, keyhash)
     local skey = 'replicas:session:' .. sid_hash
     redis.call('HSET', skey, 'user', user, 'org', org, 'created', tostring(now))
     redis.call('EXPIRE', skey, ttl)
+    index('replicas:user-sessions:' .. user, sid_hash, ttl)
+    if keyhash then index('replicas:key-sessions:' .. keyhash, sid_hash, ttl) end
     redis.call('PUBLISH', 'replicas:ws-changed', 's:' .. sid_hash)
 end
 
@@ -37,8 +46,9 @@ if op == 'login_link' then
     if not user then
         return {401, 'this login link is unknown, expired or already used', 0}
     end
-    local org = redis.call('HGET', 'replicas:user:' .. user, 'org')
-    if not org then return {401, 'this user no longer exists', 0} end
+    local u = redis.call('HMGET', 'replicas:user:' .. user, 'org', 'disabled')
+    local org = u[1]
+    if not org or u[2] == '1' then return {401, 'this user is disabled or no longer exists', 0} end
     new_session(ARGV[4], tonumber(ARGV[5]), user, org)
     return {200, user, 0}
 end
@@ -49,7 +59,9 @@ if op == 'login_key' then
     if not key.org or key.scope == 'workspace' then
         return {401, 'unknown or revoked API key', 0}
     end
-    new_session(ARGV[4], tonumber(ARGV[5]), key.user, key.org)
+    local disabled = redis.call('HGET', 'replicas:user:' .. key.user, 'disabled')
+    if disabled == '1' then return {401, 'unknown or revoked API key', 0} end
+    new_session(ARGV[4], tonumber(ARGV[5]), key.user, key.org, ARGV[3])
     return {200, key.user, 0}
 end
 
@@ -66,7 +78,8 @@ end
 if op == 'ticket' then
     -- ARGV 3 sha256(session)[,...], 4 workspace id, 5 sha256(ticket),
     -- 6 preview host, 7 path, 8 ticket ttl
-    local w = redis.call('HMGET', 'replicas:ws:' .. ARGV[4], 'org', 'state')
+    local w = redis.call('HMGET', 'replicas:ws:' .. ARGV[4], 'org', 'state', 'user',
+                         'collaborators')
     local org, state = w[1], w[2]
     -- the first live session of the workspace's organisation; a live one
     -- of another (planted, or a second login) only makes it a 403
@@ -85,9 +98,19 @@ if op == 'ticket' then
     if not sid then
         return {403, 'your organisation does not own workspace ' .. ARGV[4], 0}
     end
+    -- roles (lua/api.lua's table): a member opens only the workspaces it
+    -- owns or collaborates on; a disabled user nothing
+    local u = redis.call('HMGET', 'replicas:user:' .. s.user, 'role', 'disabled')
+    if u[2] == '1' then return {401, 'this user is disabled', 0} end
+    if u[1] ~= 'admin' and w[3] ~= s.user
+        and not string.find(w[4] or '', '"' .. s.user .. '"', 1, true) then
+        return {403, 'workspace ' .. ARGV[4] .. ' belongs to another user: ask its ' ..
+                'owner to add you as a collaborator', 0}
+    end
     redis.call('SET', 'replicas:ticket:' .. ARGV[5],
                table.concat({ARGV[6], s.user, 's:' .. sid, ARGV[7]}, '|'),
                'EX', tonumber(ARGV[8]))
+    index('replicas:user-tickets:' .. s.user, ARGV[5], tonumber(ARGV[8]))
     return {200, s.user, 0}
 end
 

@@ -54,5 +54,30 @@ main(void)
     ok(rp_env_path_ok(buf, 255), "255 bytes");
     ok(!rp_env_path_ok(buf, 256), "256 refused");
 
+    ok(rp_env_path_allowed(S(".npmrc")) && rp_env_path_allowed(S("a/.gitx"))
+       && rp_env_path_allowed(S(".home/.npmrc"))
+       && rp_env_path_allowed(S("repo/.github/workflows/x.yml"))
+       && rp_env_path_allowed(S("x/.home/.bashrc")),
+       "ordinary files allowed");
+    ok(!rp_env_path_allowed(S(".git/config"))
+       && !rp_env_path_allowed(S("repo/.git/hooks/pre-commit"))
+       && !rp_env_path_allowed(S("a/b/.git")), "a .git part refused");
+    ok(!rp_env_path_allowed(S(".home/.bashrc"))
+       && !rp_env_path_allowed(S(".home/.profile"))
+       && !rp_env_path_allowed(S(".home/.bash_profile"))
+       && !rp_env_path_allowed(S(".home/.zshrc"))
+       && !rp_env_path_allowed(S(".home/.config/fish/config.fish"))
+       && !rp_env_path_allowed(S(".home/.ssh/rc")),
+       "the home folder's start-up files refused");
+    ok(rp_env_path_allowed(S(".home/.bashrc.bak")), "a look-alike allowed");
+
+    ok(rp_env_var_loader(S("LD_PRELOAD")) && rp_env_var_loader(S("LD_LIBRARY_PATH"))
+       && rp_env_var_loader(S("PATH")) && rp_env_var_loader(S("NODE_OPTIONS"))
+       && rp_env_var_loader(S("PYTHONPATH")) && rp_env_var_loader(S("BASH_ENV"))
+       && rp_env_var_loader(S("GIT_CONFIG_GLOBAL")), "loader variables");
+    ok(!rp_env_var_loader(S("API_TOKEN")) && !rp_env_var_loader(S("PATHS"))
+       && !rp_env_var_loader(S("LD")) && !rp_env_var_loader(S("MY_PATH")),
+       "ordinary variables");
+
     return done_testing();
 }
