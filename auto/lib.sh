@@ -4,7 +4,7 @@
 set -euo pipefail
 
 RP_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-RP_OBJS=${REPLICAS_OBJS:-$RP_ROOT/objs}   # build folder, overridable
+RP_OBJS=${REPLICAS_OBJS:-$RP_ROOT/objs}   # build folder, overridable (REPLICAS_OBJS)
 
 REPLICAS_HOME=${REPLICAS_HOME:-$RP_ROOT/run}
 REPLICAS_PORT=${REPLICAS_PORT:-8080}
@@ -229,13 +229,48 @@ rp_build_all() {
 
 REPLICAS_BIND=${REPLICAS_BIND:-127.0.0.1}
 REPLICAS_REDIS_PORT=${REPLICAS_REDIS_PORT:-6390}
-RP_REDIS_ADDR="127.0.0.1:$REPLICAS_REDIS_PORT"
-# control's sandbox network: bridge <name>br, addresses from the range
-RP_NET_ARGS=(--net-name "${REPLICAS_NET_NAME:-rp0}"
-             --net-range "${REPLICAS_NET_RANGE:-10.213.0.0/16}"
-             --egress "${REPLICAS_EGRESS:-on}" --dns "${REPLICAS_DNS:-host}")
+REPLICAS_NET_NAME=${REPLICAS_NET_NAME:-rp0}
+REPLICAS_NET_RANGE=${REPLICAS_NET_RANGE:-10.213.0.0/16}
+REPLICAS_EGRESS=${REPLICAS_EGRESS:-on}
+REPLICAS_DNS=${REPLICAS_DNS:-host}
 # The demo workspace's address: a loopback alias, as a sandbox would have.
-RP_DEMO_ADDR=${REPLICAS_DEMO_ADDR:-127.0.0.77}
+REPLICAS_DEMO_ADDR=${REPLICAS_DEMO_ADDR:-127.0.0.77}
+
+# What follows from the settings above (again after rp_settings_load).
+rp_settings_derive() {
+    RP_OBJS=${REPLICAS_OBJS:-$RP_ROOT/objs}
+    RP_REDIS_ADDR="127.0.0.1:$REPLICAS_REDIS_PORT"
+    # control's sandbox network: bridge <name>br, addresses from the range
+    RP_NET_ARGS=(--net-name "$REPLICAS_NET_NAME" --net-range "$REPLICAS_NET_RANGE"
+                 --egress "$REPLICAS_EGRESS" --dns "$REPLICAS_DNS")
+    RP_DEMO_ADDR=$REPLICAS_DEMO_ADDR
+}
+rp_settings_derive
+
+# The settings auto/up ran with, kept in $REPLICAS_HOME/settings (one
+# NAME=value a line, read back without a shell's eval): auto/down, and the
+# clean-up at the start of the next auto/up, stop what runs, whatever the
+# caller's environment says.
+RP_SETTINGS=(REPLICAS_PORT REPLICAS_DOMAIN REPLICAS_BIND REPLICAS_REDIS_PORT
+             REPLICAS_NET_NAME REPLICAS_NET_RANGE REPLICAS_EGRESS REPLICAS_DNS
+             REPLICAS_DEMO_ADDR REPLICAS_OBJS)
+rp_settings_save() {   # rp_settings_save HOME
+    local v
+    REPLICAS_OBJS=$RP_OBJS
+    for v in "${RP_SETTINGS[@]}"; do
+        printf '%s=%s\n' "$v" "${!v-}"
+    done > "$1/settings"
+}
+rp_settings_load() {   # rp_settings_load HOME: 1 when there is none
+    local k v
+    [ -f "$1/settings" ] || return 1
+    while IFS='=' read -r k v; do
+        case " ${RP_SETTINGS[*]} " in
+            *" $k "*) printf -v "$k" '%s' "$v" ;;
+        esac
+    done < "$1/settings"
+    rp_settings_derive
+}
 
 # A process that runs: exists and is not a zombie (a container's init may
 # be slow to reap daemons it inherited).

@@ -2,6 +2,7 @@
 
 #define _GNU_SOURCE
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -343,4 +344,46 @@ pids:
     }
 
     return rv;
+}
+
+
+void
+rc_cgroup_list(void (*fn)(const char *name, void *data), void *data)
+{
+    DIR            *d;
+    char            path[512];
+    const char     *ctls[] = { "memory", "pids" };
+    size_t          i;
+    struct dirent  *de;
+
+    for (i = 0; i < (rc_cgroup_v2 ? 1 : 2); i++) {
+        rc_cgroup_dir(path, sizeof(path), ctls[i], NULL);
+
+        d = opendir(path);
+        if (d == NULL) {
+            continue;
+        }
+
+        while ((de = readdir(d)) != NULL) {
+            if (de->d_type == DT_DIR && de->d_name[0] != '.') {
+                fn(de->d_name, data);
+            }
+        }
+
+        closedir(d);
+    }
+}
+
+
+void
+rc_cgroup_fini(void)
+{
+    char         path[512];
+    const char  *ctls[] = { "memory", "pids" };
+    size_t       i;
+
+    for (i = 0; i < (rc_cgroup_v2 ? 1 : 2); i++) {
+        rc_cgroup_dir(path, sizeof(path), ctls[i], NULL);
+        (void) rmdir(path);
+    }
 }

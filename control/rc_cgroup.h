@@ -31,4 +31,10 @@ long rc_cgroup_oom_kills(const char *name);
 /* kills everything in it and removes it; 0 or -1 */
 int rc_cgroup_destroy(const char *name);
 
+/* calls fn with the name of every sandbox cgroup of the group */
+void rc_cgroup_list(void (*fn)(const char *name, void *data), void *data);
+
+/* removes the group's own folder (once its sandboxes' are gone) */
+void rc_cgroup_fini(void);
+
 #endif /* RC_CGROUP_H */

@@ -195,9 +195,13 @@ rc_ws_free(rc_ws_t *ws)
  * Runs fn as the sandbox's user, in a child: libgit2 and file writes on a
  * workspace's disk, which its user controls, must never be able to do
  * more than that user could (a planted symlink pointing at /etc, say).
+ * The folder "reach" (on that disk, under REPLICAS_HOME: maybe inside a
+ * folder only root may enter) is made reachable by the user first, at
+ * "reached" (rc_sandbox_local_reach).
  */
 static int
-rc_as_sandbox_user(rc_worker_t *w, int (*fn)(void *data), void *data)
+rc_as_sandbox_user(rc_worker_t *w, int (*fn)(void *data), void *data,
+    const char *reach, char *reached, size_t size)
 {
     int    status;
     pid_t  pid;
@@ -205,7 +209,8 @@ rc_as_sandbox_user(rc_worker_t *w, int (*fn)(void *data), void *data)
     pid = fork();
 
     if (pid == 0) {
-        if (setgroups(0, NULL) != 0 || setgid(w->local.gid) != 0
+        if (rc_sandbox_local_reach(reach, reached, size) != 0
+            || setgroups(0, NULL) != 0 || setgid(w->local.gid) != 0
             || setuid(w->local.uid) != 0)
         {
             _exit(126);
@@ -230,6 +235,7 @@ rc_as_sandbox_user(rc_worker_t *w, int (*fn)(void *data), void *data)
 typedef struct {
     const char  *dir;
     const char  *branch;
+    char         reached[64];          /* dir, as the child reaches it */
 } rc_branch_args_t;
 
 
@@ -241,7 +247,7 @@ rc_branch_in_child(void *data)
 
     rc_git_init();
 
-    if (rc_git_start_branch(a->dir, a->branch, err, sizeof(err)) != 0) {
+    if (rc_git_start_branch(a->reached, a->branch, err, sizeof(err)) != 0) {
         rc_warn("git.branch_failed", "dir=%s error=\"%s\"", a->dir, err);
         return -1;
     }
@@ -412,7 +418,8 @@ rc_ws_configure(rc_worker_t *w, const char *ws, rc_ws_t *rec,
         if (first) {
             args.dir = dir;
             args.branch = branch;
-            (void) rc_as_sandbox_user(w, rc_branch_in_child, &args);
+            (void) rc_as_sandbox_user(w, rc_branch_in_child, &args, dir,
+                                      args.reached, sizeof(args.reached));
         }
 
         /* the start hook as the workspace's own checkout has it now */

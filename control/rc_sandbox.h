@@ -62,6 +62,8 @@ typedef struct {
 typedef struct {
     int         running;       /* processes alive inside */
     long        oom_kills;     /* since the last start */
+    char        why[256];      /* not running: the driver's word on why,
+                                  when it has one (bwrap's error), or "" */
 } rc_sandbox_health_t;
 
 
@@ -103,8 +105,22 @@ typedef struct {
 
 int rc_sandbox_local_init(const rc_local_conf_t *conf, char *err,
     size_t errlen);
-/* removes the bridge and firewall table (auto/down, tests) */
+/* the bridge and firewall table, made or brought up to date (a worker) */
+int rc_sandbox_local_up(char *err, size_t errlen);
+/* removes them and the cgroup folder (auto/down, tests) */
 void rc_sandbox_local_teardown(void);
+/* a sandbox's processes, disk mount and network namespace gone from the
+ * host; disk and record kept, a start brings them back (--sleep-all) */
+void rc_sandbox_local_release(rc_sandbox_t *sb);
+/* in a child of control, as root, before it becomes the sandbox's user:
+ * src (under REPLICAS_HOME, maybe in a folder only root may enter) made
+ * reachable by that user at path, in a mount namespace of the child's
+ * own; 0 or -1 (errno) */
+int rc_sandbox_local_reach(const char *src, char *path, size_t size);
+/* releases every sandbox the host has something of that keep() (NULL:
+ * none) does not claim; how many */
+unsigned rc_sandbox_local_sweep(int (*keep)(const char *id, void *data),
+    void *data);
 unsigned rc_sandbox_local_slots(void);
 void rc_sandbox_local_slot_addr(unsigned slot, char *buf, size_t size);
 

@@ -20,9 +20,11 @@
 #define _GNU_SOURCE
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <limits.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -46,6 +48,10 @@
 #define RC_CLI_PATH       "/opt/replicas/bin/replicas"
 #define RC_ARGS_MAX       96
 #define RC_ENV_MAX        256
+#define RC_BINDS_MAX      8
+/* written to the engine's log before each start: what follows it is
+ * that start's, bwrap's own error first if it could not set up */
+#define RC_LOCAL_MARK     "replicas-control: sandbox start"
 
 static rc_local_conf_t  rc_local;
 static rc_net_conf_t    rc_local_net;
@@ -164,6 +170,13 @@ rc_sandbox_local_init(const rc_local_conf_t *conf, char *err, size_t errlen)
         return -1;
     }
 
+    return 0;
+}
+
+
+int
+rc_sandbox_local_up(char *err, size_t errlen)
+{
     return rc_net_setup(&rc_local_net, err, errlen);
 }
 
@@ -172,6 +185,7 @@ void
 rc_sandbox_local_teardown(void)
 {
     rc_net_teardown(&rc_local_net);
+    rc_cgroup_fini();
 }
 
 
@@ -225,12 +239,54 @@ rc_local_mkdir_owned(const char *path, char *err, size_t errlen)
 }
 
 
+/*
+ * The disk: the image layers under the sandbox's own upper layer, at
+ * sandboxes/<id>/merged.  A create replaces a mount a first attempt left;
+ * a start after --sleep-all (which unmounts every disk) mounts it again,
+ * and leaves one that is there alone.
+ */
+static int
+rc_local_mount(rc_sandbox_t *sb, int replace, char *err, size_t errlen)
+{
+    char         upper[RC_SANDBOX_PATH_MAX], work[RC_SANDBOX_PATH_MAX];
+    char         merged[RC_SANDBOX_PATH_MAX], dir[RC_SANDBOX_PATH_MAX];
+    char         opts[3 * RC_SANDBOX_PATH_MAX + 64];
+    struct stat  st, pst;
+
+    rc_local_path(sb, NULL, dir, sizeof(dir));
+    rc_local_path(sb, "upper", upper, sizeof(upper));
+    rc_local_path(sb, "work", work, sizeof(work));
+    rc_local_path(sb, "merged", merged, sizeof(merged));
+
+    if (replace) {
+        (void) umount2(merged, MNT_DETACH);
+
+    } else if (stat(merged, &st) == 0 && stat(dir, &pst) == 0
+               && st.st_dev != pst.st_dev)
+    {
+        return 0;
+    }
+
+    snprintf(opts, sizeof(opts), "lowerdir=%s,upperdir=%s,workdir=%s",
+             sb->lower, upper, work);
+
+    if (mount("overlay", merged, "overlay", MS_NOSUID | MS_NODEV, opts) != 0)
+    {
+        snprintf(err, errlen, "overlay mount on %s: %s", merged,
+                 strerror(errno));
+        return -1;
+    }
+
+    return 0;
+}
+
+
 static int
 rc_local_create(rc_sandbox_t *sb, char *err, size_t errlen)
 {
     char  dir[RC_SANDBOX_PATH_MAX], upper[RC_SANDBOX_PATH_MAX];
     char  work[RC_SANDBOX_PATH_MAX], merged[RC_SANDBOX_PATH_MAX];
-    char  opts[3 * RC_SANDBOX_PATH_MAX + 64], path[RC_SANDBOX_PATH_MAX + 16];
+    char  path[RC_SANDBOX_PATH_MAX + 16];
 
     rc_local_path(sb, NULL, dir, sizeof(dir));
     rc_local_path(sb, "upper", upper, sizeof(upper));
@@ -258,16 +314,7 @@ rc_local_create(rc_sandbox_t *sb, char *err, size_t errlen)
         }
 
         /* a retried create finds its first mount: replace it */
-        (void) umount2(merged, MNT_DETACH);
-
-        snprintf(opts, sizeof(opts), "lowerdir=%s,upperdir=%s,workdir=%s",
-                 sb->lower, upper, work);
-
-        if (mount("overlay", merged, "overlay", MS_NOSUID | MS_NODEV, opts)
-            != 0)
-        {
-            snprintf(err, errlen, "overlay mount on %s: %s", merged,
-                     strerror(errno));
+        if (rc_local_mount(sb, 1, err, errlen) != 0) {
             return -1;
         }
 
@@ -324,15 +371,162 @@ rc_local_usr_links(char **argv, int n)
 }
 
 
+/*
+ * Bind sources under REPLICAS_HOME, the checkout or objs/ (the disk, the
+ * run folder, the engine, the agents, resolv.conf) may sit in folders
+ * only root can enter (a clone under /root, mode 700), and bwrap, run as
+ * the sandbox's user, walks every source path (0.8 even for --bind-fd:
+ * it takes the realpath).  So none is given to it by its own path: the
+ * child, still root, takes a mount namespace of its own (private: nothing
+ * reaches the host), opens each source, covers /tmp with an empty tmpfs
+ * and bind-mounts each source at /tmp/replicas-bind-<i>, a path the user
+ * can walk; bwrap binds from there.  Only bwrap's monitor lives in that
+ * namespace; the sandbox gets bwrap's own, as before.  The user's folders
+ * keep their modes.
+ */
+#define RC_STAGE          "/tmp"
+#define RC_STAGE_ENTRY    RC_STAGE "/replicas-bind-%u"
+
+typedef struct {
+    const char  *src[RC_BINDS_MAX];
+    char         stage[RC_BINDS_MAX][40];
+    unsigned     n;
+} rc_local_binds_t;
+
+
+static int
+rc_local_bind(char **argv, int *n, rc_local_binds_t *b, const char *opt,
+    const char *src, const char *dest, char *err, size_t errlen)
+{
+    if (b->n == RC_BINDS_MAX) {
+        snprintf(err, errlen, "too many bind mounts");
+        return -1;
+    }
+
+    b->src[b->n] = src;
+    snprintf(b->stage[b->n], sizeof(b->stage[0]), RC_STAGE_ENTRY, b->n);
+
+    argv[(*n)++] = (char *) opt;
+    argv[(*n)++] = b->stage[b->n];
+    argv[(*n)++] = (char *) dest;
+
+    b->n++;
+
+    return 0;
+}
+
+
+/* in the child, as root: the sources where the sandbox's user reaches
+ * them (above); 0, or -1 with errno */
+static int
+rc_local_stage(const rc_local_binds_t *b)
+{
+    int          fds[RC_BINDS_MAX], fd, e;
+    char         proc[32];
+    unsigned     i, opened;
+    struct stat  st;
+
+    if (unshare(CLONE_NEWNS) != 0
+        || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0)
+    {
+        return -1;
+    }
+
+    /* opened in this namespace, before /tmp is covered (the home may be
+     * under /tmp): a mount is bound from its own namespace only */
+    for (opened = 0; opened < b->n; opened++) {
+        fds[opened] = open(b->src[opened], O_PATH | O_CLOEXEC);
+        if (fds[opened] < 0) {
+            goto failed;
+        }
+    }
+
+    if (mount("replicas", RC_STAGE, "tmpfs", MS_NOSUID | MS_NODEV,
+              "mode=0755,size=64k") != 0)
+    {
+        goto failed;
+    }
+
+    for (i = 0; i < b->n; i++) {
+        if (fstat(fds[i], &st) != 0) {
+            goto failed;
+        }
+
+        if (S_ISDIR(st.st_mode)) {
+            if (mkdir(b->stage[i], 0755) != 0) {
+                goto failed;
+            }
+
+        } else {
+            fd = open(b->stage[i], O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+                      0644);
+            if (fd < 0) {
+                goto failed;
+            }
+            close(fd);
+        }
+
+        snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fds[i]);
+
+        if (mount(proc, b->stage[i], NULL, MS_BIND, NULL) != 0) {
+            goto failed;
+        }
+    }
+
+    for (i = 0; i < opened; i++) {
+        close(fds[i]);
+    }
+
+    return 0;
+
+failed:
+
+    e = errno;
+
+    for (i = 0; i < opened; i++) {
+        close(fds[i]);
+    }
+
+    errno = e;
+
+    return -1;
+}
+
+
+/* the same for control's own children that become the sandbox's user
+ * (git on a workspace's disk): src, reachable by them at path */
+int
+rc_sandbox_local_reach(const char *src, char *path, size_t size)
+{
+    rc_local_binds_t  b;
+
+    b.n = 1;
+    b.src[0] = src;
+    snprintf(b.stage[0], sizeof(b.stage[0]), RC_STAGE_ENTRY, 0u);
+
+    if (rc_local_stage(&b) != 0) {
+        return -1;
+    }
+
+    snprintf(path, size, "%s", b.stage[0]);
+
+    return 0;
+}
+
+
 /* in the child, as root still: join the limits and the network, then
  * become the sandbox's user and run bubblewrap */
 static void
 rc_local_exec(rc_sandbox_t *sb, int netfd, int logfd, int infd, int errfd,
-    char **argv, char **envp)
+    const rc_local_binds_t *binds, char **argv, char **envp)
 {
     int  e;
 
     if (rc_cgroup_enter(sb->id, getpid()) != 0) {
+        goto failed;
+    }
+
+    if (rc_local_stage(binds) != 0) {
         goto failed;
     }
 
@@ -364,11 +558,45 @@ failed:
 }
 
 
+/*
+ * bwrap's own complaint (it could not set the sandbox up: a bind source,
+ * a namespace) from a log: the first line written after "from", when it
+ * is bwrap's.  Then nothing of the command ran, and that line is the
+ * reason to give, rather than an exit status.
+ */
+static int
+rc_local_bwrap_error(int fd, off_t from, char *buf, size_t size)
+{
+    char     text[512], *nl;
+    ssize_t  got;
+
+    got = pread(fd, text, sizeof(text) - 1, from);
+    if (got <= 0) {
+        return 0;
+    }
+
+    text[got] = '\0';
+    nl = strchr(text, '\n');
+    if (nl) {
+        *nl = '\0';
+    }
+
+    if (strncmp(text, "bwrap: ", 7) != 0) {
+        return 0;
+    }
+
+    snprintf(buf, size, "the sandbox could not start: %s", text);
+
+    return 1;
+}
+
+
 static int
 rc_local_start(rc_sandbox_t *sb, const rc_sandbox_run_t *run, char *err,
     size_t errlen)
 {
     int              n, i, netfd, logfd, infd, pfd[2], e, status;
+    off_t            logstart;
     char            *argv[RC_ARGS_MAX], *envp[RC_ENV_MAX];
     char             root[RC_SANDBOX_PATH_MAX], rundir[RC_SANDBOX_PATH_MAX];
     char             logpath[RC_SANDBOX_PATH_MAX], wsenv[64];
@@ -377,6 +605,10 @@ rc_local_start(rc_sandbox_t *sb, const rc_sandbox_run_t *run, char *err,
     ssize_t          got;
     unsigned         waited;
     struct timespec  ts = { 0, 10 * 1000 * 1000 };
+    rc_local_binds_t  binds;
+
+    binds.n = 0;
+    netfd = logfd = infd = -1;
 
     rc_local_root(sb, root, sizeof(root));
     rc_local_path(sb, "run", rundir, sizeof(rundir));
@@ -392,13 +624,30 @@ rc_local_start(rc_sandbox_t *sb, const rc_sandbox_run_t *run, char *err,
         return -1;
     }
 
-    netfd = rc_net_open(&rc_local_net, sb->id);
-    if (netfd < 0) {
-        snprintf(err, errlen, "sandbox %s has no network namespace", sb->id);
-        return -1;
+    /* after --sleep-all (auto/down) its disk is unmounted and its
+     * network gone: both come back, at the same address */
+    if (sb->bind[0] == '\0' && rc_local_mount(sb, 0, err, errlen) != 0) {
+        goto failed;
     }
 
-    logfd = open(logpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    netfd = rc_net_open(&rc_local_net, sb->id);
+
+    if (netfd < 0) {
+        if (rc_net_create(&rc_local_net, sb->id, sb->slot, err, errlen)
+            != 0)
+        {
+            goto failed;
+        }
+
+        netfd = rc_net_open(&rc_local_net, sb->id);
+    }
+
+    if (netfd < 0) {
+        snprintf(err, errlen, "sandbox %s has no network namespace", sb->id);
+        goto failed;
+    }
+
+    logfd = open(logpath, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
     infd = open(run->stdin_path ? run->stdin_path : "/dev/null",
                 O_RDONLY | O_CLOEXEC);
 
@@ -406,6 +655,12 @@ rc_local_start(rc_sandbox_t *sb, const rc_sandbox_run_t *run, char *err,
         snprintf(err, errlen, "sandbox %s: %s", sb->id, strerror(errno));
         goto failed;
     }
+
+    if (!run->wait) {
+        (void) dprintf(logfd, RC_LOCAL_MARK "\n");
+    }
+
+    logstart = lseek(logfd, 0, SEEK_END);
 
     snprintf(hostname, sizeof(hostname), "%s",
              sb->workspace[0] ? sb->workspace : sb->id);
@@ -428,11 +683,13 @@ rc_local_start(rc_sandbox_t *sb, const rc_sandbox_run_t *run, char *err,
     argv[n++] = "/etc";
     argv[n++] = "/etc";
 
-    if (rc_local_resolv[0]) {
-        argv[n++] = "--ro-bind";
-        argv[n++] = rc_local_resolv;
-        argv[n++] = "/etc/resolv.conf";
+    if (rc_local_resolv[0]
+        && rc_local_bind(argv, &n, &binds, "--ro-bind", rc_local_resolv,
+                         "/etc/resolv.conf", err, errlen) != 0)
+    {
+        goto failed;
     }
+
     argv[n++] = "--proc";
     argv[n++] = "/proc";
     argv[n++] = "--dev";
@@ -443,24 +700,22 @@ rc_local_start(rc_sandbox_t *sb, const rc_sandbox_run_t *run, char *err,
     argv[n++] = "/var/tmp";
     argv[n++] = "--tmpfs";
     argv[n++] = "/run";
-    argv[n++] = "--bind";
-    argv[n++] = rundir;
-    argv[n++] = "/run/replicas";
-    argv[n++] = "--bind";
-    argv[n++] = root;
-    argv[n++] = "/workspace";
-    argv[n++] = "--ro-bind";
-    argv[n++] = (char *) rc_local.engine;
-    argv[n++] = RC_ENGINE_PATH;
-    /* the same binary is the workspace's `replicas` command */
-    argv[n++] = "--ro-bind";
-    argv[n++] = (char *) rc_local.engine;
-    argv[n++] = RC_CLI_PATH;
 
-    if (rc_local.agents) {
-        argv[n++] = "--ro-bind";
-        argv[n++] = (char *) rc_local.agents;
-        argv[n++] = RC_AGENTS_PATH;
+    /* the same binary is also the workspace's `replicas` command */
+    if (rc_local_bind(argv, &n, &binds, "--bind", rundir, "/run/replicas",
+                      err, errlen) != 0
+        || rc_local_bind(argv, &n, &binds, "--bind", root, "/workspace",
+                         err, errlen) != 0
+        || rc_local_bind(argv, &n, &binds, "--ro-bind", rc_local.engine,
+                         RC_ENGINE_PATH, err, errlen) != 0
+        || rc_local_bind(argv, &n, &binds, "--ro-bind", rc_local.engine,
+                         RC_CLI_PATH, err, errlen) != 0
+        || (rc_local.agents
+            && rc_local_bind(argv, &n, &binds, "--ro-bind",
+                             rc_local.agents, RC_AGENTS_PATH, err, errlen)
+               != 0))
+    {
+        goto failed;
     }
     argv[n++] = "--chdir";
     argv[n++] = (char *) (run->cwd ? run->cwd : "/workspace");
@@ -519,14 +774,18 @@ rc_local_start(rc_sandbox_t *sb, const rc_sandbox_run_t *run, char *err,
             }
         }
 
-        rc_local_exec(sb, netfd, logfd, infd, pfd[1], argv, envp);
+        rc_local_exec(sb, netfd, logfd, infd, pfd[1], &binds, argv, envp);
     }
 
     close(pfd[1]);
     close(netfd);
-    close(logfd);
     close(infd);
-    netfd = logfd = infd = -1;
+    netfd = infd = -1;
+
+    if (!run->wait) {
+        close(logfd);
+        logfd = -1;
+    }
 
     if (pid < 0) {
         close(pfd[0]);
@@ -548,6 +807,9 @@ rc_local_start(rc_sandbox_t *sb, const rc_sandbox_run_t *run, char *err,
         if (run->wait) {
             (void) waitpid(pid, &status, 0);
         }
+
+        close(logfd);
+        logfd = -1;
 
         snprintf(err, errlen, "sandbox %s: cannot start: %s", sb->id,
                  strerror(e));
@@ -574,6 +836,7 @@ rc_local_start(rc_sandbox_t *sb, const rc_sandbox_run_t *run, char *err,
         if (run->timeout_ms && waited >= run->timeout_ms) {
             (void) rc_cgroup_destroy(sb->id);
             (void) waitpid(pid, &status, 0);
+            close(logfd);
             return 124;
         }
 
@@ -587,6 +850,13 @@ rc_local_start(rc_sandbox_t *sb, const rc_sandbox_run_t *run, char *err,
 
     /* what it left running in the background goes with it */
     (void) rc_cgroup_destroy(sb->id);
+
+    e = rc_local_bwrap_error(logfd, logstart, err, errlen);
+    close(logfd);
+
+    if (status != 0 && e) {
+        return -1;
+    }
 
     if (WIFEXITED(status)) {
         return WEXITSTATUS(status);
@@ -650,13 +920,233 @@ rc_local_address(rc_sandbox_t *sb)
 }
 
 
+/* why the last start's processes are gone, when bwrap said why: the
+ * first line after the engine log's last start mark */
+static void
+rc_local_why(rc_sandbox_t *sb, char *buf, size_t size)
+{
+    int      fd;
+    char     path[RC_SANDBOX_PATH_MAX], tail[8192], *mark, *next;
+    off_t    end, from;
+    ssize_t  got;
+
+    buf[0] = '\0';
+    rc_local_path(sb, "engine.log", path, sizeof(path));
+
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return;
+    }
+
+    end = lseek(fd, 0, SEEK_END);
+    from = end > (off_t) sizeof(tail) - 1 ? end - (off_t) sizeof(tail) + 1
+                                           : 0;
+    got = pread(fd, tail, sizeof(tail) - 1, from);
+    tail[got > 0 ? got : 0] = '\0';
+
+    mark = NULL;
+    for (next = strstr(tail, RC_LOCAL_MARK "\n"); next;
+         next = strstr(next + 1, RC_LOCAL_MARK "\n"))
+    {
+        mark = next;
+    }
+
+    if (mark) {
+        (void) rc_local_bwrap_error(fd, from + (mark - tail)
+                                        + sizeof(RC_LOCAL_MARK), buf, size);
+    }
+
+    close(fd);
+}
+
+
 static int
 rc_local_health(rc_sandbox_t *sb, rc_sandbox_health_t *h)
 {
     h->running = rc_cgroup_count(sb->id) > 0;
     h->oom_kills = rc_cgroup_oom_kills(sb->id);
+    h->why[0] = '\0';
+
+    if (!h->running) {
+        rc_local_why(sb, h->why, sizeof(h->why));
+    }
 
     return 0;
+}
+
+
+/*
+ * Host hygiene.  A sandbox's processes, disk mount and network namespace
+ * are host state; its disk (upper layer) and record are not.  --sleep-all
+ * (auto/down) releases all three of every sandbox, start brings them
+ * back; a worker that starts sweeps what belongs to no recorded sandbox
+ * (a crashed worker's half-made ones), and auto/down without Redis sweeps
+ * everything.
+ */
+static void
+rc_local_release_id(const char *id)
+{
+    rc_sandbox_t  sb;
+    char          merged[RC_SANDBOX_PATH_MAX];
+
+    memset(&sb, 0, sizeof(sb));
+    snprintf(sb.id, sizeof(sb.id), "%s", id);
+
+    (void) rc_cgroup_destroy(id);
+
+    rc_local_path(&sb, "merged", merged, sizeof(merged));
+    (void) umount2(merged, MNT_DETACH);
+
+    rc_net_destroy(&rc_local_net, id);
+}
+
+
+void
+rc_sandbox_local_release(rc_sandbox_t *sb)
+{
+    rc_local_release_id(sb->id);
+}
+
+
+typedef struct {
+    char      (*ids)[RC_SANDBOX_ID_LEN + 1];
+    unsigned    n;
+    unsigned    size;
+} rc_local_ids_t;
+
+
+static void
+rc_local_ids_add(const char *id, void *data)
+{
+    size_t           i, len;
+    rc_local_ids_t  *set = data;
+    void            *p;
+
+    len = strlen(id);
+    if (len == 0 || len > RC_SANDBOX_ID_LEN
+        || strspn(id, "abcdefghijklmnopqrstuvwxyz0123456789") != len)
+    {
+        return;
+    }
+
+    for (i = 0; i < set->n; i++) {
+        if (strcmp(set->ids[i], id) == 0) {
+            return;
+        }
+    }
+
+    if (set->n == set->size) {
+        p = realloc(set->ids, (set->size * 2 + 16) * sizeof(set->ids[0]));
+        if (p == NULL) {
+            return;
+        }
+        set->ids = p;
+        set->size = set->size * 2 + 16;
+    }
+
+    memcpy(set->ids[set->n++], id, len + 1);
+}
+
+
+/* "<home>/sandboxes/<id>/merged" mounts, from /proc/self/mountinfo */
+static void
+rc_local_list_mounts(rc_local_ids_t *set)
+{
+    char    line[4096], point[4096], prefix[RC_SANDBOX_PATH_MAX + 16];
+    char    home[PATH_MAX], *id, *slash;
+    FILE   *f;
+    size_t  plen;
+
+    if (realpath(rc_local.home, home) == NULL) {
+        return;
+    }
+
+    plen = snprintf(prefix, sizeof(prefix), "%s/sandboxes/", home);
+
+    f = fopen("/proc/self/mountinfo", "re");
+    if (f == NULL) {
+        return;
+    }
+
+    /* "id parent major:minor root mountpoint ..." (no space in our
+     * paths to unescape: a home with one is not matched, and left) */
+    while (fgets(line, sizeof(line), f)) {
+        if (sscanf(line, "%*s %*s %*s %*s %4095s", point) != 1
+            || strncmp(point, prefix, plen) != 0)
+        {
+            continue;
+        }
+
+        id = point + plen;
+        slash = strchr(id, '/');
+
+        if (slash && strcmp(slash, "/merged") == 0) {
+            *slash = '\0';
+            rc_local_ids_add(id, set);
+        }
+    }
+
+    fclose(f);
+}
+
+
+/* what readdir finds in dir, with "<prefix>" cut off names that have it */
+static void
+rc_local_list_dir(const char *dir, const char *prefix, rc_local_ids_t *set)
+{
+    DIR            *d;
+    size_t          plen;
+    struct dirent  *de;
+
+    d = opendir(dir);
+    if (d == NULL) {
+        return;
+    }
+
+    plen = strlen(prefix);
+
+    while ((de = readdir(d)) != NULL) {
+        if (strncmp(de->d_name, prefix, plen) == 0) {
+            rc_local_ids_add(de->d_name + plen, set);
+        }
+    }
+
+    closedir(d);
+}
+
+
+unsigned
+rc_sandbox_local_sweep(int (*keep)(const char *id, void *data), void *data)
+{
+    char            path[96];
+    unsigned        i, n;
+    rc_local_ids_t  set;
+
+    memset(&set, 0, sizeof(set));
+
+    /* first what the host has, then (keep) what is recorded: a sandbox
+     * made meanwhile is recorded before it exists, so it is not listed */
+    rc_local_list_mounts(&set);
+    snprintf(path, sizeof(path), "%s-", rc_local_net.name);
+    rc_local_list_dir("/run/netns", path, &set);
+    snprintf(path, sizeof(path), "/sys/class/net/%sbr/brif", rc_local_net.name);
+    rc_local_list_dir(path, "v", &set);
+    rc_cgroup_list(rc_local_ids_add, &set);
+
+    n = 0;
+
+    for (i = 0; i < set.n; i++) {
+        if (keep && keep(set.ids[i], data)) {
+            continue;
+        }
+
+        rc_local_release_id(set.ids[i]);
+        n++;
+    }
+
+    free(set.ids);
+
+    return n;
 }
 
 

@@ -199,8 +199,9 @@ rc_sandbox_forget(rc_worker_t *w, rc_sandbox_t *sb)
 int
 rc_sandbox_boot(rc_worker_t *w, rc_sandbox_t *sb, char *err, size_t errlen)
 {
-    long long         start;
-    rc_sandbox_run_t  run;
+    long long            start;
+    rc_sandbox_run_t     run;
+    rc_sandbox_health_t  h;
 
     memset(&run, 0, sizeof(run));
     start = rc_now_ms();
@@ -209,13 +210,30 @@ rc_sandbox_boot(rc_worker_t *w, rc_sandbox_t *sb, char *err, size_t errlen)
         return -1;
     }
 
-    if (rc_engine_wait_healthy(w->driver->address(sb), w->health_timeout_ms,
-                               rc_worker_beat, w) != 0)
-    {
-        snprintf(err, errlen, "the engine did not answer within %ld ms",
-                 w->health_timeout_ms);
-        (void) w->driver->stop(sb);
-        return -1;
+    /* in short waits, so a sandbox that could not start (bwrap refused a
+     * bind source, say) fails at once with its reason, not a timeout */
+    for ( ;; ) {
+        if (rc_engine_wait_healthy(w->driver->address(sb), 250,
+                                   rc_worker_beat, w) == 0)
+        {
+            break;
+        }
+
+        w->driver->health(sb, &h);
+
+        if (!h.running) {
+            snprintf(err, errlen, "%s", h.why[0] ? h.why
+                     : "the sandbox stopped while its engine started");
+            (void) w->driver->stop(sb);
+            return -1;
+        }
+
+        if (rc_now_ms() - start >= w->health_timeout_ms) {
+            snprintf(err, errlen, "the engine did not answer within %ld ms",
+                     w->health_timeout_ms);
+            (void) w->driver->stop(sb);
+            return -1;
+        }
     }
 
     rc_info("sandbox.healthy", "sandbox=%s ws=%s ms=%lld", sb->id,

@@ -422,14 +422,82 @@ rc_serve_usage(void)
         "sleeping), exit\n"
         "  --teardown            destroy every sandbox of this node, remove "
         "the bridge\n"
-        "                        and firewall table, exit\n");
+        "                        and firewall table, exit\n"
+        "  --clean-host          without Redis: stop every sandbox of this "
+        "home and net\n"
+        "                        name, unmount, remove namespaces, bridge, "
+        "table, cgroups\n");
+}
+
+
+/* the host's pieces of sandboxes this node has no record of: what a
+ * worker that died mid-create left (its records are made first) */
+typedef struct {
+    rc_worker_t  *w;
+    redisReply   *known;
+} rc_serve_sweep_t;
+
+
+static int
+rc_serve_recorded(const char *id, void *data)
+{
+    size_t             i;
+    rc_serve_sweep_t  *sw = data;
+
+    if (sw->known == NULL) {
+        sw->known = rc_cmd(sw->w, "SMEMBERS " RP_KEY_NODE_SANDBOXES_PREFIX
+                           "%s", sw->w->node);
+    }
+
+    /* Redis did not answer: nothing is known stale */
+    if (sw->known == NULL || sw->known->type != REDIS_REPLY_ARRAY) {
+        return 1;
+    }
+
+    for (i = 0; i < sw->known->elements; i++) {
+        if (strcmp(sw->known->element[i]->str, id) == 0) {
+            return 1;
+        }
+    }
+
+    rc_warn("sandbox.stale", "sandbox=%s what=\"no record: its processes, "
+            "mount and namespace removed\"", id);
+
+    return 0;
+}
+
+
+static void
+rc_serve_sweep(rc_worker_t *w)
+{
+    rc_serve_sweep_t  sw;
+
+    sw.w = w;
+    sw.known = NULL;
+
+    (void) rc_sandbox_local_sweep(rc_serve_recorded, &sw);
+
+    freeReplyObject(sw.known);
+}
+
+
+/* nothing of this deployment left on the host (disks stay on disk) */
+static void
+rc_serve_clean_host(void)
+{
+    unsigned  n;
+
+    n = rc_sandbox_local_sweep(NULL, NULL);
+    rc_sandbox_local_teardown();
+
+    rc_info("host.clean", "sandboxes=%u", n);
 }
 
 
 /*
  * --teardown: every sandbox this node has (workspaces' and warm ones) is
- * destroyed with its record, then the network goes.  For auto/down and
- * the tests; the workspaces' records are left as they are.
+ * destroyed with its record, then the network goes.  For the tests; the
+ * workspaces' records are left as they are.
  */
 static void
 rc_serve_destroy_all(rc_worker_t *w)
@@ -453,7 +521,10 @@ rc_serve_destroy_all(rc_worker_t *w)
 /*
  * --sleep-all: the machine is going down (auto/down).  Every workspace
  * awake here is stopped and recorded as sleeping, so the next request
- * wakes it once a worker runs again; warm sandboxes are destroyed.
+ * wakes it once a worker runs again; warm sandboxes are destroyed.  Then
+ * nothing of the stack stays on the host: each sandbox's mount and
+ * namespace go too (a wake makes them again), and the bridge, firewall
+ * table and cgroup folder.
  */
 static void
 rc_serve_sleep_all(rc_worker_t *w)
@@ -477,6 +548,7 @@ rc_serve_sleep_all(rc_worker_t *w)
 
         rc_ws_remember_ports(w, sb.workspace, sb.addr);
         (void) w->driver->stop(&sb);
+        rc_sandbox_local_release(&sb);
 
         /* run with no worker up: nothing else changes the state now */
         snprintf(key, sizeof(key), RP_KEY_WORKSPACE_PREFIX "%s",
@@ -556,6 +628,11 @@ rc_serve_main(redisContext *redis, int argc, char **argv)
 
         if (strcmp(a, "--sleep-all") == 0) {
             teardown = 2;
+            continue;
+        }
+
+        if (strcmp(a, "--clean-host") == 0) {
+            teardown = 3;
             continue;
         }
 
@@ -663,16 +740,24 @@ rc_serve_main(redisContext *redis, int argc, char **argv)
         return 1;
     }
 
-    if (teardown == 2) {
-        rc_serve_sleep_all(&w);
+    if (teardown) {
+        if (teardown == 2) {
+            rc_serve_sleep_all(&w);
+        } else if (teardown == 1) {
+            rc_serve_destroy_all(&w);
+        }
+
+        rc_serve_clean_host();
         return 0;
     }
 
-    if (teardown) {
-        rc_serve_destroy_all(&w);
-        rc_sandbox_local_teardown();
-        return 0;
+    if (rc_sandbox_local_up(err, sizeof(err)) != 0) {
+        fprintf(stderr, "replicas-control: local sandboxes: %s\n", err);
+        return 1;
     }
+
+    /* a worker that died (kill -9, a crash) may have left pieces */
+    rc_serve_sweep(&w);
 
     snprintf(w.consumer, sizeof(w.consumer), "%s-%d", w.node, (int) getpid());
 

@@ -101,6 +101,13 @@ main(int argc, char **argv)
     }
 
     if (argc - i >= 1 && strcmp(argv[i], "serve") == 0) {
+        /* auto/down when Redis is gone: the host is cleaned all the same */
+        for (rv = i + 1; rv < argc; rv++) {
+            if (strcmp(argv[rv], "--clean-host") == 0) {
+                return rc_serve_main(NULL, argc - i, argv + i);
+            }
+        }
+
         rc = rc_connect(addr);
         if (rc == NULL) {
             return 1;

@@ -1,23 +1,47 @@
-# The README's first command: auto/up --detach brings Redis and the gateway
-# up, makes the default organisation, admin and key, prints a login link
-# and the URLs; the demo preview answers to the admin key and, in a
-# browser, after the login link; a second run keeps the same admin key;
-# auto/down stops everything.
+# The README's first command, run from a clone in a folder only root may
+# enter (as one under /root, mode 700), with REPLICAS_HOME and objs/ in
+# there too: auto/up --detach brings Redis and the gateway up, makes the
+# default organisation, admin and key, prints a login link and the URLs;
+# the sample workspace (a real sandbox) answers; the demo preview answers
+# to the admin key and, in a browser, after the login link.  auto/down,
+# from a shell without auto/up's settings, stops everything and leaves
+# nothing on the host (mounts, namespaces, links, firewall, cgroups); the
+# next auto/up keeps the same admin key and wakes the sample; auto/down
+# without Redis still stops the sandboxes; an auto/up that fails (its
+# port taken) stops what it started; and the home can then be removed.
 
 use strict;
 use warnings;
 use lib 't/lib';
 use Test::More;
+use Cwd ();
+use IO::Socket::INET;
 use Replicas::Test qw(repo_root tmpdir free_port http_request http_json wait_port poll_until);
 
-my $root = repo_root();
-my $home = tmpdir() . '/home';
+my $src = repo_root();
+my $private = tmpdir() . '/private';
+mkdir $private or die "$private: $!";
+chmod 0700, $private;
+my $root = "$private/replicas";
+# a clone, with the working tree's changes and new files on it (what is
+# tested), and a build folder of its own: a copy of the tested one
+# (agents hard-linked, they are big; nginx's tree marked configured)
+my $objs = Replicas::Test::objs_dir();
+system("git clone -q '$src' '$root' && cd '$src' && git ls-files -z --cached --others "
+       . "--exclude-standard | tar --null -T - --ignore-failed-read -cf - 2>/dev/null "
+       . "| tar -C '$root' -xf - && mkdir '$private/objs' && cp -a '$objs/nginx-src' "
+       . "'$objs/replicas-control' '$objs/replicas-engine' '$objs/ngx_http_replicas_module.so' "
+       . "'$private/objs/' && cp -al '$objs/agents' '$private/objs/agents' "
+       . "&& touch '$private/objs/nginx-src/objs/Makefile'") == 0
+    or BAIL_OUT('cannot clone the checkout under a private folder');
+my $home = "$private/home";
 my ($port, $redis_port) = (free_port(), free_port());
 my $net = 'u' . ($$ % 100000);
 my $range = sprintf('10.216.%d.0/24', $$ % 250);
 my %env = (REPLICAS_HOME => $home, REPLICAS_PORT => $port,
            REPLICAS_REDIS_PORT => $redis_port, REPLICAS_DEMO_ADDR => '127.0.0.78',
            REPLICAS_NET_NAME => $net, REPLICAS_NET_RANGE => $range,
+           REPLICAS_OBJS => "$private/objs",
            # nothing leaves the machine in a test
            REPLICAS_EGRESS => 'off');
 
@@ -34,7 +58,7 @@ END {
             last if `redis-cli -p $redis_port ping 2>/dev/null` =~ /PONG/;
             select(undef, undef, undef, 0.05);
         }
-        system(Replicas::Test::objs_dir() . "/replicas-control --redis 127.0.0.1:$redis_port "
+        system("$private/objs/replicas-control --redis 127.0.0.1:$redis_port "
                . "serve --home $home --net-name $net --net-range $range --teardown "
                . ">/dev/null 2>&1");
         system("redis-cli -p $redis_port shutdown nosave >/dev/null 2>&1");
@@ -152,7 +176,41 @@ is($res->{status}, 502, 'a closed port of the demo workspace: 502');
 
 ok(-s "$home/logs/gateway.log", 'gateway log under REPLICAS_HOME');
 
-# a second run keeps the organisation and the key
+# --- auto/down, from a shell without auto/up's settings -------------------------
+# (no REPLICAS_REDIS_PORT, REPLICAS_NET_NAME...: it reads what auto/up recorded)
+my @sandboxes = split ' ', `redis-cli -p $redis_port SMEMBERS replicas:node-sandboxes:\$(hostname)`;
+ok(scalar @sandboxes, 'the sample (and its warm pool) have sandboxes: ' . "@sandboxes");
+my $real_home = Cwd::realpath($home);
+
+sub host_clean {
+    my ($when) = @_;
+    my $mounts = do { local (@ARGV, $/) = '/proc/self/mountinfo'; <> };
+    unlike($mounts, qr{ \Q$real_home\E/}, "$when: nothing mounted under REPLICAS_HOME");
+    unlike(`ip netns list`, qr/^\Q$net\E-/m, "$when: no network namespace of it");
+    my $links = `ip -o link show`;
+    unlike($links, qr/\b\Q${net}br\E\b/, "$when: no bridge");
+    my $veths = join '|', map { "v\Q$_\E" } @sandboxes;
+    unlike($links, qr/\b(?:$veths)\b/, "$when: no veth of its sandboxes") if @sandboxes;
+    unlike(`nft list tables`, qr/\breplicas_\Q$net\E\b/, "$when: no firewall table");
+    is(join(' ', grep { -e "/sys/fs/cgroup/$_" }
+            map { ("$_/replicas-$net", "replicas-$net") } qw(memory pids unified)), '',
+       "$when: no cgroup folder (so no process of a sandbox left)");
+}
+
+{
+    local %ENV = (PATH => $ENV{PATH}, REPLICAS_HOME => $home);
+    $out = qx{$root/auto/down 2>&1};
+}
+is($?, 0, 'auto/down succeeds') or diag($out);
+ok(!wait_port('127.0.0.1', $port, 0.5), 'the gateway is gone');
+ok(!wait_port('127.0.0.1', $redis_port, 0.5), 'Redis is gone');
+ok(!-e "$home/control.pid" || !running(do { local (@ARGV, $/) = "$home/control.pid"; <> } + 0),
+   'the control worker is gone');
+like(do { local (@ARGV, $/) = "$home/logs/control.log"; <> }, qr/ws\.state ws=$sample state=sleeping/,
+     'the sample workspace was put to sleep');
+host_clean('after auto/down');
+
+# --- up again: the same key, the sample wakes -------------------------------------
 $out = qx{$root/auto/up --detach 2>&1};
 is($?, 0, 'auto/up runs again') or diag($out);
 chomp(my $key2 = do { local (@ARGV, $/) = "$home/admin.key"; <> });
@@ -163,14 +221,32 @@ like(do { local (@ARGV, $/) = "$home/logs/control.log"; <> }, qr/job\.start .*ty
 $res = http_request(port => $port, host => "3000-$sample.replicas.localhost:$port",
                     headers => [['Authorization', "Bearer $key"]]);
 is($res->{status}, 200, 'its preview answers again');
+like($res->{body}, qr/The sample workspace/, 'from its start hook');
 
+# --- auto/down when Redis is gone: the sandboxes stop all the same -----------------
+my $redis_pid = do { local (@ARGV, $/) = "$home/redis/redis.pid"; <> } + 0;
+kill 'KILL', $redis_pid;
+ok(poll_until(10, sub { !running($redis_pid) }), 'Redis died');
 $out = qx{$root/auto/down 2>&1};
-is($?, 0, 'auto/down succeeds');
+is($?, 0, 'auto/down succeeds without Redis') or diag($out);
+like($out, qr/redis does not answer/, 'and says it works without it');
 ok(!wait_port('127.0.0.1', $port, 0.5), 'the gateway is gone');
-ok(!wait_port('127.0.0.1', $redis_port, 0.5), 'Redis is gone');
-ok(!-e "$home/control.pid" || !running(do { local (@ARGV, $/) = "$home/control.pid"; <> } + 0),
-   'the control worker is gone');
-like(do { local (@ARGV, $/) = "$home/logs/control.log"; <> }, qr/ws\.state ws=$sample state=sleeping/,
-     'and the sample workspace sleeps');
+host_clean('after auto/down without Redis');
+
+# --- an auto/up that fails stops what it had started -------------------------------
+my $taken = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => $port, Listen => 5,
+                                  ReuseAddr => 1) or die "cannot hold port $port: $!";
+$out = qx{$root/auto/up --detach 2>&1};
+isnt($?, 0, 'auto/up fails when the gateway cannot listen');
+like($out, qr/auto\/up failed: stopping what it started/, 'and says it stops what it started')
+    or diag($out);
+close $taken;
+ok(!wait_port('127.0.0.1', $redis_port, 0.5), 'Redis is not left running');
+ok(!running(do { local (@ARGV, $/) = "$home/control.pid"; <> } + 0),
+   'nor the control worker');
+host_clean('after a failed auto/up');
+
+is(system('rm', '-rf', $home), 0, 'rm -rf $REPLICAS_HOME works');
+ok(!-e $home, 'and it is gone');
 
 done_testing();

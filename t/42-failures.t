@@ -8,6 +8,7 @@ use warnings;
 use lib 't/lib';
 use Test::More;
 use JSON::PP;
+use POSIX ();
 use Replicas::Test qw(start_redis http_request poll_until);
 use Replicas::Gateway qw(start_gateway ws_key);
 use Replicas::Identity qw(new_identity api);
@@ -116,6 +117,78 @@ sub wait_state {
         or diag $ctl->log;
     ok(poll_until(30, sub { state_of($id) eq 'deleted' }),
        'and is deleted after --delete-after asleep') or diag $ctl->log;
+    $ctl->stop;
+    $ctl->teardown;
+}
+
+# --- a sandbox that cannot start: bwrap's own words are the reason ----------------------
+{
+    # an "engine" bwrap cannot execute (a folder: it passes control's check)
+    my $bad = Replicas::Test::tmpdir() . '/not-an-engine';
+    mkdir $bad;
+    my $ctl = start_control(redis => $redis, gateway => $gw,
+                            args => ['--pool-size', 0, '--repo-root', $repos, '--engine', $bad]);
+    my $app = fixture_repo('cannot', { 'index.html' => "never served\n" });
+    my ($st, $j) = api($gw, $key, 'POST', '/v1/workspaces', { repository => $app });
+    my $id = $j->{id};
+    is(wait_state($id, 'failed', 90), 'failed', 'a workspace whose sandbox cannot start fails')
+        or diag $ctl->log;
+    like($redis->cmd('HGET', ws_key($id), 'reason') // '',
+         qr/^the sandbox could not start: bwrap: execvp \S+: Permission denied/,
+         "with bwrap's error as the reason, not a timeout");
+    like($ctl->log, qr/ws\.state ws=$id state=failed reason="the sandbox could not start: bwrap: /,
+         'and in the log');
+    $ctl->stop;
+    $ctl->teardown;
+}
+
+# --- a worker started after a kill -9 cleans what the dead one left -----------------------
+{
+    my $ctl = start_control(redis => $redis, gateway => $gw,
+                            args => ['--pool-size', 0, '--repo-root', $repos]);
+    my $app = fixture_repo('kept', { 'index.html' => "kept\n",
+        'replicas.json' => encode_json({ startHook => { commands => [
+            'python3 -m http.server 3000 --bind 0.0.0.0 >/dev/null 2>&1 &'] } }) });
+    my ($st, $j) = api($gw, $key, 'POST', '/v1/workspaces', { repository => $app });
+    my $id = $j->{id};
+    is(wait_state($id, 'awake'), 'awake', 'a workspace runs') or diag $ctl->log;
+
+    # what a worker killed in the middle of making a sandbox leaves: a
+    # namespace with its veth on the bridge, a mounted disk and a cgroup
+    # with a process, of a sandbox no record names
+    my ($net, $home) = ($ctl->{net}, $ctl->{home});
+    my $stale = 'zzstale00001';
+    my $merged = "$home/sandboxes/$stale/merged";
+    my $cg = (-e '/sys/fs/cgroup/cgroup.controllers' ? '/sys/fs/cgroup'
+              : '/sys/fs/cgroup/memory') . "/replicas-$net/$stale";
+    system("ip netns add $net-$stale && ip link add v$stale type veth peer name p$stale"
+           . " && ip link set p$stale netns $net-$stale && ip link set v$stale master ${net}br") == 0
+        or BAIL_OUT('cannot make a stale namespace');
+    system("mkdir -p $merged && mount -t tmpfs stale $merged") == 0 or BAIL_OUT('cannot mount');
+    mkdir $cg or BAIL_OUT("cannot make $cg: $!");
+    my $sleeper = fork // die;
+    if ($sleeper == 0) {
+        open my $fh, '>', "$cg/cgroup.procs" or POSIX::_exit(1);
+        print $fh "$$\n";
+        close $fh;
+        exec 'sleep', '300';
+    }
+    ok(poll_until(5, sub { `cat $cg/cgroup.procs` =~ /\d/ }), 'a process in the stale cgroup');
+
+    $ctl->kill9(0);
+    $ctl->start;
+    ok(poll_until(20, sub { waitpid($sleeper, POSIX::WNOHANG()) == $sleeper }),
+       "the new worker stops the stale sandbox's processes") or diag $ctl->log;
+    ok(!-d $cg, 'removes its cgroup');
+    my $mounts = do { local (@ARGV, $/) = '/proc/self/mountinfo'; <> };
+    unlike($mounts, qr{\Q$merged\E}, 'unmounts its disk');
+    unlike(`ip netns list`, qr/\Q$net-$stale\E/, 'deletes its network namespace');
+    isnt(system("ip link show v$stale >/dev/null 2>&1"), 0, 'and its veth');
+    like($ctl->log, qr/sandbox\.stale sandbox=$stale/, 'and says so');
+    is(state_of($id), 'awake', 'the recorded workspace is left alone');
+    my $res = http_request(port => $gw->{port}, host => "3000-$id.$gw->{domain}",
+                           headers => [['Authorization', "Bearer $key"]]);
+    is($res->{body}, "kept\n", 'and still serves');
     $ctl->stop;
     $ctl->teardown;
 }
