@@ -121,6 +121,7 @@ rp_build_engine() {
         "$RP_ROOT"/engine/*.c "$RP_ROOT/ngx_replicas_module/common/rp_log.c" \
         "$RP_ROOT/ngx_replicas_module/common/rp_buf.c" \
         "$RP_ROOT/ngx_replicas_module/common/rp_url.c" \
+        "$RP_ROOT/ngx_replicas_module/common/rp_addr.c" \
         -lmicrohttpd -ljansson -lgit2 -lcurl -lcrypto -lpthread -o "$RP_OBJS/replicas-engine"
 }
 
