@@ -135,6 +135,7 @@ rp_build_unit() {
             # pure files of control and the engine, with their libraries
             test_yaml.c) extra=(-I "$RP_ROOT/control" "$RP_ROOT/control/rc_yaml.c"
                                 -ljansson -lyaml) ;;
+            test_repo_url.c) extra=(-I "$RP_ROOT/control" "$RP_ROOT/control/rc_repo_url.c") ;;
             test_ports.c) extra=(-I "$RP_ROOT/engine" "$RP_ROOT/engine/re_ports.c") ;;
             test_github.c) extra=(-I "$RP_ROOT/engine" "$RP_ROOT/engine/re_github.c"
                                   -lcurl -ljansson) ;;
