@@ -121,6 +121,7 @@ rp_build_engine() {
         "$RP_ROOT"/engine/*.c "$RP_ROOT/ngx_replicas_module/common/rp_log.c" \
         "$RP_ROOT/ngx_replicas_module/common/rp_buf.c" \
         "$RP_ROOT/ngx_replicas_module/common/rp_url.c" \
+        "$RP_ROOT/ngx_replicas_module/common/rp_addr.c" \
         -lmicrohttpd -ljansson -lgit2 -lcurl -lcrypto -lpthread -o "$RP_OBJS/replicas-engine"
 }
 
@@ -134,6 +135,7 @@ rp_build_unit() {
             # pure files of control and the engine, with their libraries
             test_yaml.c) extra=(-I "$RP_ROOT/control" "$RP_ROOT/control/rc_yaml.c"
                                 -ljansson -lyaml) ;;
+            test_repo_url.c) extra=(-I "$RP_ROOT/control" "$RP_ROOT/control/rc_repo_url.c") ;;
             test_ports.c) extra=(-I "$RP_ROOT/engine" "$RP_ROOT/engine/re_ports.c") ;;
             test_github.c) extra=(-I "$RP_ROOT/engine" "$RP_ROOT/engine/re_github.c"
                                   -lcurl -ljansson) ;;

@@ -213,7 +213,8 @@ rc_image_build(rc_worker_t *w, const char *org, const char *url,
                                "state building", ikey, url, org, name));
     }
 
-    if (rc_git_clone(url, token, repo, rc_worker_beat, w, err, errlen) != 0) {
+    if (rc_git_clone(url, token, repo, &w->repo_policy, rc_worker_beat, w,
+                     err, errlen) != 0) {
         goto failed;
     }
 
@@ -376,8 +377,8 @@ rc_images_ensure(rc_worker_t *w, const char *org, json_t *urls,
 
     json_array_foreach(urls, i, url) {
         if (!json_is_string(url)
-            || rc_repo_url_check(json_string_value(url), 0, &w->repo_roots,
-                                 err, errlen) != 0)
+            || rc_repo_url_check(json_string_value(url), 0, &w->repo_policy,
+                                 org, err, errlen) != 0)
         {
             goto failed;
         }
@@ -657,7 +658,9 @@ rc_image_refresh(rc_worker_t *w, const char *key)
     }
 
     /* allowed when it was built; the operator may have changed that */
-    if (rc_repo_url_check(url, 0, &w->repo_roots, err, sizeof(err)) != 0) {
+    if (rc_repo_url_check(url, 0, &w->repo_policy, org, err, sizeof(err))
+        != 0)
+    {
         rc_warn("image.check_refused", "image=%s error=\"%s\"", key, err);
         goto done;
     }
@@ -677,8 +680,8 @@ rc_image_refresh(rc_worker_t *w, const char *key)
         token = NULL;
     }
 
-    if (rc_git_remote_head(url, token, head, branch, sizeof(branch), err,
-                           sizeof(err)) != 0)
+    if (rc_git_remote_head(url, token, &w->repo_policy, head, branch,
+                           sizeof(branch), err, sizeof(err)) != 0)
     {
         rc_warn("image.check_failed", "image=%s error=\"%s\"", key, err);
         goto done;

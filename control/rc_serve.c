@@ -417,7 +417,16 @@ rc_serve_usage(void)
         "replicas_secrets_key)\n"
         "  --repo-root DIR       local repositories (paths, file://) may be "
         "used from\n"
-        "                        under DIR; repeatable (none: remote only)\n"
+        "                        under DIR/<org id>/ by that organisation; "
+        "repeatable\n"
+        "                        (none: remote only)\n"
+        "  --allow-repo-range CIDR  repository hosts may be in this "
+        "special range\n"
+        "                        (loopback, private, ...); repeatable "
+        "(none)\n"
+        "  --repo-hosts FILE     addresses of repository hosts (hosts(5) "
+        "lines), looked\n"
+        "                        up before DNS; checked like any\n"
         "  --sleep-all           stop every workspace of this node (now "
         "sleeping), exit\n"
         "  --teardown            destroy every sandbox of this node, remove "
@@ -636,6 +645,11 @@ rc_serve_main(redisContext *redis, int argc, char **argv)
             continue;
         }
 
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            rc_serve_usage();
+            return 0;
+        }
+
         if (i + 1 >= argc) {
             rc_serve_usage();
             return 2;
@@ -686,9 +700,18 @@ rc_serve_main(redisContext *redis, int argc, char **argv)
         } else if (strcmp(a, "--delete-after") == 0) {
             w.delete_after_s = atol(v);
         } else if (strcmp(a, "--repo-root") == 0
-                   && w.repo_roots.n < RC_REPO_ROOTS_MAX)
+                   && w.repo_policy.n < RC_REPO_ROOTS_MAX)
         {
-            w.repo_roots.roots[w.repo_roots.n++] = v;
+            w.repo_policy.roots[w.repo_policy.n++] = v;
+        } else if (strcmp(a, "--repo-hosts") == 0) {
+            w.repo_policy.hosts_file = v;
+        } else if (strcmp(a, "--allow-repo-range") == 0) {
+            if (rc_repo_url_allow(&w.repo_policy, v) != 0) {
+                fprintf(stderr, "replicas-control: --allow-repo-range %s: "
+                        "not an address range (A.B.C.D/N, X::/N), or more "
+                        "than %d\n", v, RC_REPO_RANGES_MAX);
+                return 2;
+            }
         } else if (strcmp(a, "--image-refresh") == 0) {
             w.image_refresh_s = atol(v);
         } else if (strcmp(a, "--secrets-key") == 0) {

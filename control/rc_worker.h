@@ -35,7 +35,8 @@ typedef struct {
     long                        image_refresh_s; /* rebuild check */
     long                        health_timeout_ms;
 
-    rc_repo_roots_t             repo_roots;      /* local repos allowed */
+    rc_repo_policy_t            repo_policy;     /* local roots, allowed
+                                                    address ranges */
     const char                 *platform_url;    /* the gateway, as seen
                                                     from sandboxes */
     const char                 *platform_host;   /* its Host: domain:port */

@@ -44,6 +44,109 @@ rc_usage(void)
 }
 
 
+/*
+ * What each admin command takes, checked before anything is done: a
+ * "--help" answers with the usage (exit 0) and an option the command does
+ * not know with the usage too (exit 2), so neither becomes a name, an id or
+ * an email ("org create --help" made an organisation named "--help").
+ * valued: options followed by a value (which may start with "-"); flags:
+ * options alone.
+ */
+typedef struct {
+    const char  *cmd;
+    const char  *sub;          /* NULL: the command has none */
+    const char  *valued;       /* space-separated */
+    const char  *flags;
+} rc_command_t;
+
+
+static const rc_command_t  rc_commands[] = {
+    { "workspace", "put", "--state --addr --org", "" },
+    { "workspace", "show", "", "" },
+    { "workspace", "delete", "", "" },
+    { "org", "create", "", "" },
+    { "user", "create", "--org --email", "--admin" },
+    { "key", "create", "--user --workspace", "" },
+    { "key", "list", "--org", "" },
+    { "key", "revoke", "--org", "" },
+    { "login-link", NULL, "--user --url", "" },
+    { "environment", "check", "--org --name --secrets-key --write", "" },
+    { NULL, NULL, NULL, NULL }
+};
+
+
+static int
+rc_word_in(const char *word, const char *list)
+{
+    size_t  len;
+
+    len = strlen(word);
+
+    while (*list) {
+        if (strncmp(list, word, len) == 0
+            && (list[len] == ' ' || list[len] == '\0'))
+        {
+            return 1;
+        }
+
+        list += strcspn(list, " ");
+        list += strspn(list, " ");
+    }
+
+    return 0;
+}
+
+
+/* -1 fine; else the exit status after the usage (0 asked for, 2 wrong) */
+static int
+rc_args_check(int argc, char **argv)
+{
+    int                  i, first;
+    const rc_command_t  *c;
+
+    for (i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            return 0;
+        }
+    }
+
+    for (c = rc_commands; c->cmd; c++) {
+        if (strcmp(argv[0], c->cmd) == 0
+            && (c->sub == NULL || (argc > 1 && strcmp(argv[1], c->sub) == 0)))
+        {
+            break;
+        }
+    }
+
+    if (c->cmd == NULL) {
+        return 2;
+    }
+
+    first = c->sub ? 2 : 1;
+
+    for (i = first; i < argc; i++) {
+        if (argv[i][0] != '-') {
+            continue;                      /* a name, an id */
+        }
+
+        if (rc_word_in(argv[i], c->flags)) {
+            continue;
+        }
+
+        if (!rc_word_in(argv[i], c->valued) || i + 1 == argc) {
+            fprintf(stderr, "replicas-control: %s%s%s: unknown option or "
+                    "missing value \"%s\"\n", c->cmd, c->sub ? " " : "",
+                    c->sub ? c->sub : "", argv[i]);
+            return 2;
+        }
+
+        i++;                               /* its value */
+    }
+
+    return -1;
+}
+
+
 static redisContext *
 rc_connect(const char *addr)
 {
@@ -101,9 +204,14 @@ main(int argc, char **argv)
     }
 
     if (argc - i >= 1 && strcmp(argv[i], "serve") == 0) {
-        /* auto/down when Redis is gone: the host is cleaned all the same */
+        /* serve --help: the usage; --clean-host (auto/down when Redis is
+         * gone): the host cleaned all the same.  Neither needs Redis
+         * (nothing is touched before the options are read). */
         for (rv = i + 1; rv < argc; rv++) {
-            if (strcmp(argv[rv], "--clean-host") == 0) {
+            if (strcmp(argv[rv], "--clean-host") == 0
+                || strcmp(argv[rv], "--help") == 0
+                || strcmp(argv[rv], "-h") == 0)
+            {
                 return rc_serve_main(NULL, argc - i, argv + i);
             }
         }
@@ -121,7 +229,17 @@ main(int argc, char **argv)
 
     if (argc - i < 2) {
         rc_usage();
-        return 2;
+        return argc - i == 1 && (strcmp(argv[i], "--help") == 0
+                                 || strcmp(argv[i], "-h") == 0) ? 0 : 2;
+    }
+
+    /* before Redis: a usage question needs no connection, and changes
+     * nothing */
+    rv = rc_args_check(argc - i, argv + i);
+
+    if (rv >= 0) {
+        rc_usage();
+        return rv;
     }
 
     rc = rc_connect(addr);

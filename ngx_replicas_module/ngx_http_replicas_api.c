@@ -620,7 +620,7 @@ ngx_http_replicas_api_validate(ngx_http_request_t *r,
     size_t       len, i;
     json_t      *f[7], *all, *v;
     const char  *s;
-    char        *text;
+    char        *text, why[256];
     ngx_int_t    port, rc;
 
     static const rp_api_field_t  create[] = {
@@ -678,6 +678,12 @@ ngx_http_replicas_api_validate(ngx_http_request_t *r,
         if (rp_url_has_userinfo(s, len)) {
             rp_api_invalid("no credentials in a repository URL: put the "
                            "token in an environment as REPLICAS_GIT_TOKEN");
+        }
+
+        /* this machine or a range no setting allows: refused before any
+         * job; names are resolved and checked by control */
+        if (rp_repo_url_refused(s, len, why, sizeof(why))) {
+            rp_api_invalid(why);
         }
 
         if (ngx_http_replicas_api_add(r, ctx, s, len) != NGX_OK) {
@@ -767,6 +773,11 @@ ngx_http_replicas_api_validate(ngx_http_request_t *r,
                 rp_api_invalid("\"repositories\" must be URLs or paths of 1 "
                                "to 512 characters without spaces or "
                                "credentials");
+            }
+
+            if (rp_repo_url_refused(s, len, why, sizeof(why))) {
+                json_decref(all);
+                rp_api_invalid(why);
             }
         }
 

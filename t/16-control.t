@@ -56,6 +56,27 @@ is($redis->cmd('EXISTS', ws_key('ok1')), 0, 'and nothing was written');
 ($rc) = control('frobnicate');
 is($rc, 2, 'usage error');
 
+# --help and unknown options: the usage, and nothing created ("org create
+# --help" made an organisation named "--help")
+my $keys_before = $redis->cmd('DBSIZE');
+for my $cmd ('org create --help', 'org create -h', 'user create --org o1 --email a@b.c --help',
+             'key create --help', 'key list --help', 'key revoke --help', 'login-link --help',
+             'workspace put w1 --state awake --help', 'workspace show --help',
+             'environment check --help', 'org --help', '--help', 'serve --help') {
+    my ($code, $text) = control($cmd);
+    is($code, 0, "$cmd: exit 0");
+    like($text, qr/usage: replicas-control|--repo-root/, "$cmd: the usage");
+}
+for my $cmd ('org create --name x', 'org create -x', 'user create --org o1 --email a@b.c --bogus',
+             'key create --user u1 --scope all', 'key list --org', 'login-link --user u1 --to x',
+             'workspace put w1 --state awake --force') {
+    my ($code, $text) = control($cmd);
+    is($code, 2, "$cmd: exit 2");
+    like($text, qr/unknown option or missing value/, "$cmd: says which option");
+}
+is($redis->cmd('DBSIZE'), $keys_before, 'none of them wrote anything to Redis');
+is_deeply($redis->cmd('KEYS', 'replicas:org:*'), [], 'no organisation was made');
+
 my $dead = qx{$bin --redis 127.0.0.1:1 workspace show x 2>&1};
 is($? >> 8, 1, 'unreachable Redis: exit 1');
 

@@ -31,9 +31,9 @@ my $ctl = start_control(redis => $redis, gateway => $gw,
 
 # the start hook serves the checkout on 3000, in the background
 my $serve = serve_hook();
-my $app1 = fixture_repo('app1', { 'index.html' => "app one\n", 'replicas.json' => $serve });
+my $app1 = fixture_repo('app1', { 'index.html' => "app one\n", 'replicas.json' => $serve }, $me->{org});
 # the same in replicas.yaml
-my $app2 = fixture_repo('app2', { 'index.html' => "app two\n", 'replicas.yaml' => <<'YAML' });
+my $app2 = fixture_repo('app2', { 'index.html' => "app two\n", 'replicas.yaml' => <<'YAML' }, $me->{org});
 startHook:
   commands:
     - python3 -m http.server 3000 --bind 0.0.0.0 >/dev/null 2>&1 &
@@ -71,7 +71,7 @@ isnt($brec->{addr}, $rec->{addr}, 'at another address');
 
 # --- several repositories in one workspace ---------------------------------------
 my $multi = fixture_repo('multi', { 'replicas.json' => encode_json({ startHook => { commands => [
-    'python3 -m http.server 3000 --bind 0.0.0.0 --directory /workspace >/dev/null 2>&1 &'] } }) });
+    'python3 -m http.server 3000 --bind 0.0.0.0 --directory /workspace >/dev/null 2>&1 &'] } }) }, $me->{org});
 ($st, $j) = api($gw, $key, 'POST', '/v1/workspaces', { repository => $multi, repositories => [$app1, $app2] });
 my $m = $j->{id};
 is($ws->wait_state($m, 'awake'), 'awake', "a workspace of three repositories ($m)") or diag $ctl->log;
@@ -92,7 +92,7 @@ my $app3 = fixture_repo('app3', { 'index.html' => "app three\n", 'replicas.json'
     { warmHook => { commands => ['echo warming up the image'] },
       startHook => { commands => [
         'printf "%s|%s" "$GREETING" "$ONLY_GLOBAL" > greeting.txt', 'echo start hook was here',
-        'python3 -m http.server 3000 --bind 0.0.0.0 >/dev/null 2>&1 &'] } }) });
+        'python3 -m http.server 3000 --bind 0.0.0.0 >/dev/null 2>&1 &'] } }) }, $me->{org});
 ($st, $j) = api($gw, $key, 'POST', '/v1/workspaces',
                 { repository => $app3, environment => 'staging' });
 my $c = $j->{id};
@@ -126,7 +126,33 @@ api($gw, $key, 'DELETE', "/v1/workspaces/$nosuch");
 my $outside = $j->{id};
 is($ws->wait_state($outside, 'failed'), 'failed', 'a local repository outside --repo-root: failed');
 like($redis->cmd('HGET', ws_key($outside), 'reason') // '', qr/--repo-root/, 'saying why');
+# ... and says so through the API, in the workspace and in the list
+($st, $j) = api($gw, $key, 'GET', "/v1/workspaces/$outside");
+is($j->{state}, 'failed', 'GET: failed');
+like($j->{reason} // '', qr/--repo-root/, 'GET: with the reason');
+($st, $j) = api($gw, $key, 'GET', '/v1/workspaces');
+my ($listed) = grep { $_->{id} eq $outside } @{ $j->{workspaces} };
+like($listed->{reason} // '', qr/--repo-root/, 'the list: with the reason');
+($st, $j) = api($gw, $key, 'GET', "/v1/workspaces/$a");
+ok(!exists $j->{reason}, 'an awake workspace has no reason');
 api($gw, $key, 'DELETE', "/v1/workspaces/$outside");
+
+# local repositories are per organisation: another organisation's key
+# cannot make a workspace of the first one's repository (by its path, nor
+# by file://, nor by a link in its own folder)
+my $them = new_identity($redis, email => 'other@example.com');
+ok($them->{org} ne $me->{org}, 'a second organisation');
+my $theirs = Replicas::Test::tmpdir() . "/repos/$them->{org}";
+mkdir $theirs;
+symlink $app1, "$theirs/borrowed" or die "symlink: $!";
+for my $repo ($app1, "file://$app1", "$theirs/borrowed") {
+    ($st, $j) = api($gw, $them->{key}, 'POST', '/v1/workspaces', { repository => $repo });
+    my $id = $j->{id};
+    is(Replicas::Workspaces->new($gw, $them->{key})->wait_state($id, 'failed'), 'failed',
+       "the other org's $repo: failed");
+    ($st, $j) = api($gw, $them->{key}, 'GET', "/v1/workspaces/$id");
+    like($j->{reason} // '', qr/organisation's own folder/, 'saying why, through the API');
+}
 
 # --- isolation, seen from inside A's network namespace --------------------------
 my $ns = "$ctl->{net}-$rec->{sandbox}";

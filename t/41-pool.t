@@ -37,7 +37,7 @@ my $node = $ctl->{node};
 
 my $serve = serve_hook();
 my $repo = fixture_repo('pooled', { 'index.html' => "version one\n",
-                                    'replicas.json' => $serve });
+                                    'replicas.json' => $serve }, $me->{org});
 
 sub create {
     my ($st, $j) = api($gw, $key, 'POST', '/v1/workspaces',

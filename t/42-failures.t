@@ -32,7 +32,7 @@ sub wait_state {
     my $ctl = start_control(redis => $redis, gateway => $gw,
                             args => ['--pool-size', 0, '--memory', 96, '--repo-root', $repos]);
     my $hog = fixture_repo('hog', { 'replicas.json' => encode_json({ startHook => { commands => [
-        'python3 -c "import time; b = bytearray(400 * 1024 * 1024); time.sleep(60)"'] } }) });
+        'python3 -c "import time; b = bytearray(400 * 1024 * 1024); time.sleep(60)"'] } }) }, $me->{org});
     my ($st, $j) = api($gw, $key, 'POST', '/v1/workspaces', { repository => $hog });
     my $id = $j->{id};
     ok(poll_until(60, sub { state_of($id) eq 'awake' || state_of($id) eq 'failed' }),
@@ -58,7 +58,7 @@ sub wait_state {
         'index.html' => "slow but there\n",
         'replicas.json' => encode_json({
             warmHook => { commands => ['sleep 3'] },
-            startHook => { commands => ['python3 -m http.server 3000 --bind 0.0.0.0 >/dev/null 2>&1 &'] } }) });
+            startHook => { commands => ['python3 -m http.server 3000 --bind 0.0.0.0 >/dev/null 2>&1 &'] } }) }, $me->{org});
     my ($st, $j) = api($gw, $key, 'POST', '/v1/workspaces', { repository => $slow });
     my $id = $j->{id};
 
@@ -108,7 +108,7 @@ sub wait_state {
     my $ctl = start_control(redis => $redis, gateway => $gw,
                             args => ['--pool-size', 0, '--idle-sleep', 3, '--delete-after', 4,
                                      '--repo-root', $repos]);
-    my $idle = fixture_repo('idle', { 'index.html' => "idle\n" });
+    my $idle = fixture_repo('idle', { 'index.html' => "idle\n" }, $me->{org});
     my ($st, $j) = api($gw, $key, 'POST', '/v1/workspaces', { repository => $idle });
     my $id = $j->{id};
     # watched in Redis, not through the API: API calls are activity

@@ -27,10 +27,14 @@ my $src = fixture_repo('private', {
         'python3 -m http.server 3000 --bind 0.0.0.0 >/dev/null 2>&1 &'] } }) });
 system('git', 'clone', '-q', '--bare', $src, "$dir/repos/private.git") == 0 or die 'git clone --bare';
 
-# TLS for localhost (Debian's libgit2 verifies with mbedTLS, which knows
-# DNS names, not IP addresses), trusted through REPLICAS_GIT_CA_FILE
-system("openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost "
-       . "-addext subjectAltName=DNS:localhost -keyout $dir/tls.key -out $dir/tls.crt "
+# TLS for the host's name (Debian's libgit2 verifies with mbedTLS, which
+# knows DNS names, not IP addresses), trusted through REPLICAS_GIT_CA_FILE.
+# The name, git.test, is the worker's to resolve (--repo-hosts: 127.0.0.1),
+# and loopback is a range it fetches from only because this test allows it
+# (--allow-repo-range 127.0.0.0/8); nothing else knows the name, so the
+# clone works only if the worker pins it for libgit2's own lookup.
+system("openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=git.test "
+       . "-addext subjectAltName=DNS:git.test -keyout $dir/tls.key -out $dir/tls.crt "
        . ">/dev/null 2>&1") == 0 or die 'openssl';
 open my $pw, '>', "$dir/htpasswd" or die;
 print $pw "x-access-token:{PLAIN}$token\n";
@@ -64,14 +68,19 @@ start_nginx(port => $git_port, module => '', http => <<"CONF");
         }
     }
 CONF
-my $url = "https://localhost:$git_port/private.git";
+my $url = "https://git.test:$git_port/private.git";
+open my $hosts, '>', "$dir/hosts" or die;
+print $hosts "127.0.0.1 git.test\n";
+close $hosts;
 
 my $redis = start_redis();
 my $gw = start_gateway(redis => $redis, auth => 'on');
 my $me = new_identity($redis);
 my $them = new_identity($redis, email => 'other@example.com');
 local $ENV{REPLICAS_GIT_CA_FILE} = "$dir/tls.crt";
-my $ctl = start_control(redis => $redis, gateway => $gw, args => ['--pool-size', 0]);
+my $ctl = start_control(redis => $redis, gateway => $gw,
+                        args => ['--pool-size', 0, '--repo-hosts', "$dir/hosts",
+                                 '--allow-repo-range', '127.0.0.0/8']);
 
 sub wait_state {
     my ($id) = @_;

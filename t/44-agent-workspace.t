@@ -43,7 +43,7 @@ my $ctl = start_control(redis => $redis, gateway => $gw,
 (my $host = $ctl->{range}) =~ s{\.0/\d+$}{.1};
 
 my $repo = fixture_repo('agentapp', { 'README.md' => "# an app\n",
-    'replicas.json' => encode_json({ systemPrompt => 'The tests of this app run with make check.' }) });
+    'replicas.json' => encode_json({ systemPrompt => 'The tests of this app run with make check.' }) }, $me->{org});
 my ($st, $j) = api($gw, $key, 'POST', '/v1/workspaces', { repository => $repo });
 my $id = $j->{id};
 is($ws->wait_state($id, 'awake'), 'awake', "workspace $id") or diag $ctl->log;

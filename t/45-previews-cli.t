@@ -41,7 +41,7 @@ my $repo = fixture_repo('site', {
         'python3 -m http.server 3000 --bind 0.0.0.0 >/dev/null 2>&1 &',
         'replicas preview create 3000 --public > preview-url.txt 2> preview-err.txt',
         'replicas computer info > computer.txt 2>&1',
-        'replicas preview create 3737 --public > engine-public.txt 2>&1 || echo refused >> engine-public.txt'] } }) });
+        'replicas preview create 3737 --public > engine-public.txt 2>&1 || echo refused >> engine-public.txt'] } }) }, $me->{org});
 
 my ($st, $j) = api($gw, $key, 'POST', '/v1/workspaces', { repository => $repo });
 my $id = $j->{id};

@@ -65,7 +65,7 @@ my $repo = fixture_repo('site', {
         . ' >/tmp/c3.log 2>&1; test -s /tmp/shot.png && echo made > shot.txt || echo none > shot.txt) &',
         # until websockify listens (bounded)
         'for i in $(seq 60); do replicas computer info > computer.txt 2>&1;'
-        . ' grep -q "^desktop *running.*http" computer.txt && break; sleep 1; done &'] } }) });
+        . ' grep -q "^desktop *running.*http" computer.txt && break; sleep 1; done &'] } }) }, $me->{org});
 
 my ($st, $j) = api($gw, $key, 'POST', '/v1/workspaces', { repository => $repo });
 my $id = $j->{id};
@@ -214,7 +214,7 @@ ok(poll_until(30, sub { ($redis->cmd('HGET', ws_key($id), 'state') // '') eq 'de
 # --- a repository that says "desktop": false ------------------------------------------
 my $plain = fixture_repo('plain', { 'index.html' => "plain\n",
     'replicas.json' => encode_json({ desktop => JSON::PP::false,
-        startHook => { commands => ['echo "${DISPLAY-unset}" > display.txt'] } }) });
+        startHook => { commands => ['echo "${DISPLAY-unset}" > display.txt'] } }) }, $me->{org});
 ($st, $j) = api($gw, $key, 'POST', '/v1/workspaces', { repository => $plain });
 my $id2 = $j->{id};
 is($ws->wait_state($id2, 'awake'), 'awake', "a workspace of a repository without a desktop ($id2)")

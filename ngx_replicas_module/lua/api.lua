@@ -161,6 +161,8 @@ local function view(id, w)
             repositories = w.repositories and cjson.decode(w.repositories) or {w.repository},
             environment = w.environment ~= '' and w.environment or cjson.null,
             agent = w.agent, created_at = tonumber(w.created), previews = previews_of(id),
+            -- why it failed (control's words: no secret, no value in them)
+            reason = (w.reason and w.reason ~= '') and w.reason or nil,
             desktop_url = preview_url('6080', id), engine_url = preview_url('3737', id)}
 end
 

@@ -56,7 +56,7 @@ sub agent_workspace_flow {
                                      '--repo-root', tmpdir() . '/repos']);
     (my $host = $ctl->{range}) =~ s{\.0/\d+$}{.1};
 
-    my $repo = fixture_repo('agentapp', { 'README.md' => "# an app\n" });
+    my $repo = fixture_repo('agentapp', { 'README.md' => "# an app\n" }, $me->{org});
     my ($st, $j) = api($gw, $key, 'POST', '/v1/workspaces', { repository => $repo,
                                                                 agent => $o{agent} });
     my $id = $j->{id};

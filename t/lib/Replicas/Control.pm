@@ -175,10 +175,14 @@ sub teardown {
 }
 
 # A git repository in the temp dir with the given files, committed on
-# main: fixture_repo('app', { 'index.html' => '...' }) -> its path.
+# main: fixture_repo('app', { 'index.html' => '...' }, $org) -> its path,
+# tmpdir/repos/<org>/app: the organisation's own folder under the
+# worker's --repo-root (tmpdir/repos), the only one its workspaces may use.
+# Without an org: tmpdir/repos/app, which no organisation may use (a
+# source for a git host of the test's own).
 sub fixture_repo {
-    my ($name, $files) = @_;
-    my $dir = tmpdir() . "/repos/$name";
+    my ($name, $files, $org) = @_;
+    my $dir = tmpdir() . '/repos/' . (defined $org ? "$org/" : '') . $name;
     make_path($dir);
     _git($dir, 'init', '-q', '-b', 'main');
     _git($dir, 'config', 'user.email', 'fixture@example.com');
