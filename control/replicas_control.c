@@ -66,6 +66,8 @@ static const rc_command_t  rc_commands[] = {
     { "workspace", "delete", "", "" },
     { "org", "create", "", "" },
     { "user", "create", "--org --email", "--admin" },
+    { "user", "disable", "--user", "" },
+    { "user", "delete", "--user", "" },
     { "key", "create", "--user --workspace", "" },
     { "key", "list", "--org", "" },
     { "key", "revoke", "--org", "" },
