@@ -62,6 +62,13 @@ typedef struct {
 typedef struct {
     int         running;       /* processes alive inside */
     long        oom_kills;     /* since the last start */
+    /* usage, 0 where unknown: its writable disk (used and size), memory
+     * (now and its limit), CPU time since the last start */
+    unsigned long long  disk_bytes;
+    unsigned long long  disk_limit_bytes;
+    unsigned long long  memory_bytes;
+    unsigned long long  memory_limit_bytes;
+    unsigned long long  cpu_usec;
 } rc_sandbox_health_t;
 
 
@@ -98,6 +105,9 @@ typedef struct {
     gid_t        gid;
     unsigned long long  memory_max;
     unsigned     pids_max;
+    unsigned     cpu_millis;   /* CPU quota, 1000 = one CPU; 0: none */
+    unsigned long long  disk_max;  /* the writable layer's filesystem
+                                      image, bytes (serve --disk) */
 } rc_local_conf_t;
 
 
