@@ -12,7 +12,8 @@
  *            kept (a sleeping workspace)
  *   destroy  disk and address gone too (idempotent)
  *   address  where the gateway reaches it (IPv4; ports as in the sandbox)
- *   health   whether it still runs, and whether it ran out of memory
+ *   health   whether it still runs, whether it ran out of memory, and
+ *            what it uses (disk, memory, CPU time)
  *   root     a path on this machine where control may write into the
  *            workspace's disk (git branch, environment files); a remote
  *            driver would do this through the engine instead
