@@ -42,6 +42,8 @@ typedef struct {
      * layer of its own, or "bind": one directory used as is (builds) */
     char        lower[RC_SANDBOX_PATH_MAX];
     char        bind[RC_SANDBOX_PATH_MAX];
+    unsigned long long  disk_max;     /* its writable disk's size at
+                                         create; 0: the driver's default */
 } rc_sandbox_t;
 
 

@@ -472,7 +472,9 @@ rc_local_create(rc_sandbox_t *sb, char *err, size_t errlen)
         /* a retried create finds its first mounts: start over */
         (void) rc_local_disk_down(sb);
 
-        if (rc_disk_make(image, rc_local.disk_max, 0, 0, err, errlen) != 0
+        if (rc_disk_make(image, sb->disk_max ? sb->disk_max
+                                             : rc_local.disk_max,
+                         0, 0, err, errlen) != 0
             || rc_local_disk_up(sb, err, errlen) != 0)
         {
             return -1;
