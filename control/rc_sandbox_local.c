@@ -343,12 +343,27 @@ rc_local_lower_links(rc_sandbox_t *sb, char *opts, size_t size, char *err,
 }
 
 
+/* a sandbox made before disk images: its writable layer is the
+ * directory upper/ beside merged/, on the host's filesystem, no quota */
+static int
+rc_local_legacy(rc_sandbox_t *sb)
+{
+    char         path[RC_SANDBOX_PATH_MAX];
+    struct stat  st;
+
+    rc_local_path(sb, "upper", path, sizeof(path));
+
+    return sb->bind[0] == '\0' && stat(path, &st) == 0;
+}
+
+
 /* the disk image mounted, and the overlay over it at merged (nothing
  * where they are mounted already: a wake, a redone job) */
 static int
 rc_local_disk_up(rc_sandbox_t *sb, char *err, size_t errlen)
 {
     int   cwd, rc;
+    char *p;
     char  dir[RC_SANDBOX_PATH_MAX], disk[RC_SANDBOX_PATH_MAX];
     char  image[RC_SANDBOX_PATH_MAX + 16], merged[RC_SANDBOX_PATH_MAX];
     char  opts[3 * RC_SANDBOX_PATH_MAX + 64], path[RC_SANDBOX_PATH_MAX + 16];
@@ -360,6 +375,17 @@ rc_local_disk_up(rc_sandbox_t *sb, char *err, size_t errlen)
 
     if (rc_disk_is_mount(merged)) {
         return 0;
+    }
+
+    if (rc_local_legacy(sb)) {
+        if (rc_local_lower_links(sb, opts, sizeof(opts), err, errlen) != 0) {
+            return -1;
+        }
+
+        /* the same options, its own layer's place */
+        p = strstr(opts, ",upperdir=");
+        snprintf(p, sizeof(opts) - (p - opts), ",upperdir=upper,workdir=work");
+        goto overlay;
     }
 
     if (rc_mkdirs(disk, 0700) != 0 || rc_mkdirs(merged, 0755) != 0) {
@@ -390,6 +416,8 @@ rc_local_disk_up(rc_sandbox_t *sb, char *err, size_t errlen)
     if (rc_local_lower_links(sb, opts, sizeof(opts), err, errlen) != 0) {
         return -1;
     }
+
+overlay:
 
     cwd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
 
@@ -656,8 +684,8 @@ rc_local_start(rc_sandbox_t *sb, const rc_sandbox_run_t *run, char *err,
 
     rc_local_root(sb, root, sizeof(root));
     /* a workspace's run directory is on its disk (within its quota) */
-    rc_local_path(sb, sb->bind[0] ? "run" : "disk/run", rundir,
-                  sizeof(rundir));
+    rc_local_path(sb, sb->bind[0] || rc_local_legacy(sb) ? "run" : "disk/run",
+                  rundir, sizeof(rundir));
     if (run->log_path) {
         snprintf(logpath, sizeof(logpath), "%s", run->log_path);
     } else {

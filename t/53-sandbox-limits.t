@@ -183,6 +183,18 @@ ok(poll_until(30, sub { $redis->cmd('HGET', ws_key($small), 'usage_at') }), 'its
 my $su = $j->{usage} // {};
 cmp_ok($su->{disk_limit_bytes}, '<=', 40 << 20, "its disk is the organisation's size ($su->{disk_limit_bytes})");
 cmp_ok($su->{disk_limit_bytes}, '<', $u->{disk_limit_bytes}, 'smaller than --disk 64 gives');
+
+# --- a sandbox made before disk images (upgrade): upper/ beside merged/ ----------
+api($gw, $key, 'POST', "/v1/workspaces/$small/sleep");
+is($ws->wait_state($small, 'sleeping'), 'sleeping', 'it sleeps');
+my $old = "$ctl->{home}/sandboxes/" . $redis->cmd('HGET', ws_key($small), 'sandbox');
+my @user = getpwnam('replicas-ws');
+unlink "$old/disk.img";
+mkdir "$old/$_" for qw(upper work run);
+chown $user[2], $user[3], "$old/upper", "$old/run";
+api($gw, $key, 'POST', "/v1/workspaces/$small/wake");
+is($ws->wait_state($small, 'awake'), 'awake', 'the old layout wakes') or diag $ctl->log;
+ok(-d "$old/upper/.home", 'on its upper/ directory as before');
 api($gw, $key, 'DELETE', "/v1/workspaces/$small");
 
 done_testing();
