@@ -18,7 +18,7 @@ RP_PACKAGES=(
     libssl-dev libcurl4-openssl-dev libjansson-dev libgit2-dev libmicrohttpd-dev libyaml-dev
     perl
     wrk curl openssl
-    bubblewrap iproute2 nftables
+    bubblewrap iproute2 nftables e2fsprogs util-linux
     git python3 fcgiwrap
     chromium
     xvfb openbox x11vnc novnc websockify

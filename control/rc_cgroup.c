@@ -4,6 +4,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -18,8 +19,13 @@
 
 #define RC_CGROUP_ROOT  "/sys/fs/cgroup"
 
-static int   rc_cgroup_v2;
-static char  rc_cgroup_group[64];
+static int          rc_cgroup_v2;
+static char         rc_cgroup_group[64];
+/* where CPU quota and CPU time are kept (NULL: not on this machine):
+ * v2 "" (the one hierarchy); v1 the controllers' directories, cpu and
+ * cpuacct, which may be one mounted twice */
+static const char  *rc_cgroup_cpu;
+static const char  *rc_cgroup_acct;
 
 
 static int
@@ -79,6 +85,68 @@ rc_cgroup_dir(char *buf, size_t size, const char *ctl, const char *name)
 }
 
 
+/* v1: cpu and cpuacct where mounted; one directory when co-mounted
+ * ("cpu,cpuacct" linked as both) */
+static int
+rc_cgroup_v1_cpu(char *err, size_t errlen)
+{
+    char         path[512], cpu[PATH_MAX], acct[PATH_MAX];
+    struct stat  st;
+
+    if (stat(RC_CGROUP_ROOT "/cpu/cpu.cfs_quota_us", &st) != 0) {
+        return 0;
+    }
+
+    rc_cgroup_cpu = "cpu";
+    rc_cgroup_acct = "cpu";
+
+    if (realpath(RC_CGROUP_ROOT "/cpu", cpu) != NULL
+        && realpath(RC_CGROUP_ROOT "/cpuacct", acct) != NULL
+        && strcmp(cpu, acct) != 0)
+    {
+        rc_cgroup_acct = "cpuacct";
+    }
+
+    rc_cgroup_dir(path, sizeof(path), rc_cgroup_cpu, NULL);
+    if (mkdir(path, 0755) != 0 && errno != EEXIST) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+
+    if (rc_cgroup_acct != rc_cgroup_cpu) {
+        rc_cgroup_dir(path, sizeof(path), rc_cgroup_acct, NULL);
+        if (mkdir(path, 0755) != 0 && errno != EEXIST) {
+            snprintf(err, errlen, "%s: %s", path, strerror(errno));
+            return -1;
+        }
+    }
+
+    return 0;
+}
+
+
+/* the v1 controllers a sandbox's cgroup lives in: n of them */
+static size_t
+rc_cgroup_v1_ctls(const char *ctls[4])
+{
+    size_t  n;
+
+    n = 0;
+    ctls[n++] = "memory";
+    ctls[n++] = "pids";
+
+    if (rc_cgroup_cpu) {
+        ctls[n++] = rc_cgroup_cpu;
+
+        if (rc_cgroup_acct != rc_cgroup_cpu) {
+            ctls[n++] = rc_cgroup_acct;
+        }
+    }
+
+    return n;
+}
+
+
 int
 rc_cgroup_init(const char *group, char *err, size_t errlen)
 {
@@ -99,6 +167,14 @@ rc_cgroup_init(const char *group, char *err, size_t errlen)
             return -1;
         }
 
+        /* cpu apart: a machine without it still has the other limits */
+        if (rc_write_file(RC_CGROUP_ROOT "/cgroup.subtree_control", "+cpu")
+            == 0)
+        {
+            rc_cgroup_cpu = "";
+            rc_cgroup_acct = "";
+        }
+
         rc_cgroup_dir(path, sizeof(path), NULL, NULL);
 
         if (mkdir(path, 0755) != 0 && errno != EEXIST) {
@@ -109,7 +185,9 @@ rc_cgroup_init(const char *group, char *err, size_t errlen)
         snprintf(path + strlen(path), sizeof(path) - strlen(path),
                  "/cgroup.subtree_control");
 
-        if (rc_write_file(path, "+memory +pids") != 0) {
+        if (rc_write_file(path, "+memory +pids") != 0
+            || (rc_cgroup_cpu && rc_write_file(path, "+cpu") != 0))
+        {
             snprintf(err, errlen, "%s: %s", path, strerror(errno));
             return -1;
         }
@@ -139,7 +217,14 @@ rc_cgroup_init(const char *group, char *err, size_t errlen)
         return -1;
     }
 
-    return 0;
+    return rc_cgroup_v1_cpu(err, errlen);
+}
+
+
+int
+rc_cgroup_has_cpu(void)
+{
+    return rc_cgroup_cpu != NULL;
 }
 
 
@@ -156,18 +241,50 @@ rc_cgroup_set(const char *ctl, const char *name, const char *file,
 }
 
 
+/* quota per period of 100 ms: 1000 millis is one CPU's 100 ms */
+static int
+rc_cgroup_set_cpu(const char *name, unsigned cpu_millis)
+{
+    char  value[48];
+
+    if (rc_cgroup_v2) {
+        snprintf(value, sizeof(value), "%u 100000", cpu_millis * 100);
+        return rc_cgroup_set(NULL, name, "cpu.max", value);
+    }
+
+    if (rc_cgroup_set(rc_cgroup_cpu, name, "cpu.cfs_period_us", "100000")
+        != 0)
+    {
+        return -1;
+    }
+
+    snprintf(value, sizeof(value), "%u", cpu_millis * 100);
+
+    return rc_cgroup_set(rc_cgroup_cpu, name, "cpu.cfs_quota_us", value);
+}
+
+
 int
 rc_cgroup_create(const char *name, uint64_t memory_max, unsigned pids_max,
-    char *err, size_t errlen)
+    unsigned cpu_millis, char *err, size_t errlen)
 {
     char         path[512], value[32];
-    const char  *ctls[] = { "memory", "pids" };
-    size_t       i;
+    const char  *ctls[4];
+    size_t       i, n;
+
+    if (cpu_millis && rc_cgroup_cpu == NULL) {
+        snprintf(err, errlen, "cgroup: this machine has no cpu controller "
+                 "for a CPU quota (serve --cpus 0: none)");
+        return -1;
+    }
 
     /* a fresh cgroup each start: the OOM counter starts at zero */
     (void) rc_cgroup_destroy(name);
 
-    for (i = 0; i < (rc_cgroup_v2 ? 1 : 2); i++) {
+    n = rc_cgroup_v2 ? 1 : rc_cgroup_v1_ctls(ctls);
+    ctls[0] = "memory";
+
+    for (i = 0; i < n; i++) {
         rc_cgroup_dir(path, sizeof(path), ctls[i], name);
 
         if (mkdir(path, 0755) != 0) {
@@ -203,6 +320,10 @@ rc_cgroup_create(const char *name, uint64_t memory_max, unsigned pids_max,
         goto failed;
     }
 
+    if (cpu_millis && rc_cgroup_set_cpu(name, cpu_millis) != 0) {
+        goto failed;
+    }
+
     return 0;
 
 failed:
@@ -218,7 +339,9 @@ failed:
 int
 rc_cgroup_enter(const char *name, pid_t pid)
 {
-    char  value[32];
+    char         value[32];
+    const char  *ctls[4];
+    size_t       i, n;
 
     snprintf(value, sizeof(value), "%d", (int) pid);
 
@@ -226,11 +349,15 @@ rc_cgroup_enter(const char *name, pid_t pid)
         return rc_cgroup_set(NULL, name, "cgroup.procs", value);
     }
 
-    if (rc_cgroup_set("memory", name, "cgroup.procs", value) != 0) {
-        return -1;
+    n = rc_cgroup_v1_ctls(ctls);
+
+    for (i = 0; i < n; i++) {
+        if (rc_cgroup_set(ctls[i], name, "cgroup.procs", value) != 0) {
+            return -1;
+        }
     }
 
-    return rc_cgroup_set("pids", name, "cgroup.procs", value);
+    return 0;
 }
 
 
@@ -298,10 +425,56 @@ rc_cgroup_oom_kills(const char *name)
 }
 
 
+static uint64_t
+rc_cgroup_number(const char *ctl, const char *name, const char *file,
+    const char *field)
+{
+    char   path[512], buf[4096], *p;
+
+    rc_cgroup_dir(path, sizeof(path), ctl, name);
+    snprintf(path + strlen(path), sizeof(path) - strlen(path), "/%s", file);
+
+    if (rc_read_file(path, buf, sizeof(buf)) < 0) {
+        return 0;
+    }
+
+    p = buf;
+
+    if (field) {
+        p = strstr(buf, field);
+        if (p == NULL) {
+            return 0;
+        }
+        p += strlen(field);
+    }
+
+    return strtoull(p, NULL, 10);
+}
+
+
+void
+rc_cgroup_usage(const char *name, uint64_t *memory, uint64_t *cpu_usec)
+{
+    if (rc_cgroup_v2) {
+        *memory = rc_cgroup_number(NULL, name, "memory.current", NULL);
+        *cpu_usec = rc_cgroup_number(NULL, name, "cpu.stat", "usage_usec ");
+        return;
+    }
+
+    *memory = rc_cgroup_number("memory", name, "memory.usage_in_bytes", NULL);
+    *cpu_usec = rc_cgroup_acct
+                ? rc_cgroup_number(rc_cgroup_acct, name, "cpuacct.usage",
+                                   NULL) / 1000
+                : 0;
+}
+
+
 int
 rc_cgroup_destroy(const char *name)
 {
     int              i, rv;
+    size_t           k, n;
+    const char      *ctls[4];
     char             path[512];
     struct stat      st;
     struct timespec  ts = { 0, 5 * 1000 * 1000 };
@@ -335,8 +508,11 @@ rc_cgroup_destroy(const char *name)
 
 pids:
 
-    if (!rc_cgroup_v2) {
-        rc_cgroup_dir(path, sizeof(path), "pids", name);
+    /* the other v1 controllers' directories, empty now */
+    n = rc_cgroup_v2 ? 0 : rc_cgroup_v1_ctls(ctls);
+
+    for (k = 1; k < n; k++) {
+        rc_cgroup_dir(path, sizeof(path), ctls[k], name);
 
         for (i = 0; i < 200 && rmdir(path) != 0 && errno == EBUSY; i++) {
             nanosleep(&ts, NULL);

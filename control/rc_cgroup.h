@@ -1,7 +1,8 @@
 /*
- * Memory and process limits for a sandbox: one cgroup per sandbox, under
- * cgroup v2 (the unified hierarchy of a systemd machine) or, where the
- * machine still mounts v1 controllers, under memory/ and pids/.
+ * Memory, process and CPU limits for a sandbox: one cgroup per sandbox,
+ * under cgroup v2 (the unified hierarchy of a systemd machine) or, where
+ * the machine still mounts v1 controllers, under memory/, pids/, cpu/ and
+ * cpuacct/.
  */
 
 #ifndef RC_CGROUP_H
@@ -15,9 +16,13 @@
 /* detects the hierarchy once; 0, or -1 with err if neither is usable */
 int rc_cgroup_init(const char *group, char *err, size_t errlen);
 
-/* (re)creates the sandbox's cgroup with fresh counters and limits */
+/* (re)creates the sandbox's cgroup with fresh counters and limits;
+ * cpu_millis: a CPU quota (1000 = one CPU's time), 0 none */
 int rc_cgroup_create(const char *name, uint64_t memory_max,
-    unsigned pids_max, char *err, size_t errlen);
+    unsigned pids_max, unsigned cpu_millis, char *err, size_t errlen);
+
+/* 1 if CPU quotas can be set on this machine (after init) */
+int rc_cgroup_has_cpu(void);
 
 /* moves a process (and so its future children) into the cgroup */
 int rc_cgroup_enter(const char *name, pid_t pid);
@@ -27,6 +32,9 @@ int rc_cgroup_count(const char *name);
 
 /* times the kernel's OOM killer acted inside it since its creation */
 long rc_cgroup_oom_kills(const char *name);
+
+/* memory in use now and CPU time used since creation (0 if unknown) */
+void rc_cgroup_usage(const char *name, uint64_t *memory, uint64_t *cpu_usec);
 
 /* kills everything in it and removes it; 0 or -1 */
 int rc_cgroup_destroy(const char *name);

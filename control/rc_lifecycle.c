@@ -5,6 +5,9 @@
  *     workspace fails, with the reason (every second, per machine);
  *   - an engine busy with a hook or an agent counts as activity (every
  *     15 s, per machine);
+ *   - awake workspaces' usage of disk, memory and CPU into their records
+ *     (every 5 s, per machine: one HSET each), with a warning when the
+ *     disk is (nearly) full;
  *   - awake workspaces idle for --idle-sleep get a sleep job, and sleeping
  *     ones idle for --delete-after are deleted (every 5 s, one worker of
  *     the whole deployment);
@@ -92,6 +95,92 @@ rc_lifecycle_watch(rc_worker_t *w)
 
         free(state);
         rc_unlock(w);
+    }
+
+    freeReplyObject(r);
+}
+
+
+/* what GET /v1/workspaces/{id} shows as "usage" (lua/api.lua) */
+static void
+rc_lifecycle_usage_save(rc_worker_t *w, const char *ws,
+    const rc_sandbox_health_t *h)
+{
+    char         key[96], disk[24], dlimit[24], mem[24], mlimit[24];
+    char         cpu[32], at[24], warning[200];
+    const char  *argv[16];
+    redisReply  *r;
+
+    snprintf(key, sizeof(key), RP_KEY_WORKSPACE_PREFIX "%s", ws);
+    snprintf(disk, sizeof(disk), "%llu", h->disk_bytes);
+    snprintf(dlimit, sizeof(dlimit), "%llu", h->disk_limit_bytes);
+    snprintf(mem, sizeof(mem), "%llu", h->memory_bytes);
+    snprintf(mlimit, sizeof(mlimit), "%llu", h->memory_limit_bytes);
+    snprintf(cpu, sizeof(cpu), "%.3f", h->cpu_usec / 1e6);
+    snprintf(at, sizeof(at), "%ld", (long) time(NULL));
+
+    warning[0] = '\0';
+
+    /* 95 %: ext4 keeps a little for itself, "full" comes before 100 % */
+    if (h->disk_limit_bytes
+        && h->disk_bytes >= h->disk_limit_bytes / 100 * 95)
+    {
+        snprintf(warning, sizeof(warning), "the workspace's disk is full: "
+                 "%llu of %llu MiB used, writes fail (ENOSPC); delete files "
+                 "or ask for a larger --disk", h->disk_bytes >> 20,
+                 h->disk_limit_bytes >> 20);
+    }
+
+    argv[0] = "HSET";
+    argv[1] = key;
+    argv[2] = "usage_disk";
+    argv[3] = disk;
+    argv[4] = "usage_disk_limit";
+    argv[5] = dlimit;
+    argv[6] = "usage_memory";
+    argv[7] = mem;
+    argv[8] = "usage_memory_limit";
+    argv[9] = mlimit;
+    argv[10] = "usage_cpu";
+    argv[11] = cpu;
+    argv[12] = "usage_at";
+    argv[13] = at;
+    argv[14] = "usage_warning";
+    argv[15] = warning;
+
+    r = rc_cmdargv(w, 16, argv);
+    freeReplyObject(r);
+}
+
+
+static void
+rc_lifecycle_usage(rc_worker_t *w)
+{
+    size_t               i;
+    char                 key[96], *state;
+    rc_sandbox_t         sb;
+    redisReply          *r;
+    rc_sandbox_health_t  h;
+
+    r = rc_cmd(w, "SMEMBERS " RP_KEY_NODE_SANDBOXES_PREFIX "%s", w->node);
+
+    for (i = 0; r && r->type == REDIS_REPLY_ARRAY && i < r->elements; i++) {
+        if (rc_sandbox_load(w, r->element[i]->str, &sb) != 0
+            || sb.workspace[0] == '\0')
+        {
+            continue;
+        }
+
+        snprintf(key, sizeof(key), RP_KEY_WORKSPACE_PREFIX "%s",
+                 sb.workspace);
+        state = rc_hget(w, key, "state");
+
+        if (state && strcmp(state, "awake") == 0) {
+            w->driver->health(&sb, &h);
+            rc_lifecycle_usage_save(w, sb.workspace, &h);
+        }
+
+        free(state);
     }
 
     freeReplyObject(r);
@@ -211,6 +300,11 @@ rc_lifecycle_tick(rc_worker_t *w)
     snprintf(what, sizeof(what), "busy:%s", w->node);
     if (rc_lifecycle_turn(w, what, 15000)) {
         rc_lifecycle_busy(w);
+    }
+
+    snprintf(what, sizeof(what), "usage:%s", w->node);
+    if (rc_lifecycle_turn(w, what, 5000)) {
+        rc_lifecycle_usage(w);
     }
 
     if (rc_lifecycle_turn(w, "idle", 5000)) {

@@ -102,10 +102,14 @@ rc_net_host_addr(const rc_net_conf_t *nc, char *buf, size_t size)
 }
 
 
-/* the destinations sandboxes never reach, with egress or without */
+/* the destinations sandboxes never reach, with egress or without: the
+ * special-purpose ranges of RFC 6890 (documentation and benchmarking
+ * ones too: some sites number their own networks in them) and multicast */
 #define RC_NET_NOT_PUBLIC                                                     \
     "0.0.0.0/8, 10.0.0.0/8, 100.64.0.0/10, 127.0.0.0/8, 169.254.0.0/16, "     \
-    "172.16.0.0/12, 192.0.0.0/24, 192.168.0.0/16, 224.0.0.0/4, 240.0.0.0/4"
+    "172.16.0.0/12, 192.0.0.0/24, 192.0.2.0/24, 192.88.99.0/24, "             \
+    "192.168.0.0/16, 198.18.0.0/15, 198.51.100.0/24, 203.0.113.0/24, "        \
+    "224.0.0.0/4, 240.0.0.0/4"
 
 
 /* the IPv4 nameservers of /etc/resolv.conf (what sandboxes see too, /etc

@@ -93,6 +93,12 @@ rc_pool_claim(rc_worker_t *w, const char *ws, const char *org, json_t *urls,
         return -1;
     }
 
+    /* warm sandboxes have serve --disk's size, not the organisation's */
+    if (rc_org_disk_max(w, org) != 0) {
+        rc_info("pool.miss", "ws=%s reason=disk", ws);
+        return -1;
+    }
+
     start = rc_now_ms();
 
     rc_image_key(org, json_string_value(json_array_get(urls, 0)), key);

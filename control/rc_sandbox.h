@@ -12,7 +12,8 @@
  *            kept (a sleeping workspace)
  *   destroy  disk and address gone too (idempotent)
  *   address  where the gateway reaches it (IPv4; ports as in the sandbox)
- *   health   whether it still runs, and whether it ran out of memory
+ *   health   whether it still runs, whether it ran out of memory, and
+ *            what it uses (disk, memory, CPU time)
  *   root     a path on this machine where control may write into the
  *            workspace's disk (git branch, environment files); a remote
  *            driver would do this through the engine instead
@@ -41,6 +42,8 @@ typedef struct {
      * layer of its own, or "bind": one directory used as is (builds) */
     char        lower[RC_SANDBOX_PATH_MAX];
     char        bind[RC_SANDBOX_PATH_MAX];
+    unsigned long long  disk_max;     /* its writable disk's size at
+                                         create; 0: the driver's default */
 } rc_sandbox_t;
 
 
@@ -64,6 +67,13 @@ typedef struct {
     long        oom_kills;     /* since the last start */
     char        why[256];      /* not running: the driver's word on why,
                                   when it has one (bwrap's error), or "" */
+    /* usage, 0 where unknown: its writable disk (used and size), memory
+     * (now and its limit), CPU time since the last start */
+    unsigned long long  disk_bytes;
+    unsigned long long  disk_limit_bytes;
+    unsigned long long  memory_bytes;
+    unsigned long long  memory_limit_bytes;
+    unsigned long long  cpu_usec;
 } rc_sandbox_health_t;
 
 
@@ -100,6 +110,9 @@ typedef struct {
     gid_t        gid;
     unsigned long long  memory_max;
     unsigned     pids_max;
+    unsigned     cpu_millis;   /* CPU quota, 1000 = one CPU; 0: none */
+    unsigned long long  disk_max;  /* the writable layer's filesystem
+                                      image, bytes (serve --disk) */
 } rc_local_conf_t;
 
 

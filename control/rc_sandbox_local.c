@@ -5,12 +5,17 @@
  *   network  its own namespace and address (rc_net.c)
  *   disk     overlayfs: the repositories' image layers, read-only and
  *            shared, under a writable layer of its own, so a new sandbox
- *            costs no copy; mounted on the host at sandboxes/<id>/merged
- *   limits   a cgroup with memory and process limits (rc_cgroup.c)
+ *            costs no copy; mounted on the host at sandboxes/<id>/merged.
+ *            The writable layer is a filesystem image of --disk MiB
+ *            (rc_disk.c), loop-mounted at sandboxes/<id>/disk while the
+ *            sandbox runs: the kernel enforces its size (ENOSPC inside)
+ *   limits   a cgroup with memory, process and CPU limits (rc_cgroup.c)
  *   inside   bubblewrap, run as an unprivileged user: new user, mount,
- *            PID, IPC and UTS namespaces; /usr and /etc read-only, the
- *            disk at /workspace, a private /tmp, nothing else of the host
- *            (not REPLICAS_HOME, not /root, not other sandboxes)
+ *            PID, IPC and UTS namespaces, no nested user namespace, a
+ *            seccomp filter (rc_seccomp.c); /usr read-only, of /etc only
+ *            what programs read (rc_local_etc), the disk at /workspace, a
+ *            private /tmp, nothing else of the host (not REPLICAS_HOME,
+ *            not /root, not other sandboxes)
  *
  * Processes are started detached (double fork): a sandbox outlives the
  * worker that started it, as a VM outlives its control plane.  The cgroup
@@ -25,11 +30,13 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
+#include <pwd.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -37,16 +44,18 @@
 #include <unistd.h>
 
 #include "rc_cgroup.h"
+#include "rc_disk.h"
 #include "rc_exec.h"
 #include "rc_net.h"
 #include "rc_sandbox.h"
+#include "rc_seccomp.h"
 
 
 #define RC_BWRAP          "/usr/bin/bwrap"
 #define RC_ENGINE_PATH    "/opt/replicas/bin/replicas-engine"
 #define RC_AGENTS_PATH    "/opt/replicas/agents"
 #define RC_CLI_PATH       "/opt/replicas/bin/replicas"
-#define RC_ARGS_MAX       96
+#define RC_ARGS_MAX       320
 #define RC_ENV_MAX        256
 #define RC_BINDS_MAX      8
 /* written to the engine's log before each start: what follows it is
@@ -56,8 +65,37 @@
 static rc_local_conf_t  rc_local;
 static rc_net_conf_t    rc_local_net;
 static char             rc_local_resolv[RC_SANDBOX_PATH_MAX];  /* or "" */
+static char             rc_local_resolv_text[512];
 static char             rc_local_dns[160];
 static char             rc_local_group[32];
+/* the sandbox's own /etc/passwd and /etc/group: its user, root, nobody */
+static char             rc_local_passwd[512];
+static char             rc_local_groups[256];
+
+/*
+ * What of the host's /etc a sandbox sees, read-only (those that exist):
+ * what libc, the shells, git, ssh, python, node, java, the agents' CLIs,
+ * chromium and the desktop read.  Not passwd, shadow, group, hostname,
+ * machine-id, ssh host keys, the host's services' configurations, nor
+ * the host's gitconfig, npmrc, pip.conf or environment (credentials and
+ * settings of the host's own users).
+ */
+static const char  *rc_local_etc[] = {
+    "/etc/alternatives", "/etc/ssl", "/etc/ca-certificates",
+    "/etc/ca-certificates.conf", "/etc/ld.so.cache", "/etc/ld.so.conf",
+    "/etc/ld.so.conf.d", "/etc/nsswitch.conf", "/etc/host.conf",
+    "/etc/gai.conf", "/etc/protocols", "/etc/services", "/etc/networks",
+    "/etc/localtime", "/etc/timezone", "/etc/locale.alias",
+    "/etc/os-release", "/etc/debian_version", "/etc/shells",
+    "/etc/profile", "/etc/profile.d", "/etc/bash.bashrc", "/etc/inputrc",
+    "/etc/terminfo", "/etc/mime.types", "/etc/mailcap", "/etc/magic",
+    "/etc/magic.mime", "/etc/ssh/ssh_config", "/etc/ssh/ssh_config.d",
+    "/etc/python3", "/etc/python3.11", "/etc/perl",
+    "/etc/java-17-openjdk", "/etc/fonts", "/etc/X11", "/etc/xdg",
+    "/etc/gtk-3.0", "/etc/chromium", "/etc/chromium.d", "/etc/glvnd",
+    "/etc/vim", "/etc/wgetrc", "/etc/xml", "/etc/sgml", "/etc/iproute2",
+    NULL
+};
 
 
 /*
@@ -125,7 +163,31 @@ rc_local_resolv_conf(const char *dns, char *err, size_t errlen)
 
     close(fd);
 
+    snprintf(rc_local_resolv_text, sizeof(rc_local_resolv_text), "%s", text);
+
     return 0;
+}
+
+
+static void
+rc_local_users(void)
+{
+    struct group   *gr;
+    struct passwd  *pw;
+
+    pw = getpwuid(rc_local.uid);
+    gr = getgrgid(rc_local.gid);
+
+    snprintf(rc_local_passwd, sizeof(rc_local_passwd),
+             "root:x:0:0:root:/root:/usr/sbin/nologin\n"
+             "%s:x:%u:%u::/workspace/.home:/bin/bash\n"
+             "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n",
+             pw ? pw->pw_name : "replicas", (unsigned) rc_local.uid,
+             (unsigned) rc_local.gid);
+
+    snprintf(rc_local_groups, sizeof(rc_local_groups),
+             "root:x:0:\n%s:x:%u:\nnogroup:x:65534:\n",
+             gr ? gr->gr_name : "replicas", (unsigned) rc_local.gid);
 }
 
 
@@ -166,7 +228,16 @@ rc_sandbox_local_init(const rc_local_conf_t *conf, char *err, size_t errlen)
     snprintf(rc_local_group, sizeof(rc_local_group), "replicas-%s",
              conf->net_name);
 
+    rc_local_users();
+
     if (rc_cgroup_init(rc_local_group, err, errlen) != 0) {
+        return -1;
+    }
+
+    /* said once, at start, rather than by every sandbox that fails */
+    if (conf->cpu_millis && !rc_cgroup_has_cpu()) {
+        snprintf(err, errlen, "--cpus: this machine's cgroups have no cpu "
+                 "controller (--cpus 0: no CPU quota)");
         return -1;
     }
 
@@ -240,58 +311,192 @@ rc_local_mkdir_owned(const char *path, char *err, size_t errlen)
 
 
 /*
- * The disk: the image layers under the sandbox's own upper layer, at
- * sandboxes/<id>/merged.  A create replaces a mount a first attempt left;
- * a start after --sleep-all (which unmounts every disk) mounts it again,
- * and leaves one that is there alone.
+ * The image layers as links lower/0, lower/1, ... beside the disk: the
+ * overlay is mounted with paths relative to the sandbox's directory, so
+ * its options (in the sandbox's /proc/self/mountinfo) name no host path.
  */
 static int
-rc_local_mount(rc_sandbox_t *sb, int replace, char *err, size_t errlen)
+rc_local_lower_links(rc_sandbox_t *sb, char *opts, size_t size, char *err,
+    size_t errlen)
 {
-    char         upper[RC_SANDBOX_PATH_MAX], work[RC_SANDBOX_PATH_MAX];
-    char         merged[RC_SANDBOX_PATH_MAX], dir[RC_SANDBOX_PATH_MAX];
-    char         opts[3 * RC_SANDBOX_PATH_MAX + 64];
-    struct stat  st, pst;
+    int     i;
+    char    link[RC_SANDBOX_PATH_MAX + 32], *copy, *layer, *save;
+    size_t  len;
 
-    rc_local_path(sb, NULL, dir, sizeof(dir));
-    rc_local_path(sb, "upper", upper, sizeof(upper));
-    rc_local_path(sb, "work", work, sizeof(work));
-    rc_local_path(sb, "merged", merged, sizeof(merged));
+    rc_local_path(sb, "lower", link, sizeof(link));
+    (void) rc_rmtree(link);
 
-    if (replace) {
-        (void) umount2(merged, MNT_DETACH);
-
-    } else if (stat(merged, &st) == 0 && stat(dir, &pst) == 0
-               && st.st_dev != pst.st_dev)
-    {
-        return 0;
-    }
-
-    snprintf(opts, sizeof(opts), "lowerdir=%s,upperdir=%s,workdir=%s",
-             sb->lower, upper, work);
-
-    if (mount("overlay", merged, "overlay", MS_NOSUID | MS_NODEV, opts) != 0)
-    {
-        snprintf(err, errlen, "overlay mount on %s: %s", merged,
-                 strerror(errno));
+    if (rc_mkdirs(link, 0700) != 0 || (copy = strdup(sb->lower)) == NULL) {
+        snprintf(err, errlen, "%s: %s", link, strerror(errno));
         return -1;
     }
 
+    len = snprintf(opts, size, "lowerdir=");
+
+    for (i = 0, layer = strtok_r(copy, ":", &save); layer;
+         i++, layer = strtok_r(NULL, ":", &save))
+    {
+        rc_local_path(sb, "lower", link, sizeof(link));
+        snprintf(link + strlen(link), sizeof(link) - strlen(link), "/%d", i);
+
+        if (symlink(layer, link) != 0) {
+            snprintf(err, errlen, "%s: %s", link, strerror(errno));
+            free(copy);
+            return -1;
+        }
+
+        len += snprintf(opts + len, size - len, "%slower/%d", i ? ":" : "",
+                        i);
+    }
+
+    free(copy);
+
+    snprintf(opts + len, size - len, ",upperdir=disk/upper,workdir=disk/work");
+
     return 0;
+}
+
+
+/* a sandbox made before disk images: its writable layer is the
+ * directory upper/ beside merged/, on the host's filesystem, no quota */
+static int
+rc_local_legacy(rc_sandbox_t *sb)
+{
+    char         path[RC_SANDBOX_PATH_MAX];
+    struct stat  st;
+
+    rc_local_path(sb, "upper", path, sizeof(path));
+
+    return sb->bind[0] == '\0' && stat(path, &st) == 0;
+}
+
+
+/* the disk image mounted, and the overlay over it at merged (nothing
+ * where they are mounted already: a wake, a redone job) */
+static int
+rc_local_disk_up(rc_sandbox_t *sb, char *err, size_t errlen)
+{
+    int   cwd, rc;
+    char *p;
+    char  dir[RC_SANDBOX_PATH_MAX], disk[RC_SANDBOX_PATH_MAX];
+    char  image[RC_SANDBOX_PATH_MAX + 16], merged[RC_SANDBOX_PATH_MAX];
+    char  opts[3 * RC_SANDBOX_PATH_MAX + 64], path[RC_SANDBOX_PATH_MAX + 16];
+
+    rc_local_path(sb, NULL, dir, sizeof(dir));
+    rc_local_path(sb, "disk", disk, sizeof(disk));
+    rc_local_path(sb, "disk.img", image, sizeof(image));
+    rc_local_path(sb, "merged", merged, sizeof(merged));
+
+    if (rc_disk_is_mount(merged)) {
+        return 0;
+    }
+
+    if (rc_local_legacy(sb)) {
+        if (rc_local_lower_links(sb, opts, sizeof(opts), err, errlen) != 0) {
+            return -1;
+        }
+
+        /* the same options, its own layer's place */
+        p = strstr(opts, ",upperdir=");
+        snprintf(p, sizeof(opts) - (p - opts), ",upperdir=upper,workdir=work");
+        goto overlay;
+    }
+
+    if (rc_mkdirs(disk, 0700) != 0 || rc_mkdirs(merged, 0755) != 0) {
+        snprintf(err, errlen, "%s: %s", dir, strerror(errno));
+        return -1;
+    }
+
+    if (rc_disk_mount(image, disk, err, errlen) != 0) {
+        return -1;
+    }
+
+    snprintf(path, sizeof(path), "%s/work", disk);
+    if (rc_mkdirs(path, 0700) != 0) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+
+    snprintf(path, sizeof(path), "%s/upper", disk);
+    if (rc_local_mkdir_owned(path, err, errlen) != 0) {
+        return -1;
+    }
+
+    snprintf(path, sizeof(path), "%s/run", disk);
+    if (rc_local_mkdir_owned(path, err, errlen) != 0) {
+        return -1;
+    }
+
+    if (rc_local_lower_links(sb, opts, sizeof(opts), err, errlen) != 0) {
+        return -1;
+    }
+
+overlay:
+
+    cwd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+
+    rc = chdir(dir) == 0 ? mount("overlay", merged, "overlay",
+                                 MS_NOSUID | MS_NODEV, opts)
+                         : -1;
+    if (rc != 0) {
+        snprintf(err, errlen, "overlay mount on %s: %s", merged,
+                 strerror(errno));
+    }
+
+    if (cwd >= 0) {
+        (void) fchdir(cwd);
+        close(cwd);
+    }
+
+    if (rc != 0) {
+        return -1;
+    }
+
+    snprintf(path, sizeof(path), "%s/.home", merged);
+    if (rc_local_mkdir_owned(path, err, errlen) != 0) {
+        return -1;
+    }
+
+    snprintf(path, sizeof(path), "%s/.replicas", merged);
+
+    return rc_local_mkdir_owned(path, err, errlen);
+}
+
+
+/* both unmounted (lazily: the last user gone, the loop device goes too) */
+static int
+rc_local_disk_down(rc_sandbox_t *sb)
+{
+    int   rc;
+    char  path[RC_SANDBOX_PATH_MAX];
+
+    rc = 0;
+    rc_local_path(sb, "merged", path, sizeof(path));
+
+    if (umount2(path, MNT_DETACH) != 0 && errno != EINVAL && errno != ENOENT)
+    {
+        rc = -1;
+    }
+
+    rc_local_path(sb, "disk", path, sizeof(path));
+
+    if (umount2(path, MNT_DETACH) != 0 && errno != EINVAL && errno != ENOENT)
+    {
+        rc = -1;
+    }
+
+    return rc;
 }
 
 
 static int
 rc_local_create(rc_sandbox_t *sb, char *err, size_t errlen)
 {
-    char  dir[RC_SANDBOX_PATH_MAX], upper[RC_SANDBOX_PATH_MAX];
-    char  work[RC_SANDBOX_PATH_MAX], merged[RC_SANDBOX_PATH_MAX];
+    char  dir[RC_SANDBOX_PATH_MAX], image[RC_SANDBOX_PATH_MAX + 16];
     char  path[RC_SANDBOX_PATH_MAX + 16];
 
     rc_local_path(sb, NULL, dir, sizeof(dir));
-    rc_local_path(sb, "upper", upper, sizeof(upper));
-    rc_local_path(sb, "work", work, sizeof(work));
-    rc_local_path(sb, "merged", merged, sizeof(merged));
+    rc_local_path(sb, "disk.img", image, sizeof(image));
     rc_local_path(sb, "run", path, sizeof(path));
 
     if (rc_mkdirs(dir, 0711) != 0) {
@@ -299,32 +504,21 @@ rc_local_create(rc_sandbox_t *sb, char *err, size_t errlen)
         return -1;
     }
 
-    if (rc_local_mkdir_owned(path, err, errlen) != 0) {
-        return -1;
-    }
+    if (sb->bind[0]) {
+        /* a build: its run directory beside the directory it builds */
+        if (rc_local_mkdir_owned(path, err, errlen) != 0) {
+            return -1;
+        }
 
-    if (sb->bind[0] == '\0') {
-        if (rc_mkdirs(work, 0700) != 0 || rc_mkdirs(merged, 0755) != 0
-            || rc_local_mkdir_owned(upper, err, errlen) != 0)
+    } else {
+        /* a retried create finds its first mounts: start over */
+        (void) rc_local_disk_down(sb);
+
+        if (rc_disk_make(image, sb->disk_max ? sb->disk_max
+                                             : rc_local.disk_max,
+                         0, 0, err, errlen) != 0
+            || rc_local_disk_up(sb, err, errlen) != 0)
         {
-            if (err[0] == '\0') {
-                snprintf(err, errlen, "%s: %s", dir, strerror(errno));
-            }
-            return -1;
-        }
-
-        /* a retried create finds its first mount: replace it */
-        if (rc_local_mount(sb, 1, err, errlen) != 0) {
-            return -1;
-        }
-
-        snprintf(path, sizeof(path), "%s/.home", merged);
-        if (rc_local_mkdir_owned(path, err, errlen) != 0) {
-            return -1;
-        }
-
-        snprintf(path, sizeof(path), "%s/.replicas", merged);
-        if (rc_local_mkdir_owned(path, err, errlen) != 0) {
             return -1;
         }
     }
@@ -371,21 +565,57 @@ rc_local_usr_links(char **argv, int n)
 }
 
 
+/* an fd bwrap reads (--file, --seccomp): made here close-on-exec, its
+ * number in argv given in the child, where it is inherited */
+typedef struct {
+    int   fd;
+    char  num[16];
+} rc_local_fd_t;
+
+#define RC_LOCAL_FDS  5
+
+
+static int
+rc_local_text_fd(const char *text)
+{
+    int     fd;
+    size_t  len;
+
+    len = strlen(text);
+    fd = memfd_create("replicas-etc", MFD_CLOEXEC);
+
+    if (fd >= 0 && (write(fd, text, len) != (ssize_t) len
+                    || lseek(fd, 0, SEEK_SET) != 0))
+    {
+        close(fd);
+        return -1;
+    }
+
+    return fd;
+}
+
+
 /*
  * Bind sources under REPLICAS_HOME, the checkout or objs/ (the disk, the
- * run folder, the engine, the agents, resolv.conf) may sit in folders
- * only root can enter (a clone under /root, mode 700), and bwrap, run as
- * the sandbox's user, walks every source path (0.8 even for --bind-fd:
- * it takes the realpath).  So none is given to it by its own path: the
- * child, still root, takes a mount namespace of its own (private: nothing
- * reaches the host), opens each source, covers /tmp with an empty tmpfs
- * and bind-mounts each source at /tmp/replicas-bind-<i>, a path the user
- * can walk; bwrap binds from there.  Only bwrap's monitor lives in that
+ * run folder, the engine, the agents) may sit in folders only root can
+ * enter (a clone under /root, mode 700), and bwrap, run as the sandbox's
+ * user, walks every source path (0.8 even for --bind-fd: it takes the
+ * realpath).  So none is given to it by its own path: the child, still
+ * root, takes a mount namespace of its own (private: nothing reaches the
+ * host), opens each source, covers /tmp with an empty tmpfs and
+ * bind-mounts each source at /tmp/replicas-bind-<i>, a path the user can
+ * walk; bwrap binds from there.  Only bwrap's monitor lives in that
  * namespace; the sandbox gets bwrap's own, as before.  The user's folders
  * keep their modes.
+ *
+ * The namespace starts as a copy of the host's mounts, other sandboxes'
+ * disks included; kept, those copies would hold a sleeping workspace's
+ * disk mounted for as long as this sandbox runs.  So every mount under
+ * the home is detached in it once the sources are staged.
  */
 #define RC_STAGE          "/tmp"
 #define RC_STAGE_ENTRY    RC_STAGE "/replicas-bind-%u"
+#define RC_STAGE_DROP     64
 
 typedef struct {
     const char  *src[RC_BINDS_MAX];
@@ -416,15 +646,62 @@ rc_local_bind(char **argv, int *n, rc_local_binds_t *b, const char *opt,
 }
 
 
+/* the mounts under the home, opened (O_PATH) before /tmp is covered (the
+ * home may be under /tmp), deepest last in mountinfo's order; their
+ * number */
+static unsigned
+rc_local_home_mounts(int *fds, unsigned max)
+{
+    char     line[4096], point[4096], home[PATH_MAX];
+    FILE    *f;
+    size_t   hlen;
+    unsigned n;
+
+    n = 0;
+
+    if (realpath(rc_local.home, home) == NULL) {
+        return 0;
+    }
+
+    hlen = strlen(home);
+
+    f = fopen("/proc/self/mountinfo", "re");
+    if (f == NULL) {
+        return 0;
+    }
+
+    /* "id parent major:minor root mountpoint ...": a home with a space
+     * (escaped there) is not matched, and its copies stay */
+    while (n < max && fgets(line, sizeof(line), f)) {
+        if (sscanf(line, "%*s %*s %*s %*s %4095s", point) != 1
+            || strncmp(point, home, hlen) != 0 || point[hlen] != '/')
+        {
+            continue;
+        }
+
+        fds[n] = open(point, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+        if (fds[n] >= 0) {
+            n++;
+        }
+    }
+
+    fclose(f);
+
+    return n;
+}
+
+
 /* in the child, as root: the sources where the sandbox's user reaches
  * them (above); 0, or -1 with errno */
 static int
 rc_local_stage(const rc_local_binds_t *b)
 {
-    int          fds[RC_BINDS_MAX], fd, e;
+    int          fds[RC_BINDS_MAX], drop[RC_STAGE_DROP], fd, e;
     char         proc[32];
-    unsigned     i, opened;
+    unsigned     i, opened, ndrop;
     struct stat  st;
+
+    ndrop = 0;
 
     if (unshare(CLONE_NEWNS) != 0
         || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0)
@@ -440,6 +717,8 @@ rc_local_stage(const rc_local_binds_t *b)
             goto failed;
         }
     }
+
+    ndrop = rc_local_home_mounts(drop, RC_STAGE_DROP);
 
     if (mount("replicas", RC_STAGE, "tmpfs", MS_NOSUID | MS_NODEV,
               "mode=0755,size=64k") != 0)
@@ -473,6 +752,17 @@ rc_local_stage(const rc_local_binds_t *b)
         }
     }
 
+    /* the staged binds are mounts of their own now: the home's copies
+     * go, children before parents (a failure leaves a copy, no harm) */
+    for (i = ndrop; i > 0; i--) {
+        snprintf(proc, sizeof(proc), "/proc/self/fd/%d", drop[i - 1]);
+        (void) umount2(proc, MNT_DETACH);
+    }
+
+    for (i = 0; i < ndrop; i++) {
+        close(drop[i]);
+    }
+
     for (i = 0; i < opened; i++) {
         close(fds[i]);
     }
@@ -485,6 +775,10 @@ failed:
 
     for (i = 0; i < opened; i++) {
         close(fds[i]);
+    }
+
+    for (i = 0; i < ndrop; i++) {
+        close(drop[i]);
     }
 
     errno = e;
@@ -518,9 +812,20 @@ rc_sandbox_local_reach(const char *src, char *path, size_t size)
  * become the sandbox's user and run bubblewrap */
 static void
 rc_local_exec(rc_sandbox_t *sb, int netfd, int logfd, int infd, int errfd,
-    const rc_local_binds_t *binds, char **argv, char **envp)
+    rc_local_fd_t *pass, int npass, const rc_local_binds_t *binds,
+    char **argv, char **envp)
 {
-    int  e;
+    int  e, i, fd;
+
+    /* inherited by bwrap: copies without close-on-exec, above stdio */
+    for (i = 0; i < npass; i++) {
+        fd = fcntl(pass[i].fd, F_DUPFD, 10);
+        if (fd < 0) {
+            goto failed;
+        }
+
+        snprintf(pass[i].num, sizeof(pass[i].num), "%d", fd);
+    }
 
     if (rc_cgroup_enter(sb->id, getpid()) != 0) {
         goto failed;
@@ -555,6 +860,42 @@ failed:
     e = errno;
     (void) write(errfd, &e, sizeof(e));
     _exit(127);
+}
+
+
+static void
+rc_local_close_fds(rc_local_fd_t *pass, int npass)
+{
+    int  i;
+
+    for (i = 0; i < npass; i++) {
+        if (pass[i].fd >= 0) {
+            close(pass[i].fd);
+        }
+    }
+}
+
+
+/* the host's /etc entries of rc_local_etc that exist, read-only; the
+ * rest of /etc is bubblewrap's (empty) root */
+static int
+rc_local_etc_binds(char **argv, int n)
+{
+    size_t  i;
+
+    for (i = 0; rc_local_etc[i]; i++) {
+        if (access(rc_local_etc[i], F_OK) == 0) {
+            argv[n++] = "--ro-bind";
+            argv[n++] = (char *) rc_local_etc[i];
+            argv[n++] = (char *) rc_local_etc[i];
+        }
+    }
+
+    argv[n++] = "--symlink";
+    argv[n++] = "/proc/self/mounts";
+    argv[n++] = "/etc/mtab";
+
+    return n;
 }
 
 
@@ -595,12 +936,13 @@ static int
 rc_local_start(rc_sandbox_t *sb, const rc_sandbox_run_t *run, char *err,
     size_t errlen)
 {
-    int              n, i, netfd, logfd, infd, pfd[2], e, status;
+    int              n, i, netfd, logfd, infd, pfd[2], e, status, npass;
     off_t            logstart;
     char            *argv[RC_ARGS_MAX], *envp[RC_ENV_MAX];
+    rc_local_fd_t    pass[RC_LOCAL_FDS];
     char             root[RC_SANDBOX_PATH_MAX], rundir[RC_SANDBOX_PATH_MAX];
     char             logpath[RC_SANDBOX_PATH_MAX], wsenv[64];
-    char             hostname[64];
+    char             hostname[64], hosts[192];
     pid_t            pid, done;
     ssize_t          got;
     unsigned         waited;
@@ -608,35 +950,37 @@ rc_local_start(rc_sandbox_t *sb, const rc_sandbox_run_t *run, char *err,
     rc_local_binds_t  binds;
 
     binds.n = 0;
-    netfd = logfd = infd = -1;
 
     rc_local_root(sb, root, sizeof(root));
-    rc_local_path(sb, "run", rundir, sizeof(rundir));
+    /* a workspace's run directory is on its disk (within its quota) */
+    rc_local_path(sb, sb->bind[0] || rc_local_legacy(sb) ? "run" : "disk/run",
+                  rundir, sizeof(rundir));
     if (run->log_path) {
         snprintf(logpath, sizeof(logpath), "%s", run->log_path);
     } else {
         rc_local_path(sb, "engine.log", logpath, sizeof(logpath));
     }
 
+    /* a sleeping workspace's disk is not mounted: again now */
+    if (sb->bind[0] == '\0' && rc_local_disk_up(sb, err, errlen) != 0) {
+        return -1;
+    }
+
     if (rc_cgroup_create(sb->id, rc_local.memory_max, rc_local.pids_max,
-                         err, errlen) != 0)
+                         rc_local.cpu_millis, err, errlen) != 0)
     {
         return -1;
     }
 
-    /* after --sleep-all (auto/down) its disk is unmounted and its
-     * network gone: both come back, at the same address */
-    if (sb->bind[0] == '\0' && rc_local_mount(sb, 0, err, errlen) != 0) {
-        goto failed;
-    }
-
+    /* after --sleep-all (auto/down) its network is gone: it comes back,
+     * at the same address */
     netfd = rc_net_open(&rc_local_net, sb->id);
 
     if (netfd < 0) {
-        if (rc_net_create(&rc_local_net, sb->id, sb->slot, err, errlen)
-            != 0)
+        if (rc_net_create(&rc_local_net, sb->id, sb->slot, err, errlen) != 0)
         {
-            goto failed;
+            (void) rc_cgroup_destroy(sb->id);
+            return -1;
         }
 
         netfd = rc_net_open(&rc_local_net, sb->id);
@@ -644,7 +988,33 @@ rc_local_start(rc_sandbox_t *sb, const rc_sandbox_run_t *run, char *err,
 
     if (netfd < 0) {
         snprintf(err, errlen, "sandbox %s has no network namespace", sb->id);
-        goto failed;
+        (void) rc_cgroup_destroy(sb->id);
+        return -1;
+    }
+
+    npass = 0;
+    pass[npass++].fd = rc_seccomp_fd();
+    pass[npass++].fd = rc_local_text_fd(rc_local_passwd);
+    pass[npass++].fd = rc_local_text_fd(rc_local_groups);
+    snprintf(hostname, sizeof(hostname), "%s",
+             sb->workspace[0] ? sb->workspace : sb->id);
+    snprintf(hosts, sizeof(hosts), "127.0.0.1\tlocalhost\n"
+             "127.0.1.1\t%s\n::1\tlocalhost ip6-localhost ip6-loopback\n",
+             hostname);
+    pass[npass++].fd = rc_local_text_fd(hosts);
+    if (rc_local_resolv[0]) {
+        pass[npass++].fd = rc_local_text_fd(rc_local_resolv_text);
+    }
+
+    for (i = 0; i < npass; i++) {
+        if (pass[i].fd < 0) {
+            snprintf(err, errlen, "sandbox %s: memfd: %s", sb->id,
+                     strerror(errno));
+            rc_local_close_fds(pass, npass);
+            close(netfd);
+            (void) rc_cgroup_destroy(sb->id);
+            return -1;
+        }
     }
 
     logfd = open(logpath, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
@@ -662,12 +1032,10 @@ rc_local_start(rc_sandbox_t *sb, const rc_sandbox_run_t *run, char *err,
 
     logstart = lseek(logfd, 0, SEEK_END);
 
-    snprintf(hostname, sizeof(hostname), "%s",
-             sb->workspace[0] ? sb->workspace : sb->id);
-
     n = 0;
     argv[n++] = "bwrap";
     argv[n++] = "--unshare-user";
+    argv[n++] = "--disable-userns";
     argv[n++] = "--unshare-pid";
     argv[n++] = "--unshare-ipc";
     argv[n++] = "--unshare-uts";
@@ -679,17 +1047,29 @@ rc_local_start(rc_sandbox_t *sb, const rc_sandbox_run_t *run, char *err,
     argv[n++] = "/usr";
     argv[n++] = "/usr";
     n = rc_local_usr_links(argv, n);
-    argv[n++] = "--ro-bind";
-    argv[n++] = "/etc";
-    argv[n++] = "/etc";
+    n = rc_local_etc_binds(argv, n);
+    argv[n++] = "--seccomp";
+    argv[n++] = pass[0].num;
+    argv[n++] = "--file";
+    argv[n++] = pass[1].num;
+    argv[n++] = "/etc/passwd";
+    argv[n++] = "--file";
+    argv[n++] = pass[2].num;
+    argv[n++] = "/etc/group";
+    argv[n++] = "--file";
+    argv[n++] = pass[3].num;
+    argv[n++] = "/etc/hosts";
 
-    if (rc_local_resolv[0]
-        && rc_local_bind(argv, &n, &binds, "--ro-bind", rc_local_resolv,
-                         "/etc/resolv.conf", err, errlen) != 0)
-    {
-        goto failed;
+    if (rc_local_resolv[0]) {
+        argv[n++] = "--file";
+        argv[n++] = pass[4].num;
+        argv[n++] = "/etc/resolv.conf";
+
+    } else if (access("/etc/resolv.conf", R_OK) == 0) {
+        argv[n++] = "--ro-bind";
+        argv[n++] = "/etc/resolv.conf";
+        argv[n++] = "/etc/resolv.conf";
     }
-
     argv[n++] = "--proc";
     argv[n++] = "/proc";
     argv[n++] = "--dev";
@@ -774,7 +1154,8 @@ rc_local_start(rc_sandbox_t *sb, const rc_sandbox_run_t *run, char *err,
             }
         }
 
-        rc_local_exec(sb, netfd, logfd, infd, pfd[1], &binds, argv, envp);
+        rc_local_exec(sb, netfd, logfd, infd, pfd[1], pass, npass, &binds,
+                      argv, envp);
     }
 
     close(pfd[1]);
@@ -786,6 +1167,9 @@ rc_local_start(rc_sandbox_t *sb, const rc_sandbox_run_t *run, char *err,
         close(logfd);
         logfd = -1;
     }
+
+    rc_local_close_fds(pass, npass);
+    npass = 0;
 
     if (pid < 0) {
         close(pfd[0]);
@@ -807,9 +1191,6 @@ rc_local_start(rc_sandbox_t *sb, const rc_sandbox_run_t *run, char *err,
         if (run->wait) {
             (void) waitpid(pid, &status, 0);
         }
-
-        close(logfd);
-        logfd = -1;
 
         snprintf(err, errlen, "sandbox %s: cannot start: %s", sb->id,
                  strerror(e));
@@ -866,6 +1247,8 @@ rc_local_start(rc_sandbox_t *sb, const rc_sandbox_run_t *run, char *err,
 
 failed:
 
+    rc_local_close_fds(pass, npass);
+
     if (netfd >= 0) {
         close(netfd);
     }
@@ -887,23 +1270,30 @@ failed:
 static int
 rc_local_stop(rc_sandbox_t *sb)
 {
-    return rc_cgroup_destroy(sb->id);
+    int  rc;
+
+    rc = rc_cgroup_destroy(sb->id);
+
+    /* a sleeping sandbox keeps its disk image, not its mounts */
+    if (rc_local_disk_down(sb) != 0) {
+        rc = -1;
+    }
+
+    return rc;
 }
 
 
 static int
 rc_local_destroy(rc_sandbox_t *sb)
 {
-    char  dir[RC_SANDBOX_PATH_MAX], merged[RC_SANDBOX_PATH_MAX];
+    char  dir[RC_SANDBOX_PATH_MAX];
 
     (void) rc_cgroup_destroy(sb->id);
 
     rc_local_path(sb, NULL, dir, sizeof(dir));
-    rc_local_path(sb, "merged", merged, sizeof(merged));
 
-    if (umount2(merged, MNT_DETACH) != 0 && errno != EINVAL
-        && errno != ENOENT)
-    {
+    /* unmounted before anything is removed: never through a mount */
+    if (rc_local_disk_down(sb) != 0) {
         return -1;
     }
 
@@ -963,13 +1353,28 @@ rc_local_why(rc_sandbox_t *sb, char *buf, size_t size)
 static int
 rc_local_health(rc_sandbox_t *sb, rc_sandbox_health_t *h)
 {
+    char      disk[RC_SANDBOX_PATH_MAX];
+    uint64_t  used, total, memory, cpu;
+
+    memset(h, 0, sizeof(*h));
     h->running = rc_cgroup_count(sb->id) > 0;
     h->oom_kills = rc_cgroup_oom_kills(sb->id);
-    h->why[0] = '\0';
 
     if (!h->running) {
         rc_local_why(sb, h->why, sizeof(h->why));
     }
+
+    rc_local_path(sb, "disk", disk, sizeof(disk));
+
+    if (rc_disk_usage(disk, &used, &total) == 0) {
+        h->disk_bytes = used;
+        h->disk_limit_bytes = total;
+    }
+
+    rc_cgroup_usage(sb->id, &memory, &cpu);
+    h->memory_bytes = memory;
+    h->memory_limit_bytes = rc_local.memory_max;
+    h->cpu_usec = cpu;
 
     return 0;
 }
@@ -987,16 +1392,12 @@ static void
 rc_local_release_id(const char *id)
 {
     rc_sandbox_t  sb;
-    char          merged[RC_SANDBOX_PATH_MAX];
 
     memset(&sb, 0, sizeof(sb));
     snprintf(sb.id, sizeof(sb.id), "%s", id);
 
     (void) rc_cgroup_destroy(id);
-
-    rc_local_path(&sb, "merged", merged, sizeof(merged));
-    (void) umount2(merged, MNT_DETACH);
-
+    (void) rc_local_disk_down(&sb);
     rc_net_destroy(&rc_local_net, id);
 }
 
@@ -1048,7 +1449,8 @@ rc_local_ids_add(const char *id, void *data)
 }
 
 
-/* "<home>/sandboxes/<id>/merged" mounts, from /proc/self/mountinfo */
+/* "<home>/sandboxes/<id>/merged" and ".../disk" mounts, from
+ * /proc/self/mountinfo */
 static void
 rc_local_list_mounts(rc_local_ids_t *set)
 {
@@ -1080,7 +1482,9 @@ rc_local_list_mounts(rc_local_ids_t *set)
         id = point + plen;
         slash = strchr(id, '/');
 
-        if (slash && strcmp(slash, "/merged") == 0) {
+        if (slash && (strcmp(slash, "/merged") == 0
+                      || strcmp(slash, "/disk") == 0))
+        {
             *slash = '\0';
             rc_local_ids_add(id, set);
         }

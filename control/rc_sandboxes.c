@@ -138,6 +138,48 @@ rc_sandbox_load(rc_worker_t *w, const char *id, rc_sandbox_t *sb)
 }
 
 
+unsigned long long
+rc_org_disk_max(rc_worker_t *w, const char *org)
+{
+    char                *v;
+    char                 key[96];
+    unsigned long long   mib;
+
+    if (org == NULL || org[0] == '\0') {
+        return 0;
+    }
+
+    snprintf(key, sizeof(key), RP_KEY_ORG_PREFIX "%s", org);
+    v = rc_hget(w, key, "disk_mib");
+    mib = v ? strtoull(v, NULL, 10) : 0;
+    free(v);
+
+    /* what serve --disk accepts, no less */
+    return mib >= 32 ? mib << 20 : 0;
+}
+
+
+/* a workspace's sandbox: its organisation's disk size, if it has one */
+static unsigned long long
+rc_ws_disk_max(rc_worker_t *w, const char *workspace)
+{
+    char                *org;
+    char                 key[96];
+    unsigned long long   max;
+
+    if (workspace[0] == '\0') {
+        return 0;
+    }
+
+    snprintf(key, sizeof(key), RP_KEY_WORKSPACE_PREFIX "%s", workspace);
+    org = rc_hget(w, key, "org");
+    max = rc_org_disk_max(w, org);
+    free(org);
+
+    return max;
+}
+
+
 int
 rc_sandbox_new(rc_worker_t *w, rc_sandbox_t *sb, const char *lower,
     const char *bind, const char *workspace, char *err, size_t errlen)
@@ -153,6 +195,7 @@ rc_sandbox_new(rc_worker_t *w, rc_sandbox_t *sb, const char *lower,
     snprintf(sb->lower, sizeof(sb->lower), "%s", lower ? lower : "");
     snprintf(sb->bind, sizeof(sb->bind), "%s", bind ? bind : "");
     snprintf(sb->workspace, sizeof(sb->workspace), "%s", workspace);
+    sb->disk_max = rc_ws_disk_max(w, workspace);
 
     if (rc_slot_take(w, sb->id, &sb->slot) != 0) {
         snprintf(err, errlen, "no free sandbox address on %s", w->node);

@@ -408,6 +408,12 @@ rc_serve_usage(void)
         "  --user NAME           who runs inside sandboxes (replicas-ws)\n"
         "  --memory MIB          memory limit per sandbox (2048)\n"
         "  --pids N              process limit per sandbox (1024)\n"
+        "  --cpus N              CPU quota per sandbox, in CPUs (2; 0.5: "
+        "half of one;\n"
+        "                        0: none)\n"
+        "  --disk MIB            size of each workspace's writable disk, a "
+        "filesystem\n"
+        "                        image the kernel keeps it within (10240)\n"
         "  --pool-size N         warm sandboxes per image (1)\n"
         "  --reclaim-ms MS       a silent worker's job is redone after (30000)\n"
         "  --idle-sleep S        auto-sleep after S idle seconds (3600)\n"
@@ -607,6 +613,8 @@ rc_serve_main(redisContext *redis, int argc, char **argv)
     w.local.net_range = "10.213.0.0/16";
     w.local.memory_max = 2048ULL << 20;
     w.local.pids_max = 1024;
+    w.local.cpu_millis = 2000;
+    w.local.disk_max = 10240ULL << 20;
 
     /* the engine and the agents' CLIs sit next to this binary unless
      * told otherwise */
@@ -691,6 +699,10 @@ rc_serve_main(redisContext *redis, int argc, char **argv)
             w.local.memory_max = strtoull(v, NULL, 10) << 20;
         } else if (strcmp(a, "--pids") == 0) {
             w.local.pids_max = atoi(v);
+        } else if (strcmp(a, "--cpus") == 0) {
+            w.local.cpu_millis = (unsigned) (strtod(v, NULL) * 1000 + 0.5);
+        } else if (strcmp(a, "--disk") == 0) {
+            w.local.disk_max = strtoull(v, NULL, 10) << 20;
         } else if (strcmp(a, "--pool-size") == 0) {
             w.pool_size = atoi(v);
         } else if (strcmp(a, "--reclaim-ms") == 0) {
@@ -725,10 +737,13 @@ rc_serve_main(redisContext *redis, int argc, char **argv)
     }
 
     if (w.local.memory_max < (16ULL << 20) || w.local.pids_max < 8
-        || w.reclaim_ms < 100)
+        || w.reclaim_ms < 100 || w.local.disk_max < (32ULL << 20)
+        || w.local.cpu_millis > 1024 * 1000
+        || (w.local.cpu_millis && w.local.cpu_millis < 10))
     {
         fprintf(stderr, "replicas-control: --memory at least 16 MiB, --pids "
-                "at least 8, --reclaim-ms at least 100\n");
+                "at least 8, --reclaim-ms at least 100, --disk at least 32 "
+                "MiB, --cpus 0 or from 0.01 to 1024\n");
         return 2;
     }
 

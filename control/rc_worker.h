@@ -86,6 +86,9 @@ int rc_sandbox_new(rc_worker_t *w, rc_sandbox_t *sb, const char *lower,
 int rc_sandbox_load(rc_worker_t *w, const char *id, rc_sandbox_t *sb);
 int rc_sandbox_save(rc_worker_t *w, rc_sandbox_t *sb, const char *state);
 void rc_sandbox_forget(rc_worker_t *w, rc_sandbox_t *sb);
+/* the organisation's own disk size for its workspaces (its record's
+ * disk_mib, set by the operator), bytes; 0: serve --disk */
+unsigned long long rc_org_disk_max(rc_worker_t *w, const char *org);
 /* starts the engine and waits for /healthz; 0 or -1 with err */
 int rc_sandbox_boot(rc_worker_t *w, rc_sandbox_t *sb, char *err,
     size_t errlen);

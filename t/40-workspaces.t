@@ -172,14 +172,19 @@ isnt(from_a($rec->{addr} =~ s/\.\d+$/.1/r, $redis->{port}), 'open', 'A cannot re
 is(from_a('127.0.0.1', $redis->{port}), 'refused', "A's loopback is its own");
 
 # the internet: a host of the test's own, in a namespace of its own at
-# 198.18.<n>.2 (the benchmarking range), routed through this machine
+# 198.20.<n>.2 (a public address, shadowed on this machine for the test),
+# routed through this machine; it answers at special-purpose addresses too
+# (benchmarking, documentation: RFC 6890), which sandboxes must not reach
 my $out = "o" . ($$ % 100000);
 my $on = 1 + $$ % 250;
+my @special = ("198.18.$on.2", "198.19.$on.2", "192.0.2.$on", "198.51.100.$on",
+               "203.0.113.$on", "192.88.99.$on");
 my @setup = ("ip netns add $out", "ip link add ${out}h type veth peer name ${out}p",
-             "ip link set ${out}p netns $out", "ip addr add 198.18.$on.1/24 dev ${out}h",
-             "ip link set ${out}h up", "ip -n $out addr add 198.18.$on.2/24 dev ${out}p",
+             "ip link set ${out}p netns $out", "ip addr add 198.20.$on.1/24 dev ${out}h",
+             "ip link set ${out}h up", "ip -n $out addr add 198.20.$on.2/24 dev ${out}p",
              "ip -n $out link set ${out}p up", "ip -n $out link set lo up",
-             "ip -n $out route add default via 198.18.$on.1");
+             "ip -n $out route add default via 198.20.$on.1",
+             (map { ("ip -n $out addr add $_/32 dev lo", "ip route add $_/32 via 198.20.$on.2") } @special));
 is(scalar(grep { system($_) != 0 } @setup), 0, 'a stand-in internet host');
 my $listener = fork // die;
 if (!$listener) {
@@ -192,6 +197,7 @@ END {
     my $status = $?;
     kill 'KILL', $listener if $listener;
     system("ip netns del $out 2>/dev/null; ip link del ${out}h 2>/dev/null") if $out;
+    system("ip route del $_/32 2>/dev/null") for @special;
     $? = $status;
 }
 ok(poll_until(10, sub { system("ip netns exec $out python3 -c \"import socket; socket.create_connection(('127.0.0.1', 8443), 1)\" 2>/dev/null") == 0 }),
@@ -199,8 +205,9 @@ ok(poll_until(10, sub { system("ip netns exec $out python3 -c \"import socket; s
 # polled: the first SYN through a path made a moment ago may be lost (one
 # try of 2 s is a timing assertion)
 my $egress = '';
-poll_until(30, sub { ($egress = from_a("198.18.$on.2", 8443)) eq 'open' });
+poll_until(30, sub { ($egress = from_a("198.20.$on.2", 8443)) eq 'open' });
 is($egress, 'open', 'A reaches the internet (egress, NATed)');
+is(from_a($_, 8443), 'refused', "but not the same host at special-purpose $_") for @special;
 isnt(from_a('192.168.1.1', 80), 'open', 'but no private network');
 isnt(from_a('169.254.169.254', 80), 'open', 'nor a cloud metadata address');
 is(from_a('169.254.169.254', 80), 'refused', 'refused at once, not left to time out');

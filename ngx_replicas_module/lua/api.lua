@@ -155,6 +155,16 @@ local function previews_of(id)
     return list
 end
 
+-- disk, memory and CPU as control last measured them (awake: every 5 s)
+local function usage_of(w)
+    if not w.usage_at then return cjson.null end
+    return {disk_bytes = tonumber(w.usage_disk), disk_limit_bytes = tonumber(w.usage_disk_limit),
+            memory_bytes = tonumber(w.usage_memory),
+            memory_limit_bytes = tonumber(w.usage_memory_limit),
+            cpu_seconds = tonumber(w.usage_cpu), at = tonumber(w.usage_at),
+            warning = w.usage_warning ~= '' and w.usage_warning or nil}
+end
+
 local function view(id, w)
     return {id = id, name = w.name, state = w.state, state_at = tonumber(w.state_at),
             repository = w.repository,
@@ -163,7 +173,8 @@ local function view(id, w)
             agent = w.agent, created_at = tonumber(w.created), previews = previews_of(id),
             -- why it failed (control's words: no secret, no value in them)
             reason = (w.reason and w.reason ~= '') and w.reason or nil,
-            desktop_url = preview_url('6080', id), engine_url = preview_url('3737', id)}
+            desktop_url = preview_url('6080', id), engine_url = preview_url('3737', id),
+            usage = usage_of(w)}
 end
 
 -- beside the view: who owns it and who may act on it with the owner
