@@ -128,7 +128,7 @@ sub wait_state {
     mkdir $bad;
     my $ctl = start_control(redis => $redis, gateway => $gw,
                             args => ['--pool-size', 0, '--repo-root', $repos, '--engine', $bad]);
-    my $app = fixture_repo('cannot', { 'index.html' => "never served\n" });
+    my $app = fixture_repo('cannot', { 'index.html' => "never served\n" }, $me->{org});
     my ($st, $j) = api($gw, $key, 'POST', '/v1/workspaces', { repository => $app });
     my $id = $j->{id};
     is(wait_state($id, 'failed', 90), 'failed', 'a workspace whose sandbox cannot start fails')
@@ -148,7 +148,7 @@ sub wait_state {
                             args => ['--pool-size', 0, '--repo-root', $repos]);
     my $app = fixture_repo('kept', { 'index.html' => "kept\n",
         'replicas.json' => encode_json({ startHook => { commands => [
-            'python3 -m http.server 3000 --bind 0.0.0.0 >/dev/null 2>&1 &'] } }) });
+            'python3 -m http.server 3000 --bind 0.0.0.0 >/dev/null 2>&1 &'] } }) }, $me->{org});
     my ($st, $j) = api($gw, $key, 'POST', '/v1/workspaces', { repository => $app });
     my $id = $j->{id};
     is(wait_state($id, 'awake'), 'awake', 'a workspace runs') or diag $ctl->log;

@@ -78,7 +78,7 @@ while (my $f = shift @files) {
 print $out "elsewhere_keys $elsewhere\n";
 PERL
 my $repo = fixture_repo('apart', { 'probe.pl' => $probe, 'replicas.json' => encode_json({
-    startHook => { commands => ['sleep 2; exec perl probe.pl'], timeout => 60000 } }) });
+    startHook => { commands => ['sleep 2; exec perl probe.pl'], timeout => 60000 } }) }, $me->{org});
 my ($st, $j) = api($gw, $me->{key}, 'POST', '/v1/workspaces', { repository => $repo });
 is($st, 201, 'a workspace');
 my $id = $j->{id};

@@ -71,7 +71,7 @@ cp /tmp/checks.tmp checks.out
 dd if=/dev/zero of=/workspace/fill bs=1M count=2048 2>/dev/null
 SH
 my $repo = fixture_repo('limits', { 'checks.sh' => $checks, 'replicas.json' => encode_json(
-    { startHook => { commands => ['sh checks.sh'], timeout => 120000 } }) });
+    { startHook => { commands => ['sh checks.sh'], timeout => 120000 } }) }, $me->{org});
 
 my $free_before = host_free($ctl->{home});
 my ($st, $j) = api($gw, $key, 'POST', '/v1/workspaces', { repository => $repo });
@@ -173,7 +173,7 @@ ok(poll_until(10, sub { loop_of("$dir/disk.img") eq '' }), 'no loop device left'
 
 # --- an organisation's own disk size (its record's disk_mib) ---------------------
 $redis->cmd('HSET', "replicas:org:$me->{org}", 'disk_mib', 40);
-my $plain = fixture_repo('plain', { 'index.html' => "plain\n" });
+my $plain = fixture_repo('plain', { 'index.html' => "plain\n" }, $me->{org});
 ($st, $j) = api($gw, $key, 'POST', '/v1/workspaces', { repository => $plain });
 my $small = $j->{id};
 is($ws->wait_state($small, 'awake'), 'awake', "a workspace of an organisation with disk_mib 40 ($small)")

@@ -42,7 +42,7 @@ my $nrepo = 0;
 sub new_repo {
     $nrepo++;
     return fixture_repo("bench$nrepo", { 'index.html' => "bench $nrepo\n",
-                                         'replicas.json' => $serve });
+                                         'replicas.json' => $serve }, $me->{org});
 }
 
 sub control {
