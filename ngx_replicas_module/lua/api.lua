@@ -169,6 +169,12 @@ local base_view = view
 view = function(id, w)
     local v = base_view(id, w)
     v.owner = w.user or cjson.null
+    -- why it failed; how its engine and desktop are (control's watch)
+    v.reason = w.reason or cjson.null
+    v.health = {engine = w.engine_health or (w.state == 'awake' and 'ok' or cjson.null),
+                reason = w.engine_reason or cjson.null,
+                restarts = tonumber(w.engine_restarts) or 0,
+                desktop = w.desktop_health or cjson.null}
     v.collaborators = w.collaborators and cjson.decode(w.collaborators) or {}
     if #v.collaborators == 0 then v.collaborators = EMPTY end
     return v
