@@ -25,6 +25,7 @@
 #include "rc_identity.h"
 #include "rc_log.h"
 #include "rc_repo_config.h"
+#include "rc_watch.h"
 #include "rc_worker.h"
 
 
@@ -379,6 +380,24 @@ rc_ws_engine_key(rc_worker_t *w, const char *ws, rc_ws_t *rec, char *token,
 }
 
 
+static void
+rc_ws_hook_ports(rc_worker_t *w, const char *ws, json_t *ports)
+{
+    char  *text;
+
+    text = json_array_size(ports) ? json_dumps(ports, JSON_COMPACT) : NULL;
+
+    if (text) {
+        freeReplyObject(rc_cmd(w, "HSET " RP_KEY_WORKSPACE_PREFIX "%s "
+                               "hook_ports %s", ws, text));
+        free(text);
+    } else {
+        freeReplyObject(rc_cmd(w, "HDEL " RP_KEY_WORKSPACE_PREFIX "%s "
+                               "hook_ports", ws));
+    }
+}
+
+
 /* after the engine answers: the workspace's own branch, its environment
  * (files into its disk, variables to the engine), then the start hook
  * (which never blocks the workspace: it runs in the engine); -1 with err
@@ -392,7 +411,7 @@ rc_ws_configure(rc_worker_t *w, const char *ws, rc_ws_t *rec,
     char              *prompt;
     int                no_desktop;
     size_t             i;
-    json_t            *name, *body, *hook, *reply, *vars, *files;
+    json_t            *name, *body, *hook, *hook_ports, *reply, *vars, *files;
     long               status;
     rc_repo_config_t   cfg;
     rc_branch_args_t   args;
@@ -401,6 +420,7 @@ rc_ws_configure(rc_worker_t *w, const char *ws, rc_ws_t *rec,
     snprintf(branch, sizeof(branch), "replicas/%s", ws);
 
     hook = NULL;
+    hook_ports = NULL;
     prompt = NULL;
     no_desktop = 0;
     cwd[0] = '\0';
@@ -426,6 +446,7 @@ rc_ws_configure(rc_worker_t *w, const char *ws, rc_ws_t *rec,
         if (rc_repo_config_load(dir, &cfg, cerr, sizeof(cerr)) == 0) {
             if (hook == NULL && cfg.start_hook) {
                 hook = json_incref(cfg.start_hook);
+                hook_ports = json_incref(cfg.start_ports);
                 snprintf(cwd, sizeof(cwd), "/workspace/%s",
                          json_string_value(name));
             }
@@ -441,6 +462,10 @@ rc_ws_configure(rc_worker_t *w, const char *ws, rc_ws_t *rec,
             rc_repo_config_free(&cfg);
         }
     }
+
+    /* the ports its start hook declares: awake waits for them */
+    rc_ws_hook_ports(w, ws, hook_ports);
+    json_decref(hook_ports);
 
     /* Global with the workspace's own environment over it, every time it
      * starts: a change made while it slept applies at the wake */
@@ -652,6 +677,10 @@ rc_ws_fail(rc_worker_t *w, const char *ws, rc_sandbox_t *sb,
 }
 
 
+static void rc_ws_await_ports(rc_worker_t *w, const char *ws,
+    const char *addr);
+
+
 static int
 rc_job_create(rc_worker_t *w, const char *ws, rc_ws_t *rec)
 {
@@ -744,6 +773,9 @@ booted:
         return rc_ws_fail(w, ws, &sb, err);
     }
 
+    /* awake once the dev servers its start hook declares listen */
+    rc_ws_await_ports(w, ws, sb.addr);
+
     if (rc_ws_set_state_addr(w, ws, "awake", NULL, sb.addr) != 0) {
         /* deleted meanwhile: its delete job cleans up */
         return 0;
@@ -800,7 +832,7 @@ rc_ws_remember_ports(rc_worker_t *w, const char *ws, const char *addr)
 static void
 rc_ws_await_ports(rc_worker_t *w, const char *ws, const char *addr)
 {
-    int         all;
+    int         all, failed;
     char        key[96], *text;
     size_t      i, j;
     json_t     *want, *health, *have, *p, *q;
@@ -812,6 +844,21 @@ rc_ws_await_ports(rc_worker_t *w, const char *ws, const char *addr)
     want = text ? json_loads(text, 0, NULL) : NULL;
     free(text);
 
+    /* and those its start hook declares (startHook.ports) */
+    text = rc_hget(w, key, "hook_ports");
+    have = text ? json_loads(text, 0, NULL) : NULL;
+    free(text);
+
+    if (json_is_array(have)) {
+        if (!json_is_array(want)) {
+            json_decref(want);
+            want = json_array();
+        }
+        json_array_extend(want, have);
+    }
+
+    json_decref(have);
+
     if (json_array_size(want) == 0) {
         json_decref(want);
         return;
@@ -821,6 +868,8 @@ rc_ws_await_ports(rc_worker_t *w, const char *ws, const char *addr)
 
     for ( ;; ) {
         all = 0;
+        failed = 0;
+        health = NULL;
 
         if (rc_engine_call(addr, "GET", "/healthz", NULL, 1000, &health)
             == 200)
@@ -842,9 +891,16 @@ rc_ws_await_ports(rc_worker_t *w, const char *ws, const char *addr)
             }
         }
 
+        /* a hook that failed brings nothing up: no use waiting */
+        failed = json_is_string(json_object_get(json_object_get(health,
+                                                   "hooks"), "start"))
+                 && strcmp(json_string_value(json_object_get(
+                        json_object_get(health, "hooks"), "start")),
+                        "failed") == 0;
+
         json_decref(health);
 
-        if (all || rc_now_ms() - start > RC_WS_PORTS_WAIT_MS) {
+        if (all || failed || rc_now_ms() - start > RC_WS_PORTS_WAIT_MS) {
             break;
         }
 
@@ -897,6 +953,101 @@ rc_job_wake(rc_worker_t *w, const char *ws, rc_ws_t *rec)
     (void) rc_ws_deliver(w, ws, sb.addr);
 
     return 0;
+}
+
+
+/*
+ * The engine died or hung (rc_watch.c): every process of the sandbox
+ * stopped, the engine started again on the same disk (its state dir:
+ * chats, queue, agent sessions) and the start hook run again, then the
+ * queued messages handed over; the workspace stays awake, its health
+ * says "restarting" meanwhile.  The RC_WATCH_RESTARTS-th failure in
+ * RC_WATCH_WINDOW_S fails the workspace instead, with the reason.
+ */
+static int
+rc_job_restart(rc_worker_t *w, const char *ws, rc_ws_t *rec, const char *why)
+{
+    char          err[RC_ERR_MAX], reason[RC_ERR_MAX + 128], fails[96];
+    long long     now, n;
+    redisReply   *r;
+    rc_sandbox_t  sb;
+
+    if (rec->sandbox[0] == '\0' || rc_sandbox_load(w, rec->sandbox, &sb) != 0)
+    {
+        return 0;
+    }
+
+    now = rc_now_ms();
+    snprintf(fails, sizeof(fails), RP_KEY_WS_ENGINE_FAILS_PREFIX "%s", ws);
+
+    freeReplyObject(rc_cmd(w, "ZADD %s %lld %lld", fails, now, now));
+    freeReplyObject(rc_cmd(w, "ZREMRANGEBYSCORE %s -inf %lld", fails,
+                           now - RC_WATCH_WINDOW_S * 1000LL));
+    freeReplyObject(rc_cmd(w, "EXPIRE %s %d", fails, 2 * RC_WATCH_WINDOW_S));
+    r = rc_cmd(w, "ZCARD %s", fails);
+    n = r && r->type == REDIS_REPLY_INTEGER ? r->integer : 1;
+    freeReplyObject(r);
+
+    if (n >= RC_WATCH_RESTARTS) {
+        snprintf(reason, sizeof(reason), "the engine failed %lld times in "
+                 "%d minutes (last: %s)", n, RC_WATCH_WINDOW_S / 60, why);
+        rc_warn("engine.failed", "ws=%s failures=%lld reason=\"%s\"", ws, n,
+                why);
+        freeReplyObject(rc_cmd(w, "HSET " RP_KEY_WORKSPACE_PREFIX "%s "
+                               "engine_health failed engine_reason %s", ws,
+                               why));
+        return rc_ws_fail(w, ws, &sb, reason);
+    }
+
+    rc_warn("engine.restart", "ws=%s failures=%lld reason=\"%s\"", ws, n,
+            why);
+    freeReplyObject(rc_cmd(w, "HSET " RP_KEY_WORKSPACE_PREFIX "%s "
+                           "engine_health restarting engine_reason %s", ws,
+                           why));
+    freeReplyObject(rc_cmd(w, "HINCRBY " RP_KEY_WORKSPACE_PREFIX "%s "
+                           "engine_restarts 1", ws));
+
+    /* the dev servers too: the start hook brings them back */
+    (void) w->driver->stop(&sb);
+
+    if (rc_sandbox_boot(w, &sb, err, sizeof(err)) != 0
+        || rc_ws_configure(w, ws, rec, &sb, 0, err, sizeof(err)) != 0)
+    {
+        return rc_ws_fail(w, ws, &sb, err);
+    }
+
+    rc_ws_await_ports(w, ws, sb.addr);
+    rc_watch_reset(ws);
+
+    freeReplyObject(rc_cmd(w, "HSET " RP_KEY_WORKSPACE_PREFIX "%s "
+                           "engine_health ok engine_restarted_at %lld", ws,
+                           now / 1000));
+
+    if (rc_ws_set_state_addr(w, ws, "awake", NULL, sb.addr) != 0) {
+        return 0;
+    }
+
+    (void) rc_ws_deliver(w, ws, sb.addr);
+
+    return 0;
+}
+
+
+static const char *
+rc_job_field(redisReply *fields, const char *name)
+{
+    size_t  i;
+
+    for (i = 0; fields && i + 1 < fields->elements; i += 2) {
+        if (fields->element[i]->type == REDIS_REPLY_STRING
+            && strcmp(fields->element[i]->str, name) == 0
+            && fields->element[i + 1]->type == REDIS_REPLY_STRING)
+        {
+            return fields->element[i + 1]->str;
+        }
+    }
+
+    return "";
 }
 
 
@@ -964,8 +1115,6 @@ rc_job_run(rc_worker_t *w, const char *type, const char *ws,
     char     lock[96];
     rc_ws_t  rec;
 
-    (void) fields;
-
     if (ws[0] == '\0' || strlen(ws) > 32) {
         rc_warn("job.bad", "type=%s", type);
         return 0;
@@ -1018,6 +1167,20 @@ rc_job_run(rc_worker_t *w, const char *type, const char *ws,
         {
             rc = rc_job_sleep(w, ws, &rec);
         }
+
+    } else if (strcmp(type, "restart") == 0) {
+        if (strcmp(rec.state, "awake") == 0) {
+            rc = rc_job_restart(w, ws, &rec, rc_job_field(fields, "reason"));
+
+        } else {
+            /* asleep or going meanwhile: nothing to restart */
+            freeReplyObject(rc_cmd(w, "HDEL " RP_KEY_WORKSPACE_PREFIX "%s "
+                                   "engine_health", ws));
+        }
+
+        /* a later failure may ask again */
+        freeReplyObject(rc_cmd(w, "DEL " RP_KEY_LOCK_PREFIX "restart:%s",
+                               ws));
 
     } else if (strcmp(type, "message") == 0) {
         if (strcmp(rec.state, "awake") == 0) {

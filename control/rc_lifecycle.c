@@ -27,6 +27,7 @@
 #include "common/rp_keys.h"
 #include "rc_engine.h"
 #include "rc_log.h"
+#include "rc_watch.h"
 #include "rc_worker.h"
 
 
@@ -34,7 +35,7 @@ static void
 rc_lifecycle_watch(rc_worker_t *w)
 {
     size_t               i;
-    char                 key[96], lock[96], reason[256], *state;
+    char                 key[96], lock[96], reason[320], *state;
     rc_sandbox_t         sb;
     redisReply          *r;
     rc_sandbox_health_t  h;
@@ -66,9 +67,14 @@ rc_lifecycle_watch(rc_worker_t *w)
                      "went over its limit of %llu MiB",
                      w->local.memory_max >> 20);
         } else if (!h.running) {
+            /* the engine gone and nothing else left: restarted, like an
+             * engine that died beside a dev server (rc_watch.c) */
             snprintf(reason, sizeof(reason), "the sandbox stopped "
-                     "unexpectedly");
+                     "unexpectedly%s%s", h.why[0] ? ": " : "", h.why);
+            rc_watch_trouble(w, sb.workspace, reason);
+            continue;
         } else {
+            rc_watch_check(w, &sb);
             continue;
         }
 
@@ -84,7 +90,7 @@ rc_lifecycle_watch(rc_worker_t *w)
         w->driver->health(&sb, &h);
 
         if (state && strcmp(state, "awake") == 0
-            && (h.oom_kills > 0 || !h.running))
+            && h.oom_kills > 0)
         {
             rc_warn("sandbox.died", "sandbox=%s ws=%s oom_kills=%ld", sb.id,
                     sb.workspace, h.oom_kills);
@@ -98,6 +104,9 @@ rc_lifecycle_watch(rc_worker_t *w)
     }
 
     freeReplyObject(r);
+
+    /* engines of workspaces no longer awake here are no longer watched */
+    rc_watch_sweep();
 }
 
 

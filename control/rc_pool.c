@@ -32,6 +32,7 @@
 #include "common/rp_keys.h"
 #include "rc_engine.h"
 #include "rc_log.h"
+#include "rc_repo_config.h"
 #include "rc_worker.h"
 
 
@@ -188,6 +189,37 @@ rc_pool_drop(rc_worker_t *w, const char *pkey, rc_sandbox_t *sb,
 
 
 /* 0 made, -1 failed, 1 not tried (pausing after a failure) */
+/* whether the image's repository wants the desktop ("desktop": false
+ * in its replicas.json or .yaml says not): a warm sandbox follows it */
+static int
+rc_pool_desktop(rc_worker_t *w, const char *key, const char *dir)
+{
+    int                on;
+    char               ikey[128], repo[RC_SANDBOX_PATH_MAX + 128], err[256];
+    char              *name;
+    rc_repo_config_t   cfg;
+
+    snprintf(ikey, sizeof(ikey), RP_KEY_IMAGE_PREFIX "%s:%s", w->node, key);
+    name = rc_hget(w, ikey, "name");
+
+    if (name == NULL) {
+        return 1;
+    }
+
+    snprintf(repo, sizeof(repo), "%s/%s", dir, name);
+    free(name);
+
+    if (rc_repo_config_load(repo, &cfg, err, sizeof(err)) != 0) {
+        return 1;
+    }
+
+    on = !cfg.no_desktop;
+    rc_repo_config_free(&cfg);
+
+    return on;
+}
+
+
 static int
 rc_pool_fill(rc_worker_t *w, const char *key, const char *pkey,
     const char *dir, const char *engine, unsigned have)
@@ -217,7 +249,8 @@ rc_pool_fill(rc_worker_t *w, const char *key, const char *pkey,
     }
 
     freeReplyObject(rc_cmd(w, "HSET " RP_KEY_SANDBOX_PREFIX "%s pool %s "
-                           "engine %s", sb.id, key, engine));
+                           "engine %s desktop %s", sb.id, key, engine,
+                           rc_pool_desktop(w, key, dir) ? "on" : "off"));
 
     if (rc_sandbox_boot(w, &sb, err, sizeof(err)) != 0) {
         rc_warn("pool.fill_failed", "image=%s sandbox=%s error=\"%s\"", key,

@@ -35,7 +35,7 @@ rc_hook_normalise(json_t *hook, const char *name, char *err, size_t errlen)
 
     json_object_foreach(hook, key, v) {
         if (strcmp(key, "commands") && strcmp(key, "timeout")
-            && strcmp(key, "separate"))
+            && strcmp(key, "separate") && strcmp(key, "ports"))
         {
             snprintf(err, errlen, "%s: unknown field \"%s\"", name, key);
             return NULL;
@@ -159,6 +159,43 @@ rc_repo_config_read(const char *repo_dir, const char *name, char **buf,
 }
 
 
+/* startHook.ports: what the hook's servers listen on, so a workspace is
+ * called awake only once they do (control waits, bounded) */
+static int
+rc_hook_ports(json_t *hook, json_t **out, char *err, size_t errlen)
+{
+    size_t   i;
+    json_t  *v, *p;
+
+    *out = NULL;
+    v = json_object_get(hook, "ports");
+
+    if (v == NULL) {
+        return 0;
+    }
+
+    if (!json_is_array(v) || json_array_size(v) > 16) {
+        snprintf(err, errlen, "startHook.ports must be a list of at most 16 "
+                 "ports");
+        return -1;
+    }
+
+    json_array_foreach(v, i, p) {
+        if (!json_is_integer(p) || json_integer_value(p) < 1
+            || json_integer_value(p) > 65535 || json_integer_value(p) == 3737)
+        {
+            snprintf(err, errlen, "startHook.ports: each a port, 1 to 65535 "
+                     "(not 3737, the engine's)");
+            return -1;
+        }
+    }
+
+    *out = json_incref(v);
+
+    return 0;
+}
+
+
 int
 rc_repo_config_load(const char *repo_dir, rc_repo_config_t *cfg, char *err,
     size_t errlen)
@@ -223,7 +260,9 @@ rc_repo_config_load(const char *repo_dir, rc_repo_config_t *cfg, char *err,
 
         } else if (strcmp(key, "startHook") == 0) {
             cfg->start_hook = rc_hook_normalise(v, key, err, errlen);
-            if (cfg->start_hook == NULL) {
+            if (cfg->start_hook == NULL
+                || rc_hook_ports(v, &cfg->start_ports, err, errlen) != 0)
+            {
                 goto failed;
             }
 
@@ -267,6 +306,7 @@ rc_repo_config_free(rc_repo_config_t *cfg)
 {
     json_decref(cfg->warm_hook);
     json_decref(cfg->start_hook);
+    json_decref(cfg->start_ports);
     free(cfg->system_prompt);
     memset(cfg, 0, sizeof(*cfg));
 }

@@ -19,6 +19,7 @@
 typedef struct {
     json_t  *warm_hook;      /* normalised hook objects, or NULL */
     json_t  *start_hook;
+    json_t  *start_ports;    /* startHook.ports: [3000, ...] or NULL */
     char    *system_prompt;  /* or NULL */
     int      no_desktop;     /* "desktop": false */
     char     file[16];       /* the file read, "" if none */

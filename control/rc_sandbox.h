@@ -59,6 +59,8 @@ typedef struct {
     void        (*tick)(void *data);   /* with wait: about once a second
                                           (the job's heartbeat), or NULL */
     void         *tick_data;
+    int           no_desktop;  /* the engine without its desktop (the
+                                  repository says "desktop": false) */
 } rc_sandbox_run_t;
 
 

@@ -1116,7 +1116,7 @@ rc_local_start(rc_sandbox_t *sb, const rc_sandbox_run_t *run, char *err,
         argv[n++] = "--workdir";
         argv[n++] = "/workspace";
         argv[n++] = "--desktop";
-        argv[n++] = rc_local.desktop ? "on" : "off";
+        argv[n++] = rc_local.desktop && !run->no_desktop ? "on" : "off";
     }
 
     argv[n] = NULL;

@@ -242,12 +242,20 @@ rc_sandbox_forget(rc_worker_t *w, rc_sandbox_t *sb)
 int
 rc_sandbox_boot(rc_worker_t *w, rc_sandbox_t *sb, char *err, size_t errlen)
 {
+    char                 key[96], *desktop;
     long long            start;
     rc_sandbox_run_t     run;
     rc_sandbox_health_t  h;
 
     memset(&run, 0, sizeof(run));
     start = rc_now_ms();
+
+    /* a warm sandbox of a repository without a desktop starts without
+     * one (rc_pool.c records it), and stays so through sleeps */
+    snprintf(key, sizeof(key), RP_KEY_SANDBOX_PREFIX "%s", sb->id);
+    desktop = rc_hget(w, key, "desktop");
+    run.no_desktop = desktop && strcmp(desktop, "off") == 0;
+    free(desktop);
 
     if (w->driver->start(sb, &run, err, errlen) != 0) {
         return -1;

@@ -31,7 +31,7 @@
 #include "re_desktop.h"
 #include "re_platform.h"
 #include "re_previews.h"
-#include "re_ports.h"
+#include "re_health.h"
 #include "re_request.h"
 #include "re_start.h"
 
@@ -192,18 +192,10 @@ static enum MHD_Result
 re_http_healthz(struct MHD_Connection *c)
 {
     char       agent[16];
-    size_t     nports, i;
-    json_t    *j, *list, *chats, *v;
-    unsigned   ports[RE_PORTS_MAX];
+    json_t    *j, *chats, *v;
 
-    /* what listens here: control waits for these after a wake */
-    nports = re_ports_listening(ports, RE_PORTS_MAX);
-    list = json_array();
-
-    for (i = 0; list && i < nports; i++) {
-        json_array_append_new(list, json_integer(ports[i]));
-    }
-
+    /* ports, repositories and desktop from re_health.c's cache: control
+     * asks often (its watch, a wake waiting for the dev servers) */
     j = json_pack("{s:b, s:s, s:s?, s:I}", "ok", 1, "version", RE_VERSION,
                   "workspace", re_http_workspace(),
                   "uptime", (json_int_t) ((re_now_ms() - re_engine.started_ms)
@@ -215,14 +207,15 @@ re_http_healthz(struct MHD_Connection *c)
     v = chats ? json_object_get(chats, "chats") : NULL;
 
     if (j == NULL || json_object_update_new(j, re_http_status()) != 0
-        || json_object_set_new(j, "ports", list ? list : json_array()) != 0
+        || json_object_set_new(j, "ports", re_health_ports()) != 0
         || json_object_set_new(j, "agent", agent[0] ? json_string(agent)
                                                     : json_string("claude"))
            != 0
         || json_object_set_new(j, "chats", v ? json_incref(v) : json_array())
            != 0
-        || json_object_set_new(j, "repositories", re_git_summary()) != 0
-        || json_object_set_new(j, "desktop", re_desktop_status()) != 0)
+        || json_object_set_new(j, "repositories", re_health_repositories())
+           != 0
+        || json_object_set_new(j, "desktop", re_health_desktop()) != 0)
     {
         json_decref(j);
         j = NULL;
@@ -289,6 +282,9 @@ re_http_start_hook(struct MHD_Connection *c, re_http_req_t *rq)
 
     state = re_start_begin(&req);
     re_start_free(&req);
+
+    /* the desktop setting and the repositories may have changed */
+    re_health_touch();
 
     if (state < 0) {
         return re_http_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal",

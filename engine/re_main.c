@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "re_engine.h"
+#include "re_health.h"
 #include "re_files.h"
 #include "re_hooks.h"
 #include "re_log.h"
@@ -167,6 +168,7 @@ re_serve(int argc, char **argv)
         || re_messages_init(re_engine.state_dir) != 0
         || re_start_init(re_engine.state_dir, re_engine.workdir) != 0
         || re_chats_init(re_engine.state_dir, agents) != 0
+        || re_health_start() != 0
         || re_http_start() != 0)
     {
         return 1;

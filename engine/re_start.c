@@ -17,6 +17,7 @@
 #include "re_files.h"
 #include "re_instructions.h"
 #include "re_log.h"
+#include "re_health.h"
 #include "re_start.h"
 
 
@@ -189,6 +190,7 @@ re_start_thread(void *arg)
 
     pthread_mutex_lock(&re_start.lock);
     re_start.state = state;
+    re_health_touch();
     re_start.exit_code = exit_code;
     re_start.ended_at = (long long) time(NULL);
     re_start_save();

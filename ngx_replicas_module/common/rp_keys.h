@@ -91,6 +91,7 @@
 #define RP_KEY_POOL_PREFIX        "replicas:pool:"          /* + node ":" image key: SET of warm sandbox ids */
 #define RP_KEY_WS_MESSAGES_PREFIX "replicas:ws-messages:"   /* + id: LIST of undelivered messages */
 #define RP_KEY_WS_HOOKS_PREFIX    "replicas:ws-hooks:"      /* + id: HASH start_state, start_exit, start_log */
+#define RP_KEY_WS_ENGINE_FAILS_PREFIX "replicas:ws-engine-fails:" /* + id: ZSET of the engine's failures (ms), the last 5 minutes */
 #define RP_KEY_ACTIVITY           "replicas:activity"       /* ZSET id -> last activity (unix) */
 #define RP_KEY_ORG_AWAKE_PREFIX   "replicas:org-awake:"     /* + org: SET of ids holding a sandbox */
 

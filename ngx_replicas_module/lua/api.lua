@@ -166,25 +166,24 @@ local function usage_of(w)
 end
 
 local function view(id, w)
+    local collaborators = w.collaborators and cjson.decode(w.collaborators) or {}
+    if #collaborators == 0 then collaborators = EMPTY end
     return {id = id, name = w.name, state = w.state, state_at = tonumber(w.state_at),
             repository = w.repository,
             repositories = w.repositories and cjson.decode(w.repositories) or {w.repository},
             environment = w.environment ~= '' and w.environment or cjson.null,
             agent = w.agent, created_at = tonumber(w.created), previews = previews_of(id),
+            -- who owns it and who may act on it with the owner
+            owner = w.user or cjson.null, collaborators = collaborators,
             -- why it failed (control's words: no secret, no value in them)
             reason = (w.reason and w.reason ~= '') and w.reason or nil,
+            -- how its engine and desktop are (control's watch)
+            health = {engine = w.engine_health or (w.state == 'awake' and 'ok' or cjson.null),
+                      reason = w.engine_reason or cjson.null,
+                      restarts = tonumber(w.engine_restarts) or 0,
+                      desktop = w.desktop_health or cjson.null},
             desktop_url = preview_url('6080', id), engine_url = preview_url('3737', id),
             usage = usage_of(w)}
-end
-
--- beside the view: who owns it and who may act on it with the owner
-local base_view = view
-view = function(id, w)
-    local v = base_view(id, w)
-    v.owner = w.user or cjson.null
-    v.collaborators = w.collaborators and cjson.decode(w.collaborators) or {}
-    if #v.collaborators == 0 then v.collaborators = EMPTY end
-    return v
 end
 
 -- the caller's workspace, or nil (another org's is "not found" too)

@@ -1,0 +1,430 @@
+/*
+ * The engine watch (rc_watch.h).  The table is shared by the job loop
+ * (what to watch, verdicts) and the probing thread (results), under one
+ * mutex held only to copy; the probes run outside it.  A result is kept
+ * only if its entry's generation is still the one probed: a restart
+ * resets the entry, and a probe of the old engine then counts for nothing.
+ */
+
+#define _GNU_SOURCE
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <curl/curl.h>
+#include <jansson.h>
+
+#include "common/rp_buf.h"
+#include "common/rp_keys.h"
+#include "rc_log.h"
+#include "rc_watch.h"
+
+
+#define RC_WATCH_REPLY_MAX  (256 * 1024)
+
+
+typedef struct {
+    char      ws[40];
+    char      addr[24];
+    unsigned  gen;
+    int       wanted;
+    int       fails;
+    int       refused;
+    int       probed;
+    char      desktop[24];
+    char      desktop_written[24];
+} rc_watch_entry_t;
+
+
+typedef struct {
+    char      ws[40];
+    char      addr[24];
+    unsigned  gen;
+    CURL     *curl;
+    rp_buf_t  buf;
+} rc_watch_probe_t;
+
+
+static pthread_mutex_t    rc_watch_lock = PTHREAD_MUTEX_INITIALIZER;
+static rc_watch_entry_t  *rc_watch_list;
+static size_t             rc_watch_n, rc_watch_cap;
+static unsigned           rc_watch_gen;
+static int                rc_watch_started;
+
+
+static rc_watch_entry_t *
+rc_watch_find(const char *ws)
+{
+    size_t  i;
+
+    for (i = 0; i < rc_watch_n; i++) {
+        if (strcmp(rc_watch_list[i].ws, ws) == 0) {
+            return &rc_watch_list[i];
+        }
+    }
+
+    return NULL;
+}
+
+
+/* what one answer says: ok (and the desktop's state), or a failure */
+static void
+rc_watch_judge(rc_watch_probe_t *p, CURLcode rc)
+{
+    long               status;
+    json_t            *j;
+    const char        *desktop;
+    rc_watch_entry_t  *e;
+
+    status = 0;
+    desktop = NULL;
+    j = NULL;
+
+    if (rc == CURLE_OK) {
+        curl_easy_getinfo(p->curl, CURLINFO_RESPONSE_CODE, &status);
+        j = p->buf.data ? json_loadb(p->buf.data, p->buf.len, 0, NULL) : NULL;
+        desktop = json_string_value(json_object_get(
+                      json_object_get(j, "desktop"), "state"));
+    }
+
+    pthread_mutex_lock(&rc_watch_lock);
+
+    e = rc_watch_find(p->ws);
+
+    if (e && e->gen == p->gen && strcmp(e->addr, p->addr) == 0) {
+        e->probed = 1;
+
+        if (status == 200) {
+            e->fails = 0;
+            e->refused = 0;
+            snprintf(e->desktop, sizeof(e->desktop), "%s",
+                     desktop ? desktop : "");
+        } else {
+            e->fails++;
+            e->refused = rc == CURLE_COULDNT_CONNECT;
+        }
+    }
+
+    pthread_mutex_unlock(&rc_watch_lock);
+
+    json_decref(j);
+}
+
+
+/* every watched engine at once; returns when all answered or timed out */
+static void
+rc_watch_round(CURLM *multi)
+{
+    int                running, left;
+    size_t             i, n;
+    CURLMsg           *m;
+    rc_watch_probe_t  *probes, *p;
+    char               url[96];
+
+    pthread_mutex_lock(&rc_watch_lock);
+
+    n = rc_watch_n;
+    probes = n ? calloc(n, sizeof(rc_watch_probe_t)) : NULL;
+
+    for (i = 0; probes && i < n; i++) {
+        memcpy(probes[i].ws, rc_watch_list[i].ws, sizeof(probes[i].ws));
+        memcpy(probes[i].addr, rc_watch_list[i].addr,
+               sizeof(probes[i].addr));
+        probes[i].gen = rc_watch_list[i].gen;
+    }
+
+    pthread_mutex_unlock(&rc_watch_lock);
+
+    if (probes == NULL) {
+        return;
+    }
+
+    for (i = 0; i < n; i++) {
+        p = &probes[i];
+        p->buf.max = RC_WATCH_REPLY_MAX;
+        p->curl = curl_easy_init();
+
+        if (p->curl == NULL) {
+            continue;
+        }
+
+        snprintf(url, sizeof(url), "http://%s:3737/healthz", p->addr);
+        curl_easy_setopt(p->curl, CURLOPT_URL, url);
+        curl_easy_setopt(p->curl, CURLOPT_NOSIGNAL, 1L);
+        curl_easy_setopt(p->curl, CURLOPT_NOPROXY, "*");
+        curl_easy_setopt(p->curl, CURLOPT_TIMEOUT_MS,
+                         (long) RC_WATCH_TIMEOUT_MS);
+        curl_easy_setopt(p->curl, CURLOPT_CONNECTTIMEOUT_MS,
+                         (long) RC_WATCH_TIMEOUT_MS);
+        curl_easy_setopt(p->curl, CURLOPT_WRITEFUNCTION, rp_buf_append);
+        curl_easy_setopt(p->curl, CURLOPT_WRITEDATA, &p->buf);
+        curl_easy_setopt(p->curl, CURLOPT_PRIVATE, p);
+        curl_multi_add_handle(multi, p->curl);
+    }
+
+    do {
+        if (curl_multi_perform(multi, &running) != CURLM_OK) {
+            break;
+        }
+
+        while ((m = curl_multi_info_read(multi, &left)) != NULL) {
+            if (m->msg == CURLMSG_DONE) {
+                curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE,
+                                  (char **) &p);
+                rc_watch_judge(p, m->data.result);
+            }
+        }
+
+        if (running
+            && curl_multi_poll(multi, NULL, 0, 100, NULL) != CURLM_OK)
+        {
+            break;
+        }
+
+    } while (running);
+
+    for (i = 0; i < n; i++) {
+        if (probes[i].curl) {
+            curl_multi_remove_handle(multi, probes[i].curl);
+            curl_easy_cleanup(probes[i].curl);
+        }
+        free(probes[i].buf.data);
+    }
+
+    free(probes);
+}
+
+
+static void *
+rc_watch_main(void *arg)
+{
+    CURLM            *multi;
+    long long         start, spent;
+    struct timespec   ts;
+
+    (void) arg;
+
+    multi = curl_multi_init();
+    if (multi == NULL) {
+        rc_error("watch.failed", "what=curl_multi_init");
+        return NULL;
+    }
+
+    for ( ;; ) {
+        start = rc_now_ms();
+        rc_watch_round(multi);
+        spent = rc_now_ms() - start;
+
+        if (spent < RC_WATCH_EVERY_MS) {
+            ts.tv_sec = 0;
+            ts.tv_nsec = (RC_WATCH_EVERY_MS - spent) * 1000000L;
+            nanosleep(&ts, NULL);
+        }
+    }
+
+    return NULL;
+}
+
+
+/* once, at the first engine to watch; the thread takes no signals (the
+ * job loop's handlers stay the job loop's) */
+static void
+rc_watch_start(void)
+{
+    pthread_t  t;
+    sigset_t   all, old;
+
+    rc_watch_started = 1;
+
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+
+    if (pthread_create(&t, NULL, rc_watch_main, NULL) != 0) {
+        rc_error("watch.failed", "what=pthread_create");
+    } else {
+        pthread_detach(t);
+    }
+
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
+
+void
+rc_watch_want(const char *ws, const char *addr)
+{
+    rc_watch_entry_t  *e, *list;
+
+    if (!rc_watch_started) {
+        rc_watch_start();
+    }
+
+    pthread_mutex_lock(&rc_watch_lock);
+
+    e = rc_watch_find(ws);
+
+    if (e == NULL) {
+        if (rc_watch_n == rc_watch_cap) {
+            list = realloc(rc_watch_list, (rc_watch_cap ? 2 * rc_watch_cap
+                                                        : 16)
+                                          * sizeof(rc_watch_entry_t));
+            if (list == NULL) {
+                pthread_mutex_unlock(&rc_watch_lock);
+                return;
+            }
+            rc_watch_list = list;
+            rc_watch_cap = rc_watch_cap ? 2 * rc_watch_cap : 16;
+        }
+
+        e = &rc_watch_list[rc_watch_n++];
+        memset(e, 0, sizeof(*e));
+        snprintf(e->ws, sizeof(e->ws), "%s", ws);
+        e->gen = ++rc_watch_gen;
+    }
+
+    /* a new address (a sandbox moved) is a new engine */
+    if (strcmp(e->addr, addr) != 0) {
+        snprintf(e->addr, sizeof(e->addr), "%s", addr);
+        e->gen = ++rc_watch_gen;
+        e->fails = 0;
+        e->probed = 0;
+    }
+
+    e->wanted = 1;
+
+    pthread_mutex_unlock(&rc_watch_lock);
+}
+
+
+void
+rc_watch_sweep(void)
+{
+    size_t  i;
+
+    pthread_mutex_lock(&rc_watch_lock);
+
+    for (i = 0; i < rc_watch_n; /* void */) {
+        if (!rc_watch_list[i].wanted) {
+            rc_watch_list[i] = rc_watch_list[--rc_watch_n];
+            continue;
+        }
+
+        rc_watch_list[i++].wanted = 0;
+    }
+
+    pthread_mutex_unlock(&rc_watch_lock);
+}
+
+
+int
+rc_watch_verdict(const char *ws, rc_watch_verdict_t *v)
+{
+    rc_watch_entry_t  *e;
+
+    pthread_mutex_lock(&rc_watch_lock);
+
+    e = rc_watch_find(ws);
+
+    if (e) {
+        v->fails = e->fails;
+        v->refused = e->refused;
+        v->probed = e->probed;
+        memcpy(v->desktop, e->desktop, sizeof(v->desktop));
+    }
+
+    pthread_mutex_unlock(&rc_watch_lock);
+
+    return e ? 0 : -1;
+}
+
+
+void
+rc_watch_reset(const char *ws)
+{
+    rc_watch_entry_t  *e;
+
+    pthread_mutex_lock(&rc_watch_lock);
+
+    e = rc_watch_find(ws);
+
+    if (e) {
+        e->gen = ++rc_watch_gen;
+        e->fails = 0;
+        e->refused = 0;
+        e->probed = 0;
+    }
+
+    pthread_mutex_unlock(&rc_watch_lock);
+}
+
+
+int
+rc_watch_desktop_changed(const char *ws, const char *desktop)
+{
+    int                changed;
+    rc_watch_entry_t  *e;
+
+    pthread_mutex_lock(&rc_watch_lock);
+
+    e = rc_watch_find(ws);
+    changed = e && desktop[0] && strcmp(e->desktop_written, desktop) != 0;
+
+    if (changed) {
+        snprintf(e->desktop_written, sizeof(e->desktop_written), "%s",
+                 desktop);
+    }
+
+    pthread_mutex_unlock(&rc_watch_lock);
+
+    return changed;
+}
+
+
+void
+rc_watch_trouble(rc_worker_t *w, const char *ws, const char *reason)
+{
+    redisReply  *r;
+
+    r = rc_cmd(w, "SET " RP_KEY_LOCK_PREFIX "restart:%s 1 NX PX 30000", ws);
+
+    if (r && r->type == REDIS_REPLY_STATUS) {
+        rc_warn("engine.unhealthy", "ws=%s reason=\"%s\"", ws, reason);
+        freeReplyObject(rc_cmd(w, "HSET " RP_KEY_WORKSPACE_PREFIX "%s "
+                               "engine_health restarting engine_reason %s",
+                               ws, reason));
+        (void) rc_enqueue(w, "restart", ws, "reason", reason, NULL);
+    }
+
+    freeReplyObject(r);
+}
+
+
+void
+rc_watch_check(rc_worker_t *w, const rc_sandbox_t *sb)
+{
+    rc_watch_verdict_t  v;
+
+    rc_watch_want(sb->workspace, sb->addr);
+
+    if (rc_watch_verdict(sb->workspace, &v) != 0 || !v.probed) {
+        return;
+    }
+
+    if (v.fails >= RC_WATCH_FAILS) {
+        rc_watch_trouble(w, sb->workspace, v.refused
+                         ? "the engine stopped: nothing listens on 3737"
+                         : "the engine hung: /healthz did not answer in "
+                           "800 ms");
+        return;
+    }
+
+    /* the engine supervises the desktop's programs; we report it */
+    if (v.fails == 0 && rc_watch_desktop_changed(sb->workspace, v.desktop)) {
+        freeReplyObject(rc_cmd(w, "HSET " RP_KEY_WORKSPACE_PREFIX "%s "
+                               "desktop_health %s", sb->workspace,
+                               v.desktop));
+    }
+}

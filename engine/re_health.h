@@ -1,0 +1,29 @@
+/*
+ * What /healthz says about the workspace that costs a scan to learn (the
+ * ports that listen, the repositories' branch and head, the desktop),
+ * kept by a thread of its own and read from memory: /healthz answers in
+ * microseconds however often control asks.  The ports are looked at every
+ * RE_HEALTH_FAST_MS while the engine is young or its start hook runs (a
+ * wake waits for them), every RE_HEALTH_SLOW_MS after; git and the
+ * desktop every RE_HEALTH_SLOW_MS.  re_health_touch() asks for a refresh
+ * now (after a turn's commit, a start hook's end).
+ */
+
+#ifndef RE_HEALTH_H
+#define RE_HEALTH_H
+
+#include <jansson.h>
+
+
+#define RE_HEALTH_FAST_MS   50
+#define RE_HEALTH_SLOW_MS   2000
+
+int re_health_start(void);
+void re_health_touch(void);
+
+/* copies, the caller's to free */
+json_t *re_health_ports(void);
+json_t *re_health_repositories(void);
+json_t *re_health_desktop(void);
+
+#endif /* RE_HEALTH_H */
