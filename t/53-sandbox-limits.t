@@ -159,8 +159,9 @@ unlike($mountinfo, qr/\Q$ctl->{home}\E/, "no REPLICAS_HOME path in the sandbox's
 ($st) = api($gw, $key, 'POST', "/v1/workspaces/$id/sleep");
 is($ws->wait_state($id, 'sleeping'), 'sleeping', 'it sleeps') or diag $ctl->log;
 ok(!is_mount("$dir/merged") && !is_mount("$dir/disk"), 'its disk unmounted while asleep');
-ok(poll_until(10, sub { loop_of("$dir/disk.img") eq '' }), 'and its loop device gone (autoclear)')
-    or diag loop_of("$dir/disk.img");
+ok(poll_until(30, sub { loop_of("$dir/disk.img") eq '' }), 'and its loop device gone (autoclear)')
+    or diag loop_of("$dir/disk.img"), "\nmounted still in: ",
+            `grep -l "$dir/disk" /proc/[0-9]*/mountinfo 2>/dev/null | head -5 | sed 's|/mountinfo||' | xargs -r -n1 -I{} sh -c 'echo {} \$(tr "\\0" " " < {}/cmdline)'`;
 api($gw, $key, 'POST', "/v1/workspaces/$id/wake");
 is($ws->wait_state($id, 'awake'), 'awake', 'it wakes') or diag $ctl->log;
 ok(is_mount("$dir/disk"), 'its disk is mounted again');
