@@ -232,8 +232,37 @@ $r = ticket($msid, 'wsmem');
 is($r->{status}, 302, 'but does for its own');
 my $asid = session_of($admin->{user});
 is(ticket($asid, 'wsmem')->{status}, 302, 'an admin\'s session for a member\'s workspace');
+
+# a key on a preview follows the same rule as a session's tickets
+sub key_open {
+    my ($key, $ws, $p, $how) = @_;
+    my $r = http_request(port => $gp, host => "$p-$ws.$d:$gp",
+                         path => $how eq 'query' ? "/?replicas_token=$key" : '/',
+                         headers => [$how eq 'query' ? () : ['Authorization', "Bearer $key"]]);
+    my $c = eval { decode_json($r->{body}) };
+    return [$r->{status}, $r->{status} == 403 ? code($c) : ''];
+}
+for my $p (3000, 3737, 6080) {
+    is_deeply(key_open($mkey, 'wsadm', $p, 'bearer'), [403, 'not_your_workspace'],
+              "a member's key on the admin's workspace, port $p: 403");
+}
+is_deeply(key_open($mkey, 'wsadm', 3000, 'query'), [403, 'not_your_workspace'],
+          'with ?replicas_token= too');
+is_deeply(key_open($mkey, 'wsmem', 3000, 'bearer'), [200, ''], 'its own workspace\'s preview: 200');
+is_deeply(key_open($admin->{key}, 'wsmem', 3000, 'bearer'), [200, ''], 'an admin\'s key: any');
+my (undef, $ekey) = control($redis, 'key', 'create', '--user', $muser, '--workspace', 'wsadm');
+chomp $ekey;
+is_deeply(key_open($ekey, 'wsadm', 3000, 'bearer'), [200, ''],
+          'an engine\'s key (scoped) opens its workspace, whoever made it');
+is_deeply(key_open($ekey, 'wsmem', 3000, 'bearer'), [403, 'forbidden'], 'and no other');
+is_deeply(key_open($eve->{key}, 'wsmem', 3000, 'bearer'), [403, 'forbidden'],
+          'another organisation\'s key: 403');
+
 put_workspace($redis, 'wsadm', collaborators => encode_json([$muser]));
 is(ticket($msid, 'wsadm')->{status}, 302, 'a collaborator\'s session gets one');
+is_deeply(key_open($mkey, 'wsadm', 3000, 'bearer'), [200, ''], 'and a collaborator\'s key opens it');
+is_deeply(key_open($m2key, 'wsadm', 3000, 'bearer'), [403, 'not_your_workspace'],
+          'another member\'s still does not');
 
 # --- Idempotency-Key: the user's own, one body ------------------------------------
 my @idem = (headers => [['Idempotency-Key', 'same-key-1']]);

@@ -18,6 +18,8 @@
 #define RP_FIELD_ADDR             "addr"
 #define RP_FIELD_ORG              "org"
 #define RP_FIELD_PUBLIC           "public"   /* "3000,8080": public ports */
+#define RP_FIELD_USER             "user"     /* its owner, the creating user */
+#define RP_FIELD_COLLABORATORS    "collaborators" /* JSON list of user ids */
 
 /* at most this many public preview ports per workspace */
 #define RP_PUBLIC_PORTS_MAX       8
