@@ -371,4 +371,58 @@ for my $g (@gws) {
 }
 is((ticket_on($gw, $msid, 'wsmem'))[0]{status}, 302, 'the login link\'s session lives on');
 
+# --- the admin API for offboarding: the same script as replicas-control ----------
+my (undef, $m3user) = control($redis, 'user', 'create', '--org', $org, '--email', 'o@example.com');
+chomp $m3user;
+my (undef, $m3key) = control($redis, 'key', 'create', '--user', $m3user);
+chomp $m3key;
+put_workspace($redis, 'wsm3', state => 'awake', addr => '127.0.0.2', org => $org, user => $m3user);
+$login = on($gw, host => $d, method => 'POST', path => '/login', body => "key=$m3key&next=/",
+            headers => [['Origin', $main], ['Content-Type', 'application/x-www-form-urlencoded']]);
+my ($m3sid) = join("\n", @{ $login->{all}{'set-cookie'} // [] }) =~ /replicas_session=([^;]+)/;
+is((ticket_on($gw, $m3sid, 'wsm3'))[0]{status}, 302, 'a third member\'s session gets tickets');
+($st, $j) = api($gw, $m3key, 'POST', "/v1/workspaces/wsm3/previews/$port/shares", {});
+my ($m3share) = $j->{url} =~ m{^http://[^/]+(/.*)$};
+
+($st, $j) = api($gw, $admin->{key}, 'GET', '/v1/users');
+is($st, 200, 'GET /v1/users: an admin lists the users');
+my %u = map { $_->{id} => $_ } @{ $j->{users} };
+is_deeply($u{$m3user}, { id => $m3user, email => 'o@example.com', role => 'member',
+                         disabled => JSON::PP::false }, 'id, email, role, disabled');
+is($u{$admin->{user}}{role}, 'admin', 'the admin');
+is($u{$m2user}{disabled}, JSON::PP::true, 'the user disabled by replicas-control');
+ok(!exists $u{$eve->{user}}, 'no user of another organisation');
+my ($m3prefix) = $m3key =~ /^rk_([^_]+)_/;
+unlike(encode_json($j), qr/rk_|$m3prefix|[0-9a-f]{64}/, 'never a key, its prefix or hash');
+for my $case (['GET', '/v1/users'], ['POST', "/v1/users/$m3user/disable"],
+              ['DELETE', "/v1/users/$m3user"]) {
+    ($st, $j) = api($gw, $m3key, @$case);
+    is_deeply([$st, code($j)], [403, 'forbidden'], "a member: $case->[0] $case->[1]: 403");
+}
+($st, $j) = api($gw, $admin->{key}, 'POST', '/v1/users/nosuchuser1/disable');
+is_deeply([$st, code($j)], [404, 'user_not_found'], 'an unknown user: 404');
+($st, $j) = api($gw, $admin->{key}, 'POST', "/v1/users/$eve->{user}/disable");
+is_deeply([$st, code($j)], [404, 'user_not_found'], 'another organisation\'s user: 404');
+($st, $j) = api($gw, $admin->{key}, 'DELETE', "/v1/users/$admin->{user}");
+is_deeply([$st, code($j)], [409, 'cannot_offboard_self'], 'an admin does not offboard itself');
+is((api($gw, $eve->{key}, 'GET', '/v1/workspaces'))[0], 200, 'eve untouched');
+
+($st, $j) = api($gw, $admin->{key}, 'POST', "/v1/users/$m3user/disable");
+is_deeply([$st, $j], [200, { id => $m3user, disabled => JSON::PP::true }],
+          'POST /v1/users/{id}/disable');
+is($redis->cmd('HGET', "replicas:user:$m3user", 'disabled'), '1', 'marked disabled');
+for my $g (@gws) {
+    is((api($g, $m3key, 'GET', '/v1/workspaces'))[0], 401, "gateway $g->{port}: its key is refused");
+    like((ticket_on($g, $m3sid, 'wsm3'))[0]{headers}{location} // '', qr{/login\?},
+         'its session is gone');
+    ok(Replicas::Test::poll_until(5, sub {
+        on($g, host => "$port-wsm3.$d", path => $m3share, program => 1)->{status} != 200 }),
+       'its share link is dead');
+}
+($st, $j) = api($gw, $admin->{key}, 'DELETE', "/v1/users/$m3user");
+is_deeply([$st, $j], [200, { id => $m3user, deleted => JSON::PP::true }], 'DELETE /v1/users/{id}');
+is($redis->cmd('EXISTS', "replicas:user:$m3user"), 0, 'the user is gone');
+($st, $j) = api($gw, $admin->{key}, 'GET', '/v1/users');
+ok(!grep({ $_->{id} eq $m3user } @{ $j->{users} }), 'and no longer listed');
+
 done_testing();
