@@ -264,6 +264,10 @@ is_deeply(key_open($mkey, 'wsadm', 3000, 'bearer'), [200, ''], 'and a collaborat
 is_deeply(key_open($m2key, 'wsadm', 3000, 'bearer'), [403, 'not_your_workspace'],
           'another member\'s still does not');
 
+# a workspace put without a repository (the demo's): repositories is a list
+(undef, undef, my $res) = api($gw, $admin->{key}, 'GET', '/v1/workspaces/wsmem');
+like($res->{body}, qr/"repositories":\[\]/, 'a workspace without repositories: "repositories":[]');
+
 # --- Idempotency-Key: the user's own, one body ------------------------------------
 my @idem = (headers => [['Idempotency-Key', 'same-key-1']]);
 ($st, $j) = api($gw, $admin->{key}, 'POST', '/v1/workspaces', { repository => $repo }, @idem);

@@ -174,6 +174,9 @@ view = function(id, w)
     v.owner = w.user or cjson.null
     v.collaborators = w.collaborators and cjson.decode(w.collaborators) or {}
     if #v.collaborators == 0 then v.collaborators = EMPTY end
+    -- a list like every other workspace's, also for one without any
+    -- (the demo's, put by replicas-control workspace put)
+    if type(v.repositories) ~= 'table' or #v.repositories == 0 then v.repositories = EMPTY end
     return v
 end
 
