@@ -105,6 +105,29 @@ rc_environment_set(json_t *obj, const char *key, const char *value,
 }
 
 
+/* the admin's "allow_loader_variables" (lua/api.lua writes "1") */
+
+static int
+rc_environment_loader_allowed(redisReply *r)
+{
+    size_t       i;
+    redisReply  *f, *v;
+
+    for (i = 0; i + 1 < r->elements; i += 2) {
+        f = r->element[i];
+        v = r->element[i + 1];
+
+        if (f->type == REDIS_REPLY_STRING && v->type == REDIS_REPLY_STRING
+            && strcmp(f->str, "allow_loader_variables") == 0)
+        {
+            return v->len == 1 && v->str[0] == '1';
+        }
+    }
+
+    return 0;
+}
+
+
 /*
  * One environment's fields into vars and files (over what is there).
  * 1 it exists, 0 it does not, -1 error (err says which field, never a
@@ -115,7 +138,7 @@ static int
 rc_environment_merge(rc_worker_t *w, const char *org, const char *name,
     json_t *vars, json_t *files, char *err, size_t errlen)
 {
-    int             found;
+    int             found, loader_ok;
     char            ad[512], *plain;
     size_t          i, flen, tlen, plen, ad_len, cap;
     redisReply     *r, *f, *v;
@@ -132,6 +155,7 @@ rc_environment_merge(rc_worker_t *w, const char *org, const char *name,
     }
 
     found = r->elements > 0;
+    loader_ok = rc_environment_loader_allowed(r);
 
     for (i = 0; i + 1 < r->elements; i += 2) {
         f = r->element[i];
@@ -155,6 +179,20 @@ rc_environment_merge(rc_worker_t *w, const char *org, const char *name,
             {
                 snprintf(err, errlen, "environment %s: a variable with an "
                          "invalid name", name);
+                freeReplyObject(r);
+                return -1;
+            }
+
+            /*
+             * stored before the gateway refused them (issue 19), or
+             * written into Redis by hand: not applied without the flag
+             */
+            if (!loader_ok && rp_env_var_loader(what, strlen(what))) {
+                snprintf(err, errlen, "environment %s: variable %s changes "
+                         "how programs load (LD_*, PATH, NODE_OPTIONS...) "
+                         "and is not applied: an admin must allow it "
+                         "(PUT the environment again with "
+                         "\"allow_loader_variables\": true)", name, what);
                 freeReplyObject(r);
                 return -1;
             }

@@ -13,6 +13,7 @@
 
 #include "common/rp_keys.h"
 #include "common/rp_token.h"
+#include "common/rp_offboard.h"
 #include "rc_identity.h"
 
 
@@ -80,66 +81,6 @@ rc_exists(redisContext *rc, const char *prefix, const char *id)
 }
 
 
-/*
- * Offboarding, atomically (one EVAL): what a user or one key let in ends
- * at once on every gateway.  Sessions, tickets and share links are
- * indexed by user and by key where they are made (lua/session.lua,
- * lua/api.lua); the announcements drop every gateway's cached copy, and
- * preview cookies die with the session or share they name.
- *
- *   ARGV 1 "key", 2 sha256 of the key
- *   ARGV 1 "user", 2 user id, 3 "disable" | "delete", 4 now
- *
- * A user's workspace-scoped keys (its workspaces' engines) stay: the
- * workspaces belong to the organisation.
- */
-static const char  rc_offboard_lua[] =
-    "local ch = '" RP_CHANNEL_WS_CHANGED "'\n"
-    "local function end_set(set, prefix, tag)\n"
-    "  for _, h in ipairs(redis.call('SMEMBERS', set)) do\n"
-    "    redis.call('DEL', prefix .. h)\n"
-    "    if tag then redis.call('PUBLISH', ch, tag .. h) end\n"
-    "  end\n"
-    "  redis.call('DEL', set)\n"
-    "end\n"
-    "local function end_key(hash)\n"
-    "  local k = redis.call('HMGET', '" RP_KEY_APIKEY_PREFIX "' .. hash,"
-    " 'org', 'prefix')\n"
-    "  end_set('replicas:key-sessions:' .. hash, '" RP_KEY_SESSION_PREFIX
-    "', '" RP_CACHE_KEY_SESSION "')\n"
-    "  end_set('replicas:key-shares:' .. hash, '" RP_KEY_SHARE_PREFIX
-    "', '" RP_CACHE_KEY_SHARE "')\n"
-    "  redis.call('DEL', '" RP_KEY_APIKEY_PREFIX "' .. hash)\n"
-    "  if k[1] then redis.call('HDEL', '" RP_KEY_ORG_APIKEYS_PREFIX
-    "' .. k[1], k[2]) end\n"
-    "  redis.call('PUBLISH', ch, '" RP_CACHE_KEY_APIKEY "' .. hash)\n"
-    "end\n"
-    "if ARGV[1] == 'key' then end_key(ARGV[2]) return 1 end\n"
-    "local u = ARGV[2]\n"
-    "local org = redis.call('HGET', '" RP_KEY_USER_PREFIX "' .. u, 'org')\n"
-    "if not org then return 0 end\n"
-    "end_set('replicas:user-sessions:' .. u, '" RP_KEY_SESSION_PREFIX "', '"
-    RP_CACHE_KEY_SESSION "')\n"
-    "end_set('replicas:user-shares:' .. u, '" RP_KEY_SHARE_PREFIX "', '"
-    RP_CACHE_KEY_SHARE "')\n"
-    "end_set('replicas:user-tickets:' .. u, '" RP_KEY_TICKET_PREFIX "',"
-    " nil)\n"
-    "local keys = redis.call('HGETALL', '" RP_KEY_ORG_APIKEYS_PREFIX
-    "' .. org)\n"
-    "for i = 2, #keys, 2 do\n"
-    "  local k = redis.call('HMGET', '" RP_KEY_APIKEY_PREFIX "' .. keys[i],"
-    " 'user', 'scope')\n"
-    "  if k[1] == u and k[2] ~= 'workspace' then end_key(keys[i]) end\n"
-    "end\n"
-    "if ARGV[3] == 'delete' then\n"
-    "  redis.call('DEL', '" RP_KEY_USER_PREFIX "' .. u)\n"
-    "else\n"
-    "  redis.call('HSET', '" RP_KEY_USER_PREFIX "' .. u, 'disabled', '1',"
-    " 'disabled_at', ARGV[4])\n"
-    "end\n"
-    "return 1\n";
-
-
 static int
 rc_offboard(redisContext *rc, const char *what, const char *id,
     const char *how)
@@ -150,15 +91,19 @@ rc_offboard(redisContext *rc, const char *what, const char *id,
 
     snprintf(now, sizeof(now), "%lld", (long long) time(NULL));
 
-    reply = redisCommand(rc, "EVAL %s 0 %s %s %s %s", rc_offboard_lua, what,
-                         id, how ? how : "", now);
+    /* the script the API's DELETE /v1/users/{id} runs too; no org: any */
+    reply = redisCommand(rc, "EVAL %s 0 %s %s %s %s %s", rp_offboard_lua, what,
+                         id, how ? how : "", now, "");
 
-    if (reply == NULL || reply->type != REDIS_REPLY_INTEGER) {
+    if (reply == NULL || reply->type != REDIS_REPLY_ARRAY
+        || reply->elements != 3
+        || reply->element[0]->type != REDIS_REPLY_INTEGER)
+    {
         (void) rc_ok(rc, reply);
         return -1;
     }
 
-    n = (int) reply->integer;
+    n = reply->element[0]->integer == 200;
     freeReplyObject(reply);
 
     return n;
@@ -221,7 +166,9 @@ rc_user_create(redisContext *rc, int argc, char **argv)
     if (!rc_ok(rc, redisCommand(rc, "HSET " RP_KEY_USER_PREFIX "%s org %s "
                                 "email %s role %s created %s", id, org, email,
                                 rc_flag(argc, argv, "--admin")
-                                ? "admin" : "member", now)))
+                                ? "admin" : "member", now))
+        || !rc_ok(rc, redisCommand(rc, "SADD " RP_KEY_ORG_USERS_PREFIX "%s %s",
+                                   org, id)))
     {
         return 1;
     }

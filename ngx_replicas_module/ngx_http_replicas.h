@@ -39,6 +39,7 @@
 #include "common/rp_crypt.h"
 #include "common/rp_env.h"
 #include "common/rp_url_parse.h"
+#include "common/rp_access.h"
 
 
 /* "[" IPv6 "]" is at most 47 bytes; ":65535" is added per request */
@@ -46,6 +47,10 @@
 #define NGX_HTTP_REPLICAS_ORG_MAX      32
 #define NGX_HTTP_REPLICAS_PUBLIC_MAX   RP_PUBLIC_PORTS_MAX
 #define NGX_HTTP_REPLICAS_KEYS_MAX     8      /* signing keys in the file */
+#define NGX_HTTP_REPLICAS_USER_MAX     32     /* a user id (control: 12) */
+/* 32 collaborators of 12-character ids; a longer list is not cached and
+ * gives members' keys nothing (closed, never open) */
+#define NGX_HTTP_REPLICAS_COLLAB_MAX   512
 
 
 /*
@@ -54,7 +59,9 @@
  * credential (key "k:<sha256>" an API key, "s:<sha256>" a session,
  * "h:<id>" a share link): state RP_STATE_AWAKE if it is valid, else
  * RP_STATE_NONE; an API key's organisation in org and, for a key scoped
- * to one workspace, that workspace's id in addr.
+ * to one workspace, that workspace's id in addr.  user: a workspace's
+ * owner, an API key's user (admin set for an admin); collab: a
+ * workspace's collaborators as stored (a JSON list of user ids).
  */
 typedef struct {
     ngx_uint_t                  state;     /* rp_state_e */
@@ -64,12 +71,18 @@ typedef struct {
     u_char                      org[NGX_HTTP_REPLICAS_ORG_MAX];
     ngx_uint_t                  npublic;
     uint16_t                    public_ports[NGX_HTTP_REPLICAS_PUBLIC_MAX];
+    ngx_uint_t                  admin;
+    size_t                      user_len;
+    u_char                      user[NGX_HTTP_REPLICAS_USER_MAX];
+    size_t                      collab_len;
+    u_char                      collab[NGX_HTTP_REPLICAS_COLLAB_MAX];
 } ngx_http_replicas_route_t;
 
 
 typedef enum {
     NGX_HTTP_REPLICAS_LOOKUP_ROUTE = 0,   /* HMGET workspace fields */
-    NGX_HTTP_REPLICAS_LOOKUP_KEY,         /* HMGET an API key's record */
+    NGX_HTTP_REPLICAS_LOOKUP_KEY,         /* an API key's record and its
+                                             user's role (a script) */
     NGX_HTTP_REPLICAS_LOOKUP_REF,         /* EXISTS a session or share */
     NGX_HTTP_REPLICAS_LOOKUP_TICKET       /* GETDEL a one-time ticket */
 } ngx_http_replicas_lookup_e;

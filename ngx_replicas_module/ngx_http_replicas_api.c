@@ -14,6 +14,7 @@
 #include "ngx_http_replicas.h"
 #include "common/rp_token.h"
 #include "common/rp_url.h"
+#include "common/rp_offboard.h"
 
 
 #define NGX_HTTP_REPLICAS_API_ARGS   16
@@ -40,7 +41,10 @@ typedef enum {
     RP_API_ENV_AUTH,         /* a PUT's first call: whose key is it */
     RP_API_HOOKS,
     RP_API_COLLABORATORS,    /* who besides the owner may act on it */
-    RP_API_SHARES_LIST
+    RP_API_SHARES_LIST,
+    RP_API_USERS_LIST,       /* admins: the organisation's users */
+    RP_API_USER_DISABLE,     /* admins: offboarding (common/rp_offboard.h) */
+    RP_API_USER_DELETE       /* (the script's first call checks the key) */
 } rp_api_op_e;
 
 
@@ -48,7 +52,8 @@ static const char  *rp_api_op_names[] = {
     "list", "create", "get", "delete", "message", "sleep", "wake",
     "previews_list", "preview_add", "preview_delete", "share_create",
     "share_delete", "events", "env_list", "env_get", "env_put",
-    "env_delete", "env_auth", "hooks", "collaborators", "shares_list"
+    "env_delete", "env_auth", "hooks", "collaborators", "shares_list",
+    "users_list", "user_disable", "user_delete"
 };
 
 
@@ -64,6 +69,7 @@ typedef struct {
     ngx_str_t                      port;        /* preview port from path */
     ngx_str_t                      share;       /* share id from path */
     ngx_str_t                      env;         /* environment from path */
+    ngx_str_t                      user;        /* user id from path */
     ngx_http_replicas_env_t       *env_values;  /* a PUT's, until sealed */
     ngx_str_t                      key_hash;
     ngx_uint_t                     nargs;
@@ -138,6 +144,66 @@ ngx_http_replicas_api_route_env(ngx_http_request_t *r,
 
 
 /*
+ * /v1/users (GET), /v1/users/{id} (DELETE), /v1/users/{id}/disable
+ * (POST): admins offboard, with the same script as replicas-control.
+ */
+
+static ngx_int_t
+ngx_http_replicas_api_route_users(ngx_http_request_t *r,
+    ngx_http_replicas_api_ctx_t *ctx, u_char *p, u_char *end)
+{
+    u_char      *id;
+    ngx_uint_t   m;
+
+    static const char  disable[] = "/disable";
+
+    m = r->method;
+
+    if (p < end && *(end - 1) == '/') {
+        end--;                                  /* one trailing slash */
+    }
+
+    if (p == end) {
+        ctx->op = RP_API_USERS_LIST;
+        return m == NGX_HTTP_GET ? NGX_OK : NGX_HTTP_NOT_ALLOWED;
+    }
+
+    if (*p != '/') {
+        return NGX_HTTP_NOT_FOUND;
+    }
+
+    id = ++p;
+
+    while (p < end && *p != '/') {
+        p++;
+    }
+
+    if (p - id > NGX_HTTP_REPLICAS_USER_MAX
+        || !rp_ws_id_valid((char *) id, p - id))
+    {
+        return NGX_HTTP_NOT_FOUND;
+    }
+
+    ctx->user.data = id;
+    ctx->user.len = p - id;
+
+    if (p == end) {
+        ctx->op = RP_API_USER_DELETE;
+        return m == NGX_HTTP_DELETE ? NGX_OK : NGX_HTTP_NOT_ALLOWED;
+    }
+
+    if ((size_t) (end - p) != sizeof(disable) - 1
+        || ngx_strncmp(p, disable, sizeof(disable) - 1) != 0)
+    {
+        return NGX_HTTP_NOT_FOUND;
+    }
+
+    ctx->op = RP_API_USER_DISABLE;
+    return m == NGX_HTTP_POST ? NGX_OK : NGX_HTTP_NOT_ALLOWED;
+}
+
+
+/*
  * /v1/workspaces[/{id}[/messages|sleep|wake|events|previews[/{port}]]]
  * and /v1/environments[/{name}].  Returns NGX_OK with ctx->op set,
  * NGX_HTTP_NOT_FOUND, or NGX_HTTP_NOT_ALLOWED.
@@ -153,9 +219,20 @@ ngx_http_replicas_api_route(ngx_http_request_t *r,
 
     static const char  prefix[] = "/v1/workspaces";
     static const char  env_prefix[] = "/v1/environments";
+    static const char  users_prefix[] = "/v1/users";
 
     p = r->uri.data;
     end = r->uri.data + r->uri.len;
+
+    if (r->uri.len >= sizeof(users_prefix) - 1
+        && ngx_strncmp(p, users_prefix, sizeof(users_prefix) - 1) == 0
+        && (r->uri.len == sizeof(users_prefix) - 1
+            || p[sizeof(users_prefix) - 1] == '/'))
+    {
+        return ngx_http_replicas_api_route_users(r, ctx,
+                                                 p + sizeof(users_prefix) - 1,
+                                                 end);
+    }
 
     if (r->uri.len >= sizeof(env_prefix) - 1
         && ngx_strncmp(p, env_prefix, sizeof(env_prefix) - 1) == 0)
@@ -844,6 +921,11 @@ ngx_http_replicas_api_validate(ngx_http_request_t *r,
         return ngx_http_replicas_api_collaborators(r, ctx, body, err,
                                                    err_size);
 
+    case RP_API_USER_DISABLE:
+    case RP_API_USER_DELETE:
+        return ngx_http_replicas_api_add(r, ctx, (char *) ctx->user.data,
+                                         ctx->user.len);
+
     case RP_API_ENV_GET:
     case RP_API_ENV_PUT:
     case RP_API_ENV_DELETE:
@@ -1136,6 +1218,93 @@ ngx_http_replicas_api_env_authed(ngx_http_request_t *r, void *reply)
 }
 
 
+/*
+ * POST /v1/users/{id}/disable, DELETE /v1/users/{id}, second step: the
+ * first call (lua/api.lua's user_disable or user_delete) checked the key is an admin's and named its
+ * organisation; then the offboarding script, the one replicas-control
+ * runs, confined to that organisation.
+ */
+
+static void
+ngx_http_replicas_api_user_authed(ngx_http_request_t *r, void *reply)
+{
+    u_char                            *p;
+    json_t                            *json, *org;
+    ngx_int_t                          rc;
+    ngx_str_t                          msg, script, args[5];
+    ngx_http_replicas_api_ctx_t       *ctx;
+    ngx_http_replicas_script_reply_t   v;
+
+    ctx = ngx_http_replicas_api_ctx(r);
+
+    if (ngx_http_replicas_redis_script_reply(reply, &v) != NGX_OK
+        || v.status != NGX_HTTP_OK)
+    {
+        ngx_http_replicas_api_reply(r, reply);
+        return;
+    }
+
+    json = json_loadb((char *) v.body.data, v.body.len, 0, NULL);
+    org = json ? json_object_get(json, "org") : NULL;
+
+    if (!json_is_string(org) || json_string_length(org) == 0
+        || json_string_length(org) > NGX_HTTP_REPLICAS_ORG_MAX)
+    {
+        if (json) {
+            json_decref(json);
+        }
+
+        ngx_http_replicas_finish(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    p = ngx_pnalloc(r->pool, NGX_HTTP_REPLICAS_ORG_MAX + NGX_TIME_T_LEN);
+    if (p == NULL) {
+        json_decref(json);
+        ngx_http_replicas_finish(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    args[4].data = p;
+    args[4].len = json_string_length(org);
+    p = ngx_cpymem(p, json_string_value(org), args[4].len);
+    json_decref(json);
+
+    args[3].data = p;
+    args[3].len = ngx_sprintf(p, "%T", ngx_time()) - p;
+
+    ngx_str_set(&args[0], "user");
+    args[1] = ctx->user;
+
+    if (ctx->op == RP_API_USER_DELETE) {
+        ngx_str_set(&args[2], "delete");
+    } else {
+        ngx_str_set(&args[2], "disable");
+    }
+
+    script.data = (u_char *) rp_offboard_lua;
+    script.len = rp_offboard_lua_len;
+
+    rc = ngx_http_replicas_eval(r, &script, 5, args,
+                                ngx_http_replicas_api_reply);
+
+    if (rc == NGX_OK) {
+        return;
+    }
+
+    if (rc == NGX_DECLINED) {
+        ngx_str_set(&msg, "the API cannot reach its state store right now; "
+                    "retry shortly");
+        ngx_http_replicas_finish(r,
+            ngx_http_replicas_send_json_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                              "state_unavailable", &msg, 1));
+        return;
+    }
+
+    ngx_http_replicas_finish(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+}
+
+
 /* ---- the handler -------------------------------------------------------------- */
 
 static ngx_int_t
@@ -1226,6 +1395,12 @@ ngx_http_replicas_api_run(ngx_http_request_t *r)
         ctx->op = RP_API_ENV_AUTH;
         rc = ngx_http_replicas_api_call_with(r, ctx,
                                              ngx_http_replicas_api_env_authed);
+
+    } else if (ctx->op == RP_API_USER_DISABLE
+               || ctx->op == RP_API_USER_DELETE)
+    {
+        rc = ngx_http_replicas_api_call_with(r, ctx,
+                                             ngx_http_replicas_api_user_authed);
 
     } else {
         rc = ngx_http_replicas_api_call(r, ctx);

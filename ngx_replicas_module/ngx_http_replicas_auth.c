@@ -8,9 +8,12 @@
  *   WebSocket with a foreign Origin, or a state-changing
  *     request to 3737/6080 from another site              -> 403
  *   API key: X-Replicas-Preview-Token, Authorization:
- *     Bearer or ?replicas_token= (WebSockets)             -> the key's
- *                                          organisation must own it; a
- *                                          scoped key only its workspace
+ *     Bearer or ?replicas_token= (WebSockets)             -> what the
+ *                                          key's user may act on: an
+ *                                          admin its organisation's, a
+ *                                          member its own and those it
+ *                                          collaborates on; a scoped key
+ *                                          only its workspace
  *   ?replicas_share= signed share link, still in Redis    -> allowed
  *   replicas_preview cookie: signed, bound to this host,
  *     unexpired, its session or share still in Redis      -> allowed
@@ -598,6 +601,55 @@ ngx_http_replicas_auth_ticket(ngx_http_request_t *r,
 }
 
 
+/*
+ * An API key opens what its user may act on (common/rp_access.h): its
+ * organisation's workspaces for an admin, a member's own and those it
+ * collaborates on, the engine's key its workspace.
+ */
+
+static ngx_int_t
+ngx_http_replicas_auth_key_may(ngx_http_request_t *r,
+    ngx_http_replicas_ctx_t *ctx)
+{
+    rp_access_ws_t   ws;
+    rp_access_key_t  key;
+
+    key.org = (char *) ctx->cred.org;
+    key.org_len = ctx->cred.org_len;
+    key.workspace = (char *) ctx->cred.addr;
+    key.workspace_len = ctx->cred.addr_len;
+    key.user = (char *) ctx->cred.user;
+    key.user_len = ctx->cred.user_len;
+    key.admin = ctx->cred.admin != 0;
+
+    ws.id = ctx->host.id;
+    ws.id_len = ctx->host.id_len;
+    ws.org = (char *) ctx->route.org;
+    ws.org_len = ctx->route.org_len;
+    ws.owner = (char *) ctx->route.user;
+    ws.owner_len = ctx->route.user_len;
+    ws.collaborators = (char *) ctx->route.collab;
+    ws.collaborators_len = ctx->route.collab_len;
+
+    switch (rp_access_key_open(&key, &ws)) {
+
+    case RP_ACCESS_OK:
+        return NGX_OK;
+
+    case RP_ACCESS_NOT_YOURS:
+        return ngx_http_replicas_auth_fail(r, NGX_HTTP_FORBIDDEN,
+                   "not_your_workspace", "this workspace belongs to another "
+                   "user: only its owner, its collaborators and admins may "
+                   "open its previews", 0);
+
+    default:
+        return ngx_http_replicas_auth_fail(r, NGX_HTTP_FORBIDDEN,
+                   "forbidden", "this API key may not open this "
+                   "workspace's previews", 0);
+    }
+}
+
+
 ngx_int_t
 ngx_http_replicas_auth(ngx_http_request_t *r, ngx_http_replicas_ctx_t *ctx)
 {
@@ -710,20 +762,7 @@ ngx_http_replicas_auth(ngx_http_request_t *r, ngx_http_replicas_ctx_t *ctx)
     }
 
     if (a->kind == RP_CRED_KEY) {
-        if (ctx->cred.org_len != ctx->route.org_len
-            || ngx_strncmp(ctx->cred.org, ctx->route.org,
-                           ctx->route.org_len) != 0
-            || (ctx->cred.addr_len
-                && (ctx->cred.addr_len != ctx->host.id_len
-                    || ngx_strncmp(ctx->cred.addr, ctx->host.id,
-                                   ctx->host.id_len) != 0)))
-        {
-            return ngx_http_replicas_auth_fail(r, NGX_HTTP_FORBIDDEN,
-                       "forbidden", "this API key may not open this "
-                       "workspace's previews", 0);
-        }
-
-        return NGX_OK;
+        return ngx_http_replicas_auth_key_may(r, ctx);
     }
 
     if (a->kind == RP_CRED_SHARE && ngx_http_replicas_is_navigation(r)) {

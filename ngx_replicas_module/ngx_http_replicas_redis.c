@@ -388,7 +388,23 @@ ngx_http_replicas_parse_public(redisReply *v, ngx_http_replicas_route_t *route)
 }
 
 
-/* HMGET <workspace key> state addr org public */
+/* a user id; one that does not fit is no one */
+
+static void
+ngx_http_replicas_copy_user(redisReply *v, ngx_http_replicas_route_t *rec)
+{
+    rec->user_len = 0;
+
+    if (v->type == REDIS_REPLY_STRING && v->len > 0
+        && v->len <= NGX_HTTP_REPLICAS_USER_MAX)
+    {
+        rec->user_len = v->len;
+        ngx_memcpy(rec->user, v->str, v->len);
+    }
+}
+
+
+/* HMGET <workspace key> state addr org public user collaborators */
 
 ngx_int_t
 ngx_http_replicas_redis_parse_route(void *r, ngx_http_replicas_route_t *route)
@@ -400,7 +416,7 @@ ngx_http_replicas_redis_parse_route(void *r, ngx_http_replicas_route_t *route)
         return NGX_ERROR;
     }
 
-    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 4) {
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 6) {
         return NGX_ERROR;
     }
 
@@ -420,6 +436,17 @@ ngx_http_replicas_redis_parse_route(void *r, ngx_http_replicas_route_t *route)
 
     ngx_http_replicas_copy_org(reply->element[2], route);
     ngx_http_replicas_parse_public(reply->element[3], route);
+    ngx_http_replicas_copy_user(reply->element[4], route);
+
+    /* too long to cache: no collaborator's key opens it (closed) */
+    route->collab_len = 0;
+
+    if (reply->element[5]->type == REDIS_REPLY_STRING
+        && reply->element[5]->len <= NGX_HTTP_REPLICAS_COLLAB_MAX)
+    {
+        route->collab_len = reply->element[5]->len;
+        ngx_memcpy(route->collab, reply->element[5]->str, route->collab_len);
+    }
 
     if (route->state == RP_STATE_AWAKE) {
 
@@ -448,22 +475,33 @@ ngx_http_replicas_redis_parse_route(void *r, ngx_http_replicas_route_t *route)
 }
 
 
-/* HMGET <api key record> org scope workspace */
+/*
+ * The key script's {org, scope, workspace, user, role} (route.c): org ""
+ * for a key that is unknown, revoked, or whose user is disabled.
+ */
 
 ngx_int_t
 ngx_http_replicas_redis_parse_key(void *r, ngx_http_replicas_route_t *cred)
 {
-    redisReply  *reply = r, *org, *scope, *ws;
+    ngx_uint_t   i;
+    redisReply  *reply = r, *org, *scope, *ws, *role;
 
     if (reply == NULL || reply->type != REDIS_REPLY_ARRAY
-        || reply->elements != 3)
+        || reply->elements != 5)
     {
         return NGX_ERROR;
+    }
+
+    for (i = 0; i < 5; i++) {
+        if (reply->element[i]->type != REDIS_REPLY_STRING) {
+            return NGX_ERROR;
+        }
     }
 
     org = reply->element[0];
     scope = reply->element[1];
     ws = reply->element[2];
+    role = reply->element[4];
 
     cred->state = RP_STATE_NONE;
     cred->addr_len = 0;
@@ -475,12 +513,9 @@ ngx_http_replicas_redis_parse_key(void *r, ngx_http_replicas_route_t *cred)
         return NGX_DECLINED;                /* unknown or revoked */
     }
 
-    if (scope->type == REDIS_REPLY_STRING && scope->len == 9
-        && ngx_strncmp(scope->str, "workspace", 9) == 0)
-    {
+    if (scope->len == 9 && ngx_strncmp(scope->str, "workspace", 9) == 0) {
         /* a scoped key without a valid workspace is worth nothing */
-        if (ws->type != REDIS_REPLY_STRING
-            || !rp_ws_id_valid(ws->str, ws->len)
+        if (!rp_ws_id_valid(ws->str, ws->len)
             || ws->len > NGX_HTTP_REPLICAS_ADDR_MAX)
         {
             return NGX_DECLINED;
@@ -490,6 +525,8 @@ ngx_http_replicas_redis_parse_key(void *r, ngx_http_replicas_route_t *cred)
         ngx_memcpy(cred->addr, ws->str, ws->len);
     }
 
+    ngx_http_replicas_copy_user(reply->element[3], cred);
+    cred->admin = role->len == 5 && ngx_strncmp(role->str, "admin", 5) == 0;
     cred->state = RP_STATE_AWAKE;
 
     return NGX_OK;

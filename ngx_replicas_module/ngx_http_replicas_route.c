@@ -87,6 +87,27 @@ ngx_http_replicas_resume(ngx_http_request_t *r)
 
 
 /*
+ * An API key's record and its user's role in one call, for the preview
+ * check (common/rp_access.h): {org, scope, workspace, user, role}, all ""
+ * for a key that is unknown, revoked, or whose user is disabled or gone
+ * (lua/api.lua refuses those the same way).  A workspace-scoped key (the
+ * engine's) works for its workspace whoever made it.
+ */
+static const char  ngx_http_replicas_key_lua[] =
+    "local k = redis.call('HMGET', KEYS[1], 'org', 'scope', 'workspace',"
+    " 'user')\n"
+    "local none = {'', '', '', '', ''}\n"
+    "if not k[1] then return none end\n"
+    "if k[2] == 'workspace' then\n"
+    "  return {k[1], 'workspace', k[3] or '', k[4] or '', ''}\n"
+    "end\n"
+    "local u = redis.call('HMGET', '" RP_KEY_USER_PREFIX "' .. (k[4] or ''),"
+    " 'org', 'role', 'disabled')\n"
+    "if u[1] ~= k[1] or u[3] == '1' then return none end\n"
+    "return {k[1], k[2] or '', '', k[4], u[2] or 'member'}\n";
+
+
+/*
  * Records a lookup's outcome where the state machine looks for it (a
  * ticket's value is already in ctx->ticket).
  */
@@ -246,9 +267,9 @@ ngx_http_replicas_lookup(ngx_http_request_t *r, ngx_http_replicas_ctx_t *ctx,
     ngx_uint_t kind, const char *cache_key, size_t cache_key_len)
 {
     u_char                          key[128];
-    size_t                          argvlen[6];
+    size_t                          argvlen[8];
     ngx_uint_t                      argc, i;
-    const char                     *argv[6];
+    const char                     *argv[8];
     ngx_pool_cleanup_t             *cln;
     ngx_http_replicas_route_t       rec;
     ngx_http_replicas_waiter_t     *w;
@@ -287,19 +308,21 @@ ngx_http_replicas_lookup(ngx_http_request_t *r, ngx_http_replicas_ctx_t *ctx,
         argv[3] = RP_FIELD_ADDR;
         argv[4] = RP_FIELD_ORG;
         argv[5] = RP_FIELD_PUBLIC;
-        argc = 6;
+        argv[6] = RP_FIELD_USER;
+        argv[7] = RP_FIELD_COLLABORATORS;
+        argc = 8;
         break;
 
     case NGX_HTTP_REPLICAS_LOOKUP_KEY:
-        argv[0] = "HMGET";
-        argv[1] = (char *) key;
-        argvlen[1] = ngx_snprintf(key, sizeof(key),
+        argv[0] = "EVAL";
+        argv[1] = ngx_http_replicas_key_lua;
+        argvlen[1] = sizeof(ngx_http_replicas_key_lua) - 1;
+        argv[2] = "1";
+        argv[3] = (char *) key;
+        argvlen[3] = ngx_snprintf(key, sizeof(key),
                                   RP_KEY_APIKEY_PREFIX "%*s",
                                   cache_key_len - 2, cache_key + 2) - key;
-        argv[2] = "org";
-        argv[3] = "scope";
-        argv[4] = "workspace";
-        argc = 5;
+        argc = 4;
         break;
 
     case NGX_HTTP_REPLICAS_LOOKUP_REF:
@@ -326,7 +349,9 @@ ngx_http_replicas_lookup(ngx_http_request_t *r, ngx_http_replicas_ctx_t *ctx,
     argvlen[0] = ngx_strlen(argv[0]);
 
     for (i = 2; i < argc; i++) {
-        argvlen[i] = ngx_strlen(argv[i]);
+        if (argv[i] != (char *) key) {
+            argvlen[i] = ngx_strlen(argv[i]);
+        }
     }
 
     cln = ngx_pool_cleanup_add(r->pool, 0);

@@ -232,8 +232,41 @@ $r = ticket($msid, 'wsmem');
 is($r->{status}, 302, 'but does for its own');
 my $asid = session_of($admin->{user});
 is(ticket($asid, 'wsmem')->{status}, 302, 'an admin\'s session for a member\'s workspace');
+
+# a key on a preview follows the same rule as a session's tickets
+sub key_open {
+    my ($key, $ws, $p, $how) = @_;
+    my $r = http_request(port => $gp, host => "$p-$ws.$d:$gp",
+                         path => $how eq 'query' ? "/?replicas_token=$key" : '/',
+                         headers => [$how eq 'query' ? () : ['Authorization', "Bearer $key"]]);
+    my $c = eval { decode_json($r->{body}) };
+    return [$r->{status}, $r->{status} == 403 ? code($c) : ''];
+}
+for my $p (3000, 3737, 6080) {
+    is_deeply(key_open($mkey, 'wsadm', $p, 'bearer'), [403, 'not_your_workspace'],
+              "a member's key on the admin's workspace, port $p: 403");
+}
+is_deeply(key_open($mkey, 'wsadm', 3000, 'query'), [403, 'not_your_workspace'],
+          'with ?replicas_token= too');
+is_deeply(key_open($mkey, 'wsmem', 3000, 'bearer'), [200, ''], 'its own workspace\'s preview: 200');
+is_deeply(key_open($admin->{key}, 'wsmem', 3000, 'bearer'), [200, ''], 'an admin\'s key: any');
+my (undef, $ekey) = control($redis, 'key', 'create', '--user', $muser, '--workspace', 'wsadm');
+chomp $ekey;
+is_deeply(key_open($ekey, 'wsadm', 3000, 'bearer'), [200, ''],
+          'an engine\'s key (scoped) opens its workspace, whoever made it');
+is_deeply(key_open($ekey, 'wsmem', 3000, 'bearer'), [403, 'forbidden'], 'and no other');
+is_deeply(key_open($eve->{key}, 'wsmem', 3000, 'bearer'), [403, 'forbidden'],
+          'another organisation\'s key: 403');
+
 put_workspace($redis, 'wsadm', collaborators => encode_json([$muser]));
 is(ticket($msid, 'wsadm')->{status}, 302, 'a collaborator\'s session gets one');
+is_deeply(key_open($mkey, 'wsadm', 3000, 'bearer'), [200, ''], 'and a collaborator\'s key opens it');
+is_deeply(key_open($m2key, 'wsadm', 3000, 'bearer'), [403, 'not_your_workspace'],
+          'another member\'s still does not');
+
+# a workspace put without a repository (the demo's): repositories is a list
+(undef, undef, my $res) = api($gw, $admin->{key}, 'GET', '/v1/workspaces/wsmem');
+like($res->{body}, qr/"repositories":\[\]/, 'a workspace without repositories: "repositories":[]');
 
 # --- Idempotency-Key: the user's own, one body ------------------------------------
 my @idem = (headers => [['Idempotency-Key', 'same-key-1']]);
@@ -341,5 +374,59 @@ for my $g (@gws) {
          "gateway $g->{port}: the key's session is gone");
 }
 is((ticket_on($gw, $msid, 'wsmem'))[0]{status}, 302, 'the login link\'s session lives on');
+
+# --- the admin API for offboarding: the same script as replicas-control ----------
+my (undef, $m3user) = control($redis, 'user', 'create', '--org', $org, '--email', 'o@example.com');
+chomp $m3user;
+my (undef, $m3key) = control($redis, 'key', 'create', '--user', $m3user);
+chomp $m3key;
+put_workspace($redis, 'wsm3', state => 'awake', addr => '127.0.0.2', org => $org, user => $m3user);
+$login = on($gw, host => $d, method => 'POST', path => '/login', body => "key=$m3key&next=/",
+            headers => [['Origin', $main], ['Content-Type', 'application/x-www-form-urlencoded']]);
+my ($m3sid) = join("\n", @{ $login->{all}{'set-cookie'} // [] }) =~ /replicas_session=([^;]+)/;
+is((ticket_on($gw, $m3sid, 'wsm3'))[0]{status}, 302, 'a third member\'s session gets tickets');
+($st, $j) = api($gw, $m3key, 'POST', "/v1/workspaces/wsm3/previews/$port/shares", {});
+my ($m3share) = $j->{url} =~ m{^http://[^/]+(/.*)$};
+
+($st, $j) = api($gw, $admin->{key}, 'GET', '/v1/users');
+is($st, 200, 'GET /v1/users: an admin lists the users');
+my %u = map { $_->{id} => $_ } @{ $j->{users} };
+is_deeply($u{$m3user}, { id => $m3user, email => 'o@example.com', role => 'member',
+                         disabled => JSON::PP::false }, 'id, email, role, disabled');
+is($u{$admin->{user}}{role}, 'admin', 'the admin');
+is($u{$m2user}{disabled}, JSON::PP::true, 'the user disabled by replicas-control');
+ok(!exists $u{$eve->{user}}, 'no user of another organisation');
+my ($m3prefix) = $m3key =~ /^rk_([^_]+)_/;
+unlike(encode_json($j), qr/rk_|$m3prefix|[0-9a-f]{64}/, 'never a key, its prefix or hash');
+for my $case (['GET', '/v1/users'], ['POST', "/v1/users/$m3user/disable"],
+              ['DELETE', "/v1/users/$m3user"]) {
+    ($st, $j) = api($gw, $m3key, @$case);
+    is_deeply([$st, code($j)], [403, 'forbidden'], "a member: $case->[0] $case->[1]: 403");
+}
+($st, $j) = api($gw, $admin->{key}, 'POST', '/v1/users/nosuchuser1/disable');
+is_deeply([$st, code($j)], [404, 'user_not_found'], 'an unknown user: 404');
+($st, $j) = api($gw, $admin->{key}, 'POST', "/v1/users/$eve->{user}/disable");
+is_deeply([$st, code($j)], [404, 'user_not_found'], 'another organisation\'s user: 404');
+($st, $j) = api($gw, $admin->{key}, 'DELETE', "/v1/users/$admin->{user}");
+is_deeply([$st, code($j)], [409, 'cannot_offboard_self'], 'an admin does not offboard itself');
+is((api($gw, $eve->{key}, 'GET', '/v1/workspaces'))[0], 200, 'eve untouched');
+
+($st, $j) = api($gw, $admin->{key}, 'POST', "/v1/users/$m3user/disable");
+is_deeply([$st, $j], [200, { id => $m3user, disabled => JSON::PP::true }],
+          'POST /v1/users/{id}/disable');
+is($redis->cmd('HGET', "replicas:user:$m3user", 'disabled'), '1', 'marked disabled');
+for my $g (@gws) {
+    is((api($g, $m3key, 'GET', '/v1/workspaces'))[0], 401, "gateway $g->{port}: its key is refused");
+    like((ticket_on($g, $m3sid, 'wsm3'))[0]{headers}{location} // '', qr{/login\?},
+         'its session is gone');
+    ok(Replicas::Test::poll_until(5, sub {
+        on($g, host => "$port-wsm3.$d", path => $m3share, program => 1)->{status} != 200 }),
+       'its share link is dead');
+}
+($st, $j) = api($gw, $admin->{key}, 'DELETE', "/v1/users/$m3user");
+is_deeply([$st, $j], [200, { id => $m3user, deleted => JSON::PP::true }], 'DELETE /v1/users/{id}');
+is($redis->cmd('EXISTS', "replicas:user:$m3user"), 0, 'the user is gone');
+($st, $j) = api($gw, $admin->{key}, 'GET', '/v1/users');
+ok(!grep({ $_->{id} eq $m3user } @{ $j->{users} }), 'and no longer listed');
 
 done_testing();

@@ -254,6 +254,23 @@ $redis->cmd('HSET', "replicas:env:$org:staging", 'var:ONLY_STAGING', $t);
 ($rc) = check('--name', 'staging');
 is($rc, 0, 'restored, it opens again');
 
+# loader variables stored without the admin's allow (before the gateway
+# refused them): control does not apply them
+($st, $j) = api($gw, $key, 'PUT', '/v1/environments/loader',
+                { variables => { LD_PRELOAD => '/tmp/evil.so', FINE => 'x' },
+                  allow_loader_variables => JSON::PP::true });
+is($st, 200, 'an environment with LD_PRELOAD, allowed by an admin');
+($rc, $out) = check('--name', 'loader');
+is($rc, 0, 'control applies it') or diag $out;
+like($out, qr/^variable LD_PRELOAD$/m, 'LD_PRELOAD included');
+$redis->cmd('HDEL', "replicas:env:$org:loader", 'allow_loader_variables');
+($rc, $out) = check('--name', 'loader');
+is($rc, 1, 'the same record without the allow flag (stored before roles): refused');
+like($out, qr/variable LD_PRELOAD changes how programs load.*allow_loader_variables/,
+     'with the reason and what to do');
+$redis->cmd('DEL', "replicas:env:$org:loader");
+$redis->cmd('SREM', "replicas:org-envs:$org", 'loader');
+
 # another key does not open them
 my $other_key = secrets_key_file();
 ($rc, $out) = control($redis, 'environment', 'check', '--org', $org,

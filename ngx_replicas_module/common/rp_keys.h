@@ -18,6 +18,8 @@
 #define RP_FIELD_ADDR             "addr"
 #define RP_FIELD_ORG              "org"
 #define RP_FIELD_PUBLIC           "public"   /* "3000,8080": public ports */
+#define RP_FIELD_USER             "user"     /* its owner, the creating user */
+#define RP_FIELD_COLLABORATORS    "collaborators" /* JSON list of user ids */
 
 /* at most this many public preview ports per workspace */
 #define RP_PUBLIC_PORTS_MAX       8
@@ -44,7 +46,8 @@
 
 /* identities (issue 3); secrets are stored only as SHA-256 hex */
 #define RP_KEY_ORG_PREFIX         "replicas:org:"        /* HASH name, created */
-#define RP_KEY_USER_PREFIX        "replicas:user:"       /* HASH org, email, role, created */
+#define RP_KEY_USER_PREFIX        "replicas:user:"       /* HASH org, email, role, created; disabled, disabled_at */
+#define RP_KEY_ORG_USERS_PREFIX   "replicas:org-users:"  /* + org: SET of user ids (since issue 19; older ones are found through their keys) */
 #define RP_KEY_APIKEY_PREFIX      "replicas:apikey:"     /* + sha256(key): HASH prefix, org, user, scope, workspace, created */
 #define RP_KEY_ORG_APIKEYS_PREFIX "replicas:org-apikeys:" /* + org: HASH prefix -> sha256(key) */
 #define RP_KEY_LOGIN_PREFIX       "replicas:login:"      /* + sha256(token): STRING user, one use, short TTL */

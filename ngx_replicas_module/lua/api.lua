@@ -88,7 +88,10 @@ local roles = {
     env_auth       = {admin = 'any'},                     -- a PUT's first half
     env_put        = {admin = 'any'},
     env_delete     = {admin = 'any'},
-}
+    users_list     = {admin = 'any'},                     -- offboarding
+    user_disable   = {admin = 'any'},                     -- (then the
+    user_delete    = {admin = 'any'},                     -- script of
+}                                                         -- rp_offboard.h)
 
 -- the caller's user: its role, unless disabled or gone (then the key is
 -- dead too); the engine's key works for its workspace whoever made it
@@ -168,9 +171,13 @@ end
 local function view(id, w)
     local collaborators = w.collaborators and cjson.decode(w.collaborators) or {}
     if #collaborators == 0 then collaborators = EMPTY end
+    -- a list like every other workspace's, also for one without any (the
+    -- demo's, put by replicas-control workspace put)
+    local repositories = w.repositories and cjson.decode(w.repositories) or {w.repository}
+    if type(repositories) ~= 'table' or #repositories == 0 then repositories = EMPTY end
     return {id = id, name = w.name, state = w.state, state_at = tonumber(w.state_at),
             repository = w.repository,
-            repositories = w.repositories and cjson.decode(w.repositories) or {w.repository},
+            repositories = repositories,
             environment = w.environment ~= '' and w.environment or cjson.null,
             agent = w.agent, created_at = tonumber(w.created), previews = previews_of(id),
             -- who owns it and who may act on it with the owner
@@ -411,6 +418,42 @@ if op == 'env_get' or op == 'env_delete' then
     redis.call('DEL', env_key(name))
     redis.call('SREM', envs_key, name)
     return ok(200, {name = name, deleted = true})
+end
+
+-- users: admins see and offboard them --------------------------------------
+-- set replicas:org-users:<org> (control's user create); users made before
+-- it are found through the organisation's keys
+if op == 'users_list' then
+    local ids, seen = redis.call('SMEMBERS', 'replicas:org-users:' .. key.org), {}
+    local keys = redis.call('HGETALL', 'replicas:org-apikeys:' .. key.org)
+    for i = 2, #keys, 2 do
+        local u = redis.call('HGET', 'replicas:apikey:' .. keys[i], 'user')
+        if u then ids[#ids + 1] = u end
+    end
+    local list = {}
+    for _, id in ipairs(ids) do
+        local u = hash_to_table(redis.call('HGETALL', 'replicas:user:' .. id))
+        if not seen[id] and u.org == key.org then
+            seen[id] = true
+            list[#list + 1] = {id = id, email = u.email, role = u.role or 'member',
+                               disabled = u.disabled == '1'}
+        end
+    end
+    table.sort(list, function(a, b) return a.id < b.id end)
+    return ok(200, {users = #list == 0 and EMPTY or list})
+end
+
+if op == 'user_disable' or op == 'user_delete' then
+    -- ARGV 7 user id: the first half; the gateway then runs the
+    -- offboarding script (common/rp_offboard.c) for this organisation
+    if ARGV[7] == key.user then
+        return err(409, 'cannot_offboard_self', 'an admin cannot disable or delete ' ..
+                   'their own user: ask another admin')
+    end
+    if redis.call('HGET', 'replicas:user:' .. ARGV[7], 'org') ~= key.org then
+        return err(404, 'user_not_found', 'no user ' .. ARGV[7] .. ' in your organisation')
+    end
+    return ok(200, {org = key.org})
 end
 
 -- everything below names one workspace
