@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <sys/statvfs.h>
 #include <time.h>
 
 #include "re_desktop.h"
@@ -21,6 +22,9 @@
 
 /* young: the first minute, when a wake waits for the dev servers */
 #define RE_HEALTH_YOUNG_MS  60000
+/* the disk counts as full from this share of it used: the kernel's
+ * quota (control's disk image) then refuses writes at any moment */
+#define RE_HEALTH_DISK_FULL  0.95
 
 
 static struct {
@@ -30,8 +34,10 @@ static struct {
     json_t          *ports;
     json_t          *repositories;
     json_t          *desktop;
+    json_t          *disk;
 } re_health = {
-    PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, NULL, NULL, NULL
+    PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, NULL, NULL, NULL,
+    NULL
 };
 
 
@@ -50,6 +56,37 @@ re_health_scan_ports(void)
     }
 
     return list ? list : json_array();
+}
+
+
+/* the workspace's disk: used and size, and a warning once it is full, so
+ * the agent and a person see why writes fail (ENOSPC) */
+static json_t *
+re_health_scan_disk(void)
+{
+    json_t          *j;
+    struct statvfs   st;
+    unsigned long long  total, used;
+
+    if (statvfs(re_engine.workdir, &st) != 0 || st.f_blocks == 0) {
+        return json_pack("{s:n,s:n}", "used_bytes", "total_bytes");
+    }
+
+    total = (unsigned long long) st.f_blocks * st.f_frsize;
+    used = total - (unsigned long long) st.f_bavail * st.f_frsize;
+
+    j = json_pack("{s:I,s:I,s:b}", "used_bytes", (json_int_t) used,
+                  "total_bytes", (json_int_t) total,
+                  "full", used >= total * RE_HEALTH_DISK_FULL);
+
+    if (j && used >= total * RE_HEALTH_DISK_FULL) {
+        json_object_set_new(j, "warning", json_sprintf(
+            "the workspace's disk is full (%llu of %llu MiB used): writes "
+            "fail with \"No space left on device\"; delete files to go on",
+            used >> 20, total >> 20));
+    }
+
+    return j;
 }
 
 
@@ -78,6 +115,7 @@ re_health_scan_all(void)
     re_health_set(&re_health.ports, re_health_scan_ports());
     re_health_set(&re_health.repositories, re_git_summary());
     re_health_set(&re_health.desktop, re_desktop_status());
+    re_health_set(&re_health.disk, re_health_scan_disk());
 }
 
 
@@ -201,4 +239,13 @@ re_health_desktop(void)
     json_t  *v = re_health_copy(&re_health.desktop);
 
     return v ? v : json_pack("{s:s}", "state", "unknown");
+}
+
+
+json_t *
+re_health_disk(void)
+{
+    json_t  *v = re_health_copy(&re_health.disk);
+
+    return v ? v : json_pack("{s:n,s:n}", "used_bytes", "total_bytes");
 }

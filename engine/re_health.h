@@ -1,11 +1,11 @@
 /*
  * What /healthz says about the workspace that costs a scan to learn (the
- * ports that listen, the repositories' branch and head, the desktop),
- * kept by a thread of its own and read from memory: /healthz answers in
- * microseconds however often control asks.  The ports are looked at every
- * RE_HEALTH_FAST_MS while the engine is young or its start hook runs (a
- * wake waits for them), every RE_HEALTH_SLOW_MS after; git and the
- * desktop every RE_HEALTH_SLOW_MS.  re_health_touch() asks for a refresh
+ * ports that listen, the repositories' branch and head, the desktop, how
+ * full the disk is), kept by a thread of its own and read from memory:
+ * /healthz answers in microseconds however often control asks.  The ports
+ * are looked at every RE_HEALTH_FAST_MS while the engine is young or its
+ * start hook runs (a wake waits for them), every RE_HEALTH_SLOW_MS after;
+ * git, the desktop and the disk every RE_HEALTH_SLOW_MS.  re_health_touch() asks for a refresh
  * now (after a turn's commit, a start hook's end).
  */
 
@@ -25,5 +25,6 @@ void re_health_touch(void);
 json_t *re_health_ports(void);
 json_t *re_health_repositories(void);
 json_t *re_health_desktop(void);
+json_t *re_health_disk(void);
 
 #endif /* RE_HEALTH_H */

@@ -215,7 +215,8 @@ re_http_healthz(struct MHD_Connection *c)
            != 0
         || json_object_set_new(j, "repositories", re_health_repositories())
            != 0
-        || json_object_set_new(j, "desktop", re_health_desktop()) != 0)
+        || json_object_set_new(j, "desktop", re_health_desktop()) != 0
+        || json_object_set_new(j, "disk", re_health_disk()) != 0)
     {
         json_decref(j);
         j = NULL;

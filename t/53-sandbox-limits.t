@@ -114,6 +114,16 @@ ok($u && $u->{warning}, 'usage in GET /v1/workspaces/{id}') or diag explain $j;
 cmp_ok($u->{disk_limit_bytes}, '>', 40 << 20, 'disk limit about --disk');
 cmp_ok($u->{disk_limit_bytes}, '<=', 64 << 20, 'and no more');
 cmp_ok($u->{disk_bytes}, '>=', $u->{disk_limit_bytes} * 0.95, 'disk nearly all used');
+# the engine's own health says so too (what the agent and the dashboard read)
+my $eh;
+ok(poll_until(30, sub {
+    my $r = $ws->preview($id, 3737, path => '/healthz');
+    $eh = $r->{status} == 200 ? eval { decode_json($r->{body}) } : undef;
+    $eh && $eh->{disk} && $eh->{disk}{full} }), "the engine's /healthz: the disk is full")
+    or diag explain $eh;
+like($eh->{disk}{warning} // '', qr/disk is full.*No space left on device/,
+     'with a warning that says what fails');
+cmp_ok($eh->{disk}{total_bytes} // 0, '<=', 64 << 20, 'its size is the quota');
 like($u->{warning}, qr/disk is full/, 'a warning says the disk is full');
 is($u->{memory_limit_bytes}, 256 << 20, 'memory limit as --memory');
 cmp_ok($u->{memory_bytes}, '>', 0, 'memory in use');
