@@ -9,8 +9,6 @@
  * waits for the reply without blocking the worker, under a deadline.
  */
 
-#include <jansson.h>
-
 #include "ngx_http_replicas.h"
 #include "common/rp_token.h"
 #include "common/rp_url.h"
