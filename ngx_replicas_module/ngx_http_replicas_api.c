@@ -1,5 +1,5 @@
 /*
- * The HTTP API v1 on the main domain (contract in ARCHITECTURE.md).
+ * The HTTP API v1 on the main domain (contract in README.md, "HTTP API v1").
  *
  * The gateway does what needs no state: route the path, check the bearer
  * credential's form, bound and parse the JSON body (jansson), validate
