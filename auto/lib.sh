@@ -71,16 +71,18 @@ rp_ensure_sandbox_user() {
         --shell /usr/sbin/nologin "$RP_SANDBOX_USER"
 }
 
-# Builds the module into $RP_OBJS (or $1), with extra cflags in $2.
-# The nginx source tree from nginx-dev is copied once per build folder,
-# since configure writes into it.
+# Builds the module into $RP_OBJS (or $1), with extra cflags in $2 and
+# ldflags in $3, against the nginx source tree $4 (default: nginx-dev's,
+# /usr/share/nginx/src).  The tree is copied once per build folder, since
+# configure writes into it.
 rp_build_module() {
     local out=${1:-$RP_OBJS} cflags=${2:-} ldflags=${3:-}
-    local src="$out/nginx-src"
+    local from=${4:-/usr/share/nginx/src} src="$out/nginx-src"
     mkdir -p "$out"
-    if [ ! -f "$src/configure" ]; then
+    if [ ! -f "$src/configure" ] || [ "$(cat "$src/.rp_from" 2>/dev/null)" != "$from" ]; then
         rm -rf "$src"
-        cp -r /usr/share/nginx/src "$src"
+        cp -r "$from" "$src"
+        echo "$from" > "$src/.rp_from"
     fi
     (
         cd "$src"
@@ -99,6 +101,84 @@ rp_build_module() {
             || { cat "$out/make.log"; rp_die "module build failed"; }
     )
     cp "$src/objs/ngx_http_replicas_module.so" "$out/"
+}
+
+# The Debian mirror this machine's apt uses (the first non-security URI
+# of /etc/apt/sources.list(.d)), else deb.debian.org.
+rp_debian_mirror() {
+    local f uri
+    for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list \
+             /etc/apt/sources.list.d/*.sources; do
+        [ -f "$f" ] || continue
+        case $f in
+            *.sources) uri=$(sed -n 's/^URIs:[[:space:]]*\([^[:space:]]*\).*/\1/p' "$f") ;;
+            *) uri=$(sed -n 's/^deb[[:space:]]\+\(\[[^]]*\][[:space:]]\+\)\?\([^[:space:]]*\).*/\2/p' "$f") ;;
+        esac
+        uri=$(printf '%s\n' "$uri" | grep -v -- '-security' | grep '/debian/\?$' | head -1 || true)
+        [ -n "$uri" ] && { echo "${uri%/}"; return 0; }
+    done
+    echo http://deb.debian.org/debian
+}
+
+# The module against current nginx: Debian 13 (trixie)'s nginx-dev (1.26,
+# configured with HTTP/3), fetched by apt into $1/apt (default
+# $RP_OBJS/nginx-current) with private sources, lists and cache, unpacked
+# there with dpkg -x: nothing is installed on the machine.  The package is
+# kept, so later runs need no network (remove the folder to fetch anew).
+RP_CURRENT_SUITE=${REPLICAS_CURRENT_SUITE:-trixie}
+rp_build_module_current() {
+    local out=${1:-$RP_OBJS/nginx-current} apt deb opts
+    apt="$out/apt"
+    deb=$(ls "$apt"/nginx-dev_*.deb 2>/dev/null | tail -1 || true)
+    if [ -z "$deb" ]; then
+        rm -rf "$apt" && mkdir -p "$apt/lists/partial" "$apt/cache/archives/partial"
+        echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg]" \
+             "$(rp_debian_mirror) $RP_CURRENT_SUITE main" > "$apt/sources.list"
+        opts=(-o Dir::Etc::sourcelist="$apt/sources.list" -o Dir::Etc::sourceparts=-
+              -o Dir::State::Lists="$apt/lists" -o Dir::Cache="$apt/cache"
+              -o APT::Sandbox::User="$(id -un)")
+        rp_log "fetching $RP_CURRENT_SUITE's nginx-dev ($(rp_debian_mirror))"
+        apt-get "${opts[@]}" -qq update >"$apt/update.log" 2>&1 \
+            || { cat "$apt/update.log"; rp_die "apt-get update ($RP_CURRENT_SUITE) failed"; }
+        (cd "$apt" && apt-get "${opts[@]}" -qq download nginx-dev) >"$apt/download.log" 2>&1 \
+            || { cat "$apt/download.log"; rp_die "apt-get download nginx-dev ($RP_CURRENT_SUITE) failed"; }
+        deb=$(ls "$apt"/nginx-dev_*.deb | tail -1)
+        rm -rf "$apt/lists" "$apt/cache"    # 20 MB of indexes, used once
+    fi
+    if [ "$(cat "$out/root/.rp_deb" 2>/dev/null)" != "$deb" ]; then
+        rm -rf "$out/root"
+        dpkg -x "$deb" "$out/root"
+        echo "$deb" > "$out/root/.rp_deb"
+    fi
+    rp_log "nginx $(sed -n 's/^#define NGINX_VERSION *"\(.*\)"/\1/p' \
+            "$out/root/usr/share/nginx/src/src/core/nginx.h") ($(basename "$deb"))"
+    rp_build_module "$out" "" "" "$out/root/usr/share/nginx/src"
+}
+
+# configure with one library hidden ($1: hiredis, jansson or openssl, a
+# header of it made to fail to compile) must stop with config's message
+# naming the Debian package ($2).  Into a builddir of its own under
+# $RP_OBJS/config-check, the nginx tree being the one of the normal build.
+rp_check_module_config() {
+    local lib=$1 pkg=$2 dir="$RP_OBJS/config-check/$1" hdr
+    case $lib in
+        hiredis) hdr=hiredis/hiredis.h ;;
+        jansson) hdr=jansson.h ;;
+        openssl) hdr=openssl/evp.h ;;
+    esac
+    rm -rf "$dir" && mkdir -p "$dir/inc/$(dirname "$hdr")"
+    echo "#error $lib hidden by rp_check_module_config" > "$dir/inc/$hdr"
+    [ -f "$RP_OBJS/nginx-src/configure" ] || rp_die "build the module first"
+    if (cd "$RP_OBJS/nginx-src" && ./configure --builddir="$dir/build" \
+            --without-http_rewrite_module --without-http_gzip_module \
+            --with-cc-opt="-I $dir/inc" --add-dynamic-module="$RP_ROOT") \
+            >"$dir/configure.log" 2>&1; then
+        rp_die "configure without $lib succeeded"
+    fi
+    grep -q "needs the .* library.*" "$dir/configure.log" \
+        && grep -q "apt-get install $pkg" "$dir/configure.log" \
+        || { tail -8 "$dir/configure.log"; rp_die "configure without $lib did not name $pkg"; }
+    rp_log "without $lib: configure stops naming $pkg"
 }
 
 RP_CFLAGS=(-std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Werror -g -O2)

@@ -25,6 +25,12 @@
 #ifndef NGX_HTTP_REPLICAS_H
 #define NGX_HTTP_REPLICAS_H
 
+/*
+ * nginx's headers first, in every file of the module: ngx_config.h sets
+ * the feature macros (_GNU_SOURCE) before any system header is read; a
+ * library header included earlier fixes them too soon and an HTTP/3 build
+ * fails (struct in6_pktinfo incomplete in ngx_event_udp.h).
+ */
 #include <ngx_config.h>
 #include <ngx_core.h>
 #include <ngx_http.h>

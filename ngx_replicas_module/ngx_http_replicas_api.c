@@ -1,5 +1,5 @@
 /*
- * The HTTP API v1 on the main domain (contract in ARCHITECTURE.md).
+ * The HTTP API v1 on the main domain (contract in README.md, "HTTP API v1").
  *
  * The gateway does what needs no state: route the path, check the bearer
  * credential's form, bound and parse the JSON body (jansson), validate
@@ -8,8 +8,6 @@
  * authorise, write state together with the job it needs.  The request
  * waits for the reply without blocking the worker, under a deadline.
  */
-
-#include <jansson.h>
 
 #include "ngx_http_replicas.h"
 #include "common/rp_token.h"

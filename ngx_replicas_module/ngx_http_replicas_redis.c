@@ -9,10 +9,10 @@
  * rebuilt with exponential backoff on a timer.
  */
 
+#include "ngx_http_replicas.h"
+
 #include <hiredis/hiredis.h>
 #include <hiredis/async.h>
-
-#include "ngx_http_replicas.h"
 
 
 #define NGX_HTTP_REPLICAS_BACKOFF_MIN  50

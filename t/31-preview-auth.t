@@ -207,6 +207,14 @@ is($r->{status}, 200, 'token in the query opens it');
 is($seen->{uri}, '/p?a=1&b=2', 'and is removed before the upstream sees it');
 is($seen->{headers}{cookie}, 'app=1; theme=dark', 'the app keeps its cookies, ours are gone');
 ok(!exists $seen->{headers}{'x-replicas-preview-token'}, 'no preview token header');
+# cookies over several Cookie lines (one list since nginx 1.23, an array
+# before: ngx_http_replicas_cookie_header reads both)
+$r = get(host => $hostA, path => '/c2',
+         headers => [['Cookie', 'app=1; replicas_session=s'], ['Cookie', 'replicas_preview=x'],
+                     ['Cookie', "theme=dark; replicas_preview=$cookie"]]);
+$seen = http_json($r);
+is($r->{status}, 200, 'a preview cookie on a third Cookie line opens it');
+is($seen->{headers}{cookie}, 'app=1; theme=dark', 'the app keeps its cookies of every line, ours are gone');
 $r = get(host => $hostA, headers => [$bear, ['Cookie', 'replicas_preview=x']]);
 $seen = http_json($r);
 ok(!exists $seen->{headers}{authorization}, 'no Authorization');

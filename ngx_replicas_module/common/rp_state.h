@@ -1,6 +1,7 @@
 /*
- * Workspace states (contract in ARCHITECTURE.md) and their names as
- * stored in the "state" field of a workspace hash.
+ * Workspace states (contract in ngx_replicas_module/README.md, "Redis
+ * schema") and their names as stored in the "state" field of a workspace
+ * hash.
  */
 
 #ifndef RP_STATE_H
