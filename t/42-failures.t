@@ -1,7 +1,8 @@
 # When things go wrong with real sandboxes: a workspace that goes over its
 # memory limit fails with the reason, and of two control workers sharing
 # one job stream, the one killed in the middle of a create has its job
-# taken over by the other, which finishes it once.  Needs root.
+# taken over by the other, which finishes it once; idle workspaces sleep,
+# busy ones (an engine running a hook) stay awake.  Needs root.
 
 use strict;
 use warnings;
