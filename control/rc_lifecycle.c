@@ -4,7 +4,7 @@
  *   - sandboxes of this machine that died or ran out of memory: their
  *     workspace fails, with the reason (every second, per machine);
  *   - an engine busy with a hook or an agent counts as activity (every
- *     15 s, per machine);
+ *     15 s, or a third of --idle-sleep when that is shorter; per machine);
  *   - awake workspaces' usage of disk, memory and CPU into their records
  *     (every 5 s, per machine: one HSET each), with a warning when the
  *     disk is (nearly) full;
@@ -228,6 +228,19 @@ rc_lifecycle_busy(rc_worker_t *w)
 }
 
 
+/* a busy engine is seen well within --idle-sleep, however short: polled
+ * only every 15 s, a workspace with a shorter one slept while at work */
+static long
+rc_lifecycle_busy_ms(const rc_worker_t *w)
+{
+    if (w->idle_sleep_s >= 45) {
+        return 15000;
+    }
+
+    return w->idle_sleep_s >= 3 ? w->idle_sleep_s * 1000 / 3 : 1000;
+}
+
+
 static void
 rc_lifecycle_idle(rc_worker_t *w)
 {
@@ -307,7 +320,7 @@ rc_lifecycle_tick(rc_worker_t *w)
     }
 
     snprintf(what, sizeof(what), "busy:%s", w->node);
-    if (rc_lifecycle_turn(w, what, 15000)) {
+    if (rc_lifecycle_turn(w, what, rc_lifecycle_busy_ms(w))) {
         rc_lifecycle_busy(w);
     }
 

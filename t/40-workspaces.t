@@ -4,7 +4,7 @@
 # engine, the repository's start hook serves on port 3000, and the preview
 # answers through the gateway.  Then: two workspaces on port 3000 at once,
 # isolation, sleep and wake-on-request, messages across sleep and wake,
-# delete.  Needs root, as ./auto/test runs.
+# delete; then a worker with --egress off.  Needs root, as ./auto/test runs.
 
 use strict;
 use warnings;
@@ -12,6 +12,7 @@ use lib 't/lib';
 use Test::More;
 use JSON::PP;
 use POSIX ();
+use IO::Socket::INET;
 use Time::HiRes qw(time sleep);
 use Replicas::Test qw(start_redis http_request http_json poll_until);
 use Replicas::Gateway qw(start_gateway ws_key);
@@ -157,16 +158,17 @@ for my $repo ($app1, "file://$app1", "$theirs/borrowed") {
 # --- isolation, seen from inside A's network namespace --------------------------
 my $ns = "$ctl->{net}-$rec->{sandbox}";
 ok(-e "/run/netns/$ns", "A has its own network namespace ($ns)");
-sub from_a {
-    my ($host, $port) = @_;
+sub from_ns {
+    my ($ns, $host, $port) = @_;
     my $py = "import socket,sys\ns=socket.socket()\ns.settimeout(2)\n"
            . "try:\n s.connect(('$host',$port)); print('open')\n"
            . "except socket.timeout: print('dropped')\n"
-           . "except OSError as e: print('refused')\n";
+           . "except OSError as e: print('no route' if e.errno == 101 else 'refused')\n";
     my $out = qx{ip netns exec $ns python3 -c "$py" 2>&1};
     chomp $out;
     return $out;
 }
+sub from_a { from_ns($ns, @_) }
 is(from_a($brec->{addr}, 3000), 'dropped', "A cannot reach B's port 3000");
 isnt(from_a($rec->{addr} =~ s/\.\d+$/.1/r, $redis->{port}), 'open', 'A cannot reach Redis on the host');
 is(from_a('127.0.0.1', $redis->{port}), 'refused', "A's loopback is its own");
@@ -270,5 +272,49 @@ ok(poll_until(10, sub { !-d "$ctl->{home}/sandboxes/$brec->{sandbox}" }), 'and i
 is($ws->preview($b, 3000)->{status}, 404, 'its preview is 404');
 
 unlike($ctl->log, qr/$key/, 'no key in the worker log');
+
+# --- egress off (the harness's default): the sandbox reaches the gateway only ----
+# another worker, with --egress off; the first one's sandboxes stay (their
+# engines' logs are read at the end)
+$ctl->stop;
+my $off = start_control(redis => $redis, gateway => $gw,
+                        args => ['--pool-size', 0, '--memory', 256,
+                                 '--repo-root', Replicas::Test::tmpdir() . '/repos']);
+($st, $j) = api($gw, $key, 'POST', '/v1/workspaces', { repository => $app1 });
+my $e = $j->{id};
+is($ws->wait_state($e, 'awake'), 'awake', "a workspace of a worker with --egress off ($e)")
+    or diag $off->log;
+my $erec = { @{ $redis->cmd('HGETALL', ws_key($e)) } };
+my $ens = "$off->{net}-$erec->{sandbox}";
+my $ehost = $erec->{addr} =~ s/\.\d+$/.1/r;
+# the gateway listens on loopback only: a stand-in on the allowed port at
+# the bridge's host address, and at another address of the host
+my $allowed = fork // die;
+if (!$allowed) {
+    exec 'python3', '-c', "import socket,select\nls=[]\n"
+      . "for a in ('$ehost','198.20.$on.1'):\n s=socket.socket()\n"
+      . " s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)\n"
+      . " s.bind((a,$gw->{port}))\n s.listen(8)\n ls.append(s)\n"
+      . "while True:\n for s in select.select(ls,[],[])[0]:\n  c,_=s.accept()\n  c.close()\n"
+        or POSIX::_exit(127);
+}
+END { kill 'KILL', $allowed if $allowed }
+ok(poll_until(10, sub { IO::Socket::INET->new(PeerAddr => "198.20.$on.1", PeerPort => $gw->{port},
+                                              Timeout => 1) }),
+   'it answers at the other address from the host');
+my $to_gw = '';
+poll_until(30, sub { ($to_gw = from_ns($ens, $ehost, $gw->{port})) eq 'open' });
+is($to_gw, 'open', "from the sandbox, the allowed port of the host's bridge address answers");
+is(from_ns($ens, "198.20.$on.2", 8443), 'no route',
+   'the stand-in internet host A reached: no route out of the sandbox');
+is(from_ns($ens, "198.20.$on.1", $gw->{port}), 'no route', "nor to the host's other address");
+is(from_ns($ens, $ehost, $redis->{port}), 'dropped', "the bridge address's other ports: dropped");
+# the firewall holds without the missing route too: the route with egress
+# added by hand (the sandbox cannot, the namespace is not its own)
+is(system("ip -n $ens route replace default via $ehost dev eth0"), 0, 'a default route added');
+is(from_ns($ens, "198.20.$on.2", 8443), 'dropped', 'the internet host: dropped (nothing forwarded)');
+is(from_ns($ens, "198.20.$on.1", $gw->{port}), 'dropped',
+   "the allowed port at the host's other address: dropped");
+is(from_ns($ens, $ehost, $gw->{port}), 'open', 'the allowed port still answers');
 
 done_testing();

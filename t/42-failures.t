@@ -1,7 +1,8 @@
 # When things go wrong with real sandboxes: a workspace that goes over its
 # memory limit fails with the reason, and of two control workers sharing
 # one job stream, the one killed in the middle of a create has its job
-# taken over by the other, which finishes it once.  Needs root.
+# taken over by the other, which finishes it once; idle workspaces sleep,
+# busy ones (an engine running a hook) stay awake.  Needs root.
 
 use strict;
 use warnings;
@@ -117,6 +118,50 @@ sub wait_state {
         or diag $ctl->log;
     ok(poll_until(30, sub { state_of($id) eq 'deleted' }),
        'and is deleted after --delete-after asleep') or diag $ctl->log;
+    $ctl->stop;
+    $ctl->teardown;
+}
+
+# --- busy: an engine at work keeps its workspace awake past --idle-sleep -----------------
+{
+    my $ctl = start_control(redis => $redis, gateway => $gw,
+                            args => ['--pool-size', 0, '--idle-sleep', 3, '--repo-root', $repos]);
+    # a start hook that runs until the test ends it (its sleep is found by
+    # its argument); nobody touches the workspace through the gateway
+    my $busy = fixture_repo('busy', { 'replicas.json' => encode_json({ startHook => { commands => [
+        'sleep 4242'] } }) }, $me->{org});
+    my ($st, $j) = api($gw, $key, 'POST', '/v1/workspaces', { repository => $busy });
+    my $id = $j->{id};
+    is(wait_state($id, 'awake'), 'awake', 'a workspace whose start hook runs on') or diag $ctl->log;
+    my $rec = { @{ $redis->cmd('HGETALL', ws_key($id)) } };
+    # the engine asked directly (host to sandbox), not through the gateway
+    my $healthz = sub {
+        my $out = qx{curl -s -m 2 http://$rec->{addr}:3737/healthz};
+        return eval { decode_json($out) } // {};
+    };
+    ok(poll_until(10, sub { $healthz->()->{busy} }), 'its engine says it is busy');
+
+    # four times --idle-sleep (two idle passes at least), watched in Redis
+    my $t0 = time;
+    my $left = '';
+    while (time - $t0 < 12) {
+        my $s = state_of($id);
+        if ($s ne 'awake') { $left = $s; last }
+        select(undef, undef, undef, 0.5);
+    }
+    is($left, '', 'still awake after four times --idle-sleep: the running hook is activity')
+        or diag $ctl->log;
+    ok($healthz->()->{busy}, 'its hook still running all along');
+
+    # the hook ends: idle from then on
+    my $ns = "$ctl->{net}-$rec->{sandbox}";
+    my @hook = grep { my $c = do { local (@ARGV, $/) = "/proc/$_/cmdline"; <> } // '';
+                      $c eq "sleep\0" . "4242\0" } split ' ', `ip netns pids $ns`;
+    is(scalar @hook, 1, "the hook's sleep, in the sandbox") or diag `ip netns pids $ns`;
+    kill 'TERM', @hook;
+    ok(poll_until(10, sub { !$healthz->()->{busy} }), 'ended: the engine is idle');
+    is(wait_state($id, 'sleeping', 30), 'sleeping', 'and the workspace sleeps after --idle-sleep')
+        or diag $ctl->log;
     $ctl->stop;
     $ctl->teardown;
 }
