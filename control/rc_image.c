@@ -186,8 +186,10 @@ rc_image_build(rc_worker_t *w, const char *org, const char *url,
 {
     char               repo[RC_SANDBOX_PATH_MAX + 300], sha[41];
     char               owner[64], branch[256], rnd[8];
+    int                ok;
     rc_repo_config_t   cfg;
     long long          start;
+    redisReply        *r;
 
     start = rc_now_ms();
 
@@ -246,13 +248,24 @@ rc_image_build(rc_worker_t *w, const char *org, const char *url,
 
     rc_repo_config_free(&cfg);
 
-    freeReplyObject(rc_cmd(w, "HSET %s dir %s sha %s branch %s state ready "
-                           "error %s built_at %ld checked_at %ld "
-                           "refresh_state %s", ikey, dir, sha, branch, "",
-                           (long) time(NULL), (long) time(NULL),
-                           refresh ? "built" : ""));
-    freeReplyObject(rc_cmd(w, "SADD " RP_KEY_IMAGES_PREFIX "%s %s", w->node,
-                           key));
+    /* built once Redis has it; else the version goes (a redo builds
+     * again) */
+    r = rc_cmd(w, "HSET %s dir %s sha %s branch %s state ready "
+               "error %s built_at %ld checked_at %ld "
+               "refresh_state %s", ikey, dir, sha, branch, "",
+               (long) time(NULL), (long) time(NULL), refresh ? "built" : "");
+    ok = r && r->type == REDIS_REPLY_INTEGER;
+    freeReplyObject(r);
+
+    r = ok ? rc_cmd(w, "SADD " RP_KEY_IMAGES_PREFIX "%s %s", w->node, key)
+           : NULL;
+    ok = r && r->type == REDIS_REPLY_INTEGER;
+    freeReplyObject(r);
+
+    if (!ok) {
+        snprintf(err, errlen, "the image could not be recorded");
+        goto failed;
+    }
 
     rc_info("image.built", "image=%s name=%s sha=%s ms=%lld", key, name, sha,
             rc_now_ms() - start);
@@ -274,6 +287,35 @@ failed:
     (void) rc_rmtree(dir);
 
     return -1;
+}
+
+
+/* the build lock of a dead builder deleted, so the next SET NX gets it */
+static void
+rc_image_lock_takeover(rc_worker_t *w, const char *lock)
+{
+    char         held[128];
+    int          gone;
+    redisReply  *r;
+
+    r = rc_cmd(w, "GET %s", lock);
+    gone = r && r->type == REDIS_REPLY_STRING && r->len < sizeof(held);
+
+    if (gone) {
+        memcpy(held, r->str, r->len + 1);
+    }
+
+    freeReplyObject(r);
+
+    if (!gone || !rc_holder_gone(w, held)) {
+        return;
+    }
+
+    rc_info("lock.takeover", "lock=%s from=%s", lock, held);
+
+    freeReplyObject(rc_cmd(w, "EVAL %s 1 %s %s",
+        "if redis.call('GET', KEYS[1]) == ARGV[1] then "
+        "return redis.call('DEL', KEYS[1]) end return 0", lock, held));
 }
 
 
@@ -340,6 +382,10 @@ rc_image_get(rc_worker_t *w, const char *org, const char *url,
 
         rc_worker_beat(w);
         nanosleep(&ts, NULL);
+
+        /* its builder died (or was us, before Redis went away): the lock
+         * is free at once, not when it expires */
+        rc_image_lock_takeover(w, lock);
 
         /* a build that failed meanwhile: report it, don't loop on it */
         state = rc_hget(w, ikey, "state");

@@ -610,15 +610,50 @@ rc_ws_author(rc_worker_t *w, json_t *msg)
 }
 
 
+/* backoff of a workspace whose engine did not take its messages: 0.5 s,
+ * doubling, at most 10 s; the lifecycle tick turns a due one into a
+ * message job (rc_lifecycle_deliver) */
+#define RC_DELIVER_BACKOFF_MS      500
+#define RC_DELIVER_BACKOFF_MAX_MS  10000
+
+void
+rc_ws_deliver_later(rc_worker_t *w, const char *ws)
+{
+    long long    n, delay;
+    redisReply  *r;
+
+    r = rc_cmd(w, "HINCRBY " RP_KEY_DELIVER_TRIES " %s 1", ws);
+    n = r && r->type == REDIS_REPLY_INTEGER ? r->integer : 1;
+    freeReplyObject(r);
+
+    delay = RC_DELIVER_BACKOFF_MS;
+
+    while (--n > 0 && delay < RC_DELIVER_BACKOFF_MAX_MS) {
+        delay *= 2;
+    }
+
+    if (delay > RC_DELIVER_BACKOFF_MAX_MS) {
+        delay = RC_DELIVER_BACKOFF_MAX_MS;
+    }
+
+    freeReplyObject(rc_cmd(w, "ZADD " RP_KEY_DELIVER_DUE " %lld %s",
+                           rc_now_ms() + delay, ws));
+
+    rc_info("ws.deliver_later", "ws=%s ms=%lld", ws, delay);
+}
+
+
 /* hands queued messages to the engine, oldest first, each exactly once
- * (the engine drops a number it has seen: a redelivery is harmless) */
+ * (the engine drops a number it has seen: a redelivery is harmless).  An
+ * engine that does not take one: they all wait, in order, in their list,
+ * tried again later (rc_ws_deliver_later), never given up */
 static int
 rc_ws_deliver(rc_worker_t *w, const char *ws, const char *addr)
 {
-    int          n;
+    int          n, popped;
     long         status;
     json_t      *msg;
-    redisReply  *r;
+    redisReply  *r, *p;
 
     for (n = 0; ; n++) {
         r = rc_cmd(w, "LINDEX " RP_KEY_WS_MESSAGES_PREFIX "%s 0", ws);
@@ -643,20 +678,34 @@ rc_ws_deliver(rc_worker_t *w, const char *ws, const char *addr)
         if (status != 200 && status != 202) {
             freeReplyObject(r);
             rc_warn("ws.deliver_failed", "ws=%s status=%ld", ws, status);
+            rc_ws_deliver_later(w, ws);
             return -1;
         }
 
         /* only the one just delivered, should anything have changed */
-        freeReplyObject(rc_cmd(w, "EVAL %s 1 " RP_KEY_WS_MESSAGES_PREFIX "%s %b",
+        p = rc_cmd(w, "EVAL %s 1 " RP_KEY_WS_MESSAGES_PREFIX "%s %b",
             "if redis.call('LINDEX', KEYS[1], 0) == ARGV[1] then "
             "return redis.call('LPOP', KEYS[1]) end return 0",
-            ws, r->str, r->len));
-
+            ws, r->str, r->len);
+        popped = p != NULL && p->type != REDIS_REPLY_ERROR;
+        freeReplyObject(p);
         freeReplyObject(r);
+
+        /* Redis went away: delivered, but still queued; the redo hands
+         * it over again and the engine drops the repeat */
+        if (!popped) {
+            return -1;
+        }
     }
 
     if (n) {
         rc_info("ws.delivered", "ws=%s messages=%d", ws, n);
+    }
+
+    /* nothing waits: no retry due */
+    if (!rc_redis_lost(w)) {
+        freeReplyObject(rc_cmd(w, "ZREM " RP_KEY_DELIVER_DUE " %s", ws));
+        freeReplyObject(rc_cmd(w, "HDEL " RP_KEY_DELIVER_TRIES " %s", ws));
     }
 
     return 0;
@@ -667,6 +716,13 @@ static int
 rc_ws_fail(rc_worker_t *w, const char *ws, rc_sandbox_t *sb,
     const char *reason)
 {
+    /* nothing failed but Redis: the sandbox stays as it runs, the job is
+     * redone once Redis is back */
+    if (rc_redis_lost(w)) {
+        rc_warn("ws.redis_lost", "ws=%s what=\"%s\"", ws, reason);
+        return -1;
+    }
+
     if (sb && sb->id[0]) {
         (void) w->driver->stop(sb);
     }
@@ -695,6 +751,20 @@ rc_job_create(rc_worker_t *w, const char *ws, rc_ws_t *rec)
     (void) rc_ws_set_state(w, ws, "provisioning", NULL);
 
     memset(&sb, 0, sizeof(sb));
+
+    /* a first attempt cut short before its sandbox was made and assigned
+     * (a crash, Redis gone): that one goes, a new one is made */
+    if (rec->sandbox[0] && rc_sandbox_load(w, rec->sandbox, &sb) == 0
+        && rc_sandbox_half_made(w, &sb))
+    {
+        if (rc_redis_lost(w)) {
+            return -1;
+        }
+
+        rc_info("sandbox.half_made", "sandbox=%s ws=%s", sb.id, ws);
+        rc_sandbox_forget(w, &sb);
+        rec->sandbox[0] = '\0';
+    }
 
     /* a redone create finds the sandbox its first attempt recorded */
     if (rec->sandbox[0] && rc_sandbox_load(w, rec->sandbox, &sb) == 0) {
@@ -922,7 +992,8 @@ rc_job_wake(rc_worker_t *w, const char *ws, rc_ws_t *rec)
     rc_sandbox_t         sb;
     rc_sandbox_health_t  h;
 
-    if (rec->sandbox[0] == '\0' || rc_sandbox_load(w, rec->sandbox, &sb) != 0)
+    if (rec->sandbox[0] == '\0' || rc_sandbox_load(w, rec->sandbox, &sb) != 0
+        || rc_sandbox_half_made(w, &sb))
     {
         /* never made (a create still to do or that died): make it */
         return rc_job_create(w, ws, rec);
@@ -1084,6 +1155,8 @@ rc_job_delete(rc_worker_t *w, const char *ws, rc_ws_t *rec)
     freeReplyObject(rc_cmd(w, "HDEL " RP_KEY_WORKSPACE_PREFIX "%s sandbox "
                            "engine_key", ws));
     freeReplyObject(rc_cmd(w, "DEL " RP_KEY_WS_MESSAGES_PREFIX "%s", ws));
+    freeReplyObject(rc_cmd(w, "ZREM " RP_KEY_DELIVER_DUE " %s", ws));
+    freeReplyObject(rc_cmd(w, "HDEL " RP_KEY_DELIVER_TRIES " %s", ws));
 
     (void) rc_ws_set_state(w, ws, "deleted", NULL);
 
@@ -1100,10 +1173,12 @@ rc_job_message(rc_worker_t *w, const char *ws)
     snprintf(key, sizeof(key), RP_KEY_WORKSPACE_PREFIX "%s", ws);
     addr = rc_hget(w, key, "addr");
 
+    /* a failed delivery is tried again later (deliver-due), off this job:
+     * done unless Redis went away */
     rc = addr ? rc_ws_deliver(w, ws, addr) : 0;
     free(addr);
 
-    return rc;
+    return rc == 0 || !rc_redis_lost(w) ? 0 : -1;
 }
 
 

@@ -12,7 +12,10 @@
  *     ones idle for --delete-after are deleted (every 5 s, one worker of
  *     the whole deployment);
  *   - warm pools kept full (rc_pool.c: every second, per machine, at most
- *     one new sandbox a pass), leftovers of cut-short fills (every minute);
+ *     one new sandbox a pass), leftovers of cut-short fills and other
+ *     orphans (rc_orphans.c; every minute);
+ *   - messages an engine did not take tried again once due (every second,
+ *     one worker of the deployment);
  *   - images due a check of their remote (rc_image.c: one per second and
  *     machine, in a child process).
  */
@@ -294,6 +297,32 @@ rc_lifecycle_idle(rc_worker_t *w)
 }
 
 
+/* workspaces whose messages an engine did not take: a message job each
+ * once their backoff is over (one worker of the deployment) */
+static void
+rc_lifecycle_deliver(rc_worker_t *w)
+{
+    size_t       i;
+    redisReply  *r, *z;
+
+    r = rc_cmd(w, "ZRANGEBYSCORE " RP_KEY_DELIVER_DUE " -inf %lld LIMIT 0 100",
+               rc_now_ms());
+
+    for (i = 0; r && r->type == REDIS_REPLY_ARRAY && i < r->elements; i++) {
+        z = rc_cmd(w, "ZREM " RP_KEY_DELIVER_DUE " %s", r->element[i]->str);
+
+        if (z && z->type == REDIS_REPLY_INTEGER && z->integer == 1) {
+            rc_info("ws.deliver_retry", "ws=%s", r->element[i]->str);
+            (void) rc_enqueue(w, "message", r->element[i]->str, NULL);
+        }
+
+        freeReplyObject(z);
+    }
+
+    freeReplyObject(r);
+}
+
+
 static int
 rc_lifecycle_turn(rc_worker_t *w, const char *what, long ms)
 {
@@ -341,6 +370,11 @@ rc_lifecycle_tick(rc_worker_t *w)
     snprintf(what, sizeof(what), "pool-orphans:%s", w->node);
     if (rc_lifecycle_turn(w, what, 60000)) {
         rc_pool_orphans(w);
+        rc_orphans_sweep(w);
+    }
+
+    if (rc_lifecycle_turn(w, "deliver", 900)) {
+        rc_lifecycle_deliver(w);
     }
 
     snprintf(what, sizeof(what), "refresh:%s", w->node);

@@ -180,6 +180,47 @@ rc_ws_disk_max(rc_worker_t *w, const char *workspace)
 }
 
 
+/* the worker making it (a build's sandbox is an orphan once its builder
+ * is dead) and, for a workspace's, the workspace's "sandbox" */
+static int
+rc_sandbox_owned(rc_worker_t *w, rc_sandbox_t *sb)
+{
+    int          ok;
+    redisReply  *r;
+
+    r = rc_cmd(w, "HSET " RP_KEY_SANDBOX_PREFIX "%s owner %s", sb->id,
+               w->consumer);
+    ok = r && r->type == REDIS_REPLY_INTEGER;
+    freeReplyObject(r);
+
+    if (!ok || sb->workspace[0] == '\0') {
+        return ok ? 0 : -1;
+    }
+
+    r = rc_cmd(w, "HSET " RP_KEY_WORKSPACE_PREFIX "%s sandbox %s node %s",
+               sb->workspace, sb->id, w->node);
+    ok = r && r->type == REDIS_REPLY_INTEGER;
+    freeReplyObject(r);
+
+    return ok ? 0 : -1;
+}
+
+
+int
+rc_sandbox_half_made(rc_worker_t *w, rc_sandbox_t *sb)
+{
+    int    half;
+    char   key[64], *state;
+
+    snprintf(key, sizeof(key), RP_KEY_SANDBOX_PREFIX "%s", sb->id);
+    state = rc_hget(w, key, "state");
+    half = state == NULL || strcmp(state, "creating") == 0;
+    free(state);
+
+    return half;
+}
+
+
 int
 rc_sandbox_new(rc_worker_t *w, rc_sandbox_t *sb, const char *lower,
     const char *bind, const char *workspace, char *err, size_t errlen)
@@ -204,8 +245,12 @@ rc_sandbox_new(rc_worker_t *w, rc_sandbox_t *sb, const char *lower,
 
     rc_sandbox_local_slot_addr(sb->slot, sb->addr, sizeof(sb->addr));
 
-    /* recorded before it exists, so a redone job finds what to clean */
-    if (rc_sandbox_save(w, sb, "creating") != 0) {
+    /* recorded before it exists, with who makes it and on the workspace's
+     * side too, so a redone job, or the orphan sweep, finds what to clean
+     * (rc_orphans.c) */
+    if (rc_sandbox_save(w, sb, "creating") != 0
+        || rc_sandbox_owned(w, sb) != 0)
+    {
         snprintf(err, errlen, "cannot record sandbox %s", sb->id);
         return -1;
     }
@@ -222,18 +267,42 @@ rc_sandbox_new(rc_worker_t *w, rc_sandbox_t *sb, const char *lower,
 }
 
 
+/* 1 if the reply says the write happened */
+static int
+rc_wrote(redisReply *r)
+{
+    int  ok;
+
+    ok = r && r->type != REDIS_REPLY_ERROR;
+    freeReplyObject(r);
+
+    return ok;
+}
+
+
 void
 rc_sandbox_forget(rc_worker_t *w, rc_sandbox_t *sb)
 {
+    int  ok;
+
     if (w->driver->destroy(sb) != 0) {
         rc_warn("sandbox.destroy_failed", "sandbox=%s", sb->id);
     }
 
-    freeReplyObject(rc_cmd(w, "HDEL " RP_KEY_NET_SLOTS_PREFIX "%s:%s %u",
-                           w->node, w->local.net_name, sb->slot));
-    freeReplyObject(rc_cmd(w, "DEL " RP_KEY_SANDBOX_PREFIX "%s", sb->id));
-    freeReplyObject(rc_cmd(w, "SREM " RP_KEY_NODE_SANDBOXES_PREFIX "%s %s",
-                           w->node, sb->id));
+    /* the record last: while it is there, the sweep finds the rest */
+    ok = rc_wrote(rc_cmd(w, "HDEL " RP_KEY_NET_SLOTS_PREFIX "%s:%s %u",
+                         w->node, w->local.net_name, sb->slot));
+    ok = ok && rc_wrote(rc_cmd(w, "SREM " RP_KEY_NODE_SANDBOXES_PREFIX
+                               "%s %s", w->node, sb->id));
+    ok = ok && rc_wrote(rc_cmd(w, "DEL " RP_KEY_SANDBOX_PREFIX "%s",
+                               sb->id));
+
+    if (!ok) {
+        /* the orphan sweep finishes it once Redis is back */
+        rc_warn("sandbox.forget_failed", "sandbox=%s ws=%s", sb->id,
+                sb->workspace);
+        return;
+    }
 
     rc_info("sandbox.destroyed", "sandbox=%s ws=%s", sb->id, sb->workspace);
 }

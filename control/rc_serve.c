@@ -30,6 +30,11 @@
 
 
 #define RC_JOB_TRIES_MAX   5
+/* a worker silent this long is dead (it renews every second) */
+#define RC_LEASE_MS        4000
+/* a pending job is taken from a dead worker once idle this long (so two
+ * workers judging it dead at once do not both take it) */
+#define RC_TAKEOVER_IDLE_MS  1000
 
 static volatile sig_atomic_t  rc_stop;
 
@@ -98,6 +103,113 @@ rc_hget(rc_worker_t *w, const char *key, const char *field)
 
 
 int
+rc_redis_lost(rc_worker_t *w)
+{
+    return w->redis->err != 0;
+}
+
+
+/* the lease that says this worker is alive */
+static void
+rc_worker_lease(rc_worker_t *w)
+{
+    long long  now;
+
+    now = rc_now_ms();
+
+    if (now - w->last_lease < 1000) {
+        return;
+    }
+
+    w->last_lease = now;
+
+    freeReplyObject(rc_cmd(w, "SET " RP_KEY_WORKER_PREFIX "%s %lld PX %ld",
+                           w->consumer, now, w->lease_ms));
+}
+
+
+/* whether a process of this machine is a live replicas-control (a pid
+ * reused by something else, or a zombie, is not) */
+static int
+rc_pid_is_worker(long pid)
+{
+    char     path[64], exe[4096], self[4096], *p;
+    ssize_t  n, m;
+
+    if (kill((pid_t) pid, 0) != 0 && errno == ESRCH) {
+        return 0;
+    }
+
+    snprintf(path, sizeof(path), "/proc/%ld/exe", pid);
+    n = readlink(path, exe, sizeof(exe) - 1);
+    m = readlink("/proc/self/exe", self, sizeof(self) - 1);
+
+    if (n < 0 || m < 0) {
+        return 0;
+    }
+
+    exe[n] = '\0';
+    self[m] = '\0';
+
+    /* a binary rebuilt since it started */
+    if ((p = strstr(exe, " (deleted)")) != NULL) {
+        *p = '\0';
+    }
+
+    if ((p = strstr(self, " (deleted)")) != NULL) {
+        *p = '\0';
+    }
+
+    return strcmp(exe, self) == 0;
+}
+
+
+int
+rc_holder_gone(rc_worker_t *w, const char *value)
+{
+    int          gone;
+    char         name[96], *end;
+    long         pid;
+    size_t       len, nl;
+    const char  *colon;
+    redisReply  *r;
+
+    colon = strrchr(value, ':');
+    len = colon ? (size_t) (colon - value) : strlen(value);
+
+    if (len == 0 || len >= sizeof(name)) {
+        return 0;
+    }
+
+    memcpy(name, value, len);
+    name[len] = '\0';
+
+    /* ours from before Redis went away */
+    if (strcmp(name, w->consumer) == 0) {
+        return 1;
+    }
+
+    /* a worker of this machine: its process says */
+    nl = strlen(w->node);
+
+    if (strncmp(name, w->node, nl) == 0 && name[nl] == '-') {
+        pid = strtol(name + nl + 1, &end, 10);
+
+        if (*end == '\0' && pid > 0) {
+            return !rc_pid_is_worker(pid);
+        }
+    }
+
+    /* another machine's: its lease */
+    r = rc_cmd(w, "EXISTS " RP_KEY_WORKER_PREFIX "%s", name);
+    gone = r && r->type == REDIS_REPLY_INTEGER && r->integer == 0;
+    freeReplyObject(r);
+
+    return gone;
+}
+
+
+int
 rc_enqueue(rc_worker_t *w, const char *type, const char *ws, ...)
 {
     int          argc;
@@ -148,6 +260,8 @@ rc_worker_beat(void *data)
 
     now = rc_now_ms();
 
+    rc_worker_lease(w);
+
     if (now - w->last_beat < 1000) {
         return;
     }
@@ -175,6 +289,42 @@ rc_worker_beat(void *data)
 }
 
 
+/* the lock's holder is dead (or is us, before a reconnect): ours now */
+static int
+rc_lock_takeover(rc_worker_t *w)
+{
+    int          ok;
+    char         held[128];
+    redisReply  *r;
+
+    r = rc_cmd(w, "GET %s", w->lock_key);
+    ok = r && r->type == REDIS_REPLY_STRING && r->len < sizeof(held);
+
+    if (ok) {
+        memcpy(held, r->str, r->len + 1);
+    }
+
+    freeReplyObject(r);
+
+    if (!ok || !rc_holder_gone(w, held)) {
+        return 0;
+    }
+
+    r = rc_cmd(w, "EVAL %s 1 %s %s %s %ld",
+        "if redis.call('GET', KEYS[1]) == ARGV[1] then "
+        "redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]) return 1 end "
+        "return 0", w->lock_key, held, w->lock_value, w->lock_ttl_ms);
+    ok = r && r->type == REDIS_REPLY_INTEGER && r->integer == 1;
+    freeReplyObject(r);
+
+    if (ok) {
+        rc_info("lock.takeover", "lock=%s from=%s", w->lock_key, held);
+    }
+
+    return ok;
+}
+
+
 int
 rc_lock(rc_worker_t *w, const char *name, long wait_ms)
 {
@@ -196,7 +346,7 @@ rc_lock(rc_worker_t *w, const char *name, long wait_ms)
         ok = r && r->type == REDIS_REPLY_STATUS;
         freeReplyObject(r);
 
-        if (ok) {
+        if (ok || rc_lock_takeover(w)) {
             return 0;
         }
 
@@ -276,7 +426,7 @@ rc_handle(rc_worker_t *w, redisReply *entry, int reclaimed)
     int          rc;
     long long    start, tries;
     const char  *id, *type, *ws;
-    redisReply  *fields;
+    redisReply  *fields, *r;
 
     if (entry->type != REDIS_REPLY_ARRAY || entry->elements != 2
         || entry->element[0]->type != REDIS_REPLY_STRING)
@@ -299,7 +449,15 @@ rc_handle(rc_worker_t *w, redisReply *entry, int reclaimed)
     rc_info("job.start", "job=%s type=%s ws=%s reclaimed=%d tries=%lld", id,
             type, ws, reclaimed, tries);
 
-    if (tries > RC_JOB_TRIES_MAX) {
+    if (tries > RC_JOB_TRIES_MAX && strcmp(type, "message") == 0) {
+        /* messages are never given up: they wait in their list, tried
+         * again with backoff off this job */
+        rc_warn("job.deferred", "job=%s type=%s ws=%s tries=%lld", id, type,
+                ws, tries);
+        rc_ws_deliver_later(w, ws);
+        rc = 0;
+
+    } else if (tries > RC_JOB_TRIES_MAX) {
         rc_error("job.abandoned", "job=%s type=%s ws=%s tries=%lld", id, type,
                  ws, tries);
         rc = 0;
@@ -310,15 +468,163 @@ rc_handle(rc_worker_t *w, redisReply *entry, int reclaimed)
 
     rc_unlock(w);
 
-    if (rc == 0) {
-        freeReplyObject(rc_cmd(w, "XACK " RP_KEY_JOBS " " RP_JOBS_GROUP " %s",
-                               id));
+    /* done only once Redis has it: a job cut short by a lost Redis stays
+     * pending and is redone (it is idempotent) once Redis is back */
+    if (rc == 0 && !rc_redis_lost(w)) {
+        r = rc_cmd(w, "XACK " RP_KEY_JOBS " " RP_JOBS_GROUP " %s", id);
+        rc = r && r->type == REDIS_REPLY_INTEGER ? 0 : -1;
+        freeReplyObject(r);
+
+    } else {
+        rc = -1;
     }
 
-    rc_info(rc == 0 ? "job.done" : "job.retry", "job=%s type=%s ws=%s ms=%lld",
-            id, type, ws, rc_now_ms() - start);
+    if (rc == 0) {
+        rc_info("job.done", "job=%s type=%s ws=%s ms=%lld", id, type, ws,
+                rc_now_ms() - start);
+
+    } else {
+        rc_info("job.retry", "job=%s type=%s ws=%s ms=%lld%s", id, type, ws,
+                rc_now_ms() - start,
+                rc_redis_lost(w) ? " reason=redis_lost" : "");
+    }
 
     w->job_id[0] = '\0';
+}
+
+
+/*
+ * The pending jobs of dead workers (lease gone; on this node, process
+ * gone): one taken over and done, 1; else 0.  XCLAIM with a minimum idle
+ * time, so of two workers doing this at once only one gets the job.
+ */
+static int
+rc_takeover(rc_worker_t *w)
+{
+    int          done;
+    size_t       i;
+    const char  *name;
+    redisReply  *r, *p, *c, *who;
+
+    if (rc_now_ms() - w->last_takeover < 1000) {
+        return 0;
+    }
+
+    w->last_takeover = rc_now_ms();
+
+    /* [count, min, max, [[consumer, count], ...]] */
+    r = rc_cmd(w, "XPENDING " RP_KEY_JOBS " " RP_JOBS_GROUP);
+
+    if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 4
+        || r->element[3]->type != REDIS_REPLY_ARRAY)
+    {
+        freeReplyObject(r);
+        return 0;
+    }
+
+    done = 0;
+
+    for (i = 0; !done && i < r->element[3]->elements; i++) {
+        who = r->element[3]->element[i];
+
+        if (who->type != REDIS_REPLY_ARRAY || who->elements != 2
+            || who->element[0]->type != REDIS_REPLY_STRING)
+        {
+            continue;
+        }
+
+        name = who->element[0]->str;
+
+        if (strcmp(name, w->consumer) == 0 || !rc_holder_gone(w, name)) {
+            continue;
+        }
+
+        p = rc_cmd(w, "XPENDING " RP_KEY_JOBS " " RP_JOBS_GROUP " IDLE %d "
+                   "- + 1 %s", RC_TAKEOVER_IDLE_MS, name);
+
+        if (p && p->type == REDIS_REPLY_ARRAY && p->elements == 1
+            && p->element[0]->type == REDIS_REPLY_ARRAY
+            && p->element[0]->elements == 4)
+        {
+            c = rc_cmd(w, "XCLAIM " RP_KEY_JOBS " " RP_JOBS_GROUP " %s %d %s",
+                       w->consumer, RC_TAKEOVER_IDLE_MS,
+                       p->element[0]->element[0]->str);
+
+            if (c && c->type == REDIS_REPLY_ARRAY && c->elements == 1
+                && c->element[0]->type == REDIS_REPLY_ARRAY)
+            {
+                rc_info("job.takeover", "job=%s from=%s",
+                        p->element[0]->element[0]->str, name);
+                rc_handle(w, c->element[0], 1);
+                done = 1;
+            }
+
+            freeReplyObject(c);
+        }
+
+        freeReplyObject(p);
+    }
+
+    freeReplyObject(r);
+
+    return done;
+}
+
+
+/*
+ * Redis went away: wait for it (backoff up to 2 s), sandboxes left as
+ * they run.  Then the group again (a Redis that lost its data), the jobs
+ * this worker had in hand redone, and what a job cut short left behind
+ * swept.
+ */
+static void
+rc_reconnect(rc_worker_t *w)
+{
+    long             delay;
+    long long        start;
+    redisReply      *r;
+    struct timespec  ts;
+
+    rc_error("worker.redis_lost", "error=\"%s\"", w->redis->errstr);
+
+    start = rc_now_ms();
+    delay = 100;
+
+    while (!rc_stop) {
+        ts.tv_sec = delay / 1000;
+        ts.tv_nsec = (delay % 1000) * 1000000L;
+        nanosleep(&ts, NULL);
+
+        if (redisReconnect(w->redis) == REDIS_OK) {
+            /* up, and done loading its AOF */
+            r = redisCommand(w->redis, "PING");
+
+            if (r && r->type == REDIS_REPLY_STATUS) {
+                freeReplyObject(r);
+                break;
+            }
+
+            freeReplyObject(r);
+        }
+
+        delay = delay * 2 > 2000 ? 2000 : delay * 2;
+    }
+
+    if (rc_stop) {
+        return;
+    }
+
+    /* BUSYGROUP when it is there: fine */
+    freeReplyObject(redisCommand(w->redis, "XGROUP CREATE " RP_KEY_JOBS " "
+                                 RP_JOBS_GROUP " 0 MKSTREAM"));
+
+    w->redo_own = 1;
+    w->last_lease = 0;
+    rc_worker_lease(w);
+
+    rc_info("worker.redis_back", "ms=%lld", rc_now_ms() - start);
+
+    rc_orphans_sweep(w);
 }
 
 
@@ -328,6 +634,34 @@ rc_poll(rc_worker_t *w)
 {
     size_t       i;
     redisReply  *r, *list;
+
+    /* back from a lost Redis: the jobs this worker had in hand first */
+    if (w->redo_own) {
+        w->redo_own = 0;
+
+        r = rc_cmd(w, "XREADGROUP GROUP " RP_JOBS_GROUP " %s COUNT 100 "
+                   "STREAMS " RP_KEY_JOBS " 0", w->consumer);
+
+        if (r == NULL) {
+            return -1;
+        }
+
+        if (r->type == REDIS_REPLY_ARRAY && r->elements == 1
+            && r->element[0]->type == REDIS_REPLY_ARRAY
+            && r->element[0]->elements == 2)
+        {
+            list = r->element[0]->element[1];
+
+            for (i = 0; list->type == REDIS_REPLY_ARRAY && i < list->elements
+                        && !rc_redis_lost(w); i++)
+            {
+                rc_handle(w, list->element[i], 1);
+            }
+        }
+
+        freeReplyObject(r);
+        return 0;
+    }
 
     r = rc_cmd(w, "XAUTOCLAIM " RP_KEY_JOBS " " RP_JOBS_GROUP " %s %ld 0-0 "
                "COUNT 1", w->consumer, w->reclaim_ms);
@@ -592,6 +926,7 @@ rc_serve_main(redisContext *redis, int argc, char **argv)
     long long           last_tick;
     rc_worker_t         w;
     struct passwd      *pw;
+    struct timeval      timeout = { 10, 0 };
     struct sigaction    sa;
     static char         engine[4096], agents[4096];
 
@@ -606,6 +941,7 @@ rc_serve_main(redisContext *redis, int argc, char **argv)
     w.delete_after_s = 7 * 24 * 3600;
     w.image_refresh_s = 1800;
     w.health_timeout_ms = 20000;
+    w.lease_ms = RC_LEASE_MS;
 
     w.local.net_name = "rp0";
     w.local.egress = 1;
@@ -807,29 +1143,46 @@ rc_serve_main(redisContext *redis, int argc, char **argv)
 
     rc_engine_init();
 
+    /* a Redis that hangs (stopped, cut off) counts as lost, not forever */
+    (void) redisSetTimeout(w.redis, timeout);
+
     /* from the stream's start: jobs queued before any worker ran count */
     freeReplyObject(redisCommand(w.redis, "XGROUP CREATE " RP_KEY_JOBS " "
                                  RP_JOBS_GROUP " 0 MKSTREAM"));
 
+    rc_worker_lease(&w);
+
     rc_info("worker.start", "consumer=%s node=%s driver=%s home=%s",
             w.consumer, w.node, w.driver->name, w.home);
+
+    /* what a worker that died left: sandboxes, records, slots, versions */
+    rc_orphans_sweep(&w);
+    w.last_orphans = rc_now_ms();
 
     last_tick = 0;
 
     while (!rc_stop) {
+        if (rc_redis_lost(&w)) {
+            rc_reconnect(&w);
+            continue;
+        }
+
+        rc_worker_lease(&w);
+
         if (rc_now_ms() - last_tick >= 1000) {
             last_tick = rc_now_ms();
             rc_lifecycle_tick(&w);
         }
 
-        if (rc_poll(&w) != 0) {
-            if (w.redis->err) {
-                rc_error("worker.redis_lost", "error=\"%s\"",
-                         w.redis->errstr);
-                return 1;
-            }
+        if (rc_takeover(&w)) {
+            continue;
         }
+
+        (void) rc_poll(&w);
     }
+
+    freeReplyObject(redisCommand(w.redis, "DEL " RP_KEY_WORKER_PREFIX "%s",
+                                 w.consumer));
 
     rc_info("worker.stop", "consumer=%s", w.consumer);
 

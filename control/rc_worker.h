@@ -53,6 +53,15 @@ typedef struct {
     long                        lock_ttl_ms;     /* locks outlive a dead
                                                     worker this long */
     long long                   last_beat;
+
+    /* liveness: replicas:worker:<consumer>, renewed every second; a
+     * worker whose lease is gone (or, on this node, whose process is)
+     * has its jobs and locks taken over at once */
+    long                        lease_ms;
+    long long                   last_lease;
+    long long                   last_takeover;
+    int                         redo_own;        /* after a reconnect */
+    long long                   last_orphans;
 } rc_worker_t;
 
 
@@ -68,6 +77,12 @@ redisReply *rc_cmd(rc_worker_t *w, const char *fmt, ...);
 redisReply *rc_cmdargv(rc_worker_t *w, int argc, const char **argv);
 /* HGET as a malloc'ed string, NULL if missing */
 char *rc_hget(rc_worker_t *w, const char *key, const char *field);
+/* 1 when Redis went away under us: what was being done did not happen */
+int rc_redis_lost(rc_worker_t *w);
+/* 1 if the lock value ("consumer" or "consumer:ms") belongs to this
+ * worker or to one that is dead (its lease gone; on this node, its
+ * process): the lock may be taken over at once */
+int rc_holder_gone(rc_worker_t *w, const char *value);
 
 /* rc_jobs.c: 0 done (ack), -1 failed in a way worth retrying (no ack) */
 int rc_job_run(rc_worker_t *w, const char *type, const char *ws,
@@ -78,6 +93,9 @@ void rc_ws_remember_ports(rc_worker_t *w, const char *ws, const char *addr);
 /* state change + announcement, with a reason for failed */
 int rc_ws_set_state(rc_worker_t *w, const char *ws, const char *state,
     const char *reason);
+/* the workspace's queued messages tried again later, with backoff
+ * (replicas:deliver-due), never given up while it exists */
+void rc_ws_deliver_later(rc_worker_t *w, const char *ws);
 
 /* rc_sandboxes.c */
 /* lower: image layers; or bind: a directory used as the disk (builds) */
@@ -89,6 +107,9 @@ void rc_sandbox_forget(rc_worker_t *w, rc_sandbox_t *sb);
 /* the organisation's own disk size for its workspaces (its record's
  * disk_mib, set by the operator), bytes; 0: serve --disk */
 unsigned long long rc_org_disk_max(rc_worker_t *w, const char *org);
+
+/* 1 if its maker was cut short before it was made ("creating") */
+int rc_sandbox_half_made(rc_worker_t *w, rc_sandbox_t *sb);
 /* starts the engine and waits for /healthz; 0 or -1 with err */
 int rc_sandbox_boot(rc_worker_t *w, rc_sandbox_t *sb, char *err,
     size_t errlen);
@@ -122,6 +143,10 @@ int rc_pool_claim(rc_worker_t *w, const char *ws, const char *org,
 void rc_pool_tick(rc_worker_t *w);
 /* timers, once a minute: sandboxes of fills a crash cut short */
 void rc_pool_orphans(rc_worker_t *w);
+
+/* rc_orphans.c: sandboxes, records, address slots and half-built image
+ * versions nobody owns (no workspace, no live builder, no pool) removed */
+void rc_orphans_sweep(rc_worker_t *w);
 
 /* rc_lifecycle.c: called about once a second */
 void rc_lifecycle_tick(rc_worker_t *w);

@@ -95,6 +95,9 @@
 #define RP_KEY_WS_MESSAGES_PREFIX "replicas:ws-messages:"   /* + id: LIST of undelivered messages */
 #define RP_KEY_WS_HOOKS_PREFIX    "replicas:ws-hooks:"      /* + id: HASH start_state, start_exit, start_log */
 #define RP_KEY_WS_ENGINE_FAILS_PREFIX "replicas:ws-engine-fails:" /* + id: ZSET of the engine's failures (ms), the last 5 minutes */
+#define RP_KEY_WORKER_PREFIX      "replicas:worker:"        /* + consumer: STRING, a lease its worker renews every second */
+#define RP_KEY_DELIVER_DUE        "replicas:deliver-due"    /* ZSET id -> when (ms) its undelivered messages are tried again */
+#define RP_KEY_DELIVER_TRIES      "replicas:deliver-tries"  /* HASH id -> failed deliveries in a row (the backoff) */
 #define RP_KEY_ACTIVITY           "replicas:activity"       /* ZSET id -> last activity (unix) */
 #define RP_KEY_ORG_AWAKE_PREFIX   "replicas:org-awake:"     /* + org: SET of ids holding a sandbox */
 

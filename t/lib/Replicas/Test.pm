@@ -132,9 +132,12 @@ Test2::API::test2_add_callback_testing_done(sub {
 
 # --- Redis ------------------------------------------------------------------
 
+# start_redis(aof => 1): every write in an append-only file, synced at
+# once, so kill9 then restart brings it all back (the fault tests)
 sub start_redis {
     my (%o) = @_;
-    my $self = bless { addr => '127.0.0.1', port => $o{port} // free_port() },
+    my $self = bless { addr => '127.0.0.1', port => $o{port} // free_port(),
+                       aof => $o{aof} },
         'Replicas::Test::Redis';
     $self->{dir} = tmpdir() . "/redis-$self->{port}";
     make_path($self->{dir});
@@ -151,7 +154,9 @@ sub _start {
     my ($self) = @_;
     $self->{pid} = Replicas::Test::_spawn(
         'redis-server', '--port', $self->{port}, '--bind', '127.0.0.1',
-        '--save', '', '--appendonly', 'no', '--dir', $self->{dir},
+        '--save', '', '--dir', $self->{dir},
+        ($self->{aof} ? ('--appendonly', 'yes', '--appendfsync', 'always')
+                      : ('--appendonly', 'no')),
         '--logfile', "$self->{dir}/redis.log", '--daemonize', 'no');
     my $deadline = time + 10;
     while (time < $deadline) {
@@ -253,6 +258,7 @@ sub kill9 {
 sub pause  { kill 'STOP', $_[0]{pid} }
 sub resume { kill 'CONT', $_[0]{pid} }
 
+# after kill9 too: up again on the same port and dir (its AOF, if any)
 sub restart {
     my ($self) = @_;
     $self->stop if $self->{pid};
