@@ -31,12 +31,12 @@ my $ctl = start_control(redis => $redis, gateway => $gw,
                         args => ['--pool-size', 0, '--repo-root', $repos]);
 my $node = $ctl->{node};
 
-my $app = fixture_repo('app', { 'index.html' => "app\n", 'replicas.json' => serve_hook() });
+my $app = fixture_repo('app', { 'index.html' => "app\n", 'replicas.json' => serve_hook() }, $me->{org});
 my $slow = fixture_repo('slow', {
     'index.html' => "slow\n",
     'replicas.json' => encode_json({
         warmHook => { commands => ['sleep 3'] },
-        startHook => decode_json(serve_hook())->{startHook} }) });
+        startHook => decode_json(serve_hook())->{startHook} }) }, $me->{org});
 
 sub state_of { $redis->cmd('HGET', ws_key($_[0]), 'state') // '' }
 sub wait_state {

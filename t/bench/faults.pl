@@ -25,12 +25,13 @@ use Replicas::Workspaces qw(serve_hook);
 
 my $redis = start_redis(aof => 1);
 my $gw = start_gateway(redis => $redis, auth => 'on', wake_hold => '60s');
-my $key = new_identity($redis)->{key};
+my $me = new_identity($redis);
+my $key = $me->{key};
 my $ws = Replicas::Workspaces->new($gw, $key);
 my $repos = tmpdir() . '/repos';
 my $ctl = start_control(redis => $redis, gateway => $gw,
                         args => ['--pool-size', 0, '--repo-root', $repos]);
-my $app = fixture_repo('app', { 'index.html' => "app\n", 'replicas.json' => serve_hook() });
+my $app = fixture_repo('app', { 'index.html' => "app\n", 'replicas.json' => serve_hook() }, $me->{org});
 
 sub state_of { $redis->cmd('HGET', ws_key($_[0]), 'state') // '' }
 sub wait_state { my ($id, $s) = @_; poll_until(60, sub { state_of($id) eq $s }) or die "$id not $s\n" }
