@@ -869,7 +869,11 @@ rc_ws_remember_ports(rc_worker_t *w, const char *ws, const char *addr)
     size_t    i;
     json_t   *health, *ports, *port, *keep;
 
-    if (rc_engine_call(addr, "GET", "/healthz", NULL, 1000, &health) != 200) {
+    /* scanned now, not the engine's cache: a dev server that began to
+     * listen a moment ago is one the wake must wait for */
+    if (rc_engine_call(addr, "GET", "/healthz?ports=now", NULL, 1000, &health)
+        != 200)
+    {
         json_decref(health);
         return;
     }
@@ -1104,24 +1108,6 @@ rc_job_restart(rc_worker_t *w, const char *ws, rc_ws_t *rec, const char *why)
 }
 
 
-static const char *
-rc_job_field(redisReply *fields, const char *name)
-{
-    size_t  i;
-
-    for (i = 0; fields && i + 1 < fields->elements; i += 2) {
-        if (fields->element[i]->type == REDIS_REPLY_STRING
-            && strcmp(fields->element[i]->str, name) == 0
-            && fields->element[i + 1]->type == REDIS_REPLY_STRING)
-        {
-            return fields->element[i + 1]->str;
-        }
-    }
-
-    return "";
-}
-
-
 static int
 rc_job_sleep(rc_worker_t *w, const char *ws, rc_ws_t *rec)
 {
@@ -1245,7 +1231,7 @@ rc_job_run(rc_worker_t *w, const char *type, const char *ws,
 
     } else if (strcmp(type, "restart") == 0) {
         if (strcmp(rec.state, "awake") == 0) {
-            rc = rc_job_restart(w, ws, &rec, rc_job_field(fields, "reason"));
+            rc = rc_job_restart(w, ws, &rec, rc_field(fields, "reason"));
 
         } else {
             /* asleep or going meanwhile: nothing to restart */

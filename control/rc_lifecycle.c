@@ -2,12 +2,13 @@
  * Timers of the control worker, run about once a second by every worker:
  * each pass takes a short Redis lock so one worker per machine does it.
  *   - sandboxes of this machine that died or ran out of memory: their
- *     workspace fails, with the reason (every second, per machine);
- *   - an engine busy with a hook or an agent counts as activity (every
- *     15 s, or a third of --idle-sleep when that is shorter; per machine);
+ *     engine restarted or their workspace failed, with the reason; the
+ *     engine watch's verdicts (rc_watch.c), an engine busy with a hook or
+ *     an agent counted as activity (every second, per machine, from the
+ *     watch's probes: no call of its own);
  *   - awake workspaces' usage of disk, memory and CPU into their records
- *     (every 5 s, per machine: one HSET each), with a warning when the
- *     disk is (nearly) full;
+ *     (every 5 s, in the same pass: one HSET each), with a warning when
+ *     the disk is (nearly) full;
  *   - awake workspaces idle for --idle-sleep get a sleep job, and sleeping
  *     ones idle for --delete-after are deleted (every 5 s, one worker of
  *     the whole deployment);
@@ -28,14 +29,24 @@
 #include <time.h>
 
 #include "common/rp_keys.h"
-#include "rc_engine.h"
 #include "rc_log.h"
 #include "rc_watch.h"
 #include "rc_worker.h"
 
 
 static void
-rc_lifecycle_watch(rc_worker_t *w)
+rc_lifecycle_usage_save(rc_worker_t *w, const char *ws,
+    const rc_sandbox_health_t *h);
+
+
+/*
+ * Every awake sandbox of this node, once a second: a dead one restarted
+ * (rc_watch.c), an out-of-memory one failed, its engine's verdict read
+ * (and its "busy", activity, with it); every few seconds ("usage") also
+ * its use of disk, memory and CPU written for the API, from the same look.
+ */
+static void
+rc_lifecycle_watch(rc_worker_t *w, int usage)
 {
     size_t               i;
     char                 key[96], lock[96], reason[320], *state;
@@ -64,6 +75,10 @@ rc_lifecycle_watch(rc_worker_t *w)
         free(state);
 
         w->driver->health(&sb, &h);
+
+        if (usage) {
+            rc_lifecycle_usage_save(w, sb.workspace, &h);
+        }
 
         if (h.oom_kills > 0) {
             snprintf(reason, sizeof(reason), "out of memory: the workspace "
@@ -162,85 +177,6 @@ rc_lifecycle_usage_save(rc_worker_t *w, const char *ws,
 
     r = rc_cmdargv(w, 16, argv);
     freeReplyObject(r);
-}
-
-
-static void
-rc_lifecycle_usage(rc_worker_t *w)
-{
-    size_t               i;
-    char                 key[96], *state;
-    rc_sandbox_t         sb;
-    redisReply          *r;
-    rc_sandbox_health_t  h;
-
-    r = rc_cmd(w, "SMEMBERS " RP_KEY_NODE_SANDBOXES_PREFIX "%s", w->node);
-
-    for (i = 0; r && r->type == REDIS_REPLY_ARRAY && i < r->elements; i++) {
-        if (rc_sandbox_load(w, r->element[i]->str, &sb) != 0
-            || sb.workspace[0] == '\0')
-        {
-            continue;
-        }
-
-        snprintf(key, sizeof(key), RP_KEY_WORKSPACE_PREFIX "%s",
-                 sb.workspace);
-        state = rc_hget(w, key, "state");
-
-        if (state && strcmp(state, "awake") == 0) {
-            w->driver->health(&sb, &h);
-            rc_lifecycle_usage_save(w, sb.workspace, &h);
-        }
-
-        free(state);
-    }
-
-    freeReplyObject(r);
-}
-
-
-/* agents and hooks at work keep a workspace awake */
-static void
-rc_lifecycle_busy(rc_worker_t *w)
-{
-    size_t        i;
-    json_t       *health;
-    rc_sandbox_t  sb;
-    redisReply   *r;
-
-    r = rc_cmd(w, "SMEMBERS " RP_KEY_NODE_SANDBOXES_PREFIX "%s", w->node);
-
-    for (i = 0; r && r->type == REDIS_REPLY_ARRAY && i < r->elements; i++) {
-        if (rc_sandbox_load(w, r->element[i]->str, &sb) != 0
-            || sb.workspace[0] == '\0')
-        {
-            continue;
-        }
-
-        if (rc_engine_call(sb.addr, "GET", "/healthz", NULL, 500, &health)
-            == 200 && json_is_true(json_object_get(health, "busy")))
-        {
-            freeReplyObject(rc_cmd(w, "ZADD " RP_KEY_ACTIVITY " %ld %s",
-                                   (long) time(NULL), sb.workspace));
-        }
-
-        json_decref(health);
-    }
-
-    freeReplyObject(r);
-}
-
-
-/* a busy engine is seen well within --idle-sleep, however short: polled
- * only every 15 s, a workspace with a shorter one slept while at work */
-static long
-rc_lifecycle_busy_ms(const rc_worker_t *w)
-{
-    if (w->idle_sleep_s >= 45) {
-        return 15000;
-    }
-
-    return w->idle_sleep_s >= 3 ? w->idle_sleep_s * 1000 / 3 : 1000;
 }
 
 
@@ -345,17 +281,8 @@ rc_lifecycle_tick(rc_worker_t *w)
 
     snprintf(what, sizeof(what), "watch:%s", w->node);
     if (rc_lifecycle_turn(w, what, 900)) {
-        rc_lifecycle_watch(w);
-    }
-
-    snprintf(what, sizeof(what), "busy:%s", w->node);
-    if (rc_lifecycle_turn(w, what, rc_lifecycle_busy_ms(w))) {
-        rc_lifecycle_busy(w);
-    }
-
-    snprintf(what, sizeof(what), "usage:%s", w->node);
-    if (rc_lifecycle_turn(w, what, 5000)) {
-        rc_lifecycle_usage(w);
+        snprintf(what, sizeof(what), "usage:%s", w->node);
+        rc_lifecycle_watch(w, rc_lifecycle_turn(w, what, 5000));
     }
 
     if (rc_lifecycle_turn(w, "idle", 5000)) {

@@ -377,7 +377,7 @@ rc_unlock(rc_worker_t *w)
 }
 
 
-static const char *
+const char *
 rc_field(redisReply *fields, const char *name)
 {
     size_t  i;

@@ -35,6 +35,7 @@ typedef struct {
     int       fails;
     int       refused;
     int       probed;
+    int       busy;
     char      desktop[24];
     char      desktop_written[24];
 } rc_watch_entry_t;
@@ -77,10 +78,12 @@ rc_watch_judge(rc_watch_probe_t *p, CURLcode rc)
 {
     long               status;
     json_t            *j;
+    int                busy;
     const char        *desktop;
     rc_watch_entry_t  *e;
 
     status = 0;
+    busy = 0;
     desktop = NULL;
     j = NULL;
 
@@ -89,6 +92,7 @@ rc_watch_judge(rc_watch_probe_t *p, CURLcode rc)
         j = p->buf.data ? json_loadb(p->buf.data, p->buf.len, 0, NULL) : NULL;
         desktop = json_string_value(json_object_get(
                       json_object_get(j, "desktop"), "state"));
+        busy = json_is_true(json_object_get(j, "busy"));
     }
 
     pthread_mutex_lock(&rc_watch_lock);
@@ -101,6 +105,7 @@ rc_watch_judge(rc_watch_probe_t *p, CURLcode rc)
         if (status == 200) {
             e->fails = 0;
             e->refused = 0;
+            e->busy = busy;
             snprintf(e->desktop, sizeof(e->desktop), "%s",
                      desktop ? desktop : "");
         } else {
@@ -332,6 +337,7 @@ rc_watch_verdict(const char *ws, rc_watch_verdict_t *v)
         v->fails = e->fails;
         v->refused = e->refused;
         v->probed = e->probed;
+        v->busy = e->busy;
         memcpy(v->desktop, e->desktop, sizeof(v->desktop));
     }
 
@@ -419,6 +425,13 @@ rc_watch_check(rc_worker_t *w, const rc_sandbox_t *sb)
                          : "the engine hung: /healthz did not answer in "
                            "800 ms");
         return;
+    }
+
+    /* an agent or a hook at work is activity: --idle-sleep waits (seen
+     * every probe, so within a second whatever --idle-sleep is) */
+    if (v.fails == 0 && v.busy) {
+        freeReplyObject(rc_cmd(w, "ZADD " RP_KEY_ACTIVITY " %ld %s",
+                               (long) time(NULL), sb->workspace));
     }
 
     /* the engine supervises the desktop's programs; we report it */

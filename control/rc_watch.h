@@ -27,6 +27,7 @@ typedef struct {
     int   fails;            /* probes in a row without a 200 */
     int   refused;          /* the last one: connection refused */
     int   probed;           /* at least one probe since watched */
+    int   busy;             /* the last answer's "busy": a hook or an agent */
     char  desktop[24];      /* the engine's word: off, running, ... */
 } rc_watch_verdict_t;
 

@@ -77,6 +77,9 @@ redisReply *rc_cmd(rc_worker_t *w, const char *fmt, ...);
 redisReply *rc_cmdargv(rc_worker_t *w, int argc, const char **argv);
 /* HGET as a malloc'ed string, NULL if missing */
 char *rc_hget(rc_worker_t *w, const char *key, const char *field);
+/* a field's value in a reply of name/value pairs (a stream entry's
+ * fields, HGETALL), or "" */
+const char *rc_field(redisReply *fields, const char *name);
 /* 1 when Redis went away under us: what was being done did not happen */
 int rc_redis_lost(rc_worker_t *w);
 /* 1 if the lock value ("consumer" or "consumer:ms") belongs to this
