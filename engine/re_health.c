@@ -249,3 +249,15 @@ re_health_disk(void)
 
     return v ? v : json_pack("{s:n,s:n}", "used_bytes", "total_bytes");
 }
+
+
+json_t *
+re_health_ports_now(void)
+{
+    json_t  *v;
+
+    v = re_health_scan_ports();
+    re_health_set(&re_health.ports, json_deep_copy(v));
+
+    return v;
+}

@@ -26,5 +26,8 @@ json_t *re_health_ports(void);
 json_t *re_health_repositories(void);
 json_t *re_health_desktop(void);
 json_t *re_health_disk(void);
+/* the ports scanned now (the cache too): for what must not be a moment
+ * stale, as the ports a sleep remembers */
+json_t *re_health_ports_now(void);
 
 #endif /* RE_HEALTH_H */

@@ -191,8 +191,15 @@ re_http_status(void)
 static enum MHD_Result
 re_http_healthz(struct MHD_Connection *c)
 {
-    char       agent[16];
-    json_t    *j, *chats, *v;
+    int           fresh;
+    char          agent[16];
+    json_t       *j, *chats, *v;
+    const char   *q;
+
+    /* ?ports=now: scanned for this answer (a sleep remembering them must
+     * not get a list from before the dev server listened) */
+    q = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "ports");
+    fresh = q && strcmp(q, "now") == 0;
 
     /* ports, repositories and desktop from re_health.c's cache: control
      * asks often (its watch, a wake waiting for the dev servers) */
@@ -207,7 +214,8 @@ re_http_healthz(struct MHD_Connection *c)
     v = chats ? json_object_get(chats, "chats") : NULL;
 
     if (j == NULL || json_object_update_new(j, re_http_status()) != 0
-        || json_object_set_new(j, "ports", re_health_ports()) != 0
+        || json_object_set_new(j, "ports", fresh ? re_health_ports_now()
+                                                 : re_health_ports()) != 0
         || json_object_set_new(j, "agent", agent[0] ? json_string(agent)
                                                     : json_string("claude"))
            != 0
