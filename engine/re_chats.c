@@ -21,6 +21,7 @@
 #include "re_events.h"
 #include "re_files.h"
 #include "re_git.h"
+#include "re_health.h"
 #include "re_hooks.h"
 #include "re_instructions.h"
 #include "re_log.h"
@@ -1128,6 +1129,7 @@ re_chat_turn(re_chat_t *c, re_entry_t *e)
     if (!interrupted && t.completed) {
         re_git_after_turn(c->name, e->seq, e->text, e->user, e->author_name,
                           e->author_email);
+        re_health_git_changed();
     }
 
     json_decref(t.result);

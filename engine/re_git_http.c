@@ -24,6 +24,7 @@
 #include "re_engine.h"
 #include "re_git.h"
 #include "re_git_request.h"
+#include "re_health.h"
 #include "re_http.h"
 #include "re_log.h"
 #include "re_request.h"
@@ -99,6 +100,7 @@ re_git_change(struct MHD_Connection *c, const char *url, const char *name,
 
     rc = re_git_update(name, b.merge, b.base, &result, err, sizeof(err));
     json_decref(b.root);
+    re_health_git_changed();
 
     switch (rc) {
 

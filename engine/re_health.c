@@ -261,3 +261,10 @@ re_health_ports_now(void)
 
     return v;
 }
+
+
+void
+re_health_git_changed(void)
+{
+    re_health_set(&re_health.repositories, re_git_summary());
+}

@@ -5,8 +5,9 @@
  * /healthz answers in microseconds however often control asks.  The ports
  * are looked at every RE_HEALTH_FAST_MS while the engine is young or its
  * start hook runs (a wake waits for them), every RE_HEALTH_SLOW_MS after;
- * git, the desktop and the disk every RE_HEALTH_SLOW_MS.  re_health_touch() asks for a refresh
- * now (after a turn's commit, a start hook's end).
+ * git, the desktop and the disk every RE_HEALTH_SLOW_MS.
+ * re_health_touch() asks for a refresh soon (a start hook's end);
+ * re_health_git_changed() rescans git at once (a turn's commit, a rebase).
  */
 
 #ifndef RE_HEALTH_H
@@ -20,6 +21,10 @@
 
 int re_health_start(void);
 void re_health_touch(void);
+/* the repositories' branch and head scanned again, now, in the caller's
+ * thread: after a turn's commit or a rebase, so the next /healthz has
+ * them (call with no git lock held) */
+void re_health_git_changed(void);
 
 /* copies, the caller's to free */
 json_t *re_health_ports(void);
