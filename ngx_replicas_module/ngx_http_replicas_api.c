@@ -1655,7 +1655,7 @@ ngx_http_replicas_api_events_reply(ngx_http_request_t *r, void *reply)
 
 /*
  * A stream asked for while its workspace wakes: held in the wake module's
- * list (released by the published change, 503 past replicas_wake_hold),
+ * list (released by the published change, 504 past replicas_wake_hold),
  * then the script is asked again; awake, it is proxied.
  */
 

@@ -101,26 +101,36 @@ ngx_http_replicas_held_cleanup(void *data)
 }
 
 
+/*
+ * Held past replicas_wake_hold: the wake was not released in time (control
+ * gone, a start hook whose ports never listen...).  A gateway timeout, not
+ * "still waking": the request waited as long as it may.
+ */
+
 static void
 ngx_http_replicas_held_timeout(ngx_event_t *ev)
 {
-    ngx_str_t                  msg;
-    ngx_http_request_t        *r = ev->data;
-    ngx_http_replicas_ctx_t   *ctx;
-    u_char                     buf[128 + RP_WS_ID_MAX];
+    ngx_str_t                      msg;
+    ngx_http_request_t            *r = ev->data;
+    ngx_http_replicas_ctx_t       *ctx;
+    ngx_http_replicas_loc_conf_t  *rlcf;
+    u_char                         buf[192 + RP_WS_ID_MAX];
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_replicas_module);
+    rlcf = ngx_http_get_module_loc_conf(r, ngx_http_replicas_module);
 
     ngx_http_replicas_unhold(ctx);
     ctx->pending = 0;
 
     msg.data = buf;
-    msg.len = ngx_sprintf(buf, "Workspace %s is still waking up. Retry in a "
-                          "few seconds.", ctx->host.id) - buf;
+    msg.len = ngx_sprintf(buf, "Workspace %s is not ready: its wake did not "
+                          "finish within %M ms (replicas_wake_hold). Retry "
+                          "in a few seconds.", ctx->host.id, rlcf->wake_hold)
+              - buf;
 
     ngx_http_replicas_finish(r,
-        ngx_http_replicas_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                     "workspace_waking", &msg, 5));
+        ngx_http_replicas_send_error(r, NGX_HTTP_GATEWAY_TIME_OUT,
+                                     "wake_timeout", &msg, 5));
 }
 
 

@@ -69,9 +69,9 @@ for my $code (502, 504) {
     is(http_json($res)->{name}, 'A', "with the app's own body");
 }
 
-# no control runs here: the wake is asked for, the request held, then 503
-my $j2 = json_error_is(req("$port-sleepy.$d"), 503, 'workspace_waking', 'sleeping');
-like($j2->{error}{message}, qr/still waking/, 'says it is waking');
+# no control runs here: the wake is asked for, the request held, then 504
+my $j2 = json_error_is(req("$port-sleepy.$d"), 504, 'wake_timeout', 'sleeping');
+like($j2->{error}{message}, qr/not ready/, 'says the wake did not finish in time');
 is($redis->cmd('HGET', ws_key('sleepy'), 'state'), 'provisioning',
    'a request wakes a sleeping workspace');
 json_error_is(req("$port-broken.$d"), 502, 'workspace_failed', 'failed workspace');

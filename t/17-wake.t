@@ -133,17 +133,34 @@ open my $evf, '<', "$dir/events" or die;
 chomp(my $evline = <$evf>);
 is($evline, '200 engine /events', 'then proxied to the engine once awake');
 
-# held past replicas_wake_hold: 503 (a second gateway with a short hold)
+# held past replicas_wake_hold, the wake not released: 504 wake_timeout
+# (a second gateway with a short hold; no control runs here)
 my $short = start_gateway(redis => $redis, wake_hold => '1s');
 put_workspace($redis, 'slow', state => 'sleeping', addr => '127.0.0.2', org => 'o1');
 $res = http_request(port => $short->{port}, host => "$port-slow.$d");
-is($res->{status}, 503, 'past the hold: 503');
-is(http_json($res)->{error}{code}, 'workspace_waking', 'workspace_waking');
+is($res->{status}, 504, 'past the hold: 504');
+my $tj = http_json($res);
+is($tj->{error}{code}, 'wake_timeout', 'wake_timeout');
+like($tj->{error}{message}, qr/slow.*not ready/, 'with the reason');
 ok($res->{headers}{'retry-after'}, 'with Retry-After');
+# a browser held past the hold (a WebSocket upgrade, say) gets the error page
+put_workspace($redis, 'slowb', state => 'sleeping', addr => '127.0.0.2', org => 'o1');
+$res = http_request(port => $short->{port}, host => "$port-slowb.$d",
+                    headers => [['Accept', 'text/html'], ['Connection', 'Upgrade'],
+                                ['Upgrade', 'websocket']]);
+is($res->{status}, 504, 'a browser past the hold: 504');
+like($res->{headers}{'content-type'} // '', qr{text/html}, 'as the HTML error page');
+like($res->{body}, qr/slowb.*not ready/s, 'with the reason');
+# a browser navigation still gets the waiting page, which reloads itself
+put_workspace($redis, 'slowp', state => 'sleeping', addr => '127.0.0.2', org => 'o1');
+$res = http_request(port => $short->{port}, host => "$port-slowp.$d",
+                    headers => [['Accept', 'text/html']]);
+is($res->{status}, 503, 'a browser navigation: the waiting page (503)');
+like($res->{body}, qr/http-equiv="refresh"/, 'which reloads itself');
 
 put_workspace($redis, 'slowev', state => 'sleeping', addr => '127.0.0.3', org => $me->{org});
 my ($st, $j) = api($short, $me->{key}, 'GET', '/v1/workspaces/slowev/events');
-is($st, 503, 'an event stream held past the hold: 503');
-is($j->{error}{code}, 'workspace_waking', 'workspace_waking');
+is($st, 504, 'an event stream held past the hold: 504');
+is($j->{error}{code}, 'wake_timeout', 'wake_timeout');
 
 done_testing();

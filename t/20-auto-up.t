@@ -3,7 +3,10 @@
 # there too: auto/up --detach brings Redis and the gateway up, makes the
 # default organisation, admin and key, prints a login link and the URLs;
 # the sample workspace (a real sandbox) answers; the demo preview answers
-# to the admin key and, in a browser, after the login link.  auto/down,
+# to the admin key and, in a browser, after the login link; each of
+# control, nginx's master and Redis killed with SIGKILL is started again by
+# its supervisor (a line in logs/supervise.log), the sample answering on,
+# and nginx -s reload works under it.  auto/down,
 # from a shell without auto/up's settings, stops everything and leaves
 # nothing on the host (mounts, namespaces, links, firewall, cgroups); the
 # next auto/up keeps the same admin key and wakes the sample; auto/down
@@ -176,6 +179,52 @@ is($res->{status}, 502, 'a closed port of the demo workspace: 502');
 
 ok(-s "$home/logs/gateway.log", 'gateway log under REPLICAS_HOME');
 
+# --- supervision: what auto/up started, killed, is started again ---------------
+sub slurp { my ($f) = @_; open my $fh, '<', $f or return ''; local $/; <$fh> // '' }
+sub pid_in { (slurp($_[0]) =~ /(\d+)/)[0] // 0 }
+# the supervisors of this home, from /proc (auto/down removes their pidfiles)
+sub supervisors {
+    grep { my $c = slurp("/proc/$_/cmdline"); $c =~ m{/auto/supervise\0} && $c =~ /\Q$home\E/ }
+        map { m{/proc/(\d+)$} ? $1 : () } glob('/proc/[0-9]*');
+}
+is(scalar(my @sup = supervisors()), 3, 'three supervisors run (redis, control, gateway)');
+sub sample_answers {
+    my $r = http_request(port => $port, host => "3000-$sample.replicas.localhost:$port",
+                         headers => [['Authorization', "Bearer $key"]]);
+    $r->{status} == 200 && $r->{body} =~ /The sample workspace/;
+}
+my $starts = sub { scalar(() = slurp("$home/logs/control.log") =~ /worker\.start/g) };
+my %ready = (
+    control => do { my $n; sub { $n //= $starts->(); $starts->() > $n } },
+    gateway => sub { http_request(port => $port, host => $main, path => '/healthz')->{status} == 200 },
+    redis   => sub { `redis-cli -p $redis_port ping 2>/dev/null` =~ /PONG/ },
+);
+for (['control', "$home/control.pid"], ['gateway', "$home/nginx/nginx.pid"],
+     ['redis', "$home/redis/redis.pid"]) {
+    my ($name, $pidfile) = @$_;
+    my $old = pid_in($pidfile);
+    ok(running($old), "$name runs");
+    $ready{control}->() if $name eq 'control';    # counts control's starts so far
+    kill 'KILL', $old;
+    my $new;
+    ok(poll_until(30, sub { $new = pid_in($pidfile); $new != $old && running($new)
+                            && $ready{$name}->() }),
+       "$name killed with SIGKILL: started again");
+    like(slurp("$home/logs/supervise.log"),
+         qr/supervise: \Q$name\E \(pid $old\) died: killed by signal 9 \(KILL\)/,
+         'a line in logs/supervise.log says what died and how');
+    ok(poll_until(30, \&sample_answers), 'the sample workspace answers on');
+}
+ok(poll_until(30, sub { running(pid_in("$home/control.pid")) }), 'control runs after Redis came back');
+my $master = pid_in("$home/nginx/nginx.pid");
+my $reloads = () = slurp("$home/logs/gateway.log") =~ /reconfiguring/g;
+is(system('nginx', '-p', "$home/nginx/", '-c', "$home/nginx/nginx.conf",
+          '-e', "$home/logs/gateway.log", '-s', 'reload'), 0, 'nginx -s reload under its supervisor');
+ok(poll_until(10, sub { (() = slurp("$home/logs/gateway.log") =~ /reconfiguring/g) > $reloads }),
+   'the master reloads');
+ok(sample_answers(), 'and the sample answers through it');
+is(pid_in("$home/nginx/nginx.pid"), $master, 'the same master, not a restart');
+
 # --- auto/down, from a shell without auto/up's settings -------------------------
 # (no REPLICAS_REDIS_PORT, REPLICAS_NET_NAME...: it reads what auto/up recorded)
 my @sandboxes = split ' ', `redis-cli -p $redis_port SMEMBERS replicas:node-sandboxes:\$(hostname)`;
@@ -202,6 +251,7 @@ sub host_clean {
     $out = qx{$root/auto/down 2>&1};
 }
 is($?, 0, 'auto/down succeeds') or diag($out);
+is(join(' ', supervisors()), '', 'no supervisor is left');
 ok(!wait_port('127.0.0.1', $port, 0.5), 'the gateway is gone');
 ok(!wait_port('127.0.0.1', $redis_port, 0.5), 'Redis is gone');
 ok(!-e "$home/control.pid" || !running(do { local (@ARGV, $/) = "$home/control.pid"; <> } + 0),
@@ -224,8 +274,9 @@ is($res->{status}, 200, 'its preview answers again');
 like($res->{body}, qr/The sample workspace/, 'from its start hook');
 
 # --- auto/down when Redis is gone: the sandboxes stop all the same -----------------
-my $redis_pid = do { local (@ARGV, $/) = "$home/redis/redis.pid"; <> } + 0;
-kill 'KILL', $redis_pid;
+# (its supervisor killed with it, else Redis would be back)
+my $redis_pid = pid_in("$home/redis/redis.pid");
+kill 'KILL', pid_in("$home/supervise/redis.pid"), $redis_pid;
 ok(poll_until(10, sub { !running($redis_pid) }), 'Redis died');
 $out = qx{$root/auto/down 2>&1};
 is($?, 0, 'auto/down succeeds without Redis') or diag($out);
@@ -244,6 +295,7 @@ close $taken;
 ok(!wait_port('127.0.0.1', $redis_port, 0.5), 'Redis is not left running');
 ok(!running(do { local (@ARGV, $/) = "$home/control.pid"; <> } + 0),
    'nor the control worker');
+is(join(' ', supervisors()), '', 'nor a supervisor');
 host_clean('after a failed auto/up');
 
 is(system('rm', '-rf', $home), 0, 'rm -rf $REPLICAS_HOME works');
