@@ -555,11 +555,16 @@ void
 rc_cgroup_fini(void)
 {
     char         path[512];
-    const char  *ctls[] = { "memory", "pids" };
-    size_t       i;
+    const char  *ctls[4];
+    size_t       i, n;
 
-    for (i = 0; i < (rc_cgroup_v2 ? 1 : 2); i++) {
-        rc_cgroup_dir(path, sizeof(path), ctls[i], NULL);
+    /* every controller's group folder: cpu and cpuacct too (left behind
+     * they piled up, one per bridge name, under /sys/fs/cgroup/cpu) */
+    n = rc_cgroup_v2 ? 1 : rc_cgroup_v1_ctls(ctls);
+
+    for (i = 0; i < n; i++) {
+        rc_cgroup_dir(path, sizeof(path), rc_cgroup_v2 ? NULL : ctls[i],
+                      NULL);
         (void) rmdir(path);
     }
 }
