@@ -227,9 +227,11 @@ rc_orphan_versions(rc_worker_t *w, const char *key)
     closedir(d);
 
     /* then its builder: at work (and alive), nothing is half-built */
-    snprintf(lock, sizeof(lock), RP_KEY_LOCK_PREFIX "image:%s:%s", w->node,
+    /* key: an image folder's name, 16 hex digits (the caller checks) */
+    snprintf(lock, sizeof(lock), RP_KEY_LOCK_PREFIX "image:%s:%.16s",
+             w->node, key);
+    snprintf(ikey, sizeof(ikey), RP_KEY_IMAGE_PREFIX "%s:%.16s", w->node,
              key);
-    snprintf(ikey, sizeof(ikey), RP_KEY_IMAGE_PREFIX "%s:%s", w->node, key);
 
     r = rc_cmd(w, "GET %s", lock);
     held = r && r->type == REDIS_REPLY_STRING ? strdup(r->str) : NULL;
