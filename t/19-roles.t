@@ -478,4 +478,20 @@ ok(!grep({ $_->{id} eq $m3user } @{ $j->{users} }), 'and no longer listed');
     is_deeply([$s, code($jj)], [429, 'workspace_limit'], 'a sixth: 429 workspace_limit (the organisation\'s)');
 }
 
+# --- rate limits: per user as well as per key ----------------------------------
+{
+    my $rg = start_gateway(redis => $redis, auth => 'on', keys => signing_keys_file('k1'), rate => 3);
+    my $ra = new_identity($redis);
+    my (undef, $rk2) = control($redis, 'key', 'create', '--user', $ra->{user});
+    chomp $rk2;
+    sleep 61 - time % 60 if time % 60 > 50;     # all in one minute's window
+    my @st = map { (api($rg, $_, 'GET', '/v1/workspaces'))[0] } $ra->{key}, $ra->{key}, $rk2;
+    is_deeply(\@st, [200, 200, 200], 'two keys of one user: 3 requests, the budget');
+    my ($s, $jj) = api($rg, $rk2, 'GET', '/v1/workspaces');
+    is_deeply([$s, code($jj)], [429, 'rate_limited'], 'the second key\'s 2nd request: 429, the user\'s budget is spent');
+    like($jj->{error}{message}, qr/user/, 'saying it is the user\'s budget');
+    my $rb = new_identity($redis, org => $ra->{org}, email => 'rb\@example.com');
+    is((api($rg, $rb->{key}, 'GET', '/v1/workspaces'))[0], 200, 'another user: its own budget');
+}
+
 done_testing();

@@ -36,15 +36,24 @@ if not key.org then
     return err(401, 'unauthorized', 'missing, unknown or revoked API key')
 end
 
--- a fixed one-minute window per key (an environment's PUT is two calls,
--- env_auth then env_put: it counts once, at env_auth)
-if op ~= 'env_put' then
-    local minute = math.floor(now / 60)
-    local rkey = 'replicas:rate:' .. key.prefix .. ':' .. minute
+-- a fixed one-minute window per key, and one per user that all its keys
+-- share (N keys do not make N budgets; a workspace-scoped engine key
+-- counts only for itself).  An environment's PUT is two calls, env_auth
+-- then env_put: it counts once, at env_auth.
+local function over_rate(rkey)
     local used = redis.call('INCR', rkey)
     if used == 1 then redis.call('EXPIRE', rkey, 120) end
-    if used > rate then
+    return used > rate
+end
+if op ~= 'env_put' then
+    local minute = math.floor(now / 60)
+    if over_rate('replicas:rate:' .. key.prefix .. ':' .. minute) then
         return err(429, 'rate_limited', 'too many requests for this API key', 60 - now % 60)
+    end
+    if key.scope ~= 'workspace' and key.user
+        and over_rate('replicas:rate-user:' .. key.user .. ':' .. minute) then
+        return err(429, 'rate_limited', 'too many requests for this user ' ..
+                   '(all its API keys share one budget)', 60 - now % 60)
     end
 end
 
