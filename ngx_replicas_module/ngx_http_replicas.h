@@ -164,6 +164,7 @@ typedef struct {
     ngx_msec_t                  wake_hold;    /* hold programs this long */
     ngx_flag_t                  main_site;    /* answer only our names */
     ngx_array_t                *aliases;      /* of ngx_str_t, lowercase */
+    ngx_array_t                *trusted;      /* of ngx_cidr_t: TLS proxies */
 } ngx_http_replicas_loc_conf_t;
 
 

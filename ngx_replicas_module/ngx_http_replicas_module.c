@@ -41,6 +41,8 @@ static void ngx_http_replicas_exit_process(ngx_cycle_t *cycle);
 
 static char *ngx_http_replicas_alias(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_replicas_trusted_proxies(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
 
 
 static ngx_command_t  ngx_http_replicas_commands[] = {
@@ -199,6 +201,13 @@ static ngx_command_t  ngx_http_replicas_commands[] = {
       0,
       NULL },
 
+    { ngx_string("replicas_trusted_proxies"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_CONF_1MORE,
+      ngx_http_replicas_trusted_proxies,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
       ngx_null_command
 };
 
@@ -341,6 +350,7 @@ ngx_http_replicas_create_loc_conf(ngx_conf_t *cf)
     rlcf->wake_hold = NGX_CONF_UNSET_MSEC;
     rlcf->main_site = NGX_CONF_UNSET;
     rlcf->aliases = NGX_CONF_UNSET_PTR;
+    rlcf->trusted = NGX_CONF_UNSET_PTR;
 
     return rlcf;
 }
@@ -390,6 +400,7 @@ ngx_http_replicas_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_msec_value(conf->wake_hold, prev->wake_hold, 60000);
     ngx_conf_merge_value(conf->main_site, prev->main_site, 0);
     ngx_conf_merge_ptr_value(conf->aliases, prev->aliases, NULL);
+    ngx_conf_merge_ptr_value(conf->trusted, prev->trusted, NULL);
 
     return NGX_CONF_OK;
 }
@@ -526,6 +537,57 @@ ngx_http_replicas_domain(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     ngx_strlow(rlcf->domain.data, value[1].data, rlcf->domain.len);
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * replicas_trusted_proxies CIDR ...;  peers whose X-Forwarded-Proto: https
+ * is believed (a TLS proxy in front): cookies get Secure, URLs https://
+ */
+
+static char *
+ngx_http_replicas_trusted_proxies(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_replicas_loc_conf_t *rlcf = conf;
+
+    ngx_int_t    rc;
+    ngx_str_t   *value;
+    ngx_uint_t   i;
+    ngx_cidr_t  *cidr;
+
+    if (rlcf->trusted == NGX_CONF_UNSET_PTR) {
+        rlcf->trusted = ngx_array_create(cf->pool, 2, sizeof(ngx_cidr_t));
+        if (rlcf->trusted == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    value = cf->args->elts;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+        cidr = ngx_array_push(rlcf->trusted);
+        if (cidr == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        rc = ngx_ptocidr(&value[i], cidr);
+
+        if (rc == NGX_ERROR) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid trusted proxy \"%V\": an address "
+                               "or CIDR", &value[i]);
+            return NGX_CONF_ERROR;
+        }
+
+        if (rc == NGX_DONE) {
+            ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                               "low address bits of %V are meaningless",
+                               &value[i]);
+        }
+    }
 
     return NGX_CONF_OK;
 }

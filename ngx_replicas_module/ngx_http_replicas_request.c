@@ -79,14 +79,40 @@ ngx_http_replicas_header(ngx_http_request_t *r, const char *name)
 }
 
 
+/*
+ * The scheme the browser used: TLS here, or X-Forwarded-Proto: https from
+ * a peer in replicas_trusted_proxies (from anyone else the header is
+ * ignored: a client could otherwise claim it).  It decides Secure on the
+ * cookies, the redirects' URLs and the Origin a browser sends.
+ */
+
 const char *
 ngx_http_replicas_scheme(ngx_http_request_t *r)
 {
+    ngx_table_elt_t               *h;
+    ngx_http_replicas_loc_conf_t  *rlcf;
+
 #if (NGX_HTTP_SSL)
     if (r->connection->ssl) {
         return "https";
     }
 #endif
+
+    rlcf = ngx_http_get_module_loc_conf(r, ngx_http_replicas_module);
+
+    if (rlcf->trusted == NULL
+        || ngx_cidr_match(r->connection->sockaddr, rlcf->trusted) != NGX_OK)
+    {
+        return "http";
+    }
+
+    h = ngx_http_replicas_header(r, "X-Forwarded-Proto");
+
+    if (h && h->value.len == 5
+        && ngx_strncasecmp(h->value.data, (u_char *) "https", 5) == 0)
+    {
+        return "https";
+    }
 
     return "http";
 }

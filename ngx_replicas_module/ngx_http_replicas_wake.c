@@ -22,11 +22,12 @@
 
 
 /* ARGV: id, now, stale seconds.  The limit: the organisation's
- * max_awake, else the deployment's (replicas:settings awake_limit), else 10 */
+ * max_awake, else the deployment's (replicas:settings awake_limit), else 10;
+ * and the owner's user_awake_max within it (as lua/api.lua's awake_room) */
 static ngx_str_t  ngx_http_replicas_wake_lua = ngx_string(
     "local key = 'replicas:ws:' .. ARGV[1]\n"
-    "local w = redis.call('HMGET', key, 'state', 'state_at', 'org')\n"
-    "local state, at, org = w[1], tonumber(w[2]) or 0, w[3]\n"
+    "local w = redis.call('HMGET', key, 'state', 'state_at', 'org', 'user')\n"
+    "local state, at, org, user = w[1], tonumber(w[2]) or 0, w[3], w[4]\n"
     "local now = tonumber(ARGV[2])\n"
     "if not state then return {'none', ''} end\n"
     "local stale = state == 'provisioning' and now - at > tonumber(ARGV[3])\n"
@@ -40,6 +41,19 @@ static ngx_str_t  ngx_http_replicas_wake_lua = ngx_string(
     "  if redis.call('SISMEMBER', set, ARGV[1]) == 0\n"
     "     and redis.call('SCARD', set) >= limit then\n"
     "    return {'limit', tostring(limit)}\n"
+    "  end\n"
+    "  local ul = tonumber(redis.call('HGET', 'replicas:org:' .. org,\n"
+    "                                 'user_awake_max') or '')\n"
+    "    or tonumber(redis.call('HGET', 'replicas:settings', 'user_awake_max')\n"
+    "                or '') or limit\n"
+    "  if user and ul < limit and redis.call('SISMEMBER', set, ARGV[1]) == 0 then\n"
+    "    local n = 0\n"
+    "    for _, id in ipairs(redis.call('SMEMBERS', set)) do\n"
+    "      if redis.call('HGET', 'replicas:ws:' .. id, 'user') == user then\n"
+    "        n = n + 1\n"
+    "      end\n"
+    "    end\n"
+    "    if n >= ul then return {'user_limit', tostring(ul)} end\n"
     "  end\n"
     "  redis.call('SADD', set, ARGV[1])\n"
     "end\n"
@@ -343,6 +357,21 @@ ngx_http_replicas_wake(ngx_http_request_t *r, ngx_http_replicas_ctx_t *ctx)
             ngx_http_replicas_finish(r,
                 ngx_http_replicas_send_error(r, NGX_HTTP_TOO_MANY_REQUESTS,
                                              "awake_limit", &msg, 30));
+            return NGX_DONE;
+        }
+
+        if (ctx->wake_status.len == 10
+            && ngx_strncmp(ctx->wake_status.data, "user_limit", 10) == 0)
+        {
+            msg.data = buf;
+            msg.len = ngx_sprintf(buf, "Workspace %s cannot wake: its owner "
+                                  "already has %V workspaces awake, the "
+                                  "limit per user. Put one to sleep and "
+                                  "retry.", ctx->host.id, &ctx->wake_arg)
+                      - buf;
+            ngx_http_replicas_finish(r,
+                ngx_http_replicas_send_error(r, NGX_HTTP_TOO_MANY_REQUESTS,
+                                             "user_awake_limit", &msg, 30));
             return NGX_DONE;
         }
 

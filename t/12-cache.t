@@ -51,7 +51,7 @@ ok(poll_until(2, sub { name_of('delta') eq 'A' }),
    'creating a workspace drops the cached "not found"');
 
 put_workspace($redis, 'delta', state => 'sleeping');
-ok(poll_until(2, sub { name_of('delta') eq '503' }),
+ok(poll_until(5, sub { name_of('delta') eq '504' }),
    'a state change to sleeping is seen');
 
 # a reload keeps the shared zone and keeps routing

@@ -39,7 +39,7 @@ ok(poll_until(2, sub { name_of('eta') eq 'B' }), 'a change through control is ro
 like($out, qr/^state=awake$/m, 'show prints the record');
 
 ($rc) = control('workspace put eta --state sleeping');
-ok(poll_until(2, sub { name_of('eta') eq '503' }), 'sleeping through control');
+ok(poll_until(5, sub { name_of('eta') eq '504' }), 'sleeping through control');
 
 ($rc) = control('workspace delete eta');
 is($rc, 0, 'delete succeeds');

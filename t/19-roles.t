@@ -429,4 +429,69 @@ is($redis->cmd('EXISTS', "replicas:user:$m3user"), 0, 'the user is gone');
 ($st, $j) = api($gw, $admin->{key}, 'GET', '/v1/users');
 ok(!grep({ $_->{id} eq $m3user } @{ $j->{users} }), 'and no longer listed');
 
+# --- quotas: a member's share within the organisation's ------------------------
+{
+    my $qa = new_identity($redis);
+    my $qo = $qa->{org};
+    my (undef, $qu) = control($redis, 'user', 'create', '--org', $qo, '--email', 'q@example.com');
+    chomp $qu;
+    my (undef, $qk) = control($redis, 'key', 'create', '--user', $qu);
+    chomp $qk;
+    $redis->cmd('HSET', "replicas:org:$qo", 'max_awake', 4, 'user_awake_max', 2,
+                'user_workspaces_max', 3, 'workspaces_max', 5);
+    my @got;
+    for (1 .. 6) {
+        my ($s, $jj) = api($gw, $qk, 'POST', '/v1/workspaces', { repository => $repo });
+        push @got, [$s, code($jj), $jj->{id}];
+    }
+    is_deeply([map { $_->[0] } @got], [201, 201, (429) x 4], 'a member: 2 creates of 6 (its awake share)');
+    is($got[2][1], 'user_awake_limit', 'then 429 user_awake_limit');
+    my $e = (api($gw, $qk, 'POST', '/v1/workspaces', { repository => $repo }))[1];
+    like($e->{error}{message}, qr/2 workspaces awake, the limit per user/, 'with a message saying why');
+    my ($s, $jj) = api($gw, $qa->{key}, 'POST', '/v1/workspaces', { repository => $repo });
+    is($s, 201, 'the admin still creates: one member did not use up the organisation');
+    my $admin_ws = $jj->{id};
+    # one of the member's workspaces asleep: room for a third, awake
+    my $slept = $got[0][2];
+    $redis->cmd('HSET', "replicas:ws:$slept", 'state', 'sleeping');
+    $redis->cmd('SREM', "replicas:org-awake:$qo", $slept);
+    ($s, $jj) = api($gw, $qk, 'POST', '/v1/workspaces', { repository => $repo });
+    is($s, 201, 'one asleep: the member creates a third');
+    ($s, $jj) = api($gw, $qk, 'POST', "/v1/workspaces/$slept/wake");
+    is_deeply([$s, code($jj)], [429, 'user_awake_limit'], 'and its wake is refused: 429 user_awake_limit');
+    is($redis->cmd('HGET', "replicas:ws:$slept", 'state'), 'sleeping', 'it stays asleep');
+    my $pv = http_request(port => $gp, host => "3000-$slept.$d:$gp", path => '/',
+                          headers => [['Authorization', "Bearer $qk"]]);
+    is($pv->{status}, 429, 'a preview request with the key does not wake it either');
+    is(http_json($pv)->{error}{code}, 'user_awake_limit', '429 user_awake_limit');
+    is($redis->cmd('HGET', "replicas:ws:$slept", 'state'), 'sleeping', 'still asleep');
+    # the total per user (3), with one put to sleep so the awake share has room
+    my $third = $jj->{id};
+    $redis->cmd('HSET', "replicas:ws:$got[1][2]", 'state', 'sleeping');
+    $redis->cmd('SREM', "replicas:org-awake:$qo", $got[1][2]);
+    ($s, $jj) = api($gw, $qk, 'POST', '/v1/workspaces', { repository => $repo });
+    is_deeply([$s, code($jj)], [429, 'user_workspace_limit'], 'a fourth workspace: 429 user_workspace_limit');
+    like($jj->{error}{message}, qr/3 workspaces in this organisation/, 'saying the limit');
+    ($s, $jj) = api($gw, $qa->{key}, 'POST', '/v1/workspaces', { repository => $repo });
+    is($s, 201, 'the admin: its fifth workspace of the organisation');
+    ($s, $jj) = api($gw, $qa->{key}, 'POST', '/v1/workspaces', { repository => $repo });
+    is_deeply([$s, code($jj)], [429, 'workspace_limit'], 'a sixth: 429 workspace_limit (the organisation\'s)');
+}
+
+# --- rate limits: per user as well as per key ----------------------------------
+{
+    my $rg = start_gateway(redis => $redis, auth => 'on', keys => signing_keys_file('k1'), rate => 3);
+    my $ra = new_identity($redis);
+    my (undef, $rk2) = control($redis, 'key', 'create', '--user', $ra->{user});
+    chomp $rk2;
+    sleep 61 - time % 60 if time % 60 > 50;     # all in one minute's window
+    my @st = map { (api($rg, $_, 'GET', '/v1/workspaces'))[0] } $ra->{key}, $ra->{key}, $rk2;
+    is_deeply(\@st, [200, 200, 200], 'two keys of one user: 3 requests, the budget');
+    my ($s, $jj) = api($rg, $rk2, 'GET', '/v1/workspaces');
+    is_deeply([$s, code($jj)], [429, 'rate_limited'], 'the second key\'s 2nd request: 429, the user\'s budget is spent');
+    like($jj->{error}{message}, qr/user/, 'saying it is the user\'s budget');
+    my $rb = new_identity($redis, org => $ra->{org}, email => 'rb\@example.com');
+    is((api($rg, $rb->{key}, 'GET', '/v1/workspaces'))[0], 200, 'another user: its own budget');
+}
+
 done_testing();

@@ -36,15 +36,24 @@ if not key.org then
     return err(401, 'unauthorized', 'missing, unknown or revoked API key')
 end
 
--- a fixed one-minute window per key (an environment's PUT is two calls,
--- env_auth then env_put: it counts once, at env_auth)
-if op ~= 'env_put' then
-    local minute = math.floor(now / 60)
-    local rkey = 'replicas:rate:' .. key.prefix .. ':' .. minute
+-- a fixed one-minute window per key, and one per user that all its keys
+-- share (N keys do not make N budgets; a workspace-scoped engine key
+-- counts only for itself).  An environment's PUT is two calls, env_auth
+-- then env_put: it counts once, at env_auth.
+local function over_rate(rkey)
     local used = redis.call('INCR', rkey)
     if used == 1 then redis.call('EXPIRE', rkey, 120) end
-    if used > rate then
+    return used > rate
+end
+if op ~= 'env_put' then
+    local minute = math.floor(now / 60)
+    if over_rate('replicas:rate:' .. key.prefix .. ':' .. minute) then
         return err(429, 'rate_limited', 'too many requests for this API key', 60 - now % 60)
+    end
+    if key.scope ~= 'workspace' and key.user
+        and over_rate('replicas:rate-user:' .. key.user .. ':' .. minute) then
+        return err(429, 'rate_limited', 'too many requests for this user ' ..
+                   '(all its API keys share one budget)', 60 - now % 60)
     end
 end
 
@@ -212,19 +221,60 @@ local function set_state(id, state)
     redis.call('PUBLISH', 'replicas:ws-changed', id)
 end
 
--- the organisation's limit on workspaces holding a sandbox (awake or
--- on their way): its own max_awake, else the deployment's, else 10
-local function awake_room(id)
-    local set = 'replicas:org-awake:' .. key.org
-    if redis.call('SISMEMBER', set, id) == 1 then return true end
-    local limit = tonumber(redis.call('HGET', 'replicas:org:' .. key.org, 'max_awake') or '')
-        or tonumber(redis.call('HGET', 'replicas:settings', 'awake_limit') or '') or 10
-    return redis.call('SCARD', set) < limit, limit
+-- the organisation's settings (replicas:org:<org>), else the
+-- deployment's (replicas:settings), else a default
+local function setting(org_field, deploy_field, default)
+    return tonumber(redis.call('HGET', 'replicas:org:' .. key.org, org_field) or '')
+        or tonumber(redis.call('HGET', 'replicas:settings', deploy_field) or '') or default
 end
 
-local function limit_error(limit)
-    return err(429, 'awake_limit', 'the organisation already has ' .. limit ..
-               ' workspaces awake, its limit: put one to sleep or delete one first', 30)
+-- how many of the ids in a set belong to user (the sets are bounded by
+-- the limits below, so counting them is cheap and always true)
+local function owned_in(set, user)
+    local n = 0
+    for _, id in ipairs(redis.call('SMEMBERS', set)) do
+        if redis.call('HGET', ws_key(id), 'user') == user then n = n + 1 end
+    end
+    return n
+end
+
+-- room for workspace id (owned by user) to hold a sandbox (awake or on
+-- its way): the organisation's max_awake (else the deployment's
+-- awake_limit, else 10), and the owner's user_awake_max within it
+-- (default: the organisation's).  Returns true, or false and an error.
+local function awake_room(id, user)
+    local set = 'replicas:org-awake:' .. key.org
+    if redis.call('SISMEMBER', set, id) == 1 then return true end
+    local limit = setting('max_awake', 'awake_limit', 10)
+    if redis.call('SCARD', set) >= limit then
+        return false, err(429, 'awake_limit', 'the organisation already has ' .. limit ..
+                          ' workspaces awake, its limit: put one to sleep or delete one first', 30)
+    end
+    local ulimit = setting('user_awake_max', 'user_awake_max', limit)
+    if ulimit < limit and owned_in(set, user) >= ulimit then
+        return false, err(429, 'user_awake_limit', 'this workspace\'s owner already has ' ..
+                          ulimit .. ' workspaces awake, the limit per user: put one of ' ..
+                          'them to sleep or delete one first', 30)
+    end
+    return true
+end
+
+-- room for one more workspace of the caller: the organisation's
+-- workspaces_max (default 500) and the caller's user_workspaces_max
+-- within it (default 100)
+local function workspace_room()
+    local set = 'replicas:org-ws:' .. key.org
+    local limit = setting('workspaces_max', 'workspaces_max', 500)
+    if redis.call('SCARD', set) >= limit then
+        return false, err(429, 'workspace_limit', 'the organisation already has ' .. limit ..
+                          ' workspaces, its limit: delete one first')
+    end
+    local ulimit = setting('user_workspaces_max', 'user_workspaces_max', 100)
+    if owned_in(set, key.user) >= ulimit then
+        return false, err(429, 'user_workspace_limit', 'you already have ' .. ulimit ..
+                          ' workspaces in this organisation, the limit per user: delete one first')
+    end
+    return true
 end
 
 -- sleeping (or stuck waking for 10 minutes) -> provisioning, one wake job;
@@ -232,8 +282,8 @@ end
 local function wake(id, w)
     local stale = w.state == 'provisioning' and now - (tonumber(w.state_at) or 0) > 600
     if w.state ~= 'sleeping' and not stale then return true end
-    local room, limit = awake_room(id)
-    if not room then return false, limit end
+    local room, e = awake_room(id, w.user)
+    if not room then return false, e end
     redis.call('SADD', 'replicas:org-awake:' .. key.org, id)
     redis.call('HSET', ws_key(id), 'state', 'provisioning', 'state_at', tostring(now))
     redis.call('ZADD', 'replicas:activity', now, id)
@@ -284,10 +334,11 @@ if op == 'create' then
         if idem ~= '' then redis.call('DEL', ikey) end
         return err(409, 'conflict', 'workspace id collision, retry')
     end
-    local room, limit = awake_room(newid)
+    local room, e = workspace_room()
+    if room then room, e = awake_room(newid, key.user) end
     if not room then
         if idem ~= '' then redis.call('DEL', ikey) end
-        return limit_error(limit)
+        return e
     end
     local name = ARGV[10] ~= '' and ARGV[10] or newid
     redis.call('HSET', ws_key(newid), 'state', 'booting', 'state_at', tostring(now),
@@ -509,8 +560,8 @@ if op == 'wake' then
     if w.state == 'failed' then
         return err(409, 'invalid_state', 'a failed workspace cannot wake')
     end
-    local woke, limit = wake(wsid, w)
-    if not woke then return limit_error(limit) end
+    local woke, e = wake(wsid, w)
+    if not woke then return e end
     return ok(202, {id = wsid, state = load_ws(wsid).state})
 end
 
@@ -523,8 +574,8 @@ if op == 'message' then
     if asleep then
         -- refused before it is stored: a message is never kept for a
         -- workspace that cannot wake
-        local woke, limit = wake(wsid, w)
-        if not woke then return limit_error(limit) end
+        local woke, e = wake(wsid, w)
+        if not woke then return e end
     end
     redis.call('ZADD', 'replicas:activity', now, wsid)
     local seq, pending = enqueue_message(wsid, ARGV[7], ARGV[8], ARGV[9])
@@ -541,8 +592,8 @@ if op == 'events' or op == 'hooks' then
     -- the gateway proxies the stream to the engine at this address
     if w.state ~= 'awake' then
         -- asked for, the workspace wakes; the client reconnects (SSE does)
-        local woke, limit = wake(wsid, w)
-        if not woke then return limit_error(limit) end
+        local woke, e = wake(wsid, w)
+        if not woke then return e end
         return err(503, 'workspace_waking', 'workspace ' .. wsid .. ' is waking up: reconnect in a moment', 2)
     end
     return ok(200, {addr = w.addr})
