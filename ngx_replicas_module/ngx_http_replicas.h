@@ -133,6 +133,8 @@ typedef struct {
     void                       *auth;         /* ngx_http_replicas_auth.c */
     void                       *api;          /* ngx_http_replicas_api.c */
     ngx_str_t                   upstream;     /* "addr:port" */
+    ngx_str_t                   actor;        /* $replicas_actor: "key:<prefix>",
+                                                 "user:<id>", "share:<id>" */
 } ngx_http_replicas_ctx_t;
 
 
@@ -175,6 +177,10 @@ extern ngx_module_t  ngx_http_replicas_module;
 ngx_int_t ngx_http_replicas_access_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_replicas_add_variables(ngx_conf_t *cf);
 ngx_http_replicas_ctx_t *ngx_http_replicas_get_ctx(ngx_http_request_t *r);
+void ngx_http_replicas_actor_key(ngx_http_request_t *r,
+    ngx_http_replicas_ctx_t *ctx, u_char *key, size_t len);
+ngx_int_t ngx_http_replicas_actor_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
 /* re-runs the phases of a request that waited in the access phase */
 void ngx_http_replicas_resume(ngx_http_request_t *r);
 /*

@@ -1436,7 +1436,7 @@ ngx_http_replicas_api_body_read(ngx_http_request_t *r)
 
 static ngx_int_t
 ngx_http_replicas_api_credential(ngx_http_request_t *r,
-    ngx_http_replicas_api_ctx_t *ctx)
+    ngx_http_replicas_ctx_t *rctx, ngx_http_replicas_api_ctx_t *ctx)
 {
     u_char           *hash;
     ngx_str_t         v;
@@ -1472,6 +1472,9 @@ ngx_http_replicas_api_credential(ngx_http_request_t *r,
 
     rp_sha256_hex(v.data, v.len, (char *) hash);
     hash[RP_SHA256_HEX + 1] = '\0';
+
+    /* the log's actor; a 401 from the script names no one */
+    ngx_http_replicas_actor_key(r, rctx, v.data, v.len);
 
     ctx->key_hash.data = hash;
     ctx->key_hash.len = RP_SHA256_HEX;
@@ -1521,7 +1524,7 @@ ngx_http_replicas_api_handler(ngx_http_request_t *r)
                                            "method");
     }
 
-    rc = ngx_http_replicas_api_credential(r, ctx);
+    rc = ngx_http_replicas_api_credential(r, rctx, ctx);
 
     if (rc == NGX_ERROR) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -1764,7 +1767,7 @@ ngx_http_replicas_api_events_access(ngx_http_request_t *r)
     rctx->host.id_len = ctx->ws.len;
     rctx->host.port = RP_PORT_ENGINE;
 
-    rc = ngx_http_replicas_api_credential(r, ctx);
+    rc = ngx_http_replicas_api_credential(r, rctx, ctx);
 
     if (rc != NGX_OK) {
         if (rc == NGX_ERROR) {

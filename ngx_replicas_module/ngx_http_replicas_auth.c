@@ -57,6 +57,7 @@ typedef struct {
     size_t        cache_key_len;
     char          cache_key[NGX_HTTP_REPLICAS_REF_MAX + 1];
     ngx_str_t     subject;              /* user id, or "share:<id>" */
+    ngx_str_t     key;                  /* an API key's text (never logged) */
 } ngx_http_replicas_auth_t;
 
 
@@ -170,6 +171,9 @@ static void
 ngx_http_replicas_auth_key(ngx_http_replicas_auth_t *a, u_char *key,
     size_t len)
 {
+    a->key.data = key;
+    a->key.len = len;
+
     char  hash[RP_SHA256_HEX + 1];
 
     rp_sha256_hex(key, len, hash);
@@ -650,6 +654,46 @@ ngx_http_replicas_auth_key_may(ngx_http_request_t *r,
 }
 
 
+/*
+ * $replicas_actor once the credential is known valid: a key's public
+ * prefix, a cookie's subject (a user id, or "share:<id>" already), a share
+ * link's id.
+ */
+
+static ngx_int_t
+ngx_http_replicas_auth_actor(ngx_http_request_t *r,
+    ngx_http_replicas_ctx_t *ctx, ngx_http_replicas_auth_t *a)
+{
+    u_char  *p;
+
+    if (a->kind == RP_CRED_KEY) {
+        ngx_http_replicas_actor_key(r, ctx, a->key.data, a->key.len);
+        return NGX_OK;
+    }
+
+    p = ngx_pnalloc(r->pool, sizeof("share:") - 1 + a->subject.len);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    ctx->actor.data = p;
+
+    if (a->kind == RP_CRED_SHARE) {
+        p = ngx_cpymem(p, "share:", sizeof("share:") - 1);
+
+    } else if (!(a->subject.len > 6
+                 && ngx_strncmp(a->subject.data, "share:", 6) == 0))
+    {
+        p = ngx_cpymem(p, "user:", sizeof("user:") - 1);
+    }
+
+    p = ngx_cpymem(p, a->subject.data, a->subject.len);
+    ctx->actor.len = p - ctx->actor.data;
+
+    return NGX_OK;
+}
+
+
 ngx_int_t
 ngx_http_replicas_auth(ngx_http_request_t *r, ngx_http_replicas_ctx_t *ctx)
 {
@@ -759,6 +803,10 @@ ngx_http_replicas_auth(ngx_http_request_t *r, ngx_http_replicas_ctx_t *ctx)
 
         /* an ended session or a revoked share: as if there were none */
         return ngx_http_replicas_auth_missing(r, a);
+    }
+
+    if (ngx_http_replicas_auth_actor(r, ctx, a) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     if (a->kind == RP_CRED_KEY) {

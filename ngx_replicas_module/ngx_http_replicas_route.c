@@ -592,6 +592,88 @@ ngx_http_replicas_decide(ngx_http_request_t *r, ngx_http_replicas_ctx_t *ctx)
 
 /* Variables: set by the access handler, read by proxy_pass and logs */
 
+
+/*
+ * "key:<prefix>" from an API key's text "rk_<prefix>_<secret>": only the
+ * public prefix, never the secret; a key of any other form is named
+ * "key:?" (it cannot be a valid one anyway).
+ */
+
+void
+ngx_http_replicas_actor_key(ngx_http_request_t *r,
+    ngx_http_replicas_ctx_t *ctx, u_char *key, size_t len)
+{
+    size_t      tag, i;
+    u_char     *p, c;
+
+    tag = sizeof(RP_APIKEY_TAG) - 1;
+
+    p = ngx_pnalloc(r->pool, sizeof("key:") - 1 + RP_APIKEY_PREFIX_LEN);
+    if (p == NULL) {
+        return;
+    }
+
+    ctx->actor.data = p;
+    p = ngx_cpymem(p, "key:", sizeof("key:") - 1);
+
+    if (len > tag + RP_APIKEY_PREFIX_LEN
+        && ngx_strncmp(key, RP_APIKEY_TAG, tag) == 0
+        && key[tag + RP_APIKEY_PREFIX_LEN] == '_')
+    {
+        for (i = 0; i < RP_APIKEY_PREFIX_LEN; i++) {
+            c = key[tag + i];
+
+            if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+                  || (c >= '0' && c <= '9')))
+            {
+                break;
+            }
+        }
+
+        if (i == RP_APIKEY_PREFIX_LEN) {
+            p = ngx_cpymem(p, key + tag, RP_APIKEY_PREFIX_LEN);
+            ctx->actor.len = p - ctx->actor.data;
+            return;
+        }
+    }
+
+    *p++ = '?';
+    ctx->actor.len = p - ctx->actor.data;
+}
+
+
+/*
+ * $replicas_actor: who the request acted as, for the access log.  A
+ * credential that was refused (401) names no one: the log must not
+ * attribute a request to a key someone merely claimed.
+ */
+
+ngx_int_t
+ngx_http_replicas_actor_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_http_replicas_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r->main, ngx_http_replicas_module);
+
+    if (ctx == NULL || ctx->actor.len == 0
+        || r->headers_out.status == NGX_HTTP_UNAUTHORIZED)
+    {
+        v->data = (u_char *) "-";
+        v->len = 1;
+
+    } else {
+        v->data = ctx->actor.data;
+        v->len = ctx->actor.len;
+    }
+
+    v->valid = 1;
+    v->no_cacheable = 1;
+    v->not_found = 0;
+
+    return NGX_OK;
+}
+
 typedef enum {
     NGX_HTTP_REPLICAS_VAR_UPSTREAM = 0,
     NGX_HTTP_REPLICAS_VAR_WORKSPACE,
@@ -677,6 +759,9 @@ static ngx_http_variable_t  ngx_http_replicas_vars[] = {
       NGX_HTTP_REPLICAS_VAR_STATE, NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
     { ngx_string("replicas_cookie"), NULL, ngx_http_replicas_cookie_variable,
+      0, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("replicas_actor"), NULL, ngx_http_replicas_actor_variable,
       0, NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
       ngx_http_null_variable
