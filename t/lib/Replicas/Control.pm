@@ -16,7 +16,7 @@ use POSIX qw(WNOHANG);
 use Time::HiRes qw(time sleep);
 use Test::More ();
 use Test2::API ();
-use Replicas::Test qw(engine_bin control_bin tmpdir poll_until);
+use Replicas::Test qw(engine_bin control_bin objs_dir tmpdir poll_until);
 
 our @EXPORT_OK = qw(start_control fixture_repo git_commit);
 
@@ -86,6 +86,9 @@ sub common_args {
     my @a = ('--home', $self->{home}, '--node', $self->{node},
              '--net-name', $self->{net}, '--net-range', $self->{range},
              '--engine', engine_bin(),
+             # the agents' CLIs of the build (beside a sanitizer build's
+             # control there are none)
+             '--agents-dir', objs_dir() . '/agents',
              '--egress', 'off', '--dns', 'none',
              # many tests make many sandboxes: no desktop unless a test
              # asks (args => ['--desktop', 'on'] wins, coming later)
