@@ -24,7 +24,9 @@ rp_agent_index(const char *name, size_t len)
     int  i;
 
     for (i = 0; i < RP_AGENT_COUNT; i++) {
-        if (rp_agents[i].len == len && memcmp(rp_agents[i].name, name, len) == 0) {
+        if (rp_agents[i].len == len
+            && memcmp(rp_agents[i].name, name, len) == 0)
+        {
             return i;
         }
     }
