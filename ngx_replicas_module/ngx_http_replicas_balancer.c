@@ -126,9 +126,13 @@ ngx_http_replicas_balancer(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     uscf = ngx_http_conf_get_module_srv_conf(cf, ngx_http_upstream_module);
 
+    /* as with every balancer: one set before it (or a keepalive, which
+     * wraps what is there when it is read) is replaced */
     if (uscf->peer.init_upstream) {
         ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
-                           "load balancing method redefined");
+                           "load balancing method redefined: "
+                           "\"replicas_balancer\" goes first in its "
+                           "upstream block, before \"keepalive\"");
     }
 
     uscf->peer.init_upstream = ngx_http_replicas_balancer_init_upstream;
