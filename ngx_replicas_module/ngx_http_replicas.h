@@ -20,6 +20,8 @@
  *   ngx_http_replicas_activity.c  which workspaces had traffic (auto-sleep)
  *   ngx_http_replicas_response.c  answers: errors (HTML or JSON), JSON,
  *                                 redirects
+ *   ngx_http_replicas_balancer.c  the upstream balancer: connections to
+ *                                 workspaces kept alive, per workspace
  */
 
 #ifndef NGX_HTTP_REPLICAS_H
@@ -238,6 +240,15 @@ ngx_uint_t ngx_http_replicas_unsafe_method(ngx_http_request_t *r);
 /* 1: a browser sent this from another site (Origin, Sec-Fetch-Site) */
 ngx_uint_t ngx_http_replicas_cross_site(ngx_http_request_t *r);
 ngx_int_t ngx_http_replicas_body(ngx_http_request_t *r, ngx_str_t *body);
+
+
+/* balancer: upstream replicas { replicas_balancer; keepalive N; } */
+void *ngx_http_replicas_balancer_create_conf(ngx_conf_t *cf);
+char *ngx_http_replicas_balancer(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+ngx_int_t ngx_http_replicas_balancer_postconfiguration(ngx_conf_t *cf);
+/* closes a workspace's idle connections (NULL: every workspace's) */
+void ngx_http_replicas_balancer_forget(const char *id, size_t len);
 
 
 /* site: the main site's names and cross-site checks (server rewrite) */

@@ -778,6 +778,7 @@ ngx_http_replicas_sub_message(redisAsyncContext *ac, void *r, void *privdata)
     if (kind->len == 9 && ngx_strncmp(kind->str, "subscribe", 9) == 0) {
         /* changes made while we were not listening are unknown: forget all */
         ngx_http_replicas_cache_flush(zone);
+        ngx_http_replicas_balancer_forget(NULL, 0);
         ngx_http_replicas_wake_notify(NULL, 0);
         return;
     }
@@ -786,6 +787,9 @@ ngx_http_replicas_sub_message(redisAsyncContext *ac, void *r, void *privdata)
         && payload->type == REDIS_REPLY_STRING)
     {
         ngx_http_replicas_cache_invalidate(zone, payload->str, payload->len);
+
+        /* no idle connection to it outlives its old state */
+        ngx_http_replicas_balancer_forget(payload->str, payload->len);
 
         /* after the cache: released requests must not find the old state */
         ngx_http_replicas_wake_notify(payload->str, payload->len);
