@@ -142,6 +142,8 @@ my @acts = (['POST', "/v1/workspaces/$w/messages", { text => 'hi' }],
             ['POST', "/v1/workspaces/$w/previews/3000/shares", {}],
             ['GET', "/v1/workspaces/$w/previews/3000/shares", undef],
             ['PUT', "/v1/workspaces/$w/collaborators", { collaborators => [$muser] }],
+            ['GET', "/v1/workspaces/$w/hooks", undef],      # what its start hook printed
+            ['GET', "/v1/workspaces/$w/events", undef],
             ['DELETE', "/v1/workspaces/$w", undef]);
 for my $a (@acts) {
     ($st, $j) = api($gw, $mkey, @$a);
@@ -267,6 +269,32 @@ is_deeply(key_open($m2key, 'wsadm', 3000, 'bearer'), [403, 'not_your_workspace']
 # a workspace put without a repository (the demo's): repositories is a list
 (undef, undef, my $res) = api($gw, $admin->{key}, 'GET', '/v1/workspaces/wsmem');
 like($res->{body}, qr/"repositories":\[\]/, 'a workspace without repositories: "repositories":[]');
+# the demo itself, put the way auto/up puts it
+my ($drc, $dout) = control($redis, 'workspace', 'put', 'wsdemo', '--state', 'awake',
+                           '--addr', '127.0.0.2', '--org', $org);
+is($drc, 0, 'the demo workspace put by replicas-control') or diag $dout;
+($st, $j, $res) = api($gw, $admin->{key}, 'GET', '/v1/workspaces/wsdemo');
+is($st, 200, 'and read through the API');
+is(ref $j->{repositories}, 'ARRAY', 'its "repositories" a list, as every other workspace\'s');
+like($res->{body}, qr/"repositories":\[/, 'a JSON list, not {}');
+($st, $j) = api($gw, $admin->{key}, 'GET', '/v1/workspaces');
+my ($dv) = grep { $_->{id} eq 'wsdemo' } @{ $j->{workspaces} };
+is(ref $dv->{repositories}, 'ARRAY', 'in the list view too');
+
+# --- login and logout CSRF, with the member's key and session ---------------------
+{
+    my $r = http_request(port => $gp, host => "$d:$gp", method => 'POST', path => '/login',
+                         body => "key=$mkey&next=/",
+                         headers => [$html, ['Origin', 'http://evil.example'],
+                                     ['Content-Type', 'application/x-www-form-urlencoded']]);
+    is($r->{status}, 403, 'POST /login with a foreign Origin and the member\'s key: 403');
+    ok(!grep({ /^replicas_session=/ } @{ $r->{all}{'set-cookie'} // [] }), 'and no session is set');
+    $r = http_request(port => $gp, host => "$d:$gp", method => 'POST', path => '/logout',
+                      headers => [$html, ['Origin', "http://$port-wsmem.$d:$gp"],
+                                  ['Cookie', "replicas_session=$msid"]]);
+    is($r->{status}, 403, 'POST /logout from a preview page with the member\'s session: 403');
+    is(ticket($msid, 'wsmem')->{status}, 302, 'the member is still logged in');
+}
 
 # --- Idempotency-Key: the user's own, one body ------------------------------------
 my @idem = (headers => [['Idempotency-Key', 'same-key-1']]);
@@ -306,8 +334,8 @@ sub ticket_on {
 }
 
 sub cookie_for {
-    my ($g, $path) = @_;
-    my $r = on($g, host => "$port-wsm2.$d", path => $path);
+    my ($g, $path, $ws) = @_;
+    my $r = on($g, host => "$port-" . ($ws // 'wsm2') . ".$d", path => $path);
     my ($c) = join("\n", @{ $r->{all}{'set-cookie'} // [] }) =~ /(replicas_preview=[^;]+)/;
     return $c;
 }
@@ -366,12 +394,34 @@ $login = on($gw2, host => $d, method => 'POST', path => '/login', body => "key=$
                         ['Content-Type', 'application/x-www-form-urlencoded']]);
 my ($msid2) = join("\n", @{ $login->{all}{'set-cookie'} // [] }) =~ /replicas_session=([^;]+)/;
 is((ticket_on($gw, $msid2, 'wsmem'))[0]{status}, 302, 'a session from the member\'s key');
+($st, $j) = api($gw, $mkey, 'POST', "/v1/workspaces/wsmem/previews/$port/shares", {});
+is($st, 201, 'and a share link made with the key');
+my ($kshare) = $j->{url} =~ m{^http://[^/]+(/.*)$};
+my (%kcookie, %kunused);
+for my $g (@gws) {
+    my (undef, $path) = ticket_on($g, $msid2, 'wsmem');
+    $kcookie{$g} = cookie_for($g, $path, 'wsmem');
+    is(on($g, host => "$port-wsmem.$d", headers => [['Cookie', $kcookie{$g} // '']])->{status}, 200,
+       "gateway $g->{port}: the key's session's preview cookie opens the preview");
+    (undef, $kunused{$g}) = ticket_on($g, $msid2, 'wsmem');
+    is(on($g, host => "$port-wsmem.$d", path => $kshare, program => 1)->{status}, 200,
+       'so does the key\'s share link');
+}
 my ($mprefix) = $mkey =~ /^rk_([^_]+)_/;
 ($rc, $out) = control($redis, 'key', 'revoke', $mprefix, '--org', $org);
 is($rc, 0, 'key revoke') or diag $out;
 for my $g (@gws) {
     like((ticket_on($g, $msid2, 'wsmem'))[0]{headers}{location} // '', qr{/login\?},
          "gateway $g->{port}: the key's session is gone");
+    ok(Replicas::Test::poll_until(5, sub {
+        on($g, host => "$port-wsmem.$d", headers => [['Cookie', $kcookie{$g}]])->{status} != 200 }),
+       'its preview cookie no longer opens the preview');
+    ok(Replicas::Test::poll_until(5, sub {
+        on($g, host => "$port-wsmem.$d", path => $kshare, program => 1)->{status} != 200 }),
+       'nor its share link');
+    is(on($g, host => "$port-wsmem.$d", path => $kunused{$g})->{status}, 403,
+       'a ticket given before is refused');
+    is_deeply(key_open($mkey, 'wsmem', 3000, 'bearer'), [401, ''], 'nor does the key itself open it');
 }
 is((ticket_on($gw, $msid, 'wsmem'))[0]{status}, 302, 'the login link\'s session lives on');
 

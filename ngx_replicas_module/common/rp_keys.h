@@ -39,7 +39,9 @@
  * and by lua/session.lua:
  *   replicas:user-sessions:<user>, replicas:key-sessions:<sha256>  SET of
  *                                  session hashes
- *   replicas:user-tickets:<user>   SET of unused ticket hashes
+ *   replicas:user-tickets:<user>, replicas:key-tickets:<sha256>  SET of
+ *                                  unused ticket hashes (by the session's
+ *                                  user, and its key if made from one)
  * (offboarding in control/rc_identity.c ends what they list)
  */
 #define RP_KEY_ORG_WS_PREFIX      "replicas:org-ws:"

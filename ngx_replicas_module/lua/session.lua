@@ -36,6 +36,9 @@ end
 local function new_session(sid_hash, ttl, user, org, keyhash)
     local skey = 'replicas:session:' .. sid_hash
     redis.call('HSET', skey, 'user', user, 'org', org, 'created', tostring(now))
+    -- made from a key: its tickets are indexed by that key too, so that
+    -- revoking the key ends them (common/rp_offboard.c)
+    if keyhash then redis.call('HSET', skey, 'key', keyhash) end
     redis.call('EXPIRE', skey, ttl)
     index('replicas:user-sessions:' .. user, sid_hash, ttl)
     if keyhash then index('replicas:key-sessions:' .. keyhash, sid_hash, ttl) end
@@ -117,6 +120,7 @@ if op == 'ticket' then
                table.concat({ARGV[6], s.user, 's:' .. sid, ARGV[7]}, '|'),
                'EX', tonumber(ARGV[8]))
     index('replicas:user-tickets:' .. s.user, ARGV[5], tonumber(ARGV[8]))
+    if s.key then index('replicas:key-tickets:' .. s.key, ARGV[5], tonumber(ARGV[8])) end
     return {200, s.user, 0, s.user}
 end
 
