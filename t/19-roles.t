@@ -544,4 +544,49 @@ ok(!grep({ $_->{id} eq $m3user } @{ $j->{users} }), 'and no longer listed');
     is((api($rg, $rb->{key}, 'GET', '/v1/workspaces'))[0], 200, 'another user: its own budget');
 }
 
+# --- preview requests with a key count against the same budgets -----------------
+{
+    my $rate = 6;
+    my $rg = start_gateway(redis => $redis, auth => 'on', keys => signing_keys_file('k1'), rate => $rate);
+    my $pa = new_identity($redis);
+    my (undef, $pk2) = control($redis, 'key', 'create', '--user', $pa->{user});
+    chomp $pk2;
+    my $pb = new_identity($redis, org => $pa->{org}, email => 'pb@example.com');
+    put_workspace($redis, 'wsrate', state => 'awake', addr => '127.0.0.2', org => $pa->{org},
+                  user => $pa->{user});
+    my $preview = sub {
+        my ($key) = @_;
+        return http_request(port => $rg->{port}, host => "$port-wsrate.$d:$rg->{port}", path => '/',
+                            headers => [['Authorization', "Bearer $key"]]);
+    };
+    my ($pprefix) = $pa->{key} =~ /^rk_([^_]+)_/;
+    sleep 61 - time % 60 if time % 60 > 40;     # all in one minute's window
+    my $minute = int(time / 60);
+
+    my @st = map { $preview->($pa->{key})->{status} } 1 .. 3;
+    is_deeply(\@st, [200, 200, 200], 'a key below its limit: its previews answer');
+    ok(Replicas::Test::poll_until(5, sub {
+        ($redis->cmd('GET', "replicas:rate:$pprefix:$minute") // 0) >= 3 }),
+       'counted against the key (in batches, no Redis call per request)');
+    ok(($redis->cmd('GET', "replicas:rate-user:$pa->{user}:$minute") // 0) >= 3,
+       'and against its user');
+    is($redis->cmd('GET', "replicas:rate:$pprefix:$minute"), 3, 'each request once');
+    # the API sees the previews: 3 calls make 6, the budget; the 7th is refused
+    @st = map { (api($rg, $pa->{key}, 'GET', '/v1/workspaces'))[0] } 1 .. 3;
+    is_deeply(\@st, [200, 200, 200], 'three API calls: the budget of 6 with the previews');
+    my ($s, $jj) = api($rg, $pa->{key}, 'GET', '/v1/workspaces');
+    is_deeply([$s, code($jj)], [429, 'rate_limited'], 'the next API call: 429 (the previews counted)');
+    my $r;
+    ok(Replicas::Test::poll_until(5, sub { ($r = $preview->($pa->{key}))->{status} == 429 }),
+       'a key over its limit: 429 on a preview host');
+    is(code(http_json($r)), 'rate_limited', 'rate_limited, as JSON');
+    like($r->{headers}{'content-type'} // '', qr{application/json}, 'a program\'s answer');
+    ok(($r->{headers}{'retry-after'} // 0) >= 1 && $r->{headers}{'retry-after'} <= 60,
+       'with Retry-After: the end of the minute');
+    $r = $preview->($pk2);
+    is($r->{status}, 429, 'a second key of the same user, never used: 429 at once (the user\'s budget)');
+    is(code(http_json($r)), 'rate_limited', 'rate_limited');
+    is($preview->($pb->{key})->{status}, 200, 'another user of the organisation: its own budget');
+}
+
 done_testing();
