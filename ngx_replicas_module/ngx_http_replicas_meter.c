@@ -44,6 +44,7 @@
 
 #define NGX_HTTP_REPLICAS_METER_MAX       64       /* keys per flush */
 #define NGX_HTTP_REPLICAS_METER_INTERVAL  1000     /* ms */
+#define NGX_HTTP_REPLICAS_METER_ARGS      (3 + 4 * NGX_HTTP_REPLICAS_METER_MAX)
 
 
 typedef struct {
@@ -149,9 +150,9 @@ ngx_http_replicas_meter_flush(void)
     u_char                           *p;
     u_char                            nums[NGX_HTTP_REPLICAS_METER_MAX]
                                           [3 * NGX_INT_T_LEN];
-    size_t                            argvlen[3 + 4 * NGX_HTTP_REPLICAS_METER_MAX];
+    size_t                            argvlen[NGX_HTTP_REPLICAS_METER_ARGS];
     ngx_uint_t                        i, n;
-    const char                       *argv[3 + 4 * NGX_HTTP_REPLICAS_METER_MAX];
+    const char                       *argv[NGX_HTTP_REPLICAS_METER_ARGS];
     ngx_http_replicas_meter_entry_t  *e;
 
     if (ngx_http_replicas_nmeter == 0) {

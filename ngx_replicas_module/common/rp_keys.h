@@ -33,8 +33,9 @@
  *   replicas:ws-previews:<id>      HASH port -> public|authenticated
  *   replicas:ws-shares:<id>        SET of share ids
  *   replicas:idem:<org>:<user>:<sha256>  STRING "<workspace id>|<sha1 of body>", 24 h
- *   replicas:rate:<prefix>:<min>   STRING counter, 2 min (also the gateway:
- *   replicas:rate-user:<user>:<min>  preview traffic, ngx_http_replicas_meter.c)
+ *   replicas:rate:<prefix>:<min>, replicas:rate-user:<user>:<min>  STRING
+ *                                  counters, 2 min (and by the gateway:
+ *                                  previews, ngx_http_replicas_meter.c)
  *   replicas:user-shares:<user>, replicas:key-shares:<sha256>  SET of share ids
  * and by lua/session.lua:
  *   replicas:user-sessions:<user>, replicas:key-sessions:<sha256>  SET of
