@@ -587,6 +587,11 @@ ok(!grep({ $_->{id} eq $m3user } @{ $j->{users} }), 'and no longer listed');
     is($r->{status}, 429, 'a second key of the same user, never used: 429 at once (the user\'s budget)');
     is(code(http_json($r)), 'rate_limited', 'rate_limited');
     is($preview->($pb->{key})->{status}, 200, 'another user of the organisation: its own budget');
+    # another gateway on the same Redis knows it from the key's first lookup
+    my $rg2 = start_gateway(redis => $redis, auth => 'on', keys => signing_keys_file('k1'), rate => $rate);
+    $r = http_request(port => $rg2->{port}, host => "$port-wsrate.$d:$rg2->{port}", path => '/',
+                      headers => [['Authorization', "Bearer $pa->{key}"]]);
+    is($r->{status}, 429, 'another gateway refuses the spent key at once');
 }
 
 done_testing();

@@ -6,6 +6,10 @@
 #   cache off  a routed preview host, Redis read on every request
 #   cookie     cache on, authentication on: a signed preview cookie checked
 #              (HMAC) and its session looked up in the shared cache
+#   key        the same with "Authorization: Bearer <key>": the key from the
+#              shared cache, and the request counted against the rate limit
+#              (a per-worker table sent to Redis once a second; the limit
+#              set out of reach)
 # The first three run with replicas_auth off: they measure routing.
 # Rounds are interleaved so drift hits every variant alike; the median
 # round is reported.  Targets: cache on >= 0.95, cache off >= 0.75.
@@ -35,6 +39,7 @@ my $nginx = start_nginx(port => $base, workers => 2, http => <<"CONF");
     replicas_domain $d;
     replicas_cache_ttl 1h;
     replicas_signing_keys $keys;
+    replicas_api_rate 1000000000;
     map \$http_upgrade \$replicas_connection_upgrade { default upgrade; '' ''; }
 
     server { listen 127.0.0.2:$app; access_log off;
@@ -71,16 +76,24 @@ my $payload = encode_base64url(join '|', 'c', $host, 'benchuser', "s:$session", 
 my $mac = encode_base64url(hmac_sha256("k1.$payload", substr('k1' x 32, 0, 32)));
 my $cookie = "replicas_preview=k1.$payload.$mac";
 
-my %cookie_for = ($auth => $cookie);
-for my $p ($base, $on, $off, $auth) {
-    my $r = http_request(port => $p, host => $host,
-                         headers => $cookie_for{$p} ? [['Cookie', $cookie_for{$p}]] : []);
-    die "variant on port $p answers $r->{status}\n" unless $r->{status} == 200;
+# an admin's API key, as replicas-control makes it
+my $key = 'rk_benchkey_' . ('s' x 43);
+$redis->cmd('HSET', 'replicas:apikey:' . sha256_hex($key), 'prefix', 'benchkey', 'org', 'benchorg',
+            'user', 'benchuser', 'scope', 'user');
+$redis->cmd('HSET', 'replicas:user:benchuser', 'org', 'benchorg', 'role', 'admin');
+
+my %header_for = ($auth => "Cookie: $cookie", key => "Authorization: Bearer $key");
+for my $p ($base, $on, $off, $auth, 'key') {
+    my ($port, $h) = ($p eq 'key' ? $auth : $p, $header_for{$p});
+    my $r = http_request(port => $port, host => $host,
+                         headers => $h ? [[split /: /, $h, 2]] : []);
+    die "variant $p answers $r->{status}\n" unless $r->{status} == 200;
 }
 
 sub wrk {
-    my ($port) = @_;
-    my $h = $cookie_for{$port} ? "-H 'Cookie: $cookie_for{$port}'" : '';
+    my ($variant) = @_;
+    my $port = $variant eq 'key' ? $auth : $variant;
+    my $h = $header_for{$variant} ? "-H '$header_for{$variant}'" : '';
     my $out = qx{wrk -t1 -c$conns -d${seconds}s --latency -H 'Host: $host' $h http://127.0.0.1:$port/ 2>&1};
     my ($rps) = $out =~ /Requests\/sec:\s+([\d.]+)/;
     my ($p99, $unit) = $out =~ /^\s+99%\s+([\d.]+)(\w+)/m;
@@ -90,10 +103,11 @@ sub wrk {
     return { rps => $rps, p99 => $p99, errors => $errors // 0 };
 }
 
-my @variants = ('baseline', 'cache on', 'cache off', 'cookie');
+my @variants = ('baseline', 'cache on', 'cache off', 'cookie', 'key');
 my %runs = map { $_ => [] } @variants;
-my %port = (baseline => $base, 'cache on' => $on, 'cache off' => $off, cookie => $auth);
-wrk($_) for $base, $on, $off, $auth;    # warm up
+my %port = (baseline => $base, 'cache on' => $on, 'cache off' => $off, cookie => $auth,
+            key => 'key');
+wrk($_) for $base, $on, $off, $auth, 'key';    # warm up
 for my $r (1 .. $rounds) {
     for my $v (@variants) {
         push @{ $runs{$v} }, wrk($port{$v});
@@ -112,7 +126,7 @@ printf "%-10s %12s %10s %8s %10s\n", 'variant', 'requests/s', 'p99 ms', 'ratio',
 for my $v (@variants) {
     my $ratio = $m{$v}{rps} / $m{baseline}{rps};
     my $target = { baseline => '', 'cache on' => '>= 0.95', 'cache off' => '>= 0.75',
-                   cookie => '' }->{$v};
+                   cookie => '', key => '' }->{$v};
     printf "%-10s %12.0f %10.2f %8.3f %10s%s\n", $v, $m{$v}{rps}, $m{$v}{p99}, $ratio,
         $target, $m{$v}{errors} ? "  ($m{$v}{errors} non-2xx!)" : '';
 }
