@@ -4,13 +4,16 @@
 # it, never reads or writes a value, never touches Global; environment
 # files never land in .git or shell start-up files, loader variables
 # need an admin's explicit allow; members act on their own workspaces and
-# those shared with them (collaborators), admins on all.
+# those shared with them (collaborators), admins on all.  Finding 8 of
+# the issue (Secure cookies behind a TLS proxy) is t/57; the access log's
+# actor (finding 4) t/58.
 
 use strict;
 use warnings;
 use lib 't/lib';
 use Test::More;
 use JSON::PP;
+use POSIX ();
 use Replicas::Test qw(start_redis http_request http_json start_upstream);
 use Replicas::Gateway qw(start_gateway put_workspace signing_keys_file);
 use Replicas::Identity qw(control new_identity api login_link);
@@ -526,6 +529,41 @@ ok(!grep({ $_->{id} eq $m3user } @{ $j->{users} }), 'and no longer listed');
     is($s, 201, 'the admin: its fifth workspace of the organisation');
     ($s, $jj) = api($gw, $qa->{key}, 'POST', '/v1/workspaces', { repository => $repo });
     is_deeply([$s, code($jj)], [429, 'workspace_limit'], 'a sixth: 429 workspace_limit (the organisation\'s)');
+}
+
+# the finding's way: many creates at once (one script each: no race lets more in)
+{
+    my $pa = new_identity($redis);
+    my (undef, $pu) = control($redis, 'user', 'create', '--org', $pa->{org}, '--email', 'p@example.com');
+    chomp $pu;
+    my (undef, $pk) = control($redis, 'key', 'create', '--user', $pu);
+    chomp $pk;
+    $redis->cmd('HSET', "replicas:org:$pa->{org}", 'max_awake', 4, 'user_awake_max', 2);
+    my @kids;
+    for my $i (1 .. 12) {
+        pipe(my $rd, my $wr) or die "pipe: $!";
+        my $pid = fork // die "fork: $!";
+        if (!$pid) {
+            close $rd;
+            my ($s) = api($gw, $pk, 'POST', '/v1/workspaces', { repository => $repo });
+            print $wr "$s\n";
+            close $wr;
+            POSIX::_exit(0);
+        }
+        close $wr;
+        push @kids, [$pid, $rd];
+    }
+    my %n;
+    for (@kids) {
+        my ($pid, $rd) = @$_;
+        my $s = <$rd> // 'none';
+        chomp $s;
+        $n{$s}++;
+        waitpid $pid, 0;
+    }
+    is_deeply(\%n, { 201 => 2, 429 => 10 }, '12 creates at once by a member: 2 made (its share), 10 refused');
+    my ($s) = api($gw, $pa->{key}, 'POST', '/v1/workspaces', { repository => $repo });
+    is($s, 201, 'the admin still creates');
 }
 
 # --- rate limits: per user as well as per key ----------------------------------
