@@ -18,6 +18,8 @@
  *   ngx_http_replicas_request.c   reading requests: headers, cookies, body
  *   ngx_http_replicas_wake.c      wake-on-request: wake once, hold, release
  *   ngx_http_replicas_activity.c  which workspaces had traffic (auto-sleep)
+ *   ngx_http_replicas_meter.c     preview requests with a key, counted
+ *                                 against the API's rate limit
  *   ngx_http_replicas_response.c  answers: errors (HTML or JSON), JSON,
  *                                 redirects
  *   ngx_http_replicas_balancer.c  the upstream balancer: connections to
@@ -70,6 +72,8 @@
  * to one workspace, that workspace's id in addr.  user: a workspace's
  * owner, an API key's user (admin set for an admin); collab: a
  * workspace's collaborators as stored (a JSON list of user ids).
+ * limited_until: an API key whose budget (or its user's) is spent this
+ * minute, refused on previews until then (ngx_http_replicas_meter.c).
  */
 typedef struct {
     ngx_uint_t                  state;     /* rp_state_e */
@@ -84,6 +88,7 @@ typedef struct {
     u_char                      user[NGX_HTTP_REPLICAS_USER_MAX];
     size_t                      collab_len;
     u_char                      collab[NGX_HTTP_REPLICAS_COLLAB_MAX];
+    time_t                      limited_until;
 } ngx_http_replicas_route_t;
 
 
@@ -201,6 +206,13 @@ void ngx_http_replicas_activity_touch(const char *id, size_t len);
 void ngx_http_replicas_activity_init_worker(ngx_cycle_t *cycle);
 
 
+/* meter: preview requests with an API key, counted in batches; NGX_OK,
+ * or NGX_DONE when the key is over its rate limit (429 sent) */
+ngx_int_t ngx_http_replicas_meter_key(ngx_http_request_t *r,
+    ngx_http_replicas_ctx_t *ctx, const char *hash);
+void ngx_http_replicas_meter_init_worker(ngx_cycle_t *cycle);
+
+
 /* wake: see ngx_http_replicas_wake.c */
 ngx_int_t ngx_http_replicas_wake(ngx_http_request_t *r,
     ngx_http_replicas_ctx_t *ctx);
@@ -284,6 +296,7 @@ typedef struct {
     ngx_str_t                   body;         /* points into the reply */
     time_t                      retry_after;
     ngx_str_t                   error;
+    ngx_str_t                   actor;        /* a user id, or empty */
 } ngx_http_replicas_script_reply_t;
 
 ngx_int_t ngx_http_replicas_redis_script_reply(void *reply,
@@ -320,6 +333,9 @@ void ngx_http_replicas_cache_put(ngx_shm_zone_t *zone, const char *id,
 void ngx_http_replicas_cache_invalidate(ngx_shm_zone_t *zone,
     const char *id, size_t id_len);
 void ngx_http_replicas_cache_flush(ngx_shm_zone_t *zone);
+/* marks a cached API key rate-limited until then (if it is cached) */
+void ngx_http_replicas_cache_limit(ngx_shm_zone_t *zone, const char *id,
+    size_t id_len, time_t until);
 ngx_uint_t ngx_http_replicas_cache_epoch(ngx_shm_zone_t *zone);
 
 

@@ -953,6 +953,7 @@ ngx_http_replicas_init_process(ngx_cycle_t *cycle)
     }
 
     ngx_http_replicas_activity_init_worker(cycle);
+    ngx_http_replicas_meter_init_worker(cycle);
 
     return ngx_http_replicas_redis_init_worker(cycle, rmcf);
 }

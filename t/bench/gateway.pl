@@ -13,9 +13,13 @@
 #   no reuse   cache on, "proxy_pass http://$replicas_upstream" (how the
 #              gateway proxied before replicas_balancer: a connection per
 #              request)
+#   key        cookie's server with "Authorization: Bearer <key>": the key
+#              from the shared cache, and the request counted against the
+#              rate limit (a per-worker table sent to Redis once a second;
+#              the limit set out of reach)
 # The routed ones but "no reuse" go through conf/replicas_upstream.conf
-# (replicas_balancer, keepalive); all but cookie run with replicas_auth
-# off: they measure routing.  The upstream is a server of the same nginx,
+# (replicas_balancer, keepalive); all but cookie and key run with
+# replicas_auth off: they measure routing.  The upstream is a server of the same nginx,
 # and wrk runs on the same cores.
 # Rounds are interleaved so drift hits every variant alike; the median
 # round is reported.  Targets: cache on >= 0.95 and cache off >= 0.75 of
@@ -56,6 +60,7 @@ my $nginx = start_nginx(port => $base, workers => 2, http => <<"CONF");
     replicas_domain $d;
     replicas_cache_ttl 1h;
     replicas_signing_keys $keys;
+    replicas_api_rate 1000000000;
     map \$http_upgrade \$replicas_connection_upgrade { default upgrade; '' ''; }
 
     server { listen 127.0.0.2:$app; access_log off;
@@ -101,17 +106,25 @@ my $payload = encode_base64url(join '|', 'c', $host, 'benchuser', "s:$session", 
 my $mac = encode_base64url(hmac_sha256("k1.$payload", substr('k1' x 32, 0, 32)));
 my $cookie = "replicas_preview=k1.$payload.$mac";
 
-my %cookie_for = ($auth => $cookie);
+# an admin's API key, as replicas-control makes it
+my $key = 'rk_benchkey_' . ('s' x 43);
+$redis->cmd('HSET', 'replicas:apikey:' . sha256_hex($key), 'prefix', 'benchkey', 'org', 'benchorg',
+            'user', 'benchuser', 'scope', 'user');
+$redis->cmd('HSET', 'replicas:user:benchuser', 'org', 'benchorg', 'role', 'admin');
+
+my %header_for = ($auth => "Cookie: $cookie", key => "Authorization: Bearer $key");
 my %addr_of = ($app => '127.0.0.2');
-for my $p ($app, $base, $on, $off, $auth, $var) {
-    my $r = http_request(addr => $addr_of{$p} // '127.0.0.1', port => $p, host => $host,
-                         headers => $cookie_for{$p} ? [['Cookie', $cookie_for{$p}]] : []);
-    die "variant on port $p answers $r->{status}\n" unless $r->{status} == 200;
+for my $p ($app, $base, $on, $off, $auth, $var, 'key') {
+    my ($port, $h) = ($p eq 'key' ? $auth : $p, $header_for{$p});
+    my $r = http_request(addr => $addr_of{$port} // '127.0.0.1', port => $port, host => $host,
+                         headers => $h ? [[split /: /, $h, 2]] : []);
+    die "variant $p answers $r->{status}\n" unless $r->{status} == 200;
 }
 
 sub wrk {
-    my ($port) = @_;
-    my $h = $cookie_for{$port} ? "-H 'Cookie: $cookie_for{$port}'" : '';
+    my ($variant) = @_;
+    my $port = $variant eq 'key' ? $auth : $variant;
+    my $h = $header_for{$variant} ? "-H '$header_for{$variant}'" : '';
     my $addr = $addr_of{$port} // '127.0.0.1';
     my $out = qx{wrk -t1 -c$conns -d${seconds}s --latency -H 'Host: $host' $h http://$addr:$port/ 2>&1};
     my ($rps) = $out =~ /Requests\/sec:\s+([\d.]+)/;
@@ -122,10 +135,10 @@ sub wrk {
     return { rps => $rps, p99 => $p99, errors => $errors // 0 };
 }
 
-my @variants = ('direct', 'baseline', 'cache on', 'cache off', 'cookie', 'no reuse');
+my @variants = ('direct', 'baseline', 'cache on', 'cache off', 'cookie', 'key', 'no reuse');
 my %runs = map { $_ => [] } @variants;
 my %port = (direct => $app, baseline => $base, 'cache on' => $on, 'cache off' => $off,
-            cookie => $auth, 'no reuse' => $var);
+            cookie => $auth, key => 'key', 'no reuse' => $var);
 wrk($port{$_}) for @variants;    # warm up
 for my $r (1 .. $rounds) {
     for my $v (@variants) {
