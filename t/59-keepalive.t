@@ -109,4 +109,24 @@ my $after = conn_of('gamma');
 like($after, qr/^\d+$/, 'gamma answers after the WebSocket');
 isnt($after, $ws_conn, 'not over the upgraded connection');
 
+# --- reloads under load --------------------------------------------------------
+
+# requests keep coming while the master is told to reload, five times
+# (the HUP sent, not waited for): none fails, and each old worker closes
+# the connections it kept when it exits (kept an hour otherwise)
+my (%status, @kept);
+for my $round (1 .. 5) {
+    push @kept, conn_of('gamma');
+    kill 'HUP', $gw->{nginx}{pid};
+    for (1 .. 40) {
+        my $r = http_request(port => $gw->{port}, host => "$port-gamma.$d");
+        $status{$r->{status} // 'none'}++;
+        select(undef, undef, undef, 0.005);
+    }
+}
+is_deeply(\%status, {200 => 200}, 'two hundred requests across five reloads: all 200')
+    or diag(explain \%status);
+ok(poll_until(15, sub { !grep { open_conn($_) } @kept }),
+   "the connections the old workers kept are closed as they exit");
+
 done_testing;
