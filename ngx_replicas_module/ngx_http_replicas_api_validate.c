@@ -122,7 +122,7 @@ static ngx_int_t rp_api_env_values(rp_api_check_t *c);
 static ngx_int_t rp_api_share_sign(rp_api_check_t *c);
 
 
-/* ---- the table ------------------------------------------------------------ */
+/* ---- the table ----------------------------------------------------------- */
 
 static const rp_api_field_t  rp_api_create[] = {
     { "repository", JSON_STRING, 1, 0, 512, NULL, NULL,
@@ -243,7 +243,7 @@ static const rp_api_spec_t  rp_api_specs[RP_API_OPS] = {
 };
 
 
-/* ---- the loop ------------------------------------------------------------- */
+/* ---- the loop ------------------------------------------------------------ */
 
 #define rp_api_message_set(c, text)                                          \
     ngx_cpystrn((u_char *) (c)->err, (u_char *) (text), (c)->err_size)
@@ -416,7 +416,7 @@ ngx_http_replicas_api_validate(ngx_http_request_t *r,
 }
 
 
-/* ---- arguments ------------------------------------------------------------ */
+/* ---- arguments ----------------------------------------------------------- */
 
 static ngx_int_t
 rp_api_add(rp_api_check_t *c, const char *s, size_t len)
@@ -470,7 +470,7 @@ rp_api_value(rp_api_check_t *c, const char *name)
 }
 
 
-/* ---- checks --------------------------------------------------------------- */
+/* ---- checks -------------------------------------------------------------- */
 
 /* A printable UTF-8 string without control characters, 1..max bytes. */
 
@@ -714,7 +714,7 @@ rp_api_user_ids(rp_api_check_t *c, const rp_api_field_t *fd, json_t *v)
 }
 
 
-/* ---- steps: the path, and what needs every field -------------------------- */
+/* ---- steps: the path, and what needs every field ------------------------- */
 
 /* a fresh id for a new workspace (the script keeps an earlier one on a
  * repeat), then the Idempotency-Key's hash stored after the key's */
