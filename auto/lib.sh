@@ -186,10 +186,10 @@ RP_CFLAGS=(-std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Werror -g -O2)
 # so the programs that call it (control, the engine, its unit test) name it
 RP_HTTP_JSON="$RP_ROOT/ngx_replicas_module/common/rp_http_json.c"
 RP_COMMON=()
-for f in "$RP_ROOT"/ngx_replicas_module/common/*.c; do
-    [ "$f" = "$RP_HTTP_JSON" ] || RP_COMMON+=("$f")
+for rp_c in "$RP_ROOT"/ngx_replicas_module/common/*.c; do
+    [ "$rp_c" = "$RP_HTTP_JSON" ] || RP_COMMON+=("$rp_c")
 done
-unset f
+unset rp_c
 
 # replicas-control, from control/ and the shared pure helpers.
 rp_build_control() {
