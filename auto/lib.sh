@@ -182,13 +182,20 @@ rp_check_module_config() {
 }
 
 RP_CFLAGS=(-std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Werror -g -O2)
-RP_COMMON=("$RP_ROOT"/ngx_replicas_module/common/*.c)
+# the shared pure helpers, but rp_http_json.c: it needs libcurl and jansson,
+# so the programs that call it (control, the engine, its unit test) name it
+RP_HTTP_JSON="$RP_ROOT/ngx_replicas_module/common/rp_http_json.c"
+RP_COMMON=()
+for rp_c in "$RP_ROOT"/ngx_replicas_module/common/*.c; do
+    [ "$rp_c" = "$RP_HTTP_JSON" ] || RP_COMMON+=("$rp_c")
+done
+unset rp_c
 
 # replicas-control, from control/ and the shared pure helpers.
 rp_build_control() {
     mkdir -p "$RP_OBJS"
     cc "${RP_CFLAGS[@]}" -I "$RP_ROOT/ngx_replicas_module" -I "$RP_ROOT/control" \
-        "$RP_ROOT"/control/*.c "${RP_COMMON[@]}" \
+        "$RP_ROOT"/control/*.c "${RP_COMMON[@]}" "$RP_HTTP_JSON" \
         -lhiredis -lcrypto -lgit2 -ljansson -lcurl -lyaml \
         -o "$RP_OBJS/replicas-control"
 }
@@ -199,7 +206,7 @@ rp_build_engine() {
     mkdir -p "$RP_OBJS"
     cc "${RP_CFLAGS[@]}" -I "$RP_ROOT/ngx_replicas_module" -I "$RP_ROOT/engine" \
         "$RP_ROOT"/engine/*.c "$RP_ROOT/ngx_replicas_module/common/rp_log.c" \
-        "$RP_ROOT/ngx_replicas_module/common/rp_buf.c" \
+        "$RP_ROOT/ngx_replicas_module/common/rp_buf.c" "$RP_HTTP_JSON" \
         "$RP_ROOT/ngx_replicas_module/common/rp_url.c" \
         "$RP_ROOT/ngx_replicas_module/common/rp_addr.c" \
         "$RP_ROOT/ngx_replicas_module/common/rp_agents.c" \
@@ -229,7 +236,8 @@ rp_build_unit() {
             test_repo_url.c) extra=(-I "$RP_ROOT/control" "$RP_ROOT/control/rc_repo_url.c") ;;
             test_ports.c) extra=(-I "$RP_ROOT/engine" "$RP_ROOT/engine/re_ports.c") ;;
             test_github.c) extra=(-I "$RP_ROOT/engine" "$RP_ROOT/engine/re_github.c"
-                                  -lcurl -ljansson) ;;
+                                  "$RP_HTTP_JSON" -lcurl -ljansson) ;;
+            test_http_json.c) extra=("$RP_HTTP_JSON" -lcurl -ljansson -lpthread) ;;
             # an agent adapter's line mapping (its events caught by the
             # test, t/unit/agent_harness.h): the adapters, what they share
             # (re_agent.c) and the pure files they use
@@ -256,7 +264,8 @@ rp_build_fuzz() {
             # the git endpoints' bodies
             fuzz_git_request*) extra=(-I "$RP_ROOT/engine" "$RP_ROOT/engine/re_git_request.c" -ljansson) ;;
             # GitHub repositories from remotes' URLs
-            fuzz_github*) extra=(-I "$RP_ROOT/engine" "$RP_ROOT/engine/re_github.c" -lcurl -ljansson) ;;
+            fuzz_github*) extra=(-I "$RP_ROOT/engine" "$RP_ROOT/engine/re_github.c"
+                                 "$RP_HTTP_JSON" -lcurl -ljansson) ;;
             # control's readers of repository files
             fuzz_yaml*) extra=(-I "$RP_ROOT/control" "$RP_ROOT/control/rc_yaml.c" -ljansson -lyaml) ;;
         esac

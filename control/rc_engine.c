@@ -2,14 +2,12 @@
 
 #define _GNU_SOURCE
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include <curl/curl.h>
-
-#include "common/rp_buf.h"
-#include "common/rp_crypt.h"
+#include "common/rp_http_json.h"
 #include "rc_engine.h"
 #include "rc_log.h"
 
@@ -31,11 +29,9 @@ long
 rc_engine_call(const char *addr, const char *method, const char *path,
     json_t *body, long timeout_ms, json_t **reply)
 {
-    char               url[256], *text;
-    long               status;
-    CURLcode           rc;
-    rp_buf_t           buf;
-    struct curl_slist *headers;
+    char                 url[256];
+    rp_http_json_req_t   req;
+    rp_http_json_res_t   res;
 
     if (reply) {
         *reply = NULL;
@@ -49,61 +45,29 @@ rc_engine_call(const char *addr, const char *method, const char *path,
         }
     }
 
-    curl_easy_reset(rc_curl);
-
     snprintf(url, sizeof(url), "http://%s:3737%s", addr, path);
 
-    buf.data = NULL;
-    buf.len = 0;
-    buf.max = RC_ENGINE_REPLY_MAX;
-    text = NULL;
-    headers = NULL;
+    memset(&req, 0, sizeof(req));
+    req.method = method;
+    req.url = url;
+    req.body = body;
+    req.body_secret = 1;            /* a /start body carries secrets */
+    req.timeout_ms = timeout_ms;
+    req.connect_ms = timeout_ms < 1000 ? timeout_ms : 1000L;
+    req.max = RC_ENGINE_REPLY_MAX;
+    req.direct = 1;
+    req.handle = rc_curl;
 
-    curl_easy_setopt(rc_curl, CURLOPT_URL, url);
-    curl_easy_setopt(rc_curl, CURLOPT_CUSTOMREQUEST, method);
-    curl_easy_setopt(rc_curl, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(rc_curl, CURLOPT_NOPROXY, "*");
-    curl_easy_setopt(rc_curl, CURLOPT_TIMEOUT_MS, timeout_ms);
-    curl_easy_setopt(rc_curl, CURLOPT_CONNECTTIMEOUT_MS,
-                     timeout_ms < 1000 ? timeout_ms : 1000L);
-    curl_easy_setopt(rc_curl, CURLOPT_WRITEFUNCTION, rp_buf_append);
-    curl_easy_setopt(rc_curl, CURLOPT_WRITEDATA, &buf);
+    (void) rp_http_json(&req, &res);
 
-    if (body) {
-        text = json_dumps(body, JSON_COMPACT);
-        if (text == NULL) {
-            return 0;
-        }
+    if (reply) {
+        *reply = res.json;
 
-        headers = curl_slist_append(headers,
-                                    "Content-Type: application/json");
-        curl_easy_setopt(rc_curl, CURLOPT_HTTPHEADER, headers);
-        curl_easy_setopt(rc_curl, CURLOPT_POSTFIELDS, text);
+    } else {
+        json_decref(res.json);
     }
 
-    rc = curl_easy_perform(rc_curl);
-
-    status = 0;
-
-    if (rc == CURLE_OK) {
-        curl_easy_getinfo(rc_curl, CURLINFO_RESPONSE_CODE, &status);
-
-        if (reply && buf.data) {
-            *reply = json_loadb(buf.data, buf.len, 0, NULL);
-        }
-    }
-
-    curl_slist_free_all(headers);
-
-    if (text) {
-        /* a /start body carries the environment's secrets */
-        rp_crypt_wipe(text, strlen(text));
-        free(text);
-    }
-
-    free(buf.data);
-
-    return status;
+    return res.status;
 }
 
 

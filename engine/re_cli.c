@@ -9,7 +9,7 @@
 #include <curl/curl.h>
 #include <jansson.h>
 
-#include "common/rp_buf.h"
+#include "common/rp_http_json.h"
 #include "re_cli.h"
 
 
@@ -22,57 +22,28 @@ static long
 re_cli_call(const char *method, const char *path, json_t *body,
     json_t **reply)
 {
-    char               url[512], *text;
-    long               status;
-    CURL              *curl;
-    const char        *base;
-    rp_buf_t           buf;
-    struct curl_slist *headers;
+    char                 url[512];
+    const char          *base;
+    rp_http_json_req_t   req;
+    rp_http_json_res_t   res;
 
-    *reply = NULL;
     base = getenv("REPLICAS_ENGINE_URL");
     snprintf(url, sizeof(url), "%s%s", base && *base ? base
                                                     : "http://127.0.0.1:3737",
              path);
 
-    curl = curl_easy_init();
-    if (curl == NULL) {
-        return 0;
-    }
+    memset(&req, 0, sizeof(req));
+    req.method = method;
+    req.url = url;
+    req.body = body;
+    req.timeout_ms = re_cli_timeout_ms;
+    req.max = 4 * 1024 * 1024;
+    req.direct = 1;
 
-    buf.data = NULL;
-    buf.len = 0;
-    buf.max = 4 * 1024 * 1024;
-    headers = NULL;
-    text = NULL;
+    (void) rp_http_json(&req, &res);
+    *reply = res.json;
 
-    if (body) {
-        text = json_dumps(body, JSON_COMPACT);
-        headers = curl_slist_append(headers, "Content-Type: application/json");
-        curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
-        curl_easy_setopt(curl, CURLOPT_POSTFIELDS, text ? text : "{}");
-    }
-
-    curl_easy_setopt(curl, CURLOPT_URL, url);
-    curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
-    curl_easy_setopt(curl, CURLOPT_NOPROXY, "*");
-    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, re_cli_timeout_ms);
-    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, rp_buf_append);
-    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &buf);
-
-    status = 0;
-
-    if (curl_easy_perform(curl) == CURLE_OK) {
-        curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
-        *reply = buf.data ? json_loadb(buf.data, buf.len, 0, NULL) : NULL;
-    }
-
-    curl_slist_free_all(headers);
-    curl_easy_cleanup(curl);
-    free(text);
-    free(buf.data);
-
-    return status;
+    return res.status;
 }
 
 

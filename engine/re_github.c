@@ -7,10 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <curl/curl.h>
 #include <jansson.h>
 
-#include "common/rp_buf.h"
+#include "common/rp_http_json.h"
 #include "re_github.h"
 
 
@@ -281,13 +280,10 @@ static int
 re_github_call(const char *method, const char *url, const char *token,
     json_t *send, long *status, json_t **answer, char *err, size_t errlen)
 {
-    int                 rc;
-    char               *text, auth[4200];
-    CURL               *h;
-    CURLcode            cc;
-    rp_buf_t            body;
-    struct curl_slist  *hdrs;
-    const char         *ca;
+    char                 auth[4200];
+    const char          *headers[4];
+    rp_http_json_req_t   req;
+    rp_http_json_res_t   res;
 
     *status = 0;
     *answer = NULL;
@@ -297,83 +293,36 @@ re_github_call(const char *method, const char *url, const char *token,
         return -1;
     }
 
-    text = send ? json_dumps(send, JSON_COMPACT) : NULL;
+    snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
+    headers[0] = auth;
+    headers[1] = "Accept: application/vnd.github+json";
+    headers[2] = "X-GitHub-Api-Version: 2022-11-28";
+    headers[3] = NULL;
 
-    if (send && text == NULL) {
-        snprintf(err, errlen, "out of memory");
+    memset(&req, 0, sizeof(req));
+    req.method = method;
+    req.url = url;
+    req.body = send;
+    req.headers = headers;
+    req.timeout_ms = RE_GITHUB_TIMEOUT * 1000L;
+    req.connect_ms = RE_GITHUB_CONNECT_TIMEOUT * 1000L;
+    req.max = RE_GITHUB_BODY_MAX;
+    req.user_agent = RE_GITHUB_UA;
+    req.ca_file = getenv("REPLICAS_GIT_CA_FILE");
+
+    if (rp_http_json(&req, &res) != 0) {
+        explicit_bzero(auth, sizeof(auth));
+        snprintf(err, errlen, "GitHub could not be reached: %s",
+                 res.too_large ? "the answer is too large (over 1 MiB)"
+                               : res.error);
         return -1;
     }
 
-    memset(&body, 0, sizeof(body));
-    body.max = RE_GITHUB_BODY_MAX;
-    hdrs = NULL;
-    rc = -1;
-
-    h = curl_easy_init();
-
-    if (h == NULL) {
-        snprintf(err, errlen, "curl could not start");
-        goto done;
-    }
-
-    snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
-    hdrs = curl_slist_append(hdrs, auth);
-    hdrs = curl_slist_append(hdrs, "Accept: application/vnd.github+json");
-    hdrs = curl_slist_append(hdrs, "X-GitHub-Api-Version: 2022-11-28");
-    hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
-    hdrs = curl_slist_append(hdrs, "Expect:");
     explicit_bzero(auth, sizeof(auth));
+    *status = res.status;
+    *answer = res.json;
 
-    if (hdrs == NULL) {
-        snprintf(err, errlen, "out of memory");
-        goto done;
-    }
-
-    curl_easy_setopt(h, CURLOPT_URL, url);
-    curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
-    curl_easy_setopt(h, CURLOPT_USERAGENT, RE_GITHUB_UA);
-    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "https,http");
-    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, (long) RE_GITHUB_CONNECT_TIMEOUT);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT, (long) RE_GITHUB_TIMEOUT);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, rp_buf_append);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, &body);
-
-    ca = getenv("REPLICAS_GIT_CA_FILE");
-
-    if (ca && *ca) {
-        curl_easy_setopt(h, CURLOPT_CAINFO, ca);
-    }
-
-    if (text) {
-        curl_easy_setopt(h, CURLOPT_POSTFIELDS, text);
-        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long) strlen(text));
-    }
-
-    cc = curl_easy_perform(h);
-
-    if (cc != CURLE_OK) {
-        snprintf(err, errlen, "GitHub could not be reached: %s",
-                 cc == CURLE_WRITE_ERROR
-                 ? "the answer is too large (over 1 MiB)"
-                 : curl_easy_strerror(cc));
-        goto done;
-    }
-
-    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, status);
-    *answer = body.data ? json_loadb(body.data, body.len, 0, NULL) : NULL;
-    rc = 0;
-
-done:
-
-    curl_slist_free_all(hdrs);
-    curl_easy_cleanup(h);
-    free(body.data);
-    free(text);
-
-    return rc;
+    return 0;
 }
 
 
@@ -466,18 +415,13 @@ re_github_find(const char *api, const char *token, const re_github_repo_t *r,
 {
     int      rc;
     char     url[4 * RE_GITHUB_URL_MAX], *q;
-    CURL    *h;
     json_t  *answer;
 
-    h = curl_easy_init();
-    q = NULL;
     rc = -1;
 
-    if (h) {
-        snprintf(url, sizeof(url), "%s:%s", r->owner, head);
-        q = curl_easy_escape(h, url, 0);
-        curl_easy_cleanup(h);
-    }
+    /* libcurl since 7.82 needs no handle to escape */
+    snprintf(url, sizeof(url), "%s:%s", r->owner, head);
+    q = curl_easy_escape(NULL, url, 0);
 
     if (q == NULL) {
         snprintf(err, errlen, "out of memory");

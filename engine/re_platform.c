@@ -1,4 +1,5 @@
-/* The platform's API from the engine, with libcurl: see re_platform.h. */
+/* The platform's API from the engine (common/rp_http_json.h): see
+ * re_platform.h. */
 
 #define _GNU_SOURCE
 
@@ -7,9 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <curl/curl.h>
-
-#include "common/rp_buf.h"
+#include "common/rp_http_json.h"
 #include "re_engine.h"
 #include "re_platform.h"
 
@@ -70,11 +69,10 @@ long
 re_platform_call(const char *method, const char *path, json_t *body,
     json_t **reply)
 {
-    char               url[1024], auth[320], host[340], *text;
-    long               status;
-    CURL              *curl;
-    rp_buf_t           buf;
-    struct curl_slist *headers, *h;
+    char                 url[1024], auth[320], host[340];
+    const char          *headers[3];
+    rp_http_json_req_t   req;
+    rp_http_json_res_t   res;
 
     *reply = NULL;
 
@@ -96,61 +94,27 @@ re_platform_call(const char *method, const char *path, json_t *body,
 
     pthread_mutex_unlock(&re_platform.lock);
 
-    curl = curl_easy_init();
-    if (curl == NULL) {
-        memset(auth, 0, sizeof(auth));
-        return 0;
-    }
-
-    headers = curl_slist_append(NULL, auth);
-    memset(auth, 0, sizeof(auth));
-
+    headers[0] = auth;
     /* the API builds preview URLs from the Host it was reached by */
-    if (host[6] != '\0') {
-        headers = curl_slist_append(headers, host);
-    }
+    headers[1] = host[6] != '\0' ? host : NULL;
+    headers[2] = NULL;
 
-    text = NULL;
+    memset(&req, 0, sizeof(req));
+    req.method = method;
+    req.url = url;
+    req.body = body;
+    req.headers = headers;
+    req.timeout_ms = 10000;
+    req.connect_ms = 3000;
+    req.max = RE_PLATFORM_REPLY_MAX;
+    req.direct = 1;
 
-    if (body) {
-        text = json_dumps(body, JSON_COMPACT);
-        headers = curl_slist_append(headers, "Content-Type: application/json");
-        curl_easy_setopt(curl, CURLOPT_POSTFIELDS, text ? text : "{}");
-    }
+    (void) rp_http_json(&req, &res);
 
-    buf.data = NULL;
-    buf.len = 0;
-    buf.max = RE_PLATFORM_REPLY_MAX;
+    /* the key: the client wiped its copies, this is the last */
+    explicit_bzero(auth, sizeof(auth));
 
-    curl_easy_setopt(curl, CURLOPT_URL, url);
-    curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
-    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
-    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(curl, CURLOPT_NOPROXY, "*");
-    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, 10000L);
-    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, 3000L);
-    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, rp_buf_append);
-    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &buf);
+    *reply = res.json;
 
-    status = 0;
-
-    if (curl_easy_perform(curl) == CURLE_OK) {
-        curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
-
-        if (buf.data) {
-            *reply = json_loadb(buf.data, buf.len, 0, NULL);
-        }
-    }
-
-    /* the key was in a header: clear the list's copy before it goes */
-    for (h = headers; h; h = h->next) {
-        memset(h->data, 0, strlen(h->data));
-    }
-
-    curl_slist_free_all(headers);
-    curl_easy_cleanup(curl);
-    free(text);
-    free(buf.data);
-
-    return status;
+    return res.status;
 }

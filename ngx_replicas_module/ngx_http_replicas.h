@@ -11,7 +11,8 @@
  *                                 tickets, share links)
  *   ngx_http_replicas_session.c   login, logout and tickets on the main
  *                                 domain
- *   ngx_http_replicas_api.c       the HTTP API v1
+ *   ngx_http_replicas_api.c       the HTTP API v1 (with _route.c and
+ *                                 _validate.c: ngx_http_replicas_api.h)
  *   ngx_http_replicas_env.c       environments in the API: validating and
  *                                 sealing their values
  *   ngx_http_replicas_eval.c      one script call to Redis per request
