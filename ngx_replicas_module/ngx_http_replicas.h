@@ -153,6 +153,7 @@ typedef struct {
     ngx_msec_t                  cache_ttl;
     ngx_str_t                   api_script;      /* lua/api.lua */
     ngx_str_t                   session_script;  /* lua/session.lua */
+    ngx_str_t                   wake_script;     /* lua/wake.lua */
     ngx_uint_t                  nkeys;           /* signing keys, newest */
     rp_sign_key_t               keys[NGX_HTTP_REPLICAS_KEYS_MAX]; /* first */
     time_t                      session_ttl;
@@ -178,6 +179,11 @@ typedef struct {
 
 
 extern ngx_module_t  ngx_http_replicas_module;
+
+
+/* what a script call's reply is handed to (ngx_http_replicas_eval.c) */
+typedef void (*ngx_http_replicas_eval_pt)(ngx_http_request_t *r,
+    void *script_reply);
 
 
 /* route */
@@ -217,6 +223,10 @@ void ngx_http_replicas_meter_init_worker(ngx_cycle_t *cycle);
 ngx_int_t ngx_http_replicas_wake(ngx_http_request_t *r,
     ngx_http_replicas_ctx_t *ctx);
 void ngx_http_replicas_wake_done(ngx_http_replicas_ctx_t *ctx);
+/* sends lua/wake.lua for ctx's workspace: NGX_OK (the handler will be
+ * called), NGX_DECLINED (no Redis link), NGX_ERROR */
+ngx_int_t ngx_http_replicas_wake_script(ngx_http_request_t *r,
+    ngx_http_replicas_ctx_t *ctx, ngx_http_replicas_eval_pt handler);
 /* holds r until its workspace's change is published (or wake_hold ends
  * it with 503); NGX_DECLINED: look once more now, NGX_AGAIN, NGX_ERROR */
 ngx_int_t ngx_http_replicas_wake_hold(ngx_http_request_t *r,
@@ -276,10 +286,12 @@ ngx_int_t ngx_http_replicas_session_handler(ngx_http_request_t *r);
 
 
 /* eval: one script call whose reply the handler turns into the answer */
-typedef void (*ngx_http_replicas_eval_pt)(ngx_http_request_t *r,
-    void *script_reply);
 ngx_int_t ngx_http_replicas_eval(ngx_http_request_t *r, ngx_str_t *script,
     ngx_uint_t argc, ngx_str_t *argv, ngx_http_replicas_eval_pt handler);
+/* the same with its first nkeys arguments passed as KEYS[] */
+ngx_int_t ngx_http_replicas_eval_keys(ngx_http_request_t *r,
+    ngx_str_t *script, ngx_uint_t nkeys, ngx_uint_t argc, ngx_str_t *argv,
+    ngx_http_replicas_eval_pt handler);
 void ngx_http_replicas_finish(ngx_http_request_t *r, ngx_int_t rc);
 
 
@@ -369,6 +381,51 @@ ngx_int_t ngx_http_replicas_api_handler(ngx_http_request_t *r);
 /* access phase of a replicas_api_events location: NGX_OK to proxy */
 ngx_int_t ngx_http_replicas_api_events_access(ngx_http_request_t *r);
 
+
+/*
+ * response: the errors of the request path, each a row of one table
+ * (ngx_http_replicas_response.c: status, code, Retry-After, page or JSON,
+ * message).  ngx_http_replicas_fail(r, NGX_HTTP_REPLICAS_ERR_..., args)
+ * sends one and finalizes the request (NGX_DONE, for a phase handler);
+ * ngx_http_replicas_error() only sends (a content handler's rc).  The
+ * arguments fill the row's message; a row whose Retry-After is
+ * NGX_HTTP_REPLICAS_RETRY_ARG takes it (time_t) first.  An error or'ed
+ * with NGX_HTTP_REPLICAS_AS_JSON is JSON even for a browser.
+ */
+typedef enum {
+    NGX_HTTP_REPLICAS_ERR_BAD_HOST = 0,
+    NGX_HTTP_REPLICAS_ERR_STATE_UNAVAILABLE,
+    NGX_HTTP_REPLICAS_ERR_WORKSPACE_NOT_FOUND,
+    NGX_HTTP_REPLICAS_ERR_WORKSPACE_FAILED,
+    NGX_HTTP_REPLICAS_ERR_WORKSPACE_INVALID,
+    NGX_HTTP_REPLICAS_ERR_WAKE_UNAVAILABLE,
+    NGX_HTTP_REPLICAS_ERR_AWAKE_LIMIT,
+    NGX_HTTP_REPLICAS_ERR_USER_AWAKE_LIMIT,
+    NGX_HTTP_REPLICAS_ERR_WORKSPACE_WAKING,
+    NGX_HTTP_REPLICAS_ERR_WAKE_TIMEOUT,
+    NGX_HTTP_REPLICAS_ERR_ORIGIN_WEBSOCKET,
+    NGX_HTTP_REPLICAS_ERR_ORIGIN_WRITE,
+    NGX_HTTP_REPLICAS_ERR_CREDENTIAL_MISSING,
+    NGX_HTTP_REPLICAS_ERR_KEY_UNKNOWN,
+    NGX_HTTP_REPLICAS_ERR_NOT_YOUR_WORKSPACE,
+    NGX_HTTP_REPLICAS_ERR_KEY_FORBIDDEN,
+    NGX_HTTP_REPLICAS_ERR_CREDENTIAL_UNAVAILABLE,
+    NGX_HTTP_REPLICAS_ERR_TICKET_UNAVAILABLE,
+    NGX_HTTP_REPLICAS_ERR_TICKET_INVALID,
+    NGX_HTTP_REPLICAS_ERR_RATE_LIMITED,
+    NGX_HTTP_REPLICAS_ERR_UPSTREAM,
+    NGX_HTTP_REPLICAS_ERR_PORT_TIMEOUT,
+    NGX_HTTP_REPLICAS_ERR_PORT_NOT_OPEN,
+    NGX_HTTP_REPLICAS_ERR_NONE            /* not an error: the count */
+} ngx_http_replicas_err_e;
+
+#define NGX_HTTP_REPLICAS_AS_JSON      0x100
+#define NGX_HTTP_REPLICAS_RETRY_ARG    ((time_t) -1)
+#define NGX_HTTP_REPLICAS_MESSAGE_MAX  (384 + RP_WS_ID_MAX)
+
+ngx_int_t ngx_http_replicas_fail(ngx_http_request_t *r, ngx_uint_t err, ...);
+ngx_int_t ngx_http_replicas_error(ngx_http_request_t *r, ngx_uint_t err,
+    ...);
 
 /* response */
 ngx_int_t ngx_http_replicas_send_json(ngx_http_request_t *r,

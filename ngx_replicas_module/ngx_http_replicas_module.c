@@ -768,7 +768,7 @@ ngx_http_replicas_read_file(ngx_conf_t *cf, ngx_str_t *name, size_t max,
 
 
 /*
- * replicas_scripts /path/lua: api.lua and session.lua are read once
+ * replicas_scripts /path/lua: api.lua, session.lua and wake.lua are read once
  * here, at configuration time, and sent with each EVAL (Redis caches the
  * compiled script).
  */
@@ -808,8 +808,18 @@ ngx_http_replicas_scripts(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     p = ngx_sprintf(name.data, "%V/session.lua%Z", &value[1]);
     name.len = p - 1 - name.data;
 
-    return ngx_http_replicas_read_file(cf, &name, 1024 * 1024,
-                                       &rmcf->session_script);
+    if (ngx_http_replicas_read_file(cf, &name, 1024 * 1024,
+                                    &rmcf->session_script)
+        != NGX_CONF_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    p = ngx_sprintf(name.data, "%V/wake.lua%Z", &value[1]);
+    name.len = p - 1 - name.data;
+
+    return ngx_http_replicas_read_file(cf, &name, 64 * 1024,
+                                       &rmcf->wake_script);
 }
 
 

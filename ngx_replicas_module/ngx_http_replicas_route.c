@@ -62,17 +62,6 @@ ngx_http_replicas_get_ctx(ngx_http_request_t *r)
 }
 
 
-static ngx_int_t
-ngx_http_replicas_fail(ngx_http_request_t *r, ngx_uint_t status,
-    const char *code, ngx_str_t *msg, time_t retry_after)
-{
-    ngx_http_finalize_request(r,
-        ngx_http_replicas_send_error(r, status, code, msg, retry_after));
-
-    return NGX_DONE;
-}
-
-
 void
 ngx_http_replicas_resume(ngx_http_request_t *r)
 {
@@ -426,7 +415,6 @@ ngx_int_t
 ngx_http_replicas_access_handler(ngx_http_request_t *r)
 {
     ngx_int_t                      rc;
-    ngx_str_t                      msg;
     rp_host_kind_e                 kind;
     rp_preview_host_t              host;
     ngx_http_replicas_ctx_t       *ctx;
@@ -463,11 +451,7 @@ ngx_http_replicas_access_handler(ngx_http_request_t *r)
     }
 
     if (kind == RP_HOST_MALFORMED) {
-        ngx_str_set(&msg, "This is not a valid preview address. Preview "
-                    "addresses look like <port>-<workspace>.<domain>, with "
-                    "a port from 1 to 65535.");
-        return ngx_http_replicas_fail(r, NGX_HTTP_BAD_REQUEST, "bad_host",
-                                      &msg, 0);
+        return ngx_http_replicas_fail(r, NGX_HTTP_REPLICAS_ERR_BAD_HOST);
     }
 
     ctx = ngx_http_replicas_get_ctx(r);
@@ -485,8 +469,6 @@ static ngx_int_t
 ngx_http_replicas_run(ngx_http_request_t *r, ngx_http_replicas_ctx_t *ctx)
 {
     ngx_int_t  rc;
-    ngx_str_t  msg;
-    u_char     buf[64 + RP_WS_ID_MAX];
 
     if (ctx->upstream.len) {
         return NGX_DECLINED;                /* decided before, e.g. re-run */
@@ -505,21 +487,17 @@ ngx_http_replicas_run(ngx_http_request_t *r, ngx_http_replicas_ctx_t *ctx)
 
     if (ctx->route_rc != NGX_OK) {
         ngx_http_replicas_wake_done(ctx);
-        ngx_str_set(&msg, "The gateway cannot read workspace state right "
-                    "now. Retry in a moment.");
-        return ngx_http_replicas_fail(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                      "state_unavailable", &msg, 1);
+        return ngx_http_replicas_fail(r,
+                                      NGX_HTTP_REPLICAS_ERR_STATE_UNAVAILABLE);
     }
 
     if (ctx->route.state == RP_STATE_NONE
         || ctx->route.state == RP_STATE_DELETED)
     {
         ngx_http_replicas_wake_done(ctx);
-        msg.data = buf;
-        msg.len = ngx_sprintf(buf, "workspace not found: %s",
-                              ctx->host.id) - buf;
-        return ngx_http_replicas_fail(r, NGX_HTTP_NOT_FOUND,
-                                      "workspace_not_found", &msg, 0);
+        return ngx_http_replicas_fail(r,
+                                      NGX_HTTP_REPLICAS_ERR_WORKSPACE_NOT_FOUND,
+                                      ctx->host.id);
     }
 
     if (ctx->step == RP_STEP_ROUTE) {
@@ -543,16 +521,7 @@ ngx_http_replicas_run(ngx_http_request_t *r, ngx_http_replicas_ctx_t *ctx)
 static ngx_int_t
 ngx_http_replicas_decide(ngx_http_request_t *r, ngx_http_replicas_ctx_t *ctx)
 {
-    u_char     *p;
     ngx_int_t   rc;
-    ngx_str_t   msg;
-
-    if (ctx->route.state != RP_STATE_AWAKE) {
-        msg.data = ngx_pnalloc(r->pool, 256 + ctx->host.id_len);
-        if (msg.data == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-    }
 
     if (ctx->route.state == RP_STATE_BOOTING
         || ctx->route.state == RP_STATE_PROVISIONING
@@ -593,20 +562,16 @@ ngx_http_replicas_decide(ngx_http_request_t *r, ngx_http_replicas_ctx_t *ctx)
         return NGX_DECLINED;
 
     case RP_STATE_FAILED:
-        p = ngx_sprintf(msg.data, "Workspace %s has failed.", ctx->host.id);
-        msg.len = p - msg.data;
-        return ngx_http_replicas_fail(r, NGX_HTTP_BAD_GATEWAY,
-                                      "workspace_failed", &msg, 0);
+        return ngx_http_replicas_fail(r, NGX_HTTP_REPLICAS_ERR_WORKSPACE_FAILED,
+                                      ctx->host.id);
 
     default:
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "replicas: workspace \"%s\" has an invalid state or "
                       "address in redis", ctx->host.id);
-        p = ngx_sprintf(msg.data, "Workspace %s has an invalid record.",
-                        ctx->host.id);
-        msg.len = p - msg.data;
-        return ngx_http_replicas_fail(r, NGX_HTTP_BAD_GATEWAY,
-                                      "workspace_invalid", &msg, 0);
+        return ngx_http_replicas_fail(r,
+                                      NGX_HTTP_REPLICAS_ERR_WORKSPACE_INVALID,
+                                      ctx->host.id);
     }
 }
 

@@ -21,50 +21,6 @@
 #define NGX_HTTP_REPLICAS_WAKE_STALE   600     /* seconds in provisioning */
 
 
-/* ARGV: id, now, stale seconds.  The limit: the organisation's
- * max_awake, else the deployment's (replicas:settings awake_limit), else 10;
- * and the owner's user_awake_max within it (as lua/api.lua's awake_room) */
-static ngx_str_t  ngx_http_replicas_wake_lua = ngx_string(
-    "local key = 'replicas:ws:' .. ARGV[1]\n"
-    "local w = redis.call('HMGET', key, 'state', 'state_at', 'org', 'user')\n"
-    "local state, at, org, user = w[1], tonumber(w[2]) or 0, w[3], w[4]\n"
-    "local now = tonumber(ARGV[2])\n"
-    "if not state then return {'none', ''} end\n"
-    "local stale = state == 'provisioning' and now - at > tonumber(ARGV[3])\n"
-    "if state ~= 'sleeping' and not stale then return {state, ''} end\n"
-    "if org then\n"
-    "  local set = 'replicas:org-awake:' .. org\n"
-    "  local limit = tonumber(redis.call('HGET', 'replicas:org:' .. org,\n"
-    "                                    'max_awake') or '')\n"
-    "    or tonumber(redis.call('HGET', 'replicas:settings', 'awake_limit')\n"
-    "                or '') or 10\n"
-    "  if redis.call('SISMEMBER', set, ARGV[1]) == 0\n"
-    "     and redis.call('SCARD', set) >= limit then\n"
-    "    return {'limit', tostring(limit)}\n"
-    "  end\n"
-    "  local ul = tonumber(redis.call('HGET', 'replicas:org:' .. org,\n"
-    "                                 'user_awake_max') or '')\n"
-    "    or tonumber(redis.call('HGET', 'replicas:settings', 'user_awake_max')\n"
-    "                or '') or limit\n"
-    "  if user and ul < limit and redis.call('SISMEMBER', set, ARGV[1]) == 0 then\n"
-    "    local n = 0\n"
-    "    for _, id in ipairs(redis.call('SMEMBERS', set)) do\n"
-    "      if redis.call('HGET', 'replicas:ws:' .. id, 'user') == user then\n"
-    "        n = n + 1\n"
-    "      end\n"
-    "    end\n"
-    "    if n >= ul then return {'user_limit', tostring(ul)} end\n"
-    "  end\n"
-    "  redis.call('SADD', set, ARGV[1])\n"
-    "end\n"
-    "redis.call('HSET', key, 'state', 'provisioning', 'state_at', ARGV[2])\n"
-    "redis.call('ZADD', 'replicas:activity', ARGV[2], ARGV[1])\n"
-    "redis.call('XADD', 'replicas:jobs', 'MAXLEN', '~', '100000', '*',\n"
-    "           'type', 'wake', 'workspace', ARGV[1], 'at', ARGV[2])\n"
-    "redis.call('PUBLISH', 'replicas:ws-changed', ARGV[1])\n"
-    "return {'waking', ''}\n");
-
-
 /* a held request, in this worker's list */
 typedef struct {
     ngx_queue_t                 queue;
@@ -215,31 +171,82 @@ ngx_http_replicas_wake_reply(ngx_http_request_t *r, void *reply)
 }
 
 
-static ngx_int_t
-ngx_http_replicas_wake_ask(ngx_http_request_t *r, ngx_http_replicas_ctx_t *ctx)
-{
-    ngx_int_t                      rc;
-    ngx_str_t                      args[3];
-    u_char                        *p;
+/*
+ * lua/wake.lua, its key names built here from common/rp_keys.h: the
+ * organisation's come from the route (a workspace never changes
+ * organisation).
+ */
 
-    p = ngx_pnalloc(r->pool, 2 * NGX_INT_T_LEN);
+ngx_int_t
+ngx_http_replicas_wake_script(ngx_http_request_t *r,
+    ngx_http_replicas_ctx_t *ctx, ngx_http_replicas_eval_pt handler)
+{
+    u_char                         *p;
+    ngx_str_t                       a[11];
+    ngx_uint_t                      i;
+    ngx_http_replicas_main_conf_t  *rmcf;
+
+    rmcf = ngx_http_get_module_main_conf(r, ngx_http_replicas_module);
+
+    p = ngx_pnalloc(r->pool, 3 * (sizeof(RP_KEY_ORG_AWAKE_PREFIX) - 1)
+                             + ctx->host.id_len + 2 * ctx->route.org_len
+                             + 2 * NGX_INT_T_LEN);
     if (p == NULL) {
         return NGX_ERROR;
     }
 
-    args[0].data = (u_char *) ctx->host.id;
-    args[0].len = ctx->host.id_len;
+    i = 0;
 
-    args[1].data = p;
+    a[i].data = p;
+    p = ngx_sprintf(p, RP_KEY_WORKSPACE_PREFIX "%s", ctx->host.id);
+    a[i].len = p - a[i].data;
+    i++;
+
+    a[i].data = p;
+    p = ngx_sprintf(p, RP_KEY_ORG_AWAKE_PREFIX "%*s", ctx->route.org_len,
+                    ctx->route.org);
+    a[i].len = p - a[i].data;
+    i++;
+
+    a[i].data = p;
+    p = ngx_sprintf(p, RP_KEY_ORG_PREFIX "%*s", ctx->route.org_len,
+                    ctx->route.org);
+    a[i].len = p - a[i].data;
+    i++;
+
+    ngx_str_set(&a[i], RP_KEY_SETTINGS); i++;
+    ngx_str_set(&a[i], RP_KEY_ACTIVITY); i++;
+    ngx_str_set(&a[i], RP_KEY_JOBS); i++;
+
+    /* ARGV */
+    a[i].data = (u_char *) ctx->host.id;
+    a[i].len = ctx->host.id_len;
+    i++;
+
+    a[i].data = p;
     p = ngx_sprintf(p, "%T", ngx_time());
-    args[1].len = p - args[1].data;
+    a[i].len = p - a[i].data;
+    i++;
 
-    args[2].data = p;
+    a[i].data = p;
     p = ngx_sprintf(p, "%d", NGX_HTTP_REPLICAS_WAKE_STALE);
-    args[2].len = p - args[2].data;
+    a[i].len = p - a[i].data;
+    i++;
 
-    rc = ngx_http_replicas_eval(r, &ngx_http_replicas_wake_lua, 3, args,
-                                ngx_http_replicas_wake_reply);
+    ngx_str_set(&a[i], RP_KEY_WORKSPACE_PREFIX); i++;
+    ngx_str_set(&a[i], RP_CHANNEL_WS_CHANGED); i++;
+
+    return ngx_http_replicas_eval_keys(r, &rmcf->wake_script, 6, i, a,
+                                       handler);
+}
+
+
+static ngx_int_t
+ngx_http_replicas_wake_ask(ngx_http_request_t *r, ngx_http_replicas_ctx_t *ctx)
+{
+    ngx_int_t  rc;
+
+    rc = ngx_http_replicas_wake_script(r, ctx, ngx_http_replicas_wake_reply);
     if (rc != NGX_OK) {
         return rc;
     }
