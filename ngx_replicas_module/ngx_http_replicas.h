@@ -101,24 +101,61 @@ typedef enum {
 } ngx_http_replicas_lookup_e;
 
 
-enum {
+/*
+ * Where a preview request is on the request path (ngx_http_replicas_route.c
+ * drives it, one step at a time, in one switch):
+ *
+ *   HOST -> ROUTE -> CREDENTIALS (-> TICKET) -> DECIDE -> PROXY
+ *                                                 |
+ *                                                 +-> WAKE -> HELD -> ROUTE
+ */
+typedef enum {
+    NGX_HTTP_REPLICAS_STEP_HOST = 0,      /* parse the Host header */
+    NGX_HTTP_REPLICAS_STEP_ROUTE,         /* the workspace's record */
+    NGX_HTTP_REPLICAS_STEP_CREDENTIALS,   /* who may open it (auth.c) */
+    NGX_HTTP_REPLICAS_STEP_TICKET,        /* a sign-in ticket, used once */
+    NGX_HTTP_REPLICAS_STEP_DECIDE,        /* on the workspace's state */
+    NGX_HTTP_REPLICAS_STEP_WAKE,          /* ask lua/wake.lua, once */
+    NGX_HTTP_REPLICAS_STEP_HELD,          /* wait for the change (wake.c) */
+    NGX_HTTP_REPLICAS_STEP_PROXY          /* $replicas_upstream is set */
+} ngx_http_replicas_step_e;
+
+
+/*
+ * What a request waits for, the one thing that says so.  A change of the
+ * workspace published while a look-up is in flight (STALE) is not lost:
+ * the look-up may have read the state before it, so a held request looks
+ * again when it lands (CHANGED).
+ */
+typedef enum {
+    NGX_HTTP_REPLICAS_WAIT_NONE = 0,      /* running */
+    NGX_HTTP_REPLICAS_WAIT_REDIS,         /* a look-up or a script call */
+    NGX_HTTP_REPLICAS_WAIT_STALE,         /* the same, and a change came */
+    NGX_HTTP_REPLICAS_WAIT_HELD,          /* held until the next change */
+    NGX_HTTP_REPLICAS_WAIT_CHANGED        /* running, a change came */
+} ngx_http_replicas_wait_e;
+
+
+typedef enum {
     NGX_HTTP_REPLICAS_WAKE_NONE = 0,
-    NGX_HTTP_REPLICAS_WAKE_ASKING,        /* the wake script is running */
-    NGX_HTTP_REPLICAS_WAKE_ASKED,         /* its answer is in ctx */
-    NGX_HTTP_REPLICAS_WAKE_TRIGGERED      /* acted on: now wait */
-};
+    NGX_HTTP_REPLICAS_WAKE_ASKED,         /* its answer is (or will be) in
+                                             ctx->wake_status */
+    NGX_HTTP_REPLICAS_WAKE_DONE           /* acted on: never asked again */
+} ngx_http_replicas_wake_e;
 
 
 /* per request, for preview hosts (route, auth) and the API alike */
 typedef struct {
     rp_preview_host_t           host;         /* id_len 0: not a preview */
-    ngx_uint_t                  step;
-    ngx_uint_t                  pending;      /* a lookup is in flight */
-    ngx_event_t                 deadline;
-    void                       *waiter;
+    ngx_http_replicas_step_e    step;
+    ngx_http_replicas_wait_e    wait;
+    ngx_event_t                 deadline;     /* of a look-up */
+    void                       *waiter;       /* the look-up in flight */
 
+    /* what the look-ups found (*_known: looked up; rc NGX_OK or
+     * NGX_ERROR for no answer) */
     ngx_uint_t                  route_known;
-    ngx_int_t                   route_rc;     /* NGX_OK or NGX_ERROR */
+    ngx_int_t                   route_rc;
     ngx_http_replicas_route_t   route;
 
     ngx_uint_t                  cred_known;
@@ -129,13 +166,10 @@ typedef struct {
     ngx_int_t                   ticket_rc;
     ngx_str_t                   ticket;       /* the GETDEL value */
 
-    ngx_uint_t                  route_fresh;  /* next route look-up skips
-                                                 the cache */
-    ngx_uint_t                  wake;         /* NGX_HTTP_REPLICAS_WAKE_* */
+    ngx_http_replicas_wake_e    wake;
     ngx_str_t                   wake_status;  /* the wake script's answer */
     ngx_str_t                   wake_arg;
     void                       *held;         /* ngx_http_replicas_wake.c */
-    ngx_uint_t                  renotify;     /* a change came mid-look-up */
 
     void                       *auth;         /* ngx_http_replicas_auth.c */
     void                       *api;          /* ngx_http_replicas_api.c */
@@ -186,21 +220,26 @@ typedef void (*ngx_http_replicas_eval_pt)(ngx_http_request_t *r,
     void *script_reply);
 
 
-/* route */
+/* route: the access-phase state machine */
 ngx_int_t ngx_http_replicas_access_handler(ngx_http_request_t *r);
-ngx_int_t ngx_http_replicas_add_variables(ngx_conf_t *cf);
 ngx_http_replicas_ctx_t *ngx_http_replicas_get_ctx(ngx_http_request_t *r);
-void ngx_http_replicas_actor_key(ngx_http_request_t *r,
-    ngx_http_replicas_ctx_t *ctx, u_char *key, size_t len);
-ngx_int_t ngx_http_replicas_actor_variable(ngx_http_request_t *r,
-    ngx_http_variable_value_t *v, uintptr_t data);
 /* re-runs the phases of a request that waited in the access phase */
 void ngx_http_replicas_resume(ngx_http_request_t *r);
+
+
+/* variables: $replicas_upstream, _workspace, _port, _state, _cookie,
+ * _actor */
+ngx_int_t ngx_http_replicas_add_variables(ngx_conf_t *cf);
+void ngx_http_replicas_actor_key(ngx_http_request_t *r,
+    ngx_http_replicas_ctx_t *ctx, u_char *key, size_t len);
+
+
 /*
- * Starts a lookup whose result lands in ctx (route, cred or ticket) and
- * marks it known.  NGX_OK: known already (a cache hit, or no Redis link:
- * then its rc is NGX_ERROR); NGX_AGAIN: the request waits and the phases
- * re-run when it is known; NGX_ERROR: out of memory.
+ * lookup: starts a lookup whose result lands in ctx (route, cred or
+ * ticket) and marks it known; a held request's route is read past the
+ * cache.  NGX_OK: known already (a cache hit, or no Redis link: then its
+ * rc is NGX_ERROR); NGX_AGAIN: the request waits (WAIT_REDIS) and the
+ * phases re-run when it is known; NGX_ERROR: out of memory.
  */
 ngx_int_t ngx_http_replicas_lookup(ngx_http_request_t *r,
     ngx_http_replicas_ctx_t *ctx, ngx_uint_t kind, const char *cache_key,
@@ -212,31 +251,58 @@ void ngx_http_replicas_activity_touch(const char *id, size_t len);
 void ngx_http_replicas_activity_init_worker(ngx_cycle_t *cycle);
 
 
-/* meter: preview requests with an API key, counted in batches; NGX_OK,
- * or NGX_DONE when the key is over its rate limit (429 sent) */
-ngx_int_t ngx_http_replicas_meter_key(ngx_http_request_t *r,
-    ngx_http_replicas_ctx_t *ctx, const char *hash);
+/* meter: a preview request with a valid API key (its hash), counted in
+ * batches against the API's rate limit */
+void ngx_http_replicas_meter_key(ngx_http_request_t *r, const char *hash);
 void ngx_http_replicas_meter_init_worker(ngx_cycle_t *cycle);
 
 
-/* wake: see ngx_http_replicas_wake.c */
-ngx_int_t ngx_http_replicas_wake(ngx_http_request_t *r,
+/*
+ * wake: holds, releases and notifies.  ngx_http_replicas_held() is the
+ * HELD step: the first time it holds r (until its workspace's change is
+ * published, or replicas_wake_hold ends it with 504) and says look once
+ * more (NGX_DECLINED); then NGX_DECLINED after each change, NGX_AGAIN to
+ * wait on; NGX_ERROR.
+ */
+ngx_int_t ngx_http_replicas_held(ngx_http_request_t *r,
     ngx_http_replicas_ctx_t *ctx);
-void ngx_http_replicas_wake_done(ngx_http_replicas_ctx_t *ctx);
-/* sends lua/wake.lua for ctx's workspace: NGX_OK (the handler will be
- * called), NGX_DECLINED (no Redis link), NGX_ERROR */
-ngx_int_t ngx_http_replicas_wake_script(ngx_http_request_t *r,
-    ngx_http_replicas_ctx_t *ctx, ngx_http_replicas_eval_pt handler);
-/* holds r until its workspace's change is published (or wake_hold ends
- * it with 503); NGX_DECLINED: look once more now, NGX_AGAIN, NGX_ERROR */
-ngx_int_t ngx_http_replicas_wake_hold(ngx_http_request_t *r,
-    ngx_http_replicas_ctx_t *ctx);
+void ngx_http_replicas_release(ngx_http_replicas_ctx_t *ctx);
 void ngx_http_replicas_wake_notify(const char *id, size_t len);
+/* a look-up or script call landed: the wait is over (a change that came
+ * meanwhile is remembered) */
+void ngx_http_replicas_wait_over(ngx_http_replicas_ctx_t *ctx);
+ngx_uint_t ngx_http_replicas_waiting(ngx_http_replicas_ctx_t *ctx);
 
 
-/* auth: NGX_OK to go on, NGX_AGAIN waiting, NGX_DONE answered, or a status */
+/*
+ * auth: who may open a preview, decided without I/O from what the request
+ * carries and what the look-ups found.  DENY is an error (a row of the
+ * errors table, NGX_HTTP_REPLICAS_ERR_NONE for a redirect) or a redirect.
+ */
+typedef enum {
+    NGX_HTTP_REPLICAS_AUTH_ALLOW = 0,
+    NGX_HTTP_REPLICAS_AUTH_NEED_KEY,      /* look up the credential's
+                                             record (an API key, or the
+                                             session or share a cookie or
+                                             link names), decide again */
+    NGX_HTTP_REPLICAS_AUTH_NEED_TICKET,   /* look up the ticket, decide
+                                             again */
+    NGX_HTTP_REPLICAS_AUTH_DENY
+} ngx_http_replicas_auth_e;
+
+typedef struct {
+    ngx_uint_t                  lookup;       /* NEED_*: the lookup kind */
+    ngx_str_t                   cache_key;    /* NEED_*: what to look up */
+    ngx_uint_t                  error;        /* DENY */
+    time_t                      retry_after;  /* DENY: rate_limited */
+    ngx_str_t                   location;     /* DENY, no error: 302 */
+    ngx_str_t                   cookie;       /* with it, if any */
+    const char                 *meter;        /* ALLOW: a key's hash */
+} ngx_http_replicas_verdict_t;
+
+/* an ngx_http_replicas_auth_e, or NGX_ERROR */
 ngx_int_t ngx_http_replicas_auth(ngx_http_request_t *r,
-    ngx_http_replicas_ctx_t *ctx);
+    ngx_http_replicas_ctx_t *ctx, ngx_http_replicas_verdict_t *v);
 ngx_int_t ngx_http_replicas_cookie_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 /* signs fields joined by '|' with the newest key into a pool string */

@@ -58,7 +58,6 @@ static const char  *rp_api_op_names[] = {
 
 typedef struct {
     ngx_uint_t                     op;
-    ngx_uint_t                     pending;     /* events: EVAL in flight */
     ngx_uint_t                     answered;    /* events: outcome known */
     ngx_uint_t                     status;      /* events: error to send */
     ngx_uint_t                     waking;      /* events: hold, ask again */
@@ -1582,8 +1581,7 @@ ngx_http_replicas_api_events_reply(ngx_http_request_t *r, void *reply)
 
     rctx = ngx_http_get_module_ctx(r, ngx_http_replicas_module);
     ctx = rctx->api;
-    ctx->pending = 0;
-    rctx->pending = 0;
+    ngx_http_replicas_wait_over(rctx);
     ctx->answered = 1;
     ctx->waking = 0;
     ctx->status = NGX_HTTP_SERVICE_UNAVAILABLE;
@@ -1664,35 +1662,27 @@ ngx_http_replicas_api_events_held(ngx_http_request_t *r,
 {
     ngx_int_t  rc;
 
-    if (rctx->held && !rctx->route_fresh && !rctx->renotify) {
-        /* held, and nothing published since the last answer: wait on */
-        rctx->pending = 1;
-        return NGX_AGAIN;
+    rc = ngx_http_replicas_held(r, rctx);
+
+    if (rc == NGX_AGAIN) {
+        return NGX_AGAIN;   /* held, nothing published since: wait on */
     }
 
-    if (rctx->held == NULL) {
-        rc = ngx_http_replicas_wake_hold(r, rctx);
-
-        if (rc == NGX_ERROR) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
+    if (rc != NGX_DECLINED) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
-
-    rctx->route_fresh = 0;
-    rctx->renotify = 0;
 
     rc = ngx_http_replicas_api_call_with(r, ctx,
                                          ngx_http_replicas_api_events_reply);
 
     if (rc != NGX_OK) {
-        ngx_http_replicas_wake_done(rctx);
+        ngx_http_replicas_release(rctx);
         return NGX_HTTP_SERVICE_UNAVAILABLE;
     }
 
-    /* in flight: a change published meanwhile marks renotify (see
+    /* in flight: a change published meanwhile is remembered (see
      * ngx_http_replicas_wake_notify), so it is not missed */
-    ctx->pending = 1;
-    rctx->pending = 2;
+    rctx->wait = NGX_HTTP_REPLICAS_WAIT_REDIS;
 
     return NGX_AGAIN;
 }
@@ -1714,12 +1704,12 @@ ngx_http_replicas_api_events_access(ngx_http_request_t *r)
     ctx = rctx->api;
 
     if (ctx) {
-        if (ctx->pending) {
+        if (ngx_http_replicas_waiting(rctx)) {
             return NGX_AGAIN;
         }
 
         if (rctx->upstream.len) {
-            ngx_http_replicas_wake_done(rctx);
+            ngx_http_replicas_release(rctx);
             return NGX_OK;
         }
 
@@ -1727,7 +1717,7 @@ ngx_http_replicas_api_events_access(ngx_http_request_t *r)
             return ngx_http_replicas_api_events_held(r, rctx, ctx);
         }
 
-        ngx_http_replicas_wake_done(rctx);
+        ngx_http_replicas_release(rctx);
         ngx_http_finalize_request(r,
             ngx_http_replicas_send_json(r, ctx->status, &ctx->body,
                                         ctx->retry_after));
@@ -1782,7 +1772,7 @@ ngx_http_replicas_api_events_access(ngx_http_request_t *r)
                                          ngx_http_replicas_api_events_reply);
 
     if (rc == NGX_OK) {
-        ctx->pending = 1;
+        rctx->wait = NGX_HTTP_REPLICAS_WAIT_REDIS;
         r->read_event_handler = ngx_http_test_reading;
         r->write_event_handler = ngx_http_request_empty_handler;
         return NGX_AGAIN;
