@@ -3,12 +3,16 @@
  * hosts to workspaces whose state lives in Redis.  Shared declarations of
  * the module's files:
  *
- *   ngx_http_replicas_module.c    directives, configuration, variables
- *   ngx_http_replicas_route.c     the access-phase state machine
+ *   ngx_http_replicas_module.c    directives, configuration, hooks
+ *   ngx_http_replicas_route.c     the request path: the access-phase
+ *                                 state machine
+ *   ngx_http_replicas_lookup.c    routes, credentials and tickets: the
+ *                                 cache, else Redis
+ *   ngx_http_replicas_variables.c $replicas_upstream and the others
  *   ngx_http_replicas_redis.c     per-worker async Redis links
  *   ngx_http_replicas_cache.c     shared-memory route cache
  *   ngx_http_replicas_auth.c      who may open a preview (cookies, keys,
- *                                 tickets, share links)
+ *                                 tickets, share links): a decision
  *   ngx_http_replicas_session.c   login, logout and tickets on the main
  *                                 domain
  *   ngx_http_replicas_api.c       the HTTP API v1
@@ -16,12 +20,12 @@
  *                                 sealing their values
  *   ngx_http_replicas_eval.c      one script call to Redis per request
  *   ngx_http_replicas_request.c   reading requests: headers, cookies, body
- *   ngx_http_replicas_wake.c      wake-on-request: wake once, hold, release
+ *   ngx_http_replicas_wake.c      held requests: hold, release, notify
  *   ngx_http_replicas_activity.c  which workspaces had traffic (auto-sleep)
  *   ngx_http_replicas_meter.c     preview requests with a key, counted
  *                                 against the API's rate limit
- *   ngx_http_replicas_response.c  answers: errors (HTML or JSON), JSON,
- *                                 redirects
+ *   ngx_http_replicas_response.c  answers: the errors' table (HTML or
+ *                                 JSON), JSON, redirects
  *   ngx_http_replicas_balancer.c  the upstream balancer: connections to
  *                                 workspaces kept alive, per workspace
  */
@@ -108,9 +112,15 @@ typedef enum {
  *   HOST -> ROUTE -> CREDENTIALS (-> TICKET) -> DECIDE -> PROXY
  *                                                 |
  *                                                 +-> WAKE -> HELD -> ROUTE
+ *
+ * and for the API's events streams (replicas_api_events):
+ *
+ *   API -> PROXY, or API -> HELD -> API
  */
 typedef enum {
     NGX_HTTP_REPLICAS_STEP_HOST = 0,      /* parse the Host header */
+    NGX_HTTP_REPLICAS_STEP_API,           /* an events stream: the API's
+                                             script decides (api.c) */
     NGX_HTTP_REPLICAS_STEP_ROUTE,         /* the workspace's record */
     NGX_HTTP_REPLICAS_STEP_CREDENTIALS,   /* who may open it (auth.c) */
     NGX_HTTP_REPLICAS_STEP_TICKET,        /* a sign-in ticket, used once */
@@ -444,8 +454,10 @@ void ngx_http_replicas_env_wipe_body(ngx_http_request_t *r, ngx_str_t *body);
 
 /* api */
 ngx_int_t ngx_http_replicas_api_handler(ngx_http_request_t *r);
-/* access phase of a replicas_api_events location: NGX_OK to proxy */
-ngx_int_t ngx_http_replicas_api_events_access(ngx_http_request_t *r);
+/* the request path's API step, for a replicas_api_events location:
+ * NGX_OK to proxy, NGX_AGAIN, NGX_BUSY (waking: hold), NGX_DONE, a status */
+ngx_int_t ngx_http_replicas_api_events(ngx_http_request_t *r,
+    ngx_http_replicas_ctx_t *ctx);
 
 
 /*

@@ -4,6 +4,8 @@
  * (ctx->step; the diagram is in ngx_http_replicas.h and the README):
  *
  *   HOST         parse "<port>-<workspace>.<domain>"          -> ROUTE
+ *   API          an events stream (replicas_api_events): the API's script
+ *                authenticates, finds the engine and wakes    -> PROXY, HELD
  *   ROUTE        the workspace's record (cache, else Redis)   -> CREDENTIALS
  *   CREDENTIALS  who may open it (ngx_http_replicas_auth.c, a decision
  *                without I/O): allow, look a credential up and decide
@@ -14,7 +16,7 @@
  *   WAKE         lua/wake.lua, once; a page that reloads for browsers,
  *                programs                                      -> HELD
  *   HELD         wait for the workspace's change (ngx_http_replicas_wake.c),
- *                then                                          -> ROUTE
+ *                then                                          -> ROUTE (API)
  *   PROXY        $replicas_upstream set: the phases go on to proxy_pass
  *
  * A step that waits for Redis returns NGX_AGAIN with ctx->wait set; the
@@ -75,12 +77,7 @@ ngx_http_replicas_access_handler(ngx_http_request_t *r)
 
     rlcf = ngx_http_get_module_loc_conf(r, ngx_http_replicas_module);
 
-    if (rlcf->api_events) {
-        rc = ngx_http_replicas_api_events_access(r);
-        return rc == NGX_OK ? NGX_DECLINED : rc;
-    }
-
-    if (!rlcf->route) {
+    if (!rlcf->route && !rlcf->api_events) {
         return NGX_DECLINED;
     }
 
@@ -91,6 +88,10 @@ ngx_http_replicas_access_handler(ngx_http_request_t *r)
         if (ctx == NULL) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
+
+        /* the API's events streams enter at the API step */
+        ctx->step = rlcf->api_events ? NGX_HTTP_REPLICAS_STEP_API
+                                     : NGX_HTTP_REPLICAS_STEP_HOST;
 
     } else if (ngx_http_replicas_waiting(ctx)) {
         return NGX_AGAIN;           /* a spurious wake-up while waiting */
@@ -321,6 +322,21 @@ ngx_http_replicas_run(ngx_http_request_t *r, ngx_http_replicas_ctx_t *ctx)
             ctx->step = NGX_HTTP_REPLICAS_STEP_ROUTE;
             break;
 
+        case NGX_HTTP_REPLICAS_STEP_API:
+            rc = ngx_http_replicas_api_events(r, ctx);
+
+            if (rc == NGX_BUSY) {
+                ctx->step = NGX_HTTP_REPLICAS_STEP_HELD;
+                break;
+            }
+
+            if (rc != NGX_OK) {
+                return rc;
+            }
+
+            ctx->step = NGX_HTTP_REPLICAS_STEP_PROXY;
+            break;
+
         case NGX_HTTP_REPLICAS_STEP_ROUTE:
             if (!ctx->route_known) {
                 rc = ngx_http_replicas_lookup(r, ctx,
@@ -485,9 +501,11 @@ ngx_http_replicas_run(ngx_http_request_t *r, ngx_http_replicas_ctx_t *ctx)
                 return NGX_HTTP_INTERNAL_SERVER_ERROR;
             }
 
-            /* look again, past the cache */
+            /* look again, past the cache (an events stream: ask the
+             * API's script again) */
             ctx->route_known = 0;
-            ctx->step = NGX_HTTP_REPLICAS_STEP_ROUTE;
+            ctx->step = rlcf->api_events ? NGX_HTTP_REPLICAS_STEP_API
+                                         : NGX_HTTP_REPLICAS_STEP_ROUTE;
             break;
 
         default: /* NGX_HTTP_REPLICAS_STEP_PROXY */
