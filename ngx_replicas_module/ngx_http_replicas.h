@@ -195,9 +195,11 @@ typedef struct {
     ngx_msec_t                  redis_timeout;
     ngx_shm_zone_t             *cache_zone;
     ngx_msec_t                  cache_ttl;
-    ngx_str_t                   api_script;      /* lua/api.lua */
+    ngx_str_t                   api_script;      /* lua/wake.lua and
+                                                    lua/api.lua */
     ngx_str_t                   session_script;  /* lua/session.lua */
-    ngx_str_t                   wake_script;     /* lua/wake.lua */
+    ngx_str_t                   wake_script;     /* lua/wake.lua and its
+                                                    request's call */
     ngx_uint_t                  nkeys;           /* signing keys, newest */
     rp_sign_key_t               keys[NGX_HTTP_REPLICAS_KEYS_MAX]; /* first */
     time_t                      session_ttl;

@@ -28,9 +28,6 @@
 #include "ngx_http_replicas.h"
 
 
-#define NGX_HTTP_REPLICAS_WAKE_STALE   600     /* seconds in provisioning */
-
-
 static ngx_int_t ngx_http_replicas_run(ngx_http_request_t *r,
     ngx_http_replicas_ctx_t *ctx);
 
@@ -120,9 +117,9 @@ ngx_http_replicas_wait(ngx_http_request_t *r, ngx_http_replicas_ctx_t *ctx)
 
 
 /*
- * lua/wake.lua, its key names built here from common/rp_keys.h: the
- * organisation's come from the route (a workspace never changes
- * organisation).
+ * A preview's wake (lua/wake.lua's replicas_wake_request), its key names
+ * built here from common/rp_keys.h: the organisation's come from the
+ * route (a workspace never changes organisation).
  */
 
 static ngx_int_t
@@ -130,7 +127,7 @@ ngx_http_replicas_wake_script(ngx_http_request_t *r,
     ngx_http_replicas_ctx_t *ctx, ngx_http_replicas_eval_pt handler)
 {
     u_char                         *p;
-    ngx_str_t                       a[11];
+    ngx_str_t                       a[10];
     ngx_uint_t                      i;
     ngx_http_replicas_main_conf_t  *rmcf;
 
@@ -138,7 +135,7 @@ ngx_http_replicas_wake_script(ngx_http_request_t *r,
 
     p = ngx_pnalloc(r->pool, 3 * (sizeof(RP_KEY_ORG_AWAKE_PREFIX) - 1)
                              + ctx->host.id_len + 2 * ctx->route.org_len
-                             + 2 * NGX_INT_T_LEN);
+                             + NGX_TIME_T_LEN);
     if (p == NULL) {
         return NGX_ERROR;
     }
@@ -162,9 +159,12 @@ ngx_http_replicas_wake_script(ngx_http_request_t *r,
     a[i].len = p - a[i].data;
     i++;
 
-    ngx_str_set(&a[i], RP_KEY_SETTINGS); i++;
-    ngx_str_set(&a[i], RP_KEY_ACTIVITY); i++;
-    ngx_str_set(&a[i], RP_KEY_JOBS); i++;
+    ngx_str_set(&a[i], RP_KEY_SETTINGS);
+    i++;
+    ngx_str_set(&a[i], RP_KEY_ACTIVITY);
+    i++;
+    ngx_str_set(&a[i], RP_KEY_JOBS);
+    i++;
 
     /* ARGV */
     a[i].data = (u_char *) ctx->host.id;
@@ -176,13 +176,10 @@ ngx_http_replicas_wake_script(ngx_http_request_t *r,
     a[i].len = p - a[i].data;
     i++;
 
-    a[i].data = p;
-    p = ngx_sprintf(p, "%d", NGX_HTTP_REPLICAS_WAKE_STALE);
-    a[i].len = p - a[i].data;
+    ngx_str_set(&a[i], RP_KEY_WORKSPACE_PREFIX);
     i++;
-
-    ngx_str_set(&a[i], RP_KEY_WORKSPACE_PREFIX); i++;
-    ngx_str_set(&a[i], RP_CHANNEL_WS_CHANGED); i++;
+    ngx_str_set(&a[i], RP_CHANNEL_WS_CHANGED);
+    i++;
 
     return ngx_http_replicas_eval_keys(r, &rmcf->wake_script, 6, i, a,
                                        handler);
