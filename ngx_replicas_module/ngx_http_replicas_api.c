@@ -59,7 +59,9 @@ static const char  *rp_api_op_names[] = {
 typedef struct {
     ngx_uint_t                     op;
     ngx_uint_t                     answered;    /* events: outcome known */
-    ngx_uint_t                     status;      /* events: error to send */
+    ngx_uint_t                     status;      /* events: the answer */
+    ngx_uint_t                     error;       /* events: or this row of
+                                                   the errors table */
     ngx_uint_t                     waking;      /* events: hold, ask again */
     ngx_str_t                      body;
     time_t                         retry_after;
@@ -1584,13 +1586,12 @@ ngx_http_replicas_api_events_reply(ngx_http_request_t *r, void *reply)
     ngx_http_replicas_wait_over(rctx);
     ctx->answered = 1;
     ctx->waking = 0;
-    ctx->status = NGX_HTTP_SERVICE_UNAVAILABLE;
-    ctx->retry_after = 1;
-    ngx_str_set(&ctx->body, "{\"error\":{\"code\":\"state_unavailable\","
-                "\"message\":\"the API cannot reach its state store right "
-                "now; retry shortly\"}}\n");
+    ctx->status = 0;
+    ngx_str_null(&ctx->body);
+    ctx->error = NGX_HTTP_REPLICAS_ERR_API_UNAVAILABLE;
 
     if (ngx_http_replicas_redis_script_reply(reply, &v) == NGX_OK) {
+        ctx->error = NGX_HTTP_REPLICAS_ERR_NONE;
         ctx->status = v.status;
         ctx->retry_after = v.retry_after;
         ctx->body.data = ngx_pnalloc(r->pool, v.body.len);
@@ -1605,7 +1606,9 @@ ngx_http_replicas_api_events_reply(ngx_http_request_t *r, void *reply)
         }
     }
 
-    json = json_loadb((char *) ctx->body.data, ctx->body.len, 0, NULL);
+    json = ctx->body.len ? json_loadb((char *) ctx->body.data, ctx->body.len,
+                                      0, NULL)
+                         : NULL;
 
     if (ctx->status == NGX_HTTP_OK) {
         addr = json ? json_object_get(json, "addr") : NULL;
@@ -1626,10 +1629,7 @@ ngx_http_replicas_api_events_reply(ngx_http_request_t *r, void *reply)
         }
 
         if (rctx->upstream.len == 0) {
-            ctx->status = NGX_HTTP_BAD_GATEWAY;
-            ngx_str_set(&ctx->body, "{\"error\":{\"code\":"
-                        "\"workspace_invalid\",\"message\":\"the workspace "
-                        "has no valid address\"}}\n");
+            ctx->error = NGX_HTTP_REPLICAS_ERR_ENGINE_ADDRESS;
         }
 
     } else {
@@ -1668,7 +1668,6 @@ ngx_http_replicas_api_events(ngx_http_request_t *r,
     ngx_http_replicas_ctx_t *rctx)
 {
     ngx_int_t                     rc;
-    ngx_str_t                     msg;
     ngx_http_replicas_api_ctx_t  *ctx;
 
     ctx = rctx->api;
@@ -1682,6 +1681,10 @@ ngx_http_replicas_api_events(ngx_http_request_t *r,
 
         if (ctx->waking) {
             return NGX_BUSY;
+        }
+
+        if (ctx->error != NGX_HTTP_REPLICAS_ERR_NONE) {
+            return ngx_http_replicas_fail(r, ctx->error);
         }
 
         ngx_http_finalize_request(r,
@@ -1703,16 +1706,9 @@ ngx_http_replicas_api_events(ngx_http_request_t *r,
         if (rc != NGX_OK
             || (ctx->op != RP_API_EVENTS && ctx->op != RP_API_HOOKS))
         {
-            ngx_str_set(&msg, "no such API endpoint");
-            ngx_http_finalize_request(r,
-                ngx_http_replicas_send_json_error(r,
-                                                  rc == NGX_HTTP_NOT_ALLOWED
-                                                  ? NGX_HTTP_NOT_ALLOWED
-                                                  : NGX_HTTP_NOT_FOUND,
-                                                  rc == NGX_HTTP_NOT_ALLOWED
-                                                  ? "method_not_allowed"
-                                                  : "not_found", &msg, 0));
-            return NGX_DONE;
+            return ngx_http_replicas_fail(r, rc == NGX_HTTP_NOT_ALLOWED
+                                          ? NGX_HTTP_REPLICAS_ERR_API_METHOD
+                                          : NGX_HTTP_REPLICAS_ERR_API_NOT_FOUND);
         }
 
         /* the engine identifies the stream by the path's workspace */
@@ -1728,12 +1724,8 @@ ngx_http_replicas_api_events(ngx_http_request_t *r,
                 return NGX_HTTP_INTERNAL_SERVER_ERROR;
             }
 
-            ngx_str_set(&msg, "send an API key as \"Authorization: Bearer "
-                        "<key>\"");
-            ngx_http_finalize_request(r,
-                ngx_http_replicas_send_json_error(r, NGX_HTTP_UNAUTHORIZED,
-                                                  "unauthorized", &msg, 0));
-            return NGX_DONE;
+            return ngx_http_replicas_fail(r,
+                       NGX_HTTP_REPLICAS_ERR_API_UNAUTHORIZED);
         }
     }
 
@@ -1750,12 +1742,7 @@ ngx_http_replicas_api_events(ngx_http_request_t *r,
     }
 
     if (rc == NGX_DECLINED) {
-        ngx_str_set(&msg, "the API cannot reach its state store right now; "
-                    "retry shortly");
-        ngx_http_finalize_request(r,
-            ngx_http_replicas_send_json_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                              "state_unavailable", &msg, 1));
-        return NGX_DONE;
+        return ngx_http_replicas_fail(r, NGX_HTTP_REPLICAS_ERR_API_UNAVAILABLE);
     }
 
     return NGX_HTTP_INTERNAL_SERVER_ERROR;

@@ -2,7 +2,11 @@
  * Who may open a preview: the access decision for preview hosts, made
  * after the route lookup (it needs the workspace's organisation and its
  * public ports) and before the workspace's state is acted on (a stranger
- * must not wake a workspace).
+ * must not wake a workspace).  A decision only, without I/O
+ * (ngx_http_replicas_auth: allow, need a key's (or session's, share's)
+ * record, need the ticket, or deny with an error or a redirect): the
+ * request path (ngx_http_replicas_route.c) does the look-ups it asks
+ * for, decides again, and sends the answer.
  *
  *   public port (never 3737 or 6080)                      -> allowed
  *   WebSocket with a foreign Origin, or a state-changing

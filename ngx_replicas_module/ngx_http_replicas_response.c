@@ -204,7 +204,7 @@ typedef struct {
 
 
 static ngx_http_replicas_error_t
-    ngx_http_replicas_errors[NGX_HTTP_REPLICAS_ERR_NONE] =
+    ngx_http_replicas_errors[NGX_HTTP_REPLICAS_ERR_LAST] =
 {
     /* the arguments each message takes, in order, above its row */
 
@@ -330,6 +330,27 @@ static ngx_http_replicas_error_t
       { NGX_HTTP_BAD_GATEWAY, "port_not_open", 5, NGX_HTTP_REPLICAS_PAGE,
       "Nothing is listening on port %ui of workspace %s. Start a server on "
       "that port, then retry." },
+
+    /* the API's events streams (ngx_http_replicas_api.c) */
+
+    [NGX_HTTP_REPLICAS_ERR_API_NOT_FOUND] =
+      { NGX_HTTP_NOT_FOUND, "not_found", 0, 0, "no such API endpoint" },
+
+    [NGX_HTTP_REPLICAS_ERR_API_METHOD] =
+      { NGX_HTTP_NOT_ALLOWED, "method_not_allowed", 0, 0,
+        "no such API endpoint" },
+
+    [NGX_HTTP_REPLICAS_ERR_API_UNAUTHORIZED] =
+      { NGX_HTTP_UNAUTHORIZED, "unauthorized", 0, 0,
+        "send an API key as \"Authorization: Bearer <key>\"" },
+
+    [NGX_HTTP_REPLICAS_ERR_API_UNAVAILABLE] =
+      { NGX_HTTP_SERVICE_UNAVAILABLE, "state_unavailable", 1, 0,
+        "the API cannot reach its state store right now; retry shortly" },
+
+    [NGX_HTTP_REPLICAS_ERR_ENGINE_ADDRESS] =
+      { NGX_HTTP_BAD_GATEWAY, "workspace_invalid", 0, 0,
+        "the workspace has no valid address" },
 };
 
 
@@ -339,11 +360,20 @@ ngx_http_replicas_error_va(ngx_http_request_t *r, ngx_uint_t err,
 {
     time_t                      retry_after;
     ngx_str_t                   msg;
-    ngx_uint_t                  html;
+    ngx_uint_t                  html, json;
     ngx_http_replicas_error_t  *e;
     u_char                      buf[NGX_HTTP_REPLICAS_MESSAGE_MAX];
 
-    e = &ngx_http_replicas_errors[err & ~NGX_HTTP_REPLICAS_AS_JSON];
+    json = err & NGX_HTTP_REPLICAS_AS_JSON;
+    err &= ~NGX_HTTP_REPLICAS_AS_JSON;
+
+    if (err == NGX_HTTP_REPLICAS_ERR_NONE
+        || err >= NGX_HTTP_REPLICAS_ERR_LAST)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;      /* not a row */
+    }
+
+    e = &ngx_http_replicas_errors[err];
 
     retry_after = e->retry_after;
 
@@ -354,8 +384,7 @@ ngx_http_replicas_error_va(ngx_http_request_t *r, ngx_uint_t err,
     msg.data = buf;
     msg.len = ngx_vslprintf(buf, buf + sizeof(buf), e->message, args) - buf;
 
-    html = e->page && !(err & NGX_HTTP_REPLICAS_AS_JSON)
-           && ngx_http_replicas_wants_html(r);
+    html = e->page && !json && ngx_http_replicas_wants_html(r);
 
     return ngx_http_replicas_send_message(r, e->status, e->code, &msg,
                                           retry_after, html);
