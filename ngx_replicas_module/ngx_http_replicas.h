@@ -234,9 +234,6 @@ typedef void (*ngx_http_replicas_eval_pt)(ngx_http_request_t *r,
 
 /* route: the access-phase state machine */
 ngx_int_t ngx_http_replicas_access_handler(ngx_http_request_t *r);
-ngx_http_replicas_ctx_t *ngx_http_replicas_get_ctx(ngx_http_request_t *r);
-/* re-runs the phases of a request that waited in the access phase */
-void ngx_http_replicas_resume(ngx_http_request_t *r);
 
 
 /* variables: $replicas_upstream, _workspace, _port, _state, _cookie,
@@ -322,7 +319,10 @@ ngx_int_t ngx_http_replicas_sign(ngx_http_request_t *r, ngx_str_t *payload,
     ngx_str_t *token);
 
 
-/* request: what the module reads from a request */
+/* request: what the module reads from a request; its ctx, and the re-run
+ * of the phases of a request that waited in the access phase */
+ngx_http_replicas_ctx_t *ngx_http_replicas_get_ctx(ngx_http_request_t *r);
+void ngx_http_replicas_resume(ngx_http_request_t *r);
 ngx_int_t ngx_http_replicas_wants_html(ngx_http_request_t *r);
 ngx_table_elt_t *ngx_http_replicas_header(ngx_http_request_t *r,
     const char *name);
@@ -370,7 +370,6 @@ ngx_int_t ngx_http_replicas_eval(ngx_http_request_t *r, ngx_str_t *script,
 ngx_int_t ngx_http_replicas_eval_keys(ngx_http_request_t *r,
     ngx_str_t *script, ngx_uint_t nkeys, ngx_uint_t argc, ngx_str_t *argv,
     ngx_http_replicas_eval_pt handler);
-void ngx_http_replicas_finish(ngx_http_request_t *r, ngx_int_t rc);
 
 
 /* redis */
@@ -510,6 +509,9 @@ typedef enum {
 #define NGX_HTTP_REPLICAS_MESSAGE_MAX  (384 + RP_WS_ID_MAX)
 
 ngx_int_t ngx_http_replicas_fail(ngx_http_request_t *r, ngx_uint_t err, ...);
+/* finalizes a request answered outside its phase handler (a timer, a
+ * reply) */
+void ngx_http_replicas_finish(ngx_http_request_t *r, ngx_int_t rc);
 ngx_int_t ngx_http_replicas_error(ngx_http_request_t *r, ngx_uint_t err,
     ...);
 

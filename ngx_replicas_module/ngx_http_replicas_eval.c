@@ -30,16 +30,6 @@ struct ngx_http_replicas_eval_call_s {
 #define NGX_HTTP_REPLICAS_EVAL_ARGS  32
 
 
-void
-ngx_http_replicas_finish(ngx_http_request_t *r, ngx_int_t rc)
-{
-    ngx_connection_t  *c = r->connection;
-
-    ngx_http_finalize_request(r, rc);
-    ngx_http_run_posted_requests(c);
-}
-
-
 static void
 ngx_http_replicas_eval_reply(void *reply, void *data)
 {

@@ -421,6 +421,19 @@ ngx_http_replicas_fail(ngx_http_request_t *r, ngx_uint_t err, ...)
 }
 
 
+/* Finalizes a request answered outside its phase handler (a timer, a
+ * reply), and runs what that posted. */
+
+void
+ngx_http_replicas_finish(ngx_http_request_t *r, ngx_int_t rc)
+{
+    ngx_connection_t  *c = r->connection;
+
+    ngx_http_finalize_request(r, rc);
+    ngx_http_run_posted_requests(c);
+}
+
+
 /* For previews: a page for browsers, JSON for everyone else. */
 
 ngx_int_t
