@@ -285,8 +285,9 @@ ngx_uint_t ngx_http_replicas_waiting(ngx_http_replicas_ctx_t *ctx);
 
 /*
  * auth: who may open a preview, decided without I/O from what the request
- * carries and what the look-ups found.  DENY is an error (a row of the
- * errors table, NGX_HTTP_REPLICAS_ERR_NONE for a redirect) or a redirect.
+ * carries and what the look-ups found.  DENY: v->error, a row of the
+ * errors table, or NGX_HTTP_REPLICAS_ERR_NONE and a 302 (v->location,
+ * with v->cookie if any).
  */
 typedef enum {
     NGX_HTTP_REPLICAS_AUTH_ALLOW = 0,

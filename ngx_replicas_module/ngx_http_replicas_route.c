@@ -64,7 +64,8 @@ ngx_http_replicas_access_handler(ngx_http_request_t *r)
     rc = ngx_http_replicas_run(r, ctx);
 
     if (rc != NGX_AGAIN) {
-        /* going on, answered or failed: never released again */
+        /* proxied, answered or failed: out of the held list, so no
+         * published change re-runs it */
         ngx_http_replicas_release(ctx);
     }
 
