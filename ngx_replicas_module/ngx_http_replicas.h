@@ -3,12 +3,16 @@
  * hosts to workspaces whose state lives in Redis.  Shared declarations of
  * the module's files:
  *
- *   ngx_http_replicas_module.c    directives, configuration, variables
- *   ngx_http_replicas_route.c     the access-phase state machine
+ *   ngx_http_replicas_module.c    directives, configuration, hooks
+ *   ngx_http_replicas_route.c     the request path: the access-phase
+ *                                 state machine
+ *   ngx_http_replicas_lookup.c    routes, credentials and tickets: the
+ *                                 cache, else Redis
+ *   ngx_http_replicas_variables.c $replicas_upstream and the others
  *   ngx_http_replicas_redis.c     per-worker async Redis links
  *   ngx_http_replicas_cache.c     shared-memory route cache
  *   ngx_http_replicas_auth.c      who may open a preview (cookies, keys,
- *                                 tickets, share links)
+ *                                 tickets, share links): a decision
  *   ngx_http_replicas_session.c   login, logout and tickets on the main
  *                                 domain
  *   ngx_http_replicas_api.c       the HTTP API v1 (with _route.c and
@@ -17,12 +21,12 @@
  *                                 sealing their values
  *   ngx_http_replicas_eval.c      one script call to Redis per request
  *   ngx_http_replicas_request.c   reading requests: headers, cookies, body
- *   ngx_http_replicas_wake.c      wake-on-request: wake once, hold, release
+ *   ngx_http_replicas_wake.c      held requests: hold, release, notify
  *   ngx_http_replicas_activity.c  which workspaces had traffic (auto-sleep)
  *   ngx_http_replicas_meter.c     preview requests with a key, counted
  *                                 against the API's rate limit
- *   ngx_http_replicas_response.c  answers: errors (HTML or JSON), JSON,
- *                                 redirects
+ *   ngx_http_replicas_response.c  answers: the errors' table (HTML or
+ *                                 JSON), JSON, redirects
  *   ngx_http_replicas_balancer.c  the upstream balancer: connections to
  *                                 workspaces kept alive, per workspace
  */
@@ -102,24 +106,67 @@ typedef enum {
 } ngx_http_replicas_lookup_e;
 
 
-enum {
+/*
+ * Where a preview request is on the request path (ngx_http_replicas_route.c
+ * drives it, one step at a time, in one switch):
+ *
+ *   HOST -> ROUTE -> CREDENTIALS (-> TICKET) -> DECIDE -> PROXY
+ *                                                 |
+ *                                                 +-> WAKE -> HELD -> ROUTE
+ *
+ * and for the API's events streams (replicas_api_events):
+ *
+ *   API -> PROXY, or API -> HELD -> API
+ */
+typedef enum {
+    NGX_HTTP_REPLICAS_STEP_HOST = 0,      /* parse the Host header */
+    NGX_HTTP_REPLICAS_STEP_API,           /* an events stream: the API's
+                                             script decides (api.c) */
+    NGX_HTTP_REPLICAS_STEP_ROUTE,         /* the workspace's record */
+    NGX_HTTP_REPLICAS_STEP_CREDENTIALS,   /* who may open it (auth.c) */
+    NGX_HTTP_REPLICAS_STEP_TICKET,        /* a sign-in ticket, used once */
+    NGX_HTTP_REPLICAS_STEP_DECIDE,        /* on the workspace's state */
+    NGX_HTTP_REPLICAS_STEP_WAKE,          /* ask lua/wake.lua, once */
+    NGX_HTTP_REPLICAS_STEP_HELD,          /* wait for the change (wake.c) */
+    NGX_HTTP_REPLICAS_STEP_PROXY          /* $replicas_upstream is set */
+} ngx_http_replicas_step_e;
+
+
+/*
+ * What a request waits for, the one thing that says so.  A change of the
+ * workspace published while a look-up is in flight (STALE) is not lost:
+ * the look-up may have read the state before it, so a held request looks
+ * again when it lands (CHANGED).
+ */
+typedef enum {
+    NGX_HTTP_REPLICAS_WAIT_NONE = 0,      /* running */
+    NGX_HTTP_REPLICAS_WAIT_REDIS,         /* a look-up or a script call */
+    NGX_HTTP_REPLICAS_WAIT_STALE,         /* the same, and a change came */
+    NGX_HTTP_REPLICAS_WAIT_HELD,          /* held until the next change */
+    NGX_HTTP_REPLICAS_WAIT_CHANGED        /* running, a change came */
+} ngx_http_replicas_wait_e;
+
+
+typedef enum {
     NGX_HTTP_REPLICAS_WAKE_NONE = 0,
-    NGX_HTTP_REPLICAS_WAKE_ASKING,        /* the wake script is running */
-    NGX_HTTP_REPLICAS_WAKE_ASKED,         /* its answer is in ctx */
-    NGX_HTTP_REPLICAS_WAKE_TRIGGERED      /* acted on: now wait */
-};
+    NGX_HTTP_REPLICAS_WAKE_ASKED,         /* its answer is (or will be) in
+                                             ctx->wake_status */
+    NGX_HTTP_REPLICAS_WAKE_DONE           /* acted on: never asked again */
+} ngx_http_replicas_wake_e;
 
 
 /* per request, for preview hosts (route, auth) and the API alike */
 typedef struct {
     rp_preview_host_t           host;         /* id_len 0: not a preview */
-    ngx_uint_t                  step;
-    ngx_uint_t                  pending;      /* a lookup is in flight */
-    ngx_event_t                 deadline;
-    void                       *waiter;
+    ngx_http_replicas_step_e    step;
+    ngx_http_replicas_wait_e    wait;
+    ngx_event_t                 deadline;     /* of a look-up */
+    void                       *waiter;       /* the look-up in flight */
 
+    /* what the look-ups found (*_known: looked up; rc NGX_OK or
+     * NGX_ERROR for no answer) */
     ngx_uint_t                  route_known;
-    ngx_int_t                   route_rc;     /* NGX_OK or NGX_ERROR */
+    ngx_int_t                   route_rc;
     ngx_http_replicas_route_t   route;
 
     ngx_uint_t                  cred_known;
@@ -130,13 +177,10 @@ typedef struct {
     ngx_int_t                   ticket_rc;
     ngx_str_t                   ticket;       /* the GETDEL value */
 
-    ngx_uint_t                  route_fresh;  /* next route look-up skips
-                                                 the cache */
-    ngx_uint_t                  wake;         /* NGX_HTTP_REPLICAS_WAKE_* */
+    ngx_http_replicas_wake_e    wake;
     ngx_str_t                   wake_status;  /* the wake script's answer */
     ngx_str_t                   wake_arg;
     void                       *held;         /* ngx_http_replicas_wake.c */
-    ngx_uint_t                  renotify;     /* a change came mid-look-up */
 
     void                       *auth;         /* ngx_http_replicas_auth.c */
     void                       *api;          /* ngx_http_replicas_api.c */
@@ -152,8 +196,11 @@ typedef struct {
     ngx_msec_t                  redis_timeout;
     ngx_shm_zone_t             *cache_zone;
     ngx_msec_t                  cache_ttl;
-    ngx_str_t                   api_script;      /* lua/api.lua */
+    ngx_str_t                   api_script;      /* lua/wake.lua and
+                                                    lua/api.lua */
     ngx_str_t                   session_script;  /* lua/session.lua */
+    ngx_str_t                   wake_script;     /* lua/wake.lua and its
+                                                    request's call */
     ngx_uint_t                  nkeys;           /* signing keys, newest */
     rp_sign_key_t               keys[NGX_HTTP_REPLICAS_KEYS_MAX]; /* first */
     time_t                      session_ttl;
@@ -181,21 +228,28 @@ typedef struct {
 extern ngx_module_t  ngx_http_replicas_module;
 
 
-/* route */
+/* what a script call's reply is handed to (ngx_http_replicas_eval.c) */
+typedef void (*ngx_http_replicas_eval_pt)(ngx_http_request_t *r,
+    void *script_reply);
+
+
+/* route: the access-phase state machine */
 ngx_int_t ngx_http_replicas_access_handler(ngx_http_request_t *r);
+
+
+/* variables: $replicas_upstream, _workspace, _port, _state, _cookie,
+ * _actor */
 ngx_int_t ngx_http_replicas_add_variables(ngx_conf_t *cf);
-ngx_http_replicas_ctx_t *ngx_http_replicas_get_ctx(ngx_http_request_t *r);
 void ngx_http_replicas_actor_key(ngx_http_request_t *r,
     ngx_http_replicas_ctx_t *ctx, u_char *key, size_t len);
-ngx_int_t ngx_http_replicas_actor_variable(ngx_http_request_t *r,
-    ngx_http_variable_value_t *v, uintptr_t data);
-/* re-runs the phases of a request that waited in the access phase */
-void ngx_http_replicas_resume(ngx_http_request_t *r);
+
+
 /*
- * Starts a lookup whose result lands in ctx (route, cred or ticket) and
- * marks it known.  NGX_OK: known already (a cache hit, or no Redis link:
- * then its rc is NGX_ERROR); NGX_AGAIN: the request waits and the phases
- * re-run when it is known; NGX_ERROR: out of memory.
+ * lookup: starts a lookup whose result lands in ctx (route, cred or
+ * ticket) and marks it known; a held request's route is read past the
+ * cache.  NGX_OK: known already (a cache hit, or no Redis link: then its
+ * rc is NGX_ERROR); NGX_AGAIN: the request waits (WAIT_REDIS) and the
+ * phases re-run when it is known; NGX_ERROR: out of memory.
  */
 ngx_int_t ngx_http_replicas_lookup(ngx_http_request_t *r,
     ngx_http_replicas_ctx_t *ctx, ngx_uint_t kind, const char *cache_key,
@@ -207,27 +261,59 @@ void ngx_http_replicas_activity_touch(const char *id, size_t len);
 void ngx_http_replicas_activity_init_worker(ngx_cycle_t *cycle);
 
 
-/* meter: preview requests with an API key, counted in batches; NGX_OK,
- * or NGX_DONE when the key is over its rate limit (429 sent) */
-ngx_int_t ngx_http_replicas_meter_key(ngx_http_request_t *r,
-    ngx_http_replicas_ctx_t *ctx, const char *hash);
+/* meter: a preview request with a valid API key (its hash), counted in
+ * batches against the API's rate limit */
+void ngx_http_replicas_meter_key(ngx_http_request_t *r, const char *hash);
 void ngx_http_replicas_meter_init_worker(ngx_cycle_t *cycle);
 
 
-/* wake: see ngx_http_replicas_wake.c */
-ngx_int_t ngx_http_replicas_wake(ngx_http_request_t *r,
+/*
+ * wake: holds, releases and notifies.  ngx_http_replicas_held() is the
+ * HELD step: the first time it holds r (until its workspace's change is
+ * published, or replicas_wake_hold ends it with 504) and says look once
+ * more (NGX_DECLINED); then NGX_DECLINED after each change, NGX_AGAIN to
+ * wait on; NGX_ERROR.
+ */
+ngx_int_t ngx_http_replicas_held(ngx_http_request_t *r,
     ngx_http_replicas_ctx_t *ctx);
-void ngx_http_replicas_wake_done(ngx_http_replicas_ctx_t *ctx);
-/* holds r until its workspace's change is published (or wake_hold ends
- * it with 503); NGX_DECLINED: look once more now, NGX_AGAIN, NGX_ERROR */
-ngx_int_t ngx_http_replicas_wake_hold(ngx_http_request_t *r,
-    ngx_http_replicas_ctx_t *ctx);
+void ngx_http_replicas_release(ngx_http_replicas_ctx_t *ctx);
 void ngx_http_replicas_wake_notify(const char *id, size_t len);
+/* a look-up or script call landed: the wait is over (a change that came
+ * meanwhile is remembered) */
+void ngx_http_replicas_wait_over(ngx_http_replicas_ctx_t *ctx);
+ngx_uint_t ngx_http_replicas_waiting(ngx_http_replicas_ctx_t *ctx);
 
 
-/* auth: NGX_OK to go on, NGX_AGAIN waiting, NGX_DONE answered, or a status */
+/*
+ * auth: who may open a preview, decided without I/O from what the request
+ * carries and what the look-ups found.  DENY: v->error, a row of the
+ * errors table, or NGX_HTTP_REPLICAS_ERR_NONE and a 302 (v->location,
+ * with v->cookie if any).
+ */
+typedef enum {
+    NGX_HTTP_REPLICAS_AUTH_ALLOW = 0,
+    NGX_HTTP_REPLICAS_AUTH_NEED_KEY,      /* look up the credential's
+                                             record (an API key, or the
+                                             session or share a cookie or
+                                             link names), decide again */
+    NGX_HTTP_REPLICAS_AUTH_NEED_TICKET,   /* look up the ticket, decide
+                                             again */
+    NGX_HTTP_REPLICAS_AUTH_DENY
+} ngx_http_replicas_auth_e;
+
+typedef struct {
+    ngx_uint_t                  lookup;       /* NEED_*: the lookup kind */
+    ngx_str_t                   cache_key;    /* NEED_*: what to look up */
+    ngx_uint_t                  error;        /* DENY */
+    time_t                      retry_after;  /* DENY: rate_limited */
+    ngx_str_t                   location;     /* DENY, no error: 302 */
+    ngx_str_t                   cookie;       /* with it, if any */
+    const char                 *meter;        /* ALLOW: a key's hash */
+} ngx_http_replicas_verdict_t;
+
+/* an ngx_http_replicas_auth_e, or NGX_ERROR */
 ngx_int_t ngx_http_replicas_auth(ngx_http_request_t *r,
-    ngx_http_replicas_ctx_t *ctx);
+    ngx_http_replicas_ctx_t *ctx, ngx_http_replicas_verdict_t *v);
 ngx_int_t ngx_http_replicas_cookie_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 /* signs fields joined by '|' with the newest key into a pool string */
@@ -235,7 +321,10 @@ ngx_int_t ngx_http_replicas_sign(ngx_http_request_t *r, ngx_str_t *payload,
     ngx_str_t *token);
 
 
-/* request: what the module reads from a request */
+/* request: what the module reads from a request; its ctx, and the re-run
+ * of the phases of a request that waited in the access phase */
+ngx_http_replicas_ctx_t *ngx_http_replicas_get_ctx(ngx_http_request_t *r);
+void ngx_http_replicas_resume(ngx_http_request_t *r);
 ngx_int_t ngx_http_replicas_wants_html(ngx_http_request_t *r);
 ngx_table_elt_t *ngx_http_replicas_header(ngx_http_request_t *r,
     const char *name);
@@ -277,11 +366,12 @@ ngx_int_t ngx_http_replicas_session_handler(ngx_http_request_t *r);
 
 
 /* eval: one script call whose reply the handler turns into the answer */
-typedef void (*ngx_http_replicas_eval_pt)(ngx_http_request_t *r,
-    void *script_reply);
 ngx_int_t ngx_http_replicas_eval(ngx_http_request_t *r, ngx_str_t *script,
     ngx_uint_t argc, ngx_str_t *argv, ngx_http_replicas_eval_pt handler);
-void ngx_http_replicas_finish(ngx_http_request_t *r, ngx_int_t rc);
+/* the same with its first nkeys arguments passed as KEYS[] */
+ngx_int_t ngx_http_replicas_eval_keys(ngx_http_request_t *r,
+    ngx_str_t *script, ngx_uint_t nkeys, ngx_uint_t argc, ngx_str_t *argv,
+    ngx_http_replicas_eval_pt handler);
 
 
 /* redis */
@@ -367,9 +457,65 @@ void ngx_http_replicas_env_wipe_body(ngx_http_request_t *r, ngx_str_t *body);
 
 /* api */
 ngx_int_t ngx_http_replicas_api_handler(ngx_http_request_t *r);
-/* access phase of a replicas_api_events location: NGX_OK to proxy */
-ngx_int_t ngx_http_replicas_api_events_access(ngx_http_request_t *r);
+/* the request path's API step, for a replicas_api_events location:
+ * NGX_OK to proxy, NGX_AGAIN, NGX_BUSY (waking: hold), NGX_DONE, a status */
+ngx_int_t ngx_http_replicas_api_events(ngx_http_request_t *r,
+    ngx_http_replicas_ctx_t *ctx);
 
+
+/*
+ * response: the errors of the request path, each a row of one table
+ * (ngx_http_replicas_response.c: status, code, Retry-After, page or JSON,
+ * message).  ngx_http_replicas_fail(r, NGX_HTTP_REPLICAS_ERR_..., args)
+ * sends one and finalizes the request (NGX_DONE, for a phase handler);
+ * ngx_http_replicas_error() only sends (a content handler's rc).  The
+ * arguments fill the row's message; a row whose Retry-After is
+ * NGX_HTTP_REPLICAS_RETRY_ARG takes it (time_t) first.  An error or'ed
+ * with NGX_HTTP_REPLICAS_AS_JSON is JSON even for a browser.
+ */
+typedef enum {
+    NGX_HTTP_REPLICAS_ERR_NONE = 0,       /* not an error (no row) */
+    NGX_HTTP_REPLICAS_ERR_BAD_HOST,
+    NGX_HTTP_REPLICAS_ERR_STATE_UNAVAILABLE,
+    NGX_HTTP_REPLICAS_ERR_WORKSPACE_NOT_FOUND,
+    NGX_HTTP_REPLICAS_ERR_WORKSPACE_FAILED,
+    NGX_HTTP_REPLICAS_ERR_WORKSPACE_INVALID,
+    NGX_HTTP_REPLICAS_ERR_WAKE_UNAVAILABLE,
+    NGX_HTTP_REPLICAS_ERR_AWAKE_LIMIT,
+    NGX_HTTP_REPLICAS_ERR_USER_AWAKE_LIMIT,
+    NGX_HTTP_REPLICAS_ERR_WORKSPACE_WAKING,
+    NGX_HTTP_REPLICAS_ERR_WAKE_TIMEOUT,
+    NGX_HTTP_REPLICAS_ERR_ORIGIN_WEBSOCKET,
+    NGX_HTTP_REPLICAS_ERR_ORIGIN_WRITE,
+    NGX_HTTP_REPLICAS_ERR_CREDENTIAL_MISSING,
+    NGX_HTTP_REPLICAS_ERR_KEY_UNKNOWN,
+    NGX_HTTP_REPLICAS_ERR_NOT_YOUR_WORKSPACE,
+    NGX_HTTP_REPLICAS_ERR_KEY_FORBIDDEN,
+    NGX_HTTP_REPLICAS_ERR_CREDENTIAL_UNAVAILABLE,
+    NGX_HTTP_REPLICAS_ERR_TICKET_UNAVAILABLE,
+    NGX_HTTP_REPLICAS_ERR_TICKET_INVALID,
+    NGX_HTTP_REPLICAS_ERR_RATE_LIMITED,
+    NGX_HTTP_REPLICAS_ERR_UPSTREAM,
+    NGX_HTTP_REPLICAS_ERR_PORT_TIMEOUT,
+    NGX_HTTP_REPLICAS_ERR_PORT_NOT_OPEN,
+    NGX_HTTP_REPLICAS_ERR_API_NOT_FOUND,
+    NGX_HTTP_REPLICAS_ERR_API_METHOD,
+    NGX_HTTP_REPLICAS_ERR_API_UNAUTHORIZED,
+    NGX_HTTP_REPLICAS_ERR_API_UNAVAILABLE,
+    NGX_HTTP_REPLICAS_ERR_ENGINE_ADDRESS,
+    NGX_HTTP_REPLICAS_ERR_LAST            /* the count of rows */
+} ngx_http_replicas_err_e;
+
+#define NGX_HTTP_REPLICAS_AS_JSON      0x100
+#define NGX_HTTP_REPLICAS_RETRY_ARG    ((time_t) -1)
+#define NGX_HTTP_REPLICAS_MESSAGE_MAX  (384 + RP_WS_ID_MAX)
+
+ngx_int_t ngx_http_replicas_fail(ngx_http_request_t *r, ngx_uint_t err, ...);
+/* finalizes a request answered outside its phase handler (a timer, a
+ * reply) */
+void ngx_http_replicas_finish(ngx_http_request_t *r, ngx_int_t rc);
+ngx_int_t ngx_http_replicas_error(ngx_http_request_t *r, ngx_uint_t err,
+    ...);
 
 /* response */
 ngx_int_t ngx_http_replicas_send_json(ngx_http_request_t *r,

@@ -634,24 +634,22 @@ static void
 ngx_http_replicas_api_events_reply(ngx_http_request_t *r, void *reply)
 {
     u_char                            *p;
-    json_t                            *json, *addr;
+    json_t                            *json, *addr, *code;
     ngx_http_replicas_ctx_t           *rctx;
     ngx_http_replicas_api_ctx_t       *ctx;
     ngx_http_replicas_script_reply_t   v;
 
     rctx = ngx_http_get_module_ctx(r, ngx_http_replicas_module);
     ctx = rctx->api;
-    ctx->pending = 0;
-    rctx->pending = 0;
+    ngx_http_replicas_wait_over(rctx);
     ctx->answered = 1;
     ctx->waking = 0;
-    ctx->status = NGX_HTTP_SERVICE_UNAVAILABLE;
-    ctx->retry_after = 1;
-    ngx_str_set(&ctx->body, "{\"error\":{\"code\":\"state_unavailable\","
-                "\"message\":\"the API cannot reach its state store right "
-                "now; retry shortly\"}}\n");
+    ctx->status = 0;
+    ngx_str_null(&ctx->body);
+    ctx->error = NGX_HTTP_REPLICAS_ERR_API_UNAVAILABLE;
 
     if (ngx_http_replicas_redis_script_reply(reply, &v) == NGX_OK) {
+        ctx->error = NGX_HTTP_REPLICAS_ERR_NONE;
         ctx->status = v.status;
         ctx->retry_after = v.retry_after;
         ctx->body.data = ngx_pnalloc(r->pool, v.body.len);
@@ -666,18 +664,11 @@ ngx_http_replicas_api_events_reply(ngx_http_request_t *r, void *reply)
         }
     }
 
-    /* asleep, and the script asked for the wake: held like a program's
-     * preview request, and asked again when the change is published */
-    if (ctx->status == NGX_HTTP_SERVICE_UNAVAILABLE
-        && ngx_strlcasestrn(ctx->body.data, ctx->body.data + ctx->body.len,
-                            (u_char *) "\"workspace_waking\"", 18 - 1)
-           != NULL)
-    {
-        ctx->waking = 1;
-    }
+    json = ctx->body.len ? json_loadb((char *) ctx->body.data, ctx->body.len,
+                                      0, NULL)
+                         : NULL;
 
     if (ctx->status == NGX_HTTP_OK) {
-        json = json_loadb((char *) ctx->body.data, ctx->body.len, 0, NULL);
         addr = json ? json_object_get(json, "addr") : NULL;
 
         if (addr && json_is_string(addr)
@@ -696,15 +687,24 @@ ngx_http_replicas_api_events_reply(ngx_http_request_t *r, void *reply)
         }
 
         if (rctx->upstream.len == 0) {
-            ctx->status = NGX_HTTP_BAD_GATEWAY;
-            ngx_str_set(&ctx->body, "{\"error\":{\"code\":"
-                        "\"workspace_invalid\",\"message\":\"the workspace "
-                        "has no valid address\"}}\n");
+            ctx->error = NGX_HTTP_REPLICAS_ERR_ENGINE_ADDRESS;
         }
 
-        if (json) {
-            json_decref(json);
-        }
+    } else {
+        /* asleep, and the script asked for the wake (its answer's code):
+         * held like a program's preview request, asked again when the
+         * change is published */
+        code = json ? json_object_get(json_object_get(json, "error"), "code")
+                    : NULL;
+
+        ctx->waking = ctx->status == NGX_HTTP_SERVICE_UNAVAILABLE
+                      && json_is_string(code)
+                      && ngx_strcmp(json_string_value(code),
+                                    "workspace_waking") == 0;
+    }
+
+    if (json) {
+        json_decref(json);
     }
 
     ngx_http_replicas_resume(r);
@@ -712,148 +712,95 @@ ngx_http_replicas_api_events_reply(ngx_http_request_t *r, void *reply)
 
 
 /*
- * A stream asked for while its workspace wakes: held in the wake module's
- * list (released by the published change, 504 past replicas_wake_hold),
- * then the script is asked again; awake, it is proxied.
+ * The request path's API step for an events (or hooks) stream: the API's
+ * script, the same EVAL as every API call, authenticates the key (a
+ * workspace-scoped one only for its own workspace), rate-limits, finds
+ * the engine's address, and asks for the wake of a sleeping workspace.
+ * NGX_OK: rctx->upstream is set (proxy); NGX_AGAIN: the script is in
+ * flight; NGX_BUSY: the workspace wakes (hold, then this step again);
+ * NGX_DONE: answered; else a status.
  */
 
-static ngx_int_t
-ngx_http_replicas_api_events_held(ngx_http_request_t *r,
-    ngx_http_replicas_ctx_t *rctx, ngx_http_replicas_api_ctx_t *ctx)
-{
-    ngx_int_t  rc;
-
-    if (rctx->held && !rctx->route_fresh && !rctx->renotify) {
-        /* held, and nothing published since the last answer: wait on */
-        rctx->pending = 1;
-        return NGX_AGAIN;
-    }
-
-    if (rctx->held == NULL) {
-        rc = ngx_http_replicas_wake_hold(r, rctx);
-
-        if (rc == NGX_ERROR) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-    }
-
-    rctx->route_fresh = 0;
-    rctx->renotify = 0;
-
-    rc = ngx_http_replicas_api_call_with(r, ctx,
-                                         ngx_http_replicas_api_events_reply);
-
-    if (rc != NGX_OK) {
-        ngx_http_replicas_wake_done(rctx);
-        return NGX_HTTP_SERVICE_UNAVAILABLE;
-    }
-
-    /* in flight: a change published meanwhile marks renotify (see
-     * ngx_http_replicas_wake_notify), so it is not missed */
-    ctx->pending = 1;
-    rctx->pending = 2;
-
-    return NGX_AGAIN;
-}
-
-
 ngx_int_t
-ngx_http_replicas_api_events_access(ngx_http_request_t *r)
+ngx_http_replicas_api_events(ngx_http_request_t *r,
+    ngx_http_replicas_ctx_t *rctx)
 {
     ngx_int_t                     rc;
-    ngx_str_t                     msg;
-    ngx_http_replicas_ctx_t      *rctx;
     ngx_http_replicas_api_ctx_t  *ctx;
-
-    rctx = ngx_http_replicas_get_ctx(r);
-    if (rctx == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
 
     ctx = rctx->api;
 
-    if (ctx) {
-        if (ctx->pending) {
-            return NGX_AGAIN;
-        }
+    if (ctx && ctx->answered) {
+        ctx->answered = 0;
 
         if (rctx->upstream.len) {
-            ngx_http_replicas_wake_done(rctx);
             return NGX_OK;
         }
 
         if (ctx->waking) {
-            return ngx_http_replicas_api_events_held(r, rctx, ctx);
+            return NGX_BUSY;
         }
 
-        ngx_http_replicas_wake_done(rctx);
+        if (ctx->error != NGX_HTTP_REPLICAS_ERR_NONE) {
+            return ngx_http_replicas_fail(r, ctx->error);
+        }
+
         ngx_http_finalize_request(r,
             ngx_http_replicas_send_json(r, ctx->status, &ctx->body,
                                         ctx->retry_after));
         return NGX_DONE;
     }
 
-    ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_replicas_api_ctx_t));
     if (ctx == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    rctx->api = ctx;
-
-    rc = ngx_http_replicas_api_route(r, ctx);
-
-    if (rc != NGX_OK
-        || (ctx->op != RP_API_EVENTS && ctx->op != RP_API_HOOKS))
-    {
-        ngx_str_set(&msg, "no such API endpoint");
-        ngx_http_finalize_request(r,
-            ngx_http_replicas_send_json_error(r, rc == NGX_HTTP_NOT_ALLOWED
-                                              ? NGX_HTTP_NOT_ALLOWED
-                                              : NGX_HTTP_NOT_FOUND,
-                                              rc == NGX_HTTP_NOT_ALLOWED
-                                              ? "method_not_allowed"
-                                              : "not_found", &msg, 0));
-        return NGX_DONE;
-    }
-
-    /* the engine identifies the stream by the path's workspace */
-    ngx_memcpy(rctx->host.id, ctx->ws.data, ctx->ws.len);
-    rctx->host.id[ctx->ws.len] = '\0';
-    rctx->host.id_len = ctx->ws.len;
-    rctx->host.port = RP_PORT_ENGINE;
-
-    rc = ngx_http_replicas_api_credential(r, rctx, ctx);
-
-    if (rc != NGX_OK) {
-        if (rc == NGX_ERROR) {
+        ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_replicas_api_ctx_t));
+        if (ctx == NULL) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
-        ngx_str_set(&msg, "send an API key as \"Authorization: Bearer "
-                    "<key>\"");
-        ngx_http_finalize_request(r,
-            ngx_http_replicas_send_json_error(r, NGX_HTTP_UNAUTHORIZED,
-                                              "unauthorized", &msg, 0));
-        return NGX_DONE;
+        rctx->api = ctx;
+
+        rc = ngx_http_replicas_api_route(r, ctx);
+
+        if (rc != NGX_OK
+            || (ctx->op != RP_API_EVENTS && ctx->op != RP_API_HOOKS))
+        {
+            return ngx_http_replicas_fail(r, rc == NGX_HTTP_NOT_ALLOWED
+                                          ? NGX_HTTP_REPLICAS_ERR_API_METHOD
+                                          : NGX_HTTP_REPLICAS_ERR_API_NOT_FOUND);
+        }
+
+        /* the engine identifies the stream by the path's workspace */
+        ngx_memcpy(rctx->host.id, ctx->ws.data, ctx->ws.len);
+        rctx->host.id[ctx->ws.len] = '\0';
+        rctx->host.id_len = ctx->ws.len;
+        rctx->host.port = RP_PORT_ENGINE;
+
+        rc = ngx_http_replicas_api_credential(r, rctx, ctx);
+
+        if (rc != NGX_OK) {
+            if (rc == NGX_ERROR) {
+                return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            }
+
+            return ngx_http_replicas_fail(r,
+                       NGX_HTTP_REPLICAS_ERR_API_UNAUTHORIZED);
+        }
     }
 
     rc = ngx_http_replicas_api_call_with(r, ctx,
                                          ngx_http_replicas_api_events_reply);
 
     if (rc == NGX_OK) {
-        ctx->pending = 1;
+        /* in flight: a change published meanwhile is remembered (see
+         * ngx_http_replicas_wake_notify), so a held stream is not missed */
+        rctx->wait = NGX_HTTP_REPLICAS_WAIT_REDIS;
         r->read_event_handler = ngx_http_test_reading;
         r->write_event_handler = ngx_http_request_empty_handler;
         return NGX_AGAIN;
     }
 
     if (rc == NGX_DECLINED) {
-        ngx_str_set(&msg, "the API cannot reach its state store right now; "
-                    "retry shortly");
-        ngx_http_finalize_request(r,
-            ngx_http_replicas_send_json_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                              "state_unavailable", &msg, 1));
-        return NGX_DONE;
+        return ngx_http_replicas_fail(r, NGX_HTTP_REPLICAS_ERR_API_UNAVAILABLE);
     }
 
     return NGX_HTTP_INTERNAL_SERVER_ERROR;

@@ -50,9 +50,10 @@ typedef enum {
 
 typedef struct {
     ngx_uint_t                     op;
-    ngx_uint_t                     pending;     /* events: EVAL in flight */
     ngx_uint_t                     answered;    /* events: outcome known */
-    ngx_uint_t                     status;      /* events: error to send */
+    ngx_uint_t                     status;      /* events: the answer */
+    ngx_uint_t                     error;       /* events: or this row of
+                                                   the errors table */
     ngx_uint_t                     waking;      /* events: hold, ask again */
     ngx_str_t                      body;
     time_t                         retry_after;

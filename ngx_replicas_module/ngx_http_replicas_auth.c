@@ -2,7 +2,11 @@
  * Who may open a preview: the access decision for preview hosts, made
  * after the route lookup (it needs the workspace's organisation and its
  * public ports) and before the workspace's state is acted on (a stranger
- * must not wake a workspace).
+ * must not wake a workspace).  A decision only, without I/O
+ * (ngx_http_replicas_auth: allow, need a key's (or session's, share's)
+ * record, need the ticket, or deny with an error or a redirect): the
+ * request path (ngx_http_replicas_route.c) does the look-ups it asks
+ * for, decides again, and sends the answer.
  *
  *   public port (never 3737 or 6080)                      -> allowed
  *   WebSocket with a foreign Origin, or a state-changing
@@ -59,25 +63,6 @@ typedef struct {
     ngx_str_t     subject;              /* user id, or "share:<id>" */
     ngx_str_t     key;                  /* an API key's text (never logged) */
 } ngx_http_replicas_auth_t;
-
-
-static ngx_int_t
-ngx_http_replicas_auth_fail(ngx_http_request_t *r, ngx_uint_t status,
-    const char *code, const char *text, ngx_uint_t page)
-{
-    ngx_int_t  rc;
-    ngx_str_t  msg;
-
-    msg.data = (u_char *) text;
-    msg.len = ngx_strlen(text);
-
-    rc = page ? ngx_http_replicas_send_error(r, status, code, &msg, 0)
-              : ngx_http_replicas_send_json_error(r, status, code, &msg, 0);
-
-    ngx_http_finalize_request(r, rc);
-
-    return NGX_DONE;
-}
 
 
 ngx_int_t
@@ -496,38 +481,35 @@ ngx_http_replicas_here(ngx_http_request_t *r, ngx_http_replicas_auth_t *a,
 
 static ngx_int_t
 ngx_http_replicas_auth_missing(ngx_http_request_t *r,
-    ngx_http_replicas_auth_t *a)
+    ngx_http_replicas_auth_t *a, ngx_http_replicas_verdict_t *v)
 {
     u_char     *p;
-    ngx_str_t   main, here, location;
+    ngx_str_t   main, here;
+
+    v->error = NGX_HTTP_REPLICAS_ERR_CREDENTIAL_MISSING;
 
     if (r->method == NGX_HTTP_OPTIONS || !ngx_http_replicas_is_navigation(r)) {
-        return ngx_http_replicas_auth_fail(r, NGX_HTTP_UNAUTHORIZED,
-                   "unauthorized", "this preview needs a credential: an API "
-                   "key as \"Authorization: Bearer <key>\" or "
-                   "\"X-Replicas-Preview-Token\", or a browser login", 0);
+        return NGX_HTTP_REPLICAS_AUTH_DENY;
     }
 
     if (ngx_http_replicas_main_origin(r, &main) != NGX_OK
         || ngx_http_replicas_here(r, a, &a->path, &here) != NGX_OK)
     {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        return NGX_ERROR;
     }
 
-    location.data = ngx_pnalloc(r->pool, main.len + 32 + 3 * here.len);
-    if (location.data == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    v->location.data = ngx_pnalloc(r->pool, main.len + 32 + 3 * here.len);
+    if (v->location.data == NULL) {
+        return NGX_ERROR;
     }
 
-    p = ngx_sprintf(location.data, "%V/auth/preview?to=", &main);
+    p = ngx_sprintf(v->location.data, "%V/auth/preview?to=", &main);
     p += rp_url_encode((char *) here.data, here.len, (char *) p);
-    location.len = p - location.data;
+    v->location.len = p - v->location.data;
 
-    ngx_http_finalize_request(r,
-        ngx_http_replicas_redirect(r, NGX_HTTP_MOVED_TEMPORARILY, &location,
-                                   NULL));
+    v->error = NGX_HTTP_REPLICAS_ERR_NONE;
 
-    return NGX_DONE;
+    return NGX_HTTP_REPLICAS_AUTH_DENY;
 }
 
 
@@ -538,18 +520,18 @@ ngx_http_replicas_auth_missing(ngx_http_request_t *r,
 
 static ngx_int_t
 ngx_http_replicas_auth_ticket(ngx_http_request_t *r,
-    ngx_http_replicas_ctx_t *ctx, ngx_http_replicas_auth_t *a)
+    ngx_http_replicas_ctx_t *ctx, ngx_http_replicas_auth_t *a,
+    ngx_http_replicas_verdict_t *v)
 {
     u_char                         *f[4], *p, *end;
     size_t                          len[4];
     ngx_uint_t                      n;
-    ngx_str_t                       user, ref, path, cookie, location;
+    ngx_str_t                       user, ref, path;
     ngx_http_replicas_main_conf_t  *rmcf;
 
     if (ctx->ticket_rc == NGX_ERROR) {
-        return ngx_http_replicas_auth_fail(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                   "state_unavailable", "The gateway cannot check sign-ins "
-                   "right now. Retry in a moment.", 1);
+        v->error = NGX_HTTP_REPLICAS_ERR_TICKET_UNAVAILABLE;
+        return NGX_HTTP_REPLICAS_AUTH_DENY;
     }
 
     p = ctx->ticket.data;
@@ -573,10 +555,8 @@ ngx_http_replicas_auth_ticket(ngx_http_request_t *r,
         || !rp_url_chars_ok((char *) f[3], len[3])
         || ngx_strlchr(f[3], f[3] + len[3], '\\') != NULL)
     {
-        return ngx_http_replicas_auth_fail(r, NGX_HTTP_FORBIDDEN,
-                   "ticket_invalid", "This sign-in link has expired or was "
-                   "already used. Open the preview again to get a new one.",
-                   1);
+        v->error = NGX_HTTP_REPLICAS_ERR_TICKET_INVALID;
+        return NGX_HTTP_REPLICAS_AUTH_DENY;
     }
 
     rmcf = ngx_http_get_module_main_conf(r, ngx_http_replicas_module);
@@ -590,18 +570,16 @@ ngx_http_replicas_auth_ticket(ngx_http_request_t *r,
 
     if (ngx_http_replicas_preview_cookie(r, a, &user, &ref,
                                          ngx_time() + rmcf->preview_cookie_ttl,
-                                         &cookie)
+                                         &v->cookie)
         != NGX_OK
-        || ngx_http_replicas_here(r, a, &path, &location) != NGX_OK)
+        || ngx_http_replicas_here(r, a, &path, &v->location) != NGX_OK)
     {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        return NGX_ERROR;
     }
 
-    ngx_http_finalize_request(r,
-        ngx_http_replicas_redirect(r, NGX_HTTP_MOVED_TEMPORARILY, &location,
-                                   &cookie));
+    v->error = NGX_HTTP_REPLICAS_ERR_NONE;
 
-    return NGX_DONE;
+    return NGX_HTTP_REPLICAS_AUTH_DENY;
 }
 
 
@@ -611,9 +589,8 @@ ngx_http_replicas_auth_ticket(ngx_http_request_t *r,
  * collaborates on, the engine's key its workspace.
  */
 
-static ngx_int_t
-ngx_http_replicas_auth_key_may(ngx_http_request_t *r,
-    ngx_http_replicas_ctx_t *ctx)
+static ngx_uint_t
+ngx_http_replicas_auth_key_may(ngx_http_replicas_ctx_t *ctx)
 {
     rp_access_ws_t   ws;
     rp_access_key_t  key;
@@ -638,18 +615,13 @@ ngx_http_replicas_auth_key_may(ngx_http_request_t *r,
     switch (rp_access_key_open(&key, &ws)) {
 
     case RP_ACCESS_OK:
-        return NGX_OK;
+        return NGX_HTTP_REPLICAS_ERR_NONE;
 
     case RP_ACCESS_NOT_YOURS:
-        return ngx_http_replicas_auth_fail(r, NGX_HTTP_FORBIDDEN,
-                   "not_your_workspace", "this workspace belongs to another "
-                   "user: only its owner, its collaborators and admins may "
-                   "open its previews", 0);
+        return NGX_HTTP_REPLICAS_ERR_NOT_YOUR_WORKSPACE;
 
     default:
-        return ngx_http_replicas_auth_fail(r, NGX_HTTP_FORBIDDEN,
-                   "forbidden", "this API key may not open this "
-                   "workspace's previews", 0);
+        return NGX_HTTP_REPLICAS_ERR_KEY_FORBIDDEN;
     }
 }
 
@@ -694,19 +666,25 @@ ngx_http_replicas_auth_actor(ngx_http_request_t *r,
 }
 
 
+/*
+ * The decision, from what the request carries and what the look-ups
+ * found: called again after each look-up it asks for.
+ */
+
 ngx_int_t
-ngx_http_replicas_auth(ngx_http_request_t *r, ngx_http_replicas_ctx_t *ctx)
+ngx_http_replicas_auth(ngx_http_request_t *r, ngx_http_replicas_ctx_t *ctx,
+    ngx_http_replicas_verdict_t *v)
 {
-    ngx_int_t                      rc;
+    time_t                         now;
     ngx_uint_t                     i, port;
-    ngx_str_t                      subject, ref, cookie, location;
+    ngx_str_t                      subject, ref;
     ngx_http_replicas_auth_t      *a;
     ngx_http_replicas_loc_conf_t  *rlcf;
 
     rlcf = ngx_http_get_module_loc_conf(r, ngx_http_replicas_module);
 
     if (!rlcf->auth) {
-        return NGX_OK;
+        return NGX_HTTP_REPLICAS_AUTH_ALLOW;
     }
 
     a = ctx->auth;
@@ -714,32 +692,30 @@ ngx_http_replicas_auth(ngx_http_request_t *r, ngx_http_replicas_ctx_t *ctx)
     if (a == NULL) {
         a = ngx_pcalloc(r->pool, sizeof(ngx_http_replicas_auth_t));
         if (a == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            return NGX_ERROR;
         }
 
         ctx->auth = a;
 
         if (ngx_http_replicas_auth_uri(r, a) != NGX_OK) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            return NGX_ERROR;
         }
     }
 
+    v->cache_key.data = (u_char *) a->cache_key;
+    v->cache_key.len = a->cache_key_len;
+
     if (a->kind == RP_CRED_TICKET) {
         if (ngx_http_replicas_auth_host(r, ctx, a) != NGX_OK) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            return NGX_ERROR;
         }
 
         if (!ctx->ticket_known) {
-            rc = ngx_http_replicas_lookup(r, ctx,
-                                          NGX_HTTP_REPLICAS_LOOKUP_TICKET,
-                                          a->cache_key, a->cache_key_len);
-            if (rc != NGX_OK) {
-                return rc == NGX_AGAIN ? NGX_AGAIN
-                                       : NGX_HTTP_INTERNAL_SERVER_ERROR;
-            }
+            v->lookup = NGX_HTTP_REPLICAS_LOOKUP_TICKET;
+            return NGX_HTTP_REPLICAS_AUTH_NEED_TICKET;
         }
 
-        return ngx_http_replicas_auth_ticket(r, ctx, a);
+        return ngx_http_replicas_auth_ticket(r, ctx, a, v);
     }
 
     port = ctx->host.port;
@@ -747,19 +723,16 @@ ngx_http_replicas_auth(ngx_http_request_t *r, ngx_http_replicas_ctx_t *ctx)
     if (port != RP_PORT_ENGINE && port != RP_PORT_DESKTOP) {
         for (i = 0; i < ctx->route.npublic; i++) {
             if (ctx->route.public_ports[i] == port) {
-                return NGX_OK;
+                return NGX_HTTP_REPLICAS_AUTH_ALLOW;
             }
         }
     }
 
     if (!ngx_http_replicas_origin_ok(r, port)) {
-        return ngx_http_replicas_auth_fail(r, NGX_HTTP_FORBIDDEN,
-                   "origin_forbidden", r->headers_in.upgrade
-                   ? "WebSocket connections to this preview must come from "
-                     "the preview itself or the main domain"
-                   : "requests that change something here must come from "
-                     "this preview itself or the main domain, not another "
-                     "site", 0);
+        v->error = r->headers_in.upgrade
+                   ? NGX_HTTP_REPLICAS_ERR_ORIGIN_WEBSOCKET
+                   : NGX_HTTP_REPLICAS_ERR_ORIGIN_WRITE;
+        return NGX_HTTP_REPLICAS_AUTH_DENY;
     }
 
     if (!a->looked) {
@@ -768,60 +741,68 @@ ngx_http_replicas_auth(ngx_http_request_t *r, ngx_http_replicas_ctx_t *ctx)
         if (ngx_http_replicas_auth_host(r, ctx, a) != NGX_OK
             || ngx_http_replicas_auth_credential(r, a) != NGX_OK)
         {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            return NGX_ERROR;
         }
+
+        v->cache_key.len = a->cache_key_len;
     }
 
     if (a->kind == RP_CRED_NONE) {
-        return ngx_http_replicas_auth_missing(r, a);
+        return ngx_http_replicas_auth_missing(r, a, v);
     }
 
     if (!ctx->cred_known) {
-        rc = ngx_http_replicas_lookup(r, ctx,
-                                      a->kind == RP_CRED_KEY
-                                      ? NGX_HTTP_REPLICAS_LOOKUP_KEY
-                                      : NGX_HTTP_REPLICAS_LOOKUP_REF,
-                                      a->cache_key, a->cache_key_len);
-        if (rc != NGX_OK) {
-            return rc == NGX_AGAIN ? NGX_AGAIN
-                                   : NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
+        v->lookup = (a->kind == RP_CRED_KEY) ? NGX_HTTP_REPLICAS_LOOKUP_KEY
+                                             : NGX_HTTP_REPLICAS_LOOKUP_REF;
+        return NGX_HTTP_REPLICAS_AUTH_NEED_KEY;
     }
 
     if (ctx->cred_rc == NGX_ERROR) {
-        return ngx_http_replicas_auth_fail(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                   "state_unavailable", "The gateway cannot check "
-                   "credentials right now. Retry in a moment.",
-                   !a->program && ngx_http_replicas_wants_html(r));
+        v->error = NGX_HTTP_REPLICAS_ERR_CREDENTIAL_UNAVAILABLE
+                   | (a->program ? NGX_HTTP_REPLICAS_AS_JSON : 0);
+        return NGX_HTTP_REPLICAS_AUTH_DENY;
     }
 
     if (ctx->cred.state != RP_STATE_AWAKE) {
         if (a->kind == RP_CRED_KEY) {
-            return ngx_http_replicas_auth_fail(r, NGX_HTTP_UNAUTHORIZED,
-                       "unauthorized", "unknown or revoked API key", 0);
+            v->error = NGX_HTTP_REPLICAS_ERR_KEY_UNKNOWN;
+            return NGX_HTTP_REPLICAS_AUTH_DENY;
         }
 
         /* an ended session or a revoked share: as if there were none */
-        return ngx_http_replicas_auth_missing(r, a);
+        return ngx_http_replicas_auth_missing(r, a, v);
     }
 
     if (ngx_http_replicas_auth_actor(r, ctx, a) != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        return NGX_ERROR;
     }
 
     if (a->kind == RP_CRED_KEY) {
-        rc = ngx_http_replicas_auth_key_may(r, ctx);
+        v->error = ngx_http_replicas_auth_key_may(ctx);
 
-        /* counted against the key's (and its user's) API rate limit */
-        return rc == NGX_OK
-               ? ngx_http_replicas_meter_key(r, ctx, a->cache_key + 2) : rc;
+        if (v->error != NGX_HTTP_REPLICAS_ERR_NONE) {
+            return NGX_HTTP_REPLICAS_AUTH_DENY;
+        }
+
+        /* a key whose budget (or its user's) is spent this minute
+         * (ngx_http_replicas_meter.c) */
+        now = ngx_time();
+
+        if (ctx->cred.limited_until > now) {
+            v->error = NGX_HTTP_REPLICAS_ERR_RATE_LIMITED;
+            v->retry_after = ctx->cred.limited_until - now;
+            return NGX_HTTP_REPLICAS_AUTH_DENY;
+        }
+
+        v->meter = a->cache_key + 2;
+        return NGX_HTTP_REPLICAS_AUTH_ALLOW;
     }
 
     if (a->kind == RP_CRED_SHARE && ngx_http_replicas_is_navigation(r)) {
         /* swap the link for a cookie, and take the token out of the URL */
         subject.data = ngx_pnalloc(r->pool, sizeof("share:") + a->subject.len);
         if (subject.data == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            return NGX_ERROR;
         }
 
         subject.len = ngx_sprintf(subject.data, "share:%V", &a->subject)
@@ -830,20 +811,18 @@ ngx_http_replicas_auth(ngx_http_request_t *r, ngx_http_replicas_ctx_t *ctx)
         ref.len = a->cache_key_len;
 
         if (ngx_http_replicas_preview_cookie(r, a, &subject, &ref, a->expires,
-                                             &cookie)
+                                             &v->cookie)
             != NGX_OK
-            || ngx_http_replicas_here(r, a, &a->path, &location) != NGX_OK)
+            || ngx_http_replicas_here(r, a, &a->path, &v->location) != NGX_OK)
         {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            return NGX_ERROR;
         }
 
-        ngx_http_finalize_request(r,
-            ngx_http_replicas_redirect(r, NGX_HTTP_MOVED_TEMPORARILY,
-                                       &location, &cookie));
-        return NGX_DONE;
+        v->error = NGX_HTTP_REPLICAS_ERR_NONE;
+        return NGX_HTTP_REPLICAS_AUTH_DENY;
     }
 
-    return NGX_OK;
+    return NGX_HTTP_REPLICAS_AUTH_ALLOW;
 }
 
 

@@ -30,16 +30,6 @@ struct ngx_http_replicas_eval_call_s {
 #define NGX_HTTP_REPLICAS_EVAL_ARGS  32
 
 
-void
-ngx_http_replicas_finish(ngx_http_request_t *r, ngx_int_t rc)
-{
-    ngx_connection_t  *c = r->connection;
-
-    ngx_http_finalize_request(r, rc);
-    ngx_http_run_posted_requests(c);
-}
-
-
 static void
 ngx_http_replicas_eval_reply(void *reply, void *data)
 {
@@ -105,7 +95,7 @@ ngx_http_replicas_eval_cleanup(void *data)
 
 
 /*
- * EVAL script 0 argv...  NGX_OK: the handler will be called (with NULL
+ * EVAL script nkeys argv...  NGX_OK: the handler will be called (with NULL
  * for no answer); NGX_DECLINED: no Redis link now; NGX_ERROR.
  */
 
@@ -113,6 +103,16 @@ ngx_int_t
 ngx_http_replicas_eval(ngx_http_request_t *r, ngx_str_t *script,
     ngx_uint_t argc, ngx_str_t *args, ngx_http_replicas_eval_pt handler)
 {
+    return ngx_http_replicas_eval_keys(r, script, 0, argc, args, handler);
+}
+
+
+ngx_int_t
+ngx_http_replicas_eval_keys(ngx_http_request_t *r, ngx_str_t *script,
+    ngx_uint_t nkeys, ngx_uint_t argc, ngx_str_t *args,
+    ngx_http_replicas_eval_pt handler)
+{
+    u_char                          numkeys[NGX_INT_T_LEN];
     size_t                          argvlen[3 + NGX_HTTP_REPLICAS_EVAL_ARGS];
     ngx_uint_t                      i, n;
     const char                     *argv[3 + NGX_HTTP_REPLICAS_EVAL_ARGS];
@@ -121,7 +121,7 @@ ngx_http_replicas_eval(ngx_http_request_t *r, ngx_str_t *script,
     ngx_http_replicas_eval_call_t  *call;
     ngx_http_replicas_main_conf_t  *rmcf;
 
-    if (argc > NGX_HTTP_REPLICAS_EVAL_ARGS) {
+    if (argc > NGX_HTTP_REPLICAS_EVAL_ARGS || nkeys > argc) {
         return NGX_ERROR;
     }
 
@@ -130,7 +130,8 @@ ngx_http_replicas_eval(ngx_http_request_t *r, ngx_str_t *script,
     n = 0;
     argv[n] = "EVAL"; argvlen[n++] = 4;
     argv[n] = (char *) script->data; argvlen[n++] = script->len;
-    argv[n] = "0"; argvlen[n++] = 1;
+    argv[n] = (char *) numkeys;
+    argvlen[n++] = ngx_sprintf(numkeys, "%ui", nkeys) - numkeys;
 
     for (i = 0; i < argc; i++) {
         argv[n] = (char *) args[i].data;

@@ -2,8 +2,9 @@
  * Preview traffic sent with an API key, counted against the API's rate
  * limit (replicas_api_rate, per key and per user: the same Redis
  * counters lua/api.lua uses), without a Redis round trip per request and
- * without ever holding a request for one.  Called by
- * ngx_http_replicas_auth.c once a key is known valid for the workspace.
+ * without ever holding a request for one.  Called by the request path
+ * (ngx_http_replicas_route.c) once ngx_http_replicas_auth.c found a key
+ * valid for the workspace and not over its budget.
  *
  *   count   each worker adds the request to a small table of its own
  *           (key hash, minute) -> hits; no lock, nothing shared
@@ -15,10 +16,11 @@
  *   verdict the script answers the keys whose budget (or whose user's)
  *           is spent, with the end of the minute; the worker writes that
  *           "limited until" into the key's entry of the shared cache, so
- *           every worker of this gateway refuses the key at once (429
- *           rate_limited, JSON, Retry-After).  The key lookup (a cache
- *           miss: lua in ngx_http_replicas_route.c) reads the same
- *           counters and brings the verdict with the key, so a key spent
+ *           every worker of this gateway refuses the key at once (the
+ *           authentication decision reads it: 429 rate_limited, JSON,
+ *           Retry-After).  The key lookup (a cache miss: lua in
+ *           ngx_http_replicas_lookup.c) reads the same counters and
+ *           brings the verdict with the key, so a key spent
  *           on the API is refused on its first preview request.
  *
  * Why not a counter in the shared cache entry, flushed by the next key
@@ -236,32 +238,14 @@ ngx_http_replicas_meter_count(const char *hash, ngx_uint_t rate)
 }
 
 
-ngx_int_t
-ngx_http_replicas_meter_key(ngx_http_request_t *r,
-    ngx_http_replicas_ctx_t *ctx, const char *hash)
+void
+ngx_http_replicas_meter_key(ngx_http_request_t *r, const char *hash)
 {
-    time_t                         now;
-    ngx_str_t                      msg;
     ngx_http_replicas_loc_conf_t  *rlcf;
-
-    now = ngx_time();
-
-    if (ctx->cred.limited_until > now) {
-        ngx_str_set(&msg, "too many requests for this API key or its user "
-                    "(preview requests with a key count against the API's "
-                    "rate limit)");
-        ngx_http_finalize_request(r,
-            ngx_http_replicas_send_json_error(r, NGX_HTTP_TOO_MANY_REQUESTS,
-                                              "rate_limited", &msg,
-                                              ctx->cred.limited_until - now));
-        return NGX_DONE;
-    }
 
     rlcf = ngx_http_get_module_loc_conf(r, ngx_http_replicas_module);
 
     ngx_http_replicas_meter_count(hash, rlcf->api_rate);
-
-    return NGX_OK;
 }
 
 

@@ -767,10 +767,35 @@ ngx_http_replicas_read_file(ngx_conf_t *cf, ngx_str_t *name, size_t max,
 }
 
 
+/* a script made of two pieces, one after the other */
+
+static ngx_int_t
+ngx_http_replicas_script_join(ngx_conf_t *cf, ngx_str_t *first,
+    const char *second, size_t len, ngx_str_t *out)
+{
+    u_char  *p;
+
+    p = ngx_pnalloc(cf->pool, first->len + 1 + len);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    out->data = p;
+    p = ngx_cpymem(p, first->data, first->len);
+    *p++ = '\n';
+    p = ngx_cpymem(p, second, len);
+    out->len = p - out->data;
+
+    return NGX_OK;
+}
+
+
 /*
- * replicas_scripts /path/lua: api.lua and session.lua are read once
- * here, at configuration time, and sent with each EVAL (Redis caches the
- * compiled script).
+ * replicas_scripts /path/lua: api.lua, session.lua and wake.lua are read
+ * once here, at configuration time, and sent with each EVAL (Redis caches
+ * the compiled script).  wake.lua only defines functions: the API's
+ * script is wake.lua then api.lua, and a preview's wake is wake.lua with
+ * a call of its request function (the wake is written once).
  */
 
 static char *
@@ -779,7 +804,9 @@ ngx_http_replicas_scripts(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ngx_http_replicas_main_conf_t *rmcf = conf;
 
     u_char     *p;
-    ngx_str_t  *value, name;
+    ngx_str_t  *value, name, api, wake;
+
+    static const char  call[] = "return replicas_wake_request()\n";
 
     if (rmcf->api_script.len) {
         return "is duplicate";
@@ -799,7 +826,7 @@ ngx_http_replicas_scripts(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     p = ngx_sprintf(name.data, "%V/api.lua%Z", &value[1]);
     name.len = p - 1 - name.data;
 
-    if (ngx_http_replicas_read_file(cf, &name, 1024 * 1024, &rmcf->api_script)
+    if (ngx_http_replicas_read_file(cf, &name, 1024 * 1024, &api)
         != NGX_CONF_OK)
     {
         return NGX_CONF_ERROR;
@@ -808,8 +835,33 @@ ngx_http_replicas_scripts(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     p = ngx_sprintf(name.data, "%V/session.lua%Z", &value[1]);
     name.len = p - 1 - name.data;
 
-    return ngx_http_replicas_read_file(cf, &name, 1024 * 1024,
-                                       &rmcf->session_script);
+    if (ngx_http_replicas_read_file(cf, &name, 1024 * 1024,
+                                    &rmcf->session_script)
+        != NGX_CONF_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    p = ngx_sprintf(name.data, "%V/wake.lua%Z", &value[1]);
+    name.len = p - 1 - name.data;
+
+    if (ngx_http_replicas_read_file(cf, &name, 64 * 1024, &wake)
+        != NGX_CONF_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_http_replicas_script_join(cf, &wake, (char *) api.data, api.len,
+                                      &rmcf->api_script)
+        != NGX_OK
+        || ngx_http_replicas_script_join(cf, &wake, call, sizeof(call) - 1,
+                                         &rmcf->wake_script)
+           != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
 }
 
 

@@ -1,10 +1,44 @@
 /*
  * What the module reads from a request, shared by previews, the API and
  * the login pages: headers, cookies, the scheme and main origin, a body
- * read into memory.
+ * read into memory; and the request's ctx, with the re-run of the phases
+ * of a request that waited (a Redis reply, a released hold).
  */
 
 #include "ngx_http_replicas.h"
+
+
+ngx_http_replicas_ctx_t *
+ngx_http_replicas_get_ctx(ngx_http_request_t *r)
+{
+    ngx_http_replicas_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_replicas_module);
+
+    if (ctx == NULL) {
+        ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_replicas_ctx_t));
+        if (ctx == NULL) {
+            return NULL;
+        }
+
+        ngx_http_set_ctx(r, ctx, ngx_http_replicas_module);
+    }
+
+    return ctx;
+}
+
+
+void
+ngx_http_replicas_resume(ngx_http_request_t *r)
+{
+    ngx_connection_t  *c = r->connection;
+
+    r->read_event_handler = ngx_http_block_reading;
+    r->write_event_handler = ngx_http_core_run_phases;
+
+    ngx_http_core_run_phases(r);
+    ngx_http_run_posted_requests(c);
+}
 
 
 /* Browsers ask for HTML; programs get JSON. */

@@ -184,6 +184,256 @@ ngx_http_replicas_send_message(ngx_http_request_t *r, ngx_uint_t status,
 }
 
 
+/*
+ * Every error of the request path, once: its status, its code, its
+ * Retry-After, whether browsers get it as a page, and its message (a
+ * format: its arguments come with the call, see ngx_http_replicas.h).
+ * NGX_HTTP_REPLICAS_PAGE: an HTML page when the request wants one, else
+ * JSON; 0: always JSON (an answer only programs are meant to read).
+ */
+
+#define NGX_HTTP_REPLICAS_PAGE  1
+
+typedef struct {
+    ngx_uint_t   status;
+    const char  *code;
+    time_t       retry_after;      /* NGX_HTTP_REPLICAS_RETRY_ARG: given */
+    ngx_uint_t   page;
+    const char  *message;
+} ngx_http_replicas_error_t;
+
+
+static ngx_http_replicas_error_t
+    ngx_http_replicas_errors[NGX_HTTP_REPLICAS_ERR_LAST] =
+{
+    /* the arguments each message takes, in order, above its row */
+
+    [NGX_HTTP_REPLICAS_ERR_BAD_HOST] =
+      { NGX_HTTP_BAD_REQUEST, "bad_host", 0, NGX_HTTP_REPLICAS_PAGE,
+      "This is not a valid preview address. Preview addresses look like "
+      "<port>-<workspace>.<domain>, with a port from 1 to 65535." },
+
+    [NGX_HTTP_REPLICAS_ERR_STATE_UNAVAILABLE] =
+      { NGX_HTTP_SERVICE_UNAVAILABLE, "state_unavailable", 1,
+      NGX_HTTP_REPLICAS_PAGE,
+      "The gateway cannot read workspace state right now. Retry in a "
+      "moment." },
+
+    /* the id */
+    [NGX_HTTP_REPLICAS_ERR_WORKSPACE_NOT_FOUND] =
+      { NGX_HTTP_NOT_FOUND, "workspace_not_found", 0, NGX_HTTP_REPLICAS_PAGE,
+      "workspace not found: %s" },
+
+    /* the id */
+    [NGX_HTTP_REPLICAS_ERR_WORKSPACE_FAILED] =
+      { NGX_HTTP_BAD_GATEWAY, "workspace_failed", 0, NGX_HTTP_REPLICAS_PAGE,
+      "Workspace %s has failed." },
+
+    /* the id */
+    [NGX_HTTP_REPLICAS_ERR_WORKSPACE_INVALID] =
+      { NGX_HTTP_BAD_GATEWAY, "workspace_invalid", 0, NGX_HTTP_REPLICAS_PAGE,
+      "Workspace %s has an invalid record." },
+
+    [NGX_HTTP_REPLICAS_ERR_WAKE_UNAVAILABLE] =
+      { NGX_HTTP_SERVICE_UNAVAILABLE, "state_unavailable", 2,
+      NGX_HTTP_REPLICAS_PAGE,
+      "The gateway cannot reach workspace state to wake it. Retry in a "
+      "moment." },
+
+    /* NGX_HTTP_REPLICAS_ERR_AWAKE_LIMIT: the id, the limit (ngx_str_t *) */
+    { NGX_HTTP_TOO_MANY_REQUESTS, "awake_limit", 30, NGX_HTTP_REPLICAS_PAGE,
+      "Workspace %s cannot wake: its organisation already has %V "
+      "workspaces awake, its limit. Put one to sleep and retry." },
+
+    /* the id, the limit */
+    [NGX_HTTP_REPLICAS_ERR_USER_AWAKE_LIMIT] =
+      { NGX_HTTP_TOO_MANY_REQUESTS, "user_awake_limit", 30,
+      NGX_HTTP_REPLICAS_PAGE,
+      "Workspace %s cannot wake: its owner already has %V workspaces "
+      "awake, the limit per user. Put one to sleep and retry." },
+
+    /* the id */
+    [NGX_HTTP_REPLICAS_ERR_WORKSPACE_WAKING] =
+      { NGX_HTTP_SERVICE_UNAVAILABLE, "workspace_waking", 2,
+      NGX_HTTP_REPLICAS_PAGE,
+      "Waking workspace %s\xe2\x80\xa6 This page reloads by itself when it "
+      "is ready." },
+
+    /* the id, replicas_wake_hold */
+    [NGX_HTTP_REPLICAS_ERR_WAKE_TIMEOUT] =
+      { NGX_HTTP_GATEWAY_TIME_OUT, "wake_timeout", 5, NGX_HTTP_REPLICAS_PAGE,
+      "Workspace %s is not ready: its wake did not finish within %M ms "
+      "(replicas_wake_hold). Retry in a few seconds." },
+
+    [NGX_HTTP_REPLICAS_ERR_ORIGIN_WEBSOCKET] =
+      { NGX_HTTP_FORBIDDEN, "origin_forbidden", 0, 0,
+      "WebSocket connections to this preview must come from the preview "
+      "itself or the main domain" },
+
+    [NGX_HTTP_REPLICAS_ERR_ORIGIN_WRITE] =
+      { NGX_HTTP_FORBIDDEN, "origin_forbidden", 0, 0,
+      "requests that change something here must come from this preview "
+      "itself or the main domain, not another site" },
+
+    [NGX_HTTP_REPLICAS_ERR_CREDENTIAL_MISSING] =
+      { NGX_HTTP_UNAUTHORIZED, "unauthorized", 0, 0,
+      "this preview needs a credential: an API key as \"Authorization: "
+      "Bearer <key>\" or \"X-Replicas-Preview-Token\", or a browser login" },
+
+    [NGX_HTTP_REPLICAS_ERR_KEY_UNKNOWN] =
+      { NGX_HTTP_UNAUTHORIZED, "unauthorized", 0, 0,
+      "unknown or revoked API key" },
+
+    [NGX_HTTP_REPLICAS_ERR_NOT_YOUR_WORKSPACE] =
+      { NGX_HTTP_FORBIDDEN, "not_your_workspace", 0, 0,
+      "this workspace belongs to another user: only its owner, its "
+      "collaborators and admins may open its previews" },
+
+    [NGX_HTTP_REPLICAS_ERR_KEY_FORBIDDEN] =
+      { NGX_HTTP_FORBIDDEN, "forbidden", 0, 0,
+      "this API key may not open this workspace's previews" },
+
+    [NGX_HTTP_REPLICAS_ERR_CREDENTIAL_UNAVAILABLE] =
+      { NGX_HTTP_SERVICE_UNAVAILABLE, "state_unavailable", 0,
+      NGX_HTTP_REPLICAS_PAGE,
+      "The gateway cannot check credentials right now. Retry in a "
+      "moment." },
+
+    [NGX_HTTP_REPLICAS_ERR_TICKET_UNAVAILABLE] =
+      { NGX_HTTP_SERVICE_UNAVAILABLE, "state_unavailable", 1,
+      NGX_HTTP_REPLICAS_PAGE,
+      "The gateway cannot check sign-ins right now. Retry in a moment." },
+
+    [NGX_HTTP_REPLICAS_ERR_TICKET_INVALID] =
+      { NGX_HTTP_FORBIDDEN, "ticket_invalid", 0, NGX_HTTP_REPLICAS_PAGE,
+      "This sign-in link has expired or was already used. Open the "
+      "preview again to get a new one." },
+
+    /* the seconds to wait (time_t) */
+    [NGX_HTTP_REPLICAS_ERR_RATE_LIMITED] =
+      { NGX_HTTP_TOO_MANY_REQUESTS, "rate_limited", NGX_HTTP_REPLICAS_RETRY_ARG,
+      0,
+      "too many requests for this API key or its user (preview requests "
+      "with a key count against the API's rate limit)" },
+
+    [NGX_HTTP_REPLICAS_ERR_UPSTREAM] =
+      { NGX_HTTP_BAD_GATEWAY, "bad_gateway", 5, NGX_HTTP_REPLICAS_PAGE,
+      "The upstream did not answer." },
+
+    /* the port, the id */
+    [NGX_HTTP_REPLICAS_ERR_PORT_TIMEOUT] =
+      { NGX_HTTP_GATEWAY_TIME_OUT, "port_timeout", 5, NGX_HTTP_REPLICAS_PAGE,
+      "Port %ui of workspace %s did not answer in time." },
+
+    /* the port, the id */
+    [NGX_HTTP_REPLICAS_ERR_PORT_NOT_OPEN] =
+      { NGX_HTTP_BAD_GATEWAY, "port_not_open", 5, NGX_HTTP_REPLICAS_PAGE,
+      "Nothing is listening on port %ui of workspace %s. Start a server on "
+      "that port, then retry." },
+
+    /* the API's events streams (ngx_http_replicas_api.c) */
+
+    [NGX_HTTP_REPLICAS_ERR_API_NOT_FOUND] =
+      { NGX_HTTP_NOT_FOUND, "not_found", 0, 0, "no such API endpoint" },
+
+    [NGX_HTTP_REPLICAS_ERR_API_METHOD] =
+      { NGX_HTTP_NOT_ALLOWED, "method_not_allowed", 0, 0,
+        "no such API endpoint" },
+
+    [NGX_HTTP_REPLICAS_ERR_API_UNAUTHORIZED] =
+      { NGX_HTTP_UNAUTHORIZED, "unauthorized", 0, 0,
+        "send an API key as \"Authorization: Bearer <key>\"" },
+
+    [NGX_HTTP_REPLICAS_ERR_API_UNAVAILABLE] =
+      { NGX_HTTP_SERVICE_UNAVAILABLE, "state_unavailable", 1, 0,
+        "the API cannot reach its state store right now; retry shortly" },
+
+    [NGX_HTTP_REPLICAS_ERR_ENGINE_ADDRESS] =
+      { NGX_HTTP_BAD_GATEWAY, "workspace_invalid", 0, 0,
+        "the workspace has no valid address" },
+};
+
+
+static ngx_int_t
+ngx_http_replicas_error_va(ngx_http_request_t *r, ngx_uint_t err,
+    va_list args)
+{
+    time_t                      retry_after;
+    ngx_str_t                   msg;
+    ngx_uint_t                  html, json;
+    ngx_http_replicas_error_t  *e;
+    u_char                      buf[NGX_HTTP_REPLICAS_MESSAGE_MAX];
+
+    json = err & NGX_HTTP_REPLICAS_AS_JSON;
+    err &= ~NGX_HTTP_REPLICAS_AS_JSON;
+
+    if (err == NGX_HTTP_REPLICAS_ERR_NONE
+        || err >= NGX_HTTP_REPLICAS_ERR_LAST)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;      /* not a row */
+    }
+
+    e = &ngx_http_replicas_errors[err];
+
+    retry_after = e->retry_after;
+
+    if (retry_after == NGX_HTTP_REPLICAS_RETRY_ARG) {
+        retry_after = va_arg(args, time_t);
+    }
+
+    msg.data = buf;
+    msg.len = ngx_vslprintf(buf, buf + sizeof(buf), e->message, args) - buf;
+
+    html = e->page && !json && ngx_http_replicas_wants_html(r);
+
+    return ngx_http_replicas_send_message(r, e->status, e->code, &msg,
+                                          retry_after, html);
+}
+
+
+ngx_int_t
+ngx_http_replicas_error(ngx_http_request_t *r, ngx_uint_t err, ...)
+{
+    va_list    args;
+    ngx_int_t  rc;
+
+    va_start(args, err);
+    rc = ngx_http_replicas_error_va(r, err, args);
+    va_end(args);
+
+    return rc;
+}
+
+
+ngx_int_t
+ngx_http_replicas_fail(ngx_http_request_t *r, ngx_uint_t err, ...)
+{
+    va_list    args;
+    ngx_int_t  rc;
+
+    va_start(args, err);
+    rc = ngx_http_replicas_error_va(r, err, args);
+    va_end(args);
+
+    ngx_http_finalize_request(r, rc);
+
+    return NGX_DONE;
+}
+
+
+/* Finalizes a request answered outside its phase handler (a timer, a
+ * reply), and runs what that posted. */
+
+void
+ngx_http_replicas_finish(ngx_http_request_t *r, ngx_int_t rc)
+{
+    ngx_connection_t  *c = r->connection;
+
+    ngx_http_finalize_request(r, rc);
+    ngx_http_run_posted_requests(c);
+}
+
+
 /* For previews: a page for browsers, JSON for everyone else. */
 
 ngx_int_t
@@ -223,8 +473,6 @@ ngx_http_replicas_send_json(ngx_http_request_t *r, ngx_uint_t status,
 ngx_int_t
 ngx_http_replicas_upstream_error_handler(ngx_http_request_t *r)
 {
-    u_char                        *p;
-    ngx_str_t                      msg;
     rp_preview_host_t              host;
     ngx_http_replicas_loc_conf_t  *rlcf;
 
@@ -235,32 +483,14 @@ ngx_http_replicas_upstream_error_handler(ngx_http_request_t *r)
                       (char *) rlcf->domain.data, rlcf->domain.len, &host)
         != RP_HOST_PREVIEW)
     {
-        ngx_str_set(&msg, "The upstream did not answer.");
-        return ngx_http_replicas_send_error(r, NGX_HTTP_BAD_GATEWAY,
-                                            "bad_gateway", &msg, 5);
+        return ngx_http_replicas_error(r, NGX_HTTP_REPLICAS_ERR_UPSTREAM);
     }
 
-    msg.data = ngx_pnalloc(r->pool, 128 + host.id_len);
-    if (msg.data == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    if (r->err_status == NGX_HTTP_GATEWAY_TIME_OUT) {
-        p = ngx_sprintf(msg.data, "Port %ui of workspace %s did not answer "
-                        "in time.", (ngx_uint_t) host.port, host.id);
-        msg.len = p - msg.data;
-
-        return ngx_http_replicas_send_error(r, NGX_HTTP_GATEWAY_TIME_OUT,
-                                            "port_timeout", &msg, 5);
-    }
-
-    p = ngx_sprintf(msg.data, "Nothing is listening on port %ui of workspace "
-                    "%s. Start a server on that port, then retry.",
-                    (ngx_uint_t) host.port, host.id);
-    msg.len = p - msg.data;
-
-    return ngx_http_replicas_send_error(r, NGX_HTTP_BAD_GATEWAY,
-                                        "port_not_open", &msg, 5);
+    return ngx_http_replicas_error(r,
+               r->err_status == NGX_HTTP_GATEWAY_TIME_OUT
+               ? NGX_HTTP_REPLICAS_ERR_PORT_TIMEOUT
+               : NGX_HTTP_REPLICAS_ERR_PORT_NOT_OPEN,
+               (ngx_uint_t) host.port, host.id);
 }
 
 

@@ -1,808 +1,486 @@
 /*
- * The access-phase state machine for preview hosts:
+ * The request path of preview hosts: one state machine in the access
+ * phase, driven by ngx_http_replicas_run's switch, one step at a time
+ * (ctx->step; the diagram is in ngx_http_replicas.h and the README):
  *
- *   parse Host -> route (shared cache, else async Redis)
- *              -> auth  (ngx_http_replicas_auth.c; may look up a
- *                        credential the same way)
- *              -> decide on the workspace's state
+ *   HOST         parse "<port>-<workspace>.<domain>"          -> ROUTE
+ *   API          an events stream (replicas_api_events): the API's script
+ *                authenticates, finds the engine and wakes    -> PROXY, HELD
+ *   ROUTE        the workspace's record (cache, else Redis)   -> CREDENTIALS
+ *   CREDENTIALS  who may open it (ngx_http_replicas_auth.c, a decision
+ *                without I/O): allow, look a credential up and decide
+ *                again, a ticket (-> TICKET), or deny        -> DECIDE
+ *   TICKET       a one-time sign-in ticket, GETDEL            -> CREDENTIALS
+ *   DECIDE       on the workspace's state: awake -> PROXY; asleep or on
+ *                its way -> WAKE; failed or invalid: an error
+ *   WAKE         lua/wake.lua, once; a page that reloads for browsers,
+ *                programs                                      -> HELD
+ *   HELD         wait for the workspace's change (ngx_http_replicas_wake.c),
+ *                then                                          -> ROUTE (API)
+ *   PROXY        $replicas_upstream set: the phases go on to proxy_pass
  *
- * While Redis answers, the handler returns NGX_AGAIN and the request
- * waits; the reply or the deadline timer, whichever comes first, records
- * the outcome in the request's ctx and re-runs the phases, which calls
- * this handler again to go on from where it stopped.  Each lookup is held
- * by a heap "waiter" that outlives the request if the client leaves: it
- * points at the request only while the request is there (the pool
- * cleanup and the deadline clear that pointer).
+ * A step that waits for Redis returns NGX_AGAIN with ctx->wait set; the
+ * reply (or its deadline) re-runs the phases, and this handler goes on at
+ * the same step.  Every error is a row of one table
+ * (ngx_http_replicas_fail, ngx_http_replicas_response.c).
  */
 
 #include "ngx_http_replicas.h"
 
 
-#define NGX_HTTP_REPLICAS_CACHE_KEY_MAX  (2 + RP_SHA256_HEX)
-
-enum {
-    RP_STEP_ROUTE = 0,
-    RP_STEP_AUTH,
-    RP_STEP_STATE
-};
-
-
-typedef struct {
-    ngx_http_request_t          *request;     /* NULL once it left */
-    ngx_uint_t                   kind;        /* ngx_http_replicas_lookup_e */
-    ngx_uint_t                   epoch;
-    size_t                       key_len;
-    char                         key[NGX_HTTP_REPLICAS_CACHE_KEY_MAX + 1];
-} ngx_http_replicas_waiter_t;
-
-
 static ngx_int_t ngx_http_replicas_run(ngx_http_request_t *r,
     ngx_http_replicas_ctx_t *ctx);
-static ngx_int_t ngx_http_replicas_decide(ngx_http_request_t *r,
-    ngx_http_replicas_ctx_t *ctx);
-
-
-ngx_http_replicas_ctx_t *
-ngx_http_replicas_get_ctx(ngx_http_request_t *r)
-{
-    ngx_http_replicas_ctx_t  *ctx;
-
-    ctx = ngx_http_get_module_ctx(r, ngx_http_replicas_module);
-
-    if (ctx == NULL) {
-        ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_replicas_ctx_t));
-        if (ctx == NULL) {
-            return NULL;
-        }
-
-        ngx_http_set_ctx(r, ctx, ngx_http_replicas_module);
-    }
-
-    return ctx;
-}
-
-
-static ngx_int_t
-ngx_http_replicas_fail(ngx_http_request_t *r, ngx_uint_t status,
-    const char *code, ngx_str_t *msg, time_t retry_after)
-{
-    ngx_http_finalize_request(r,
-        ngx_http_replicas_send_error(r, status, code, msg, retry_after));
-
-    return NGX_DONE;
-}
-
-
-void
-ngx_http_replicas_resume(ngx_http_request_t *r)
-{
-    ngx_connection_t  *c = r->connection;
-
-    r->read_event_handler = ngx_http_block_reading;
-    r->write_event_handler = ngx_http_core_run_phases;
-
-    ngx_http_core_run_phases(r);
-    ngx_http_run_posted_requests(c);
-}
-
-
-/*
- * An API key's record and its user's role in one call, for the preview
- * check (common/rp_access.h): {org, scope, workspace, user, role,
- * limited until}, all "" for a key that is unknown, revoked, or whose
- * user is disabled or gone (lua/api.lua refuses those the same way).  A
- * workspace-scoped key (the engine's) works for its workspace whoever
- * made it.  ARGV 1 this minute, 2 the rate limit: a key whose budget (or
- * its user's) is already spent comes with the end of the minute, so its
- * previews are refused from the first (ngx_http_replicas_meter.c).
- */
-static const char  ngx_http_replicas_key_lua[] =
-    "local k = redis.call('HMGET', KEYS[1], 'org', 'scope', 'workspace',"
-    " 'user', 'prefix')\n"
-    "local none = {'', '', '', '', '', ''}\n"
-    "if not k[1] then return none end\n"
-    "local function spent(rk)\n"
-    "  return tonumber(redis.call('GET', rk) or '0') >= tonumber(ARGV[2])\n"
-    "end\n"
-    "local function limited(user)\n"
-    "  if spent('" RP_KEY_RATE_PREFIX "' .. (k[5] or '') .. ':' .. ARGV[1])"
-    " or (user and spent('" RP_KEY_RATE_USER_PREFIX "' .. user .. ':' .."
-    " ARGV[1])) then\n"
-    "    return tostring((tonumber(ARGV[1]) + 1) * 60)\n"
-    "  end\n"
-    "  return ''\n"
-    "end\n"
-    "if k[2] == 'workspace' then\n"
-    "  return {k[1], 'workspace', k[3] or '', k[4] or '', '', limited(nil)}\n"
-    "end\n"
-    "local u = redis.call('HMGET', '" RP_KEY_USER_PREFIX "' .. (k[4] or ''),"
-    " 'org', 'role', 'disabled')\n"
-    "if u[1] ~= k[1] or u[3] == '1' then return none end\n"
-    "return {k[1], k[2] or '', '', k[4], u[2] or 'member', limited(k[4])}\n";
-
-
-/*
- * Records a lookup's outcome where the state machine looks for it (a
- * ticket's value is already in ctx->ticket).
- */
-
-static void
-ngx_http_replicas_lookup_known(ngx_http_replicas_ctx_t *ctx, ngx_uint_t kind,
-    ngx_int_t rc, ngx_http_replicas_route_t *rec)
-{
-    if (kind == NGX_HTTP_REPLICAS_LOOKUP_TICKET) {
-        ctx->ticket_known = 1;
-        ctx->ticket_rc = rc;
-
-    } else if (kind == NGX_HTTP_REPLICAS_LOOKUP_ROUTE) {
-        ctx->route_known = 1;
-        ctx->route_rc = rc;
-
-        if (rc == NGX_OK) {
-            ctx->route = *rec;
-        }
-
-    } else {
-        ctx->cred_known = 1;
-        ctx->cred_rc = rc;
-
-        if (rc == NGX_OK) {
-            ctx->cred = *rec;
-        }
-    }
-}
-
-
-static void
-ngx_http_replicas_lookup_done(void *reply, void *data)
-{
-    ngx_int_t                       rc;
-    ngx_http_request_t             *r;
-    ngx_http_replicas_ctx_t        *ctx;
-    ngx_http_replicas_route_t       rec;
-    ngx_http_replicas_waiter_t     *w = data;
-    ngx_http_replicas_main_conf_t  *rmcf;
-
-    r = w->request;
-    ctx = r ? ngx_http_get_module_ctx(r, ngx_http_replicas_module) : NULL;
-
-    if (w->kind == NGX_HTTP_REPLICAS_LOOKUP_TICKET) {
-        if (r != NULL) {
-            rc = ngx_http_replicas_redis_copy_string(reply, r->pool,
-                                                     &ctx->ticket);
-            ngx_http_replicas_lookup_known(ctx, w->kind, rc, NULL);
-        }
-
-        goto done;
-    }
-
-    ngx_memzero(&rec, sizeof(ngx_http_replicas_route_t));
-
-    switch (w->kind) {
-    case NGX_HTTP_REPLICAS_LOOKUP_ROUTE:
-        rc = ngx_http_replicas_redis_parse_route(reply, &rec);
-        break;
-    case NGX_HTTP_REPLICAS_LOOKUP_KEY:
-        rc = ngx_http_replicas_redis_parse_key(reply, &rec);
-        break;
-    default:
-        rc = ngx_http_replicas_redis_parse_ref(reply, &rec);
-        break;
-    }
-
-    if (rc == NGX_ERROR && reply != NULL) {
-        ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
-                      "replicas: unexpected redis reply to a lookup");
-    }
-
-    if (rc == NGX_DECLINED) {
-        rec.state = RP_STATE_NONE;      /* cached too: misses stay cheap */
-        rc = NGX_OK;
-    }
-
-    if (rc == NGX_OK) {
-        /* cached even if the request left: the next one will want it */
-        rmcf = ngx_http_cycle_get_module_main_conf(ngx_cycle,
-                                                   ngx_http_replicas_module);
-        ngx_http_replicas_cache_put(rmcf->cache_zone, w->key, w->key_len,
-                                    &rec, rmcf->cache_ttl, w->epoch);
-    }
-
-    if (r != NULL) {
-        ngx_http_replicas_lookup_known(ctx, w->kind, rc, &rec);
-    }
-
-done:
-
-    ngx_free(w);
-
-    if (r == NULL) {
-        return;
-    }
-
-    ctx->waiter = NULL;
-    ctx->pending = 0;
-
-    if (ctx->deadline.timer_set) {
-        ngx_del_timer(&ctx->deadline);
-    }
-
-    ngx_http_replicas_resume(r);
-}
-
-
-static void
-ngx_http_replicas_deadline_handler(ngx_event_t *ev)
-{
-    ngx_http_request_t          *r = ev->data;
-    ngx_http_replicas_ctx_t     *ctx;
-    ngx_http_replicas_waiter_t  *w;
-
-    ctx = ngx_http_get_module_ctx(r, ngx_http_replicas_module);
-    w = ctx->waiter;
-
-    ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
-                  "replicas: redis lookup for workspace \"%s\" timed out",
-                  ctx->host.id);
-
-    if (w) {
-        w->request = NULL;
-        ctx->waiter = NULL;
-        ngx_http_replicas_lookup_known(ctx, w->kind, NGX_ERROR, NULL);
-    }
-
-    ctx->pending = 0;
-
-    ngx_http_replicas_redis_lookup_timed_out();
-
-    ngx_http_replicas_resume(r);
-}
-
-
-static void
-ngx_http_replicas_cleanup(void *data)
-{
-    ngx_http_replicas_ctx_t     *ctx = data;
-    ngx_http_replicas_waiter_t  *w = ctx->waiter;
-
-    if (w) {
-        w->request = NULL;
-        ctx->waiter = NULL;
-    }
-
-    if (ctx->deadline.timer_set) {
-        ngx_del_timer(&ctx->deadline);
-    }
-}
-
-
-ngx_int_t
-ngx_http_replicas_lookup(ngx_http_request_t *r, ngx_http_replicas_ctx_t *ctx,
-    ngx_uint_t kind, const char *cache_key, size_t cache_key_len)
-{
-    u_char                          key[128], minute[NGX_TIME_T_LEN];
-    u_char                          rate[NGX_INT_T_LEN];
-    size_t                          argvlen[8];
-    ngx_uint_t                      argc, i;
-    const char                     *argv[8];
-    ngx_pool_cleanup_t             *cln;
-    ngx_http_replicas_route_t       rec;
-    ngx_http_replicas_waiter_t     *w;
-    ngx_http_replicas_loc_conf_t   *rlcf;
-    ngx_http_replicas_main_conf_t  *rmcf;
-
-    rmcf = ngx_http_get_module_main_conf(r, ngx_http_replicas_module);
-    rlcf = ngx_http_get_module_loc_conf(r, ngx_http_replicas_module);
-
-    if (cache_key_len > NGX_HTTP_REPLICAS_CACHE_KEY_MAX) {
-        return NGX_ERROR;
-    }
-
-    if (kind == NGX_HTTP_REPLICAS_LOOKUP_ROUTE && ctx->route_fresh) {
-        ctx->route_fresh = 0;       /* a held request: Redis says */
-
-    } else if (kind != NGX_HTTP_REPLICAS_LOOKUP_TICKET && rlcf->cache
-        && ngx_http_replicas_cache_get(rmcf->cache_zone, cache_key,
-                                       cache_key_len, &rec)
-           == NGX_OK)
-    {
-        ngx_http_replicas_lookup_known(ctx, kind, NGX_OK, &rec);
-        return NGX_OK;
-    }
-
-    /* the Redis key for each kind of cache key (common/rp_keys.h) */
-    switch (kind) {
-
-    case NGX_HTTP_REPLICAS_LOOKUP_ROUTE:
-        argv[0] = "HMGET";
-        argv[1] = (char *) key;
-        argvlen[1] = ngx_snprintf(key, sizeof(key),
-                                  RP_KEY_WORKSPACE_PREFIX "%*s",
-                                  cache_key_len, cache_key) - key;
-        argv[2] = RP_FIELD_STATE;
-        argv[3] = RP_FIELD_ADDR;
-        argv[4] = RP_FIELD_ORG;
-        argv[5] = RP_FIELD_PUBLIC;
-        argv[6] = RP_FIELD_USER;
-        argv[7] = RP_FIELD_COLLABORATORS;
-        argc = 8;
-        break;
-
-    case NGX_HTTP_REPLICAS_LOOKUP_KEY:
-        argv[0] = "EVAL";
-        argv[1] = ngx_http_replicas_key_lua;
-        argvlen[1] = sizeof(ngx_http_replicas_key_lua) - 1;
-        argv[2] = "1";
-        argv[3] = (char *) key;
-        argvlen[3] = ngx_snprintf(key, sizeof(key),
-                                  RP_KEY_APIKEY_PREFIX "%*s",
-                                  cache_key_len - 2, cache_key + 2) - key;
-        argv[4] = (char *) minute;
-        argvlen[4] = ngx_sprintf(minute, "%T", ngx_time() / 60) - minute;
-        argv[5] = (char *) rate;
-        argvlen[5] = ngx_sprintf(rate, "%ui", rlcf->api_rate) - rate;
-        argc = 6;
-        break;
-
-    case NGX_HTTP_REPLICAS_LOOKUP_REF:
-        argv[0] = "EXISTS";
-        argv[1] = (char *) key;
-        argvlen[1] = ngx_snprintf(key, sizeof(key), "%s%*s",
-                                  cache_key[0] == 's'
-                                  ? RP_KEY_SESSION_PREFIX
-                                  : RP_KEY_SHARE_PREFIX,
-                                  cache_key_len - 2, cache_key + 2) - key;
-        argc = 2;
-        break;
-
-    default: /* NGX_HTTP_REPLICAS_LOOKUP_TICKET: used once, never cached */
-        argv[0] = "GETDEL";
-        argv[1] = (char *) key;
-        argvlen[1] = ngx_snprintf(key, sizeof(key),
-                                  RP_KEY_TICKET_PREFIX "%*s",
-                                  cache_key_len - 2, cache_key + 2) - key;
-        argc = 2;
-        break;
-    }
-
-    argvlen[0] = ngx_strlen(argv[0]);
-
-    for (i = 2; i < argc; i++) {
-        if (argv[i] != (char *) key && argv[i] != (char *) minute
-            && argv[i] != (char *) rate)
-        {
-            argvlen[i] = ngx_strlen(argv[i]);
-        }
-    }
-
-    cln = ngx_pool_cleanup_add(r->pool, 0);
-    if (cln == NULL) {
-        return NGX_ERROR;
-    }
-
-    w = ngx_alloc(sizeof(ngx_http_replicas_waiter_t), r->connection->log);
-    if (w == NULL) {
-        return NGX_ERROR;
-    }
-
-    w->request = r;
-    w->kind = kind;
-    w->epoch = ngx_http_replicas_cache_epoch(rmcf->cache_zone);
-    w->key_len = cache_key_len;
-    ngx_memcpy(w->key, cache_key, cache_key_len);
-    w->key[cache_key_len] = '\0';
-
-    if (ngx_http_replicas_redis_command((int) argc, argv, argvlen,
-                                        ngx_http_replicas_lookup_done, w)
-        != NGX_OK)
-    {
-        /* no Redis link right now: say so at once rather than hang */
-        ngx_free(w);
-        ngx_http_replicas_lookup_known(ctx, kind, NGX_ERROR, NULL);
-
-        return NGX_OK;
-    }
-
-    ctx->waiter = w;
-    ctx->pending = 1;
-
-    cln->handler = ngx_http_replicas_cleanup;
-    cln->data = ctx;
-
-    ctx->deadline.handler = ngx_http_replicas_deadline_handler;
-    ctx->deadline.data = r;
-    ctx->deadline.log = r->connection->log;
-    ngx_add_timer(&ctx->deadline, rmcf->redis_timeout);
-
-    /* notice a client that gives up while we wait */
-    r->read_event_handler = ngx_http_test_reading;
-    r->write_event_handler = ngx_http_request_empty_handler;
-
-    return NGX_AGAIN;
-}
 
 
 ngx_int_t
 ngx_http_replicas_access_handler(ngx_http_request_t *r)
 {
     ngx_int_t                      rc;
-    ngx_str_t                      msg;
-    rp_host_kind_e                 kind;
-    rp_preview_host_t              host;
     ngx_http_replicas_ctx_t       *ctx;
     ngx_http_replicas_loc_conf_t  *rlcf;
 
     rlcf = ngx_http_get_module_loc_conf(r, ngx_http_replicas_module);
 
-    if (rlcf->api_events) {
-        rc = ngx_http_replicas_api_events_access(r);
-        return rc == NGX_OK ? NGX_DECLINED : rc;
-    }
-
-    if (!rlcf->route) {
+    if (!rlcf->route && !rlcf->api_events) {
         return NGX_DECLINED;
     }
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_replicas_module);
 
-    if (ctx && ctx->host.id_len) {
-        if (ctx->pending) {
-            return NGX_AGAIN;       /* a spurious wake-up while waiting */
+    if (ctx == NULL) {
+        ctx = ngx_http_replicas_get_ctx(r);
+        if (ctx == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
-        return ngx_http_replicas_run(r, ctx);
+        /* the API's events streams enter at the API step */
+        ctx->step = rlcf->api_events ? NGX_HTTP_REPLICAS_STEP_API
+                                     : NGX_HTTP_REPLICAS_STEP_HOST;
+
+    } else if (ngx_http_replicas_waiting(ctx)) {
+        return NGX_AGAIN;           /* a spurious wake-up while waiting */
     }
 
-    /* headers_in.server is nginx's validated, lowercased Host sans port */
-    kind = rp_host_parse((char *) r->headers_in.server.data,
-                         r->headers_in.server.len,
-                         (char *) rlcf->domain.data, rlcf->domain.len, &host);
+    rc = ngx_http_replicas_run(r, ctx);
 
-    if (kind == RP_HOST_NOT_PREVIEW) {
-        return NGX_DECLINED;
+    if (rc != NGX_AGAIN) {
+        /* proxied, answered or failed: out of the held list, so no
+         * published change re-runs it */
+        ngx_http_replicas_release(ctx);
     }
 
-    if (kind == RP_HOST_MALFORMED) {
-        ngx_str_set(&msg, "This is not a valid preview address. Preview "
-                    "addresses look like <port>-<workspace>.<domain>, with "
-                    "a port from 1 to 65535.");
-        return ngx_http_replicas_fail(r, NGX_HTTP_BAD_REQUEST, "bad_host",
-                                      &msg, 0);
-    }
-
-    ctx = ngx_http_replicas_get_ctx(r);
-    if (ctx == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    ctx->host = host;
-
-    return ngx_http_replicas_run(r, ctx);
+    return rc;
 }
 
+
+static void
+ngx_http_replicas_wait(ngx_http_request_t *r, ngx_http_replicas_ctx_t *ctx)
+{
+    ctx->wait = NGX_HTTP_REPLICAS_WAIT_REDIS;
+
+    /* notice a client that gives up while we wait */
+    r->read_event_handler = ngx_http_test_reading;
+    r->write_event_handler = ngx_http_request_empty_handler;
+}
+
+
+/*
+ * A preview's wake (lua/wake.lua's replicas_wake_request), its key names
+ * built here from common/rp_keys.h: the organisation's come from the
+ * route (a workspace never changes organisation).
+ */
+
+static ngx_int_t
+ngx_http_replicas_wake_script(ngx_http_request_t *r,
+    ngx_http_replicas_ctx_t *ctx, ngx_http_replicas_eval_pt handler)
+{
+    u_char                         *p;
+    ngx_str_t                       a[10];
+    ngx_uint_t                      i;
+    ngx_http_replicas_main_conf_t  *rmcf;
+
+    rmcf = ngx_http_get_module_main_conf(r, ngx_http_replicas_module);
+
+    p = ngx_pnalloc(r->pool, 3 * (sizeof(RP_KEY_ORG_AWAKE_PREFIX) - 1)
+                             + ctx->host.id_len + 2 * ctx->route.org_len
+                             + NGX_TIME_T_LEN);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    i = 0;
+
+    a[i].data = p;
+    p = ngx_sprintf(p, RP_KEY_WORKSPACE_PREFIX "%s", ctx->host.id);
+    a[i].len = p - a[i].data;
+    i++;
+
+    a[i].data = p;
+    p = ngx_sprintf(p, RP_KEY_ORG_AWAKE_PREFIX "%*s", ctx->route.org_len,
+                    ctx->route.org);
+    a[i].len = p - a[i].data;
+    i++;
+
+    a[i].data = p;
+    p = ngx_sprintf(p, RP_KEY_ORG_PREFIX "%*s", ctx->route.org_len,
+                    ctx->route.org);
+    a[i].len = p - a[i].data;
+    i++;
+
+    ngx_str_set(&a[i], RP_KEY_SETTINGS);
+    i++;
+    ngx_str_set(&a[i], RP_KEY_ACTIVITY);
+    i++;
+    ngx_str_set(&a[i], RP_KEY_JOBS);
+    i++;
+
+    /* ARGV */
+    a[i].data = (u_char *) ctx->host.id;
+    a[i].len = ctx->host.id_len;
+    i++;
+
+    a[i].data = p;
+    p = ngx_sprintf(p, "%T", ngx_time());
+    a[i].len = p - a[i].data;
+    i++;
+
+    ngx_str_set(&a[i], RP_KEY_WORKSPACE_PREFIX);
+    i++;
+    ngx_str_set(&a[i], RP_CHANNEL_WS_CHANGED);
+    i++;
+
+    return ngx_http_replicas_eval_keys(r, &rmcf->wake_script, 6, i, a,
+                                       handler);
+}
+
+
+static void
+ngx_http_replicas_wake_reply(ngx_http_request_t *r, void *reply)
+{
+    ngx_http_replicas_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_replicas_module);
+
+    ngx_http_replicas_wait_over(ctx);
+    ngx_str_null(&ctx->wake_status);
+
+    if (reply != NULL) {
+        (void) ngx_http_replicas_redis_copy_pair(reply, r->pool,
+                                                 &ctx->wake_status,
+                                                 &ctx->wake_arg);
+    }
+
+    ngx_http_replicas_resume(r);
+}
+
+
+/* The wake script's answer: NGX_OK to go on (wait for the wake), or an
+ * error of the table. */
+
+static ngx_uint_t
+ngx_http_replicas_woken(ngx_http_request_t *r, ngx_http_replicas_ctx_t *ctx)
+{
+    ngx_str_t  *s = &ctx->wake_status;
+
+    if (s->len == 0) {
+        return NGX_HTTP_REPLICAS_ERR_WAKE_UNAVAILABLE;
+    }
+
+    if (s->len == 5 && ngx_strncmp(s->data, "limit", 5) == 0) {
+        return NGX_HTTP_REPLICAS_ERR_AWAKE_LIMIT;
+    }
+
+    if (s->len == 10 && ngx_strncmp(s->data, "user_limit", 10) == 0) {
+        return NGX_HTTP_REPLICAS_ERR_USER_AWAKE_LIMIT;
+    }
+
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                  "replicas: wake of workspace \"%s\": %V", ctx->host.id, s);
+
+    return NGX_HTTP_REPLICAS_ERR_NONE;
+}
+
+
+/* An authentication verdict that ends the request: an error, or a 302. */
+
+static ngx_int_t
+ngx_http_replicas_deny(ngx_http_request_t *r, ngx_http_replicas_verdict_t *v)
+{
+    if (v->error == NGX_HTTP_REPLICAS_ERR_RATE_LIMITED) {
+        return ngx_http_replicas_fail(r, v->error, v->retry_after);
+    }
+
+    if (v->error != NGX_HTTP_REPLICAS_ERR_NONE) {
+        return ngx_http_replicas_fail(r, v->error);
+    }
+
+    ngx_http_finalize_request(r,
+        ngx_http_replicas_redirect(r, NGX_HTTP_MOVED_TEMPORARILY,
+                                   &v->location,
+                                   v->cookie.len ? &v->cookie : NULL));
+    return NGX_DONE;
+}
+
+
+static ngx_int_t
+ngx_http_replicas_proxy(ngx_http_request_t *r, ngx_http_replicas_ctx_t *ctx)
+{
+    ctx->upstream.data = ngx_pnalloc(r->pool, ctx->route.addr_len
+                                              + sizeof(":65535") - 1);
+    if (ctx->upstream.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ctx->upstream.len = ngx_sprintf(ctx->upstream.data, "%*s:%ui",
+                                    ctx->route.addr_len, ctx->route.addr,
+                                    (ngx_uint_t) ctx->host.port)
+                        - ctx->upstream.data;
+
+    ngx_http_replicas_activity_touch(ctx->host.id, ctx->host.id_len);
+
+    return NGX_OK;
+}
+
+
+/*
+ * One step after another until the request waits (NGX_AGAIN), is answered
+ * (NGX_DONE, or a status for nginx to answer) or goes on to the proxy
+ * (NGX_DECLINED).
+ */
 
 static ngx_int_t
 ngx_http_replicas_run(ngx_http_request_t *r, ngx_http_replicas_ctx_t *ctx)
 {
-    ngx_int_t  rc;
-    ngx_str_t  msg;
-    u_char     buf[64 + RP_WS_ID_MAX];
+    ngx_int_t                      rc;
+    ngx_uint_t                     err;
+    rp_host_kind_e                 kind;
+    ngx_http_replicas_verdict_t    v;
+    ngx_http_replicas_loc_conf_t  *rlcf;
 
-    if (ctx->upstream.len) {
-        return NGX_DECLINED;                /* decided before, e.g. re-run */
-    }
+    rlcf = ngx_http_get_module_loc_conf(r, ngx_http_replicas_module);
 
-    /* the route is looked up first, and again while a request waits for
-     * its workspace to wake */
-    if (!ctx->route_known) {
-        rc = ngx_http_replicas_lookup(r, ctx, NGX_HTTP_REPLICAS_LOOKUP_ROUTE,
-                                      ctx->host.id, ctx->host.id_len);
-        if (rc != NGX_OK) {
-            return rc == NGX_AGAIN ? NGX_AGAIN
-                                   : NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-    }
+    ngx_memzero(&v, sizeof(ngx_http_replicas_verdict_t));
 
-    if (ctx->route_rc != NGX_OK) {
-        ngx_http_replicas_wake_done(ctx);
-        ngx_str_set(&msg, "The gateway cannot read workspace state right "
-                    "now. Retry in a moment.");
-        return ngx_http_replicas_fail(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                      "state_unavailable", &msg, 1);
-    }
+    for ( ;; ) {
 
-    if (ctx->route.state == RP_STATE_NONE
-        || ctx->route.state == RP_STATE_DELETED)
-    {
-        ngx_http_replicas_wake_done(ctx);
-        msg.data = buf;
-        msg.len = ngx_sprintf(buf, "workspace not found: %s",
-                              ctx->host.id) - buf;
-        return ngx_http_replicas_fail(r, NGX_HTTP_NOT_FOUND,
-                                      "workspace_not_found", &msg, 0);
-    }
+        switch (ctx->step) {
 
-    if (ctx->step == RP_STEP_ROUTE) {
-        ctx->step = RP_STEP_AUTH;
-    }
+        case NGX_HTTP_REPLICAS_STEP_HOST:
+            /* headers_in.server is nginx's validated, lowercased Host
+             * sans port */
+            kind = rp_host_parse((char *) r->headers_in.server.data,
+                                 r->headers_in.server.len,
+                                 (char *) rlcf->domain.data, rlcf->domain.len,
+                                 &ctx->host);
 
-    if (ctx->step == RP_STEP_AUTH) {
-        rc = ngx_http_replicas_auth(r, ctx);
+            if (kind == RP_HOST_NOT_PREVIEW) {
+                ctx->host.id_len = 0;
+                return NGX_DECLINED;        /* not ours to route */
+            }
 
-        if (rc != NGX_OK) {
-            return rc;
-        }
+            if (kind == RP_HOST_MALFORMED) {
+                ctx->host.id_len = 0;
+                return ngx_http_replicas_fail(r,
+                                              NGX_HTTP_REPLICAS_ERR_BAD_HOST);
+            }
 
-        ctx->step = RP_STEP_STATE;
-    }
+            ctx->step = NGX_HTTP_REPLICAS_STEP_ROUTE;
+            break;
 
-    return ngx_http_replicas_decide(r, ctx);
-}
+        case NGX_HTTP_REPLICAS_STEP_API:
+            rc = ngx_http_replicas_api_events(r, ctx);
 
-
-static ngx_int_t
-ngx_http_replicas_decide(ngx_http_request_t *r, ngx_http_replicas_ctx_t *ctx)
-{
-    u_char     *p;
-    ngx_int_t   rc;
-    ngx_str_t   msg;
-
-    if (ctx->route.state != RP_STATE_AWAKE) {
-        msg.data = ngx_pnalloc(r->pool, 256 + ctx->host.id_len);
-        if (msg.data == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-    }
-
-    if (ctx->route.state == RP_STATE_BOOTING
-        || ctx->route.state == RP_STATE_PROVISIONING
-        || ctx->route.state == RP_STATE_SLEEPING)
-    {
-        rc = ngx_http_replicas_wake(r, ctx);
-
-        switch (rc) {
-        case NGX_DECLINED:
-            return ngx_http_replicas_run(r, ctx);    /* look again */
-        case NGX_AGAIN:
-        case NGX_DONE:
-            return rc;
-        default:
-            ngx_http_replicas_wake_done(ctx);
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-    }
-
-    ngx_http_replicas_wake_done(ctx);
-
-    switch (ctx->route.state) {
-
-    case RP_STATE_AWAKE:
-        ctx->upstream.data = ngx_pnalloc(r->pool, ctx->route.addr_len
-                                                  + sizeof(":65535") - 1);
-        if (ctx->upstream.data == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        ctx->upstream.len = ngx_sprintf(ctx->upstream.data, "%*s:%ui",
-                                        ctx->route.addr_len, ctx->route.addr,
-                                        (ngx_uint_t) ctx->host.port)
-                            - ctx->upstream.data;
-
-        ngx_http_replicas_activity_touch(ctx->host.id, ctx->host.id_len);
-
-        return NGX_DECLINED;
-
-    case RP_STATE_FAILED:
-        p = ngx_sprintf(msg.data, "Workspace %s has failed.", ctx->host.id);
-        msg.len = p - msg.data;
-        return ngx_http_replicas_fail(r, NGX_HTTP_BAD_GATEWAY,
-                                      "workspace_failed", &msg, 0);
-
-    default:
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "replicas: workspace \"%s\" has an invalid state or "
-                      "address in redis", ctx->host.id);
-        p = ngx_sprintf(msg.data, "Workspace %s has an invalid record.",
-                        ctx->host.id);
-        msg.len = p - msg.data;
-        return ngx_http_replicas_fail(r, NGX_HTTP_BAD_GATEWAY,
-                                      "workspace_invalid", &msg, 0);
-    }
-}
-
-
-/* Variables: set by the access handler, read by proxy_pass and logs */
-
-
-/*
- * "key:<prefix>" from an API key's text "rk_<prefix>_<secret>": only the
- * public prefix, never the secret; a key of any other form is named
- * "key:?" (it cannot be a valid one anyway).
- */
-
-void
-ngx_http_replicas_actor_key(ngx_http_request_t *r,
-    ngx_http_replicas_ctx_t *ctx, u_char *key, size_t len)
-{
-    size_t      tag, i;
-    u_char     *p, c;
-
-    tag = sizeof(RP_APIKEY_TAG) - 1;
-
-    p = ngx_pnalloc(r->pool, sizeof("key:") - 1 + RP_APIKEY_PREFIX_LEN);
-    if (p == NULL) {
-        return;
-    }
-
-    ctx->actor.data = p;
-    p = ngx_cpymem(p, "key:", sizeof("key:") - 1);
-
-    if (len > tag + RP_APIKEY_PREFIX_LEN
-        && ngx_strncmp(key, RP_APIKEY_TAG, tag) == 0
-        && key[tag + RP_APIKEY_PREFIX_LEN] == '_')
-    {
-        for (i = 0; i < RP_APIKEY_PREFIX_LEN; i++) {
-            c = key[tag + i];
-
-            if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
-                  || (c >= '0' && c <= '9')))
-            {
+            if (rc == NGX_BUSY) {
+                ctx->step = NGX_HTTP_REPLICAS_STEP_HELD;
                 break;
             }
-        }
 
-        if (i == RP_APIKEY_PREFIX_LEN) {
-            p = ngx_cpymem(p, key + tag, RP_APIKEY_PREFIX_LEN);
-            ctx->actor.len = p - ctx->actor.data;
-            return;
+            if (rc != NGX_OK) {
+                return rc;
+            }
+
+            ctx->step = NGX_HTTP_REPLICAS_STEP_PROXY;
+            break;
+
+        case NGX_HTTP_REPLICAS_STEP_ROUTE:
+            if (!ctx->route_known) {
+                rc = ngx_http_replicas_lookup(r, ctx,
+                                              NGX_HTTP_REPLICAS_LOOKUP_ROUTE,
+                                              ctx->host.id, ctx->host.id_len);
+                if (rc != NGX_OK) {
+                    return rc == NGX_AGAIN ? NGX_AGAIN
+                                           : NGX_HTTP_INTERNAL_SERVER_ERROR;
+                }
+            }
+
+            if (ctx->route_rc != NGX_OK) {
+                return ngx_http_replicas_fail(r,
+                           NGX_HTTP_REPLICAS_ERR_STATE_UNAVAILABLE);
+            }
+
+            if (ctx->route.state == RP_STATE_NONE
+                || ctx->route.state == RP_STATE_DELETED)
+            {
+                return ngx_http_replicas_fail(r,
+                           NGX_HTTP_REPLICAS_ERR_WORKSPACE_NOT_FOUND,
+                           ctx->host.id);
+            }
+
+            /* a held request was let in before it was held */
+            ctx->step = ctx->held ? NGX_HTTP_REPLICAS_STEP_DECIDE
+                                  : NGX_HTTP_REPLICAS_STEP_CREDENTIALS;
+            break;
+
+        case NGX_HTTP_REPLICAS_STEP_CREDENTIALS:
+            switch (ngx_http_replicas_auth(r, ctx, &v)) {
+
+            case NGX_HTTP_REPLICAS_AUTH_ALLOW:
+                if (v.meter) {
+                    /* counted against the key's (and its user's) API rate
+                     * limit */
+                    ngx_http_replicas_meter_key(r, v.meter);
+                }
+
+                ctx->step = NGX_HTTP_REPLICAS_STEP_DECIDE;
+                break;
+
+            case NGX_HTTP_REPLICAS_AUTH_NEED_KEY:
+                rc = ngx_http_replicas_lookup(r, ctx, v.lookup,
+                                              (char *) v.cache_key.data,
+                                              v.cache_key.len);
+                if (rc != NGX_OK) {
+                    return rc == NGX_AGAIN ? NGX_AGAIN
+                                           : NGX_HTTP_INTERNAL_SERVER_ERROR;
+                }
+
+                break;                      /* known: decide again */
+
+            case NGX_HTTP_REPLICAS_AUTH_NEED_TICKET:
+                ctx->step = NGX_HTTP_REPLICAS_STEP_TICKET;
+                break;
+
+            case NGX_HTTP_REPLICAS_AUTH_DENY:
+                return ngx_http_replicas_deny(r, &v);
+
+            default:
+                return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            }
+
+            break;
+
+        case NGX_HTTP_REPLICAS_STEP_TICKET:
+            /* entered from CREDENTIALS, whose verdict named the ticket */
+            if (!ctx->ticket_known) {
+                rc = ngx_http_replicas_lookup(r, ctx,
+                                              NGX_HTTP_REPLICAS_LOOKUP_TICKET,
+                                              (char *) v.cache_key.data,
+                                              v.cache_key.len);
+                if (rc != NGX_OK) {
+                    return rc == NGX_AGAIN ? NGX_AGAIN
+                                           : NGX_HTTP_INTERNAL_SERVER_ERROR;
+                }
+            }
+
+            ctx->step = NGX_HTTP_REPLICAS_STEP_CREDENTIALS;
+            break;
+
+        case NGX_HTTP_REPLICAS_STEP_DECIDE:
+            switch (ctx->route.state) {
+
+            case RP_STATE_AWAKE:
+                ctx->step = NGX_HTTP_REPLICAS_STEP_PROXY;
+                break;
+
+            case RP_STATE_BOOTING:
+            case RP_STATE_PROVISIONING:
+            case RP_STATE_SLEEPING:
+                ctx->step = NGX_HTTP_REPLICAS_STEP_WAKE;
+                break;
+
+            case RP_STATE_FAILED:
+                return ngx_http_replicas_fail(r,
+                           NGX_HTTP_REPLICAS_ERR_WORKSPACE_FAILED,
+                           ctx->host.id);
+
+            default:
+                ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                              "replicas: workspace \"%s\" has an invalid "
+                              "state or address in redis", ctx->host.id);
+                return ngx_http_replicas_fail(r,
+                           NGX_HTTP_REPLICAS_ERR_WORKSPACE_INVALID,
+                           ctx->host.id);
+            }
+
+            break;
+
+        case NGX_HTTP_REPLICAS_STEP_WAKE:
+            if (ctx->route.state == RP_STATE_SLEEPING
+                && ctx->wake == NGX_HTTP_REPLICAS_WAKE_NONE)
+            {
+                rc = ngx_http_replicas_wake_script(r, ctx,
+                         ngx_http_replicas_wake_reply);
+                if (rc == NGX_DECLINED) {
+                    return ngx_http_replicas_fail(r,
+                               NGX_HTTP_REPLICAS_ERR_WAKE_UNAVAILABLE);
+                }
+
+                if (rc != NGX_OK) {
+                    return NGX_HTTP_INTERNAL_SERVER_ERROR;
+                }
+
+                ctx->wake = NGX_HTTP_REPLICAS_WAKE_ASKED;
+                ngx_http_replicas_wait(r, ctx);
+                return NGX_AGAIN;
+            }
+
+            if (ctx->wake == NGX_HTTP_REPLICAS_WAKE_ASKED) {
+                ctx->wake = NGX_HTTP_REPLICAS_WAKE_DONE;
+                err = ngx_http_replicas_woken(r, ctx);
+
+                if (err != NGX_HTTP_REPLICAS_ERR_NONE) {
+                    return ngx_http_replicas_fail(r, err, ctx->host.id,
+                                                  &ctx->wake_arg);
+                }
+            }
+
+            /* a page that reloads itself for people; held for programs */
+            if (ngx_http_replicas_wants_html(r)
+                && r->headers_in.upgrade == NULL)
+            {
+                return ngx_http_replicas_fail(r,
+                           NGX_HTTP_REPLICAS_ERR_WORKSPACE_WAKING,
+                           ctx->host.id);
+            }
+
+            ctx->step = NGX_HTTP_REPLICAS_STEP_HELD;
+            break;
+
+        case NGX_HTTP_REPLICAS_STEP_HELD:
+            rc = ngx_http_replicas_held(r, ctx);
+
+            if (rc == NGX_AGAIN) {
+                return NGX_AGAIN;
+            }
+
+            if (rc != NGX_DECLINED) {
+                return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            }
+
+            /* look again, past the cache (an events stream: ask the
+             * API's script again) */
+            ctx->route_known = 0;
+            ctx->step = rlcf->api_events ? NGX_HTTP_REPLICAS_STEP_API
+                                         : NGX_HTTP_REPLICAS_STEP_ROUTE;
+            break;
+
+        default: /* NGX_HTTP_REPLICAS_STEP_PROXY */
+            if (ctx->upstream.len == 0
+                && ngx_http_replicas_proxy(r, ctx) != NGX_OK)
+            {
+                return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            }
+
+            return NGX_DECLINED;
         }
     }
-
-    *p++ = '?';
-    ctx->actor.len = p - ctx->actor.data;
-}
-
-
-/*
- * $replicas_actor: who the request acted as, for the access log.  A
- * credential that was refused (401) names no one: the log must not
- * attribute a request to a key someone merely claimed.
- */
-
-ngx_int_t
-ngx_http_replicas_actor_variable(ngx_http_request_t *r,
-    ngx_http_variable_value_t *v, uintptr_t data)
-{
-    ngx_http_replicas_ctx_t  *ctx;
-
-    ctx = ngx_http_get_module_ctx(r->main, ngx_http_replicas_module);
-
-    if (ctx == NULL || ctx->actor.len == 0
-        || r->headers_out.status == NGX_HTTP_UNAUTHORIZED)
-    {
-        v->data = (u_char *) "-";
-        v->len = 1;
-
-    } else {
-        v->data = ctx->actor.data;
-        v->len = ctx->actor.len;
-    }
-
-    v->valid = 1;
-    v->no_cacheable = 1;
-    v->not_found = 0;
-
-    return NGX_OK;
-}
-
-typedef enum {
-    NGX_HTTP_REPLICAS_VAR_UPSTREAM = 0,
-    NGX_HTTP_REPLICAS_VAR_WORKSPACE,
-    NGX_HTTP_REPLICAS_VAR_PORT,
-    NGX_HTTP_REPLICAS_VAR_STATE
-} ngx_http_replicas_var_e;
-
-
-static ngx_int_t
-ngx_http_replicas_variable(ngx_http_request_t *r,
-    ngx_http_variable_value_t *v, uintptr_t data)
-{
-    u_char                   *p;
-    const char               *s;
-    ngx_http_replicas_ctx_t  *ctx;
-
-    ctx = ngx_http_get_module_ctx(r, ngx_http_replicas_module);
-
-    if (ctx == NULL || ctx->host.id_len == 0) {
-        v->not_found = 1;
-        return NGX_OK;
-    }
-
-    switch (data) {
-
-    case NGX_HTTP_REPLICAS_VAR_UPSTREAM:
-        if (ctx->upstream.len == 0) {
-            v->not_found = 1;
-            return NGX_OK;
-        }
-
-        v->data = ctx->upstream.data;
-        v->len = ctx->upstream.len;
-        break;
-
-    case NGX_HTTP_REPLICAS_VAR_WORKSPACE:
-        v->data = (u_char *) ctx->host.id;
-        v->len = ctx->host.id_len;
-        break;
-
-    case NGX_HTTP_REPLICAS_VAR_PORT:
-        p = ngx_pnalloc(r->pool, sizeof("65535") - 1);
-        if (p == NULL) {
-            return NGX_ERROR;
-        }
-
-        v->data = p;
-        v->len = ngx_sprintf(p, "%ui", (ngx_uint_t) ctx->host.port) - p;
-        break;
-
-    default: /* NGX_HTTP_REPLICAS_VAR_STATE */
-        if (!ctx->route_known || ctx->route_rc != NGX_OK) {
-            v->not_found = 1;
-            return NGX_OK;
-        }
-
-        s = rp_state_name(ctx->route.state);
-        v->data = (u_char *) s;
-        v->len = ngx_strlen(s);
-        break;
-    }
-
-    v->valid = 1;
-    v->no_cacheable = 1;
-    v->not_found = 0;
-
-    return NGX_OK;
-}
-
-
-static ngx_http_variable_t  ngx_http_replicas_vars[] = {
-
-    { ngx_string("replicas_upstream"), NULL, ngx_http_replicas_variable,
-      NGX_HTTP_REPLICAS_VAR_UPSTREAM, NGX_HTTP_VAR_NOCACHEABLE, 0 },
-
-    { ngx_string("replicas_workspace"), NULL, ngx_http_replicas_variable,
-      NGX_HTTP_REPLICAS_VAR_WORKSPACE, NGX_HTTP_VAR_NOCACHEABLE, 0 },
-
-    { ngx_string("replicas_port"), NULL, ngx_http_replicas_variable,
-      NGX_HTTP_REPLICAS_VAR_PORT, NGX_HTTP_VAR_NOCACHEABLE, 0 },
-
-    { ngx_string("replicas_state"), NULL, ngx_http_replicas_variable,
-      NGX_HTTP_REPLICAS_VAR_STATE, NGX_HTTP_VAR_NOCACHEABLE, 0 },
-
-    { ngx_string("replicas_cookie"), NULL, ngx_http_replicas_cookie_variable,
-      0, NGX_HTTP_VAR_NOCACHEABLE, 0 },
-
-    { ngx_string("replicas_actor"), NULL, ngx_http_replicas_actor_variable,
-      0, NGX_HTTP_VAR_NOCACHEABLE, 0 },
-
-      ngx_http_null_variable
-};
-
-
-ngx_int_t
-ngx_http_replicas_add_variables(ngx_conf_t *cf)
-{
-    ngx_http_variable_t  *var, *v;
-
-    for (v = ngx_http_replicas_vars; v->name.len; v++) {
-        var = ngx_http_add_variable(cf, &v->name, v->flags);
-        if (var == NULL) {
-            return NGX_ERROR;
-        }
-
-        var->get_handler = v->get_handler;
-        var->data = v->data;
-    }
-
-    return NGX_OK;
 }

@@ -1,68 +1,20 @@
 /*
- * Wake-on-request.  A request for a workspace that is not awake:
+ * Held requests: a program's request (an API call, a WebSocket upgrade,
+ * a fetch) for a workspace that is waking waits here rather than being
+ * told to come back.  This file only holds, releases and notifies; the
+ * request path (ngx_http_replicas_route.c) asks for the wake and decides.
  *
- *   1. asks Redis, in one script, to wake it: a sleeping workspace (or one
- *      stuck in provisioning for 10 minutes) becomes "provisioning" and
- *      gets one wake job; everyone else finds it provisioning and joins.
- *      The organisation's limit on awake workspaces is checked there too
- *      (429, never someone else's workspace put to sleep);
- *   2. a browser navigation gets a "Waking workspace" page that reloads
- *      itself at the same URL; anything else (API calls, WebSocket
- *      upgrades, fetches) is held, up to replicas_wake_hold;
- *   3. held requests sit in this worker's list until the workspace's
- *      change is published on the channel every worker listens to
- *      (ngx_http_replicas_wake_notify): then each looks its route up again,
- *      past the cache, and is proxied if awake.  No polling.
+ *   hold     the request joins this worker's list, with a timer of
+ *            replicas_wake_hold (then 504 wake_timeout);
+ *   notify   every message on the change channel (the wake script and
+ *            control publish each change of a workspace) releases the held
+ *            requests of that workspace: each looks its route up again,
+ *            past the cache, and is proxied once awake.  No polling;
+ *   release  a request that goes on (proxied, refused, gone) leaves the
+ *            list.
  */
 
 #include "ngx_http_replicas.h"
-
-
-#define NGX_HTTP_REPLICAS_WAKE_STALE   600     /* seconds in provisioning */
-
-
-/* ARGV: id, now, stale seconds.  The limit: the organisation's
- * max_awake, else the deployment's (replicas:settings awake_limit), else 10;
- * and the owner's user_awake_max within it (as lua/api.lua's awake_room) */
-static ngx_str_t  ngx_http_replicas_wake_lua = ngx_string(
-    "local key = 'replicas:ws:' .. ARGV[1]\n"
-    "local w = redis.call('HMGET', key, 'state', 'state_at', 'org', 'user')\n"
-    "local state, at, org, user = w[1], tonumber(w[2]) or 0, w[3], w[4]\n"
-    "local now = tonumber(ARGV[2])\n"
-    "if not state then return {'none', ''} end\n"
-    "local stale = state == 'provisioning' and now - at > tonumber(ARGV[3])\n"
-    "if state ~= 'sleeping' and not stale then return {state, ''} end\n"
-    "if org then\n"
-    "  local set = 'replicas:org-awake:' .. org\n"
-    "  local limit = tonumber(redis.call('HGET', 'replicas:org:' .. org,\n"
-    "                                    'max_awake') or '')\n"
-    "    or tonumber(redis.call('HGET', 'replicas:settings', 'awake_limit')\n"
-    "                or '') or 10\n"
-    "  if redis.call('SISMEMBER', set, ARGV[1]) == 0\n"
-    "     and redis.call('SCARD', set) >= limit then\n"
-    "    return {'limit', tostring(limit)}\n"
-    "  end\n"
-    "  local ul = tonumber(redis.call('HGET', 'replicas:org:' .. org,\n"
-    "                                 'user_awake_max') or '')\n"
-    "    or tonumber(redis.call('HGET', 'replicas:settings', 'user_awake_max')\n"
-    "                or '') or limit\n"
-    "  if user and ul < limit and redis.call('SISMEMBER', set, ARGV[1]) == 0 then\n"
-    "    local n = 0\n"
-    "    for _, id in ipairs(redis.call('SMEMBERS', set)) do\n"
-    "      if redis.call('HGET', 'replicas:ws:' .. id, 'user') == user then\n"
-    "        n = n + 1\n"
-    "      end\n"
-    "    end\n"
-    "    if n >= ul then return {'user_limit', tostring(ul)} end\n"
-    "  end\n"
-    "  redis.call('SADD', set, ARGV[1])\n"
-    "end\n"
-    "redis.call('HSET', key, 'state', 'provisioning', 'state_at', ARGV[2])\n"
-    "redis.call('ZADD', 'replicas:activity', ARGV[2], ARGV[1])\n"
-    "redis.call('XADD', 'replicas:jobs', 'MAXLEN', '~', '100000', '*',\n"
-    "           'type', 'wake', 'workspace', ARGV[1], 'at', ARGV[2])\n"
-    "redis.call('PUBLISH', 'replicas:ws-changed', ARGV[1])\n"
-    "return {'waking', ''}\n");
 
 
 /* a held request, in this worker's list */
@@ -89,8 +41,8 @@ ngx_http_replicas_held_queue(void)
 }
 
 
-static void
-ngx_http_replicas_unhold(ngx_http_replicas_ctx_t *ctx)
+void
+ngx_http_replicas_release(ngx_http_replicas_ctx_t *ctx)
 {
     ngx_http_replicas_held_t  *h = ctx->held;
 
@@ -111,7 +63,7 @@ ngx_http_replicas_unhold(ngx_http_replicas_ctx_t *ctx)
 static void
 ngx_http_replicas_held_cleanup(void *data)
 {
-    ngx_http_replicas_unhold(data);
+    ngx_http_replicas_release(data);
 }
 
 
@@ -124,27 +76,66 @@ ngx_http_replicas_held_cleanup(void *data)
 static void
 ngx_http_replicas_held_timeout(ngx_event_t *ev)
 {
-    ngx_str_t                      msg;
     ngx_http_request_t            *r = ev->data;
     ngx_http_replicas_ctx_t       *ctx;
     ngx_http_replicas_loc_conf_t  *rlcf;
-    u_char                         buf[192 + RP_WS_ID_MAX];
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_replicas_module);
     rlcf = ngx_http_get_module_loc_conf(r, ngx_http_replicas_module);
 
-    ngx_http_replicas_unhold(ctx);
-    ctx->pending = 0;
-
-    msg.data = buf;
-    msg.len = ngx_sprintf(buf, "Workspace %s is not ready: its wake did not "
-                          "finish within %M ms (replicas_wake_hold). Retry "
-                          "in a few seconds.", ctx->host.id, rlcf->wake_hold)
-              - buf;
+    ngx_http_replicas_release(ctx);
+    ctx->wait = NGX_HTTP_REPLICAS_WAIT_NONE;
 
     ngx_http_replicas_finish(r,
-        ngx_http_replicas_send_error(r, NGX_HTTP_GATEWAY_TIME_OUT,
-                                     "wake_timeout", &msg, 5));
+        ngx_http_replicas_error(r, NGX_HTTP_REPLICAS_ERR_WAKE_TIMEOUT,
+                                ctx->host.id, rlcf->wake_hold));
+}
+
+
+ngx_int_t
+ngx_http_replicas_held(ngx_http_request_t *r, ngx_http_replicas_ctx_t *ctx)
+{
+    ngx_pool_cleanup_t            *cln;
+    ngx_http_replicas_held_t      *h;
+    ngx_http_replicas_loc_conf_t  *rlcf;
+
+    if (ctx->held) {
+        if (ctx->wait == NGX_HTTP_REPLICAS_WAIT_CHANGED) {
+            ctx->wait = NGX_HTTP_REPLICAS_WAIT_NONE;
+            return NGX_DECLINED;
+        }
+
+        ctx->wait = NGX_HTTP_REPLICAS_WAIT_HELD;
+        return NGX_AGAIN;           /* released, still not awake: wait on */
+    }
+
+    rlcf = ngx_http_get_module_loc_conf(r, ngx_http_replicas_module);
+
+    h = ngx_pcalloc(r->pool, sizeof(ngx_http_replicas_held_t));
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (h == NULL || cln == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->request = r;
+    h->timer.handler = ngx_http_replicas_held_timeout;
+    h->timer.data = r;
+    h->timer.log = r->connection->log;
+
+    ngx_queue_insert_tail(ngx_http_replicas_held_queue(), &h->queue);
+    ngx_add_timer(&h->timer, rlcf->wake_hold);
+
+    ctx->held = h;
+    cln->handler = ngx_http_replicas_held_cleanup;
+    cln->data = ctx;
+
+    /*
+     * The change may have been published between our look-up and now (it
+     * comes on another connection): look once more, past the cache.
+     */
+    ctx->wait = NGX_HTTP_REPLICAS_WAIT_NONE;
+
+    return NGX_DECLINED;
 }
 
 
@@ -175,235 +166,41 @@ ngx_http_replicas_wake_notify(const char *id, size_t len)
             continue;
         }
 
-        if (ctx->waiter || ctx->pending > 1) {
+        switch (ctx->wait) {
+
+        case NGX_HTTP_REPLICAS_WAIT_REDIS:
             /* a look-up in flight may have read the state before this
              * change: it looks once more when it lands */
-            ctx->renotify = 1;
-            continue;
+            ctx->wait = NGX_HTTP_REPLICAS_WAIT_STALE;
+            break;
+
+        case NGX_HTTP_REPLICAS_WAIT_HELD:
+            /* still held (the timer runs on), but asking again */
+            ctx->wait = NGX_HTTP_REPLICAS_WAIT_CHANGED;
+            ngx_http_replicas_resume(r);
+            /* "next" may have gone meanwhile only if it was this same
+             * request's; a request is in the list once */
+            break;
+
+        default:
+            break;
         }
-
-        /* still held (the timer runs on), but asking again */
-        ctx->route_known = 0;
-        ctx->route_fresh = 1;
-        ctx->pending = 0;
-
-        ngx_http_replicas_resume(r);
-        /* "next" may have gone meanwhile only if it was this same
-         * request's; a request is in the list once */
     }
 }
 
-
-static void
-ngx_http_replicas_wake_reply(ngx_http_request_t *r, void *reply)
-{
-    ngx_http_replicas_ctx_t  *ctx;
-
-    ctx = ngx_http_get_module_ctx(r, ngx_http_replicas_module);
-
-    ctx->pending = 0;
-    ctx->wake = NGX_HTTP_REPLICAS_WAKE_ASKED;
-    ngx_str_null(&ctx->wake_status);
-
-    if (reply != NULL) {
-        (void) ngx_http_replicas_redis_copy_pair(reply, r->pool,
-                                                 &ctx->wake_status,
-                                                 &ctx->wake_arg);
-    }
-
-    ngx_http_replicas_resume(r);
-}
-
-
-static ngx_int_t
-ngx_http_replicas_wake_ask(ngx_http_request_t *r, ngx_http_replicas_ctx_t *ctx)
-{
-    ngx_int_t                      rc;
-    ngx_str_t                      args[3];
-    u_char                        *p;
-
-    p = ngx_pnalloc(r->pool, 2 * NGX_INT_T_LEN);
-    if (p == NULL) {
-        return NGX_ERROR;
-    }
-
-    args[0].data = (u_char *) ctx->host.id;
-    args[0].len = ctx->host.id_len;
-
-    args[1].data = p;
-    p = ngx_sprintf(p, "%T", ngx_time());
-    args[1].len = p - args[1].data;
-
-    args[2].data = p;
-    p = ngx_sprintf(p, "%d", NGX_HTTP_REPLICAS_WAKE_STALE);
-    args[2].len = p - args[2].data;
-
-    rc = ngx_http_replicas_eval(r, &ngx_http_replicas_wake_lua, 3, args,
-                                ngx_http_replicas_wake_reply);
-    if (rc != NGX_OK) {
-        return rc;
-    }
-
-    ctx->pending = 2;
-    ctx->wake = NGX_HTTP_REPLICAS_WAKE_ASKING;
-
-    return NGX_AGAIN;
-}
-
-
-ngx_int_t
-ngx_http_replicas_wake_hold(ngx_http_request_t *r,
-    ngx_http_replicas_ctx_t *ctx)
-{
-    ngx_pool_cleanup_t            *cln;
-    ngx_http_replicas_held_t      *h;
-    ngx_http_replicas_loc_conf_t  *rlcf;
-
-    if (ctx->held) {
-        if (ctx->renotify) {
-            ctx->renotify = 0;
-            ctx->route_known = 0;
-            ctx->route_fresh = 1;
-            return NGX_DECLINED;
-        }
-
-        ctx->pending = 1;
-        return NGX_AGAIN;           /* released, still not awake: wait on */
-    }
-
-    rlcf = ngx_http_get_module_loc_conf(r, ngx_http_replicas_module);
-
-    h = ngx_pcalloc(r->pool, sizeof(ngx_http_replicas_held_t));
-    cln = ngx_pool_cleanup_add(r->pool, 0);
-    if (h == NULL || cln == NULL) {
-        return NGX_ERROR;
-    }
-
-    h->request = r;
-    h->timer.handler = ngx_http_replicas_held_timeout;
-    h->timer.data = r;
-    h->timer.log = r->connection->log;
-
-    ngx_queue_insert_tail(ngx_http_replicas_held_queue(), &h->queue);
-    ngx_add_timer(&h->timer, rlcf->wake_hold);
-
-    ctx->held = h;
-    cln->handler = ngx_http_replicas_held_cleanup;
-    cln->data = ctx;
-
-    /*
-     * The change may have been published between our look-up and now (it
-     * comes on another connection): look once more, past the cache.
-     */
-    ctx->route_known = 0;
-    ctx->route_fresh = 1;
-
-    return NGX_DECLINED;
-}
-
-
-/*
- * From the state machine when the workspace is booting, provisioning or
- * sleeping.  NGX_AGAIN: waiting (a script call, or held); NGX_DONE:
- * answered; NGX_DECLINED: look the route up again (fresh) and decide
- * anew; NGX_ERROR.
- */
-
-ngx_int_t
-ngx_http_replicas_wake(ngx_http_request_t *r, ngx_http_replicas_ctx_t *ctx)
-{
-    ngx_int_t  rc;
-    ngx_str_t  msg;
-    u_char     buf[256 + RP_WS_ID_MAX];
-
-    if (ctx->route.state == RP_STATE_SLEEPING
-        && ctx->wake == NGX_HTTP_REPLICAS_WAKE_NONE)
-    {
-        rc = ngx_http_replicas_wake_ask(r, ctx);
-
-        if (rc == NGX_DECLINED) {
-            ngx_str_set(&msg, "The gateway cannot reach workspace state to "
-                        "wake it. Retry in a moment.");
-            ngx_http_replicas_finish(r,
-                ngx_http_replicas_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                             "state_unavailable", &msg, 2));
-            return NGX_DONE;
-        }
-
-        return rc;
-    }
-
-    if (ctx->wake == NGX_HTTP_REPLICAS_WAKE_ASKED) {
-        ctx->wake = NGX_HTTP_REPLICAS_WAKE_TRIGGERED;
-
-        if (ctx->wake_status.len == 0) {
-            ngx_str_set(&msg, "The gateway cannot reach workspace state to "
-                        "wake it. Retry in a moment.");
-            ngx_http_replicas_finish(r,
-                ngx_http_replicas_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                             "state_unavailable", &msg, 2));
-            return NGX_DONE;
-        }
-
-        if (ctx->wake_status.len == 5
-            && ngx_strncmp(ctx->wake_status.data, "limit", 5) == 0)
-        {
-            msg.data = buf;
-            msg.len = ngx_sprintf(buf, "Workspace %s cannot wake: its "
-                                  "organisation already has %V workspaces "
-                                  "awake, its limit. Put one to sleep and "
-                                  "retry.", ctx->host.id, &ctx->wake_arg)
-                      - buf;
-            ngx_http_replicas_finish(r,
-                ngx_http_replicas_send_error(r, NGX_HTTP_TOO_MANY_REQUESTS,
-                                             "awake_limit", &msg, 30));
-            return NGX_DONE;
-        }
-
-        if (ctx->wake_status.len == 10
-            && ngx_strncmp(ctx->wake_status.data, "user_limit", 10) == 0)
-        {
-            msg.data = buf;
-            msg.len = ngx_sprintf(buf, "Workspace %s cannot wake: its owner "
-                                  "already has %V workspaces awake, the "
-                                  "limit per user. Put one to sleep and "
-                                  "retry.", ctx->host.id, &ctx->wake_arg)
-                      - buf;
-            ngx_http_replicas_finish(r,
-                ngx_http_replicas_send_error(r, NGX_HTTP_TOO_MANY_REQUESTS,
-                                             "user_awake_limit", &msg, 30));
-            return NGX_DONE;
-        }
-
-        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                      "replicas: wake of workspace \"%s\": %V", ctx->host.id,
-                      &ctx->wake_status);
-    }
-
-    /* a page that reloads itself for people; a held request for programs */
-    if (ngx_http_replicas_wants_html(r)
-        && r->headers_in.upgrade == NULL)
-    {
-        msg.data = buf;
-        msg.len = ngx_sprintf(buf, "Waking workspace %s\xe2\x80\xa6 This page "
-                              "reloads by itself when it is ready.",
-                              ctx->host.id) - buf;
-        ngx_http_replicas_finish(r,
-            ngx_http_replicas_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                         "workspace_waking", &msg, 2));
-        return NGX_DONE;
-    }
-
-    rc = ngx_http_replicas_wake_hold(r, ctx);
-
-    return rc;
-}
-
-
-/* the request is going on (awake, failed, gone): out of the list */
 
 void
-ngx_http_replicas_wake_done(ngx_http_replicas_ctx_t *ctx)
+ngx_http_replicas_wait_over(ngx_http_replicas_ctx_t *ctx)
 {
-    ngx_http_replicas_unhold(ctx);
+    ctx->wait = (ctx->wait == NGX_HTTP_REPLICAS_WAIT_STALE)
+                ? NGX_HTTP_REPLICAS_WAIT_CHANGED : NGX_HTTP_REPLICAS_WAIT_NONE;
+}
+
+
+ngx_uint_t
+ngx_http_replicas_waiting(ngx_http_replicas_ctx_t *ctx)
+{
+    return ctx->wait == NGX_HTTP_REPLICAS_WAIT_REDIS
+           || ctx->wait == NGX_HTTP_REPLICAS_WAIT_STALE
+           || ctx->wait == NGX_HTTP_REPLICAS_WAIT_HELD;
 }

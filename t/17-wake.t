@@ -9,7 +9,7 @@ use Test::More;
 use POSIX ();
 use Time::HiRes qw(sleep);
 use Replicas::Test qw(start_redis start_upstream http_request http_json
-                      free_port poll_until tmpdir ws_connect);
+                      free_port poll_until tmpdir ws_connect repo_root);
 use Replicas::Gateway qw(start_gateway put_workspace ws_key);
 use Replicas::Identity qw(new_identity api);
 
@@ -162,5 +162,20 @@ put_workspace($redis, 'slowev', state => 'sleeping', addr => '127.0.0.3', org =>
 my ($st, $j) = api($short, $me->{key}, 'GET', '/v1/workspaces/slowev/events');
 is($st, 504, 'an event stream held past the hold: 504');
 is($j->{error}{code}, 'wake_timeout', 'wake_timeout');
+
+# the wake is written once, in lua/wake.lua, for previews and the API
+# alike; its key names are handed to it (KEYS[] built from
+# common/rp_keys.h, or the API's), never spelled there
+{
+    my $slurp = sub {
+        open my $fh, '<', repo_root() . "/ngx_replicas_module/lua/$_[0]" or die "$_[0]: $!";
+        local $/;
+        return <$fh>;
+    };
+    (my $wake = $slurp->('wake.lua')) =~ s/--[^\n]*//g;
+    unlike($wake, qr/replicas:/, 'lua/wake.lua spells no key name');
+    unlike($slurp->('api.lua'), qr/'state', 'provisioning'/,
+           'and lua/api.lua has no wake of its own');
+}
 
 done_testing();

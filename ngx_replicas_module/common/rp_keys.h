@@ -106,5 +106,6 @@
 #define RP_KEY_DELIVER_TRIES      "replicas:deliver-tries"  /* HASH id -> failed deliveries in a row (the backoff) */
 #define RP_KEY_ACTIVITY           "replicas:activity"       /* ZSET id -> last activity (unix) */
 #define RP_KEY_ORG_AWAKE_PREFIX   "replicas:org-awake:"     /* + org: SET of ids holding a sandbox */
+#define RP_KEY_SETTINGS           "replicas:settings"       /* HASH deployment defaults of the quotas */
 
 #endif /* RP_KEYS_H */

@@ -8,6 +8,8 @@
 --       7.. the op's own arguments.
 -- Returns {status, json body, retry-after seconds}.
 -- Key names: ngx_replicas_module/common/rp_keys.h and the module README.
+-- The gateway sends lua/wake.lua's functions before this file (the wake,
+-- shared with the preview path).
 
 local op, keyhash, now = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local rate, url_template, wsid = tonumber(ARGV[4]), ARGV[5], ARGV[6]
@@ -238,22 +240,27 @@ local function owned_in(set, user)
     return n
 end
 
+-- the key names lua/wake.lua's functions take, for workspace id of the
+-- caller's organisation
+local function wake_keys(id)
+    return {ws = ws_key(id), awake = 'replicas:org-awake:' .. key.org,
+            org = 'replicas:org:' .. key.org, settings = 'replicas:settings',
+            activity = 'replicas:activity', jobs = 'replicas:jobs',
+            ws_prefix = 'replicas:ws:', channel = 'replicas:ws-changed'}
+end
+
 -- room for workspace id (owned by user) to hold a sandbox (awake or on
--- its way): the organisation's max_awake (else the deployment's
--- awake_limit, else 10), and the owner's user_awake_max within it
--- (default: the organisation's).  Returns true, or false and an error.
+-- its way): lua/wake.lua's replicas_awake_room.  Returns true, or false
+-- and an error.
 local function awake_room(id, user)
-    local set = 'replicas:org-awake:' .. key.org
-    if redis.call('SISMEMBER', set, id) == 1 then return true end
-    local limit = setting('max_awake', 'awake_limit', 10)
-    if redis.call('SCARD', set) >= limit then
+    local over, limit = replicas_awake_room(wake_keys(id), id, user)
+    if over == 'limit' then
         return false, err(429, 'awake_limit', 'the organisation already has ' .. limit ..
                           ' workspaces awake, its limit: put one to sleep or delete one first', 30)
     end
-    local ulimit = setting('user_awake_max', 'user_awake_max', limit)
-    if ulimit < limit and owned_in(set, user) >= ulimit then
+    if over == 'user_limit' then
         return false, err(429, 'user_awake_limit', 'this workspace\'s owner already has ' ..
-                          ulimit .. ' workspaces awake, the limit per user: put one of ' ..
+                          limit .. ' workspaces awake, the limit per user: put one of ' ..
                           'them to sleep or delete one first', 30)
     end
     return true
@@ -278,17 +285,12 @@ local function workspace_room()
 end
 
 -- sleeping (or stuck waking for 10 minutes) -> provisioning, one wake job;
--- a wake already under way is joined, not repeated
+-- a wake already under way is joined, not repeated (lua/wake.lua)
 local function wake(id, w)
-    local stale = w.state == 'provisioning' and now - (tonumber(w.state_at) or 0) > 600
-    if w.state ~= 'sleeping' and not stale then return true end
+    if not replicas_wake_due(w.state, w.state_at, now) then return true end
     local room, e = awake_room(id, w.user)
     if not room then return false, e end
-    redis.call('SADD', 'replicas:org-awake:' .. key.org, id)
-    redis.call('HSET', ws_key(id), 'state', 'provisioning', 'state_at', tostring(now))
-    redis.call('ZADD', 'replicas:activity', now, id)
-    job('wake', id)
-    redis.call('PUBLISH', 'replicas:ws-changed', id)
+    replicas_wake_start(wake_keys(id), id, tostring(now))
     return true
 end
 
