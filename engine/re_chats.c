@@ -30,6 +30,7 @@
 
 
 #define RE_CHAT_LINE_MAX   (8 * 1024 * 1024)   /* one line of agent output */
+#define RE_CHAT_KILL_AFTER_MS  5000         /* SIGTERM, then SIGKILL */
 
 /* between the texts of folded messages */
 #define RE_FOLD_SEPARATOR  "\n\n---\n\n"
@@ -62,6 +63,8 @@ typedef struct {
     int                running;
     pid_t              pid;           /* its process group, 0: none yet */
     int                interrupted;
+    long long          interrupted_at;   /* ms, when SIGTERM was sent */
+    int                killed;           /* SIGKILL sent after it */
 } re_chat_t;
 
 
@@ -585,12 +588,35 @@ re_chat_stop(re_chat_t *c)
     }
 
     c->interrupted = 1;
+    c->interrupted_at = re_now_ms();
+    c->killed = 0;
 
     if (c->pid > 0) {
         (void) kill(-c->pid, SIGTERM);
     }
 
     return 1;
+}
+
+
+/*
+ * An interrupt always ends the turn: an agent whose SIGTERM handler waits
+ * (on its model, on a child) gets SIGKILL, its whole group, a few seconds
+ * later.  Called from the turn's read loop, at least once a second.
+ */
+static void
+re_chat_escalate(re_chat_t *c, pid_t pid)
+{
+    pthread_mutex_lock(&re_chats.lock);
+
+    if (c->interrupted && !c->killed
+        && re_now_ms() - c->interrupted_at >= RE_CHAT_KILL_AFTER_MS)
+    {
+        c->killed = 1;
+        (void) kill(-pid, SIGKILL);
+    }
+
+    pthread_mutex_unlock(&re_chats.lock);
 }
 
 
@@ -896,6 +922,7 @@ re_chat_run(re_chat_t *c, re_turn_t *t, char *const *envp,
     while (buf) {
         /* woken once a second without output: the watchdog's step */
         re_model_watch(w, t, c->agent->name, pid);
+        re_chat_escalate(c, pid);
 
         if (poll(&pfd, 1, 1000) <= 0) {
             continue;

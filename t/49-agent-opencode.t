@@ -181,6 +181,21 @@ my $nocursor = wait_event('chat.turn.failed', seq => $s6);
 is($nocursor->{payload}{reason}, 'no_agent', 'without its CLI the turn fails');
 like($nocursor->{payload}{message}, qr/cursor-agent is not installed/, 'saying so');
 
+# --- an agent that ignores SIGTERM: an interrupt still ends its turn ---------------------
+# (SIGTERM to its group, then SIGKILL a few seconds later)
+my $stub = "$dir/stubborn";
+mkdir $stub;
+open my $sfh, '>', "$stub/cursor-agent" or die $!;
+print $sfh "#!/bin/sh\ntrap '' TERM\nsleep 300\n";
+close $sfh;
+chmod 0755, "$stub/cursor-agent";
+start_ws({ %env, PATH => "$stub:/usr/bin:/bin", CURSOR_API_KEY => 'cursor-test-not-real' });
+my (undef, undef, $s7) = send_msg('you will not stop', 'cursor');
+ok(wait_event('chat.turn.started', seq => $s7), 'a turn of an agent that ignores SIGTERM starts');
+($st, $j) = api('POST', '/chats/cursor/interrupt');
+ok($st == 202 && $j->{interrupted}, 'interrupt');
+ok(wait_event('chat.turn.interrupted', seq => $s7), 'its turn is interrupted all the same');
+
 ok((api('GET', '/healthz'))[0] == 200, 'the engine is fine');
 unlike(do { local (@ARGV, $/) = "$dir/engine.log"; <> } // '', qr/sk-ant-test|write the greeting/,
        'no key and no message text in the engine log');
