@@ -259,6 +259,8 @@ rp_build_fuzz() {
             fuzz_github*) extra=(-I "$RP_ROOT/engine" "$RP_ROOT/engine/re_github.c" -lcurl -ljansson) ;;
             # control's readers of repository files
             fuzz_yaml*) extra=(-I "$RP_ROOT/control" "$RP_ROOT/control/rc_yaml.c" -ljansson -lyaml) ;;
+            # which repositories control may clone (local roots, hosts)
+            fuzz_repo_policy*) extra=(-I "$RP_ROOT/control" "$RP_ROOT/control/rc_repo_url.c") ;;
         esac
         clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
             -I "$RP_ROOT/ngx_replicas_module" "$t" "${RP_COMMON[@]}" "${extra[@]}" -lcrypto \
