@@ -189,7 +189,7 @@ rp_build_control() {
     mkdir -p "$RP_OBJS"
     cc "${RP_CFLAGS[@]}" -I "$RP_ROOT/ngx_replicas_module" -I "$RP_ROOT/control" \
         "$RP_ROOT"/control/*.c "${RP_COMMON[@]}" \
-        -lhiredis -lcrypto -lgit2 -ljansson -lcurl -lyaml \
+        -lhiredis -lcrypto -lgit2 -ljansson -lcurl -lyaml -lpthread \
         -o "$RP_OBJS/replicas-control"
 }
 

@@ -80,7 +80,7 @@ int
 rc_holder_gone(rc_worker_t *w, const char *value)
 {
     int          gone;
-    char         name[96], *end;
+    char         name[96], *end, *slash;
     long         pid;
     size_t       len, nl;
     const char  *colon;
@@ -96,9 +96,18 @@ rc_holder_gone(rc_worker_t *w, const char *value)
     memcpy(name, value, len);
     name[len] = '\0';
 
-    /* ours from before Redis went away */
-    if (strcmp(name, w->consumer) == 0) {
+    /* this thread's, from before Redis went away */
+    if (strcmp(name, w->holder) == 0) {
         return 1;
+    }
+
+    /* another thread of this worker (or its loop): alive */
+    if ((slash = strchr(name, '/')) != NULL) {
+        *slash = '\0';
+    }
+
+    if (strcmp(name, w->consumer) == 0) {
+        return 0;
     }
 
     /* a worker of this machine: its process says */
@@ -147,6 +156,6 @@ rc_worker_beat(void *data)
     }
 
     if (w->build_lock_key[0]) {
-        rc_lock_renew(w, w->build_lock_key, w->consumer);
+        rc_lock_renew(w, w->build_lock_key, w->holder);
     }
 }

@@ -92,7 +92,7 @@ rc_lock(rc_worker_t *w, const char *name, long wait_ms)
 
     snprintf(w->lock_key, sizeof(w->lock_key), RP_KEY_LOCK_PREFIX "%s",
              name);
-    snprintf(w->lock_value, sizeof(w->lock_value), "%s:%lld", w->consumer,
+    snprintf(w->lock_value, sizeof(w->lock_value), "%s:%lld", w->holder,
              rc_now_ms());
 
     start = rc_now_ms();
@@ -127,5 +127,23 @@ rc_unlock(rc_worker_t *w)
 
     rc_lock_release(w, w->lock_key, w->lock_value);
 
+    if (rc_redis_lost(w)) {
+        /* not released: once Redis is back (rc_lock_release_stale), so
+         * the job redone does not wait for it to expire */
+        memcpy(w->stale_lock_key, w->lock_key, sizeof(w->stale_lock_key));
+        memcpy(w->stale_lock_value, w->lock_value,
+               sizeof(w->stale_lock_value));
+    }
+
     w->lock_key[0] = '\0';
+}
+
+
+void
+rc_lock_release_stale(rc_worker_t *w)
+{
+    if (w->stale_lock_key[0]) {
+        rc_lock_release(w, w->stale_lock_key, w->stale_lock_value);
+        w->stale_lock_key[0] = '\0';
+    }
 }

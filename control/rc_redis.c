@@ -210,3 +210,58 @@ rc_redis_exec(redisContext *rc, int ok)
 
     return ok;
 }
+
+
+redisContext *
+rc_redis_connect_like(redisContext *c)
+{
+    redisContext    *n;
+    struct timeval   tv = { 10, 0 };
+
+    if (c->connection_type == REDIS_CONN_UNIX) {
+        n = redisConnectUnixWithTimeout(c->unix_sock.path, tv);
+    } else {
+        n = redisConnectWithTimeout(c->tcp.host, c->tcp.port, tv);
+    }
+
+    if (n == NULL) {
+        return NULL;
+    }
+
+    /* a Redis that hangs (stopped, cut off) counts as lost, not forever;
+     * one not there yet is reconnected to like a lost one */
+    (void) redisSetTimeout(n, tv);
+
+    return n;
+}
+
+
+void
+rc_redis_reconnect(rc_worker_t *w, volatile int *stop)
+{
+    long             delay;
+    redisReply      *r;
+    struct timespec  ts;
+
+    delay = 100;
+
+    while (!*stop) {
+        ts.tv_sec = delay / 1000;
+        ts.tv_nsec = (delay % 1000) * 1000000L;
+        nanosleep(&ts, NULL);
+
+        if (redisReconnect(w->redis) == REDIS_OK) {
+            /* up, and done loading its AOF */
+            r = redisCommand(w->redis, "PING");
+
+            if (r && r->type == REDIS_REPLY_STATUS) {
+                freeReplyObject(r);
+                return;
+            }
+
+            freeReplyObject(r);
+        }
+
+        delay = delay * 2 > 2000 ? 2000 : delay * 2;
+    }
+}

@@ -27,6 +27,9 @@ typedef struct {
     redisContext               *redis;
     char                        consumer[96];  /* "<node>-<pid>" */
     char                        node[64];
+    /* who holds this thread's locks and builds: "<consumer>/<thread>";
+     * siblings of a live process are never taken for dead */
+    char                        holder[112];
     const rc_sandbox_driver_t  *driver;
     rc_local_conf_t             local;
     const char                 *home;
@@ -52,7 +55,10 @@ typedef struct {
     char                        lock_key[128];
     char                        lock_value[128];
     char                        build_lock_key[160];  /* an image build's,
-                                                         value: consumer */
+                                                         value: holder */
+    /* a lock left held when Redis went away: released once it is back */
+    char                        stale_lock_key[128];
+    char                        stale_lock_value[128];
     long                        lock_ttl_ms;     /* locks outlive a dead
                                                     worker this long */
     long long                   last_beat;
@@ -88,6 +94,8 @@ void rc_unlock(rc_worker_t *w);
 void rc_lock_release(rc_worker_t *w, const char *key, const char *value);
 /* its expiry pushed to lock_ttl_ms if it still holds "value" */
 void rc_lock_renew(rc_worker_t *w, const char *key, const char *value);
+/* the lock rc_unlock could not release (Redis was gone), released now */
+void rc_lock_release_stale(rc_worker_t *w);
 
 /* rc_redis.c: commands, errors logged (a NULL reply: Redis went away) */
 redisReply *rc_cmd(rc_worker_t *w, const char *fmt, ...);
@@ -101,6 +109,22 @@ const char *rc_field(redisReply *fields, const char *name);
 int rc_redis_lost(rc_worker_t *w);
 /* XADD a job; fields are name, value pairs, NULL-terminated */
 int rc_enqueue(rc_worker_t *w, const char *type, const char *ws, ...);
+/* a new connection to the same Redis (a job thread's own) */
+redisContext *rc_redis_connect_like(redisContext *c);
+/* waits (backoff 0.1 s doubling to 2 s) until Redis answers again, or
+ * *stop */
+void rc_redis_reconnect(rc_worker_t *w, volatile int *stop);
+
+/* rc_dispatch.c: --jobs threads running jobs, one at a time per
+ * workspace.  add: an entry read from the stream queued (once);
+ * room: how many more to read; keep: queued ones kept ours (XCLAIM);
+ * redo: 1 once if a thread lost Redis (read our pending entries again) */
+int rc_dispatch_start(rc_worker_t *w, unsigned n);
+unsigned rc_dispatch_room(void);
+void rc_dispatch_add(redisReply *entry, int reclaimed);
+void rc_dispatch_keep(rc_worker_t *w);
+int rc_dispatch_redo(void);
+void rc_dispatch_stop(void);
 
 /* rc_jobs.c: 0 done (ack), -1 failed in a way worth retrying (no ack) */
 int rc_job_run(rc_worker_t *w, const char *type, const char *ws,
