@@ -196,7 +196,7 @@ rp_build_control() {
     mkdir -p "$RP_OBJS"
     cc "${RP_CFLAGS[@]}" -I "$RP_ROOT/ngx_replicas_module" -I "$RP_ROOT/control" \
         "$RP_ROOT"/control/*.c "${RP_COMMON[@]}" "$RP_HTTP_JSON" \
-        -lhiredis -lcrypto -lgit2 -ljansson -lcurl -lyaml \
+        -lhiredis -lcrypto -lgit2 -ljansson -lcurl -lyaml -lpthread \
         -o "$RP_OBJS/replicas-control"
 }
 
@@ -268,6 +268,8 @@ rp_build_fuzz() {
                                  "$RP_HTTP_JSON" -lcurl -ljansson) ;;
             # control's readers of repository files
             fuzz_yaml*) extra=(-I "$RP_ROOT/control" "$RP_ROOT/control/rc_yaml.c" -ljansson -lyaml) ;;
+            # which repositories control may clone (local roots, hosts)
+            fuzz_repo_policy*) extra=(-I "$RP_ROOT/control" "$RP_ROOT/control/rc_repo_url.c") ;;
         esac
         clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
             -I "$RP_ROOT/ngx_replicas_module" "$t" "${RP_COMMON[@]}" "${extra[@]}" -lcrypto \

@@ -15,7 +15,9 @@
 #define RC_ENGINE_REPLY_MAX  (4 * 1024 * 1024)
 
 
-static CURL  *rc_curl;
+/* one per thread (job threads, the timers): keeps connections to engines
+ * alive without sharing a handle */
+static __thread CURL  *rc_curl;
 
 
 void

@@ -15,6 +15,7 @@
 #include "common/rp_token.h"
 #include "common/rp_offboard.h"
 #include "rc_identity.h"
+#include "rc_redis.h"
 
 
 #define RC_ID_LEN        12
@@ -52,22 +53,6 @@ rc_flag(int argc, char **argv, const char *name)
 
 
 static int
-rc_ok(redisContext *rc, redisReply *reply)
-{
-    int  ok = reply != NULL && reply->type != REDIS_REPLY_ERROR;
-
-    if (!ok) {
-        fprintf(stderr, "replicas-control: redis: %s\n",
-                reply ? reply->str : rc->errstr);
-    }
-
-    freeReplyObject(reply);
-
-    return ok;
-}
-
-
-static int
 rc_exists(redisContext *rc, const char *prefix, const char *id)
 {
     int          n;
@@ -99,7 +84,7 @@ rc_offboard(redisContext *rc, const char *what, const char *id,
         || reply->elements != 3
         || reply->element[0]->type != REDIS_REPLY_INTEGER)
     {
-        (void) rc_ok(rc, reply);
+        (void) rc_redis_ok(rc, reply, "EVAL");
         return -1;
     }
 
@@ -125,8 +110,9 @@ rc_org_create(redisContext *rc, int argc, char **argv)
 
     snprintf(now, sizeof(now), "%lld", (long long) time(NULL));
 
-    if (!rc_ok(rc, redisCommand(rc, "HSET " RP_KEY_ORG_PREFIX "%s name %s "
-                                "created %s", id, argv[0], now)))
+    if (!rc_redis_ok(rc, redisCommand(rc, "HSET " RP_KEY_ORG_PREFIX "%s "
+                                      "name %s created %s", id, argv[0], now),
+                     "HSET"))
     {
         return 1;
     }
@@ -163,12 +149,13 @@ rc_user_create(redisContext *rc, int argc, char **argv)
 
     snprintf(now, sizeof(now), "%lld", (long long) time(NULL));
 
-    if (!rc_ok(rc, redisCommand(rc, "HSET " RP_KEY_USER_PREFIX "%s org %s "
-                                "email %s role %s created %s", id, org, email,
-                                rc_flag(argc, argv, "--admin")
-                                ? "admin" : "member", now))
-        || !rc_ok(rc, redisCommand(rc, "SADD " RP_KEY_ORG_USERS_PREFIX "%s %s",
-                                   org, id)))
+    if (!rc_redis_ok(rc, redisCommand(rc, "HSET " RP_KEY_USER_PREFIX "%s "
+                                      "org %s email %s role %s created %s",
+                                      id, org, email,
+                                      rc_flag(argc, argv, "--admin")
+                                      ? "admin" : "member", now), "HSET")
+        || !rc_redis_ok(rc, redisCommand(rc, "SADD " RP_KEY_ORG_USERS_PREFIX
+                                         "%s %s", org, id), "SADD"))
     {
         return 1;
     }
@@ -219,30 +206,24 @@ rc_apikey_make(redisContext *rc, const char *user, const char *org,
     rp_sha256_hex(key, strlen(key), hash);
     snprintf(now, sizeof(now), "%lld", (long long) time(NULL));
 
-    if (!rc_ok(rc, redisCommand(rc, "MULTI"))) {
+    if (!rc_redis_multi(rc)) {
         return -1;
     }
 
-    ok = rc_ok(rc, redisCommand(rc, "HSET " RP_KEY_APIKEY_PREFIX "%s "
+    ok = rc_redis_ok(rc, redisCommand(rc, "HSET " RP_KEY_APIKEY_PREFIX "%s "
                      "prefix %s org %s user %s scope %s workspace %s "
                      "created %s", hash, prefix, org, user,
-                     ws ? "workspace" : "user", ws ? ws : "", now));
-    ok = ok && rc_ok(rc, redisCommand(rc, "HSET " RP_KEY_ORG_APIKEYS_PREFIX
-                     "%s %s %s", org, prefix, hash));
+                     ws ? "workspace" : "user", ws ? ws : "", now), "HSET");
+    ok = ok && rc_redis_ok(rc, redisCommand(rc, "HSET "
+                     RP_KEY_ORG_APIKEYS_PREFIX "%s %s %s", org, prefix, hash),
+                     "HSET");
     /* gateways may have cached "no such key" for it */
-    ok = ok && rc_ok(rc, redisCommand(rc, "PUBLISH " RP_CHANNEL_WS_CHANGED
-                     " " RP_CACHE_KEY_APIKEY "%s", hash));
-    if (!ok) {
-        /*
-         * A command refused inside the transaction would leave it open on a
-         * connection the worker keeps using (it passes a workspace's engine
-         * key through here): every later command would only be QUEUED.
-         */
-        freeReplyObject(redisCommand(rc, "DISCARD"));
-        return -1;
-    }
-
-    return rc_ok(rc, redisCommand(rc, "EXEC")) ? 0 : -1;
+    ok = ok && rc_redis_ok(rc, redisCommand(rc, "PUBLISH "
+                     RP_CHANNEL_WS_CHANGED " " RP_CACHE_KEY_APIKEY "%s", hash),
+                     "PUBLISH");
+    /* DISCARDed on failure: the worker passes a workspace's engine key
+     * through here, on the connection it keeps using */
+    return rc_redis_exec(rc, ok) ? 0 : -1;
 }
 
 
@@ -287,7 +268,7 @@ rc_key_list(redisContext *rc, int argc, char **argv)
 
     keys = redisCommand(rc, "HGETALL " RP_KEY_ORG_APIKEYS_PREFIX "%s", org);
     if (keys == NULL || keys->type != REDIS_REPLY_ARRAY) {
-        (void) rc_ok(rc, keys);
+        (void) rc_redis_ok(rc, keys, "HGETALL");
         return 1;
     }
 
@@ -390,8 +371,9 @@ rc_login_link(redisContext *rc, int argc, char **argv)
 
     rp_sha256_hex(token, strlen(token), hash);
 
-    if (!rc_ok(rc, redisCommand(rc, "SET " RP_KEY_LOGIN_PREFIX "%s %s EX %d",
-                                hash, user, RC_LOGIN_TTL)))
+    if (!rc_redis_ok(rc, redisCommand(rc, "SET " RP_KEY_LOGIN_PREFIX "%s %s "
+                                      "EX %d", hash, user, RC_LOGIN_TTL),
+                     "SET"))
     {
         return 1;
     }

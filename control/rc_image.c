@@ -354,7 +354,7 @@ rc_image_get(rc_worker_t *w, const char *org, const char *url,
         /* one builder per image and machine; the others wait for it.
          * The lock lives as long as the builder's heartbeats: a builder
          * that died frees it within the lock time, not an hour. */
-        r = rc_cmd(w, "SET %s %s NX PX %ld", lock, w->consumer,
+        r = rc_cmd(w, "SET %s %s NX PX %ld", lock, w->holder,
                    w->lock_ttl_ms);
         building = !(r && r->type == REDIS_REPLY_STATUS);
         freeReplyObject(r);
@@ -365,7 +365,7 @@ rc_image_get(rc_worker_t *w, const char *org, const char *url,
             rc = rc_image_build(w, org, url, token, key, ikey, name, 0, dir,
                                 dirlen, err, errlen);
             w->build_lock_key[0] = '\0';
-            rc_lock_release(w, lock, w->consumer);
+            rc_lock_release(w, lock, w->holder);
             return rc;
         }
 
@@ -741,7 +741,7 @@ rc_image_refresh(rc_worker_t *w, const char *key)
             rc_now_ms() - start);
 
     /* the same lock as a first build: one builder per image and machine */
-    r = rc_cmd(w, "SET %s %s NX PX %ld", lock, w->consumer, w->lock_ttl_ms);
+    r = rc_cmd(w, "SET %s %s NX PX %ld", lock, w->holder, w->lock_ttl_ms);
     mine = r && r->type == REDIS_REPLY_STATUS;
     freeReplyObject(r);
 
@@ -756,7 +756,7 @@ rc_image_refresh(rc_worker_t *w, const char *key)
     rc = rc_image_build(w, org, url, token, key, ikey, name, 1, dir,
                         sizeof(dir), err, sizeof(err));
 
-    rc_lock_release(w, lock, w->consumer);
+    rc_lock_release(w, lock, w->holder);
 
     if (rc == 0) {
         rc_info("image.refreshed", "image=%s from=%s to=%s dir=%s ms=%lld",
@@ -891,6 +891,7 @@ rc_image_refresh_check(rc_worker_t *w)
     w->lock_key[0] = '\0';
     snprintf(w->consumer, sizeof(w->consumer), "%s-%d", w->node,
              (int) getpid());
+    snprintf(w->holder, sizeof(w->holder), "%s", w->consumer);
 
     _exit(rc_image_refresh(w, key) == 0 ? 0 : 1);
 }

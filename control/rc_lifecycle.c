@@ -45,34 +45,62 @@ rc_lifecycle_usage_save(rc_worker_t *w, const char *ws,
  * (and its "busy", activity, with it); every few seconds ("usage") also
  * its use of disk, memory and CPU written for the API, from the same look.
  */
+/*
+ * This node's sandboxes whose workspace is awake, in one call whatever
+ * their number (a pass used to read each sandbox's record and its
+ * workspace's state, two round trips per sandbox a second): flat
+ * [id, workspace, slot, addr, lower, ...].
+ */
+static const char  rc_lifecycle_awake_lua[] =
+    "local out = {} "
+    "for _, id in ipairs(redis.call('SMEMBERS', KEYS[1])) do "
+    "  local f = redis.call('HMGET', ARGV[1] .. id, 'workspace', 'node', "
+    "                       'slot', 'addr', 'lower') "
+    "  if f[1] and f[1] ~= '' and (not f[2] or f[2] == ARGV[3]) "
+    "     and redis.call('HGET', ARGV[2] .. f[1], 'state') == 'awake' then "
+    "    out[#out + 1] = id out[#out + 1] = f[1] "
+    "    out[#out + 1] = f[3] or '' out[#out + 1] = f[4] or '' "
+    "    out[#out + 1] = f[5] or '' "
+    "  end "
+    "end "
+    "return out";
+
+
 static void
 rc_lifecycle_watch(rc_worker_t *w, int usage)
 {
     size_t               i;
     char                 key[96], lock[96], reason[320], *state;
     rc_sandbox_t         sb;
-    redisReply          *r;
+    redisReply          *r, **e;
     rc_sandbox_health_t  h;
 
-    r = rc_cmd(w, "SMEMBERS " RP_KEY_NODE_SANDBOXES_PREFIX "%s", w->node);
+    r = rc_cmd(w, "EVAL %s 1 " RP_KEY_NODE_SANDBOXES_PREFIX "%s "
+               RP_KEY_SANDBOX_PREFIX " " RP_KEY_WORKSPACE_PREFIX " %s",
+               rc_lifecycle_awake_lua, w->node, w->node);
 
-    for (i = 0; r && r->type == REDIS_REPLY_ARRAY && i < r->elements; i++) {
-        if (rc_sandbox_load(w, r->element[i]->str, &sb) != 0
-            || sb.workspace[0] == '\0')
+    for (i = 0; r && r->type == REDIS_REPLY_ARRAY && i + 4 < r->elements;
+         i += 5)
+    {
+        e = &r->element[i];
+
+        if (e[0]->type != REDIS_REPLY_STRING || e[1]->type != REDIS_REPLY_STRING
+            || e[2]->type != REDIS_REPLY_STRING
+            || e[3]->type != REDIS_REPLY_STRING
+            || e[4]->type != REDIS_REPLY_STRING)
         {
             continue;
         }
 
+        memset(&sb, 0, sizeof(sb));
+        snprintf(sb.id, sizeof(sb.id), "%s", e[0]->str);
+        snprintf(sb.workspace, sizeof(sb.workspace), "%s", e[1]->str);
+        sb.slot = (unsigned) strtoul(e[2]->str, NULL, 10);
+        snprintf(sb.addr, sizeof(sb.addr), "%s", e[3]->str);
+        snprintf(sb.lower, sizeof(sb.lower), "%s", e[4]->str);
+
         snprintf(key, sizeof(key), RP_KEY_WORKSPACE_PREFIX "%s",
                  sb.workspace);
-        state = rc_hget(w, key, "state");
-
-        if (state == NULL || strcmp(state, "awake") != 0) {
-            free(state);
-            continue;
-        }
-
-        free(state);
 
         w->driver->health(&sb, &h);
 

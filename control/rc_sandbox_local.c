@@ -932,105 +932,65 @@ rc_local_bwrap_error(int fd, off_t from, char *buf, size_t size)
 }
 
 
+/* what a start passes between its steps */
+typedef struct {
+    char              *argv[RC_ARGS_MAX];
+    char              *envp[RC_ENV_MAX];
+    rc_local_fd_t      pass[RC_LOCAL_FDS];
+    int                npass;
+    rc_local_binds_t   binds;
+    char               root[RC_SANDBOX_PATH_MAX];
+    char               rundir[RC_SANDBOX_PATH_MAX];
+    char               hostname[64];
+    char               hosts[192];
+    char               wsenv[64];
+} rc_local_start_t;
+
+
+/* the files bwrap gets as descriptors (seccomp filter, passwd, group,
+ * hosts, resolv.conf): memfds of text made here */
 static int
-rc_local_start(rc_sandbox_t *sb, const rc_sandbox_run_t *run, char *err,
+rc_local_start_fds(rc_sandbox_t *sb, rc_local_start_t *st, char *err,
     size_t errlen)
 {
-    int              n, i, netfd, logfd, infd, pfd[2], e, status, npass;
-    off_t            logstart;
-    char            *argv[RC_ARGS_MAX], *envp[RC_ENV_MAX];
-    rc_local_fd_t    pass[RC_LOCAL_FDS];
-    char             root[RC_SANDBOX_PATH_MAX], rundir[RC_SANDBOX_PATH_MAX];
-    char             logpath[RC_SANDBOX_PATH_MAX], wsenv[64];
-    char             hostname[64], hosts[192];
-    pid_t            pid, done;
-    ssize_t          got;
-    unsigned         waited;
-    struct timespec  ts = { 0, 10 * 1000 * 1000 };
-    rc_local_binds_t  binds;
+    int  i;
 
-    binds.n = 0;
-
-    rc_local_root(sb, root, sizeof(root));
-    /* a workspace's run directory is on its disk (within its quota) */
-    rc_local_path(sb, sb->bind[0] || rc_local_legacy(sb) ? "run" : "disk/run",
-                  rundir, sizeof(rundir));
-    if (run->log_path) {
-        snprintf(logpath, sizeof(logpath), "%s", run->log_path);
-    } else {
-        rc_local_path(sb, "engine.log", logpath, sizeof(logpath));
-    }
-
-    /* a sleeping workspace's disk is not mounted: again now */
-    if (sb->bind[0] == '\0' && rc_local_disk_up(sb, err, errlen) != 0) {
-        return -1;
-    }
-
-    if (rc_cgroup_create(sb->id, rc_local.memory_max, rc_local.pids_max,
-                         rc_local.cpu_millis, err, errlen) != 0)
-    {
-        return -1;
-    }
-
-    /* after --sleep-all (auto/down) its network is gone: it comes back,
-     * at the same address */
-    netfd = rc_net_open(&rc_local_net, sb->id);
-
-    if (netfd < 0) {
-        if (rc_net_create(&rc_local_net, sb->id, sb->slot, err, errlen) != 0)
-        {
-            (void) rc_cgroup_destroy(sb->id);
-            return -1;
-        }
-
-        netfd = rc_net_open(&rc_local_net, sb->id);
-    }
-
-    if (netfd < 0) {
-        snprintf(err, errlen, "sandbox %s has no network namespace", sb->id);
-        (void) rc_cgroup_destroy(sb->id);
-        return -1;
-    }
-
-    npass = 0;
-    pass[npass++].fd = rc_seccomp_fd();
-    pass[npass++].fd = rc_local_text_fd(rc_local_passwd);
-    pass[npass++].fd = rc_local_text_fd(rc_local_groups);
-    snprintf(hostname, sizeof(hostname), "%s",
+    st->npass = 0;
+    st->pass[st->npass++].fd = rc_seccomp_fd();
+    st->pass[st->npass++].fd = rc_local_text_fd(rc_local_passwd);
+    st->pass[st->npass++].fd = rc_local_text_fd(rc_local_groups);
+    snprintf(st->hostname, sizeof(st->hostname), "%s",
              sb->workspace[0] ? sb->workspace : sb->id);
-    snprintf(hosts, sizeof(hosts), "127.0.0.1\tlocalhost\n"
+    snprintf(st->hosts, sizeof(st->hosts), "127.0.0.1\tlocalhost\n"
              "127.0.1.1\t%s\n::1\tlocalhost ip6-localhost ip6-loopback\n",
-             hostname);
-    pass[npass++].fd = rc_local_text_fd(hosts);
+             st->hostname);
+    st->pass[st->npass++].fd = rc_local_text_fd(st->hosts);
     if (rc_local_resolv[0]) {
-        pass[npass++].fd = rc_local_text_fd(rc_local_resolv_text);
+        st->pass[st->npass++].fd = rc_local_text_fd(rc_local_resolv_text);
     }
 
-    for (i = 0; i < npass; i++) {
-        if (pass[i].fd < 0) {
+    for (i = 0; i < st->npass; i++) {
+        if (st->pass[i].fd < 0) {
             snprintf(err, errlen, "sandbox %s: memfd: %s", sb->id,
                      strerror(errno));
-            rc_local_close_fds(pass, npass);
-            close(netfd);
-            (void) rc_cgroup_destroy(sb->id);
             return -1;
         }
     }
 
-    logfd = open(logpath, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-    infd = open(run->stdin_path ? run->stdin_path : "/dev/null",
-                O_RDONLY | O_CLOEXEC);
+    return 0;
+}
 
-    if (logfd < 0 || infd < 0 || pipe2(pfd, O_CLOEXEC) != 0) {
-        snprintf(err, errlen, "sandbox %s: %s", sb->id, strerror(errno));
-        goto failed;
-    }
 
-    if (!run->wait) {
-        (void) dprintf(logfd, RC_LOCAL_MARK "\n");
-    }
+/* bwrap's command line: namespaces, the read-only system, the files
+ * above, the workspace's binds, then the engine (or the run's command) */
+static int
+rc_local_start_argv(rc_sandbox_t *sb, const rc_sandbox_run_t *run,
+    rc_local_start_t *st, char *err, size_t errlen)
+{
+    int     n, i;
+    char  **argv = st->argv;
 
-    logstart = lseek(logfd, 0, SEEK_END);
+    (void) sb;
 
     n = 0;
     argv[n++] = "bwrap";
@@ -1042,27 +1002,27 @@ rc_local_start(rc_sandbox_t *sb, const rc_sandbox_run_t *run, char *err,
     argv[n++] = "--unshare-cgroup-try";
     argv[n++] = "--new-session";
     argv[n++] = "--hostname";
-    argv[n++] = hostname;
+    argv[n++] = st->hostname;
     argv[n++] = "--ro-bind";
     argv[n++] = "/usr";
     argv[n++] = "/usr";
     n = rc_local_usr_links(argv, n);
     n = rc_local_etc_binds(argv, n);
     argv[n++] = "--seccomp";
-    argv[n++] = pass[0].num;
+    argv[n++] = st->pass[0].num;
     argv[n++] = "--file";
-    argv[n++] = pass[1].num;
+    argv[n++] = st->pass[1].num;
     argv[n++] = "/etc/passwd";
     argv[n++] = "--file";
-    argv[n++] = pass[2].num;
+    argv[n++] = st->pass[2].num;
     argv[n++] = "/etc/group";
     argv[n++] = "--file";
-    argv[n++] = pass[3].num;
+    argv[n++] = st->pass[3].num;
     argv[n++] = "/etc/hosts";
 
     if (rc_local_resolv[0]) {
         argv[n++] = "--file";
-        argv[n++] = pass[4].num;
+        argv[n++] = st->pass[4].num;
         argv[n++] = "/etc/resolv.conf";
 
     } else if (access("/etc/resolv.conf", R_OK) == 0) {
@@ -1082,20 +1042,20 @@ rc_local_start(rc_sandbox_t *sb, const rc_sandbox_run_t *run, char *err,
     argv[n++] = "/run";
 
     /* the same binary is also the workspace's `replicas` command */
-    if (rc_local_bind(argv, &n, &binds, "--bind", rundir, "/run/replicas",
-                      err, errlen) != 0
-        || rc_local_bind(argv, &n, &binds, "--bind", root, "/workspace",
-                         err, errlen) != 0
-        || rc_local_bind(argv, &n, &binds, "--ro-bind", rc_local.engine,
+    if (rc_local_bind(argv, &n, &st->binds, "--bind", st->rundir,
+                      "/run/replicas", err, errlen) != 0
+        || rc_local_bind(argv, &n, &st->binds, "--bind", st->root,
+                         "/workspace", err, errlen) != 0
+        || rc_local_bind(argv, &n, &st->binds, "--ro-bind", rc_local.engine,
                          RC_ENGINE_PATH, err, errlen) != 0
-        || rc_local_bind(argv, &n, &binds, "--ro-bind", rc_local.engine,
+        || rc_local_bind(argv, &n, &st->binds, "--ro-bind", rc_local.engine,
                          RC_CLI_PATH, err, errlen) != 0
         || (rc_local.agents
-            && rc_local_bind(argv, &n, &binds, "--ro-bind",
+            && rc_local_bind(argv, &n, &st->binds, "--ro-bind",
                              rc_local.agents, RC_AGENTS_PATH, err, errlen)
                != 0))
     {
-        goto failed;
+        return -1;
     }
     argv[n++] = "--chdir";
     argv[n++] = (char *) (run->cwd ? run->cwd : "/workspace");
@@ -1121,21 +1081,50 @@ rc_local_start(rc_sandbox_t *sb, const rc_sandbox_run_t *run, char *err,
 
     argv[n] = NULL;
 
-    snprintf(wsenv, sizeof(wsenv), "REPLICAS_WORKSPACE=%s", sb->workspace);
+    return 0;
+}
+
+
+/* the sandbox's environment: a fixed base, then the run's variables */
+static void
+rc_local_start_env(rc_sandbox_t *sb, const rc_sandbox_run_t *run,
+    rc_local_start_t *st)
+{
+    int  n, i;
+
+    snprintf(st->wsenv, sizeof(st->wsenv), "REPLICAS_WORKSPACE=%s",
+             sb->workspace);
 
     n = 0;
-    envp[n++] = "PATH=/opt/replicas/bin:/usr/local/sbin:/usr/local/bin:"
-                "/usr/sbin:/usr/bin:/sbin:/bin";
-    envp[n++] = "HOME=/workspace/.home";
-    envp[n++] = "LANG=C.UTF-8";
-    envp[n++] = "TMPDIR=/tmp";
-    envp[n++] = wsenv;
+    st->envp[n++] = "PATH=/opt/replicas/bin:/usr/local/sbin:/usr/local/bin:"
+                    "/usr/sbin:/usr/bin:/sbin:/bin";
+    st->envp[n++] = "HOME=/workspace/.home";
+    st->envp[n++] = "LANG=C.UTF-8";
+    st->envp[n++] = "TMPDIR=/tmp";
+    st->envp[n++] = st->wsenv;
 
     for (i = 0; run->env && run->env[i] && n < RC_ENV_MAX - 1; i++) {
-        envp[n++] = run->env[i];
+        st->envp[n++] = run->env[i];
     }
 
-    envp[n] = NULL;
+    st->envp[n] = NULL;
+}
+
+
+/*
+ * The child that becomes bwrap (detached for an engine: the sandbox
+ * outlives this worker).  Closes what it was given (netfd, infd, the
+ * memfds; logfd too unless the run waits).  pid, or -1 with err: fork
+ * failed, or the child said through the pipe why it could not exec.
+ */
+static pid_t
+rc_local_start_spawn(rc_sandbox_t *sb, const rc_sandbox_run_t *run,
+    rc_local_start_t *st, int netfd, int *logfd, int infd, int pfd[2],
+    char *err, size_t errlen)
+{
+    int      e, status;
+    pid_t    pid;
+    ssize_t  got;
 
     pid = fork();
 
@@ -1143,7 +1132,6 @@ rc_local_start(rc_sandbox_t *sb, const rc_sandbox_run_t *run, char *err,
         close(pfd[0]);
 
         if (!run->wait) {
-            /* detached: the sandbox outlives this worker */
             if (setsid() < 0) {
                 _exit(127);
             }
@@ -1154,27 +1142,26 @@ rc_local_start(rc_sandbox_t *sb, const rc_sandbox_run_t *run, char *err,
             }
         }
 
-        rc_local_exec(sb, netfd, logfd, infd, pfd[1], pass, npass, &binds,
-                      argv, envp);
+        rc_local_exec(sb, netfd, *logfd, infd, pfd[1], st->pass, st->npass,
+                      &st->binds, st->argv, st->envp);
     }
 
     close(pfd[1]);
     close(netfd);
     close(infd);
-    netfd = infd = -1;
 
     if (!run->wait) {
-        close(logfd);
-        logfd = -1;
+        close(*logfd);
+        *logfd = -1;
     }
 
-    rc_local_close_fds(pass, npass);
-    npass = 0;
+    rc_local_close_fds(st->pass, st->npass);
+    st->npass = 0;
 
     if (pid < 0) {
         close(pfd[0]);
         snprintf(err, errlen, "fork: %s", strerror(errno));
-        goto failed;
+        return -1;
     }
 
     /* EOF: bwrap was executed; an int: why not */
@@ -1194,14 +1181,25 @@ rc_local_start(rc_sandbox_t *sb, const rc_sandbox_run_t *run, char *err,
 
         snprintf(err, errlen, "sandbox %s: cannot start: %s", sb->id,
                  strerror(e));
-        goto failed;
+        return -1;
     }
 
-    if (!run->wait) {
-        return 0;
-    }
+    return pid;
+}
 
-    /* a build: wait for its command, within its deadline */
+
+/* a build: its command waited for within its deadline (124 past it),
+ * heartbeats meanwhile; what it left running goes with it.  Its exit
+ * status, or -1 with err when bwrap itself failed */
+static int
+rc_local_start_wait(rc_sandbox_t *sb, const rc_sandbox_run_t *run,
+    pid_t pid, int logfd, off_t logstart, char *err, size_t errlen)
+{
+    int              e, status;
+    pid_t            done;
+    unsigned         waited;
+    struct timespec  ts = { 0, 10 * 1000 * 1000 };
+
     for (waited = 0; ; waited += 10) {
         done = waitpid(pid, &status, WNOHANG);
 
@@ -1229,7 +1227,6 @@ rc_local_start(rc_sandbox_t *sb, const rc_sandbox_run_t *run, char *err,
         nanosleep(&ts, NULL);
     }
 
-    /* what it left running in the background goes with it */
     (void) rc_cgroup_destroy(sb->id);
 
     e = rc_local_bwrap_error(logfd, logstart, err, errlen);
@@ -1244,10 +1241,120 @@ rc_local_start(rc_sandbox_t *sb, const rc_sandbox_run_t *run, char *err,
     }
 
     return 128 + WTERMSIG(status);
+}
+
+
+/*
+ * Runs the engine (detached) or a build's command (waited for) in the
+ * sandbox: its disk, cgroup and network made ready, then bwrap's
+ * descriptors, argv and environment, the spawn, and for a build the wait.
+ */
+static int
+rc_local_start(rc_sandbox_t *sb, const rc_sandbox_run_t *run, char *err,
+    size_t errlen)
+{
+    int                netfd, logfd, infd, pfd[2];
+    off_t              logstart;
+    char               logpath[RC_SANDBOX_PATH_MAX];
+    pid_t              pid;
+    rc_local_start_t  *st;
+
+    st = calloc(1, sizeof(*st));
+    if (st == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+
+    rc_local_root(sb, st->root, sizeof(st->root));
+    /* a workspace's run directory is on its disk (within its quota) */
+    rc_local_path(sb, sb->bind[0] || rc_local_legacy(sb) ? "run" : "disk/run",
+                  st->rundir, sizeof(st->rundir));
+    if (run->log_path) {
+        snprintf(logpath, sizeof(logpath), "%s", run->log_path);
+    } else {
+        rc_local_path(sb, "engine.log", logpath, sizeof(logpath));
+    }
+
+    /* a sleeping workspace's disk is not mounted: again now */
+    if ((sb->bind[0] == '\0' && rc_local_disk_up(sb, err, errlen) != 0)
+        || rc_cgroup_create(sb->id, rc_local.memory_max, rc_local.pids_max,
+                            rc_local.cpu_millis, err, errlen) != 0)
+    {
+        free(st);
+        return -1;
+    }
+
+    /* after --sleep-all (auto/down) its network is gone: it comes back,
+     * at the same address */
+    netfd = rc_net_open(&rc_local_net, sb->id);
+
+    if (netfd < 0) {
+        if (rc_net_create(&rc_local_net, sb->id, sb->slot, err, errlen) != 0)
+        {
+            (void) rc_cgroup_destroy(sb->id);
+            free(st);
+            return -1;
+        }
+
+        netfd = rc_net_open(&rc_local_net, sb->id);
+    }
+
+    if (netfd < 0) {
+        snprintf(err, errlen, "sandbox %s has no network namespace", sb->id);
+        (void) rc_cgroup_destroy(sb->id);
+        free(st);
+        return -1;
+    }
+
+    logfd = infd = -1;
+
+    if (rc_local_start_fds(sb, st, err, errlen) != 0) {
+        goto failed;
+    }
+
+    logfd = open(logpath, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    infd = open(run->stdin_path ? run->stdin_path : "/dev/null",
+                O_RDONLY | O_CLOEXEC);
+
+    if (logfd < 0 || infd < 0 || pipe2(pfd, O_CLOEXEC) != 0) {
+        snprintf(err, errlen, "sandbox %s: %s", sb->id, strerror(errno));
+        goto failed;
+    }
+
+    if (!run->wait) {
+        (void) dprintf(logfd, RC_LOCAL_MARK "\n");
+    }
+
+    logstart = lseek(logfd, 0, SEEK_END);
+
+    if (rc_local_start_argv(sb, run, st, err, errlen) != 0) {
+        close(pfd[0]);
+        close(pfd[1]);
+        goto failed;
+    }
+
+    rc_local_start_env(sb, run, st);
+
+    /* from here the spawn owns netfd, infd and the memfds */
+    pid = rc_local_start_spawn(sb, run, st, netfd, &logfd, infd, pfd, err,
+                               errlen);
+    netfd = infd = -1;
+
+    if (pid < 0) {
+        goto failed;
+    }
+
+    free(st);
+
+    if (!run->wait) {
+        return 0;
+    }
+
+    return rc_local_start_wait(sb, run, pid, logfd, logstart, err, errlen);
 
 failed:
 
-    rc_local_close_fds(pass, npass);
+    rc_local_close_fds(st->pass, st->npass);
 
     if (netfd >= 0) {
         close(netfd);
@@ -1262,6 +1369,7 @@ failed:
     }
 
     (void) rc_cgroup_destroy(sb->id);
+    free(st);
 
     return -1;
 }

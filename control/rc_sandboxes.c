@@ -189,7 +189,7 @@ rc_sandbox_owned(rc_worker_t *w, rc_sandbox_t *sb)
     redisReply  *r;
 
     r = rc_cmd(w, "HSET " RP_KEY_SANDBOX_PREFIX "%s owner %s", sb->id,
-               w->consumer);
+               w->holder);
     ok = r && r->type == REDIS_REPLY_INTEGER;
     freeReplyObject(r);
 

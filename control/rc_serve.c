@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <grp.h>
+#include <pthread.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -29,14 +30,18 @@
 #include "rc_worker.h"
 
 
-#define RC_JOB_TRIES_MAX   5
+/* jobs at once: most of a job is waiting (an engine booting, a clone),
+ * so more than the cores */
+#define RC_JOBS_DEFAULT    8
 /* a worker silent this long is dead (it renews every second) */
 #define RC_LEASE_MS        4000
 /* a pending job is taken from a dead worker once idle this long (so two
  * workers judging it dead at once do not both take it) */
 #define RC_TAKEOVER_IDLE_MS  1000
 
-static volatile sig_atomic_t  rc_stop;
+static volatile int  rc_stop;          /* SIGTERM, SIGINT */
+/* after a lost Redis: the lifecycle thread sweeps orphans */
+static volatile int  rc_orphans_due;
 
 
 static void
@@ -44,449 +49,6 @@ rc_on_signal(int sig)
 {
     (void) sig;
     rc_stop = 1;
-}
-
-
-redisReply *
-rc_cmd(rc_worker_t *w, const char *fmt, ...)
-{
-    va_list      ap;
-    redisReply  *reply;
-
-    va_start(ap, fmt);
-    reply = redisvCommand(w->redis, fmt, ap);
-    va_end(ap);
-
-    if (reply == NULL) {
-        rc_error("redis.failed", "error=\"%s\"", w->redis->errstr);
-
-    } else if (reply->type == REDIS_REPLY_ERROR) {
-        rc_error("redis.error", "error=\"%s\"", reply->str);
-    }
-
-    return reply;
-}
-
-
-redisReply *
-rc_cmdargv(rc_worker_t *w, int argc, const char **argv)
-{
-    redisReply  *reply;
-
-    reply = redisCommandArgv(w->redis, argc, argv, NULL);
-
-    if (reply == NULL) {
-        rc_error("redis.failed", "error=\"%s\"", w->redis->errstr);
-
-    } else if (reply->type == REDIS_REPLY_ERROR) {
-        rc_error("redis.error", "error=\"%s\"", reply->str);
-    }
-
-    return reply;
-}
-
-
-char *
-rc_hget(rc_worker_t *w, const char *key, const char *field)
-{
-    char        *s;
-    redisReply  *r;
-
-    r = rc_cmd(w, "HGET %s %s", key, field);
-
-    s = (r && r->type == REDIS_REPLY_STRING) ? strdup(r->str) : NULL;
-
-    freeReplyObject(r);
-
-    return s;
-}
-
-
-int
-rc_redis_lost(rc_worker_t *w)
-{
-    return w->redis->err != 0;
-}
-
-
-/* the lease that says this worker is alive */
-static void
-rc_worker_lease(rc_worker_t *w)
-{
-    long long  now;
-
-    now = rc_now_ms();
-
-    if (now - w->last_lease < 1000) {
-        return;
-    }
-
-    w->last_lease = now;
-
-    freeReplyObject(rc_cmd(w, "SET " RP_KEY_WORKER_PREFIX "%s %lld PX %ld",
-                           w->consumer, now, w->lease_ms));
-}
-
-
-/* whether a process of this machine is a live replicas-control (a pid
- * reused by something else, or a zombie, is not) */
-static int
-rc_pid_is_worker(long pid)
-{
-    char     path[64], exe[4096], self[4096], *p;
-    ssize_t  n, m;
-
-    if (kill((pid_t) pid, 0) != 0 && errno == ESRCH) {
-        return 0;
-    }
-
-    snprintf(path, sizeof(path), "/proc/%ld/exe", pid);
-    n = readlink(path, exe, sizeof(exe) - 1);
-    m = readlink("/proc/self/exe", self, sizeof(self) - 1);
-
-    if (n < 0 || m < 0) {
-        return 0;
-    }
-
-    exe[n] = '\0';
-    self[m] = '\0';
-
-    /* a binary rebuilt since it started */
-    if ((p = strstr(exe, " (deleted)")) != NULL) {
-        *p = '\0';
-    }
-
-    if ((p = strstr(self, " (deleted)")) != NULL) {
-        *p = '\0';
-    }
-
-    return strcmp(exe, self) == 0;
-}
-
-
-int
-rc_holder_gone(rc_worker_t *w, const char *value)
-{
-    int          gone;
-    char         name[96], *end;
-    long         pid;
-    size_t       len, nl;
-    const char  *colon;
-    redisReply  *r;
-
-    colon = strrchr(value, ':');
-    len = colon ? (size_t) (colon - value) : strlen(value);
-
-    if (len == 0 || len >= sizeof(name)) {
-        return 0;
-    }
-
-    memcpy(name, value, len);
-    name[len] = '\0';
-
-    /* ours from before Redis went away */
-    if (strcmp(name, w->consumer) == 0) {
-        return 1;
-    }
-
-    /* a worker of this machine: its process says */
-    nl = strlen(w->node);
-
-    if (strncmp(name, w->node, nl) == 0 && name[nl] == '-') {
-        pid = strtol(name + nl + 1, &end, 10);
-
-        if (*end == '\0' && pid > 0) {
-            return !rc_pid_is_worker(pid);
-        }
-    }
-
-    /* another machine's: its lease */
-    r = rc_cmd(w, "EXISTS " RP_KEY_WORKER_PREFIX "%s", name);
-    gone = r && r->type == REDIS_REPLY_INTEGER && r->integer == 0;
-    freeReplyObject(r);
-
-    return gone;
-}
-
-
-int
-rc_enqueue(rc_worker_t *w, const char *type, const char *ws, ...)
-{
-    int          argc;
-    char         now[32];
-    va_list      ap;
-    const char  *argv[32], *s;
-    redisReply  *r;
-
-    snprintf(now, sizeof(now), "%ld", (long) time(NULL));
-
-    argc = 0;
-    argv[argc++] = "XADD";
-    argv[argc++] = RP_KEY_JOBS;
-    argv[argc++] = "MAXLEN";
-    argv[argc++] = "~";
-    argv[argc++] = "100000";
-    argv[argc++] = "*";
-    argv[argc++] = "type";
-    argv[argc++] = type;
-    argv[argc++] = "workspace";
-    argv[argc++] = ws;
-    argv[argc++] = "at";
-    argv[argc++] = now;
-
-    va_start(ap, ws);
-
-    while (argc < 30 && (s = va_arg(ap, const char *)) != NULL) {
-        argv[argc++] = s;
-        argv[argc++] = va_arg(ap, const char *);
-    }
-
-    va_end(ap);
-
-    r = rc_cmdargv(w, argc, argv);
-
-    argc = (r && r->type == REDIS_REPLY_STRING) ? 0 : -1;
-    freeReplyObject(r);
-
-    return argc;
-}
-
-
-void
-rc_worker_beat(void *data)
-{
-    long long     now;
-    rc_worker_t  *w = data;
-
-    now = rc_now_ms();
-
-    rc_worker_lease(w);
-
-    if (now - w->last_beat < 1000) {
-        return;
-    }
-
-    w->last_beat = now;
-
-    if (w->job_id[0]) {
-        freeReplyObject(rc_cmd(w, "XCLAIM " RP_KEY_JOBS " " RP_JOBS_GROUP
-                               " %s 0 %s JUSTID", w->consumer, w->job_id));
-    }
-
-    if (w->lock_key[0]) {
-        freeReplyObject(rc_cmd(w, "EVAL %s 1 %s %s %ld",
-            "if redis.call('GET', KEYS[1]) == ARGV[1] then "
-            "return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0",
-            w->lock_key, w->lock_value, w->lock_ttl_ms));
-    }
-
-    if (w->build_lock_key[0]) {
-        freeReplyObject(rc_cmd(w, "EVAL %s 1 %s %s %ld",
-            "if redis.call('GET', KEYS[1]) == ARGV[1] then "
-            "return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0",
-            w->build_lock_key, w->consumer, w->lock_ttl_ms));
-    }
-}
-
-
-/* the lock's holder is dead (or is us, before a reconnect): ours now */
-static int
-rc_lock_takeover(rc_worker_t *w)
-{
-    int          ok;
-    char         held[128];
-    redisReply  *r;
-
-    r = rc_cmd(w, "GET %s", w->lock_key);
-    ok = r && r->type == REDIS_REPLY_STRING && r->len < sizeof(held);
-
-    if (ok) {
-        memcpy(held, r->str, r->len + 1);
-    }
-
-    freeReplyObject(r);
-
-    if (!ok || !rc_holder_gone(w, held)) {
-        return 0;
-    }
-
-    r = rc_cmd(w, "EVAL %s 1 %s %s %s %ld",
-        "if redis.call('GET', KEYS[1]) == ARGV[1] then "
-        "redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]) return 1 end "
-        "return 0", w->lock_key, held, w->lock_value, w->lock_ttl_ms);
-    ok = r && r->type == REDIS_REPLY_INTEGER && r->integer == 1;
-    freeReplyObject(r);
-
-    if (ok) {
-        rc_info("lock.takeover", "lock=%s from=%s", w->lock_key, held);
-    }
-
-    return ok;
-}
-
-
-int
-rc_lock(rc_worker_t *w, const char *name, long wait_ms)
-{
-    int              ok;
-    long long        start;
-    redisReply      *r;
-    struct timespec  ts = { 0, 20 * 1000 * 1000 };
-
-    snprintf(w->lock_key, sizeof(w->lock_key), RP_KEY_LOCK_PREFIX "%s",
-             name);
-    snprintf(w->lock_value, sizeof(w->lock_value), "%s:%lld", w->consumer,
-             rc_now_ms());
-
-    start = rc_now_ms();
-
-    for ( ;; ) {
-        r = rc_cmd(w, "SET %s %s NX PX %ld", w->lock_key, w->lock_value,
-                   w->lock_ttl_ms);
-        ok = r && r->type == REDIS_REPLY_STATUS;
-        freeReplyObject(r);
-
-        if (ok || rc_lock_takeover(w)) {
-            return 0;
-        }
-
-        if (rc_now_ms() - start >= wait_ms) {
-            w->lock_key[0] = '\0';
-            return -1;
-        }
-
-        rc_worker_beat(w);
-        nanosleep(&ts, NULL);
-    }
-}
-
-
-void
-rc_unlock(rc_worker_t *w)
-{
-    if (w->lock_key[0] == '\0') {
-        return;
-    }
-
-    rc_lock_release(w, w->lock_key, w->lock_value);
-
-    w->lock_key[0] = '\0';
-}
-
-
-const char *
-rc_field(redisReply *fields, const char *name)
-{
-    size_t  i;
-
-    for (i = 0; fields && i + 1 < fields->elements; i += 2) {
-        if (fields->element[i]->type == REDIS_REPLY_STRING
-            && strcmp(fields->element[i]->str, name) == 0
-            && fields->element[i + 1]->type == REDIS_REPLY_STRING)
-        {
-            return fields->element[i + 1]->str;
-        }
-    }
-
-    return "";
-}
-
-
-/* how many times this job was handed out (a crash loop ends somewhere) */
-static long long
-rc_job_deliveries(rc_worker_t *w, const char *id)
-{
-    long long    n;
-    redisReply  *r;
-
-    r = rc_cmd(w, "XPENDING " RP_KEY_JOBS " " RP_JOBS_GROUP " %s %s 1", id,
-               id);
-
-    n = 1;
-
-    if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 1
-        && r->element[0]->type == REDIS_REPLY_ARRAY
-        && r->element[0]->elements == 4)
-    {
-        n = r->element[0]->element[3]->integer;
-    }
-
-    freeReplyObject(r);
-
-    return n;
-}
-
-
-static void
-rc_handle(rc_worker_t *w, redisReply *entry, int reclaimed)
-{
-    int          rc;
-    long long    start, tries;
-    const char  *id, *type, *ws;
-    redisReply  *fields, *r;
-
-    if (entry->type != REDIS_REPLY_ARRAY || entry->elements != 2
-        || entry->element[0]->type != REDIS_REPLY_STRING)
-    {
-        return;
-    }
-
-    id = entry->element[0]->str;
-    fields = entry->element[1]->type == REDIS_REPLY_ARRAY
-             ? entry->element[1] : NULL;
-    type = rc_field(fields, "type");
-    ws = rc_field(fields, "workspace");
-
-    snprintf(w->job_id, sizeof(w->job_id), "%s", id);
-    w->last_beat = rc_now_ms();
-
-    tries = reclaimed ? rc_job_deliveries(w, id) : 1;
-    start = rc_now_ms();
-
-    rc_info("job.start", "job=%s type=%s ws=%s reclaimed=%d tries=%lld", id,
-            type, ws, reclaimed, tries);
-
-    if (tries > RC_JOB_TRIES_MAX && strcmp(type, "message") == 0) {
-        /* messages are never given up: they wait in their list, tried
-         * again with backoff off this job */
-        rc_warn("job.deferred", "job=%s type=%s ws=%s tries=%lld", id, type,
-                ws, tries);
-        rc_ws_deliver_later(w, ws);
-        rc = 0;
-
-    } else if (tries > RC_JOB_TRIES_MAX) {
-        rc_error("job.abandoned", "job=%s type=%s ws=%s tries=%lld", id, type,
-                 ws, tries);
-        rc = 0;
-
-    } else {
-        rc = rc_job_run(w, type, ws, fields);
-    }
-
-    rc_unlock(w);
-
-    /* done only once Redis has it: a job cut short by a lost Redis stays
-     * pending and is redone (it is idempotent) once Redis is back */
-    if (rc == 0 && !rc_redis_lost(w)) {
-        r = rc_cmd(w, "XACK " RP_KEY_JOBS " " RP_JOBS_GROUP " %s", id);
-        rc = r && r->type == REDIS_REPLY_INTEGER ? 0 : -1;
-        freeReplyObject(r);
-
-    } else {
-        rc = -1;
-    }
-
-    if (rc == 0) {
-        rc_info("job.done", "job=%s type=%s ws=%s ms=%lld", id, type, ws,
-                rc_now_ms() - start);
-
-    } else {
-        rc_info("job.retry", "job=%s type=%s ws=%s ms=%lld%s", id, type, ws,
-                rc_now_ms() - start,
-                rc_redis_lost(w) ? " reason=redis_lost" : "");
-    }
-
-    w->job_id[0] = '\0';
 }
 
 
@@ -552,7 +114,7 @@ rc_takeover(rc_worker_t *w)
             {
                 rc_info("job.takeover", "job=%s from=%s",
                         p->element[0]->element[0]->str, name);
-                rc_handle(w, c->element[0], 1);
+                rc_dispatch_add(c->element[0], 1);
                 done = 1;
             }
 
@@ -577,35 +139,13 @@ rc_takeover(rc_worker_t *w)
 static void
 rc_reconnect(rc_worker_t *w)
 {
-    long             delay;
-    long long        start;
-    redisReply      *r;
-    struct timespec  ts;
+    long long  start;
 
     rc_error("worker.redis_lost", "error=\"%s\"", w->redis->errstr);
 
     start = rc_now_ms();
-    delay = 100;
 
-    while (!rc_stop) {
-        ts.tv_sec = delay / 1000;
-        ts.tv_nsec = (delay % 1000) * 1000000L;
-        nanosleep(&ts, NULL);
-
-        if (redisReconnect(w->redis) == REDIS_OK) {
-            /* up, and done loading its AOF */
-            r = redisCommand(w->redis, "PING");
-
-            if (r && r->type == REDIS_REPLY_STATUS) {
-                freeReplyObject(r);
-                break;
-            }
-
-            freeReplyObject(r);
-        }
-
-        delay = delay * 2 > 2000 ? 2000 : delay * 2;
-    }
+    rc_redis_reconnect(w, &rc_stop);
 
     if (rc_stop) {
         return;
@@ -621,7 +161,7 @@ rc_reconnect(rc_worker_t *w)
 
     rc_info("worker.redis_back", "ms=%lld", rc_now_ms() - start);
 
-    rc_orphans_sweep(w);
+    rc_orphans_due = 1;
 }
 
 
@@ -629,10 +169,17 @@ rc_reconnect(rc_worker_t *w)
 static int
 rc_poll(rc_worker_t *w)
 {
-    size_t       i;
-    redisReply  *r, *list;
+    size_t           i;
+    unsigned         room;
+    redisReply      *r, *list;
+    struct timespec  ts = { 0, 20 * 1000 * 1000 };
 
-    /* back from a lost Redis: the jobs this worker had in hand first */
+    if (rc_dispatch_redo()) {
+        w->redo_own = 1;
+    }
+
+    /* back from a lost Redis: the jobs this worker had in hand first
+     * (those still queued or running are not taken twice) */
     if (w->redo_own) {
         w->redo_own = 0;
 
@@ -652,11 +199,19 @@ rc_poll(rc_worker_t *w)
             for (i = 0; list->type == REDIS_REPLY_ARRAY && i < list->elements
                         && !rc_redis_lost(w); i++)
             {
-                rc_handle(w, list->element[i], 1);
+                rc_dispatch_add(list->element[i], 1);
             }
         }
 
         freeReplyObject(r);
+        return 0;
+    }
+
+    room = rc_dispatch_room();
+
+    if (room == 0) {
+        /* every thread busy and as many jobs waiting: read no more */
+        nanosleep(&ts, NULL);
         return 0;
     }
 
@@ -674,7 +229,7 @@ rc_poll(rc_worker_t *w)
         list = r->element[1];
 
         for (i = 0; i < list->elements; i++) {
-            rc_handle(w, list->element[i], 1);
+            rc_dispatch_add(list->element[i], 1);
         }
 
         freeReplyObject(r);
@@ -683,8 +238,8 @@ rc_poll(rc_worker_t *w)
 
     freeReplyObject(r);
 
-    r = rc_cmd(w, "XREADGROUP GROUP " RP_JOBS_GROUP " %s COUNT 1 BLOCK 1000 "
-               "STREAMS " RP_KEY_JOBS " >", w->consumer);
+    r = rc_cmd(w, "XREADGROUP GROUP " RP_JOBS_GROUP " %s COUNT %u BLOCK "
+               "1000 STREAMS " RP_KEY_JOBS " >", w->consumer, room);
 
     if (r == NULL) {
         return -1;
@@ -700,13 +255,49 @@ rc_poll(rc_worker_t *w)
         for (i = 0; list->type == REDIS_REPLY_ARRAY && i < list->elements;
              i++)
         {
-            rc_handle(w, list->element[i], 0);
+            rc_dispatch_add(list->element[i], 0);
         }
     }
 
     freeReplyObject(r);
 
     return 0;
+}
+
+
+/*
+ * The timers (rc_lifecycle.c) on a thread of their own, with their own
+ * connection: once a second, whatever the jobs do.
+ */
+static void *
+rc_serve_timers(void *data)
+{
+    long long        last;
+    rc_worker_t     *w = data;
+    struct timespec  ts = { 0, 50 * 1000 * 1000 };
+
+    last = 0;
+
+    while (!rc_stop) {
+        if (rc_redis_lost(w)) {
+            rc_redis_reconnect(w, &rc_stop);
+            continue;
+        }
+
+        if (rc_orphans_due) {
+            rc_orphans_due = 0;
+            rc_orphans_sweep(w);
+        }
+
+        if (rc_now_ms() - last >= 1000) {
+            last = rc_now_ms();
+            rc_lifecycle_tick(w);
+        }
+
+        nanosleep(&ts, NULL);
+    }
+
+    return NULL;
 }
 
 
@@ -745,6 +336,7 @@ rc_serve_usage(void)
         "  --disk MIB            size of each workspace's writable disk, a "
         "filesystem\n"
         "                        image the kernel keeps it within (10240)\n"
+        "  --jobs N              jobs run at once, one per workspace (8)\n"
         "  --pool-size N         warm sandboxes per image (1)\n"
         "  --reclaim-ms MS       a silent worker's job is redone after (30000)\n"
         "  --idle-sleep S        auto-sleep after S idle seconds (3600)\n"
@@ -920,8 +512,10 @@ rc_serve_main(redisContext *redis, int argc, char **argv)
     int                 i, teardown;
     char                err[512], host[64];
     const char         *user, *a, *v;
-    long long           last_tick;
-    rc_worker_t         w;
+    unsigned            jobs;
+    long long           last_keep;
+    pthread_t           timers;
+    rc_worker_t         w, lifecycle;
     struct passwd      *pw;
     struct timeval      timeout = { 10, 0 };
     struct sigaction    sa;
@@ -961,6 +555,7 @@ rc_serve_main(redisContext *redis, int argc, char **argv)
 
     user = "replicas-ws";
     teardown = 0;
+    jobs = RC_JOBS_DEFAULT;
 
     if (gethostname(host, sizeof(host)) != 0) {
         strcpy(host, "local");
@@ -1036,6 +631,8 @@ rc_serve_main(redisContext *redis, int argc, char **argv)
             w.local.cpu_millis = (unsigned) (strtod(v, NULL) * 1000 + 0.5);
         } else if (strcmp(a, "--disk") == 0) {
             w.local.disk_max = strtoull(v, NULL, 10) << 20;
+        } else if (strcmp(a, "--jobs") == 0) {
+            jobs = (unsigned) atoi(v);
         } else if (strcmp(a, "--pool-size") == 0) {
             w.pool_size = atoi(v);
         } else if (strcmp(a, "--reclaim-ms") == 0) {
@@ -1071,12 +668,13 @@ rc_serve_main(redisContext *redis, int argc, char **argv)
 
     if (w.local.memory_max < (16ULL << 20) || w.local.pids_max < 8
         || w.reclaim_ms < 100 || w.local.disk_max < (32ULL << 20)
+        || jobs < 1 || jobs > 64
         || w.local.cpu_millis > 1024 * 1000
         || (w.local.cpu_millis && w.local.cpu_millis < 10))
     {
         fprintf(stderr, "replicas-control: --memory at least 16 MiB, --pids "
                 "at least 8, --reclaim-ms at least 100, --disk at least 32 "
-                "MiB, --cpus 0 or from 0.01 to 1024\n");
+                "MiB, --cpus 0 or from 0.01 to 1024, --jobs 1 to 64\n");
         return 2;
     }
 
@@ -1131,6 +729,7 @@ rc_serve_main(redisContext *redis, int argc, char **argv)
     rc_serve_sweep(&w);
 
     snprintf(w.consumer, sizeof(w.consumer), "%s-%d", w.node, (int) getpid());
+    snprintf(w.holder, sizeof(w.holder), "%s", w.consumer);
 
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = rc_on_signal;
@@ -1156,7 +755,22 @@ rc_serve_main(redisContext *redis, int argc, char **argv)
     rc_orphans_sweep(&w);
     w.last_orphans = rc_now_ms();
 
-    last_tick = 0;
+    /* the timers off the loop, jobs on --jobs threads: a pool fill or a
+     * slow create holds up no other workspace's job */
+    lifecycle = w;
+    snprintf(lifecycle.holder, sizeof(lifecycle.holder), "%s/timers",
+             w.consumer);
+    lifecycle.redis = rc_redis_connect_like(w.redis);
+
+    if (lifecycle.redis == NULL
+        || pthread_create(&timers, NULL, rc_serve_timers, &lifecycle) != 0
+        || rc_dispatch_start(&w, jobs) != 0)
+    {
+        fprintf(stderr, "replicas-control: cannot start the job threads\n");
+        return 1;
+    }
+
+    last_keep = 0;
 
     while (!rc_stop) {
         if (rc_redis_lost(&w)) {
@@ -1166,17 +780,19 @@ rc_serve_main(redisContext *redis, int argc, char **argv)
 
         rc_worker_lease(&w);
 
-        if (rc_now_ms() - last_tick >= 1000) {
-            last_tick = rc_now_ms();
-            rc_lifecycle_tick(&w);
+        if (rc_now_ms() - last_keep >= 1000) {
+            last_keep = rc_now_ms();
+            rc_dispatch_keep(&w);
         }
 
-        if (rc_takeover(&w)) {
-            continue;
-        }
-
+        (void) rc_takeover(&w);
         (void) rc_poll(&w);
     }
+
+    /* the jobs in hand finish (or stay pending for the next worker) */
+    rc_dispatch_stop();
+    pthread_join(timers, NULL);
+    redisFree(lifecycle.redis);
 
     freeReplyObject(redisCommand(w.redis, "DEL " RP_KEY_WORKER_PREFIX "%s",
                                  w.consumer));

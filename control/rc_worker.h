@@ -1,12 +1,14 @@
 /*
  * The control worker ("replicas-control serve"): shared declarations of
- *   rc_serve.c       the job loop: consumer group, reclaim, heartbeats
+ *   rc_serve.c       the job loop: consumer group, reclaim, dispatch
+ *   rc_redis.c       commands, replies, MULTI/EXEC (with rc_redis.h)
+ *   rc_lease.c       the worker's lease and heartbeats; dead holders
  *   rc_jobs.c        create, wake, sleep, delete, message
  *   rc_sandboxes.c   sandbox records in Redis, addresses, start + health
  *   rc_image.c       per-repository images: clone, warm hook, rebuilds
  *   rc_pool.c        warm pools: booted sandboxes per image, claims
  *   rc_lifecycle.c   timers: dead sandboxes, auto-sleep, auto-delete
- *   rc_lock.c        releasing a lock value
+ *   rc_lock.c        locks: try, renew, take over, release
  */
 
 #ifndef RC_WORKER_H
@@ -25,6 +27,9 @@ typedef struct {
     redisContext               *redis;
     char                        consumer[96];  /* "<node>-<pid>" */
     char                        node[64];
+    /* who holds this thread's locks and builds: "<consumer>/<thread>";
+     * siblings of a live process are never taken for dead */
+    char                        holder[112];
     const rc_sandbox_driver_t  *driver;
     rc_local_conf_t             local;
     const char                 *home;
@@ -50,7 +55,10 @@ typedef struct {
     char                        lock_key[128];
     char                        lock_value[128];
     char                        build_lock_key[160];  /* an image build's,
-                                                         value: consumer */
+                                                         value: holder */
+    /* a lock left held when Redis went away: released once it is back */
+    char                        stale_lock_key[128];
+    char                        stale_lock_value[128];
     long                        lock_ttl_ms;     /* locks outlive a dead
                                                     worker this long */
     long long                   last_beat;
@@ -68,15 +76,28 @@ typedef struct {
 
 /* rc_serve.c */
 int rc_serve_main(redisContext *redis, int argc, char **argv);
+
+/* rc_lease.c: the lease (at most once a second) */
+void rc_worker_lease(rc_worker_t *w);
+/* the heartbeat of a long job: lease, job in hand, its locks */
 void rc_worker_beat(void *worker);
-/* a short exclusive hold on "name" (a workspace, an image); 0 or -1 */
+/* 1 if the lock value ("consumer" or "consumer:ms") belongs to this
+ * worker or to one that is dead (its lease gone; on this node, its
+ * process): the lock may be taken over at once */
+int rc_holder_gone(rc_worker_t *w, const char *value);
+
+/* rc_lock.c: a short exclusive hold on "name" (a workspace, an image),
+ * waiting at most wait_ms; 0 or -1.  One at a time per rc_worker_t */
 int rc_lock(rc_worker_t *w, const char *name, long wait_ms);
 void rc_unlock(rc_worker_t *w);
-
-/* rc_lock.c: delete the lock "key" if it still holds "value" */
+/* delete the lock "key" if it still holds "value" */
 void rc_lock_release(rc_worker_t *w, const char *key, const char *value);
-/* XADD a job; fields are name, value pairs, NULL-terminated */
-int rc_enqueue(rc_worker_t *w, const char *type, const char *ws, ...);
+/* its expiry pushed to lock_ttl_ms if it still holds "value" */
+void rc_lock_renew(rc_worker_t *w, const char *key, const char *value);
+/* the lock rc_unlock could not release (Redis was gone), released now */
+void rc_lock_release_stale(rc_worker_t *w);
+
+/* rc_redis.c: commands, errors logged (a NULL reply: Redis went away) */
 redisReply *rc_cmd(rc_worker_t *w, const char *fmt, ...);
 redisReply *rc_cmdargv(rc_worker_t *w, int argc, const char **argv);
 /* HGET as a malloc'ed string, NULL if missing */
@@ -86,10 +107,24 @@ char *rc_hget(rc_worker_t *w, const char *key, const char *field);
 const char *rc_field(redisReply *fields, const char *name);
 /* 1 when Redis went away under us: what was being done did not happen */
 int rc_redis_lost(rc_worker_t *w);
-/* 1 if the lock value ("consumer" or "consumer:ms") belongs to this
- * worker or to one that is dead (its lease gone; on this node, its
- * process): the lock may be taken over at once */
-int rc_holder_gone(rc_worker_t *w, const char *value);
+/* XADD a job; fields are name, value pairs, NULL-terminated */
+int rc_enqueue(rc_worker_t *w, const char *type, const char *ws, ...);
+/* a new connection to the same Redis (a job thread's own) */
+redisContext *rc_redis_connect_like(redisContext *c);
+/* waits (backoff 0.1 s doubling to 2 s) until Redis answers again, or
+ * *stop */
+void rc_redis_reconnect(rc_worker_t *w, volatile int *stop);
+
+/* rc_dispatch.c: --jobs threads running jobs, one at a time per
+ * workspace.  add: an entry read from the stream queued (once);
+ * room: how many more to read; keep: queued ones kept ours (XCLAIM);
+ * redo: 1 once if a thread lost Redis (read our pending entries again) */
+int rc_dispatch_start(rc_worker_t *w, unsigned n);
+unsigned rc_dispatch_room(void);
+void rc_dispatch_add(redisReply *entry, int reclaimed);
+void rc_dispatch_keep(rc_worker_t *w);
+int rc_dispatch_redo(void);
+void rc_dispatch_stop(void);
 
 /* rc_jobs.c: 0 done (ack), -1 failed in a way worth retrying (no ack) */
 int rc_job_run(rc_worker_t *w, const char *type, const char *ws,

@@ -14,29 +14,8 @@
 #include "common/rp_host.h"
 #include "common/rp_keys.h"
 #include "common/rp_state.h"
+#include "rc_redis.h"
 #include "rc_workspace.h"
-
-
-static int
-rc_reply_ok(redisContext *rc, redisReply *reply, const char *what)
-{
-    int  ok;
-
-    if (reply == NULL) {
-        fprintf(stderr, "replicas-control: %s: %s\n", what, rc->errstr);
-        return 0;
-    }
-
-    ok = reply->type != REDIS_REPLY_ERROR;
-
-    if (!ok) {
-        fprintf(stderr, "replicas-control: %s: %s\n", what, reply->str);
-    }
-
-    freeReplyObject(reply);
-
-    return ok;
-}
 
 
 /* Ends the MULTI a change began: announce it, then EXEC, or DISCARD. */
@@ -44,15 +23,10 @@ rc_reply_ok(redisContext *rc, redisReply *reply, const char *what)
 static int
 rc_announce(redisContext *rc, const char *id, int ok)
 {
-    ok = ok && rc_reply_ok(rc, redisCommand(rc, "PUBLISH "
+    ok = ok && rc_redis_ok(rc, redisCommand(rc, "PUBLISH "
                                RP_CHANNEL_WS_CHANGED " %s", id), "PUBLISH");
 
-    if (!ok) {
-        freeReplyObject(redisCommand(rc, "DISCARD"));
-        return 1;
-    }
-
-    return rc_reply_ok(rc, redisCommand(rc, "EXEC"), "EXEC") ? 0 : 1;
+    return rc_redis_exec(rc, ok) ? 0 : 1;
 }
 
 
@@ -73,9 +47,9 @@ rc_workspace_put(redisContext *rc, const char *id, const char *state,
         return 2;
     }
 
-    ok = rc_reply_ok(rc, redisCommand(rc, "MULTI"), "MULTI");
+    ok = rc_redis_multi(rc);
 
-    ok = ok && rc_reply_ok(rc, addr
+    ok = ok && rc_redis_ok(rc, addr
               ? redisCommand(rc, "HSET " RP_KEY_WORKSPACE_PREFIX "%s "
                              RP_FIELD_STATE " %s " RP_FIELD_ADDR " %s",
                              id, state, addr)
@@ -85,10 +59,10 @@ rc_workspace_put(redisContext *rc, const char *id, const char *state,
 
     /* the organisation whose members may open its previews */
     if (org) {
-        ok = ok && rc_reply_ok(rc, redisCommand(rc, "HSET "
+        ok = ok && rc_redis_ok(rc, redisCommand(rc, "HSET "
                                RP_KEY_WORKSPACE_PREFIX "%s " RP_FIELD_ORG
                                " %s", id, org), "HSET");
-        ok = ok && rc_reply_ok(rc, redisCommand(rc, "SADD " RP_KEY_ORG_WS_PREFIX
+        ok = ok && rc_redis_ok(rc, redisCommand(rc, "SADD " RP_KEY_ORG_WS_PREFIX
                                "%s %s", org, id), "SADD");
     }
 
@@ -101,8 +75,8 @@ rc_workspace_delete(redisContext *rc, const char *id)
 {
     int  ok;
 
-    ok = rc_reply_ok(rc, redisCommand(rc, "MULTI"), "MULTI");
-    ok = ok && rc_reply_ok(rc, redisCommand(rc, "DEL "
+    ok = rc_redis_multi(rc);
+    ok = ok && rc_redis_ok(rc, redisCommand(rc, "DEL "
                                RP_KEY_WORKSPACE_PREFIX "%s", id), "DEL");
 
     return rc_announce(rc, id, ok);
@@ -118,7 +92,7 @@ rc_workspace_show(redisContext *rc, const char *id)
     reply = redisCommand(rc, "HGETALL " RP_KEY_WORKSPACE_PREFIX "%s", id);
 
     if (reply == NULL || reply->type != REDIS_REPLY_ARRAY) {
-        (void) rc_reply_ok(rc, reply, "HGETALL");
+        (void) rc_redis_ok(rc, reply, "HGETALL");
         return 1;
     }
 
