@@ -732,9 +732,9 @@ ngx_http_replicas_api_validate(ngx_http_request_t *r,
         if (rp_random_id(12, id) != 0
             || ngx_http_replicas_api_add(r, ctx, id, 12) != NGX_OK
             || ngx_http_replicas_api_add(r, ctx, (char *) ctx->key_hash.data
-                                         + RP_SHA256_HEX + 1,
+                                         + ctx->key_hash.len + 1,
                                          ngx_strlen(ctx->key_hash.data
-                                                    + RP_SHA256_HEX + 1))
+                                                    + ctx->key_hash.len + 1))
                != NGX_OK)
         {
             return NGX_ERROR;
@@ -1443,7 +1443,8 @@ ngx_http_replicas_api_credential(ngx_http_request_t *r,
     ngx_table_elt_t  *idem;
 
     if (r->headers_in.authorization == NULL) {
-        return NGX_DECLINED;
+        /* the dashboard's session cookie (ngx_http_replicas_dashboard.c) */
+        return ngx_http_replicas_dashboard_credential(r, &ctx->key_hash);
     }
 
     v = r->headers_in.authorization->value;

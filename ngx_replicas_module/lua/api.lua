@@ -31,7 +31,24 @@ local function hash_to_table(flat)
 end
 
 -- who is calling ----------------------------------------------------------
-local key = hash_to_table(redis.call('HGETALL', 'replicas:apikey:' .. keyhash))
+local key
+if keyhash:sub(1, 2) == 's:' then
+    -- the dashboard's session cookies (ngx_http_replicas_dashboard.c):
+    -- the first live session acts as its user, like a key of that user
+    key = {}
+    for h in string.gmatch(keyhash, '[0-9a-f]+') do
+        local s = hash_to_table(redis.call('HGETALL', 'replicas:session:' .. h))
+        if s.org then
+            key = {org = s.org, user = s.user, prefix = 'session:' .. h:sub(1, 12)}
+            break
+        end
+    end
+    if not key.org then
+        return err(401, 'unauthorized', 'your session has ended: sign in again')
+    end
+else
+    key = hash_to_table(redis.call('HGETALL', 'replicas:apikey:' .. keyhash))
+end
 if not key.org then
     return err(401, 'unauthorized', 'missing, unknown or revoked API key')
 end
@@ -362,7 +379,13 @@ if op == 'list' then
         local w = load_ws(id)
         if w then list[#list + 1] = view(id, w) end
     end
-    return ok(200, {workspaces = #list == 0 and EMPTY or list})
+    -- who is asking, for the dashboard's header and its "mine" view
+    local caller = {user = key.user or cjson.null, org = key.org, role = role}
+    if key.user then
+        local u = redis.call('HMGET', 'replicas:user:' .. key.user, 'name', 'email')
+        caller.name, caller.email = u[1] or nil, u[2] or nil
+    end
+    return ok(200, {workspaces = #list == 0 and EMPTY or list, caller = caller})
 end
 
 -- environments ------------------------------------------------------------
