@@ -202,7 +202,18 @@ rp_build_engine() {
         "$RP_ROOT/ngx_replicas_module/common/rp_buf.c" \
         "$RP_ROOT/ngx_replicas_module/common/rp_url.c" \
         "$RP_ROOT/ngx_replicas_module/common/rp_addr.c" \
+        "$RP_ROOT/ngx_replicas_module/common/rp_agents.c" \
         -lmicrohttpd -ljansson -lgit2 -lcurl -lcrypto -lpthread -o "$RP_OBJS/replicas-engine"
+}
+
+# replicas-engine under ThreadSanitizer, in objs/tsan (auto/test runs the
+# engine's host tests with it: the engine has a thread per connection and
+# per working chat; re_engine.h has its lock order).  TSan cannot be
+# linked with ASan: a build of its own.
+rp_build_engine_tsan() {
+    (RP_OBJS="$RP_OBJS/tsan"
+     RP_CFLAGS+=(-O1 -g -fno-omit-frame-pointer -fsanitize=thread)
+     rp_build_engine)
 }
 
 # C unit tests (TAP, run by prove) under ASan and UBSan.

@@ -219,8 +219,11 @@ rc_apikey_make(redisContext *rc, const char *user, const char *org,
     rp_sha256_hex(key, strlen(key), hash);
     snprintf(now, sizeof(now), "%lld", (long long) time(NULL));
 
-    ok = rc_ok(rc, redisCommand(rc, "MULTI"));
-    ok = ok && rc_ok(rc, redisCommand(rc, "HSET " RP_KEY_APIKEY_PREFIX "%s "
+    if (!rc_ok(rc, redisCommand(rc, "MULTI"))) {
+        return -1;
+    }
+
+    ok = rc_ok(rc, redisCommand(rc, "HSET " RP_KEY_APIKEY_PREFIX "%s "
                      "prefix %s org %s user %s scope %s workspace %s "
                      "created %s", hash, prefix, org, user,
                      ws ? "workspace" : "user", ws ? ws : "", now));
@@ -229,9 +232,17 @@ rc_apikey_make(redisContext *rc, const char *user, const char *org,
     /* gateways may have cached "no such key" for it */
     ok = ok && rc_ok(rc, redisCommand(rc, "PUBLISH " RP_CHANNEL_WS_CHANGED
                      " " RP_CACHE_KEY_APIKEY "%s", hash));
-    ok = ok && rc_ok(rc, redisCommand(rc, "EXEC"));
+    if (!ok) {
+        /*
+         * A command refused inside the transaction would leave it open on a
+         * connection the worker keeps using (it passes a workspace's engine
+         * key through here): every later command would only be QUEUED.
+         */
+        freeReplyObject(redisCommand(rc, "DISCARD"));
+        return -1;
+    }
 
-    return ok ? 0 : -1;
+    return rc_ok(rc, redisCommand(rc, "EXEC")) ? 0 : -1;
 }
 
 

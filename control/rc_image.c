@@ -313,9 +313,7 @@ rc_image_lock_takeover(rc_worker_t *w, const char *lock)
 
     rc_info("lock.takeover", "lock=%s from=%s", lock, held);
 
-    freeReplyObject(rc_cmd(w, "EVAL %s 1 %s %s",
-        "if redis.call('GET', KEYS[1]) == ARGV[1] then "
-        "return redis.call('DEL', KEYS[1]) end return 0", lock, held));
+    rc_lock_release(w, lock, held);
 }
 
 
@@ -367,10 +365,7 @@ rc_image_get(rc_worker_t *w, const char *org, const char *url,
             rc = rc_image_build(w, org, url, token, key, ikey, name, 0, dir,
                                 dirlen, err, errlen);
             w->build_lock_key[0] = '\0';
-            freeReplyObject(rc_cmd(w, "EVAL %s 1 %s %s",
-                "if redis.call('GET', KEYS[1]) == ARGV[1] then "
-                "return redis.call('DEL', KEYS[1]) end return 0",
-                lock, w->consumer));
+            rc_lock_release(w, lock, w->consumer);
             return rc;
         }
 
@@ -761,10 +756,7 @@ rc_image_refresh(rc_worker_t *w, const char *key)
     rc = rc_image_build(w, org, url, token, key, ikey, name, 1, dir,
                         sizeof(dir), err, sizeof(err));
 
-    freeReplyObject(rc_cmd(w, "EVAL %s 1 %s %s",
-        "if redis.call('GET', KEYS[1]) == ARGV[1] then "
-        "return redis.call('DEL', KEYS[1]) end return 0",
-        lock, w->consumer));
+    rc_lock_release(w, lock, w->consumer);
 
     if (rc == 0) {
         rc_info("image.refreshed", "image=%s from=%s to=%s dir=%s ms=%lld",
@@ -807,10 +799,7 @@ rc_image_refresh_busy(rc_worker_t *w)
                      (int) rc_refresh_pid);
             snprintf(lock, sizeof(lock), RP_KEY_LOCK_PREFIX "image:%s:%s",
                      w->node, rc_refresh_key);
-            freeReplyObject(rc_cmd(w, "EVAL %s 1 %s %s",
-                "if redis.call('GET', KEYS[1]) == ARGV[1] then "
-                "return redis.call('DEL', KEYS[1]) end return 0",
-                lock, value));
+            rc_lock_release(w, lock, value);
             rc_warn("image.refresh_killed", "pid=%d signal=%d",
                     (int) rc_refresh_pid, WTERMSIG(status));
         }

@@ -368,10 +368,7 @@ rc_unlock(rc_worker_t *w)
         return;
     }
 
-    freeReplyObject(rc_cmd(w, "EVAL %s 1 %s %s",
-        "if redis.call('GET', KEYS[1]) == ARGV[1] then "
-        "return redis.call('DEL', KEYS[1]) end return 0",
-        w->lock_key, w->lock_value));
+    rc_lock_release(w, w->lock_key, w->lock_value);
 
     w->lock_key[0] = '\0';
 }

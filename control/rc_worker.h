@@ -6,6 +6,7 @@
  *   rc_image.c       per-repository images: clone, warm hook, rebuilds
  *   rc_pool.c        warm pools: booted sandboxes per image, claims
  *   rc_lifecycle.c   timers: dead sandboxes, auto-sleep, auto-delete
+ *   rc_lock.c        releasing a lock value
  */
 
 #ifndef RC_WORKER_H
@@ -71,6 +72,9 @@ void rc_worker_beat(void *worker);
 /* a short exclusive hold on "name" (a workspace, an image); 0 or -1 */
 int rc_lock(rc_worker_t *w, const char *name, long wait_ms);
 void rc_unlock(rc_worker_t *w);
+
+/* rc_lock.c: delete the lock "key" if it still holds "value" */
+void rc_lock_release(rc_worker_t *w, const char *key, const char *value);
 /* XADD a job; fields are name, value pairs, NULL-terminated */
 int rc_enqueue(rc_worker_t *w, const char *type, const char *ws, ...);
 redisReply *rc_cmd(rc_worker_t *w, const char *fmt, ...);

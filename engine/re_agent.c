@@ -11,28 +11,27 @@
 
 #include "re_agent.h"
 #include "re_events.h"
+#include "common/rp_agents.h"
 
 
 const re_agent_t *
 re_agent_find(const char *name)
 {
-    if (name == NULL || strcmp(name, "claude") == 0) {
-        return &re_agent_claude;
+    /* in rp_agent_e's order (common/rp_agents.h) */
+    static const re_agent_t  *agents[RP_AGENT_COUNT] = {
+        &re_agent_claude, &re_agent_codex, &re_agent_opencode,
+        &re_agent_cursor
+    };
+
+    int  i;
+
+    if (name == NULL) {
+        name = RP_AGENT_DEFAULT;
     }
 
-    if (strcmp(name, "codex") == 0) {
-        return &re_agent_codex;
-    }
+    i = rp_agent_index(name, strlen(name));
 
-    if (strcmp(name, "opencode") == 0) {
-        return &re_agent_opencode;
-    }
-
-    if (strcmp(name, "cursor") == 0) {
-        return &re_agent_cursor;
-    }
-
-    return NULL;
+    return i < 0 ? NULL : agents[i];
 }
 
 

@@ -30,11 +30,10 @@
 #include <unistd.h>
 
 #include <microhttpd.h>
-#include <openssl/evp.h>
-#include <openssl/sha.h>
 
 #include "re_engine.h"
 #include "re_events.h"
+#include "re_events_int.h"
 #include "re_files.h"
 #include "re_http.h"
 #include "re_log.h"
@@ -49,12 +48,6 @@
 #define RE_EVENTS_HEARTBEAT   15000
 /* at shutdown, how long streams get to send their last events */
 #define RE_EVENTS_DRAIN_MS    2000
-
-/* WebSocket: how often a waiting stream looks at what the client sent */
-#define RE_WS_POLL_MS         200
-#define RE_WS_SEND_TIMEOUT    10000
-#define RE_WS_IN_MAX          4096
-#define RE_WS_GUID            "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
 
 typedef struct {
@@ -87,26 +80,6 @@ static struct {
             .heartbeat_ms = RE_EVENTS_HEARTBEAT };
 
 
-typedef enum {
-    RE_STREAM_SSE = 0,
-    RE_STREAM_WS
-} re_stream_e;
-
-
-typedef struct {
-    re_stream_e   mode;
-    long long     after;            /* the last id sent */
-    json_t       *status;           /* engine.status, sent first */
-
-    FILE         *file;             /* replaying from the file */
-    long long     file_until;       /* ids from here are in the ring */
-    int           file_tried;
-
-    char         *buf;              /* the next frame, sent from off */
-    size_t        len;
-    size_t        off;
-    size_t        cap;
-} re_stream_t;
 
 
 static void re_deadline(struct timespec *ts, long long ms);
@@ -601,6 +574,14 @@ re_events_shutdown(void)
 
 
 long long
+re_events_heartbeat_ms(void)
+{
+    /* set once, by re_events_init, before any stream opens */
+    return re_ev.heartbeat_ms;
+}
+
+
+long long
 re_events_last_id(void)
 {
     long long  id;
@@ -729,7 +710,7 @@ re_stream_frame_local(re_stream_t *st, const char *type, json_t *payload)
 }
 
 
-static void
+void
 re_stream_heartbeat(re_stream_t *st)
 {
     if (st->mode == RE_STREAM_WS) {
@@ -840,7 +821,7 @@ re_deadline(struct timespec *ts, long long ms)
  * 0: a frame is ready; 1: nothing came in wait_ms; -1: the end (the
  * engine stops, or no memory).
  */
-static int
+int
 re_stream_next(re_stream_t *st, long long wait_ms)
 {
     int              rc;
@@ -931,7 +912,7 @@ re_stream_next(re_stream_t *st, long long wait_ms)
 }
 
 
-static re_stream_t *
+re_stream_t *
 re_stream_new(re_stream_e mode, long long after, json_t *status)
 {
     re_stream_t  *st;
@@ -955,7 +936,7 @@ re_stream_new(re_stream_e mode, long long after, json_t *status)
 }
 
 
-static void
+void
 re_stream_free(void *cls)
 {
     re_stream_t  *st = cls;
@@ -1013,247 +994,6 @@ re_sse_read(void *cls, uint64_t pos, char *buf, size_t max)
     st->off += n;
 
     return (ssize_t) n;
-}
-
-
-/* ---- WebSocket ------------------------------------------------------------------- */
-
-typedef struct {
-    re_stream_t                       *st;
-    char                               in[RE_WS_IN_MAX];
-    size_t                             in_len;
-} re_ws_t;
-
-
-static int
-re_ws_send(int fd, const char *data, size_t len)
-{
-    ssize_t        n;
-    size_t         done;
-    struct pollfd  pfd;
-
-    for (done = 0; done < len; done += (size_t) n) {
-        n = send(fd, data + done, len - done, MSG_NOSIGNAL);
-
-        if (n >= 0) {
-            continue;
-        }
-
-        n = 0;
-
-        if (errno == EINTR) {
-            continue;
-        }
-
-        if (errno != EAGAIN && errno != EWOULDBLOCK) {
-            return -1;
-        }
-
-        /* a client that reads nothing for this long is gone */
-        pfd.fd = fd;
-        pfd.events = POLLOUT;
-
-        if (poll(&pfd, 1, RE_WS_SEND_TIMEOUT) <= 0) {
-            return -1;
-        }
-    }
-
-    return 0;
-}
-
-
-static int
-re_ws_control(int fd, unsigned op, const char *payload, size_t len)
-{
-    char  frame[2 + 125];
-
-    if (len > 125) {
-        len = 125;
-    }
-
-    frame[0] = (char) (0x80 | op);
-    frame[1] = (char) len;
-    memcpy(frame + 2, payload, len);
-
-    return re_ws_send(fd, frame, 2 + len);
-}
-
-
-/*
- * What the client sent: pings are answered, a close ends the stream,
- * anything else is read and dropped.  0 go on, -1 the end.
- */
-static int
-re_ws_input(re_ws_t *ws, int fd)
-{
-    char      *f, payload[125];
-    size_t     hl, plen, i;
-    ssize_t    n;
-    unsigned   op;
-
-    n = recv(fd, ws->in + ws->in_len, sizeof(ws->in) - ws->in_len,
-             MSG_DONTWAIT);
-
-    if (n == 0) {
-        return -1;
-    }
-
-    if (n < 0) {
-        return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR
-               ? 0 : -1;
-    }
-
-    ws->in_len += (size_t) n;
-
-    for ( ;; ) {
-        f = ws->in;
-
-        if (ws->in_len < 2) {
-            return 0;
-        }
-
-        op = (unsigned char) f[0] & 0x0f;
-        plen = (unsigned char) f[1] & 0x7f;
-        hl = 2;
-
-        if (!((unsigned char) f[1] & 0x80)) {
-            /* a client's frames are masked (RFC 6455 5.1) */
-            (void) re_ws_control(fd, 8, "\x03\xea", 2);
-            return -1;
-        }
-
-        if (plen == 126) {
-            if (ws->in_len < 4) {
-                return 0;
-            }
-            plen = ((size_t) (unsigned char) f[2] << 8)
-                   | (unsigned char) f[3];
-            hl = 4;
-
-        } else if (plen == 127) {
-            /* nothing a client needs to send here is that large */
-            (void) re_ws_control(fd, 8, "\x03\xf1", 2);
-            return -1;
-        }
-
-        hl += 4;
-
-        if (hl + plen > sizeof(ws->in)) {
-            (void) re_ws_control(fd, 8, "\x03\xf1", 2);
-            return -1;
-        }
-
-        if (ws->in_len < hl + plen) {
-            return 0;
-        }
-
-        if (op == 8 || op == 9) {
-            for (i = 0; i < plen && i < sizeof(payload); i++) {
-                payload[i] = (char) (f[hl + i] ^ f[hl - 4 + (i % 4)]);
-            }
-
-            if (op == 8) {
-                /* the close echoed, status code included */
-                (void) re_ws_control(fd, 8, payload, plen < 2 ? 0 : 2);
-                return -1;
-            }
-
-            if (re_ws_control(fd, 10, payload, plen) != 0) {
-                return -1;
-            }
-        }
-
-        memmove(ws->in, ws->in + hl + plen, ws->in_len - hl - plen);
-        ws->in_len -= hl + plen;
-    }
-}
-
-
-static void
-re_ws_run(void *cls, struct MHD_Connection *c, void *con_cls,
-    const char *extra_in, size_t extra_in_size, MHD_socket sock,
-    struct MHD_UpgradeResponseHandle *urh)
-{
-    int             rc;
-    re_ws_t         ws;
-    long long       last;
-    struct pollfd   pfd;
-
-    (void) c;
-    (void) con_cls;
-
-    /* a thread per connection: this loop may block it */
-    memset(&ws, 0, sizeof(ws));
-    ws.st = cls;
-
-    if (extra_in_size > sizeof(ws.in)) {
-        goto done;
-    }
-
-    memcpy(ws.in, extra_in, extra_in_size);
-    ws.in_len = extra_in_size;
-
-    re_info("events.ws_open", "after=%lld", ws.st->after);
-
-    last = re_now_ms();
-
-    for ( ;; ) {
-        rc = re_stream_next(ws.st, RE_WS_POLL_MS);
-
-        if (rc < 0) {
-            (void) re_ws_control(sock, 8, "\x03\xe9", 2);      /* 1001 */
-            break;
-        }
-
-        if (rc == 0) {
-            if (re_ws_send(sock, ws.st->buf, ws.st->len) != 0) {
-                break;
-            }
-            last = re_now_ms();
-        }
-
-        if (re_now_ms() - last >= re_ev.heartbeat_ms) {
-            re_stream_heartbeat(ws.st);
-            if (re_ws_send(sock, ws.st->buf, ws.st->len) != 0) {
-                break;
-            }
-            last = re_now_ms();
-        }
-
-        pfd.fd = sock;
-        pfd.events = POLLIN;
-        pfd.revents = 0;
-
-        if (poll(&pfd, 1, 0) > 0 && re_ws_input(&ws, sock) != 0) {
-            break;
-        }
-    }
-
-    re_info("events.ws_closed", "after=%lld", ws.st->after);
-
-done:
-
-    re_stream_free(ws.st);
-    MHD_upgrade_action(urh, MHD_UPGRADE_ACTION_CLOSE);
-}
-
-
-/* Sec-WebSocket-Accept: base64(SHA-1(key + GUID)) */
-static int
-re_ws_accept(const char *key, char *out, size_t size)
-{
-    char           buf[128];
-    unsigned char  md[SHA_DIGEST_LENGTH];
-
-    if (strlen(key) > 64 || size < 4 * ((SHA_DIGEST_LENGTH + 2) / 3) + 1) {
-        return -1;
-    }
-
-    snprintf(buf, sizeof(buf), "%s%s", key, RE_WS_GUID);
-    SHA1((const unsigned char *) buf, strlen(buf), md);
-    EVP_EncodeBlock((unsigned char *) out, md, SHA_DIGEST_LENGTH);
-
-    return 0;
 }
 
 
@@ -1327,57 +1067,6 @@ re_events_json(struct MHD_Connection *c, long long after)
     }
 
     return re_http_queue(c, MHD_HTTP_OK, resp, "application/json", NULL);
-}
-
-
-static int
-re_events_ws(struct MHD_Connection *c, long long after, json_t *status,
-    const char **err)
-{
-    int                   rc;
-    char                  accept[64];
-    const char           *key, *version;
-    re_stream_t          *st;
-    struct MHD_Response  *resp;
-
-    key = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-                                      "Sec-WebSocket-Key");
-    version = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-                                          "Sec-WebSocket-Version");
-
-    if (key == NULL || version == NULL || strcmp(version, "13") != 0
-        || re_ws_accept(key, accept, sizeof(accept)) != 0)
-    {
-        json_decref(status);
-        *err = "a WebSocket upgrade needs Sec-WebSocket-Key and "
-               "Sec-WebSocket-Version: 13";
-        return -1;
-    }
-
-    st = re_stream_new(RE_STREAM_WS, after, status);
-    if (st == NULL) {
-        return MHD_NO;
-    }
-
-    resp = MHD_create_response_for_upgrade(re_ws_run, st);
-    if (resp == NULL) {
-        re_stream_free(st);
-        return MHD_NO;
-    }
-
-    /* MHD adds Connection: Upgrade */
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_UPGRADE, "websocket");
-    MHD_add_response_header(resp, "Sec-WebSocket-Accept", accept);
-
-    rc = MHD_queue_response(c, MHD_HTTP_SWITCHING_PROTOCOLS, resp);
-    MHD_destroy_response(resp);
-
-    if (rc != MHD_YES) {
-        /* never upgraded: the handler that frees it will not run */
-        re_stream_free(st);
-    }
-
-    return rc;
 }
 
 

@@ -319,205 +319,270 @@ re_git_wait(void)
 }
 
 
-re_git_update_e
-re_git_update(const char *name, int merge, const char *want_base,
-    json_t **result, char *err, size_t errlen)
-{
-    int                rc, ff;
-    char             **envp, branch[256], base[256], tracking[600];
-    char               cname[RE_AUTHOR_NAME_MAX + 1];
-    char               cemail[RE_AUTHOR_EMAIL_MAX + 1];
-    char               sha[GIT_OID_HEXSZ + 1], prev[GIT_OID_HEXSZ + 1];
-    char               why[700], perr[RE_GIT_ERR_MAX];
-    size_t             count;
-    json_t            *files;
-    git_oid            head, upstream, mb, out, dummy;
-    git_signature     *bot;
-    git_repository    *repo;
-    re_git_update_e    status;
+/* one update's state, passed through its steps */
+typedef struct {
+    const char        *name;
+    int                merge;
     const char        *strategy;
+    char             **envp;
+    git_repository    *repo;
+    git_signature     *bot;
+    json_t            *files;       /* in conflict */
 
-    re_git_init();
+    char               branch[256];
+    char               base[256];
+    char               prev[GIT_OID_HEXSZ + 1];
+    git_oid            head;
+    git_oid            upstream;
+    git_oid            mb;          /* their merge base */
+    git_oid            out;         /* the branch's new commit */
+    int                ff;
+} re_git_up_t;
 
-    repo = re_git_open(name);
 
-    if (repo == NULL) {
-        return RE_GIT_UPDATE_NO_REPO;
-    }
-
-    envp = re_start_env();
-    bot = NULL;
-    files = NULL;
-    *result = NULL;
-    strategy = merge ? "merge" : "rebase";
-    status = RE_GIT_UPDATE_FAILED;
-
-    pthread_mutex_lock(&re_git_lock);
+/* step 1: nothing runs and the tree is clean, on a branch with commits */
+static re_git_update_e
+re_git_update_check(re_git_up_t *u, char *err, size_t errlen)
+{
+    int  rc;
 
     /* under the lock: a turn's own commit and push hold it too */
     if (re_chats_busy()) {
         snprintf(err, errlen, "an agent is working: update once it is done");
-        status = RE_GIT_UPDATE_BUSY;
-        goto done;
+        return RE_GIT_UPDATE_BUSY;
     }
 
-    re_git_branch(repo, branch, sizeof(branch));
+    re_git_branch(u->repo, u->branch, sizeof(u->branch));
 
-    if (branch[0] == '\0'
-        || git_reference_name_to_id(&head, repo, "HEAD") != 0)
+    if (u->branch[0] == '\0'
+        || git_reference_name_to_id(&u->head, u->repo, "HEAD") != 0)
     {
         snprintf(err, errlen, "HEAD is not on a branch with commits");
-        status = RE_GIT_UPDATE_REFUSED;
-        goto done;
+        return RE_GIT_UPDATE_REFUSED;
     }
 
-    rc = re_git_dirty(repo);
+    rc = re_git_dirty(u->repo);
 
     if (rc != 0) {
         snprintf(err, errlen, rc > 0 ? "the work tree has changes that are "
                  "not committed" : "the work tree's status is unknown");
-        status = RE_GIT_UPDATE_REFUSED;
-        goto done;
+        return RE_GIT_UPDATE_REFUSED;
     }
 
-    base[0] = '\0';
+    return RE_GIT_UPDATE_OK;
+}
 
-    if (re_git_fetch(repo, envp, base, sizeof(base), err, errlen) != 0) {
-        status = RE_GIT_UPDATE_FETCH_FAILED;
-        goto done;
+
+/* step 2: fetch, and find the base on origin and its merge base */
+static re_git_update_e
+re_git_update_base(re_git_up_t *u, const char *want_base, char *err,
+    size_t errlen)
+{
+    char     tracking[600];
+    git_oid  dummy;
+
+    u->base[0] = '\0';
+
+    if (re_git_fetch(u->repo, u->envp, u->base, sizeof(u->base), err, errlen)
+        != 0)
+    {
+        return RE_GIT_UPDATE_FETCH_FAILED;
     }
 
     if (want_base) {
-        snprintf(base, sizeof(base), "%s", want_base);
+        snprintf(u->base, sizeof(u->base), "%s", want_base);
 
-    } else if (base[0] == '\0'
-               && re_git_default(repo, &dummy, base, sizeof(base)) != 0)
+    } else if (u->base[0] == '\0'
+               && re_git_default(u->repo, &dummy, u->base, sizeof(u->base))
+                  != 0)
     {
         snprintf(err, errlen, "origin's default branch is unknown: give "
                  "\"base\"");
-        status = RE_GIT_UPDATE_REFUSED;
-        goto done;
+        return RE_GIT_UPDATE_REFUSED;
     }
 
-    if (strcmp(base, branch) == 0) {
+    if (strcmp(u->base, u->branch) == 0) {
         snprintf(err, errlen, "the workspace is on the default branch");
-        status = RE_GIT_UPDATE_REFUSED;
-        goto done;
+        return RE_GIT_UPDATE_REFUSED;
     }
 
-    snprintf(tracking, sizeof(tracking), "refs/remotes/origin/%s", base);
+    snprintf(tracking, sizeof(tracking), "refs/remotes/origin/%s", u->base);
 
-    if (git_reference_name_to_id(&upstream, repo, tracking) != 0) {
-        snprintf(err, errlen, "origin has no branch \"%s\"", base);
-        status = RE_GIT_UPDATE_REFUSED;
-        goto done;
+    if (git_reference_name_to_id(&u->upstream, u->repo, tracking) != 0) {
+        snprintf(err, errlen, "origin has no branch \"%s\"", u->base);
+        return RE_GIT_UPDATE_REFUSED;
     }
 
-    if (git_merge_base(&mb, repo, &head, &upstream) != 0) {
+    if (git_merge_base(&u->mb, u->repo, &u->head, &u->upstream) != 0) {
         snprintf(err, errlen, "the branch and origin/%s share no history",
-                 base);
-        status = RE_GIT_UPDATE_REFUSED;
-        goto done;
+                 u->base);
+        return RE_GIT_UPDATE_REFUSED;
     }
 
-    git_oid_tostr(prev, sizeof(prev), &head);
+    git_oid_tostr(u->prev, sizeof(u->prev), &u->head);
 
-    if (git_oid_equal(&mb, &upstream)) {
-        *result = json_pack("{s:s, s:s, s:s, s:s, s:b, s:s}",
-                            "repository", name, "branch", branch,
-                            "base", base, "strategy", strategy,
-                            "updated", 0, "sha", prev);
-        status = RE_GIT_UPDATE_UP_TO_DATE;
-        goto done;
-    }
+    return RE_GIT_UPDATE_OK;
+}
 
-    re_git_committer(envp, cname, sizeof(cname), cemail, sizeof(cemail));
 
-    if (git_signature_now(&bot, cname, cemail) != 0
-        && git_signature_now(&bot, RE_GIT_BOT_NAME, RE_GIT_BOT_EMAIL) != 0)
+/* step 3: the new commit (fast-forward, merge or rebase) in u->out, not
+ * yet on the branch; a conflict changes nothing */
+static re_git_update_e
+re_git_update_apply(re_git_up_t *u, json_t **result, char *err,
+    size_t errlen)
+{
+    int     rc;
+    char    cname[RE_AUTHOR_NAME_MAX + 1];
+    char    cemail[RE_AUTHOR_EMAIL_MAX + 1];
+    size_t  count;
+
+    re_git_committer(u->envp, cname, sizeof(cname), cemail, sizeof(cemail));
+
+    if (git_signature_now(&u->bot, cname, cemail) != 0
+        && git_signature_now(&u->bot, RE_GIT_BOT_NAME, RE_GIT_BOT_EMAIL) != 0)
     {
         re_git_error("signature", NULL, err, errlen);
-        goto done;
+        return RE_GIT_UPDATE_FAILED;
     }
 
     /* nothing of the branch's own: both strategies fast-forward */
-    ff = git_oid_equal(&mb, &head);
+    u->ff = git_oid_equal(&u->mb, &u->head);
     count = 0;
     rc = 0;
 
-    if (ff) {
-        git_oid_cpy(&out, &upstream);
+    if (u->ff) {
+        git_oid_cpy(&u->out, &u->upstream);
 
-    } else if (merge) {
-        rc = re_git_merge(repo, &head, &upstream, base, branch, bot, &out,
-                          &files, err, errlen);
+    } else if (u->merge) {
+        rc = re_git_merge(u->repo, &u->head, &u->upstream, u->base, u->branch,
+                          u->bot, &u->out, &u->files, err, errlen);
 
     } else {
-        rc = re_git_rebase(repo, &head, &upstream, bot, &out, &count, &files,
-                           err, errlen);
+        rc = re_git_rebase(u->repo, &u->head, &u->upstream, u->bot, &u->out,
+                           &count, &u->files, err, errlen);
     }
 
     if (rc == 1) {
-        files = files ? files : json_array();
+        u->files = u->files ? u->files : json_array();
         snprintf(err, errlen, "%s onto origin/%s stopped on conflicts: "
-                 "nothing changed", strategy, base);
+                 "nothing changed", u->strategy, u->base);
         re_info("git.update_conflict", "repository=%s branch=%s strategy=%s "
-                "files=%zu", name, branch, strategy, json_array_size(files));
+                "files=%zu", u->name, u->branch, u->strategy,
+                json_array_size(u->files));
         re_events_emit("git.update_failed",
-            json_pack("{s:s, s:s, s:s, s:s, s:s, s:O}", "repository", name,
-                      "branch", branch, "base", base, "strategy", strategy,
-                      "reason", "conflict", "files", files));
-        *result = json_pack("{s:O}", "files", files);
-        status = RE_GIT_UPDATE_CONFLICT;
-        goto done;
+            json_pack("{s:s, s:s, s:s, s:s, s:s, s:O}", "repository", u->name,
+                      "branch", u->branch, "base", u->base,
+                      "strategy", u->strategy, "reason", "conflict",
+                      "files", u->files));
+        *result = json_pack("{s:O}", "files", u->files);
+        return RE_GIT_UPDATE_CONFLICT;
     }
 
-    if (rc != 0) {
-        goto done;
+    return rc == 0 ? RE_GIT_UPDATE_OK : RE_GIT_UPDATE_FAILED;
+}
+
+
+/* step 4: the branch moved to the new commit, announced and pushed */
+static re_git_update_e
+re_git_update_finish(re_git_up_t *u, json_t **result, char *err,
+    size_t errlen)
+{
+    int   rc;
+    char  sha[GIT_OID_HEXSZ + 1], why[700], perr[RE_GIT_ERR_MAX];
+
+    snprintf(why, sizeof(why), "replicas: %s onto origin/%s", u->strategy,
+             u->base);
+
+    if (re_git_move(u->repo, u->branch, &u->out, why, err, errlen) != 0) {
+        return RE_GIT_UPDATE_FAILED;
     }
 
-    snprintf(why, sizeof(why), "replicas: %s onto origin/%s", strategy, base);
-
-    if (re_git_move(repo, branch, &out, why, err, errlen) != 0) {
-        goto done;
-    }
-
-    git_oid_tostr(sha, sizeof(sha), &out);
+    git_oid_tostr(sha, sizeof(sha), &u->out);
 
     re_info("git.updated", "repository=%s branch=%s strategy=%s sha=%s",
-            name, branch, strategy, sha);
+            u->name, u->branch, u->strategy, sha);
     re_events_emit("git.updated",
-        json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:b}", "repository", name,
-                  "branch", branch, "base", base, "strategy", strategy,
-                  "sha", sha, "previous", prev, "fastForward", ff));
+        json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:b}", "repository",
+                  u->name, "branch", u->branch, "base", u->base,
+                  "strategy", u->strategy, "sha", sha, "previous", u->prev,
+                  "fastForward", u->ff));
 
     /* a rebase rewrote the branch: origin's copy is replaced (forced) */
     perr[0] = '\0';
-    rc = re_git_push(name, repo, envp, 1, !merge && !ff, NULL, perr,
-                     sizeof(perr));
+    rc = re_git_push(u->name, u->repo, u->envp, 1, !u->merge && !u->ff, NULL,
+                     perr, sizeof(perr));
 
     *result = json_pack("{s:s, s:s, s:s, s:s, s:b, s:s, s:s, s:b, s:b, "
                         "s:s?}",
-                        "repository", name, "branch", branch, "base", base,
-                        "strategy", strategy, "updated", 1, "sha", sha,
-                        "previous", prev, "fastForward", ff,
-                        "pushed", rc == RE_GIT_PUSHED,
+                        "repository", u->name, "branch", u->branch,
+                        "base", u->base, "strategy", u->strategy,
+                        "updated", 1, "sha", sha, "previous", u->prev,
+                        "fastForward", u->ff, "pushed", rc == RE_GIT_PUSHED,
                         "pushError", rc == RE_GIT_PUSHED ? NULL : perr);
-    status = RE_GIT_UPDATE_OK;
 
-done:
+    return RE_GIT_UPDATE_OK;
+}
+
+
+re_git_update_e
+re_git_update(const char *name, int merge, const char *want_base,
+    json_t **result, char *err, size_t errlen)
+{
+    re_git_up_t      u;
+    re_git_update_e  status;
+
+    re_git_init();
+
+    memset(&u, 0, sizeof(u));
+    u.name = name;
+    u.merge = merge;
+    u.strategy = merge ? "merge" : "rebase";
+    *result = NULL;
+
+    u.repo = re_git_open(name);
+
+    if (u.repo == NULL) {
+        return RE_GIT_UPDATE_NO_REPO;
+    }
+
+    u.envp = re_start_env();
+
+    pthread_mutex_lock(&re_git_lock);
+
+    status = re_git_update_check(&u, err, errlen);
+
+    if (status == RE_GIT_UPDATE_OK) {
+        status = re_git_update_base(&u, want_base, err, errlen);
+    }
+
+    if (status == RE_GIT_UPDATE_OK) {
+        if (git_oid_equal(&u.mb, &u.upstream)) {
+            *result = json_pack("{s:s, s:s, s:s, s:s, s:b, s:s}",
+                                "repository", name, "branch", u.branch,
+                                "base", u.base, "strategy", u.strategy,
+                                "updated", 0, "sha", u.prev);
+            status = RE_GIT_UPDATE_UP_TO_DATE;
+
+        } else {
+            status = re_git_update_apply(&u, result, err, errlen);
+
+            if (status == RE_GIT_UPDATE_OK) {
+                status = re_git_update_finish(&u, result, err, errlen);
+            }
+        }
+    }
 
     pthread_mutex_unlock(&re_git_lock);
 
     if (status >= RE_GIT_UPDATE_BUSY && status != RE_GIT_UPDATE_CONFLICT) {
         re_warn("git.update_failed", "repository=%s strategy=%s status=%d",
-                name, strategy, (int) status);
+                name, u.strategy, (int) status);
     }
 
-    json_decref(files);
-    git_signature_free(bot);
-    git_repository_free(repo);
-    re_env_free(envp);
+    json_decref(u.files);
+    git_signature_free(u.bot);
+    git_repository_free(u.repo);
+    re_env_free(u.envp);
 
     return status;
 }

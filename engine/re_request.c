@@ -6,6 +6,7 @@
 #include <strings.h>
 
 #include "re_request.h"
+#include "common/rp_agents.h"
 
 
 #define re_fail(...)  snprintf(err, errlen, __VA_ARGS__)
@@ -370,12 +371,9 @@ re_parse_start(const char *buf, size_t len, re_start_t *out, char *err,
         out->agent = re_string(v, 1, 16);
 
         if (out->agent == NULL
-            || (strcmp(out->agent, "claude") != 0
-                && strcmp(out->agent, "codex") != 0
-                && strcmp(out->agent, "opencode") != 0
-                && strcmp(out->agent, "cursor") != 0))
+            || rp_agent_index(out->agent, strlen(out->agent)) < 0)
         {
-            re_fail("agent must be one of claude, codex, opencode, cursor");
+            re_fail("agent must be one of " RP_AGENT_NAMES);
             goto invalid;
         }
     }

@@ -18,8 +18,12 @@
  *   ngx_http_replicas_request.c   reading requests: headers, cookies, body
  *   ngx_http_replicas_wake.c      wake-on-request: wake once, hold, release
  *   ngx_http_replicas_activity.c  which workspaces had traffic (auto-sleep)
+ *   ngx_http_replicas_meter.c     preview requests with a key, counted
+ *                                 against the API's rate limit
  *   ngx_http_replicas_response.c  answers: errors (HTML or JSON), JSON,
  *                                 redirects
+ *   ngx_http_replicas_balancer.c  the upstream balancer: connections to
+ *                                 workspaces kept alive, per workspace
  */
 
 #ifndef NGX_HTTP_REPLICAS_H
@@ -68,6 +72,8 @@
  * to one workspace, that workspace's id in addr.  user: a workspace's
  * owner, an API key's user (admin set for an admin); collab: a
  * workspace's collaborators as stored (a JSON list of user ids).
+ * limited_until: an API key whose budget (or its user's) is spent this
+ * minute, refused on previews until then (ngx_http_replicas_meter.c).
  */
 typedef struct {
     ngx_uint_t                  state;     /* rp_state_e */
@@ -82,6 +88,7 @@ typedef struct {
     u_char                      user[NGX_HTTP_REPLICAS_USER_MAX];
     size_t                      collab_len;
     u_char                      collab[NGX_HTTP_REPLICAS_COLLAB_MAX];
+    time_t                      limited_until;
 } ngx_http_replicas_route_t;
 
 
@@ -199,6 +206,13 @@ void ngx_http_replicas_activity_touch(const char *id, size_t len);
 void ngx_http_replicas_activity_init_worker(ngx_cycle_t *cycle);
 
 
+/* meter: preview requests with an API key, counted in batches; NGX_OK,
+ * or NGX_DONE when the key is over its rate limit (429 sent) */
+ngx_int_t ngx_http_replicas_meter_key(ngx_http_request_t *r,
+    ngx_http_replicas_ctx_t *ctx, const char *hash);
+void ngx_http_replicas_meter_init_worker(ngx_cycle_t *cycle);
+
+
 /* wake: see ngx_http_replicas_wake.c */
 ngx_int_t ngx_http_replicas_wake(ngx_http_request_t *r,
     ngx_http_replicas_ctx_t *ctx);
@@ -242,6 +256,15 @@ ngx_uint_t ngx_http_replicas_cross_site(ngx_http_request_t *r);
 ngx_int_t ngx_http_replicas_body(ngx_http_request_t *r, ngx_str_t *body);
 
 
+/* balancer: upstream replicas { replicas_balancer; keepalive N; } */
+void *ngx_http_replicas_balancer_create_conf(ngx_conf_t *cf);
+char *ngx_http_replicas_balancer(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+ngx_int_t ngx_http_replicas_balancer_postconfiguration(ngx_conf_t *cf);
+/* closes a workspace's idle connections (NULL: every workspace's) */
+void ngx_http_replicas_balancer_forget(const char *id, size_t len);
+
+
 /* site: the main site's names and cross-site checks (server rewrite) */
 ngx_int_t ngx_http_replicas_site_handler(ngx_http_request_t *r);
 
@@ -275,6 +298,7 @@ typedef struct {
     ngx_str_t                   body;         /* points into the reply */
     time_t                      retry_after;
     ngx_str_t                   error;
+    ngx_str_t                   actor;        /* a user id, or empty */
 } ngx_http_replicas_script_reply_t;
 
 ngx_int_t ngx_http_replicas_redis_script_reply(void *reply,
@@ -311,6 +335,9 @@ void ngx_http_replicas_cache_put(ngx_shm_zone_t *zone, const char *id,
 void ngx_http_replicas_cache_invalidate(ngx_shm_zone_t *zone,
     const char *id, size_t id_len);
 void ngx_http_replicas_cache_flush(ngx_shm_zone_t *zone);
+/* marks a cached API key rate-limited until then (if it is cached) */
+void ngx_http_replicas_cache_limit(ngx_shm_zone_t *zone, const char *id,
+    size_t id_len, time_t until);
 ngx_uint_t ngx_http_replicas_cache_epoch(ngx_shm_zone_t *zone);
 
 

@@ -13,6 +13,7 @@
 #include "common/rp_token.h"
 #include "common/rp_url.h"
 #include "common/rp_offboard.h"
+#include "common/rp_agents.h"
 
 
 #define NGX_HTTP_REPLICAS_API_ARGS   16
@@ -790,16 +791,11 @@ ngx_http_replicas_api_validate(ngx_http_request_t *r,
             return NGX_ERROR;
         }
 
-        s = f[3] ? json_string_value(f[3]) : "claude";
+        s = f[3] ? json_string_value(f[3]) : RP_AGENT_DEFAULT;
         len = ngx_strlen(s);
 
-        if (!(len == 6 && ngx_strcmp(s, "claude") == 0)
-            && !(len == 5 && ngx_strcmp(s, "codex") == 0)
-            && !(len == 8 && ngx_strcmp(s, "opencode") == 0)
-            && !(len == 6 && ngx_strcmp(s, "cursor") == 0))
-        {
-            rp_api_invalid("\"agent\" must be one of claude, codex, "
-                           "opencode, cursor");
+        if (rp_agent_index(s, len) < 0) {
+            rp_api_invalid("\"agent\" must be one of " RP_AGENT_NAMES);
         }
 
         if (ngx_http_replicas_api_add(r, ctx, s, len) != NGX_OK) {

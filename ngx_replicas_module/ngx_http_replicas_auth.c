@@ -810,7 +810,11 @@ ngx_http_replicas_auth(ngx_http_request_t *r, ngx_http_replicas_ctx_t *ctx)
     }
 
     if (a->kind == RP_CRED_KEY) {
-        return ngx_http_replicas_auth_key_may(r, ctx);
+        rc = ngx_http_replicas_auth_key_may(r, ctx);
+
+        /* counted against the key's (and its user's) API rate limit */
+        return rc == NGX_OK
+               ? ngx_http_replicas_meter_key(r, ctx, a->cache_key + 2) : rc;
     }
 
     if (a->kind == RP_CRED_SHARE && ngx_http_replicas_is_navigation(r)) {

@@ -313,6 +313,38 @@ ngx_http_replicas_cache_invalidate(ngx_shm_zone_t *zone, const char *id,
 }
 
 
+/*
+ * The preview rate count's verdict (ngx_http_replicas_meter.c), written
+ * into the entry in place: not a new answer of Redis, so no epoch check,
+ * and an entry not cached is left alone (its next lookup reads the
+ * counters itself).
+ */
+
+void
+ngx_http_replicas_cache_limit(ngx_shm_zone_t *zone, const char *id,
+    size_t id_len, time_t until)
+{
+    ngx_rbtree_node_t               *node;
+    ngx_http_replicas_cache_t       *cache = zone->data;
+    ngx_http_replicas_cache_node_t  *cn;
+
+    ngx_shmtx_lock(&cache->shpool->mutex);
+
+    node = ngx_http_replicas_cache_find(cache,
+                                        ngx_crc32_short((u_char *) id, id_len),
+                                        id, id_len);
+    if (node) {
+        cn = ngx_http_replicas_cache_data(node);
+
+        if (cn->route.limited_until < until) {
+            cn->route.limited_until = until;
+        }
+    }
+
+    ngx_shmtx_unlock(&cache->shpool->mutex);
+}
+
+
 void
 ngx_http_replicas_cache_flush(ngx_shm_zone_t *zone)
 {

@@ -201,6 +201,13 @@ static ngx_command_t  ngx_http_replicas_commands[] = {
       0,
       NULL },
 
+    { ngx_string("replicas_balancer"),
+      NGX_HTTP_UPS_CONF|NGX_CONF_NOARGS,
+      ngx_http_replicas_balancer,
+      NGX_HTTP_SRV_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("replicas_trusted_proxies"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_CONF_1MORE,
       ngx_http_replicas_trusted_proxies,
@@ -219,7 +226,7 @@ static ngx_http_module_t  ngx_http_replicas_module_ctx = {
     ngx_http_replicas_create_main_conf,    /* create main configuration */
     ngx_http_replicas_init_main_conf,      /* init main configuration */
 
-    NULL,                                  /* create server configuration */
+    ngx_http_replicas_balancer_create_conf, /* create server configuration */
     NULL,                                  /* merge server configuration */
 
     ngx_http_replicas_create_loc_conf,     /* create location configuration */
@@ -272,6 +279,10 @@ ngx_http_replicas_postconfiguration(ngx_conf_t *cf)
     }
 
     *h = ngx_http_replicas_site_handler;
+
+    if (ngx_http_replicas_balancer_postconfiguration(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
 
     return ngx_http_replicas_filter_init(cf);
 }
@@ -942,6 +953,7 @@ ngx_http_replicas_init_process(ngx_cycle_t *cycle)
     }
 
     ngx_http_replicas_activity_init_worker(cycle);
+    ngx_http_replicas_meter_init_worker(cycle);
 
     return ngx_http_replicas_redis_init_worker(cycle, rmcf);
 }

@@ -476,23 +476,25 @@ ngx_http_replicas_redis_parse_route(void *r, ngx_http_replicas_route_t *route)
 
 
 /*
- * The key script's {org, scope, workspace, user, role} (route.c): org ""
- * for a key that is unknown, revoked, or whose user is disabled.
+ * The key script's {org, scope, workspace, user, role, limited until}
+ * (route.c): org "" for a key that is unknown, revoked, or whose user is
+ * disabled.
  */
 
 ngx_int_t
 ngx_http_replicas_redis_parse_key(void *r, ngx_http_replicas_route_t *cred)
 {
+    time_t       until;
     ngx_uint_t   i;
-    redisReply  *reply = r, *org, *scope, *ws, *role;
+    redisReply  *reply = r, *org, *scope, *ws, *role, *limited;
 
     if (reply == NULL || reply->type != REDIS_REPLY_ARRAY
-        || reply->elements != 5)
+        || reply->elements != 6)
     {
         return NGX_ERROR;
     }
 
-    for (i = 0; i < 5; i++) {
+    for (i = 0; i < 6; i++) {
         if (reply->element[i]->type != REDIS_REPLY_STRING) {
             return NGX_ERROR;
         }
@@ -502,6 +504,7 @@ ngx_http_replicas_redis_parse_key(void *r, ngx_http_replicas_route_t *cred)
     scope = reply->element[1];
     ws = reply->element[2];
     role = reply->element[4];
+    limited = reply->element[5];
 
     cred->state = RP_STATE_NONE;
     cred->addr_len = 0;
@@ -527,6 +530,12 @@ ngx_http_replicas_redis_parse_key(void *r, ngx_http_replicas_route_t *cred)
 
     ngx_http_replicas_copy_user(reply->element[3], cred);
     cred->admin = role->len == 5 && ngx_strncmp(role->str, "admin", 5) == 0;
+
+    /* "" or the end of the minute its rate limit is spent for */
+    until = limited->len ? ngx_atotm((u_char *) limited->str, limited->len)
+                         : 0;
+    cred->limited_until = until == NGX_ERROR ? 0 : until;
+
     cred->state = RP_STATE_AWAKE;
 
     return NGX_OK;
@@ -691,7 +700,11 @@ ngx_http_replicas_redis_command(int argc, const char **argv,
 }
 
 
-/* Reads lua/api.lua's {status, body, retry-after} answer. */
+/*
+ * Reads lua/api.lua's {status, body, retry-after} answer, and
+ * lua/session.lua's, which may add a fourth: the user the request acted
+ * as (for $replicas_actor).
+ */
 
 ngx_int_t
 ngx_http_replicas_redis_script_reply(void *r,
@@ -700,6 +713,7 @@ ngx_http_replicas_redis_script_reply(void *r,
     redisReply  *reply = r, **e;
 
     ngx_str_null(&out->error);
+    ngx_str_null(&out->actor);
 
     if (reply == NULL) {
         return NGX_ERROR;
@@ -713,7 +727,9 @@ ngx_http_replicas_redis_script_reply(void *r,
 
     e = reply->element;
 
-    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 3
+    if (reply->type != REDIS_REPLY_ARRAY
+        || (reply->elements != 3 && reply->elements != 4)
+        || (reply->elements == 4 && e[3]->type != REDIS_REPLY_STRING)
         || e[0]->type != REDIS_REPLY_INTEGER
         || e[1]->type != REDIS_REPLY_STRING
         || e[2]->type != REDIS_REPLY_INTEGER
@@ -727,6 +743,11 @@ ngx_http_replicas_redis_script_reply(void *r,
     out->body.data = (u_char *) e[1]->str;
     out->body.len = e[1]->len;
     out->retry_after = (time_t) e[2]->integer;
+
+    if (reply->elements == 4) {
+        out->actor.data = (u_char *) e[3]->str;
+        out->actor.len = e[3]->len;
+    }
 
     return NGX_OK;
 }
@@ -778,6 +799,7 @@ ngx_http_replicas_sub_message(redisAsyncContext *ac, void *r, void *privdata)
     if (kind->len == 9 && ngx_strncmp(kind->str, "subscribe", 9) == 0) {
         /* changes made while we were not listening are unknown: forget all */
         ngx_http_replicas_cache_flush(zone);
+        ngx_http_replicas_balancer_forget(NULL, 0);
         ngx_http_replicas_wake_notify(NULL, 0);
         return;
     }
@@ -786,6 +808,9 @@ ngx_http_replicas_sub_message(redisAsyncContext *ac, void *r, void *privdata)
         && payload->type == REDIS_REPLY_STRING)
     {
         ngx_http_replicas_cache_invalidate(zone, payload->str, payload->len);
+
+        /* no idle connection to it outlives its old state */
+        ngx_http_replicas_balancer_forget(payload->str, payload->len);
 
         /* after the cache: released requests must not find the old state */
         ngx_http_replicas_wake_notify(payload->str, payload->len);

@@ -88,23 +88,37 @@ ngx_http_replicas_resume(ngx_http_request_t *r)
 
 /*
  * An API key's record and its user's role in one call, for the preview
- * check (common/rp_access.h): {org, scope, workspace, user, role}, all ""
- * for a key that is unknown, revoked, or whose user is disabled or gone
- * (lua/api.lua refuses those the same way).  A workspace-scoped key (the
- * engine's) works for its workspace whoever made it.
+ * check (common/rp_access.h): {org, scope, workspace, user, role,
+ * limited until}, all "" for a key that is unknown, revoked, or whose
+ * user is disabled or gone (lua/api.lua refuses those the same way).  A
+ * workspace-scoped key (the engine's) works for its workspace whoever
+ * made it.  ARGV 1 this minute, 2 the rate limit: a key whose budget (or
+ * its user's) is already spent comes with the end of the minute, so its
+ * previews are refused from the first (ngx_http_replicas_meter.c).
  */
 static const char  ngx_http_replicas_key_lua[] =
     "local k = redis.call('HMGET', KEYS[1], 'org', 'scope', 'workspace',"
-    " 'user')\n"
-    "local none = {'', '', '', '', ''}\n"
+    " 'user', 'prefix')\n"
+    "local none = {'', '', '', '', '', ''}\n"
     "if not k[1] then return none end\n"
+    "local function spent(rk)\n"
+    "  return tonumber(redis.call('GET', rk) or '0') >= tonumber(ARGV[2])\n"
+    "end\n"
+    "local function limited(user)\n"
+    "  if spent('" RP_KEY_RATE_PREFIX "' .. (k[5] or '') .. ':' .. ARGV[1])"
+    " or (user and spent('" RP_KEY_RATE_USER_PREFIX "' .. user .. ':' .."
+    " ARGV[1])) then\n"
+    "    return tostring((tonumber(ARGV[1]) + 1) * 60)\n"
+    "  end\n"
+    "  return ''\n"
+    "end\n"
     "if k[2] == 'workspace' then\n"
-    "  return {k[1], 'workspace', k[3] or '', k[4] or '', ''}\n"
+    "  return {k[1], 'workspace', k[3] or '', k[4] or '', '', limited(nil)}\n"
     "end\n"
     "local u = redis.call('HMGET', '" RP_KEY_USER_PREFIX "' .. (k[4] or ''),"
     " 'org', 'role', 'disabled')\n"
     "if u[1] ~= k[1] or u[3] == '1' then return none end\n"
-    "return {k[1], k[2] or '', '', k[4], u[2] or 'member'}\n";
+    "return {k[1], k[2] or '', '', k[4], u[2] or 'member', limited(k[4])}\n";
 
 
 /*
@@ -266,7 +280,8 @@ ngx_int_t
 ngx_http_replicas_lookup(ngx_http_request_t *r, ngx_http_replicas_ctx_t *ctx,
     ngx_uint_t kind, const char *cache_key, size_t cache_key_len)
 {
-    u_char                          key[128];
+    u_char                          key[128], minute[NGX_TIME_T_LEN];
+    u_char                          rate[NGX_INT_T_LEN];
     size_t                          argvlen[8];
     ngx_uint_t                      argc, i;
     const char                     *argv[8];
@@ -322,7 +337,11 @@ ngx_http_replicas_lookup(ngx_http_request_t *r, ngx_http_replicas_ctx_t *ctx,
         argvlen[3] = ngx_snprintf(key, sizeof(key),
                                   RP_KEY_APIKEY_PREFIX "%*s",
                                   cache_key_len - 2, cache_key + 2) - key;
-        argc = 4;
+        argv[4] = (char *) minute;
+        argvlen[4] = ngx_sprintf(minute, "%T", ngx_time() / 60) - minute;
+        argv[5] = (char *) rate;
+        argvlen[5] = ngx_sprintf(rate, "%ui", rlcf->api_rate) - rate;
+        argc = 6;
         break;
 
     case NGX_HTTP_REPLICAS_LOOKUP_REF:
@@ -349,7 +368,9 @@ ngx_http_replicas_lookup(ngx_http_request_t *r, ngx_http_replicas_ctx_t *ctx,
     argvlen[0] = ngx_strlen(argv[0]);
 
     for (i = 2; i < argc; i++) {
-        if (argv[i] != (char *) key) {
+        if (argv[i] != (char *) key && argv[i] != (char *) minute
+            && argv[i] != (char *) rate)
+        {
             argvlen[i] = ngx_strlen(argv[i]);
         }
     }

@@ -210,6 +210,38 @@ ngx_http_replicas_session_eval(ngx_http_request_t *r, ngx_str_t *args,
 }
 
 
+/*
+ * $replicas_actor for a request the script found a session (or a login
+ * link) for: "user:<id>", the form the preview cookies' requests log.
+ * Copied: the reply is freed once its handler returns.
+ */
+
+static void
+ngx_http_replicas_session_actor(ngx_http_request_t *r, ngx_str_t *user)
+{
+    u_char                   *p;
+    ngx_http_replicas_ctx_t  *ctx;
+
+    if (user->len == 0 || user->len > NGX_HTTP_REPLICAS_USER_MAX
+        || !rp_ws_id_valid((char *) user->data, user->len))
+    {
+        return;                 /* not a user id: name no one */
+    }
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_replicas_module);
+
+    p = ngx_pnalloc(r->pool, sizeof("user:") - 1 + user->len);
+    if (ctx == NULL || p == NULL) {
+        return;
+    }
+
+    ctx->actor.data = p;
+    p = ngx_cpymem(p, "user:", sizeof("user:") - 1);
+    p = ngx_cpymem(p, user->data, user->len);
+    ctx->actor.len = p - ctx->actor.data;
+}
+
+
 static ngx_int_t
 ngx_http_replicas_script_status(ngx_http_request_t *r, void *reply,
     ngx_http_replicas_script_reply_t *v)
@@ -222,6 +254,8 @@ ngx_http_replicas_script_status(ngx_http_request_t *r, void *reply,
 
         return NGX_ERROR;
     }
+
+    ngx_http_replicas_session_actor(r, &v->actor);
 
     return NGX_OK;
 }
@@ -812,6 +846,11 @@ ngx_http_replicas_session_body(ngx_http_request_t *r)
             rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
 
         } else {
+            /* logged as the key's prefix, as on the API (a 401: no one) */
+            if (secret.len) {
+                ngx_http_replicas_actor_key(r, ctx, secret.data, secret.len);
+            }
+
             rc = ngx_http_replicas_login_start(r, s, "login_key", &secret);
         }
 

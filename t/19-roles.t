@@ -4,13 +4,16 @@
 # it, never reads or writes a value, never touches Global; environment
 # files never land in .git or shell start-up files, loader variables
 # need an admin's explicit allow; members act on their own workspaces and
-# those shared with them (collaborators), admins on all.
+# those shared with them (collaborators), admins on all.  Finding 8 of
+# the issue (Secure cookies behind a TLS proxy) is t/57; the access log's
+# actor (finding 4) t/58.
 
 use strict;
 use warnings;
 use lib 't/lib';
 use Test::More;
 use JSON::PP;
+use POSIX ();
 use Replicas::Test qw(start_redis http_request http_json start_upstream);
 use Replicas::Gateway qw(start_gateway put_workspace signing_keys_file);
 use Replicas::Identity qw(control new_identity api login_link);
@@ -142,6 +145,8 @@ my @acts = (['POST', "/v1/workspaces/$w/messages", { text => 'hi' }],
             ['POST', "/v1/workspaces/$w/previews/3000/shares", {}],
             ['GET', "/v1/workspaces/$w/previews/3000/shares", undef],
             ['PUT', "/v1/workspaces/$w/collaborators", { collaborators => [$muser] }],
+            ['GET', "/v1/workspaces/$w/hooks", undef],      # what its start hook printed
+            ['GET', "/v1/workspaces/$w/events", undef],
             ['DELETE', "/v1/workspaces/$w", undef]);
 for my $a (@acts) {
     ($st, $j) = api($gw, $mkey, @$a);
@@ -267,6 +272,32 @@ is_deeply(key_open($m2key, 'wsadm', 3000, 'bearer'), [403, 'not_your_workspace']
 # a workspace put without a repository (the demo's): repositories is a list
 (undef, undef, my $res) = api($gw, $admin->{key}, 'GET', '/v1/workspaces/wsmem');
 like($res->{body}, qr/"repositories":\[\]/, 'a workspace without repositories: "repositories":[]');
+# the demo itself, put the way auto/up puts it
+my ($drc, $dout) = control($redis, 'workspace', 'put', 'wsdemo', '--state', 'awake',
+                           '--addr', '127.0.0.2', '--org', $org);
+is($drc, 0, 'the demo workspace put by replicas-control') or diag $dout;
+($st, $j, $res) = api($gw, $admin->{key}, 'GET', '/v1/workspaces/wsdemo');
+is($st, 200, 'and read through the API');
+is(ref $j->{repositories}, 'ARRAY', 'its "repositories" a list, as every other workspace\'s');
+like($res->{body}, qr/"repositories":\[/, 'a JSON list, not {}');
+($st, $j) = api($gw, $admin->{key}, 'GET', '/v1/workspaces');
+my ($dv) = grep { $_->{id} eq 'wsdemo' } @{ $j->{workspaces} };
+is(ref $dv->{repositories}, 'ARRAY', 'in the list view too');
+
+# --- login and logout CSRF, with the member's key and session ---------------------
+{
+    my $r = http_request(port => $gp, host => "$d:$gp", method => 'POST', path => '/login',
+                         body => "key=$mkey&next=/",
+                         headers => [$html, ['Origin', 'http://evil.example'],
+                                     ['Content-Type', 'application/x-www-form-urlencoded']]);
+    is($r->{status}, 403, 'POST /login with a foreign Origin and the member\'s key: 403');
+    ok(!grep({ /^replicas_session=/ } @{ $r->{all}{'set-cookie'} // [] }), 'and no session is set');
+    $r = http_request(port => $gp, host => "$d:$gp", method => 'POST', path => '/logout',
+                      headers => [$html, ['Origin', "http://$port-wsmem.$d:$gp"],
+                                  ['Cookie', "replicas_session=$msid"]]);
+    is($r->{status}, 403, 'POST /logout from a preview page with the member\'s session: 403');
+    is(ticket($msid, 'wsmem')->{status}, 302, 'the member is still logged in');
+}
 
 # --- Idempotency-Key: the user's own, one body ------------------------------------
 my @idem = (headers => [['Idempotency-Key', 'same-key-1']]);
@@ -306,8 +337,8 @@ sub ticket_on {
 }
 
 sub cookie_for {
-    my ($g, $path) = @_;
-    my $r = on($g, host => "$port-wsm2.$d", path => $path);
+    my ($g, $path, $ws) = @_;
+    my $r = on($g, host => "$port-" . ($ws // 'wsm2') . ".$d", path => $path);
     my ($c) = join("\n", @{ $r->{all}{'set-cookie'} // [] }) =~ /(replicas_preview=[^;]+)/;
     return $c;
 }
@@ -366,12 +397,34 @@ $login = on($gw2, host => $d, method => 'POST', path => '/login', body => "key=$
                         ['Content-Type', 'application/x-www-form-urlencoded']]);
 my ($msid2) = join("\n", @{ $login->{all}{'set-cookie'} // [] }) =~ /replicas_session=([^;]+)/;
 is((ticket_on($gw, $msid2, 'wsmem'))[0]{status}, 302, 'a session from the member\'s key');
+($st, $j) = api($gw, $mkey, 'POST', "/v1/workspaces/wsmem/previews/$port/shares", {});
+is($st, 201, 'and a share link made with the key');
+my ($kshare) = $j->{url} =~ m{^http://[^/]+(/.*)$};
+my (%kcookie, %kunused);
+for my $g (@gws) {
+    my (undef, $path) = ticket_on($g, $msid2, 'wsmem');
+    $kcookie{$g} = cookie_for($g, $path, 'wsmem');
+    is(on($g, host => "$port-wsmem.$d", headers => [['Cookie', $kcookie{$g} // '']])->{status}, 200,
+       "gateway $g->{port}: the key's session's preview cookie opens the preview");
+    (undef, $kunused{$g}) = ticket_on($g, $msid2, 'wsmem');
+    is(on($g, host => "$port-wsmem.$d", path => $kshare, program => 1)->{status}, 200,
+       'so does the key\'s share link');
+}
 my ($mprefix) = $mkey =~ /^rk_([^_]+)_/;
 ($rc, $out) = control($redis, 'key', 'revoke', $mprefix, '--org', $org);
 is($rc, 0, 'key revoke') or diag $out;
 for my $g (@gws) {
     like((ticket_on($g, $msid2, 'wsmem'))[0]{headers}{location} // '', qr{/login\?},
          "gateway $g->{port}: the key's session is gone");
+    ok(Replicas::Test::poll_until(5, sub {
+        on($g, host => "$port-wsmem.$d", headers => [['Cookie', $kcookie{$g}]])->{status} != 200 }),
+       'its preview cookie no longer opens the preview');
+    ok(Replicas::Test::poll_until(5, sub {
+        on($g, host => "$port-wsmem.$d", path => $kshare, program => 1)->{status} != 200 }),
+       'nor its share link');
+    is(on($g, host => "$port-wsmem.$d", path => $kunused{$g})->{status}, 403,
+       'a ticket given before is refused');
+    is_deeply(key_open($mkey, 'wsmem', 3000, 'bearer'), [401, ''], 'nor does the key itself open it');
 }
 is((ticket_on($gw, $msid, 'wsmem'))[0]{status}, 302, 'the login link\'s session lives on');
 
@@ -478,6 +531,41 @@ ok(!grep({ $_->{id} eq $m3user } @{ $j->{users} }), 'and no longer listed');
     is_deeply([$s, code($jj)], [429, 'workspace_limit'], 'a sixth: 429 workspace_limit (the organisation\'s)');
 }
 
+# the finding's way: many creates at once (one script each: no race lets more in)
+{
+    my $pa = new_identity($redis);
+    my (undef, $pu) = control($redis, 'user', 'create', '--org', $pa->{org}, '--email', 'p@example.com');
+    chomp $pu;
+    my (undef, $pk) = control($redis, 'key', 'create', '--user', $pu);
+    chomp $pk;
+    $redis->cmd('HSET', "replicas:org:$pa->{org}", 'max_awake', 4, 'user_awake_max', 2);
+    my @kids;
+    for my $i (1 .. 12) {
+        pipe(my $rd, my $wr) or die "pipe: $!";
+        my $pid = fork // die "fork: $!";
+        if (!$pid) {
+            close $rd;
+            my ($s) = api($gw, $pk, 'POST', '/v1/workspaces', { repository => $repo });
+            print $wr "$s\n";
+            close $wr;
+            POSIX::_exit(0);
+        }
+        close $wr;
+        push @kids, [$pid, $rd];
+    }
+    my %n;
+    for (@kids) {
+        my ($pid, $rd) = @$_;
+        my $s = <$rd> // 'none';
+        chomp $s;
+        $n{$s}++;
+        waitpid $pid, 0;
+    }
+    is_deeply(\%n, { 201 => 2, 429 => 10 }, '12 creates at once by a member: 2 made (its share), 10 refused');
+    my ($s) = api($gw, $pa->{key}, 'POST', '/v1/workspaces', { repository => $repo });
+    is($s, 201, 'the admin still creates');
+}
+
 # --- rate limits: per user as well as per key ----------------------------------
 {
     my $rg = start_gateway(redis => $redis, auth => 'on', keys => signing_keys_file('k1'), rate => 3);
@@ -492,6 +580,56 @@ ok(!grep({ $_->{id} eq $m3user } @{ $j->{users} }), 'and no longer listed');
     like($jj->{error}{message}, qr/user/, 'saying it is the user\'s budget');
     my $rb = new_identity($redis, org => $ra->{org}, email => 'rb\@example.com');
     is((api($rg, $rb->{key}, 'GET', '/v1/workspaces'))[0], 200, 'another user: its own budget');
+}
+
+# --- preview requests with a key count against the same budgets -----------------
+{
+    my $rate = 6;
+    my $rg = start_gateway(redis => $redis, auth => 'on', keys => signing_keys_file('k1'), rate => $rate);
+    my $pa = new_identity($redis);
+    my (undef, $pk2) = control($redis, 'key', 'create', '--user', $pa->{user});
+    chomp $pk2;
+    my $pb = new_identity($redis, org => $pa->{org}, email => 'pb@example.com');
+    put_workspace($redis, 'wsrate', state => 'awake', addr => '127.0.0.2', org => $pa->{org},
+                  user => $pa->{user});
+    my $preview = sub {
+        my ($key) = @_;
+        return http_request(port => $rg->{port}, host => "$port-wsrate.$d:$rg->{port}", path => '/',
+                            headers => [['Authorization', "Bearer $key"]]);
+    };
+    my ($pprefix) = $pa->{key} =~ /^rk_([^_]+)_/;
+    sleep 61 - time % 60 if time % 60 > 40;     # all in one minute's window
+    my $minute = int(time / 60);
+
+    my @st = map { $preview->($pa->{key})->{status} } 1 .. 3;
+    is_deeply(\@st, [200, 200, 200], 'a key below its limit: its previews answer');
+    ok(Replicas::Test::poll_until(5, sub {
+        ($redis->cmd('GET', "replicas:rate:$pprefix:$minute") // 0) >= 3 }),
+       'counted against the key (in batches, no Redis call per request)');
+    ok(($redis->cmd('GET', "replicas:rate-user:$pa->{user}:$minute") // 0) >= 3,
+       'and against its user');
+    is($redis->cmd('GET', "replicas:rate:$pprefix:$minute"), 3, 'each request once');
+    # the API sees the previews: 3 calls make 6, the budget; the 7th is refused
+    @st = map { (api($rg, $pa->{key}, 'GET', '/v1/workspaces'))[0] } 1 .. 3;
+    is_deeply(\@st, [200, 200, 200], 'three API calls: the budget of 6 with the previews');
+    my ($s, $jj) = api($rg, $pa->{key}, 'GET', '/v1/workspaces');
+    is_deeply([$s, code($jj)], [429, 'rate_limited'], 'the next API call: 429 (the previews counted)');
+    my $r;
+    ok(Replicas::Test::poll_until(5, sub { ($r = $preview->($pa->{key}))->{status} == 429 }),
+       'a key over its limit: 429 on a preview host');
+    is(code(http_json($r)), 'rate_limited', 'rate_limited, as JSON');
+    like($r->{headers}{'content-type'} // '', qr{application/json}, 'a program\'s answer');
+    ok(($r->{headers}{'retry-after'} // 0) >= 1 && $r->{headers}{'retry-after'} <= 60,
+       'with Retry-After: the end of the minute');
+    $r = $preview->($pk2);
+    is($r->{status}, 429, 'a second key of the same user, never used: 429 at once (the user\'s budget)');
+    is(code(http_json($r)), 'rate_limited', 'rate_limited');
+    is($preview->($pb->{key})->{status}, 200, 'another user of the organisation: its own budget');
+    # another gateway on the same Redis knows it from the key's first lookup
+    my $rg2 = start_gateway(redis => $redis, auth => 'on', keys => signing_keys_file('k1'), rate => $rate);
+    $r = http_request(port => $rg2->{port}, host => "$port-wsrate.$d:$rg2->{port}", path => '/',
+                      headers => [['Authorization', "Bearer $pa->{key}"]]);
+    is($r->{status}, 429, 'another gateway refuses the spent key at once');
 }
 
 done_testing();

@@ -1,5 +1,6 @@
 # The access log names the actor ($replicas_actor): an API key's public
-# prefix (API and previews), a browser's user (its preview cookie), a share
+# prefix (API, previews, POST /login), a browser's user (its preview
+# cookie, and its session or login link on the main domain), a share
 # link, or "-" without a valid credential; never a key's secret.
 
 use strict;
@@ -47,11 +48,19 @@ sub follow {
 }
 
 # the actor of the access log's line for "METHOD host/path" with this status
+# (nginx writes the line once the answer is sent: it may come a moment
+# after the client has read it, so the count of such lines is awaited)
+my %seen;
 sub actor_of {
     my ($what, $status) = @_;
-    local (@ARGV, $/) = glob($gw->{nginx}->dir . '/logs/access*');
-    my $log = <>;
-    my @m = $log =~ /"\Q$what\E" \Q$status\E .* actor=(\S+)$/mg;
+    my @m;
+    Replicas::Test::poll_until(3, sub {
+        local (@ARGV, $/) = glob($gw->{nginx}->dir . '/logs/access*');
+        my $log = <>;
+        @m = $log =~ /"\Q$what\E" \Q$status\E .* actor=(\S+)$/mg;
+        return @m > ($seen{"$what $status"} // 0);
+    });
+    $seen{"$what $status"} = @m;
     return $m[-1] // 'no such line';
 }
 
@@ -75,6 +84,39 @@ follow(follow(follow(get(host => $hostA, headers => [$html]), \%jar), \%jar), \%
 ok($jar{replicas_preview}, 'a preview cookie');
 is(get(host => $hostA, path => '/by-cookie', jar => \%jar)->{status}, 200, 'a preview with it');
 is(actor_of("GET $hostA/by-cookie", 200), "user:$me->{user}", 'logged as the user');
+
+# the main domain with the session cookie: the user, never the cookie
+is(actor_of("GET $d/login", 303), "user:$me->{user}", 'a login link: logged as its user');
+is(actor_of("GET $d/auth/preview", 302), "user:$me->{user}", 'a ticket for the session: logged as its user');
+my $to = "http://$hostA:$gp/x";
+$to =~ s/([^A-Za-z0-9])/sprintf('%%%02X', ord $1)/ge;
+is(get(host => $d, path => "/auth/preview?to=$to", headers => [$html])->{status}, 302,
+   '/auth/preview without a session: to the login page');
+is(actor_of("GET $d/auth/preview", 302), '-', 'names no one');
+my $member = Replicas::Identity::control($redis, 'user', 'create', '--org', $me->{org},
+                                         '--email', 'm@example.com');
+chomp $member;
+my %mjar;
+my ($mh, $mp) = login_link($redis, $member, $main) =~ m{^http://([^/]+)(/.*)$};
+get(host => $mh, path => $mp, jar => \%mjar, headers => [$html]);
+is(get(host => $d, path => "/auth/preview?to=$to", jar => \%mjar, headers => [$html])->{status}, 403,
+   'a member\'s session and a workspace it does not own: 403');
+is(actor_of("GET $d/auth/preview", 403), "user:$member", 'logged as the member');
+
+sub post_form {
+    my ($path, $body, $jar) = @_;
+    my $cookie = join '; ', map { "$_=$jar->{$_}" } sort keys %{ $jar // {} };
+    return http_request(port => $gp, host => "$d:$gp", path => $path, method => 'POST', body => $body,
+                        headers => [$html, ['Origin', $main],
+                                    ['Content-Type', 'application/x-www-form-urlencoded'],
+                                    length $cookie ? ['Cookie', $cookie] : ()]);
+}
+is(post_form('/login', "key=$me->{key}&next=/")->{status}, 303, 'POST /login with a key');
+is(actor_of("POST $d/login", 303), "key:$prefix", 'logged as the key\'s prefix');
+is(post_form('/login', "key=rk_AAAAAAAA_notakey&next=/")->{status}, 401, 'POST /login with a wrong key');
+is(actor_of("POST $d/login", 401), '-', 'names no one');
+is(post_form('/logout', '', \%mjar)->{status}, 200, 'POST /logout with the member\'s session');
+is(actor_of("POST $d/logout", 200), "user:$member", 'logged as the member');
 
 # a share link
 (undef, my $ws) = api($gw, $me->{key}, 'POST', '/v1/workspaces', { repository => 'r' });

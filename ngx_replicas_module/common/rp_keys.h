@@ -33,15 +33,21 @@
  *   replicas:ws-previews:<id>      HASH port -> public|authenticated
  *   replicas:ws-shares:<id>        SET of share ids
  *   replicas:idem:<org>:<user>:<sha256>  STRING "<workspace id>|<sha1 of body>", 24 h
- *   replicas:rate:<prefix>:<min>   STRING counter, 2 min
+ *   replicas:rate:<prefix>:<min>, replicas:rate-user:<user>:<min>  STRING
+ *                                  counters, 2 min (and by the gateway:
+ *                                  previews, ngx_http_replicas_meter.c)
  *   replicas:user-shares:<user>, replicas:key-shares:<sha256>  SET of share ids
  * and by lua/session.lua:
  *   replicas:user-sessions:<user>, replicas:key-sessions:<sha256>  SET of
  *                                  session hashes
- *   replicas:user-tickets:<user>   SET of unused ticket hashes
+ *   replicas:user-tickets:<user>, replicas:key-tickets:<sha256>  SET of
+ *                                  unused ticket hashes (by the session's
+ *                                  user, and its key if made from one)
  * (offboarding in control/rc_identity.c ends what they list)
  */
 #define RP_KEY_ORG_WS_PREFIX      "replicas:org-ws:"
+#define RP_KEY_RATE_PREFIX        "replicas:rate:"       /* + key prefix ":" minute */
+#define RP_KEY_RATE_USER_PREFIX   "replicas:rate-user:"  /* + user ":" minute */
 #define RP_KEY_JOBS               "replicas:jobs"
 
 /* identities (issue 3); secrets are stored only as SHA-256 hex */

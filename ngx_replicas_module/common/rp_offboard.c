@@ -28,6 +28,8 @@ const char  rp_offboard_lua[] =
     "', '" RP_CACHE_KEY_SESSION "')\n"
     "  end_set('replicas:key-shares:' .. hash, '" RP_KEY_SHARE_PREFIX
     "', '" RP_CACHE_KEY_SHARE "')\n"
+    "  end_set('replicas:key-tickets:' .. hash, '" RP_KEY_TICKET_PREFIX
+    "', nil)\n"
     "  redis.call('DEL', '" RP_KEY_APIKEY_PREFIX "' .. hash)\n"
     "  if k[1] then redis.call('HDEL', '" RP_KEY_ORG_APIKEYS_PREFIX
     "' .. k[1], k[2]) end\n"

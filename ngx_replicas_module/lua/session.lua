@@ -2,8 +2,10 @@
 -- Secrets arrive as SHA-256 hex only; the gateway made the new ones.
 --
 -- ARGV: 1 op, 2 now (unix seconds), 3.. the op's own.
--- Returns {status, body, 0}: body is a short value for the gateway
--- (a user id) or a message; never JSON for a browser to parse.
+-- Returns {status, body, 0[, actor]}: body is a short value for the
+-- gateway (a user id) or a message; never JSON for a browser to parse.
+-- actor: the user whose session (or login link) the request used, for
+-- the access log's $replicas_actor ("user:<id>"); absent when none.
 -- Key names: ngx_replicas_module/common/rp_keys.h and the module README.
 
 local op, now = ARGV[1], tonumber(ARGV[2])
@@ -34,6 +36,9 @@ end
 local function new_session(sid_hash, ttl, user, org, keyhash)
     local skey = 'replicas:session:' .. sid_hash
     redis.call('HSET', skey, 'user', user, 'org', org, 'created', tostring(now))
+    -- made from a key: its tickets are indexed by that key too, so that
+    -- revoking the key ends them (common/rp_offboard.c)
+    if keyhash then redis.call('HSET', skey, 'key', keyhash) end
     redis.call('EXPIRE', skey, ttl)
     index('replicas:user-sessions:' .. user, sid_hash, ttl)
     if keyhash then index('replicas:key-sessions:' .. keyhash, sid_hash, ttl) end
@@ -50,7 +55,7 @@ if op == 'login_link' then
     local org = u[1]
     if not org or u[2] == '1' then return {401, 'this user is disabled or no longer exists', 0} end
     new_session(ARGV[4], tonumber(ARGV[5]), user, org)
-    return {200, user, 0}
+    return {200, user, 0, user}
 end
 
 if op == 'login_key' then
@@ -68,11 +73,15 @@ end
 if op == 'logout' then
     -- ARGV 3 sha256(session)[,...]: gone here, and from every gateway's
     -- cache, so every preview cookie made from them stops working at once
+    local who = ''
     for _, h in ipairs(each_hash(ARGV[3])) do
+        if who == '' then
+            who = redis.call('HGET', 'replicas:session:' .. h, 'user') or ''
+        end
         redis.call('DEL', 'replicas:session:' .. h)
         redis.call('PUBLISH', 'replicas:ws-changed', 's:' .. h)
     end
-    return {200, 'logged out', 0}
+    return {200, 'logged out', 0, who}
 end
 
 if op == 'ticket' then
@@ -83,20 +92,20 @@ if op == 'ticket' then
     local org, state = w[1], w[2]
     -- the first live session of the workspace's organisation; a live one
     -- of another (planted, or a second login) only makes it a 403
-    local s, sid, live = {}, nil, false
+    local s, sid, live = {}, nil, nil
     for _, h in ipairs(each_hash(ARGV[3])) do
         s = hash_to_table(redis.call('HGETALL', 'replicas:session:' .. h))
         if s.user then
-            live = true
-            if s.org == org then sid = h break end
+            live = live or s.user
+            if s.org == org then sid = h live = s.user break end
         end
     end
     if not live then return {401, 'not logged in', 0} end
     if not state or state == 'deleted' then
-        return {404, 'workspace not found: ' .. ARGV[4], 0}
+        return {404, 'workspace not found: ' .. ARGV[4], 0, live}
     end
     if not sid then
-        return {403, 'your organisation does not own workspace ' .. ARGV[4], 0}
+        return {403, 'your organisation does not own workspace ' .. ARGV[4], 0, live}
     end
     -- roles (lua/api.lua's table): a member opens only the workspaces it
     -- owns or collaborates on; a disabled user nothing
@@ -105,13 +114,14 @@ if op == 'ticket' then
     if u[1] ~= 'admin' and w[3] ~= s.user
         and not string.find(w[4] or '', '"' .. s.user .. '"', 1, true) then
         return {403, 'workspace ' .. ARGV[4] .. ' belongs to another user: ask its ' ..
-                'owner to add you as a collaborator', 0}
+                'owner to add you as a collaborator', 0, s.user}
     end
     redis.call('SET', 'replicas:ticket:' .. ARGV[5],
                table.concat({ARGV[6], s.user, 's:' .. sid, ARGV[7]}, '|'),
                'EX', tonumber(ARGV[8]))
     index('replicas:user-tickets:' .. s.user, ARGV[5], tonumber(ARGV[8]))
-    return {200, s.user, 0}
+    if s.key then index('replicas:key-tickets:' .. s.key, ARGV[5], tonumber(ARGV[8])) end
+    return {200, s.user, 0, s.user}
 end
 
 return {500, 'unknown operation ' .. op, 0}

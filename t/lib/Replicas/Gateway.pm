@@ -83,9 +83,11 @@ sub secrets_key_file {
 # start_gateway(redis => $r, cache => 'on'|'off', ttl => '30s', aliases => [names],
 #               timeout => '300ms', workers => 2, extra_http => '...',
 #               auth => 'off'|'on', keys => $file, wake_hold => '60s',
-#               secrets_key => $file | '' (none))
+#               secrets_key => $file | '' (none), keepalive_timeout => '1h')
 # auth is off unless asked for: the routing tests are about routing, and
 # t/3x-*.t test authentication with it on (as conf/nginx.conf.in has it).
+# Previews go through conf/replicas_upstream.conf's upstream (its
+# keepalive_timeout replaced when one is given).
 sub start_gateway {
     my (%o) = @_;
     my $port = $o{port} // free_port();
@@ -100,9 +102,21 @@ sub start_gateway {
     # the key environment values are sealed with ('' for none)
     my $secrets = $o{secrets_key} // secrets_key_file();
     my $secrets_conf = $secrets eq '' ? '' : "replicas_secrets_key $secrets;";
-    my $rate = $o{rate} // 600;
+    # requests per key and user per minute, API and previews with a key:
+    # tests poll (every 20 ms) far past the production default of 600;
+    # the tests of the limit itself pass rate => N
+    my $rate = $o{rate} // 100000;
     # how long programs are held while a workspace wakes
     my $hold = $o{wake_hold} // '60s';
+    # the project's upstream block, as conf/nginx.conf.in includes it
+    open my $ufh, '<', "$root/conf/replicas_upstream.conf"
+        or die "conf/replicas_upstream.conf: $!";
+    my $upstream = do { local $/; <$ufh> };
+    close $ufh;
+    $upstream =~ s/^(\s*keepalive_timeout)\s+\S+;/$1 $o{keepalive_timeout};/m
+        or die "conf/replicas_upstream.conf has no keepalive_timeout\n"
+        if $o{keepalive_timeout};
+
     # tls => 1: both servers speak https, with a self-signed certificate
     my ($ssl, $tls_conf) = ('', '');
     if ($o{tls}) {
@@ -138,6 +152,8 @@ sub start_gateway {
     replicas_api_rate $rate;
     replicas_wake_hold $hold;
     $tls_conf
+
+$upstream
 
     map \$http_upgrade \$replicas_connection_upgrade {
         default upgrade;
@@ -194,7 +210,7 @@ $also        server_name $DOMAIN;
 
         location / {
             replicas_route on;
-            proxy_pass http://\$replicas_upstream;
+            proxy_pass http://replicas;
             error_page 502 504 \@replicas_upstream_error;
             replicas_cache $cache;
             replicas_auth $auth;

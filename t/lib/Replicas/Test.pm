@@ -466,6 +466,7 @@ sub _serve_connection {
         }
         if (lc($h{upgrade} // '') eq 'websocket') {
             $h{':uri'} = $uri;
+            $h{':conn'} = $$;
             return _serve_websocket($c, \%h, $name, $buf);
         }
         my $body = '';
@@ -473,9 +474,10 @@ sub _serve_connection {
             _read_until($c, \$buf, sub { length $buf >= $len }) or return;
             $body = substr($buf, 0, $len, '');
         }
+        # conn: which TCP connection carried it (each has its own child)
         my $json = JSON::PP->new->canonical->encode({
             name => $name, method => $method, uri => $uri,
-            headers => \%h, body => $body });
+            headers => \%h, body => $body, conn => $$ });
         my $close = ($proto // '') ne 'HTTP/1.1'
             || lc($h{connection} // '') eq 'close';
         # /status/NNN answers with that status, for pass-through checks
