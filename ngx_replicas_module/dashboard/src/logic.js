@@ -97,3 +97,177 @@ export function filtersToQuery(f) {
     const s = q.toString();
     return s ? '?' + s : '';
 }
+
+// ---- one workspace's chat, folded from its engine's events ----------------
+//
+// GET /v1/workspaces/{id}/events (engine/README.md, "Events") folded into
+// what the Chat tab shows: per chat, one entry per message (by seq) with
+// the person's text and the agent's turn for it (its state, the streamed
+// text, tool calls with their results, background tasks, cost, commits),
+// plus notes (hooks, pushes, errors). Pure: returns a new state.
+
+export function emptyChat() {
+    return { lastId: 0, entries: [], chats: ['default'], engine: null };
+}
+
+const TURN_STATES = {
+    'chat.turn.accepted': 'running',
+    'chat.turn.queued': 'queued',
+    'chat.turn.folded': 'queued',
+    'chat.turn.started': 'running',
+    'chat.turn.completed': 'completed',
+    'chat.turn.failed': 'failed',
+    'chat.turn.interrupted': 'interrupted',
+};
+
+function entryIndex(entries, chat, seq) {
+    return entries.findIndex((e) => e.seq === seq && e.chat === chat);
+}
+
+function withEntry(st, chat, seq, change) {
+    const entries = st.entries.slice();
+    let i = entryIndex(entries, chat, seq);
+    if (i < 0) {
+        entries.push({ seq, chat, message: null, turn: null, notes: [] });
+        i = entries.length - 1;
+    }
+    const e = { ...entries[i] };
+    e.turn = e.turn ? { ...e.turn } : { state: 'queued', text: '', tools: [], tasks: [] };
+    change(e);
+    entries[i] = e;
+    return { ...st, entries };
+}
+
+function withChat(st, chat) {
+    return st.chats.includes(chat) ? st : { ...st, chats: [...st.chats, chat] };
+}
+
+export function foldChat(st, ev) {
+    if (!ev || typeof ev.type !== 'string') return st;
+    const p = ev.payload || {};
+    if (ev.type === 'engine.status') return { ...st, engine: p };
+    // stored events come once each (a reconnect resumes after the last)
+    if (typeof ev.id === 'number' && ev.type !== 'events.gap') {
+        if (ev.id <= st.lastId) return st;
+        st = { ...st, lastId: ev.id };
+    }
+    const chat = p.chat || 'default';
+    const seq = p.seq;
+    if (ev.type === 'message.received') {
+        st = withChat(st, chat);
+        return withEntry(st, chat, seq, (e) => {
+            e.message = { text: p.text, user: p.user, author: p.author, at: p.at, kind: p.kind };
+            if (!e.turn.position && p.position) e.turn.position = p.position;
+        });
+    }
+    if (ev.type === 'chat.created') return withChat(st, chat);
+    if (seq === undefined || seq === null) {
+        // not a turn's: a note of the workspace (hooks, pushes, git updates)
+        const note = describeNote(ev);
+        if (!note) return st;
+        return { ...st, entries: [...st.entries, { seq: null, chat: null, note, id: ev.id }] };
+    }
+    st = withChat(st, chat);
+    return withEntry(st, chat, seq, (e) => {
+        const t = e.turn;
+        if (TURN_STATES[ev.type]) t.state = TURN_STATES[ev.type];
+        switch (ev.type) {
+        case 'chat.turn.queued':
+        case 'chat.turn.folded':
+            t.position = p.position;
+            break;
+        case 'chat.turn.started':
+            t.agent = p.agent;
+            break;
+        case 'chat.turn.delta':
+            t.state = 'running';
+            t.text += p.text || '';
+            break;
+        case 'tool.use':
+            t.tools = [...t.tools, { id: p.id, tool: p.tool, input: p.input, output: null, is_error: false }];
+            break;
+        case 'tool.result':
+            t.tools = t.tools.map((x) => (x.id === p.id ? { ...x, output: p.output, is_error: !!p.is_error } : x));
+            break;
+        case 'task.started':
+        case 'task.progress':
+        case 'task.completed':
+        case 'task.failed':
+        case 'task.stopped': {
+            const state = ev.type === 'task.started' || ev.type === 'task.progress'
+                ? 'running' : ev.type.slice(5);
+            const i = t.tasks.findIndex((x) => x.task_id === p.task_id);
+            const prev = i < 0 ? {} : t.tasks[i];
+            const task = { ...prev, task_id: p.task_id, state,
+                description: p.description || prev.description, summary: p.summary || prev.summary };
+            t.tasks = i < 0 ? [...t.tasks, task] : t.tasks.map((x, j) => (j === i ? task : x));
+            break;
+        }
+        case 'chat.turn.completed':
+            t.result = p.result;
+            t.is_error = !!p.is_error;
+            t.cost_usd = p.cost_usd;
+            t.usage = p.usage;
+            t.ms = p.ms;
+            break;
+        case 'chat.turn.failed':
+            t.reason = p.reason;
+            t.message = p.message;
+            break;
+        case 'chat.turn.interrupted':
+            t.reason = p.reason;
+            break;
+        case 'agent.error':
+            t.errors = [...(t.errors || []), p.message || 'the agent reported an error'];
+            break;
+        default: {
+            const note = describeNote(ev);
+            if (note) e.notes = [...e.notes, note];
+        }
+        }
+    });
+}
+
+// one line for what is no turn's text: commits, pushes, hooks
+export function describeNote(ev) {
+    const p = ev.payload || {};
+    switch (ev.type) {
+    case 'git.committed':
+        return 'Committed ' + String(p.sha || '').slice(0, 7) + ' on ' + p.branch
+            + ' (' + ((p.files && p.files.length) || 0) + ' files)';
+    case 'git.commit_failed': return 'Commit failed: ' + p.error;
+    case 'git.pushed': return 'Pushed ' + p.branch + ' to ' + (p.remote || 'origin');
+    case 'git.push_failed': return 'Push failed: ' + p.error;
+    case 'git.pull_request': return 'Pull request: ' + p.url;
+    case 'git.pull_request_failed': return 'Pull request failed: ' + p.error;
+    case 'git.updated': return 'Branch ' + p.branch + ' updated from ' + p.base;
+    case 'git.update_failed': return 'Update from ' + p.base + ' stopped: ' + p.reason;
+    case 'hook.completed': return 'Start hook ' + p.state + (p.exit ? ' (exit ' + p.exit + ')' : '');
+    case 'events.gap': return 'Older events are gone (after ' + p.after + ')';
+    default: return null;
+    }
+}
+
+// the entries of one chat, in order (notes go with every chat)
+export function chatEntries(st, chat) {
+    return st.entries.filter((e) => e.chat === null || e.chat === chat);
+}
+
+// the text a turn shows: its final result once there, else what streamed
+export function turnText(t) {
+    if (!t) return '';
+    if (typeof t.result === 'string' && t.result !== '') return t.result;
+    return t.text || '';
+}
+
+// every event type the engine sends (an EventSource hears named events only)
+export const EVENT_TYPES = [
+    'engine.ready', 'engine.stopping', 'engine.status', 'events.gap', 'workspace.claimed',
+    'hook.started', 'hook.completed', 'message.received', 'chat.created', 'chat.deleted',
+    'chat.turn.accepted', 'chat.turn.queued', 'chat.turn.folded', 'chat.turn.started',
+    'chat.session', 'chat.turn.delta', 'tool.use', 'tool.result', 'task.started',
+    'task.progress', 'task.completed', 'task.failed', 'task.stopped', 'agent.error',
+    'chat.turn.completed', 'chat.turn.interrupted', 'chat.turn.failed', 'git.committed',
+    'git.commit_failed', 'git.pushed', 'git.push_failed', 'git.updated', 'git.update_failed',
+    'git.pull_request', 'git.pull_request_failed', 'previews.changed',
+];

@@ -1,0 +1,192 @@
+# The dashboard (ngx_replicas_module/dashboard), served by the gateway on
+# the main domain, in Debian's headless Chromium (playwright-core, as
+# t/47): the login link lands on the list, which shows the sample
+# workspace; a workspace started from the "New workspace" form wakes up
+# in its page; a message sent in the Chat tab reaches the real Claude Code
+# CLI in the sandbox (the model a scripted stand-in) and its answer comes
+# back over the events stream, markdown rendered, the script the answer
+# carries not run, its tool call a row.  Around it, by HTTP: the strict
+# Content-Security-Policy, the app for every view's URL, the session
+# cookie as the API's credential, and a cross-origin write with that
+# cookie refused.  Screenshots go to $REPLICAS_SHOTS (or the test's
+# temporary folder).  Root.
+
+use strict;
+use warnings;
+use lib 't/lib';
+use Test::More;
+use JSON::PP;
+use Replicas::Test qw(objs_dir start_redis http_request http_json poll_until free_port
+                      repo_root tmpdir);
+use Replicas::Gateway qw(start_gateway put_workspace);
+use Replicas::Identity qw(new_identity api login_link);
+use Replicas::Control qw(start_control fixture_repo);
+use Replicas::Workspaces;
+use Replicas::ModelServer qw(start_model_server);
+
+my $chromium = '/usr/bin/chromium';
+my $modules = objs_dir() . '/node/node_modules';
+my $www = objs_dir() . '/dashboard/www';
+ok(-x $chromium, 'Chromium is installed') or BAIL_OUT('chromium missing: run ./auto/test');
+ok(-d "$modules/playwright-core", 'playwright-core is installed')
+    or BAIL_OUT('playwright-core missing: run ./auto/test');
+ok(-f "$www/index.html" && -f "$www/app.js", 'the dashboard is built')
+    or BAIL_OUT('run auto/lib.sh rp_build_dashboard (./auto/test does)');
+ok(-x objs_dir() . '/agents/node_modules/.bin/claude', 'Claude Code is installed from npm')
+    or BAIL_OUT('run ./auto/test (auto/lib.sh rp_install_agents)');
+
+# the app's pure logic (filters, event folding): node's own test runner
+my $unit = qx{node --test @{[ repo_root() ]}/ngx_replicas_module/dashboard/test/ 2>&1};
+is($?, 0, 'the dashboard\'s unit tests pass (node --test)') or diag $unit;
+
+my $redis = start_redis();
+my $gw = start_gateway(redis => $redis, auth => 'on', dashboard => 1);
+my $domain = $gw->{domain};
+my $main = "http://$domain:$gw->{port}";
+my $me = new_identity($redis, email => 'ada@example.com');
+my $key = $me->{key};
+my $ws = Replicas::Workspaces->new($gw, $key);
+
+sub get {
+    my ($path, @h) = @_;
+    return http_request(port => $gw->{port}, host => "$domain:$gw->{port}", path => $path,
+                        headers => \@h);
+}
+
+# --- the static files --------------------------------------------------------------
+my $res = get('/', ['Accept', 'text/html']);
+is($res->{status}, 200, 'the main site serves the dashboard');
+like($res->{body}, qr{<script type="module" src="/app\.js"></script>}, 'its page loads the bundle');
+my $csp = $res->{headers}{'content-security-policy'} // '';
+like($csp, qr/default-src 'none'/, "a strict Content-Security-Policy: $csp");
+like($csp, qr/script-src 'self'(;|$)/, 'scripts from the gateway only (no inline, no eval)');
+like($csp, qr/frame-ancestors 'none'/, 'never framed');
+is($res->{headers}{'x-content-type-options'}, 'nosniff', 'nosniff');
+$res = get('/w/abc123/diff', ['Accept', 'text/html']);
+is($res->{status}, 200, 'a view\'s URL is the app too (reload and share keep it)');
+like($res->{body}, qr{/app\.js}, 'the same page');
+$res = get('/app.js');
+is($res->{status}, 200, 'the bundle');
+like($res->{headers}{'content-type'} // '', qr{javascript}, 'as JavaScript');
+like($res->{headers}{'content-security-policy'} // '', qr/default-src 'none'/, 'with the CSP too');
+unlike($res->{body}, qr{https?://(?:cdn|unpkg|fonts)\.}, 'nothing fetched from elsewhere');
+
+# --- the session cookie is the API's credential ----------------------------------------
+$res = get('/v1/workspaces');
+is($res->{status}, 401, 'no key, no cookie: 401');
+my $link = login_link($redis, $me->{user}, $main);
+(my $lpath = $link) =~ s{^\Q$main\E}{};
+$res = get($lpath);
+my ($sid) = join("\n", @{ $res->{all}{'set-cookie'} // [] }) =~ /replicas_session=([^;]+)/;
+ok($sid, 'a login link gives a session cookie');
+like($res->{headers}{location} // '', qr{^(?:\Q$main\E)?/$}, 'and goes to the dashboard');
+my $cookie = ['Cookie', "replicas_session=$sid"];
+$res = get('/v1/workspaces', $cookie);
+is($res->{status}, 200, 'the session cookie lists the workspaces');
+my $list = http_json($res) // {};
+is($list->{caller}{user}, $me->{user}, 'the list says who is asking');
+is($list->{caller}{email}, 'ada@example.com', 'with their email');
+is($list->{caller}{org}, $me->{org}, 'and organisation');
+$res = get('/v1/workspaces', ['Cookie', 'replicas_session=not-a-session']);
+is($res->{status}, 401, 'an unknown session: 401');
+like($res->{body}, qr/"code":"unauthorized"/, 'in JSON');
+
+# --- CSRF: a write with the cookie from another site is refused -----------------------
+my $sample = 'sample' . int(rand 1e6);
+put_workspace($redis, $sample, org => $me->{org}, user => $me->{user}, state => 'sleeping',
+              state_at => time - 120, created => time - 3600, name => 'sample workspace',
+              repository => 'https://github.com/replicas/sample', agent => 'claude');
+$redis->cmd('SADD', "replicas:org-ws:$me->{org}", $sample);
+sub post {
+    my ($path, $body, @h) = @_;
+    return http_request(port => $gw->{port}, host => "$domain:$gw->{port}", method => 'POST',
+        path => $path, body => $body, headers => [['Content-Type', 'application/json'], @h]);
+}
+$res = post("/v1/workspaces/$sample/wake", '{}', $cookie, ['Origin', 'http://evil.example']);
+is($res->{status}, 403, 'a cross-origin POST with the session cookie: 403');
+like($res->{body}, qr/origin_forbidden/, 'origin_forbidden');
+$res = post("/v1/workspaces/$sample/messages", '{"text":"hi"}', $cookie,
+            ['Sec-Fetch-Site', 'cross-site']);
+is($res->{status}, 403, 'Sec-Fetch-Site cross-site: 403');
+$res = post("/v1/workspaces/$sample/messages", '{"text":"hi"}', $cookie,
+            ['Origin', "http://8080-$sample.$domain:$gw->{port}"]);
+is($res->{status}, 403, 'from a preview host (same site, another origin): 403');
+is($redis->cmd('HGET', "replicas:ws:$sample", 'state'), 'sleeping', 'and nothing was done');
+$res = post("/v1/workspaces/$sample/previews", '{"port":3000}', $cookie, ['Origin', $main]);
+is($res->{status}, 201, 'the dashboard\'s own origin may') or diag $res->{body};
+
+# --- a real workspace, in the browser ------------------------------------------------
+my $mport = free_port();
+my $answer = "Here is the **bold answer**, with `code`.\n\n- one\n- two\n\n"
+           . "<script>window.__pwned = 'script'</script>"
+           . "<img src=x onerror=\"window.__pwned = 'img'\"> <a href=\"javascript:window.__pwned='a'\">link</a>"
+           . "\n\n[click me](javascript:window.__pwned='md')";
+my $model = start_model_server(addr => '0.0.0.0', port => $mport, key => 'sk-ant-test-not-real', scripts => [
+    { match => qr/show me the dashboard/, steps => [
+        { tool => 'Write', input => { file_path => 'notes.md', content => "from the dashboard\n" } },
+        { text => $answer } ] },
+]);
+my $ctl = start_control(redis => $redis, gateway => $gw,
+                        args => ['--pool-size', 0, '--allow-port', $mport,
+                                 '--repo-root', tmpdir() . '/repos']);
+(my $host = $ctl->{range}) =~ s{\.0/\d+$}{.1};
+my ($st) = api($gw, $key, 'PUT', '/v1/environments/global', { variables => {
+    ANTHROPIC_API_KEY => 'sk-ant-test-not-real', ANTHROPIC_BASE_URL => "http://$host:$mport" } });
+is($st, 200, 'the model key in the Global environment');
+my $repo = fixture_repo('dashapp', { 'README.md' => "# an app\n" }, $me->{org});
+
+my $shots = $ENV{REPLICAS_SHOTS} // tmpdir() . '/shots';
+mkdir $shots;
+local $ENV{NODE_PATH} = $modules;
+local $ENV{CHROMIUM} = $chromium;
+local $ENV{LOGIN_LINK} = login_link($redis, $me->{user}, $main);
+local $ENV{MAIN} = $main;
+local $ENV{SAMPLE} = $sample;
+local $ENV{REPO} = $repo;
+local $ENV{MESSAGE} = 'Please show me the dashboard';
+local $ENV{SHOTS} = $shots;
+local $ENV{WAIT_MS} = 120000;
+my $out = qx{node @{[ repo_root() ]}/t/browser/dashboard.js 2>&1};
+is($?, 0, 'the browser script ran') or diag($out);
+my $seen = eval { decode_json((split /\n/, $out)[-1]) } // {};
+is($seen->{error}, undef, 'the browser went through every step') or diag(explain($seen), $ctl->log);
+is($seen->{after_login}, "$main/", 'the login link lands on the dashboard');
+ok($seen->{sample_listed}, 'the list shows the sample workspace');
+like($seen->{sample_text} // '', qr/sample workspace.*sleeping.*github\.com\/replicas\/sample/,
+     'with its name, state and repository');
+like($seen->{who} // '', qr/ada\@example\.com \Q$me->{org}\E/, 'the header says who is signed in, and the org');
+like($seen->{ws_url} // '', qr{^\Q$main\E/w/[a-z0-9]+$}, 'the form opens the new workspace\'s page');
+my $id = $seen->{id} // '';
+my $j = $seen->{api_ws} // {};
+is($j->{repository}, $repo, 'a workspace of that repository');
+is($j->{name}, 'dashboard test', 'named as typed');
+is($j->{owner}, $me->{user}, 'owned by the person signed in');
+like($seen->{first_state} // '', qr/^(booting|provisioning|awake)$/, "shown $seen->{first_state} first");
+ok($seen->{awake}, 'then awake, live');
+is($seen->{message_text}, 'Please show me the dashboard', 'the message is in the chat');
+like($seen->{author} // '', qr/\S/, "attributed ($seen->{author})");
+is($seen->{strong}, 'bold answer', "the agent's markdown is rendered")
+    or diag($seen->{answer_html});
+like($seen->{answer_html} // '', qr{<li>one</li>}, 'lists too');
+is_deeply($seen->{tools}, ['Write'], 'its tool call is a row');
+is($seen->{pwned}, undef, 'the script in the answer did not run');
+is($seen->{scripts_in_chat}, 0, 'no script element in the chat');
+is($seen->{handlers_in_chat}, 0, 'no event handler attribute');
+is($seen->{js_links}, 0, 'no javascript: link');
+like($seen->{answer_html} // '', qr/&lt;script&gt;/, 'the HTML the agent wrote is shown as text');
+is_deeply($seen->{csp}, [], 'the page broke no rule of its CSP') or diag explain $seen->{csp};
+is_deeply($seen->{console_before_sleep}, [], 'no error in the console')
+    or diag explain $seen->{console};
+like($seen->{previews_text} // '', qr/No previews yet|6080/, 'the Previews tab');
+is($seen->{reload_kept}, "$main/w/$id/previews", 'a reload keeps the view');
+ok(!$seen->{phone_overflow}, 'on a phone-sized screen nothing is wider than the screen');
+ok($seen->{slept}, 'Sleep: the page shows it sleeping, live');
+like($seen->{sleeping_info} // '', qr/sleeping/, 'and says what that means for the chat');
+ok($seen->{woke}, 'Wake: awake again');
+ok($seen->{history_after_wake}, 'with the chat\'s history');
+ok($seen->{deleted_gone}, 'Delete: back on the list, without it');
+is((api($gw, $key, 'GET', "/v1/workspaces/$id"))[0], 404, 'gone for the API too');
+ok(-s "$shots/$_.png", "screenshot $_") for qw(list new chat chat-phone previews sleeping);
+diag("screenshots in $shots");
+
+done_testing();

@@ -1,0 +1,132 @@
+// The dashboard as a person uses it: the login link lands on the list,
+// which shows the sample workspace; "New workspace" starts one from a
+// repository, its page shows it waking up, a message sent in the Chat tab
+// is answered by the agent (the answer's markdown rendered, the script
+// hidden in it not run, its tool call a row); then the Previews tab and a
+// phone-sized window. Prints one JSON line of what it saw; t/60 checks it.
+//
+// env: CHROMIUM, LOGIN_LINK, MAIN (http://domain:port), SAMPLE (id),
+//      REPO (the repository to start), MESSAGE, SHOTS (folder for PNGs),
+//      WAIT_MS (for the workspace and the answer)
+
+const { chromium } = require('playwright-core');
+const path = require('path');
+
+(async () => {
+  const browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM,
+    args: ['--no-sandbox', '--disable-gpu'],
+  });
+  const seen = { console: [], csp: [] };
+  const wait = Number(process.env.WAIT_MS || 120000);
+  const shots = process.env.SHOTS;
+  let page;
+  const shot = async (name) => {
+    if (shots) await page.screenshot({ path: path.join(shots, name + '.png'), fullPage: true });
+  };
+  try {
+    const context = await browser.newContext({ viewport: { width: 1200, height: 800 } });
+    page = await context.newPage();
+    page.on('console', (m) => {
+      if (m.type() === 'error') seen.console.push(m.text());
+      if (/Content Security Policy/.test(m.text())) seen.csp.push(m.text());
+    });
+    page.on('pageerror', (e) => seen.console.push('pageerror: ' + e.message));
+    page.on('dialog', (d) => d.accept());
+
+    // --- the login link lands on the dashboard's list
+    await page.goto(process.env.LOGIN_LINK);
+    seen.after_login = page.url();
+    await page.waitForSelector(`[data-ws="${process.env.SAMPLE}"]`, { timeout: 15000 });
+    seen.sample_listed = true;
+    seen.who = (await page.innerText('[data-test=who]')).replace(/\s+/g, ' ').trim();
+    seen.sample_text = (await page.innerText(`[data-ws="${process.env.SAMPLE}"]`)).replace(/\s+/g, ' ').trim();
+    await shot('list');
+
+    // --- a new workspace from the form
+    await page.click('[data-test=new]');
+    await page.waitForSelector('[data-test=new-form]');
+    await page.fill('input[name=repository]', process.env.REPO);
+    await page.fill('input[name=name]', 'dashboard test');
+    await shot('new');
+    await page.click('[data-test=new-form] button[type=submit]');
+    await page.waitForURL(/\/w\/[a-z0-9]+$/, { timeout: 15000 });
+    seen.ws_url = page.url();
+    seen.id = seen.ws_url.match(/\/w\/([a-z0-9]+)$/)[1];
+    seen.first_state = (await page.innerText('[data-test=state]')).trim().split(/\s+/)[0];
+    await shot('workspace-booting');
+    await page.waitForFunction(() => /^awake/.test(document.querySelector('[data-test=state]').textContent.trim()),
+                               null, { timeout: wait });
+    seen.awake = true;
+
+    // --- a message, and the agent's answer streamed into the page
+    await page.fill('textarea[aria-label=Message]', process.env.MESSAGE);
+    await page.click('.composer button[type=submit]');
+    await page.waitForSelector('.turn-completed .md', { timeout: wait });
+    seen.answer_html = await page.innerHTML('.turn-completed .md');
+    seen.strong = await page.textContent('.turn-completed .md strong').catch(() => null);
+    seen.tools = await page.$$eval('[data-test=tool] .tool-name', (els) => els.map((e) => e.textContent));
+    seen.author = await page.textContent('.entry .author');
+    seen.message_text = await page.textContent('.entry .msg .text');
+    seen.pwned = await page.evaluate(() => window.__pwned || null);
+    seen.scripts_in_chat = await page.$$eval('.messages script', (els) => els.length);
+    seen.js_links = await page.$$eval('.messages a[href^="javascript"], .messages a[href^="JAVASCRIPT"]', (els) => els.length);
+    seen.handlers_in_chat = await page.$$eval('.messages [onerror], .messages [onclick]', (els) => els.length);
+    await shot('chat');
+    // what the API says of it, asked with the page's own session cookie
+    seen.api_ws = await page.evaluate((id) => fetch('/v1/workspaces/' + id).then((r) => r.json()), seen.id);
+
+    // --- the other tabs
+    await page.click('[data-tab=previews]');
+    await page.waitForURL(/\/previews$/);
+    seen.previews_text = (await page.textContent('.previews')).replace(/\s+/g, ' ').trim();
+    await shot('previews');
+
+    // a reload keeps the view (every view has its URL)
+    await page.reload();
+    await page.waitForSelector('.previews', { timeout: 15000 });
+    seen.reload_kept = page.url();
+
+    // --- a phone
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.click('[data-tab=chat]');
+    await page.waitForSelector('.turn-completed .md', { timeout: wait });
+    seen.phone_overflow = await page.evaluate(() => document.documentElement.scrollWidth > window.innerWidth + 1);
+    await shot('chat-phone');
+    await page.click('a.brand');
+    await page.waitForSelector(`[data-ws="${seen.id}"]`);
+    await shot('list-phone');
+
+    // --- sleep, wake and delete from the workspace's page, seen live
+    // (the event stream is cut when the engine stops: errors after this
+    // point are not the page's)
+    seen.console_before_sleep = seen.console.slice();
+    await page.setViewportSize({ width: 1200, height: 800 });
+    await page.click(`[data-ws="${seen.id}"] a.name`);
+    const stateIs = (s) => page.waitForFunction((want) => {
+      const el = document.querySelector('[data-test=state]');
+      return el && el.textContent.trim().startsWith(want);
+    }, s, { timeout: wait });
+    await page.click('[data-test=sleep]');
+    await stateIs('sleeping');
+    seen.slept = true;
+    seen.sleeping_info = await page.innerText('.chat .info').catch(() => null);
+    await shot('sleeping');
+    await page.click('[data-test=wake]');
+    await stateIs('awake');
+    seen.woke = true;
+    // the history is there again after the wake
+    await page.waitForSelector('.turn-completed .md', { timeout: wait });
+    seen.history_after_wake = true;
+    await page.click('[data-test=delete]');          // the dialog is accepted
+    await page.waitForURL((u) => new URL(u).pathname === '/', { timeout: 15000 });
+    await page.waitForSelector(`[data-ws="${process.env.SAMPLE}"]`);
+    seen.deleted_gone = (await page.$(`[data-ws="${seen.id}"]`)) === null;
+  } catch (e) {
+    seen.error = String(e && e.stack || e);
+    if (page) await shot('failure').catch(() => {});
+  } finally {
+    await browser.close();
+  }
+  console.log(JSON.stringify(seen));
+})().catch((e) => { console.error(e); process.exit(1); });
