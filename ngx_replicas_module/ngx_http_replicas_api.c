@@ -43,7 +43,9 @@ typedef enum {
     RP_API_SHARES_LIST,
     RP_API_USERS_LIST,       /* admins: the organisation's users */
     RP_API_USER_DISABLE,     /* admins: offboarding (common/rp_offboard.h) */
-    RP_API_USER_DELETE       /* (the script's first call checks the key) */
+    RP_API_USER_DELETE,      /* (the script's first call checks the key) */
+    RP_API_GIT,              /* the engine's GET /git, proxied (dashboard) */
+    RP_API_DIFF              /* the engine's GET /diff?repo=, proxied */
 } rp_api_op_e;
 
 
@@ -52,8 +54,18 @@ static const char  *rp_api_op_names[] = {
     "previews_list", "preview_add", "preview_delete", "share_create",
     "share_delete", "events", "env_list", "env_get", "env_put",
     "env_delete", "env_auth", "hooks", "collaborators", "shares_list",
-    "users_list", "user_disable", "user_delete"
+    "users_list", "user_disable", "user_delete", "git", "diff"
 };
+
+
+/* what the engine answers, proxied by a location with replicas_api_events
+ * once the script has authenticated the call: events, hooks, git, diff */
+static ngx_uint_t
+ngx_http_replicas_api_proxied(ngx_uint_t op)
+{
+    return op == RP_API_EVENTS || op == RP_API_HOOKS || op == RP_API_GIT
+           || op == RP_API_DIFF;
+}
 
 
 typedef struct {
@@ -317,6 +329,16 @@ ngx_http_replicas_api_route(ngx_http_request_t *r,
 
     if (n == 2 && rp_seg_is(1, "hooks")) {
         ctx->op = RP_API_HOOKS;
+        return m == NGX_HTTP_GET ? NGX_OK : NGX_HTTP_NOT_ALLOWED;
+    }
+
+    if (n == 2 && rp_seg_is(1, "git")) {
+        ctx->op = RP_API_GIT;
+        return m == NGX_HTTP_GET ? NGX_OK : NGX_HTTP_NOT_ALLOWED;
+    }
+
+    if (n == 2 && rp_seg_is(1, "diff")) {
+        ctx->op = RP_API_DIFF;
         return m == NGX_HTTP_GET ? NGX_OK : NGX_HTTP_NOT_ALLOWED;
     }
 
@@ -1378,10 +1400,11 @@ ngx_http_replicas_api_run(ngx_http_request_t *r)
                                            "invalid_request", err);
     }
 
-    if (ctx->op == RP_API_EVENTS || ctx->op == RP_API_HOOKS) {
+    if (ngx_http_replicas_api_proxied(ctx->op)) {
         /* only a location with replicas_api_events proxies them */
         return ngx_http_replicas_api_error(r, NGX_HTTP_NOT_FOUND, "not_found",
-                                           "events and hooks are served by a "
+                                           "events, hooks, git and diff are "
+                                           "served by a "
                                            "location with replicas_api_events");
     }
 
@@ -1745,7 +1768,7 @@ ngx_http_replicas_api_events_access(ngx_http_request_t *r)
     rc = ngx_http_replicas_api_route(r, ctx);
 
     if (rc != NGX_OK
-        || (ctx->op != RP_API_EVENTS && ctx->op != RP_API_HOOKS))
+        || !ngx_http_replicas_api_proxied(ctx->op))
     {
         ngx_str_set(&msg, "no such API endpoint");
         ngx_http_finalize_request(r,

@@ -61,6 +61,7 @@ my $csp = $res->{headers}{'content-security-policy'} // '';
 like($csp, qr/default-src 'none'/, "a strict Content-Security-Policy: $csp");
 like($csp, qr/script-src 'self'(;|$)/, 'scripts from the gateway only (no inline, no eval)');
 like($csp, qr/frame-ancestors 'none'/, 'never framed');
+like($csp, qr{frame-src http://\*\.\Q$domain\E:\* https://\*\.\Q$domain\E:\*;}, 'frames only from preview hosts');
 is($res->{headers}{'x-content-type-options'}, 'nosniff', 'nosniff');
 $res = get('/w/abc123/diff', ['Accept', 'text/html']);
 is($res->{status}, 200, 'a view\'s URL is the app too (reload and share keep it)');
@@ -127,7 +128,7 @@ my $model = start_model_server(addr => '0.0.0.0', port => $mport, key => 'sk-ant
         { text => $answer } ] },
 ]);
 my $ctl = start_control(redis => $redis, gateway => $gw,
-                        args => ['--pool-size', 0, '--allow-port', $mport,
+                        args => ['--pool-size', 0, '--allow-port', $mport, '--desktop', 'on',
                                  '--repo-root', tmpdir() . '/repos']);
 (my $host = $ctl->{range}) =~ s{\.0/\d+$}{.1};
 my ($st) = api($gw, $key, 'PUT', '/v1/environments/global', { variables => {
@@ -177,7 +178,14 @@ like($seen->{answer_html} // '', qr/&lt;script&gt;/, 'the HTML the agent wrote i
 is_deeply($seen->{csp}, [], 'the page broke no rule of its CSP') or diag explain $seen->{csp};
 is_deeply($seen->{console_before_sleep}, [], 'no error in the console')
     or diag explain $seen->{console};
-like($seen->{previews_text} // '', qr/No previews yet|6080/, 'the Previews tab');
+like($seen->{diff_stats} // '', qr/^1 files changed, \+1 −0$/, "the Diff tab counts the change ($seen->{diff_stats})");
+is_deeply($seen->{diff_files}, ['notes.md'], 'the file the agent wrote');
+is_deeply($seen->{diff_added}, ['from the dashboard'], 'its added line');
+ok($seen->{desktop_connected}, 'the Desktop tab: noVNC connected in the frame, no second login')
+    or diag explain $seen;
+like($seen->{desktop_frame_url} // '', qr{^http://6080-\Q$id\E\.\Q$domain\E:\d+/vnc\.html\?autoconnect=1},
+     'from the 6080 preview');
+like($seen->{previews_text} // '', qr{http://6080-\Q$id\E\.\S+ desktop · authenticated}, 'the Previews tab lists the desktop');
 is($seen->{reload_kept}, "$main/w/$id/previews", 'a reload keeps the view');
 ok(!$seen->{phone_overflow}, 'on a phone-sized screen nothing is wider than the screen');
 ok($seen->{slept}, 'Sleep: the page shows it sleeping, live');
@@ -186,7 +194,7 @@ ok($seen->{woke}, 'Wake: awake again');
 ok($seen->{history_after_wake}, 'with the chat\'s history');
 ok($seen->{deleted_gone}, 'Delete: back on the list, without it');
 is((api($gw, $key, 'GET', "/v1/workspaces/$id"))[0], 404, 'gone for the API too');
-ok(-s "$shots/$_.png", "screenshot $_") for qw(list new chat chat-phone previews sleeping);
+ok(-s "$shots/$_.png", "screenshot $_") for qw(list new chat chat-phone diff desktop previews sleeping);
 diag("screenshots in $shots");
 
 done_testing();

@@ -103,6 +103,8 @@ local roles = {
     wake           = {admin = 'any', member = 'own'},
     events         = {admin = 'any', member = 'own'},
     hooks          = {admin = 'any', member = 'own'},
+    git            = {admin = 'any', member = 'own'},     -- the dashboard's
+    diff           = {admin = 'any', member = 'own'},     -- Diff tab
     preview_add    = {admin = 'any', member = 'own'},
     preview_delete = {admin = 'any', member = 'own'},
     share_create   = {admin = 'any', member = 'own'},
@@ -611,7 +613,7 @@ if op == 'message' then
     return ok(202, {status = status, position = pending - 1, seq = seq})
 end
 
-if op == 'events' or op == 'hooks' then
+if op == 'events' or op == 'hooks' or op == 'git' or op == 'diff' then
     -- the gateway proxies the stream to the engine at this address
     if w.state ~= 'awake' then
         -- asked for, the workspace wakes; the client reconnects (SSE does)

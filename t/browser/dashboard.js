@@ -76,6 +76,33 @@ const path = require('path');
     // what the API says of it, asked with the page's own session cookie
     seen.api_ws = await page.evaluate((id) => fetch('/v1/workspaces/' + id).then((r) => r.json()), seen.id);
 
+    // --- the Diff tab: the agent's change, drawn by diff2html
+    await page.click('[data-tab=diff]');
+    await page.waitForSelector('[data-test=diff-stats]', { timeout: 30000 });
+    seen.diff_stats = (await page.innerText('[data-test=diff-stats]')).replace(/\s+/g, ' ').trim();
+    seen.diff_files = await page.$$eval('.d2h-file-wrapper .d2h-file-name', (els) => els.map((e) => e.textContent.trim()));
+    seen.diff_added = await page.$$eval('.d2h-ins .d2h-code-line-ctn', (els) => els.map((e) => e.textContent));
+    await shot('diff');
+
+    // --- the Desktop tab: the workspace's noVNC in a frame, no second login
+    await page.click('[data-tab=desktop]');
+    await page.waitForSelector('[data-test=desktop-frame]');
+    const deadline = Date.now() + 60000;
+    let frame = null;
+    while (Date.now() < deadline && !seen.desktop_connected) {
+      frame = page.frames().find((f) => /^http:\/\/6080-/.test(f.url()));
+      if (frame) {
+        seen.desktop_connected = await frame.evaluate(() => {
+          const c = document.querySelector('#noVNC_container canvas');
+          return document.documentElement.classList.contains('noVNC_connected') && !!c && c.width > 0;
+        }).catch(() => false);
+      }
+      if (!seen.desktop_connected) await page.waitForTimeout(500);
+    }
+    seen.desktop_frame_url = frame ? frame.url() : null;
+    await page.waitForTimeout(1000);
+    await shot('desktop');
+
     // --- the other tabs
     await page.click('[data-tab=previews]');
     await page.waitForURL(/\/previews$/);

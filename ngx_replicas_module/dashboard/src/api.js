@@ -14,6 +14,26 @@ export function loginUrl(loc) {
     return '/login?next=' + encodeURIComponent(loc.pathname + loc.search + loc.hash);
 }
 
+// a text answer (the engine's diff); errors are still JSON
+export async function apiText(method, path) {
+    let res;
+    try {
+        res = await fetch(path, { method, credentials: 'same-origin' });
+    } catch (e) {
+        throw new ApiError(0, 'network_error', 'The gateway did not answer (' + e.message + ').');
+    }
+    if (res.status === 401) {
+        window.location.assign(loginUrl(window.location));
+        throw new ApiError(401, 'unauthorized', 'Your session has ended.');
+    }
+    if (!res.ok) {
+        let err = {};
+        try { err = (await res.json()).error || {}; } catch (e) { /* not JSON */ }
+        throw new ApiError(res.status, err.code || 'http_status', err.message || 'HTTP ' + res.status);
+    }
+    return res.text();
+}
+
 export async function api(method, path, body) {
     let res;
     try {

@@ -271,3 +271,14 @@ export const EVENT_TYPES = [
     'git.commit_failed', 'git.pushed', 'git.push_failed', 'git.updated', 'git.update_failed',
     'git.pull_request', 'git.pull_request_failed', 'previews.changed',
 ];
+
+// diff2html's parsed files ({addedLines, deletedLines}) summed up
+export function diffStats(files) {
+    let added = 0;
+    let removed = 0;
+    for (const f of files || []) {
+        added += f.addedLines || 0;
+        removed += f.deletedLines || 0;
+    }
+    return { files: (files || []).length, added, removed };
+}
