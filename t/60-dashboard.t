@@ -13,6 +13,7 @@
 
 use strict;
 use warnings;
+use utf8;
 use lib 't/lib';
 use Test::More;
 use JSON::PP;
@@ -23,6 +24,8 @@ use Replicas::Identity qw(new_identity api login_link);
 use Replicas::Control qw(start_control fixture_repo);
 use Replicas::Workspaces;
 use Replicas::ModelServer qw(start_model_server);
+
+binmode(Test::More->builder->$_, ':encoding(UTF-8)') for qw(output failure_output todo_output);
 
 my $chromium = '/usr/bin/chromium';
 my $modules = objs_dir() . '/node/node_modules';
@@ -61,7 +64,8 @@ my $csp = $res->{headers}{'content-security-policy'} // '';
 like($csp, qr/default-src 'none'/, "a strict Content-Security-Policy: $csp");
 like($csp, qr/script-src 'self'(;|$)/, 'scripts from the gateway only (no inline, no eval)');
 like($csp, qr/frame-ancestors 'none'/, 'never framed');
-like($csp, qr{frame-src http://\*\.\Q$domain\E:\* https://\*\.\Q$domain\E:\*;}, 'frames only from preview hosts');
+like($csp, qr{frame-src 'self' http://\*\.\Q$domain\E:\* https://\*\.\Q$domain\E:\*;},
+     'frames only from preview hosts (and the login\'s hop)');
 is($res->{headers}{'x-content-type-options'}, 'nosniff', 'nosniff');
 $res = get('/w/abc123/diff', ['Accept', 'text/html']);
 is($res->{status}, 200, 'a view\'s URL is the app too (reload and share keep it)');
@@ -185,7 +189,8 @@ ok($seen->{desktop_connected}, 'the Desktop tab: noVNC connected in the frame, n
     or diag explain $seen;
 like($seen->{desktop_frame_url} // '', qr{^http://6080-\Q$id\E\.\Q$domain\E:\d+/vnc\.html\?autoconnect=1},
      'from the 6080 preview');
-like($seen->{previews_text} // '', qr{http://6080-\Q$id\E\.\S+ desktop · authenticated}, 'the Previews tab lists the desktop');
+like($seen->{previews_text} // '', qr{http://3000-\Q$id\E\.\Q$domain\E:\d+/ authenticated},
+     'the Previews tab lists a preview with its URL, live');
 is($seen->{reload_kept}, "$main/w/$id/previews", 'a reload keeps the view');
 ok(!$seen->{phone_overflow}, 'on a phone-sized screen nothing is wider than the screen');
 ok($seen->{slept}, 'Sleep: the page shows it sleeping, live');

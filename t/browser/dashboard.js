@@ -27,8 +27,11 @@ const path = require('path');
   try {
     const context = await browser.newContext({ viewport: { width: 1200, height: 800 } });
     page = await context.newPage();
+    // the dashboard's own messages (the Desktop tab's frame is the
+    // workspace's noVNC, whose page asks for files it may not have)
+    const ours = (m) => !m.location().url || m.location().url.startsWith(process.env.MAIN + '/');
     page.on('console', (m) => {
-      if (m.type() === 'error') seen.console.push(m.text());
+      if (m.type() === 'error' && ours(m)) seen.console.push(m.text());
       if (/Content Security Policy/.test(m.text())) seen.csp.push(m.text());
     });
     page.on('pageerror', (e) => seen.console.push('pageerror: ' + e.message));
@@ -103,9 +106,13 @@ const path = require('path');
     await page.waitForTimeout(1000);
     await shot('desktop');
 
-    // --- the other tabs
+    // --- the Previews tab: a preview added (by the page's own session,
+    // as a program would by key) appears with its URL
+    await page.evaluate((id) => fetch('/v1/workspaces/' + id + '/previews', {
+      method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{"port":3000}' }), seen.id);
     await page.click('[data-tab=previews]');
     await page.waitForURL(/\/previews$/);
+    await page.waitForSelector('.previews [data-port="3000"]', { timeout: 15000 });
     seen.previews_text = (await page.textContent('.previews')).replace(/\s+/g, ' ').trim();
     await shot('previews');
 

@@ -326,8 +326,7 @@ function PreviewsTab({ ws }) {
         ${list.length === 0
             ? html`<p class="empty">No previews yet: a dev server the agent starts is registered here (<code>replicas preview add PORT</code>).</p>`
             : html`<ul>${list.map((p) => html`<li data-port=${p.port}>
-                <a href=${p.url} target="_blank" rel="noopener noreferrer">${p.url}</a>
-                <span class="vis">${p.port === 6080 ? 'desktop · ' : ''}${p.visibility}</span></li>`)}</ul>`}
+                <a href=${p.url} target="_blank" rel="noopener noreferrer">${p.url}</a>${' '}<span class="vis">${p.port === 6080 ? 'desktop · ' : ''}${p.visibility}</span></li>`)}</ul>`}
     </section>`;
 }
 
