@@ -145,6 +145,7 @@ mkdir $shots;
 local $ENV{NODE_PATH} = $modules;
 local $ENV{CHROMIUM} = $chromium;
 local $ENV{LOGIN_LINK} = login_link($redis, $me->{user}, $main);
+local $ENV{LOGIN_LINK2} = login_link($redis, $me->{user}, $main);
 local $ENV{MAIN} = $main;
 local $ENV{SAMPLE} = $sample;
 local $ENV{REPO} = $repo;
@@ -199,6 +200,11 @@ ok($seen->{woke}, 'Wake: awake again');
 ok($seen->{history_after_wake}, 'with the chat\'s history');
 ok($seen->{deleted_gone}, 'Delete: back on the list, without it');
 is((api($gw, $key, 'GET', "/v1/workspaces/$id"))[0], 404, 'gone for the API too');
+ok($seen->{logged_out}, 'Sign out: logged out');
+is($seen->{login_stop}, "$main/login?next=%2Fw%2F$sample",
+   'then a view without a session goes to the login page, naming the view');
+is($seen->{back_to}, "$main/w/$sample", 'and the next login comes back to it');
+is($seen->{back_title}, 'sample workspace', 'the sample workspace\'s page');
 ok(-s "$shots/$_.png", "screenshot $_") for qw(list new chat chat-phone diff desktop previews sleeping);
 diag("screenshots in $shots");
 

@@ -156,6 +156,21 @@ const path = require('path');
     await page.waitForURL((u) => new URL(u).pathname === '/', { timeout: 15000 });
     await page.waitForSelector(`[data-ws="${process.env.SAMPLE}"]`);
     seen.deleted_gone = (await page.$(`[data-ws="${seen.id}"]`)) === null;
+
+    // --- sign out; a view opened without a session goes through the
+    // login page, and the next login link comes back to that view
+    await page.click('form.logout button');
+    await page.waitForLoadState();
+    seen.logged_out = /logged out/i.test(await page.innerText('body'));
+    const view = process.env.MAIN + '/w/' + process.env.SAMPLE;
+    await page.goto(view);
+    await page.waitForURL(/\/login\?next=/, { timeout: 15000 });
+    seen.login_stop = page.url();
+    await shot('login');
+    await page.goto(process.env.LOGIN_LINK2);
+    await page.waitForSelector('.ws h1', { timeout: 15000 });
+    seen.back_to = page.url();
+    seen.back_title = await page.innerText('.ws h1');
   } catch (e) {
     seen.error = String(e && e.stack || e);
     if (page) await shot('failure').catch(() => {});
