@@ -205,7 +205,28 @@ is($seen->{login_stop}, "$main/login?next=%2Fw%2F$sample",
    'then a view without a session goes to the login page, naming the view');
 is($seen->{back_to}, "$main/w/$sample", 'and the next login comes back to it');
 is($seen->{back_title}, 'sample workspace', 'the sample workspace\'s page');
-ok(-s "$shots/$_.png", "screenshot $_") for qw(list new chat chat-phone diff desktop previews sleeping);
+
+# --- Redis unreachable: a banner with Retry, then the list again ---------------------
+{
+    local $ENV{PHASE} = 'down';
+    local $ENV{SID} = $sid;
+    local $ENV{RESUME_FILE} = tmpdir() . '/redis-resumed';
+    $redis->pause;
+    open my $b, '-|', "node @{[ repo_root() ]}/t/browser/dashboard.js 2>&1" or die "node: $!";
+    my $first = <$b> // '';
+    like($first, qr/"banner":"Replicas cannot reach its database right now\./,
+         'Redis stopped: the page says so in a banner') or diag $first;
+    $redis->resume;
+    open my $f, '>', $ENV{RESUME_FILE} or die; close $f;
+    my $rest = do { local $/; <$b> } // '';
+    close $b;
+    my $down = eval { decode_json((split /\n/, $rest)[-1]) } // {};
+    ok($down->{banner_gone}, 'Retry once it is back: the list, no banner') or diag $rest;
+    like($down->{not_found} // '', qr/Not found.*no workspace nosuchworkspace1 in your organisation/s,
+         'a workspace that is not there: "Not found" in the page');
+}
+
+ok(-s "$shots/$_.png", "screenshot $_") for qw(list new chat chat-phone diff desktop previews sleeping login redis-down);
 diag("screenshots in $shots");
 
 done_testing();

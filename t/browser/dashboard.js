@@ -27,6 +27,29 @@ const path = require('path');
   try {
     const context = await browser.newContext({ viewport: { width: 1200, height: 800 } });
     page = await context.newPage();
+    flow: {
+    if (process.env.PHASE === 'down') {
+      // Redis stopped (SIGSTOP) by the test: a signed-in page says so in
+      // a banner with Retry, instead of a blank view; RESUME_FILE appears
+      // once the test has let Redis go on
+      await context.addCookies([{ name: 'replicas_session', value: process.env.SID, url: process.env.MAIN }]);
+      page.on('dialog', (d) => d.accept());
+      await page.goto(process.env.MAIN + '/');
+      await page.waitForSelector('[data-test=banner]', { timeout: 30000 });
+      seen.banner = (await page.innerText('[data-test=banner]')).replace(/\s+/g, ' ').trim();
+      await shot('redis-down');
+      console.log(JSON.stringify({ phase: 'banner', banner: seen.banner }));
+      const fs = require('fs');
+      for (let i = 0; i < 300 && !fs.existsSync(process.env.RESUME_FILE); i++) await page.waitForTimeout(100);
+      await page.click('[data-test=banner] button');
+      await page.waitForSelector(`[data-ws="${process.env.SAMPLE}"]`, { timeout: 30000 });
+      seen.banner_gone = (await page.$('[data-test=banner]')) === null;
+      // a workspace of no one's (or deleted): "not found", not a blank view
+      await page.goto(process.env.MAIN + '/w/nosuchworkspace1');
+      await page.waitForSelector('main h1');
+      seen.not_found = await page.innerText('main');
+      break flow;
+    }
     // the dashboard's own messages (the Desktop tab's frame is the
     // workspace's noVNC, whose page asks for files it may not have)
     const ours = (m) => !m.location().url || m.location().url.startsWith(process.env.MAIN + '/');
@@ -171,6 +194,7 @@ const path = require('path');
     await page.waitForSelector('.ws h1', { timeout: 15000 });
     seen.back_to = page.url();
     seen.back_title = await page.innerText('.ws h1');
+    }
   } catch (e) {
     seen.error = String(e && e.stack || e);
     if (page) await shot('failure').catch(() => {});
