@@ -45,7 +45,8 @@ typedef enum {
     RP_API_USER_DISABLE,     /* admins: offboarding (common/rp_offboard.h) */
     RP_API_USER_DELETE,      /* (the script's first call checks the key) */
     RP_API_GIT,              /* the engine's GET /git, proxied (dashboard) */
-    RP_API_DIFF              /* the engine's GET /diff?repo=, proxied */
+    RP_API_DIFF,             /* the engine's GET /diff?repo=, proxied */
+    RP_API_INTERRUPT         /* POST .../chats/{name}/interrupt, proxied */
 } rp_api_op_e;
 
 
@@ -54,17 +55,18 @@ static const char  *rp_api_op_names[] = {
     "previews_list", "preview_add", "preview_delete", "share_create",
     "share_delete", "events", "env_list", "env_get", "env_put",
     "env_delete", "env_auth", "hooks", "collaborators", "shares_list",
-    "users_list", "user_disable", "user_delete", "git", "diff"
+    "users_list", "user_disable", "user_delete", "git", "diff", "interrupt"
 };
 
 
 /* what the engine answers, proxied by a location with replicas_api_events
- * once the script has authenticated the call: events, hooks, git, diff */
+ * once the script has authenticated the call: events, hooks, git, diff,
+ * a chat's interrupt (the dashboard's Stop) */
 static ngx_uint_t
 ngx_http_replicas_api_proxied(ngx_uint_t op)
 {
     return op == RP_API_EVENTS || op == RP_API_HOOKS || op == RP_API_GIT
-           || op == RP_API_DIFF;
+           || op == RP_API_DIFF || op == RP_API_INTERRUPT;
 }
 
 
@@ -340,6 +342,12 @@ ngx_http_replicas_api_route(ngx_http_request_t *r,
     if (n == 2 && rp_seg_is(1, "diff")) {
         ctx->op = RP_API_DIFF;
         return m == NGX_HTTP_GET ? NGX_OK : NGX_HTTP_NOT_ALLOWED;
+    }
+
+    /* the chat's name is checked by the location's regex */
+    if (n == 4 && rp_seg_is(1, "chats") && rp_seg_is(3, "interrupt")) {
+        ctx->op = RP_API_INTERRUPT;
+        return m == NGX_HTTP_POST ? NGX_OK : NGX_HTTP_NOT_ALLOWED;
     }
 
     if (n == 2 && rp_seg_is(1, "collaborators")) {
@@ -1403,8 +1411,8 @@ ngx_http_replicas_api_run(ngx_http_request_t *r)
     if (ngx_http_replicas_api_proxied(ctx->op)) {
         /* only a location with replicas_api_events proxies them */
         return ngx_http_replicas_api_error(r, NGX_HTTP_NOT_FOUND, "not_found",
-                                           "events, hooks, git and diff are "
-                                           "served by a "
+                                           "events, hooks, git, diff and "
+                                           "interrupt are served by a "
                                            "location with replicas_api_events");
     }
 

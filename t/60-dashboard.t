@@ -117,6 +117,13 @@ $res = post("/v1/workspaces/$sample/messages", '{"text":"hi"}', $cookie,
             ['Origin', "http://8080-$sample.$domain:$gw->{port}"]);
 is($res->{status}, 403, 'from a preview host (same site, another origin): 403');
 is($redis->cmd('HGET', "replicas:ws:$sample", 'state'), 'sleeping', 'and nothing was done');
+$res = post("/v1/workspaces/$sample/chats/default/interrupt", '{}', $cookie,
+            ['Origin', 'http://evil.example']);
+is($res->{status}, 403, 'Stop from another site: 403');
+$res = post("/v1/workspaces/$sample/chats/default/interrupt", '{}', $cookie, ['Origin', $main]);
+is($res->{status}, 409, 'Stop on a sleeping workspace: 409, and it is not woken');
+like($res->{body}, qr/"code":"workspace_not_awake"/, 'workspace_not_awake');
+is($redis->cmd('HGET', "replicas:ws:$sample", 'state'), 'sleeping', 'still sleeping');
 $res = post("/v1/workspaces/$sample/previews", '{"port":3000}', $cookie, ['Origin', $main]);
 is($res->{status}, 201, 'the dashboard\'s own origin may') or diag $res->{body};
 
@@ -130,6 +137,8 @@ my $model = start_model_server(addr => '0.0.0.0', port => $mport, key => 'sk-ant
     { match => qr/show me the dashboard/, steps => [
         { tool => 'Write', input => { file_path => 'notes.md', content => "from the dashboard\n" } },
         { text => $answer } ] },
+    { match => qr/take your time/, steps => [ { text => 'Finally done.', delay => 90 } ] },
+    { match => qr/then say hi/, steps => [ { text => 'Hi there.' } ] },
 ]);
 my $ctl = start_control(redis => $redis, gateway => $gw,
                         args => ['--pool-size', 0, '--allow-port', $mport, '--desktop', 'on',
@@ -151,6 +160,8 @@ local $ENV{SAMPLE} = $sample;
 local $ENV{REPO} = $repo;
 local $ENV{MESSAGE} = 'Please show me the dashboard';
 local $ENV{SHOTS} = $shots;
+local $ENV{SLOW_MESSAGE} = 'Please take your time';
+local $ENV{NEXT_MESSAGE} = 'And then say hi';
 local $ENV{WAIT_MS} = 120000;
 my $out = qx{node @{[ repo_root() ]}/t/browser/dashboard.js 2>&1};
 is($?, 0, 'the browser script ran') or diag($out);
@@ -183,7 +194,11 @@ like($seen->{answer_html} // '', qr/&lt;script&gt;/, 'the HTML the agent wrote i
 is_deeply($seen->{csp}, [], 'the page broke no rule of its CSP') or diag explain $seen->{csp};
 is_deeply($seen->{console_before_sleep}, [], 'no error in the console')
     or diag explain $seen->{console};
-like($seen->{diff_stats} // '', qr/^1 files changed, \+1 −0$/, "the Diff tab counts the change ($seen->{diff_stats})");
+ok($seen->{queued_shown}, 'a message sent during a turn shows queued, with its position');
+ok($seen->{interrupted}, 'Stop interrupts the running turn');
+is($seen->{next_answer}, 'Hi there.', 'and the queued message is answered next');
+ok($seen->{stop_gone}, 'no Stop once nothing runs');
+like($seen->{diff_stats} // '', qr/^1 file changed, \+1 −0$/, "the Diff tab counts the change ($seen->{diff_stats})");
 is_deeply($seen->{diff_files}, ['notes.md'], 'the file the agent wrote');
 is_deeply($seen->{diff_added}, ['from the dashboard'], 'its added line');
 ok($seen->{desktop_connected}, 'the Desktop tab: noVNC connected in the frame, no second login')
@@ -226,7 +241,7 @@ is($seen->{back_title}, 'sample workspace', 'the sample workspace\'s page');
          'a workspace that is not there: "Not found" in the page');
 }
 
-ok(-s "$shots/$_.png", "screenshot $_") for qw(list new chat chat-phone diff desktop previews sleeping login redis-down);
+ok(-s "$shots/$_.png", "screenshot $_") for qw(list new chat chat-queued chat-phone diff desktop previews sleeping login redis-down);
 diag("screenshots in $shots");
 
 done_testing();

@@ -105,6 +105,7 @@ local roles = {
     hooks          = {admin = 'any', member = 'own'},
     git            = {admin = 'any', member = 'own'},     -- the dashboard's
     diff           = {admin = 'any', member = 'own'},     -- Diff tab
+    interrupt      = {admin = 'any', member = 'own'},     -- and its Stop
     preview_add    = {admin = 'any', member = 'own'},
     preview_delete = {admin = 'any', member = 'own'},
     share_create   = {admin = 'any', member = 'own'},
@@ -611,6 +612,15 @@ if op == 'message' then
         status = 'sent'
     end
     return ok(202, {status = status, position = pending - 1, seq = seq})
+end
+
+if op == 'interrupt' then
+    -- a sleeping workspace runs no turn: nothing to stop, nothing to wake
+    if w.state ~= 'awake' then
+        return err(409, 'workspace_not_awake', 'workspace ' .. wsid .. ' is ' .. w.state ..
+                   ': no turn is running')
+    end
+    return ok(200, {addr = w.addr})
 end
 
 if op == 'events' or op == 'hooks' or op == 'git' or op == 'diff' then

@@ -102,6 +102,31 @@ const path = require('path');
     // what the API says of it, asked with the page's own session cookie
     seen.api_ws = await page.evaluate((id) => fetch('/v1/workspaces/' + id).then((r) => r.json()), seen.id);
 
+    // --- a long turn, a message queued behind it with its position, Stop
+    await page.fill('textarea[aria-label=Message]', process.env.SLOW_MESSAGE);
+    await page.click('.composer button[type=submit]');
+    await page.waitForSelector('.turn-running', { timeout: wait });
+    await page.waitForSelector('[data-test=stop]');
+    await page.fill('textarea[aria-label=Message]', process.env.NEXT_MESSAGE);
+    await page.click('.composer button[type=submit]');
+    await page.waitForFunction(() => [...document.querySelectorAll('.turn-queued .turn-meta')]
+      .some((e) => /queued \(position 1\)/.test(e.textContent)), null, { timeout: 30000 });
+    seen.queued_shown = true;
+    await shot('chat-queued');
+    await page.click('[data-test=stop]');
+    await page.waitForSelector('.turn-interrupted', { timeout: 30000 });
+    seen.interrupted = true;
+    // the queue goes on: the next message's turn runs and completes
+    await page.waitForFunction(() => document.querySelectorAll('.turn-completed').length >= 2,
+                               null, { timeout: wait });
+    seen.next_answer = await page.evaluate((text) => {
+      const e = [...document.querySelectorAll('.messages > li.entry')]
+        .find((li) => (li.querySelector('.msg .text') || {}).textContent === text);
+      const md = e && e.querySelector('.turn-completed .md');
+      return md ? md.innerText.trim() : null;
+    }, process.env.NEXT_MESSAGE);
+    seen.stop_gone = (await page.$('[data-test=stop]')) === null;
+
     // --- the Diff tab: the agent's change, drawn by diff2html
     await page.click('[data-tab=diff]');
     await page.waitForSelector('[data-test=diff-stats]', { timeout: 30000 });

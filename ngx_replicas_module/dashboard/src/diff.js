@@ -79,7 +79,7 @@ function RepoDiff({ id, repo }) {
     return html`<section class="card repo-diff" data-repo=${repo.name}>
         <h3>${repo.name} <span class="meta">${repo.branch || '(detached)'}${repo.ahead ? ' · ' + repo.ahead + ' ahead' : ''}
             ${repo.pullRequest ? html` · <a href=${repo.pullRequest.url} target="_blank" rel="noopener noreferrer">PR #${repo.pullRequest.number}</a>` : ''}</span></h3>
-        ${stats && html`<p class="diff-stats" data-test="diff-stats">${stats.files} files changed,${' '}<span class="added">+${stats.added}</span> <span class="removed">−${stats.removed}</span></p>`}
+        ${stats && html`<p class="diff-stats" data-test="diff-stats">${stats.files} ${stats.files === 1 ? 'file' : 'files'} changed,${' '}<span class="added">+${stats.added}</span> <span class="removed">−${stats.removed}</span></p>`}
         ${state.loading && html`<p class="loading">Loading the diff…</p>`}
         ${state.error && html`<p class="form-error" role="alert">The diff could not be read: ${state.error.message}</p>`}
         ${state.text === '' && html`<p class="empty">No changes on this branch yet.</p>`}

@@ -291,6 +291,16 @@ function ChatTab({ ws, chat, streamError }) {
         if (/^[a-z0-9_-]{1,64}$/.test(n)) { setCurrent(n); setNewChat(''); }
     };
     const chats = chat.chats.includes(current) ? chat.chats : [...chat.chats, current];
+    const running = entries.some((e) => e.turn && e.turn.state === 'running');
+    const [stopError, setStopError] = useState(null);
+    const stop = async () => {
+        setStopError(null);
+        try {
+            await api('POST', '/v1/workspaces/' + ws.id + '/chats/' + current + '/interrupt', {});
+        } catch (err) {
+            setStopError(err);
+        }
+    };
     return html`<section class="chat card">
         <nav class="chats">
             ${chats.map((c) => html`<button class=${c === current ? 'on' : ''} onClick=${() => setCurrent(c)}>${c}</button>`)}
@@ -314,9 +324,13 @@ function ChatTab({ ws, chat, streamError }) {
             <textarea aria-label="Message" placeholder="Tell the agent what to do"
                 value=${text} onInput=${(e) => setText(e.target.value)}
                 onKeyDown=${(e) => { if (e.key === 'Enter' && (e.metaKey || e.ctrlKey)) send(e); }}></textarea>
-            <button type="submit" class="primary" disabled=${busy || ws.state === 'failed'}>${sendError ? 'Retry' : 'Send'}</button>
+            <div class="composer-buttons">
+                ${running && html`<button type="button" class="danger" onClick=${stop} data-test="stop">Stop</button>`}
+                <button type="submit" class="primary" disabled=${busy || ws.state === 'failed'}>${sendError ? 'Retry' : 'Send'}</button>
+            </div>
         </form>
         ${sendError && html`<p class="send-error" role="alert">Not sent: ${sendError.message}</p>`}
+        ${stopError && html`<p class="send-error" role="alert">Not stopped: ${stopError.message}</p>`}
     </section>`;
 }
 

@@ -187,6 +187,12 @@ $also        server_name $DOMAIN;
             include $root/conf/replicas_proxy.conf;
         }
 
+        location ~ "^/v1/workspaces/[a-z0-9]+/(chats/[a-z0-9_-]{1,64}/interrupt)\$" {
+            replicas_api_events on;
+            proxy_pass http://\$replicas_upstream/\$1;
+            include $root/conf/replicas_proxy.conf;
+        }
+
         location \@replicas_api_too_large {
             default_type application/json;
             return 413 '{"error":{"code":"body_too_large","message":"the request body is too large"}}';
