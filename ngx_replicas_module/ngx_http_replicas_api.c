@@ -46,7 +46,9 @@ typedef enum {
     RP_API_USER_DELETE,      /* (the script's first call checks the key) */
     RP_API_GIT,              /* the engine's GET /git, proxied (dashboard) */
     RP_API_DIFF,             /* the engine's GET /diff?repo=, proxied */
-    RP_API_INTERRUPT         /* POST .../chats/{name}/interrupt, proxied */
+    RP_API_INTERRUPT,        /* POST .../chats/{name}/interrupt, proxied */
+    RP_API_FILES,            /* the engine's GET /files?repo=&path=, proxied */
+    RP_API_FILE_CONTENT      /* its GET /files/content?repo=&path=, proxied */
 } rp_api_op_e;
 
 
@@ -55,18 +57,20 @@ static const char  *rp_api_op_names[] = {
     "previews_list", "preview_add", "preview_delete", "share_create",
     "share_delete", "events", "env_list", "env_get", "env_put",
     "env_delete", "env_auth", "hooks", "collaborators", "shares_list",
-    "users_list", "user_disable", "user_delete", "git", "diff", "interrupt"
+    "users_list", "user_disable", "user_delete", "git", "diff", "interrupt",
+    "files", "file_content"
 };
 
 
 /* what the engine answers, proxied by a location with replicas_api_events
  * once the script has authenticated the call: events, hooks, git, diff,
- * a chat's interrupt (the dashboard's Stop) */
+ * files, a chat's interrupt (the dashboard's Stop) */
 static ngx_uint_t
 ngx_http_replicas_api_proxied(ngx_uint_t op)
 {
     return op == RP_API_EVENTS || op == RP_API_HOOKS || op == RP_API_GIT
-           || op == RP_API_DIFF || op == RP_API_INTERRUPT;
+           || op == RP_API_DIFF || op == RP_API_INTERRUPT || op == RP_API_FILES
+           || op == RP_API_FILE_CONTENT;
 }
 
 
@@ -341,6 +345,16 @@ ngx_http_replicas_api_route(ngx_http_request_t *r,
 
     if (n == 2 && rp_seg_is(1, "diff")) {
         ctx->op = RP_API_DIFF;
+        return m == NGX_HTTP_GET ? NGX_OK : NGX_HTTP_NOT_ALLOWED;
+    }
+
+    if (n == 2 && rp_seg_is(1, "files")) {
+        ctx->op = RP_API_FILES;
+        return m == NGX_HTTP_GET ? NGX_OK : NGX_HTTP_NOT_ALLOWED;
+    }
+
+    if (n == 3 && rp_seg_is(1, "files") && rp_seg_is(2, "content")) {
+        ctx->op = RP_API_FILE_CONTENT;
         return m == NGX_HTTP_GET ? NGX_OK : NGX_HTTP_NOT_ALLOWED;
     }
 
@@ -1411,8 +1425,8 @@ ngx_http_replicas_api_run(ngx_http_request_t *r)
     if (ngx_http_replicas_api_proxied(ctx->op)) {
         /* only a location with replicas_api_events proxies them */
         return ngx_http_replicas_api_error(r, NGX_HTTP_NOT_FOUND, "not_found",
-                                           "events, hooks, git, diff and "
-                                           "interrupt are served by a "
+                                           "events, hooks, git, diff, files "
+                                           "and interrupt are served by a "
                                            "location with replicas_api_events");
     }
 

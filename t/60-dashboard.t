@@ -203,10 +203,16 @@ is_deeply($seen->{diff_files}, ['notes.md'], 'the file the agent wrote');
 is_deeply($seen->{diff_added}, ['from the dashboard'], 'its added line');
 ok($seen->{desktop_connected}, 'the Desktop tab: noVNC connected in the frame, no second login')
     or diag explain $seen;
+diag("the Desktop tab's Reload pressed $seen->{desktop_reloads} times");
 like($seen->{desktop_frame_url} // '', qr{^http://6080-\Q$id\E\.\Q$domain\E:\d+/vnc\.html\?autoconnect=1},
      'from the 6080 preview');
 like($seen->{previews_text} // '', qr{http://3000-\Q$id\E\.\Q$domain\E:\d+/ authenticated},
      'the Previews tab lists a preview with its URL, live');
+ok((grep { $_ eq 'notes.md' } @{ $seen->{tree} // [] }) && (grep { $_ eq 'README.md' } @{ $seen->{tree} // [] }),
+   'the Files tab lists the repository') or diag explain $seen->{tree};
+is($seen->{file_text}, "from the dashboard\n", 'and opens a file');
+like($seen->{file_url} // '', qr{/w/\Q$id\E/files\?repo=dashapp&file=notes\.md$}, 'whose URL keeps it');
+like($seen->{logs_start} // '', qr/^Start hook: \w+/, "the Logs tab: $seen->{logs_start}");
 is($seen->{reload_kept}, "$main/w/$id/previews", 'a reload keeps the view');
 ok(!$seen->{phone_overflow}, 'on a phone-sized screen nothing is wider than the screen');
 ok($seen->{slept}, 'Sleep: the page shows it sleeping, live');
@@ -241,7 +247,7 @@ is($seen->{back_title}, 'sample workspace', 'the sample workspace\'s page');
          'a workspace that is not there: "Not found" in the page');
 }
 
-ok(-s "$shots/$_.png", "screenshot $_") for qw(list new chat chat-queued chat-phone diff desktop previews sleeping login redis-down);
+ok(-s "$shots/$_.png", "screenshot $_") for qw(list new chat chat-queued chat-phone diff desktop files previews logs sleeping login redis-down);
 diag("screenshots in $shots");
 
 done_testing();

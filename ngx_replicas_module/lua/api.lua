@@ -106,6 +106,8 @@ local roles = {
     git            = {admin = 'any', member = 'own'},     -- the dashboard's
     diff           = {admin = 'any', member = 'own'},     -- Diff tab
     interrupt      = {admin = 'any', member = 'own'},     -- and its Stop
+    files          = {admin = 'any', member = 'own'},     -- the Files tab
+    file_content   = {admin = 'any', member = 'own'},
     preview_add    = {admin = 'any', member = 'own'},
     preview_delete = {admin = 'any', member = 'own'},
     share_create   = {admin = 'any', member = 'own'},
@@ -623,7 +625,8 @@ if op == 'interrupt' then
     return ok(200, {addr = w.addr})
 end
 
-if op == 'events' or op == 'hooks' or op == 'git' or op == 'diff' then
+if op == 'events' or op == 'hooks' or op == 'git' or op == 'diff' or op == 'files'
+    or op == 'file_content' then
     -- the gateway proxies the stream to the engine at this address
     if w.state ~= 'awake' then
         -- asked for, the workspace wakes; the client reconnects (SSE does)

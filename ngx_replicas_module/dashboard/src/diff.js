@@ -45,6 +45,13 @@ function languageOf(path) {
     return hljs.getLanguage(name) ? name : null;
 }
 
+// a whole file's text highlighted (escaped HTML), by its path's language
+export function highlightFile(text, path) {
+    const lang = languageOf(path);
+    if (lang) return hljs.highlight(text, { language: lang, ignoreIllegals: true }).value;
+    return text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]);
+}
+
 // highlight.js over each drawn line (its output is escaped HTML)
 function highlight(root) {
     for (const file of root.querySelectorAll('.d2h-file-wrapper')) {

@@ -228,13 +228,17 @@ export function foldChat(st, ev) {
     });
 }
 
+export function plural(n, word) {
+    return n + ' ' + word + (n === 1 ? '' : 's');
+}
+
 // one line for what is no turn's text: commits, pushes, hooks
 export function describeNote(ev) {
     const p = ev.payload || {};
     switch (ev.type) {
     case 'git.committed':
         return 'Committed ' + String(p.sha || '').slice(0, 7) + ' on ' + p.branch
-            + ' (' + ((p.files && p.files.length) || 0) + ' files)';
+            + ' (' + plural((p.files && p.files.length) || 0, 'file') + ')';
     case 'git.commit_failed': return 'Commit failed: ' + p.error;
     case 'git.pushed': return 'Pushed ' + p.branch + ' to ' + (p.remote || 'origin');
     case 'git.push_failed': return 'Push failed: ' + p.error;

@@ -13,12 +13,14 @@ import { filterWorkspaces, filtersFromQuery, filtersToQuery, countByState,
 import { renderMarkdown } from './markdown.js';
 import { DiffTab } from './diff.js';
 import { DesktopTab } from './desktop.js';
+import { FilesTab } from './files.js';
 
 const html = htm.bind(h);
 const STATES = ['booting', 'provisioning', 'awake', 'sleeping', 'failed'];
 const VIEW_NAMES = { team: 'Team', mine: 'Mine', api: 'API & automations' };
 const AGENTS = ['claude', 'codex', 'opencode', 'cursor'];
-const TABS = [['chat', 'Chat'], ['desktop', 'Desktop'], ['diff', 'Diff'], ['previews', 'Previews']];
+const TABS = [['chat', 'Chat'], ['desktop', 'Desktop'], ['diff', 'Diff'], ['previews', 'Previews'],
+              ['files', 'Files'], ['logs', 'Logs']];
 // the list is asked for again this often while the page is seen (the
 // org-level event stream, GET /v1/events, does not exist yet)
 const LIST_POLL_MS = 2000;
@@ -309,7 +311,9 @@ function ChatTab({ ws, chat, streamError }) {
                     pattern="[a-z0-9_-]{1,64}" onInput=${(e) => setNewChat(e.target.value)} />
             </form>
         </nav>
-        ${ws.state === 'sleeping' && html`<p class="info">This workspace is sleeping: its chat shows once it is awake. A message wakes it.</p>`}
+        ${ws.state === 'sleeping' && html`<p class="info">${entries.length
+            ? 'This workspace is sleeping: the chat below is as this page last saw it. A message wakes it.'
+            : 'This workspace is sleeping: its chat shows once it is awake. A message wakes it.'}</p>`}
         ${(ws.state === 'booting' || ws.state === 'provisioning') && html`<p class="info">The workspace is starting (${ws.state})…</p>`}
         ${streamError && ws.state === 'awake' && html`<p class="info" role="status">${streamError}</p>`}
         ${ws.health && ws.health.engine && ws.health.engine !== 'ok' && html`<p class="banner" role="alert">The engine is ${ws.health.engine}${ws.health.reason ? ' (' + ws.health.reason + ')' : ''}.</p>`}
@@ -341,6 +345,31 @@ function PreviewsTab({ ws }) {
             ? html`<p class="empty">No previews yet: a dev server the agent starts is registered here (<code>replicas preview add PORT</code>).</p>`
             : html`<ul>${list.map((p) => html`<li data-port=${p.port}>
                 <a href=${p.url} target="_blank" rel="noopener noreferrer">${p.url}</a>${' '}<span class="vis">${p.port === 6080 ? 'desktop · ' : ''}${p.visibility}</span></li>`)}</ul>`}
+    </section>`;
+}
+
+// the start and warm hooks' state and logs (GET /v1/workspaces/{id}/hooks,
+// from the engine: asked only while awake, since asking wakes it)
+function LogsTab({ ws }) {
+    const [hooks, setHooks] = useState(null);
+    const [error, setError] = useState(null);
+    const [n, setN] = useState(0);
+    const awake = ws.state === 'awake';
+    useEffect(() => {
+        if (!awake) return;
+        api('GET', '/v1/workspaces/' + ws.id + '/hooks').then((r) => { setHooks(r); setError(null); }, setError);
+    }, [ws.id, awake, n]);
+    if (!awake) return html`<section class="card"><p class="info">The hooks' logs are read from the workspace's engine: they show once it is awake (${ws.state} now).</p></section>`;
+    if (error) return html`<section class="card"><p class="form-error" role="alert">${error.message}</p></section>`;
+    if (!hooks) return html`<section class="card"><p class="loading">Loading…</p></section>`;
+    const one = (name, hk) => html`<div class="hook" data-hook=${name}>
+        <h3>${name} hook: ${hk.state}${hk.exit !== null && hk.exit !== undefined ? ' (exit ' + hk.exit + ')' : ''}</h3>
+        ${hk.log ? html`<pre>${hk.log}</pre>` : html`<p class="empty">No output.</p>`}</div>`;
+    return html`<section class="card logs">
+        <div class="desktop-bar"><span class="status">The last 64 KiB of each log.</span>
+            <button onClick=${() => setN(n + 1)}>Reload</button></div>
+        ${one('Start', hooks.start || { state: 'none' })}
+        ${one('Warm', hooks.warm || { state: 'none' })}
     </section>`;
 }
 
@@ -385,6 +414,8 @@ function WorkspacePage({ id, tab, data, now, reload }) {
         ${current === 'desktop' && html`<${DesktopTab} ws=${ws} />`}
         ${current === 'diff' && html`<${DiffTab} ws=${ws} />`}
         ${current === 'previews' && html`<${PreviewsTab} ws=${ws} />`}
+        ${current === 'logs' && html`<${LogsTab} ws=${ws} />`}
+        ${current === 'files' && html`<${FilesTab} ws=${ws} navigate=${navigate} />`}
     </main>`;
 }
 

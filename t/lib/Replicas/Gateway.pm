@@ -181,7 +181,7 @@ $also        server_name $DOMAIN;
             error_page 413 \@replicas_api_too_large;
         }
 
-        location ~ ^/v1/workspaces/[a-z0-9]+/(events|hooks|git|diff)\$ {
+        location ~ ^/v1/workspaces/[a-z0-9]+/(events|hooks|git|diff|files|files/content)\$ {
             replicas_api_events on;
             proxy_pass http://\$replicas_upstream/\$1\$is_args\$args;
             include $root/conf/replicas_proxy.conf;
