@@ -212,6 +212,13 @@ ok((grep { $_ eq 'notes.md' } @{ $seen->{tree} // [] }) && (grep { $_ eq 'README
    'the Files tab lists the repository') or diag explain $seen->{tree};
 is($seen->{file_text}, "from the dashboard\n", 'and opens a file');
 like($seen->{file_url} // '', qr{/w/\Q$id\E/files\?repo=dashapp&file=notes\.md$}, 'whose URL keeps it');
+like($seen->{share_url} // '', qr{^http://3000-\Q$id\E\.\Q$domain\E:\d+/\?replicas_share=}, 'a share link made in the Previews tab');
+like($seen->{share_open}{url} // '', qr{^http://3000-\Q$id\E\.}, 'which a fresh browser opens without a login')
+    or diag explain $seen->{share_open};
+unlike($seen->{share_open}{url} // '', qr{/login}, 'not sent to log in');
+ok($seen->{made_public}, 'Make public: the preview is public');
+like($seen->{share_after_revoke}{url} // '', qr{/login}, 'revoked (and private again): a fresh browser is sent to log in')
+    or diag explain $seen->{share_after_revoke};
 like($seen->{logs_start} // '', qr/^Start hook: \w+/, "the Logs tab: $seen->{logs_start}");
 is($seen->{reload_kept}, "$main/w/$id/previews", 'a reload keeps the view');
 ok(!$seen->{phone_overflow}, 'on a phone-sized screen nothing is wider than the screen');
@@ -247,7 +254,7 @@ is($seen->{back_title}, 'sample workspace', 'the sample workspace\'s page');
          'a workspace that is not there: "Not found" in the page');
 }
 
-ok(-s "$shots/$_.png", "screenshot $_") for qw(list new chat chat-queued chat-phone diff desktop files previews logs sleeping login redis-down);
+ok(-s "$shots/$_.png", "screenshot $_") for qw(list new chat chat-queued chat-phone diff desktop files previews previews-shared logs sleeping login redis-down);
 diag("screenshots in $shots");
 
 done_testing();

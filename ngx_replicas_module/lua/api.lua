@@ -40,6 +40,10 @@ if keyhash:sub(1, 2) == 's:' then
         local s = hash_to_table(redis.call('HGETALL', 'replicas:session:' .. h))
         if s.org then
             key = {org = s.org, user = s.user, prefix = 'session:' .. h:sub(1, 12)}
+            -- what it makes is indexed by the key the session was made
+            -- from (POST /login with a key), so revoking that key ends it
+            -- too; a login link's session has none
+            keyhash = s.key or ''
             break
         end
     end
@@ -690,7 +694,9 @@ if op == 'share_create' then
     redis.call('EXPIRE', 'replicas:share:' .. ARGV[8], ttl)
     redis.call('SADD', 'replicas:ws-shares:' .. wsid, ARGV[8])
     -- offboarding (user disable, key revoke) ends it with its maker
-    for _, set in ipairs({'replicas:user-shares:' .. key.user, 'replicas:key-shares:' .. keyhash}) do
+    local sets = {'replicas:user-shares:' .. key.user}
+    if keyhash ~= '' then sets[2] = 'replicas:key-shares:' .. keyhash end
+    for _, set in ipairs(sets) do
         redis.call('SADD', set, ARGV[8])
         if redis.call('TTL', set) < ttl then redis.call('EXPIRE', set, ttl) end
     end

@@ -173,6 +173,32 @@ const path = require('path');
     await page.waitForURL(/\/previews$/);
     await page.waitForSelector('.previews [data-port="3000"]', { timeout: 15000 });
     seen.previews_text = (await page.textContent('.previews')).replace(/\s+/g, ' ').trim();
+    // a share link, opened in a fresh browser (no login), then revoked
+    const row = '.previews li[data-port="3000"]';
+    await page.click(`${row} [data-test=share]`);
+    await page.waitForSelector(`${row} [data-test=share-url]`, { timeout: 15000 });
+    seen.share_url = await page.inputValue(`${row} [data-test=share-url]`);
+    await page.waitForSelector(`${row} [data-test=revoke]`, { timeout: 15000 });
+    const fresh = async () => {
+      const ctx = await browser.newContext();
+      const p2 = await ctx.newPage();
+      const r = await p2.goto(seen.share_url).catch((e) => null);
+      const out = { url: p2.url(), status: r ? r.status() : null };
+      await ctx.close();
+      return out;
+    };
+    seen.share_open = await fresh();
+    await page.click(`${row} [data-test=visibility]`);
+    await page.waitForFunction((sel) => /public/.test(document.querySelector(sel + ' .vis').textContent),
+                               row, { timeout: 15000 });
+    seen.made_public = true;
+    await shot('previews-shared');
+    await page.click(`${row} [data-test=revoke]`);
+    await page.waitForFunction((sel) => !document.querySelector(sel + ' [data-test=revoke]'), row, { timeout: 15000 });
+    await page.click(`${row} [data-test=visibility]`);
+    await page.waitForFunction((sel) => /authenticated/.test(document.querySelector(sel + ' .vis').textContent),
+                               row, { timeout: 15000 });
+    seen.share_after_revoke = await fresh();
     await shot('previews');
 
     // --- the Files tab: the tree, a file opened (its URL keeps it)

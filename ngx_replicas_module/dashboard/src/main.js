@@ -338,13 +338,59 @@ function ChatTab({ ws, chat, streamError }) {
     </section>`;
 }
 
-function PreviewsTab({ ws }) {
+// each preview: its URL, visibility (3737 and 6080 are never public: the
+// API refuses), open, a share link made (shown once, with its expiry) and
+// the shares listed with Revoke
+function PreviewRow({ ws, p, reload }) {
+    const [shares, setShares] = useState(null);
+    const [made, setMade] = useState(null);
+    const [error, setError] = useState(null);
+    const base = '/v1/workspaces/' + ws.id + '/previews/' + p.port;
+    const loadShares = () => api('GET', base + '/shares').then((r) => setShares(r.shares || []), setError);
+    useEffect(() => { loadShares(); }, [ws.id, p.port]);
+    const run = async (f) => {
+        setError(null);
+        try { await f(); } catch (e) { setError(e); }
+    };
+    const toggle = () => run(async () => {
+        await api('POST', '/v1/workspaces/' + ws.id + '/previews',
+            { port: p.port, visibility: p.visibility === 'public' ? 'authenticated' : 'public' });
+        await reload();
+    });
+    const share = () => run(async () => {
+        setMade(await api('POST', base + '/shares', { expires_in: 3600 }));
+        await loadShares();
+    });
+    const revoke = (id) => run(async () => {
+        await api('DELETE', base + '/shares/' + id);
+        if (made && made.id === id) setMade(null);
+        await loadShares();
+    });
+    const fixed = p.port === 6080 || p.port === 3737;
+    return html`<li data-port=${p.port}>
+        <div class="preview-head">
+            <a href=${p.url} target="_blank" rel="noopener noreferrer">${p.url}</a>${' '}<span class="vis">${p.port === 6080 ? 'desktop · ' : ''}${p.visibility}</span>
+        </div>
+        <div class="preview-actions">
+            ${!fixed && html`<button onClick=${toggle} data-test="visibility">${p.visibility === 'public' ? 'Make private' : 'Make public'}</button>`}
+            <button onClick=${share} data-test="share">Share link</button>
+        </div>
+        ${made && html`<p class="share-made">Anyone with this link opens the preview without a login until
+            ${new Date(made.expires_at * 1000).toLocaleString()} (shown once):
+            <input readonly value=${made.url} data-test="share-url" onFocus=${(e) => e.target.select()} /></p>`}
+        ${shares && shares.length > 0 && html`<ul class="shares">${shares.map((sh) => html`<li data-share=${sh.id}>
+            share ${sh.id}, until ${new Date(sh.expires_at * 1000).toLocaleString()}
+            <button onClick=${() => revoke(sh.id)} data-test="revoke">Revoke</button></li>`)}</ul>`}
+        ${error && html`<p class="form-error" role="alert">${error.message}</p>`}
+    </li>`;
+}
+
+function PreviewsTab({ ws, reload }) {
     const list = (ws.previews || []).filter((p) => p.port !== 3737);
     return html`<section class="card previews">
         ${list.length === 0
             ? html`<p class="empty">No previews yet: a dev server the agent starts is registered here (<code>replicas preview add PORT</code>).</p>`
-            : html`<ul>${list.map((p) => html`<li data-port=${p.port}>
-                <a href=${p.url} target="_blank" rel="noopener noreferrer">${p.url}</a>${' '}<span class="vis">${p.port === 6080 ? 'desktop · ' : ''}${p.visibility}</span></li>`)}</ul>`}
+            : html`<ul>${list.map((p) => html`<${PreviewRow} key=${p.port} ws=${ws} p=${p} reload=${reload} />`)}</ul>`}
     </section>`;
 }
 
@@ -413,7 +459,7 @@ function WorkspacePage({ id, tab, data, now, reload }) {
         ${current === 'chat' && html`<${ChatTab} ws=${ws} chat=${chat} streamError=${streamError} />`}
         ${current === 'desktop' && html`<${DesktopTab} ws=${ws} />`}
         ${current === 'diff' && html`<${DiffTab} ws=${ws} />`}
-        ${current === 'previews' && html`<${PreviewsTab} ws=${ws} />`}
+        ${current === 'previews' && html`<${PreviewsTab} ws=${ws} reload=${reload} />`}
         ${current === 'logs' && html`<${LogsTab} ws=${ws} />`}
         ${current === 'files' && html`<${FilesTab} ws=${ws} navigate=${navigate} />`}
     </main>`;
