@@ -48,7 +48,8 @@ typedef enum {
     RP_API_DIFF,             /* the engine's GET /diff?repo=, proxied */
     RP_API_INTERRUPT,        /* POST .../chats/{name}/interrupt, proxied */
     RP_API_FILES,            /* the engine's GET /files?repo=&path=, proxied */
-    RP_API_FILE_CONTENT      /* its GET /files/content?repo=&path=, proxied */
+    RP_API_FILE_CONTENT,     /* its GET /files/content?repo=&path=, proxied */
+    RP_API_GIT_ACTION        /* its POST /git/{update,push,pull-request} */
 } rp_api_op_e;
 
 
@@ -58,19 +59,19 @@ static const char  *rp_api_op_names[] = {
     "share_delete", "events", "env_list", "env_get", "env_put",
     "env_delete", "env_auth", "hooks", "collaborators", "shares_list",
     "users_list", "user_disable", "user_delete", "git", "diff", "interrupt",
-    "files", "file_content"
+    "files", "file_content", "git_action"
 };
 
 
 /* what the engine answers, proxied by a location with replicas_api_events
  * once the script has authenticated the call: events, hooks, git, diff,
- * files, a chat's interrupt (the dashboard's Stop) */
+ * files, a chat's interrupt (the dashboard's Stop), git's actions */
 static ngx_uint_t
 ngx_http_replicas_api_proxied(ngx_uint_t op)
 {
     return op == RP_API_EVENTS || op == RP_API_HOOKS || op == RP_API_GIT
            || op == RP_API_DIFF || op == RP_API_INTERRUPT || op == RP_API_FILES
-           || op == RP_API_FILE_CONTENT;
+           || op == RP_API_FILE_CONTENT || op == RP_API_GIT_ACTION;
 }
 
 
@@ -351,6 +352,14 @@ ngx_http_replicas_api_route(ngx_http_request_t *r,
     if (n == 2 && rp_seg_is(1, "files")) {
         ctx->op = RP_API_FILES;
         return m == NGX_HTTP_GET ? NGX_OK : NGX_HTTP_NOT_ALLOWED;
+    }
+
+    if (n == 3 && rp_seg_is(1, "git")
+        && (rp_seg_is(2, "update") || rp_seg_is(2, "push")
+            || rp_seg_is(2, "pull-request")))
+    {
+        ctx->op = RP_API_GIT_ACTION;
+        return m == NGX_HTTP_POST ? NGX_OK : NGX_HTTP_NOT_ALLOWED;
     }
 
     if (n == 3 && rp_seg_is(1, "files") && rp_seg_is(2, "content")) {

@@ -122,6 +122,10 @@ $res = post("/v1/workspaces/$sample/chats/default/interrupt", '{}', $cookie,
 is($res->{status}, 403, 'Stop from another site: 403');
 $res = post("/v1/workspaces/$sample/chats/default/interrupt", '{}', $cookie, ['Origin', $main]);
 is($res->{status}, 409, 'Stop on a sleeping workspace: 409, and it is not woken');
+$res = post("/v1/workspaces/$sample/git/push?repo=sample", '{}', $cookie, ['Origin', 'http://evil.example']);
+is($res->{status}, 403, 'git actions from another site: 403');
+$res = post("/v1/workspaces/$sample/git/push?repo=sample", '{}', $cookie, ['Origin', $main]);
+is($res->{status}, 409, 'Push on a sleeping workspace: 409, not woken');
 like($res->{body}, qr/"code":"workspace_not_awake"/, 'workspace_not_awake');
 is($redis->cmd('HGET', "replicas:ws:$sample", 'state'), 'sleeping', 'still sleeping');
 $res = post("/v1/workspaces/$sample/previews", '{"port":3000}', $cookie, ['Origin', $main]);
@@ -219,6 +223,8 @@ unlike($seen->{share_open}{url} // '', qr{/login}, 'not sent to log in');
 ok($seen->{made_public}, 'Make public: the preview is public');
 like($seen->{share_after_revoke}{url} // '', qr{/login}, 'revoked (and private again): a fresh browser is sent to log in')
     or diag explain $seen->{share_after_revoke};
+like($seen->{git_state} // '', qr/^branch replicas\/\S+ · 1 commit ahead of its branch point/, "the Git tab: $seen->{git_state}");
+like($seen->{git_said} // '', qr/\S/, "Push answers in the page: $seen->{git_said}");
 like($seen->{logs_start} // '', qr/^Start hook: \w+/, "the Logs tab: $seen->{logs_start}");
 is($seen->{reload_kept}, "$main/w/$id/previews", 'a reload keeps the view');
 ok(!$seen->{phone_overflow}, 'on a phone-sized screen nothing is wider than the screen');
@@ -254,7 +260,7 @@ is($seen->{back_title}, 'sample workspace', 'the sample workspace\'s page');
          'a workspace that is not there: "Not found" in the page');
 }
 
-ok(-s "$shots/$_.png", "screenshot $_") for qw(list new chat chat-queued chat-phone diff desktop files previews previews-shared logs sleeping login redis-down);
+ok(-s "$shots/$_.png", "screenshot $_") for qw(list new chat chat-queued chat-phone diff desktop files previews previews-shared git logs sleeping login redis-down);
 diag("screenshots in $shots");
 
 done_testing();

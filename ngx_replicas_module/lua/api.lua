@@ -112,6 +112,7 @@ local roles = {
     interrupt      = {admin = 'any', member = 'own'},     -- and its Stop
     files          = {admin = 'any', member = 'own'},     -- the Files tab
     file_content   = {admin = 'any', member = 'own'},
+    git_action     = {admin = 'any', member = 'own'},     -- rebase, push, PR
     preview_add    = {admin = 'any', member = 'own'},
     preview_delete = {admin = 'any', member = 'own'},
     share_create   = {admin = 'any', member = 'own'},
@@ -620,11 +621,12 @@ if op == 'message' then
     return ok(202, {status = status, position = pending - 1, seq = seq})
 end
 
-if op == 'interrupt' then
+if op == 'interrupt' or op == 'git_action' then
     -- a sleeping workspace runs no turn: nothing to stop, nothing to wake
+    -- (and git's actions wait for it to be woken on purpose)
     if w.state ~= 'awake' then
         return err(409, 'workspace_not_awake', 'workspace ' .. wsid .. ' is ' .. w.state ..
-                   ': no turn is running')
+                   (op == 'interrupt' and ': no turn is running' or ': wake it first'))
     end
     return ok(200, {addr = w.addr})
 end

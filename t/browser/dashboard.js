@@ -211,6 +211,19 @@ const path = require('path');
     seen.file_url = page.url();
     await shot('files');
 
+    // --- the Git tab: branch, ahead, and an action's answer in the page
+    await page.click('[data-tab=git]');
+    await page.waitForSelector('[data-test=git-state]', { timeout: 15000 });
+    seen.git_state = (await page.innerText('[data-test=git-state]')).replace(/\s+/g, ' ').trim();
+    const before = seen.console.length;
+    await page.click('[data-test=push]');
+    await page.waitForSelector('[data-test=git-said]', { timeout: 30000 });
+    seen.git_said = await page.innerText('[data-test=git-said]');
+    // the fixture's remote refuses the push (502 push_failed): Chromium
+    // logs the answer's status, which is the point of this step
+    seen.console = seen.console.filter((m, i) => i < before || !/status of 502/.test(m));
+    await shot('git');
+
     // --- the Logs tab: the hooks' state and logs from the engine
     await page.click('[data-tab=logs]');
     await page.waitForSelector('[data-hook=Start] h3', { timeout: 15000 });

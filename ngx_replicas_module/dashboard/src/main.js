@@ -14,13 +14,14 @@ import { renderMarkdown } from './markdown.js';
 import { DiffTab } from './diff.js';
 import { DesktopTab } from './desktop.js';
 import { FilesTab } from './files.js';
+import { GitTab } from './git.js';
 
 const html = htm.bind(h);
 const STATES = ['booting', 'provisioning', 'awake', 'sleeping', 'failed'];
 const VIEW_NAMES = { team: 'Team', mine: 'Mine', api: 'API & automations' };
 const AGENTS = ['claude', 'codex', 'opencode', 'cursor'];
 const TABS = [['chat', 'Chat'], ['desktop', 'Desktop'], ['diff', 'Diff'], ['previews', 'Previews'],
-              ['files', 'Files'], ['logs', 'Logs']];
+              ['files', 'Files'], ['git', 'Git'], ['logs', 'Logs']];
 // the list is asked for again this often while the page is seen (the
 // org-level event stream, GET /v1/events, does not exist yet)
 const LIST_POLL_MS = 2000;
@@ -375,8 +376,7 @@ function PreviewRow({ ws, p, reload }) {
             ${!fixed && html`<button onClick=${toggle} data-test="visibility">${p.visibility === 'public' ? 'Make private' : 'Make public'}</button>`}
             <button onClick=${share} data-test="share">Share link</button>
         </div>
-        ${made && html`<p class="share-made">Anyone with this link opens the preview without a login until
-            ${new Date(made.expires_at * 1000).toLocaleString()} (shown once):
+        ${made && html`<p class="share-made">Anyone with this link opens the preview without a login until${' '}${new Date(made.expires_at * 1000).toLocaleString()} (shown once):
             <input readonly value=${made.url} data-test="share-url" onFocus=${(e) => e.target.select()} /></p>`}
         ${shares && shares.length > 0 && html`<ul class="shares">${shares.map((sh) => html`<li data-share=${sh.id}>
             share ${sh.id}, until ${new Date(sh.expires_at * 1000).toLocaleString()}
@@ -461,6 +461,7 @@ function WorkspacePage({ id, tab, data, now, reload }) {
         ${current === 'diff' && html`<${DiffTab} ws=${ws} />`}
         ${current === 'previews' && html`<${PreviewsTab} ws=${ws} reload=${reload} />`}
         ${current === 'logs' && html`<${LogsTab} ws=${ws} />`}
+        ${current === 'git' && html`<${GitTab} ws=${ws} />`}
         ${current === 'files' && html`<${FilesTab} ws=${ws} navigate=${navigate} />`}
     </main>`;
 }

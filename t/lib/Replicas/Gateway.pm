@@ -187,9 +187,9 @@ $also        server_name $DOMAIN;
             include $root/conf/replicas_proxy.conf;
         }
 
-        location ~ "^/v1/workspaces/[a-z0-9]+/(chats/[a-z0-9_-]{1,64}/interrupt)\$" {
+        location ~ "^/v1/workspaces/[a-z0-9]+/(chats/[a-z0-9_-]{1,64}/interrupt|git/(?:update|push|pull-request))\$" {
             replicas_api_events on;
-            proxy_pass http://\$replicas_upstream/\$1;
+            proxy_pass http://\$replicas_upstream/\$1\$is_args\$args;
             include $root/conf/replicas_proxy.conf;
         }
 
