@@ -289,6 +289,24 @@ rp_install_node_deps() {
         || rp_die "npm install $RP_PLAYWRIGHT failed"
 }
 
+# The dashboard (ngx_replicas_module/dashboard): its npm libraries, pinned
+# by its package-lock.json, into $RP_OBJS/dashboard (never into the
+# repo), then built (esbuild) into $RP_OBJS/dashboard/www, which the
+# gateway serves; nothing is fetched at run time.
+rp_build_dashboard() {
+    local src="$RP_ROOT/ngx_replicas_module/dashboard" dir="$RP_OBJS/dashboard"
+    mkdir -p "$dir"
+    if ! cmp -s "$src/package-lock.json" "$dir/package-lock.json" \
+        || [ ! -d "$dir/node_modules/preact" ]; then
+        rp_log "installing the dashboard's libraries from npm"
+        cp "$src/package.json" "$src/package-lock.json" "$dir/"
+        (cd "$dir" && npm ci --no-audit --no-fund --silent) \
+            || rp_die "npm ci for the dashboard failed"
+    fi
+    node "$src/build.mjs" "$dir/www" "$dir/node_modules" \
+        || rp_die "building the dashboard failed"
+}
+
 # The coding agents' CLIs, from npm, pinned, into $RP_OBJS/agents: control
 # binds that folder read-only into every workspace (/opt/replicas/agents),
 # where the engine runs them.  opencode-ai's install script links the
@@ -328,6 +346,8 @@ rp_build_all() {
     rp_build_control
     rp_log "building replicas-engine"
     rp_build_engine
+    rp_log "building the dashboard"
+    rp_build_dashboard
     rp_install_agents
 }
 

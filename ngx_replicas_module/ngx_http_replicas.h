@@ -336,6 +336,8 @@ ngx_table_elt_t *ngx_http_replicas_cookie_header(ngx_http_request_t *r,
     ngx_uint_t i);
 ngx_uint_t ngx_http_replicas_get_cookies(ngx_http_request_t *r,
     const char *name, ngx_str_t *values, ngx_uint_t max);
+ngx_int_t ngx_http_replicas_dashboard_credential(ngx_http_request_t *r,
+    ngx_str_t *key_hash);
 ngx_int_t ngx_http_replicas_get_cookie(ngx_http_request_t *r,
     const char *name, ngx_str_t *value);
 ngx_uint_t ngx_http_replicas_unsafe_method(ngx_http_request_t *r);

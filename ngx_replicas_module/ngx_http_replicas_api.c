@@ -38,8 +38,26 @@ static const char  *rp_api_op_names[RP_API_OPS] = {
     [RP_API_SHARES_LIST] = "shares_list",
     [RP_API_USERS_LIST] = "users_list",
     [RP_API_USER_DISABLE] = "user_disable",
-    [RP_API_USER_DELETE] = "user_delete"
+    [RP_API_USER_DELETE] = "user_delete",
+    [RP_API_GIT] = "git",
+    [RP_API_DIFF] = "diff",
+    [RP_API_INTERRUPT] = "interrupt",
+    [RP_API_FILES] = "files",
+    [RP_API_FILE_CONTENT] = "file_content",
+    [RP_API_GIT_ACTION] = "git_action"
 };
+
+
+/* what the engine answers, proxied by a location with replicas_api_events
+ * once the script has authenticated the call: events, hooks, git, diff,
+ * files, a chat's interrupt (the dashboard's Stop), git's actions */
+static ngx_uint_t
+ngx_http_replicas_api_proxied(ngx_uint_t op)
+{
+    return op == RP_API_EVENTS || op == RP_API_HOOKS || op == RP_API_GIT
+           || op == RP_API_DIFF || op == RP_API_INTERRUPT || op == RP_API_FILES
+           || op == RP_API_FILE_CONTENT || op == RP_API_GIT_ACTION;
+}
 
 
 static ngx_http_replicas_api_ctx_t *
@@ -437,10 +455,11 @@ ngx_http_replicas_api_run(ngx_http_request_t *r)
                                            "invalid_request", err);
     }
 
-    if (ctx->op == RP_API_EVENTS || ctx->op == RP_API_HOOKS) {
+    if (ngx_http_replicas_api_proxied(ctx->op)) {
         /* only a location with replicas_api_events proxies them */
         return ngx_http_replicas_api_error(r, NGX_HTTP_NOT_FOUND, "not_found",
-                                           "events and hooks are served by a "
+                                           "events, hooks, git, diff, files "
+                                           "and interrupt are served by a "
                                            "location with replicas_api_events");
     }
 
@@ -498,7 +517,8 @@ ngx_http_replicas_api_credential(ngx_http_request_t *r,
     ngx_table_elt_t  *idem;
 
     if (r->headers_in.authorization == NULL) {
-        return NGX_DECLINED;
+        /* the dashboard's session cookie (ngx_http_replicas_dashboard.c) */
+        return ngx_http_replicas_dashboard_credential(r, &ctx->key_hash);
     }
 
     v = r->headers_in.authorization->value;
@@ -762,7 +782,7 @@ ngx_http_replicas_api_events(ngx_http_request_t *r,
         rc = ngx_http_replicas_api_route(r, ctx);
 
         if (rc != NGX_OK
-            || (ctx->op != RP_API_EVENTS && ctx->op != RP_API_HOOKS))
+            || !ngx_http_replicas_api_proxied(ctx->op))
         {
             return ngx_http_replicas_fail(r, rc == NGX_HTTP_NOT_ALLOWED
                                           ? NGX_HTTP_REPLICAS_ERR_API_METHOD

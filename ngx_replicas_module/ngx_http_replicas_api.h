@@ -44,6 +44,12 @@ typedef enum {
     RP_API_USERS_LIST,       /* admins: the organisation's users */
     RP_API_USER_DISABLE,     /* admins: offboarding (common/rp_offboard.h) */
     RP_API_USER_DELETE,      /* (the script's first call checks the key) */
+    RP_API_GIT,              /* the engine's GET /git, proxied (dashboard) */
+    RP_API_DIFF,             /* the engine's GET /diff?repo=, proxied */
+    RP_API_INTERRUPT,        /* POST .../chats/{name}/interrupt, proxied */
+    RP_API_FILES,            /* the engine's GET /files?repo=&path=, proxied */
+    RP_API_FILE_CONTENT,     /* its GET /files/content?repo=&path=, proxied */
+    RP_API_GIT_ACTION,       /* its POST /git/{update,push,pull-request} */
     RP_API_OPS
 } rp_api_op_e;
 

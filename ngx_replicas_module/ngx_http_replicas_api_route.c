@@ -226,6 +226,40 @@ ngx_http_replicas_api_route(ngx_http_request_t *r,
         return m == NGX_HTTP_GET ? NGX_OK : NGX_HTTP_NOT_ALLOWED;
     }
 
+    if (n == 2 && rp_seg_is(1, "git")) {
+        ctx->op = RP_API_GIT;
+        return m == NGX_HTTP_GET ? NGX_OK : NGX_HTTP_NOT_ALLOWED;
+    }
+
+    if (n == 2 && rp_seg_is(1, "diff")) {
+        ctx->op = RP_API_DIFF;
+        return m == NGX_HTTP_GET ? NGX_OK : NGX_HTTP_NOT_ALLOWED;
+    }
+
+    if (n == 2 && rp_seg_is(1, "files")) {
+        ctx->op = RP_API_FILES;
+        return m == NGX_HTTP_GET ? NGX_OK : NGX_HTTP_NOT_ALLOWED;
+    }
+
+    if (n == 3 && rp_seg_is(1, "git")
+        && (rp_seg_is(2, "update") || rp_seg_is(2, "push")
+            || rp_seg_is(2, "pull-request")))
+    {
+        ctx->op = RP_API_GIT_ACTION;
+        return m == NGX_HTTP_POST ? NGX_OK : NGX_HTTP_NOT_ALLOWED;
+    }
+
+    if (n == 3 && rp_seg_is(1, "files") && rp_seg_is(2, "content")) {
+        ctx->op = RP_API_FILE_CONTENT;
+        return m == NGX_HTTP_GET ? NGX_OK : NGX_HTTP_NOT_ALLOWED;
+    }
+
+    /* the chat's name is checked by the location's regex */
+    if (n == 4 && rp_seg_is(1, "chats") && rp_seg_is(3, "interrupt")) {
+        ctx->op = RP_API_INTERRUPT;
+        return m == NGX_HTTP_POST ? NGX_OK : NGX_HTTP_NOT_ALLOWED;
+    }
+
     if (n == 2 && rp_seg_is(1, "collaborators")) {
         ctx->op = RP_API_COLLABORATORS;
         return m == NGX_HTTP_PUT ? NGX_OK : NGX_HTTP_NOT_ALLOWED;

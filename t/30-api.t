@@ -39,7 +39,9 @@ is($st, 401, 'an unknown key: 401');
 is($st, 401, 'not a bearer credential: 401');
 ($st, $j) = api($gw, $key, 'GET', '/v1/workspaces');
 is($st, 200, 'a key lists');
-is_deeply($j, { workspaces => [] }, 'nothing yet');
+is_deeply($j->{workspaces}, [], 'nothing yet');
+is($j->{caller}{org}, $me->{org}, 'the list says who is asking: the key\'s organisation');
+is($j->{caller}{user}, $me->{user}, 'and user');
 
 ($st, $j) = api($gw, $key, 'GET', '/v1/nothing');
 is($st, 404, 'unknown endpoint: 404');
@@ -147,7 +149,7 @@ my $other = new_identity($redis, email => 'eve@example.org');
 ($st) = api($gw, $other->{key}, 'GET', "/v1/workspaces/$id");
 is($st, 404, 'another organisation sees nothing');
 ($st, $j) = api($gw, $other->{key}, 'GET', '/v1/workspaces');
-is_deeply($j, { workspaces => [] }, 'nor in its list');
+is_deeply($j->{workspaces}, [], 'nor in its list');
 ($st) = api($gw, $other->{key}, 'DELETE', "/v1/workspaces/$id");
 is($st, 404, 'nor may it delete');
 

@@ -33,7 +33,28 @@ local function hash_to_table(flat)
 end
 
 -- who is calling ----------------------------------------------------------
-local key = hash_to_table(redis.call('HGETALL', 'replicas:apikey:' .. keyhash))
+local key
+if keyhash:sub(1, 2) == 's:' then
+    -- the dashboard's session cookies (ngx_http_replicas_dashboard.c):
+    -- the first live session acts as its user, like a key of that user
+    key = {}
+    for h in string.gmatch(keyhash, '[0-9a-f]+') do
+        local s = hash_to_table(redis.call('HGETALL', 'replicas:session:' .. h))
+        if s.org then
+            key = {org = s.org, user = s.user, prefix = 'session:' .. h:sub(1, 12)}
+            -- what it makes is indexed by the key the session was made
+            -- from (POST /login with a key), so revoking that key ends it
+            -- too; a login link's session has none
+            keyhash = s.key or ''
+            break
+        end
+    end
+    if not key.org then
+        return err(401, 'unauthorized', 'your session has ended: sign in again')
+    end
+else
+    key = hash_to_table(redis.call('HGETALL', 'replicas:apikey:' .. keyhash))
+end
 if not key.org then
     return err(401, 'unauthorized', 'missing, unknown or revoked API key')
 end
@@ -88,6 +109,12 @@ local roles = {
     wake           = {admin = 'any', member = 'own'},
     events         = {admin = 'any', member = 'own'},
     hooks          = {admin = 'any', member = 'own'},
+    git            = {admin = 'any', member = 'own'},     -- the dashboard's
+    diff           = {admin = 'any', member = 'own'},     -- Diff tab
+    interrupt      = {admin = 'any', member = 'own'},     -- and its Stop
+    files          = {admin = 'any', member = 'own'},     -- the Files tab
+    file_content   = {admin = 'any', member = 'own'},
+    git_action     = {admin = 'any', member = 'own'},     -- rebase, push, PR
     preview_add    = {admin = 'any', member = 'own'},
     preview_delete = {admin = 'any', member = 'own'},
     share_create   = {admin = 'any', member = 'own'},
@@ -364,7 +391,13 @@ if op == 'list' then
         local w = load_ws(id)
         if w then list[#list + 1] = view(id, w) end
     end
-    return ok(200, {workspaces = #list == 0 and EMPTY or list})
+    -- who is asking, for the dashboard's header and its "mine" view
+    local caller = {user = key.user or cjson.null, org = key.org, role = role}
+    if key.user then
+        local u = redis.call('HMGET', 'replicas:user:' .. key.user, 'name', 'email')
+        caller.name, caller.email = u[1] or nil, u[2] or nil
+    end
+    return ok(200, {workspaces = #list == 0 and EMPTY or list, caller = caller})
 end
 
 -- environments ------------------------------------------------------------
@@ -590,7 +623,18 @@ if op == 'message' then
     return ok(202, {status = status, position = pending - 1, seq = seq})
 end
 
-if op == 'events' or op == 'hooks' then
+if op == 'interrupt' or op == 'git_action' then
+    -- a sleeping workspace runs no turn: nothing to stop, nothing to wake
+    -- (and git's actions wait for it to be woken on purpose)
+    if w.state ~= 'awake' then
+        return err(409, 'workspace_not_awake', 'workspace ' .. wsid .. ' is ' .. w.state ..
+                   (op == 'interrupt' and ': no turn is running' or ': wake it first'))
+    end
+    return ok(200, {addr = w.addr})
+end
+
+if op == 'events' or op == 'hooks' or op == 'git' or op == 'diff' or op == 'files'
+    or op == 'file_content' then
     -- the gateway proxies the stream to the engine at this address
     if w.state ~= 'awake' then
         -- asked for, the workspace wakes; the client reconnects (SSE does)
@@ -654,7 +698,9 @@ if op == 'share_create' then
     redis.call('EXPIRE', 'replicas:share:' .. ARGV[8], ttl)
     redis.call('SADD', 'replicas:ws-shares:' .. wsid, ARGV[8])
     -- offboarding (user disable, key revoke) ends it with its maker
-    for _, set in ipairs({'replicas:user-shares:' .. key.user, 'replicas:key-shares:' .. keyhash}) do
+    local sets = {'replicas:user-shares:' .. key.user}
+    if keyhash ~= '' then sets[2] = 'replicas:key-shares:' .. keyhash end
+    for _, set in ipairs(sets) do
         redis.call('SADD', set, ARGV[8])
         if redis.call('TTL', set) < ttl then redis.call('EXPIRE', set, ttl) end
     end

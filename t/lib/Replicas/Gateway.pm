@@ -9,7 +9,7 @@ use strict;
 use warnings;
 
 use Exporter 'import';
-use Replicas::Test qw(start_nginx free_port repo_root poll_until tmpdir);
+use Replicas::Test qw(start_nginx free_port repo_root poll_until tmpdir objs_dir);
 
 our @EXPORT_OK = qw(start_gateway put_workspace delete_workspace
                     ws_key ws_channel signing_keys_file write_signing_keys
@@ -134,6 +134,12 @@ sub start_gateway {
     # more names for the main site (replicas_alias)
     my $aliases = @{ $o{aliases} // [] } ? "replicas_alias @{ $o{aliases} };" : '';
 
+    # dashboard => 1: the main site's "location /" is the built dashboard,
+    # as in conf/nginx.conf.in (else a fixed text other tests expect)
+    my $main_location = $o{dashboard}
+        ? "location / { root " . objs_dir() . "/dashboard/www; include $root/conf/replicas_dashboard.conf; }"
+        : "location / { default_type text/plain; return 200 \"main site\\n\"; }";
+
     my $http = <<"CONF";
     replicas_redis 127.0.0.1:$redis->{port};
     replicas_redis_timeout $timeout;
@@ -175,7 +181,13 @@ $also        server_name $DOMAIN;
             error_page 413 \@replicas_api_too_large;
         }
 
-        location ~ ^/v1/workspaces/[a-z0-9]+/(events|hooks)\$ {
+        location ~ ^/v1/workspaces/[a-z0-9]+/(events|hooks|git|diff|files|files/content)\$ {
+            replicas_api_events on;
+            proxy_pass http://\$replicas_upstream/\$1\$is_args\$args;
+            include $root/conf/replicas_proxy.conf;
+        }
+
+        location ~ "^/v1/workspaces/[a-z0-9]+/(chats/[a-z0-9_-]{1,64}/interrupt|git/(?:update|push|pull-request))\$" {
             replicas_api_events on;
             proxy_pass http://\$replicas_upstream/\$1\$is_args\$args;
             include $root/conf/replicas_proxy.conf;
@@ -195,10 +207,7 @@ $also        server_name $DOMAIN;
             return 200 '{"status":"ok"}';
         }
 
-        location / {
-            default_type text/plain;
-            return 200 "main site\\n";
-        }
+        $main_location
     }
 
     server {

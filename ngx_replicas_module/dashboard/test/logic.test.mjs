@@ -1,0 +1,101 @@
+// The dashboard's pure logic (src/logic.js): node's own test runner, run
+// by t/61-dashboard.t (and `npm test` in a dashboard build folder).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { filterWorkspaces, foldEvent, filtersFromQuery, filtersToQuery, countByState, age,
+         emptyChat, foldChat, chatEntries, turnText } from '../src/logic.js';
+
+const list = [
+    { id: 'a1', name: 'Alpha', state: 'awake', state_at: 30, owner: 'u1', repository: 'r/one' },
+    { id: 'b2', name: 'Beta', state: 'sleeping', state_at: 20, owner: 'u2', repository: 'r/two' },
+    { id: 'c3', name: 'Bot', state: 'awake', state_at: 10, owner: null, repository: 'r/one' },
+    { id: 'd4', name: 'Gone', state: 'deleted', state_at: 40, owner: 'u1' },
+];
+
+test('views, filters and search', () => {
+    const ids = (f) => filterWorkspaces(list, f, 'u1').map((w) => w.id);
+    assert.deepEqual(ids({}), ['a1', 'b2', 'c3'], 'team: all but deleted, newest change first');
+    assert.deepEqual(ids({ view: 'mine' }), ['a1']);
+    assert.deepEqual(ids({ view: 'api' }), ['c3'], 'no human owner: API & automations');
+    assert.deepEqual(ids({ state: 'awake' }), ['a1', 'c3']);
+    assert.deepEqual(ids({ owner: 'u2' }), ['b2']);
+    assert.deepEqual(ids({ q: 'r/one al' }), ['a1'], 'every word must match');
+    assert.deepEqual(countByState(list), { awake: 2, sleeping: 1 });
+});
+
+test('filters round-trip through the URL', () => {
+    const f = { view: 'mine', state: 'awake', owner: '', q: 'x y' };
+    assert.deepEqual(filtersFromQuery(filtersToQuery(f)), f);
+    assert.equal(filtersToQuery({ view: 'team' }), '');
+    assert.equal(filtersFromQuery('?view=evil').view, 'team', 'an unknown view is the team');
+});
+
+test('ages', () => {
+    assert.equal(age(100, 105), '5 s');
+    assert.equal(age(0, 5), '');
+    assert.equal(age(100, 100 + 7200), '2 h');
+    assert.equal(age(100, 90), '0 s', 'a clock behind is no negative age');
+});
+
+test('workspace events fold into the list', () => {
+    let l = foldEvent(list, { type: 'workspace.state', payload: { id: 'b2', state: 'awake' } });
+    assert.equal(l.find((w) => w.id === 'b2').state, 'awake');
+    assert.equal(list[1].state, 'sleeping', 'the old list is untouched');
+    l = foldEvent(l, { type: 'workspace.created', payload: { id: 'e5', state: 'booting' } });
+    assert.equal(l.length, 5);
+    l = foldEvent(l, { type: 'workspace.deleted', payload: { id: 'a1' } });
+    assert.ok(!l.some((w) => w.id === 'a1'));
+    assert.equal(foldEvent(l, { type: 'x', payload: {} }), l, 'no id: nothing');
+});
+
+const ev = (id, type, payload) => ({ id, type, payload });
+
+test('a chat: message, streamed turn, tools, outcome', () => {
+    let st = emptyChat();
+    st = foldChat(st, ev(3, 'engine.status', { busy: false }));
+    assert.equal(st.lastId, 0, 'engine.status is not stored');
+    st = foldChat(st, ev(4, 'message.received', { seq: 1, text: 'hi', user: 'u1', author: { name: 'Ada' } }));
+    st = foldChat(st, ev(5, 'chat.turn.accepted', { chat: 'default', seq: 1, position: 0 }));
+    st = foldChat(st, ev(6, 'chat.turn.delta', { chat: 'default', seq: 1, text: 'Hel' }));
+    st = foldChat(st, ev(7, 'tool.use', { chat: 'default', seq: 1, id: 't1', tool: 'Write', input: { file_path: 'x' } }));
+    st = foldChat(st, ev(8, 'chat.turn.delta', { chat: 'default', seq: 1, text: 'lo' }));
+    let [e] = chatEntries(st, 'default');
+    assert.equal(e.message.text, 'hi');
+    assert.equal(e.turn.state, 'running');
+    assert.equal(turnText(e.turn), 'Hello', 'deltas as they come');
+    assert.equal(e.turn.tools[0].output, null, 'a tool without its result yet');
+    st = foldChat(st, ev(9, 'tool.result', { chat: 'default', seq: 1, id: 't1', output: 'ok', is_error: false }));
+    st = foldChat(st, ev(10, 'chat.turn.completed', { chat: 'default', seq: 1, result: 'Hello!', cost_usd: 0.01,
+        usage: { input_tokens: 3, output_tokens: 4 } }));
+    st = foldChat(st, ev(11, 'git.committed', { chat: 'default', seq: 1, sha: 'abcdef123', branch: 'b', files: ['x'] }));
+    [e] = chatEntries(st, 'default');
+    assert.equal(e.turn.state, 'completed');
+    assert.equal(turnText(e.turn), 'Hello!', 'the final result wins');
+    assert.equal(e.turn.tools[0].output, 'ok');
+    assert.match(e.notes[0], /Committed abcdef1 on b/);
+    const again = foldChat(st, ev(6, 'chat.turn.delta', { chat: 'default', seq: 1, text: 'Hel' }));
+    assert.equal(again, st, 'an event seen already (a resumed stream) changes nothing');
+});
+
+test('queued turns, chats, failures, notes', () => {
+    let st = emptyChat();
+    st = foldChat(st, ev(1, 'message.received', { seq: 2, chat: 'ops', text: 'second' }));
+    st = foldChat(st, ev(2, 'chat.turn.queued', { chat: 'ops', seq: 2, position: 1 }));
+    assert.deepEqual(st.chats, ['default', 'ops']);
+    let [e] = chatEntries(st, 'ops');
+    assert.equal(e.turn.state, 'queued');
+    assert.equal(e.turn.position, 1);
+    assert.equal(chatEntries(st, 'default').length, 0, 'another chat\'s messages are not shown');
+    st = foldChat(st, ev(3, 'chat.turn.failed', { chat: 'ops', seq: 2, reason: 'no_model_key', message: 'set it' }));
+    [e] = chatEntries(st, 'ops');
+    assert.equal(e.turn.state, 'failed');
+    assert.equal(e.turn.message, 'set it');
+    st = foldChat(st, ev(4, 'hook.completed', { hook: 'start', state: 'failed', exit: 2 }));
+    assert.equal(chatEntries(st, 'default').length, 1, 'a workspace note shows in every chat');
+    assert.match(chatEntries(st, 'ops')[1].note, /Start hook failed \(exit 2\)/);
+    st = foldChat(st, ev(5, 'task.started', { chat: 'ops', seq: 2, task_id: 'k', description: 'build' }));
+    st = foldChat(st, ev(6, 'task.completed', { chat: 'ops', seq: 2, task_id: 'k', summary: 'built' }));
+    [e] = chatEntries(st, 'ops');
+    assert.deepEqual(e.turn.tasks, [{ task_id: 'k', state: 'completed', description: 'build', summary: 'built' }]);
+    assert.equal(foldChat(st, { nonsense: true }), st, 'not an event: nothing');
+});
