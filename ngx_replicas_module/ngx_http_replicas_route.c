@@ -61,6 +61,14 @@ ngx_http_replicas_access_handler(ngx_http_request_t *r)
         return NGX_AGAIN;           /* a spurious wake-up while waiting */
     }
 
+    /*
+     * A step that answers the request finalizes it, and a finalized
+     * request may be freed at once (keepalive, close) with its ctx: hold
+     * a reference for the run, so the release below still finds the ctx,
+     * and let it go as nginx's body reading does (NGX_DONE).
+     */
+    r->main->count++;
+
     rc = ngx_http_replicas_run(r, ctx);
 
     if (rc != NGX_AGAIN) {
@@ -68,6 +76,8 @@ ngx_http_replicas_access_handler(ngx_http_request_t *r)
          * published change re-runs it */
         ngx_http_replicas_release(ctx);
     }
+
+    ngx_http_finalize_request(r, NGX_DONE);
 
     return rc;
 }
