@@ -18,6 +18,8 @@
 
 
 #define RC_CGROUP_ROOT  "/sys/fs/cgroup"
+/* v1: memory, pids, cpu, cpuacct, freezer */
+#define RC_CGROUP_V1_CTLS  5
 
 static int          rc_cgroup_v2;
 static char         rc_cgroup_group[64];
@@ -26,6 +28,9 @@ static char         rc_cgroup_group[64];
  * cpuacct, which may be one mounted twice */
 static const char  *rc_cgroup_cpu;
 static const char  *rc_cgroup_acct;
+/* 1 where a sandbox can be frozen: v2 always (cgroup.freeze), v1 where
+ * the freezer controller is mounted */
+static int          rc_cgroup_freezer;
 
 
 static int
@@ -127,7 +132,7 @@ rc_cgroup_v1_cpu(char *err, size_t errlen)
 
 /* the v1 controllers a sandbox's cgroup lives in: n of them */
 static size_t
-rc_cgroup_v1_ctls(const char *ctls[4])
+rc_cgroup_v1_ctls(const char *ctls[RC_CGROUP_V1_CTLS])
 {
     size_t  n;
 
@@ -141,6 +146,10 @@ rc_cgroup_v1_ctls(const char *ctls[4])
         if (rc_cgroup_acct != rc_cgroup_cpu) {
             ctls[n++] = rc_cgroup_acct;
         }
+    }
+
+    if (rc_cgroup_freezer) {
+        ctls[n++] = "freezer";
     }
 
     return n;
@@ -192,6 +201,9 @@ rc_cgroup_init(const char *group, char *err, size_t errlen)
             return -1;
         }
 
+        /* cgroup.freeze is core: every group has it (kernel 5.2 on) */
+        rc_cgroup_freezer = 1;
+
         return 0;
     }
 
@@ -215,6 +227,13 @@ rc_cgroup_init(const char *group, char *err, size_t errlen)
     if (mkdir(path, 0755) != 0 && errno != EEXIST) {
         snprintf(err, errlen, "%s: %s", path, strerror(errno));
         return -1;
+    }
+
+    /* the freezer apart, like cpu: without it a sleep stops the sandbox */
+    if (stat(RC_CGROUP_ROOT "/freezer/tasks", &st) == 0) {
+        rc_cgroup_dir(path, sizeof(path), "freezer", NULL);
+
+        rc_cgroup_freezer = mkdir(path, 0755) == 0 || errno == EEXIST;
     }
 
     return rc_cgroup_v1_cpu(err, errlen);
@@ -269,7 +288,7 @@ rc_cgroup_create(const char *name, uint64_t memory_max, unsigned pids_max,
     unsigned cpu_millis, char *err, size_t errlen)
 {
     char         path[512], value[32];
-    const char  *ctls[4];
+    const char  *ctls[RC_CGROUP_V1_CTLS];
     size_t       i, n;
 
     if (cpu_millis && rc_cgroup_cpu == NULL) {
@@ -340,7 +359,7 @@ int
 rc_cgroup_enter(const char *name, pid_t pid)
 {
     char         value[32];
-    const char  *ctls[4];
+    const char  *ctls[RC_CGROUP_V1_CTLS];
     size_t       i, n;
 
     snprintf(value, sizeof(value), "%d", (int) pid);
@@ -470,11 +489,57 @@ rc_cgroup_usage(const char *name, uint64_t *memory, uint64_t *cpu_usec)
 
 
 int
+rc_cgroup_has_freezer(void)
+{
+    return rc_cgroup_freezer;
+}
+
+
+int
+rc_cgroup_freeze(const char *name, int frozen)
+{
+    if (!rc_cgroup_freezer || rc_cgroup_count(name) == 0) {
+        return -1;
+    }
+
+    if (rc_cgroup_v2) {
+        return rc_cgroup_set(NULL, name, "cgroup.freeze", frozen ? "1" : "0");
+    }
+
+    return rc_cgroup_set("freezer", name, "freezer.state",
+                         frozen ? "FROZEN" : "THAWED");
+}
+
+
+int
+rc_cgroup_frozen(const char *name)
+{
+    char  path[512], buf[64];
+
+    if (!rc_cgroup_freezer) {
+        return 0;
+    }
+
+    rc_cgroup_dir(path, sizeof(path), rc_cgroup_v2 ? NULL : "freezer", name);
+    snprintf(path + strlen(path), sizeof(path) - strlen(path), "/%s",
+             rc_cgroup_v2 ? "cgroup.freeze" : "freezer.state");
+
+    if (rc_read_file(path, buf, sizeof(buf)) < 0) {
+        return 0;
+    }
+
+    /* v1 says FREEZING until every task has stopped: frozen already for
+     * us (none of them runs again until thawed) */
+    return rc_cgroup_v2 ? buf[0] == '1' : strncmp(buf, "THAWED", 6) != 0;
+}
+
+
+int
 rc_cgroup_destroy(const char *name)
 {
     int              i, rv;
     size_t           k, n;
-    const char      *ctls[4];
+    const char      *ctls[RC_CGROUP_V1_CTLS];
     char             path[512];
     struct stat      st;
     struct timespec  ts = { 0, 5 * 1000 * 1000 };
@@ -484,6 +549,11 @@ rc_cgroup_destroy(const char *name)
     if (stat(path, &st) != 0) {
         rv = 0;
         goto pids;
+    }
+
+    /* a frozen task takes no signal under v1 until it is thawed */
+    if (rc_cgroup_frozen(name)) {
+        (void) rc_cgroup_freeze(name, 0);
     }
 
     /* v2 kills the whole tree at once; v1 process by process, until the
@@ -555,7 +625,7 @@ void
 rc_cgroup_fini(void)
 {
     char         path[512];
-    const char  *ctls[4];
+    const char  *ctls[RC_CGROUP_V1_CTLS];
     size_t       i, n;
 
     /* every controller's group folder: cpu and cpuacct too (left behind

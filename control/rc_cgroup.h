@@ -33,6 +33,17 @@ int rc_cgroup_count(const char *name);
 /* times the kernel's OOM killer acted inside it since its creation */
 long rc_cgroup_oom_kills(const char *name);
 
+/* 1 if sandboxes can be frozen here (v2, or v1 with the freezer) */
+int rc_cgroup_has_freezer(void);
+
+/* freezes (1) or thaws (0) every process of the group: a frozen one keeps
+ * its memory, sockets and mounts, runs nothing, and goes on where it was
+ * when thawed.  -1 without a freezer or a process to freeze */
+int rc_cgroup_freeze(const char *name, int frozen);
+
+/* 1 while the group is frozen (or freezing) */
+int rc_cgroup_frozen(const char *name);
+
 /* memory in use now and CPU time used since creation (0 if unknown) */
 void rc_cgroup_usage(const char *name, uint64_t *memory, uint64_t *cpu_usec);
 

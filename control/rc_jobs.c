@@ -770,6 +770,11 @@ rc_job_create(rc_worker_t *w, const char *ws, rc_ws_t *rec)
     if (rec->sandbox[0] && rc_sandbox_load(w, rec->sandbox, &sb) == 0) {
         w->driver->health(&sb, &h);
 
+        if (h.frozen && w->driver->freeze(&sb, 0) != 0) {
+            (void) w->driver->stop(&sb);
+            h.running = 0;
+        }
+
         if (!h.running && rc_sandbox_boot(w, &sb, err, sizeof(err)) != 0) {
             return rc_ws_fail(w, ws, &sb, err);
         }
@@ -989,6 +994,36 @@ rc_ws_await_ports(rc_worker_t *w, const char *ws, const char *addr)
 }
 
 
+/*
+ * A frozen sandbox thawed; 0 if its engine answers as it did.  One that
+ * does not (it hung as it froze, or the sandbox lost a process meanwhile)
+ * is stopped, for the caller to start it afresh.
+ */
+static int
+rc_ws_thaw(rc_worker_t *w, const char *ws, rc_sandbox_t *sb)
+{
+    long long  start;
+
+    start = rc_now_ms();
+
+    if (w->driver->freeze(sb, 0) == 0
+        && rc_engine_call(sb->addr, "GET", "/healthz", NULL, 1000, NULL)
+           == 200)
+    {
+        freeReplyObject(rc_cmd(w, "HDEL " RP_KEY_WORKSPACE_PREFIX "%s sleep",
+                               ws));
+        rc_info("sandbox.thawed", "sandbox=%s ws=%s ms=%lld", sb->id, ws,
+                rc_now_ms() - start);
+        return 0;
+    }
+
+    rc_warn("sandbox.thaw_failed", "sandbox=%s ws=%s", sb->id, ws);
+    (void) w->driver->stop(sb);
+
+    return -1;
+}
+
+
 static int
 rc_job_wake(rc_worker_t *w, const char *ws, rc_ws_t *rec)
 {
@@ -1006,6 +1041,21 @@ rc_job_wake(rc_worker_t *w, const char *ws, rc_ws_t *rec)
     (void) rc_ws_set_state(w, ws, "provisioning", NULL);
 
     w->driver->health(&sb, &h);
+
+    /* a light sleep: thawed, it goes on where it was (its dev servers
+     * listen still, its engine has its key and environment), so nothing
+     * is started or configured again */
+    if (h.frozen && rc_ws_thaw(w, ws, &sb) == 0) {
+        if (rc_ws_set_state_addr(w, ws, "awake", NULL, sb.addr) != 0) {
+            return 0;
+        }
+
+        (void) rc_ws_deliver(w, ws, sb.addr);
+
+        return 0;
+    }
+
+    freeReplyObject(rc_cmd(w, "HDEL " RP_KEY_WORKSPACE_PREFIX "%s sleep", ws));
 
     if (!h.running || rc_engine_call(sb.addr, "GET", "/healthz", NULL, 1000,
                                      NULL) != 200)
@@ -1108,17 +1158,55 @@ rc_job_restart(rc_worker_t *w, const char *ws, rc_ws_t *rec, const char *why)
 }
 
 
+/*
+ * Sleep is light first: the sandbox frozen (its memory kept, nothing run)
+ * so a wake is a thaw, with its dev servers as they were; --deep-sleep-after
+ * later (rc_lifecycle.c) it is stopped, its memory freed, and a wake
+ * starts it again.  Where it cannot be frozen, or --deep-sleep-after is 0,
+ * it is stopped at once.  The workspace's "sleep" says which.
+ */
 static int
 rc_job_sleep(rc_worker_t *w, const char *ws, rc_ws_t *rec)
+{
+    const char    *depth;
+    rc_sandbox_t   sb;
+
+    depth = "stopped";
+
+    if (rec->sandbox[0] && rc_sandbox_load(w, rec->sandbox, &sb) == 0) {
+        rc_ws_remember_ports(w, ws, sb.addr);
+
+        if (w->deep_sleep_s > 0 && w->driver->freeze
+            && w->driver->freeze(&sb, 1) == 0)
+        {
+            depth = "frozen";
+
+        } else {
+            (void) w->driver->stop(&sb);
+        }
+    }
+
+    freeReplyObject(rc_cmd(w, "HSET " RP_KEY_WORKSPACE_PREFIX "%s sleep %s",
+                           ws, depth));
+    (void) rc_ws_set_state(w, ws, "sleeping", NULL);
+
+    return 0;
+}
+
+
+/* a light sleep over (--deep-sleep-after): the frozen sandbox stopped */
+static int
+rc_job_deep_sleep(rc_worker_t *w, const char *ws, rc_ws_t *rec)
 {
     rc_sandbox_t  sb;
 
     if (rec->sandbox[0] && rc_sandbox_load(w, rec->sandbox, &sb) == 0) {
-        rc_ws_remember_ports(w, ws, sb.addr);
         (void) w->driver->stop(&sb);
     }
 
-    (void) rc_ws_set_state(w, ws, "sleeping", NULL);
+    freeReplyObject(rc_cmd(w, "HSET " RP_KEY_WORKSPACE_PREFIX "%s sleep "
+                           "stopped", ws));
+    rc_info("ws.deep_sleep", "ws=%s", ws);
 
     return 0;
 }
@@ -1227,6 +1315,11 @@ rc_job_run(rc_worker_t *w, const char *type, const char *ws,
             || strcmp(rec.state, "provisioning") == 0)
         {
             rc = rc_job_sleep(w, ws, &rec);
+        }
+
+    } else if (strcmp(type, "deep-sleep") == 0) {
+        if (strcmp(rec.state, "sleeping") == 0) {
+            rc = rc_job_deep_sleep(w, ws, &rec);
         }
 
     } else if (strcmp(type, "restart") == 0) {

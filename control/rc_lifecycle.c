@@ -9,7 +9,8 @@
  *   - awake workspaces' usage of disk, memory and CPU into their records
  *     (every 5 s, in the same pass: one HSET each), with a warning when
  *     the disk is (nearly) full;
- *   - awake workspaces idle for --idle-sleep get a sleep job, and sleeping
+ *   - awake workspaces idle for --idle-sleep get a sleep job, frozen ones
+ *     asleep for --deep-sleep-after a deep-sleep job, and sleeping
  *     ones idle for --delete-after are deleted (every 5 s, one worker of
  *     the whole deployment);
  *   - warm pools kept full (rc_pool.c: every second, per machine, at most
@@ -212,14 +213,18 @@ static void
 rc_lifecycle_idle(rc_worker_t *w)
 {
     size_t       i;
-    long         now, older;
-    char         key[96], *state, *at;
+    long         now, older, soonest;
+    char         key[96], *state, *at, *depth;
     const char  *id;
     redisReply  *r, *m;
 
     now = (long) time(NULL);
-    older = now - (w->idle_sleep_s < w->delete_after_s ? w->idle_sleep_s
-                                                        : w->delete_after_s);
+    soonest = w->idle_sleep_s < w->delete_after_s ? w->idle_sleep_s
+                                                  : w->delete_after_s;
+    if (w->deep_sleep_s > 0 && w->deep_sleep_s < soonest) {
+        soonest = w->deep_sleep_s;
+    }
+    older = now - soonest;
 
     r = rc_cmd(w, "ZRANGEBYSCORE " RP_KEY_ACTIVITY " -inf %ld LIMIT 0 1000",
                older);
@@ -251,6 +256,25 @@ rc_lifecycle_idle(rc_worker_t *w)
             if (rc_ws_set_state(w, id, "deleted", NULL) == 0) {
                 (void) rc_enqueue(w, "delete", id, NULL);
             }
+
+        } else if (strcmp(state, "sleeping") == 0 && at
+                   && w->deep_sleep_s > 0
+                   && now - atol(at) >= w->deep_sleep_s)
+        {
+            /* frozen long enough: its memory back (one job per sleep) */
+            depth = rc_hget(w, key, "sleep");
+
+            if (depth && strcmp(depth, "frozen") == 0) {
+                m = rc_cmd(w, "SET " RP_KEY_LOCK_PREFIX "deepsleep:%s 1 NX "
+                           "EX 60", id);
+                if (m && m->type == REDIS_REPLY_STATUS) {
+                    rc_info("ws.idle", "ws=%s action=deep_sleep", id);
+                    (void) rc_enqueue(w, "deep-sleep", id, NULL);
+                }
+                freeReplyObject(m);
+            }
+
+            free(depth);
         }
 
         free(state);

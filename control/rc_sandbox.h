@@ -9,7 +9,11 @@
  *   start    its processes: replicas-engine on port 3737 (or, for an image
  *            build, one command whose exit status matters)
  *   stop     every process gone and their memory freed; disk and address
- *            kept (a sleeping workspace)
+ *            kept (a workspace in deep sleep)
+ *   freeze   every process frozen (1) where it is, memory, sockets and
+ *            mounts kept, or thawed (0) to go on: a workspace's light
+ *            sleep, whose wake costs nothing.  -1 (or NULL): this driver
+ *            or machine cannot, and the caller stops it instead
  *   destroy  disk and address gone too (idempotent)
  *   address  where the gateway reaches it (IPv4; ports as in the sandbox)
  *   health   whether it still runs, whether it ran out of memory, and
@@ -66,6 +70,7 @@ typedef struct {
 
 typedef struct {
     int         running;       /* processes alive inside */
+    int         frozen;        /* ... and frozen (freeze) */
     long        oom_kills;     /* since the last start */
     char        why[256];      /* not running: the driver's word on why,
                                   when it has one (bwrap's error), or "" */
@@ -85,6 +90,7 @@ typedef struct {
     int        (*start)(rc_sandbox_t *sb, const rc_sandbox_run_t *run,
                         char *err, size_t errlen);
     int        (*stop)(rc_sandbox_t *sb);
+    int        (*freeze)(rc_sandbox_t *sb, int frozen);
     int        (*destroy)(rc_sandbox_t *sb);
     const char *(*address)(rc_sandbox_t *sb);
     int        (*health)(rc_sandbox_t *sb, rc_sandbox_health_t *h);

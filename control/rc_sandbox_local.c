@@ -1391,6 +1391,14 @@ rc_local_stop(rc_sandbox_t *sb)
 }
 
 
+/* the cgroup's freezer: a frozen sandbox keeps its mounts and network */
+static int
+rc_local_freeze(rc_sandbox_t *sb, int frozen)
+{
+    return rc_cgroup_freeze(sb->id, frozen);
+}
+
+
 static int
 rc_local_destroy(rc_sandbox_t *sb)
 {
@@ -1466,6 +1474,7 @@ rc_local_health(rc_sandbox_t *sb, rc_sandbox_health_t *h)
 
     memset(h, 0, sizeof(*h));
     h->running = rc_cgroup_count(sb->id) > 0;
+    h->frozen = h->running && rc_cgroup_frozen(sb->id);
     h->oom_kills = rc_cgroup_oom_kills(sb->id);
 
     if (!h->running) {
@@ -1667,6 +1676,7 @@ const rc_sandbox_driver_t  rc_sandbox_local = {
     rc_local_create,
     rc_local_start,
     rc_local_stop,
+    rc_local_freeze,
     rc_local_destroy,
     rc_local_address,
     rc_local_health,

@@ -341,6 +341,11 @@ rc_serve_usage(void)
         "  --reclaim-ms MS       a silent worker's job is redone after (30000)\n"
         "  --idle-sleep S        auto-sleep after S idle seconds (3600)\n"
         "  --delete-after S      auto-delete after S seconds asleep (604800)\n"
+        "  --deep-sleep-after S  a sleeping workspace is frozen (memory kept, "
+        "woken at\n"
+        "                        once) for S seconds, then stopped (1800; 0: "
+        "stopped\n"
+        "                        when it sleeps)\n"
         "  --image-refresh S     rebuild images whose branch moved (1800)\n"
         "  --secrets-key FILE    opens environment values (the gateway's "
         "replicas_secrets_key)\n"
@@ -467,10 +472,11 @@ rc_serve_destroy_all(rc_worker_t *w)
 static void
 rc_serve_sleep_all(rc_worker_t *w)
 {
-    char          key[96], *state;
-    size_t        i;
-    rc_sandbox_t  sb;
-    redisReply   *r;
+    char                 key[96], *state;
+    size_t               i;
+    rc_sandbox_t         sb;
+    redisReply          *r;
+    rc_sandbox_health_t  h;
 
     r = rc_cmd(w, "SMEMBERS " RP_KEY_NODE_SANDBOXES_PREFIX "%s", w->node);
 
@@ -484,13 +490,21 @@ rc_serve_sleep_all(rc_worker_t *w)
             continue;
         }
 
-        rc_ws_remember_ports(w, sb.workspace, sb.addr);
+        /* a frozen one's ports were remembered as it froze (its engine
+         * would not answer now) */
+        w->driver->health(&sb, &h);
+
+        if (!h.frozen) {
+            rc_ws_remember_ports(w, sb.workspace, sb.addr);
+        }
+
         (void) w->driver->stop(&sb);
         rc_sandbox_local_release(&sb);
 
         /* run with no worker up: nothing else changes the state now */
         snprintf(key, sizeof(key), RP_KEY_WORKSPACE_PREFIX "%s",
                  sb.workspace);
+        freeReplyObject(rc_cmd(w, "HSET %s sleep stopped", key));
         state = rc_hget(w, key, "state");
 
         if (state && (strcmp(state, "awake") == 0
@@ -530,6 +544,7 @@ rc_serve_main(redisContext *redis, int argc, char **argv)
     w.reclaim_ms = 30000;
     w.idle_sleep_s = 3600;
     w.delete_after_s = 7 * 24 * 3600;
+    w.deep_sleep_s = 1800;
     w.image_refresh_s = 1800;
     w.health_timeout_ms = 20000;
     w.lease_ms = RC_LEASE_MS;
@@ -641,6 +656,8 @@ rc_serve_main(redisContext *redis, int argc, char **argv)
             w.idle_sleep_s = atol(v);
         } else if (strcmp(a, "--delete-after") == 0) {
             w.delete_after_s = atol(v);
+        } else if (strcmp(a, "--deep-sleep-after") == 0) {
+            w.deep_sleep_s = atol(v);
         } else if (strcmp(a, "--repo-root") == 0
                    && w.repo_policy.n < RC_REPO_ROOTS_MAX)
         {

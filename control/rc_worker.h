@@ -38,6 +38,7 @@ typedef struct {
     long                        reclaim_ms;      /* a dead worker's job */
     long                        idle_sleep_s;    /* auto-sleep */
     long                        delete_after_s;  /* auto-delete asleep */
+    long                        deep_sleep_s;    /* frozen, then stopped */
     long                        image_refresh_s; /* rebuild check */
     long                        health_timeout_ms;
 

@@ -92,7 +92,11 @@ sub common_args {
              '--egress', 'off', '--dns', 'none',
              # many tests make many sandboxes: no desktop unless a test
              # asks (args => ['--desktop', 'on'] wins, coming later)
-             '--desktop', 'off');
+             '--desktop', 'off',
+             # a sleep that stops the sandbox at once, as the tests of
+             # wakes expect (a fresh engine, a new key, the hook again);
+             # t/62 tests the light sleep (frozen first), the default
+             '--deep-sleep-after', 0);
     push @a, '--allow-port', $self->{gw}{port} if $self->{gw};
     # the gateway seals environments with this key; control opens them
     push @a, '--secrets-key', $self->{gw}{secrets_key}
