@@ -23,6 +23,7 @@
 #include <time.h>
 
 #include "common/rp_keys.h"
+#include "rc_engine.h"
 #include "rc_log.h"
 #include "rc_worker.h"
 
@@ -243,6 +244,8 @@ rc_dispatch_thread(void *data)
         pthread_cond_broadcast(&rc_dispatch_cv);
         pthread_mutex_unlock(&rc_dispatch_mu);
     }
+
+    rc_engine_thread_done();
 
     return NULL;
 }

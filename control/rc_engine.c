@@ -27,6 +27,16 @@ rc_engine_init(void)
 }
 
 
+void
+rc_engine_thread_done(void)
+{
+    if (rc_curl) {
+        curl_easy_cleanup(rc_curl);
+        rc_curl = NULL;
+    }
+}
+
+
 long
 rc_engine_call(const char *addr, const char *method, const char *path,
     json_t *body, long timeout_ms, json_t **reply)

@@ -12,6 +12,10 @@
 
 void rc_engine_init(void);
 
+/* a thread that called the engine ends: its kept handle (and
+ * connections) freed */
+void rc_engine_thread_done(void);
+
 /*
  * One request; body may be NULL.  Returns the HTTP status (0 when no
  * answer) and, if reply is not NULL, the JSON answer (or NULL).

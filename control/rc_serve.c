@@ -297,6 +297,8 @@ rc_serve_timers(void *data)
         nanosleep(&ts, NULL);
     }
 
+    rc_engine_thread_done();
+
     return NULL;
 }
 
@@ -815,6 +817,7 @@ rc_serve_main(redisContext *redis, int argc, char **argv)
                                  w.consumer));
 
     rc_info("worker.stop", "consumer=%s", w.consumer);
+    rc_engine_thread_done();
 
     return 0;
 }
