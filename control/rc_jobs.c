@@ -768,7 +768,7 @@ rc_job_create(rc_worker_t *w, const char *ws, rc_ws_t *rec)
 
     /* a redone create finds the sandbox its first attempt recorded */
     if (rec->sandbox[0] && rc_sandbox_load(w, rec->sandbox, &sb) == 0) {
-        w->driver->health(&sb, &h);
+        w->driver->health(&sb, &h, RC_HEALTH_FROZEN);
 
         if (h.frozen && w->driver->freeze(&sb, 0) != 0) {
             (void) w->driver->stop(&sb);
@@ -1040,7 +1040,7 @@ rc_job_wake(rc_worker_t *w, const char *ws, rc_ws_t *rec)
 
     (void) rc_ws_set_state(w, ws, "provisioning", NULL);
 
-    w->driver->health(&sb, &h);
+    w->driver->health(&sb, &h, RC_HEALTH_FROZEN);
 
     /* a light sleep: thawed, it goes on where it was (its dev servers
      * listen still, its engine has its key and environment), so nothing

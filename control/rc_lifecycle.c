@@ -103,7 +103,7 @@ rc_lifecycle_watch(rc_worker_t *w, int usage)
         snprintf(key, sizeof(key), RP_KEY_WORKSPACE_PREFIX "%s",
                  sb.workspace);
 
-        w->driver->health(&sb, &h);
+        w->driver->health(&sb, &h, usage ? RC_HEALTH_USAGE : 0);
 
         if (usage) {
             rc_lifecycle_usage_save(w, sb.workspace, &h);
@@ -134,7 +134,7 @@ rc_lifecycle_watch(rc_worker_t *w, int usage)
         }
 
         state = rc_hget(w, key, "state");
-        w->driver->health(&sb, &h);
+        w->driver->health(&sb, &h, 0);
 
         if (state && strcmp(state, "awake") == 0
             && h.oom_kills > 0)

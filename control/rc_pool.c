@@ -137,7 +137,7 @@ rc_pool_claim(rc_worker_t *w, const char *ws, const char *org, json_t *urls,
     ok = rc_sandbox_load(w, id, sb) == 0;
 
     if (ok) {
-        w->driver->health(sb, &h);
+        w->driver->health(sb, &h, 0);
 
         ok = h.running && h.oom_kills == 0
              && rc_engine_call(sb->addr, "GET", "/healthz", NULL, 1000, NULL)
@@ -354,7 +354,7 @@ rc_pool_keep(rc_worker_t *w, const char *key, int may_fill)
             reason = "engine";
 
         } else {
-            w->driver->health(&sb, &h);
+            w->driver->health(&sb, &h, 0);
 
             if (!h.running || h.oom_kills > 0) {
                 reason = "dead";

@@ -16,8 +16,9 @@
  *            or machine cannot, and the caller stops it instead
  *   destroy  disk and address gone too (idempotent)
  *   address  where the gateway reaches it (IPv4; ports as in the sandbox)
- *   health   whether it still runs, whether it ran out of memory, and
- *            what it uses (disk, memory, CPU time)
+ *   health   whether it still runs, whether it ran out of memory, and,
+ *            as asked (RC_HEALTH_*), whether it is frozen and what it uses
+ *            (disk, memory, CPU time)
  *   root     a path on this machine where control may write into the
  *            workspace's disk (git branch, environment files); a remote
  *            driver would do this through the engine instead
@@ -68,6 +69,12 @@ typedef struct {
 } rc_sandbox_run_t;
 
 
+/* what health reads beyond running and oom_kills: the lifecycle's pass
+ * every second over every awake sandbox asks for no more than it needs */
+#define RC_HEALTH_USAGE   0x01
+#define RC_HEALTH_FROZEN  0x02
+#define RC_HEALTH_ALL     (RC_HEALTH_USAGE | RC_HEALTH_FROZEN)
+
 typedef struct {
     int         running;       /* processes alive inside */
     int         frozen;        /* ... and frozen (freeze) */
@@ -93,7 +100,8 @@ typedef struct {
     int        (*freeze)(rc_sandbox_t *sb, int frozen);
     int        (*destroy)(rc_sandbox_t *sb);
     const char *(*address)(rc_sandbox_t *sb);
-    int        (*health)(rc_sandbox_t *sb, rc_sandbox_health_t *h);
+    int        (*health)(rc_sandbox_t *sb, rc_sandbox_health_t *h,
+                         unsigned what);
     int        (*root)(rc_sandbox_t *sb, char *path, size_t size);
 } rc_sandbox_driver_t;
 

@@ -1467,18 +1467,25 @@ rc_local_why(rc_sandbox_t *sb, char *buf, size_t size)
 
 
 static int
-rc_local_health(rc_sandbox_t *sb, rc_sandbox_health_t *h)
+rc_local_health(rc_sandbox_t *sb, rc_sandbox_health_t *h, unsigned what)
 {
     char      disk[RC_SANDBOX_PATH_MAX];
     uint64_t  used, total, memory, cpu;
 
     memset(h, 0, sizeof(*h));
     h->running = rc_cgroup_count(sb->id) > 0;
-    h->frozen = h->running && rc_cgroup_frozen(sb->id);
     h->oom_kills = rc_cgroup_oom_kills(sb->id);
 
     if (!h->running) {
         rc_local_why(sb, h->why, sizeof(h->why));
+    }
+
+    if ((what & RC_HEALTH_FROZEN) && h->running) {
+        h->frozen = rc_cgroup_frozen(sb->id);
+    }
+
+    if (!(what & RC_HEALTH_USAGE)) {
+        return 0;
     }
 
     rc_local_path(sb, "disk", disk, sizeof(disk));

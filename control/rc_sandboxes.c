@@ -339,7 +339,7 @@ rc_sandbox_boot(rc_worker_t *w, rc_sandbox_t *sb, char *err, size_t errlen)
             break;
         }
 
-        w->driver->health(sb, &h);
+        w->driver->health(sb, &h, 0);
 
         if (!h.running) {
             snprintf(err, errlen, "%s", h.why[0] ? h.why

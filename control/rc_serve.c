@@ -494,7 +494,7 @@ rc_serve_sleep_all(rc_worker_t *w)
 
         /* a frozen one's ports were remembered as it froze (its engine
          * would not answer now) */
-        w->driver->health(&sb, &h);
+        w->driver->health(&sb, &h, RC_HEALTH_FROZEN);
 
         if (!h.frozen) {
             rc_ws_remember_ports(w, sb.workspace, sb.addr);
