@@ -220,6 +220,15 @@ rc_dispatch_thread(void *data)
         /* the entry as the stream has it now */
         r = rc_cmd(w, "XRANGE " RP_KEY_JOBS " %s %s", job.id, job.id);
 
+        if (r == NULL && rc_redis_lost(w)) {
+            /* this thread's connection died with a Redis restart while
+             * it waited (nothing told it): again on a new one, rather
+             * than handing the job back, which would count a delivery
+             * per idle thread until the job is abandoned */
+            rc_redis_reconnect(w, &rc_dispatch_quit);
+            r = rc_cmd(w, "XRANGE " RP_KEY_JOBS " %s %s", job.id, job.id);
+        }
+
         if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 1) {
             rc_dispatch_run(w, r->element[0], job.reclaimed);
 
