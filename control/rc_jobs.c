@@ -737,6 +737,34 @@ static void rc_ws_await_ports(rc_worker_t *w, const char *ws,
     const char *addr);
 
 
+/*
+ * A frozen sandbox thawed; 0 if its engine answers as it did.  One that
+ * does not (it hung as it froze, or the sandbox lost a process meanwhile)
+ * is stopped, for the caller to start it afresh.
+ */
+static int
+rc_ws_thaw(rc_worker_t *w, const char *ws, rc_sandbox_t *sb)
+{
+    long long  start;
+
+    start = rc_now_ms();
+
+    if (w->driver->freeze(sb, 0) == 0
+        && rc_engine_call(sb->addr, "GET", "/healthz", NULL, 1000, NULL)
+           == 200)
+    {
+        rc_info("sandbox.thawed", "sandbox=%s ws=%s ms=%lld", sb->id, ws,
+                rc_now_ms() - start);
+        return 0;
+    }
+
+    rc_warn("sandbox.thaw_failed", "sandbox=%s ws=%s", sb->id, ws);
+    (void) w->driver->stop(sb);
+
+    return -1;
+}
+
+
 static int
 rc_job_create(rc_worker_t *w, const char *ws, rc_ws_t *rec)
 {
@@ -770,8 +798,7 @@ rc_job_create(rc_worker_t *w, const char *ws, rc_ws_t *rec)
     if (rec->sandbox[0] && rc_sandbox_load(w, rec->sandbox, &sb) == 0) {
         w->driver->health(&sb, &h, RC_HEALTH_FROZEN);
 
-        if (h.frozen && w->driver->freeze(&sb, 0) != 0) {
-            (void) w->driver->stop(&sb);
+        if (h.frozen && rc_ws_thaw(w, ws, &sb) != 0) {
             h.running = 0;
         }
 
@@ -994,36 +1021,6 @@ rc_ws_await_ports(rc_worker_t *w, const char *ws, const char *addr)
 }
 
 
-/*
- * A frozen sandbox thawed; 0 if its engine answers as it did.  One that
- * does not (it hung as it froze, or the sandbox lost a process meanwhile)
- * is stopped, for the caller to start it afresh.
- */
-static int
-rc_ws_thaw(rc_worker_t *w, const char *ws, rc_sandbox_t *sb)
-{
-    long long  start;
-
-    start = rc_now_ms();
-
-    if (w->driver->freeze(sb, 0) == 0
-        && rc_engine_call(sb->addr, "GET", "/healthz", NULL, 1000, NULL)
-           == 200)
-    {
-        freeReplyObject(rc_cmd(w, "HDEL " RP_KEY_WORKSPACE_PREFIX "%s sleep",
-                               ws));
-        rc_info("sandbox.thawed", "sandbox=%s ws=%s ms=%lld", sb->id, ws,
-                rc_now_ms() - start);
-        return 0;
-    }
-
-    rc_warn("sandbox.thaw_failed", "sandbox=%s ws=%s", sb->id, ws);
-    (void) w->driver->stop(sb);
-
-    return -1;
-}
-
-
 static int
 rc_job_wake(rc_worker_t *w, const char *ws, rc_ws_t *rec)
 {
@@ -1041,6 +1038,7 @@ rc_job_wake(rc_worker_t *w, const char *ws, rc_ws_t *rec)
     (void) rc_ws_set_state(w, ws, "provisioning", NULL);
 
     w->driver->health(&sb, &h, RC_HEALTH_FROZEN);
+    freeReplyObject(rc_cmd(w, "HDEL " RP_KEY_WORKSPACE_PREFIX "%s sleep", ws));
 
     /* a light sleep: thawed, it goes on where it was (its dev servers
      * listen still, its engine has its key and environment), so nothing
@@ -1054,8 +1052,6 @@ rc_job_wake(rc_worker_t *w, const char *ws, rc_ws_t *rec)
 
         return 0;
     }
-
-    freeReplyObject(rc_cmd(w, "HDEL " RP_KEY_WORKSPACE_PREFIX "%s sleep", ws));
 
     if (!h.running || rc_engine_call(sb.addr, "GET", "/healthz", NULL, 1000,
                                      NULL) != 200)

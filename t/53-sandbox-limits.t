@@ -14,7 +14,7 @@ use Replicas::Test qw(start_redis poll_until);
 use Replicas::Gateway qw(start_gateway ws_key);
 use Replicas::Identity qw(new_identity api);
 use Replicas::Workspaces;
-use Replicas::Control qw(start_control fixture_repo);
+use Replicas::Control qw(start_control fixture_repo is_mount);
 
 my $redis = start_redis();
 # the helpers poll the API (wait_state): room for them under the key's rate
@@ -223,14 +223,6 @@ sub host_free {
     return $o + 0;
 }
 
-sub is_mount {
-    my ($path) = @_;
-    open my $fh, '<', '/proc/self/mountinfo' or return 0;
-    while (<$fh>) {
-        return 1 if (split / /)[4] eq $path;
-    }
-    return 0;
-}
 
 # the loop devices on an image (by its path: also once it is deleted)
 sub loop_of {

@@ -18,6 +18,7 @@ use Replicas::Identity qw(new_identity api);
 use Replicas::Workspaces;
 use Replicas::Control qw(start_control fixture_repo);
 
+
 my $redis = start_redis();
 my $gw = start_gateway(redis => $redis, auth => 'on', wake_hold => '60s');
 my $me = new_identity($redis);
@@ -32,25 +33,11 @@ my $app = fixture_repo('watched', { 'index.html' => "watched app\n",
     'replicas.json' => encode_json({ startHook => { ports => [3000], commands => [
         'sh -c "sleep 1; exec python3 -m http.server 3000 --bind 0.0.0.0" >/dev/null 2>&1 &'] } }) }, $me->{org});
 
+# the engine of the workspace's sandbox
+sub engine_pid { Replicas::Control::engine_pid($redis->cmd('HGET', ws_key($_[0]), 'sandbox')) }
+
 sub view { my (undef, $j) = api($gw, $key, 'GET', "/v1/workspaces/$_[0]"); $j // {} }
 
-# the engine's process on the host: in the sandbox's cgroup, by its name
-sub engine_pid {
-    my ($id) = @_;
-    my $sb = $redis->cmd('HGET', ws_key($id), 'sandbox') // return;
-    for my $dir (glob '/proc/[0-9]*') {
-        my ($pid) = $dir =~ m{(\d+)$};
-        open my $c, '<', "$dir/comm" or next;
-        my $comm = <$c> // '';
-        chomp $comm;
-        next unless $comm eq 'replicas-engine';
-        open my $g, '<', "$dir/cgroup" or next;
-        local $/;
-        my $cg = <$g> // '';
-        return $pid if $cg =~ /\Q$sb\E/;
-    }
-    return;
-}
 
 # --- readiness: a request held through the create reaches the app -------------
 my ($st, $j) = api($gw, $key, 'POST', '/v1/workspaces', { repository => $app });

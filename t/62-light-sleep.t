@@ -15,7 +15,7 @@ use Replicas::Test qw(start_redis http_json poll_until);
 use Replicas::Gateway qw(start_gateway ws_key);
 use Replicas::Identity qw(new_identity api);
 use Replicas::Workspaces;
-use Replicas::Control qw(start_control fixture_repo);
+use Replicas::Control qw(start_control fixture_repo is_mount);
 
 my $redis = start_redis();
 my $gw = start_gateway(redis => $redis, auth => 'on', wake_hold => '60s', rate => 100000);
@@ -37,6 +37,9 @@ my $v2 = -e '/sys/fs/cgroup/cgroup.controllers';
 
 sub sandbox { $redis->cmd('HGET', ws_key($_[0]), 'sandbox') }
 
+# the engine of the workspace's sandbox
+sub engine_pid { Replicas::Control::engine_pid(sandbox($_[0])) }
+
 # the sandbox's freezer, as the kernel has it
 sub freezer {
     my ($id) = @_;
@@ -49,32 +52,7 @@ sub freezer {
     return $s;
 }
 
-# the engine's process on the host: in the sandbox's cgroup, by its name
-sub engine_pid {
-    my ($id) = @_;
-    my $sb = sandbox($id) // return;
-    for my $dir (glob '/proc/[0-9]*') {
-        my ($pid) = $dir =~ m{(\d+)$};
-        open my $c, '<', "$dir/comm" or next;
-        my $comm = <$c> // '';
-        chomp $comm;
-        next unless $comm eq 'replicas-engine';
-        open my $g, '<', "$dir/cgroup" or next;
-        local $/;
-        my $cg = <$g> // '';
-        return $pid if $cg =~ /\Q$sb\E/;
-    }
-    return;
-}
 
-sub is_mount {
-    my ($path) = @_;
-    open my $fh, '<', '/proc/self/mountinfo' or return 0;
-    while (<$fh>) {
-        return 1 if (split / /)[4] eq $path;
-    }
-    return 0;
-}
 
 sub started { my $r = $ws->preview($_[0], 3000, path => '/started.txt', timeout => 60);
               $r->{status} == 200 ? $r->{body} : "status $r->{status}" }

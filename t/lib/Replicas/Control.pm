@@ -18,7 +18,7 @@ use Test::More ();
 use Test2::API ();
 use Replicas::Test qw(engine_bin control_bin objs_dir tmpdir poll_until);
 
-our @EXPORT_OK = qw(start_control fixture_repo git_commit);
+our @EXPORT_OK = qw(start_control fixture_repo git_commit engine_pid is_mount);
 
 my @controls;
 my $n = 0;
@@ -215,6 +215,36 @@ sub git_commit {
 sub _git {
     my ($dir, @args) = @_;
     system('git', '-C', $dir, @args) == 0 or die "git @args in $dir failed\n";
+}
+
+
+# the engine's process of a sandbox on the host: in the sandbox's cgroup
+# (its id in /proc/<pid>/cgroup), by its name; undef if none
+sub engine_pid {
+    my ($sb) = @_;
+    return unless defined $sb;
+    for my $dir (glob '/proc/[0-9]*') {
+        my ($pid) = $dir =~ m{(\d+)$};
+        open my $c, '<', "$dir/comm" or next;
+        my $comm = <$c> // '';
+        chomp $comm;
+        next unless $comm eq 'replicas-engine';
+        open my $g, '<', "$dir/cgroup" or next;
+        local $/;
+        my $cg = <$g> // '';
+        return $pid if $cg =~ /\Q$sb\E/;
+    }
+    return;
+}
+
+# 1 if $path is a mount point in this process's view
+sub is_mount {
+    my ($path) = @_;
+    open my $fh, '<', '/proc/self/mountinfo' or return 0;
+    while (<$fh>) {
+        return 1 if (split / /)[4] eq $path;
+    }
+    return 0;
 }
 
 1;
