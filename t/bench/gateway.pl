@@ -30,6 +30,9 @@
 
 use strict;
 use warnings;
+# the harness's helpers report through Test::More: a plan, so the run
+# exits 0 when they all held
+use Test::More ();
 use FindBin;
 use lib "$FindBin::Bin/../lib";
 use Replicas::Test qw(start_redis start_nginx free_port http_request repo_root);
@@ -163,3 +166,5 @@ for my $v (@variants) {
     printf "%-10s %12.0f %10.2f %10.3f %10.3f %10s%s\n", $v, $m{$v}{rps}, $m{$v}{p99}, $ratio,
         $direct, $target, $m{$v}{errors} ? "  ($m{$v}{errors} non-2xx!)" : '';
 }
+
+Test::More::done_testing();

@@ -22,6 +22,9 @@ use lib "$FindBin::Bin/../lib";
 use JSON::PP;
 use POSIX qw(floor);
 use Time::HiRes qw(time sleep);
+# the harness's helpers report through Test::More: a plan, so the run
+# exits 0 when they all held
+use Test::More ();
 use Time::Local qw(timegm);
 use Replicas::Test qw(objs_dir tmpdir poll_until);
 use Replicas::Engine;
@@ -125,3 +128,5 @@ printf "  engine: accepted -> completed    median %6.0f ms  p95 %6.0f ms  (%.2fx
 printf "  engine: POST -> completed seen   median %6.0f ms  p95 %6.0f ms  (%.2fx baseline)\n",
        @c{qw(median p95)}, $c{median} / $d{median};
 printf "  engine: accepted -> CLI started  median %6.0f ms  p95 %6.0f ms\n", @s{qw(median p95)};
+
+Test::More::done_testing();

@@ -22,6 +22,9 @@ use IO::Select;
 use IO::Socket::INET;
 use JSON::PP;
 use Time::HiRes qw(time sleep);
+# the harness's helpers report through Test::More: a plan, so the run
+# exits 0 when they all held
+use Test::More ();
 use Replicas::Test qw(start_redis http_request http_json poll_until tmpdir);
 use Replicas::Gateway qw(start_gateway ws_key);
 use Replicas::Identity qw(new_identity api);
@@ -186,3 +189,5 @@ if ($which eq 'create' || $which eq 'all') {
     report('POST -> first 200 of its preview', \@page);
     $ctl->stop; $ctl->teardown;
 }
+
+Test::More::done_testing();
