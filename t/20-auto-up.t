@@ -254,7 +254,7 @@ sub host_clean {
     unlike($links, qr/\b(?:$veths)\b/, "$when: no veth of its sandboxes") if @sandboxes;
     unlike(`nft list tables`, qr/\breplicas_\Q$net\E\b/, "$when: no firewall table");
     is(join(' ', grep { -e "/sys/fs/cgroup/$_" }
-            map { ("$_/replicas-$net", "replicas-$net") } qw(memory pids cpu cpuacct unified)), '',
+            map { ("$_/replicas-$net", "replicas-$net") } qw(memory pids cpu cpuacct freezer unified)), '',
        "$when: no cgroup folder (so no process of a sandbox left)");
 }
 
