@@ -1171,6 +1171,7 @@ rc_job_sleep(rc_worker_t *w, const char *ws, rc_ws_t *rec)
 
     if (rec->sandbox[0] && rc_sandbox_load(w, rec->sandbox, &sb) == 0) {
         rc_ws_remember_ports(w, ws, sb.addr);
+        rc_history_save(w, ws, sb.addr);
 
         if (w->deep_sleep_s > 0 && w->driver->freeze
             && w->driver->freeze(&sb, 1) == 0)
@@ -1225,6 +1226,7 @@ rc_job_delete(rc_worker_t *w, const char *ws, rc_ws_t *rec)
     freeReplyObject(rc_cmd(w, "HDEL " RP_KEY_WORKSPACE_PREFIX "%s sandbox "
                            "engine_key", ws));
     freeReplyObject(rc_cmd(w, "DEL " RP_KEY_WS_MESSAGES_PREFIX "%s", ws));
+    rc_history_forget(w, ws);
     freeReplyObject(rc_cmd(w, "ZREM " RP_KEY_DELIVER_DUE " %s", ws));
     freeReplyObject(rc_cmd(w, "HDEL " RP_KEY_DELIVER_TRIES " %s", ws));
 

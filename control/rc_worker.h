@@ -133,6 +133,10 @@ int rc_job_run(rc_worker_t *w, const char *type, const char *ws,
 /* records the ports the workspace's servers listen on (before a sleep),
  * which a wake waits for before it lets requests through */
 void rc_ws_remember_ports(rc_worker_t *w, const char *ws, const char *addr);
+/* rc_history.c: before a sleep, the engine's events and git state saved
+ * (what a sleeping workspace shows); forgotten with the workspace */
+void rc_history_save(rc_worker_t *w, const char *ws, const char *addr);
+void rc_history_forget(rc_worker_t *w, const char *ws);
 /* state change + announcement, with a reason for failed */
 int rc_ws_set_state(rc_worker_t *w, const char *ws, const char *state,
     const char *reason);

@@ -51,13 +51,26 @@ typedef struct {
 } re_desktop_proc_t;
 
 
+/* "-wr": a white root window, so the first sight is not a black screen */
 static char *const  re_desktop_xvfb[] = {
     "/usr/bin/Xvfb", RE_DESKTOP_DISPLAY, "-screen", "0", "1920x1080x24",
-    "-nolisten", "tcp", NULL
+    "-wr", "-nolisten", "tcp", NULL
 };
 
 static char *const  re_desktop_openbox[] = {
     "/usr/bin/openbox", NULL
+};
+
+/* the desktop's card: which workspace this is and what shows here, in
+ * the middle of the screen under whatever the agent opens (no buttons:
+ * it stays; closed, it is started again like any program here) */
+static char  re_desktop_card_text[256] =
+    "Replicas workspace\n\nThis is the agent's desktop: the browsers and "
+    "apps it opens show here.";
+
+static char *const  re_desktop_card[] = {
+    "/usr/bin/xmessage", "-center", "-buttons", "", re_desktop_card_text,
+    NULL
 };
 
 /* on the workspace's loopback only, without a password: only websockify
@@ -91,13 +104,14 @@ static struct {
     char                log_path[4200];
     pthread_t           thread;
     int                 thread_live;
-    re_desktop_proc_t   procs[4];
+    re_desktop_proc_t   procs[5];
 } re_desktop = {
     .lock = PTHREAD_MUTEX_INITIALIZER,
     .wake = PTHREAD_COND_INITIALIZER,
     .procs = {
         { "Xvfb", re_desktop_xvfb, 0, 0, 0, 0, 0, 0 },
         { "openbox", re_desktop_openbox, 1, 0, 0, 0, 0, 0 },
+        { "card", re_desktop_card, 1, 0, 0, 0, 0, 0 },
         { "x11vnc", re_desktop_x11vnc, 1, 0, 0, 0, 0, 0 },
         { "websockify", re_desktop_websockify, 0, 0, 0, 0, 0, 0 },
     },
@@ -413,6 +427,7 @@ re_desktop_init(const char *state_dir, int on)
 {
     int          fd;
     size_t       i;
+    const char  *ws;
     struct stat  st;
 
     re_desktop.on = on;
@@ -434,6 +449,14 @@ re_desktop_init(const char *state_dir, int on)
 
     snprintf(re_desktop.log_path, sizeof(re_desktop.log_path),
              "%s/desktop.log", state_dir);
+
+    ws = getenv("REPLICAS_WORKSPACE");
+
+    if (ws != NULL && ws[0] != '\0' && strlen(ws) < 64) {
+        snprintf(re_desktop_card_text, sizeof(re_desktop_card_text),
+                 "Replicas workspace %s\n\nThis is the agent's desktop: the "
+                 "browsers and apps it opens show here.", ws);
+    }
 
     if (stat(re_desktop.log_path, &st) == 0
         && st.st_size > RE_DESKTOP_LOG_MAX)

@@ -184,6 +184,7 @@ typedef struct {
 
     void                       *auth;         /* ngx_http_replicas_auth.c */
     void                       *api;          /* ngx_http_replicas_api.c */
+    void                       *stream;       /* ..._stream.c: GET /v1/events */
     ngx_str_t                   upstream;     /* "addr:port" */
     ngx_str_t                   actor;        /* $replicas_actor: "key:<prefix>",
                                                  "user:<id>", "share:<id>" */
@@ -278,6 +279,8 @@ ngx_int_t ngx_http_replicas_held(ngx_http_request_t *r,
     ngx_http_replicas_ctx_t *ctx);
 void ngx_http_replicas_release(ngx_http_replicas_ctx_t *ctx);
 void ngx_http_replicas_wake_notify(const char *id, size_t len);
+/* the same change for GET /v1/events (ngx_http_replicas_stream.c) */
+void ngx_http_replicas_stream_notify(const char *id, size_t len);
 /* a look-up or script call landed: the wait is over (a change that came
  * meanwhile is remembered) */
 void ngx_http_replicas_wait_over(ngx_http_replicas_ctx_t *ctx);

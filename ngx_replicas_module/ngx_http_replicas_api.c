@@ -44,7 +44,10 @@ static const char  *rp_api_op_names[RP_API_OPS] = {
     [RP_API_INTERRUPT] = "interrupt",
     [RP_API_FILES] = "files",
     [RP_API_FILE_CONTENT] = "file_content",
-    [RP_API_GIT_ACTION] = "git_action"
+    [RP_API_GIT_ACTION] = "git_action",
+    [RP_API_HISTORY] = "history",
+    [RP_API_ORG_EVENTS] = "org_events",
+    [RP_API_WATCH] = "watch"
 };
 
 
@@ -86,8 +89,8 @@ ngx_http_replicas_api_error(ngx_http_request_t *r, ngx_uint_t status,
 
 /* ---- the Redis call --------------------------------------------------------- */
 
-static void
-ngx_http_replicas_api_reply(ngx_http_request_t *r, void *reply)
+void
+ngx_http_replicas_api_answer(ngx_http_request_t *r, void *reply)
 {
     ngx_str_t                         body, msg;
     ngx_http_replicas_script_reply_t  v;
@@ -179,12 +182,20 @@ ngx_http_replicas_api_call_with(ngx_http_request_t *r,
 }
 
 
+ngx_int_t
+ngx_http_replicas_api_call_op(ngx_http_request_t *r,
+    ngx_http_replicas_api_ctx_t *ctx, ngx_http_replicas_eval_pt handler)
+{
+    return ngx_http_replicas_api_call_with(r, ctx, handler);
+}
+
+
 static ngx_int_t
 ngx_http_replicas_api_call(ngx_http_request_t *r,
     ngx_http_replicas_api_ctx_t *ctx)
 {
     return ngx_http_replicas_api_call_with(r, ctx,
-                                           ngx_http_replicas_api_reply);
+                                           ngx_http_replicas_api_answer);
 }
 
 
@@ -213,7 +224,7 @@ ngx_http_replicas_api_env_authed(ngx_http_request_t *r, void *reply)
         || v.status != NGX_HTTP_OK)
     {
         /* unauthorised, rate-limited, no Redis: answered as any call */
-        ngx_http_replicas_api_reply(r, reply);
+        ngx_http_replicas_api_answer(r, reply);
         return;
     }
 
@@ -316,7 +327,7 @@ ngx_http_replicas_api_user_authed(ngx_http_request_t *r, void *reply)
     if (ngx_http_replicas_redis_script_reply(reply, &v) != NGX_OK
         || v.status != NGX_HTTP_OK)
     {
-        ngx_http_replicas_api_reply(r, reply);
+        ngx_http_replicas_api_answer(r, reply);
         return;
     }
 
@@ -362,7 +373,7 @@ ngx_http_replicas_api_user_authed(ngx_http_request_t *r, void *reply)
     script.len = rp_offboard_lua_len;
 
     rc = ngx_http_replicas_eval(r, &script, 5, args,
-                                ngx_http_replicas_api_reply);
+                                ngx_http_replicas_api_answer);
 
     if (rc == NGX_OK) {
         return;
@@ -467,6 +478,11 @@ ngx_http_replicas_api_run(ngx_http_request_t *r)
         ctx->op = RP_API_ENV_AUTH;
         rc = ngx_http_replicas_api_call_with(r, ctx,
                                              ngx_http_replicas_api_env_authed);
+
+    } else if (ctx->op == RP_API_ORG_EVENTS) {
+        /* the snapshot, then the stream (ngx_http_replicas_stream.c) */
+        rc = ngx_http_replicas_api_call_with(r, ctx,
+                                             ngx_http_replicas_stream_open);
 
     } else if (ctx->op == RP_API_USER_DISABLE
                || ctx->op == RP_API_USER_DELETE)

@@ -50,6 +50,9 @@ typedef enum {
     RP_API_FILES,            /* the engine's GET /files?repo=&path=, proxied */
     RP_API_FILE_CONTENT,     /* its GET /files/content?repo=&path=, proxied */
     RP_API_GIT_ACTION,       /* its POST /git/{update,push,pull-request} */
+    RP_API_HISTORY,          /* a sleeping one's events, from Redis */
+    RP_API_ORG_EVENTS,       /* GET /v1/events: the stream's snapshot */
+    RP_API_WATCH,            /* one of its changes (never a path's) */
     RP_API_OPS
 } rp_api_op_e;
 
@@ -91,5 +94,18 @@ ngx_int_t ngx_http_replicas_api_route(ngx_http_request_t *r,
 ngx_int_t ngx_http_replicas_api_validate(ngx_http_request_t *r,
     ngx_http_replicas_api_ctx_t *ctx, json_t *body, char *err,
     size_t err_size);
+
+/*
+ * lua/api.lua's op for ctx's credential and ctx->ws, answered to handler
+ * (NGX_OK: in flight; NGX_DECLINED: no Redis link now).
+ */
+ngx_int_t ngx_http_replicas_api_call_op(ngx_http_request_t *r,
+    ngx_http_replicas_api_ctx_t *ctx, ngx_http_replicas_eval_pt handler);
+/* a script's reply answered as the API answers it (JSON, status) */
+void ngx_http_replicas_api_answer(ngx_http_request_t *r, void *reply);
+
+/* GET /v1/events (ngx_http_replicas_stream.c): the opening call's
+ * handler */
+void ngx_http_replicas_stream_open(ngx_http_request_t *r, void *reply);
 
 #endif /* NGX_HTTP_REPLICAS_API_H */

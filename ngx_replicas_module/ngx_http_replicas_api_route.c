@@ -125,9 +125,18 @@ ngx_http_replicas_api_route(ngx_http_request_t *r,
     static const char  prefix[] = "/v1/workspaces";
     static const char  env_prefix[] = "/v1/environments";
     static const char  users_prefix[] = "/v1/users";
+    static const char  events[] = "/v1/events";
 
     p = r->uri.data;
     end = r->uri.data + r->uri.len;
+
+    if ((r->uri.len == sizeof(events) - 1
+         || (r->uri.len == sizeof(events) && p[r->uri.len - 1] == '/'))
+        && ngx_strncmp(p, events, sizeof(events) - 1) == 0)
+    {
+        ctx->op = RP_API_ORG_EVENTS;
+        return r->method == NGX_HTTP_GET ? NGX_OK : NGX_HTTP_NOT_ALLOWED;
+    }
 
     if (r->uri.len >= sizeof(users_prefix) - 1
         && ngx_strncmp(p, users_prefix, sizeof(users_prefix) - 1) == 0
@@ -218,6 +227,11 @@ ngx_http_replicas_api_route(ngx_http_request_t *r,
 
     if (n == 2 && rp_seg_is(1, "events")) {
         ctx->op = RP_API_EVENTS;
+        return m == NGX_HTTP_GET ? NGX_OK : NGX_HTTP_NOT_ALLOWED;
+    }
+
+    if (n == 2 && rp_seg_is(1, "history")) {
+        ctx->op = RP_API_HISTORY;
         return m == NGX_HTTP_GET ? NGX_OK : NGX_HTTP_NOT_ALLOWED;
     }
 

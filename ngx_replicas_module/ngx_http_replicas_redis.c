@@ -801,6 +801,7 @@ ngx_http_replicas_sub_message(redisAsyncContext *ac, void *r, void *privdata)
         ngx_http_replicas_cache_flush(zone);
         ngx_http_replicas_balancer_forget(NULL, 0);
         ngx_http_replicas_wake_notify(NULL, 0);
+        ngx_http_replicas_stream_notify(NULL, 0);
         return;
     }
 
@@ -814,6 +815,9 @@ ngx_http_replicas_sub_message(redisAsyncContext *ac, void *r, void *privdata)
 
         /* after the cache: released requests must not find the old state */
         ngx_http_replicas_wake_notify(payload->str, payload->len);
+
+        /* the org event streams (GET /v1/events) ask what it was */
+        ngx_http_replicas_stream_notify(payload->str, payload->len);
     }
 }
 

@@ -171,6 +171,8 @@ sub desktop_pid {
 }
 my $vnc = desktop_pid('x11vnc');
 ok($vnc, "x11vnc runs in the workspace (host pid $vnc)");
+ok(desktop_pid('xmessage'), 'and the desktop\'s card (xmessage: which workspace this is)')
+    or diag slurp("$state/desktop.log");
 kill 'KILL', $vnc if $vnc;
 ok(poll_until(60, sub { my $p = desktop_pid('x11vnc'); $p && $p != $vnc }), 'killed, it is started again');
 ok(poll_until(30, sub {

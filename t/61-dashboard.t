@@ -208,6 +208,8 @@ is_deeply($seen->{diff_added}, ['from the dashboard'], 'its added line');
 ok($seen->{desktop_connected}, 'the Desktop tab: noVNC connected in the frame, no second login')
     or diag explain $seen;
 diag("the Desktop tab's Reload pressed $seen->{desktop_reloads} times");
+ok(($seen->{desktop_lit} // 0) =~ /^[\d.]+$/ && $seen->{desktop_lit} > 0.5,
+   "the remote screen is drawn, not black ($seen->{desktop_lit} of its pixels lit)");
 like($seen->{desktop_frame_url} // '', qr{^http://6080-\Q$id\E\.\Q$domain\E:\d+/vnc\.html\?autoconnect=1},
      'from the 6080 preview');
 like($seen->{previews_text} // '', qr{http://3000-\Q$id\E\.\Q$domain\E:\d+/ authenticated},
@@ -230,6 +232,10 @@ is($seen->{reload_kept}, "$main/w/$id/previews", 'a reload keeps the view');
 ok(!$seen->{phone_overflow}, 'on a phone-sized screen nothing is wider than the screen');
 ok($seen->{slept}, 'Sleep: the page shows it sleeping, live');
 like($seen->{sleeping_info} // '', qr/sleeping/, 'and says what that means for the chat');
+is($seen->{history_asleep}, 'Hi there.', 'a page opened while it sleeps shows its chat (saved at the sleep)');
+like($seen->{history_asleep_state} // '', qr/^sleeping/, 'shown sleeping');
+like($seen->{branch_asleep} // '', qr{^replicas/}, "the list shows its branch while it sleeps ($seen->{branch_asleep})");
+is($seen->{state_after_history}, 'sleeping', 'and reading it did not wake the workspace');
 ok($seen->{woke}, 'Wake: awake again');
 ok($seen->{history_after_wake}, 'with the chat\'s history');
 ok($seen->{deleted_gone}, 'Delete: back on the list, without it');
@@ -260,7 +266,7 @@ is($seen->{back_title}, 'sample workspace', 'the sample workspace\'s page');
          'a workspace that is not there: "Not found" in the page');
 }
 
-ok(-s "$shots/$_.png", "screenshot $_") for qw(list new chat chat-queued chat-phone diff desktop files previews previews-shared git logs sleeping login redis-down);
+ok(-s "$shots/$_.png", "screenshot $_") for qw(list list-sleeping new chat chat-queued chat-phone diff desktop files previews previews-shared git logs sleeping login redis-down);
 diag("screenshots in $shots");
 
 done_testing();

@@ -98,6 +98,21 @@ is(scalar(grep { $_->{text} eq 'while frozen' } @{ $msgs->{messages} // [] }), 1
 # --- a request held through a thaw -----------------------------------------------
 api($gw, $key, 'POST', "/v1/workspaces/$id/sleep");
 is($ws->wait_state($id, 'sleeping'), 'sleeping', 'asleep again');
+
+# --- what it shows asleep, without waking (control/rc_history.c) --------------------
+($st, $j) = api($gw, $key, 'GET', "/v1/workspaces/$id/history");
+is($st, 200, 'its chat history is read while it sleeps') or diag explain $j;
+is($j->{state}, 'sleeping', 'the answer says it sleeps');
+ok($j->{last_id} && @{ $j->{events} // [] }, "the engine's events as of the sleep (last $j->{last_id})");
+is(scalar(grep { $_->{type} eq 'message.received' && ($_->{payload}{text} // '') eq 'while frozen' }
+                @{ $j->{events} // [] }), 1, 'the message delivered before it is there');
+($st, $j) = api($gw, $key, 'GET', "/v1/workspaces/$id");
+my ($repo) = @{ $j->{git}{repositories} // [] };
+like($repo->{branch} // '', qr{^replicas/}, "its branch, saved at the sleep ($repo->{branch})")
+    or diag explain $j->{git};
+ok($j->{git}{at}, 'and when');
+is($ws->state_of($id), 'sleeping', 'reading them did not wake it');
+is($redis->cmd('HGET', ws_key($id), 'sleep'), 'frozen', 'still frozen');
 my $res = $ws->preview($id, 3000, timeout => 60);
 is($res->{status}, 200, 'a request held through the thaw is served') or diag explain $res;
 is($res->{body}, "frozen app\n", "with the app's body");
@@ -130,5 +145,6 @@ ok(poll_until(10, sub { !kill(0, $new) }), 'its frozen processes are gone');
 my $cg = $v2 ? "/sys/fs/cgroup/replicas-$ctl->{net}/$sbid"
              : "/sys/fs/cgroup/freezer/replicas-$ctl->{net}/$sbid";
 ok(!-d $cg, "and its cgroup ($cg)");
+is($redis->cmd('EXISTS', "replicas:ws-history:$id"), 0, 'and its saved history');
 
 done_testing;

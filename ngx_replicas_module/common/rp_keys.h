@@ -99,6 +99,8 @@
 #define RP_KEY_IMAGES_PREFIX      "replicas:images:"        /* + node: SET of image keys */
 #define RP_KEY_POOL_PREFIX        "replicas:pool:"          /* + node ":" image key: SET of warm sandbox ids */
 #define RP_KEY_WS_MESSAGES_PREFIX "replicas:ws-messages:"   /* + id: LIST of undelivered messages */
+#define RP_KEY_WS_HISTORY_PREFIX  "replicas:ws-history:"    /* + id: STRING, the engine's events
+                                                                 as of its last sleep (JSON) */
 #define RP_KEY_WS_HOOKS_PREFIX    "replicas:ws-hooks:"      /* + id: HASH start_state, start_exit, start_log */
 #define RP_KEY_WS_ENGINE_FAILS_PREFIX "replicas:ws-engine-fails:" /* + id: ZSET of the engine's failures (ms), the last 5 minutes */
 #define RP_KEY_WORKER_PREFIX      "replicas:worker:"        /* + consumer: STRING, a lease its worker renews every second */

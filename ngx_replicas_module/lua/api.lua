@@ -68,7 +68,9 @@ local function over_rate(rkey)
     if used == 1 then redis.call('EXPIRE', rkey, 120) end
     return used > rate
 end
-if op ~= 'env_put' then
+-- A stream's questions about its changes (watch) are the gateway's, not
+-- the caller's: its opening (org_events) counted.
+if op ~= 'env_put' and op ~= 'watch' then
     local minute = math.floor(now / 60)
     if over_rate('replicas:rate:' .. key.prefix .. ':' .. minute) then
         return err(429, 'rate_limited', 'too many requests for this API key', 60 - now % 60)
@@ -100,6 +102,8 @@ end
 -- A workspace-scoped key (the engine's) was limited above and has no role.
 local roles = {
     list           = {admin = 'any', member = 'any'},     -- the team view
+    org_events     = {admin = 'any', member = 'any'},     -- and it live
+    watch          = {admin = 'any', member = 'any'},     -- (its changes)
     get            = {admin = 'any', member = 'any'},
     previews_list  = {admin = 'any', member = 'any'},
     create         = {admin = 'any', member = 'usable'},  -- its environment
@@ -108,6 +112,7 @@ local roles = {
     sleep          = {admin = 'any', member = 'own'},
     wake           = {admin = 'any', member = 'own'},
     events         = {admin = 'any', member = 'own'},
+    history        = {admin = 'any', member = 'own'},     -- asleep, unwoken
     hooks          = {admin = 'any', member = 'own'},
     git            = {admin = 'any', member = 'own'},     -- the dashboard's
     diff           = {admin = 'any', member = 'own'},     -- Diff tab
@@ -206,6 +211,16 @@ local function usage_of(w)
             warning = w.usage_warning ~= '' and w.usage_warning or nil}
 end
 
+-- per repository its branch, ahead and pull request, as control saved
+-- them at the last sleep (control/rc_history.c): the list shows them for
+-- a sleeping workspace without waking it
+local function git_of(w)
+    if not w.git then return cjson.null end
+    local good, repos = pcall(cjson.decode, w.git)
+    if not good or type(repos) ~= 'table' then return cjson.null end
+    return {repositories = #repos == 0 and EMPTY or repos, at = tonumber(w.git_at)}
+end
+
 local function view(id, w)
     local collaborators = w.collaborators and cjson.decode(w.collaborators) or {}
     if #collaborators == 0 then collaborators = EMPTY end
@@ -228,7 +243,7 @@ local function view(id, w)
                       restarts = tonumber(w.engine_restarts) or 0,
                       desktop = w.desktop_health or cjson.null},
             desktop_url = preview_url('6080', id), engine_url = preview_url('3737', id),
-            usage = usage_of(w)}
+            usage = usage_of(w), git = git_of(w)}
 end
 
 -- the caller's workspace, or nil (another org's is "not found" too)
@@ -383,7 +398,9 @@ if op == 'create' then
     return ok(201, view(newid, load_ws(newid)))
 end
 
-if op == 'list' then
+-- the organisation's workspaces, and who is asking (for the dashboard's
+-- header and its "mine" view)
+local function list_view()
     local ids = redis.call('SMEMBERS', 'replicas:org-ws:' .. key.org)
     table.sort(ids)
     local list = {}
@@ -391,13 +408,35 @@ if op == 'list' then
         local w = load_ws(id)
         if w then list[#list + 1] = view(id, w) end
     end
-    -- who is asking, for the dashboard's header and its "mine" view
     local caller = {user = key.user or cjson.null, org = key.org, role = role}
     if key.user then
         local u = redis.call('HMGET', 'replicas:user:' .. key.user, 'name', 'email')
         caller.name, caller.email = u[1] or nil, u[2] or nil
     end
-    return ok(200, {workspaces = #list == 0 and EMPTY or list, caller = caller})
+    return {workspaces = #list == 0 and EMPTY or list, caller = caller}
+end
+
+if op == 'list' then
+    return ok(200, list_view())
+end
+
+-- GET /v1/events (ngx_http_replicas_stream.c): its first event, the
+-- snapshot; then for each change published, "watch" says what it is to
+-- this caller: the workspace as GET shows it, or that it was deleted.
+-- Another organisation's says nothing (204), not even that it exists.
+-- With no workspace it is the heartbeat's check that the caller is in.
+if op == 'org_events' then
+    return ok(200, {ts = now, type = 'snapshot', payload = list_view()})
+end
+
+if op == 'watch' then
+    if wsid == '' then return {204, '', 0} end
+    local w = hash_to_table(redis.call('HGETALL', ws_key(wsid)))
+    if w.org ~= key.org then return {204, '', 0} end
+    if not w.state or w.state == 'deleted' then
+        return ok(200, {ts = now, type = 'workspace.deleted', payload = {id = wsid}})
+    end
+    return ok(200, {ts = now, type = 'workspace.changed', payload = view(wsid, w)})
 end
 
 -- environments ------------------------------------------------------------
@@ -577,6 +616,7 @@ end
 
 if op == 'delete' then
     set_state(wsid, 'deleted')
+    redis.call('DEL', 'replicas:ws-history:' .. wsid)
     redis.call('SREM', 'replicas:org-ws:' .. key.org, wsid)
     redis.call('SREM', 'replicas:org-awake:' .. key.org, wsid)
     job('delete', wsid)
@@ -631,6 +671,19 @@ if op == 'interrupt' or op == 'git_action' then
                    (op == 'interrupt' and ': no turn is running' or ': wake it first'))
     end
     return ok(200, {addr = w.addr})
+end
+
+-- the engine's events as control saved them when it last went to sleep
+-- (control/rc_history.c): read without waking it.  The stored object
+-- {first_id, last_id, events} is passed on as it is, after what it is of.
+if op == 'history' then
+    local saved = redis.call('GET', 'replicas:ws-history:' .. wsid)
+    if not saved or saved:sub(1, 1) ~= '{' then
+        return err(404, 'no_history', 'workspace ' .. wsid .. ' has no saved history: ' ..
+                   'it is saved each time the workspace goes to sleep')
+    end
+    return {200, cjson.encode({workspace = wsid, state = w.state}):sub(1, -2) ..
+                 ',' .. saved:sub(2), 0}
 end
 
 if op == 'events' or op == 'hooks' or op == 'git' or op == 'diff' or op == 'files'

@@ -21,8 +21,8 @@ const path = require('path');
   const wait = Number(process.env.WAIT_MS || 120000);
   const shots = process.env.SHOTS;
   let page;
-  const shot = async (name) => {
-    if (shots) await page.screenshot({ path: path.join(shots, name + '.png'), fullPage: true });
+  const shot = async (name, on) => {
+    if (shots) await (on || page).screenshot({ path: path.join(shots, name + '.png'), fullPage: true });
   };
   try {
     const context = await browser.newContext({ viewport: { width: 1200, height: 800 } });
@@ -131,6 +131,8 @@ const path = require('path');
     await page.click('[data-tab=diff]');
     await page.waitForSelector('[data-test=diff-stats]', { timeout: 30000 });
     seen.diff_stats = (await page.innerText('[data-test=diff-stats]')).replace(/\s+/g, ' ').trim();
+    // diff2html draws in an effect after the counts are shown
+    await page.waitForSelector('.d2h-file-wrapper .d2h-file-name', { timeout: 10000 }).catch(() => {});
     seen.diff_files = await page.$$eval('.d2h-file-wrapper .d2h-file-name', (els) => els.map((e) => e.textContent.trim()));
     seen.diff_added = await page.$$eval('.d2h-ins .d2h-code-line-ctn', (els) => els.map((e) => e.textContent));
     await shot('diff');
@@ -163,6 +165,24 @@ const path = require('path');
     }
     seen.desktop_frame_url = frame ? frame.url() : null;
     await page.waitForTimeout(1000);
+    // what noVNC drew: the share of a grid of its canvas's pixels that is
+    // not black (the remote screen, not an empty one)
+    if (frame && seen.desktop_connected) {
+      seen.desktop_lit = await frame.evaluate(() => {
+        const c = document.querySelector('#noVNC_container canvas');
+        const g = c.getContext('2d');
+        const d = g.getImageData(0, 0, c.width, c.height).data;
+        let lit = 0, n = 0;
+        for (let y = 0; y < c.height; y += Math.max(1, c.height >> 5)) {
+          for (let x = 0; x < c.width; x += Math.max(1, c.width >> 5)) {
+            const i = (y * c.width + x) * 4;
+            n++;
+            if (d[i] + d[i + 1] + d[i + 2] > 48) lit++;
+          }
+        }
+        return n ? lit / n : 0;
+      }).catch((e) => 'error: ' + e.message);
+    }
     await shot('desktop');
 
     // --- the Previews tab: a preview added (by the page's own session,
@@ -262,6 +282,23 @@ const path = require('path');
     seen.slept = true;
     seen.sleeping_info = await page.innerText('.chat .info').catch(() => null);
     await shot('sleeping');
+    // a page opened now reads the chat saved at the sleep, and the
+    // workspace sleeps on
+    {
+      const p3 = await context.newPage();
+      await p3.goto(process.env.MAIN + '/w/' + seen.id);
+      await p3.waitForSelector('.turn-completed .md', { timeout: 30000 });
+      seen.history_asleep = (await p3.$$eval('.turn-completed .md', (els) => els.map((e) => e.textContent.trim()))).pop();
+      seen.history_asleep_state = await p3.innerText('[data-test=state]');
+      await p3.waitForTimeout(1500);
+      await p3.goto(process.env.MAIN + '/');
+      seen.branch_asleep = await p3.waitForSelector(`[data-ws="${seen.id}"] [data-test=branch]`, { timeout: 10000 })
+        .then((el) => el.textContent(), () => null);
+      await shot('list-sleeping', p3);
+      seen.state_after_history = (await p3.evaluate((id) =>
+        fetch('/v1/workspaces/' + id).then((r) => r.json()), seen.id)).state;
+      await p3.close();
+    }
     await page.click('[data-test=wake]');
     await stateIs('awake');
     seen.woke = true;

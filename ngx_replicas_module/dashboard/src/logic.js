@@ -62,9 +62,9 @@ export function age(since, now) {
 }
 
 // One event of GET /v1/events ({type, payload: {id, ...fields}}) folded
-// into the list (by id): created and changed merge their fields, deleted
-// removes it. An event for an unknown workspace adds it (created may have
-// been missed while the stream reconnected). Returns a new array.
+// into the list (by id): workspace.changed (a new one, or any change of
+// one: its payload is the workspace as GET shows it) merges its fields,
+// workspace.deleted removes it. Returns a new array.
 export function foldEvent(list, ev) {
     const p = (ev && ev.payload) || {};
     if (!p.id) return list;
@@ -76,6 +76,31 @@ export function foldEvent(list, ev) {
     if (i < 0) next.push({ ...p });
     else next[i] = { ...list[i], ...p };
     return next;
+}
+
+// The whole of what the list shows ({workspaces, caller}) after one event
+// of GET /v1/events: a snapshot (the stream's first event, and again after
+// the gateway lost track) replaces it; a change folds in (foldEvent).
+// Before the first snapshot there is nothing to fold into.
+export function foldStream(data, ev) {
+    if (!ev || typeof ev !== 'object') return data;
+    if (ev.type === 'snapshot') return ev.payload && Array.isArray(ev.payload.workspaces) ? ev.payload : data;
+    if (!data) return data;
+    const workspaces = foldEvent(data.workspaces || [], ev);
+    return workspaces === data.workspaces ? data : { ...data, workspaces };
+}
+
+// A workspace's branch and pull request for the list: its first
+// repository's, from what control saved at its last sleep (ws.git, so a
+// sleeping one shows them unwoken). A link only if it is http(s): the
+// engine, and so the workspace, wrote it.
+export function gitSummary(ws) {
+    const repos = (ws && ws.git && Array.isArray(ws.git.repositories)) ? ws.git.repositories : [];
+    const r = repos.find((x) => x && typeof x.branch === 'string') || {};
+    const pr = r.pullRequest && typeof r.pullRequest.url === 'string'
+        && /^https?:\/\//i.test(r.pullRequest.url) ? r.pullRequest : null;
+    return { branch: r.branch || null, pr: pr ? { url: pr.url, number: pr.number } : null,
+             more: Math.max(0, repos.length - 1) };
 }
 
 // the filters in the URL's query (so reload and share keep them)

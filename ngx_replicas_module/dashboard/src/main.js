@@ -9,7 +9,7 @@ import htm from 'htm';
 import { api } from './api.js';
 import { filterWorkspaces, filtersFromQuery, filtersToQuery, countByState,
          owners, age, VIEWS, emptyChat, foldChat, chatEntries, turnText,
-         EVENT_TYPES } from './logic.js';
+         EVENT_TYPES, foldStream, gitSummary } from './logic.js';
 import { renderMarkdown } from './markdown.js';
 import { DiffTab } from './diff.js';
 import { DesktopTab } from './desktop.js';
@@ -22,9 +22,10 @@ const VIEW_NAMES = { team: 'Team', mine: 'Mine', api: 'API & automations' };
 const AGENTS = ['claude', 'codex', 'opencode', 'cursor'];
 const TABS = [['chat', 'Chat'], ['desktop', 'Desktop'], ['diff', 'Diff'], ['previews', 'Previews'],
               ['files', 'Files'], ['git', 'Git'], ['logs', 'Logs']];
-// the list is asked for again this often while the page is seen (the
-// org-level event stream, GET /v1/events, does not exist yet)
-const LIST_POLL_MS = 2000;
+// ages in the page are redrawn this often; a refused event stream is
+// opened again after this long
+const TICK_MS = 1000;
+const STREAM_RETRY_MS = 2000;
 
 function useLocation() {
     const [loc, setLoc] = useState(window.location.pathname + window.location.search);
@@ -104,16 +105,16 @@ function WorkspaceList({ data, query, now }) {
         </div>
         ${list.length === 0
             ? html`<p class="empty">No workspace matches.</p>`
-            : html`<ul class="workspaces">${list.map((ws) => html`
+            : html`<ul class="workspaces">${list.map((ws) => { const g = gitSummary(ws); return html`
                 <li key=${ws.id} data-ws=${ws.id}>
                     <${Link} href=${'/w/' + ws.id} class="name">${ws.name || ws.id}<//>
                     <${StateBadge} ws=${ws} now=${now} />
                     <span class="repo">${ws.repository || ''}</span>
-                    <span class="meta">${ws.agent || ''}${ws.branch ? ' · ' + ws.branch : ''}
-                        ${ws.pull_request ? html` · <a href=${ws.pull_request} rel="noopener noreferrer">PR</a>` : ''}
+                    <span class="meta">${ws.agent || ''}${g.branch ? html` · <span data-test="branch">${g.branch}</span>` : ''}
+                        ${g.pr ? html` · <a href=${g.pr.url} target="_blank" rel="noopener noreferrer" data-test="pr">PR #${g.pr.number}</a>` : ''}
                         ${' · '}${ws.owner || 'API'}</span>
                     ${ws.state === 'failed' && ws.reason ? html`<span class="reason">${ws.reason}</span>` : ''}
-                </li>`)}</ul>`}
+                </li>`; })}</ul>`}
     </main>`;
 }
 
@@ -226,12 +227,25 @@ function Entry({ e }) {
 
 // the workspace's engine events, over an EventSource (resumed by the
 // browser with Last-Event-ID); opened only while the workspace is awake,
-// since asking a sleeping one for its events wakes it
-function useEngineEvents(id, awake) {
+// since asking a sleeping one for its events wakes it; a sleeping one's
+// chat is the history control saved when it went to sleep
+// (GET .../history, from Redis: it sleeps on)
+function useEngineEvents(id, state) {
+    const awake = state === 'awake';
     const [chat, setChat] = useState(emptyChat);
     const [streamError, setStreamError] = useState(null);
     const [attempt, setAttempt] = useState(0);
     useEffect(() => { setChat(emptyChat()); }, [id]);
+    useEffect(() => {
+        if (state !== 'sleeping') return undefined;
+        let live = true;
+        api('GET', '/v1/workspaces/' + id + '/history').then((h) => {
+            if (!live || !Array.isArray(h.events)) return;
+            // what this page saw live is as new as the saved history
+            setChat((st) => st.lastId >= (h.last_id || 0) ? st : h.events.reduce(foldChat, emptyChat()));
+        }, () => { /* none saved yet: the chat shows once it is awake */ });
+        return () => { live = false; };
+    }, [id, state]);
     useEffect(() => {
         if (!awake) return undefined;
         // ?after=: the history first (a new stream otherwise starts at now),
@@ -313,8 +327,8 @@ function ChatTab({ ws, chat, streamError }) {
             </form>
         </nav>
         ${ws.state === 'sleeping' && html`<p class="info">${entries.length
-            ? 'This workspace is sleeping: the chat below is as this page last saw it. A message wakes it.'
-            : 'This workspace is sleeping: its chat shows once it is awake. A message wakes it.'}</p>`}
+            ? 'This workspace is sleeping: its chats are shown as they were when it went to sleep. A message wakes it.'
+            : 'This workspace is sleeping, with no chat saved. A message wakes it.'}</p>`}
         ${(ws.state === 'booting' || ws.state === 'provisioning') && html`<p class="info">The workspace is starting (${ws.state})…</p>`}
         ${streamError && ws.state === 'awake' && html`<p class="info" role="status">${streamError}</p>`}
         ${ws.health && ws.health.engine && ws.health.engine !== 'ok' && html`<p class="banner" role="alert">The engine is ${ws.health.engine}${ws.health.reason ? ' (' + ws.health.reason + ')' : ''}.</p>`}
@@ -422,7 +436,7 @@ function LogsTab({ ws }) {
 function WorkspacePage({ id, tab, data, now, reload }) {
     const ws = data.workspaces.find((w) => w.id === id);
     const [actError, setActError] = useState(null);
-    const [chat, streamError] = useEngineEvents(id, !!ws && ws.state === 'awake');
+    const [chat, streamError] = useEngineEvents(id, ws ? ws.state : null);
     if (!ws) {
         return html`<main class="ws"><h1>Not found</h1>
             <p>There is no workspace <code>${id}</code> in your organisation (or it was deleted).</p>
@@ -479,12 +493,31 @@ function App() {
             setError(e);     // the last list stays shown under the banner
         }
     }, []);
-    useEffect(() => { load(); }, []);
+    // the list live: GET /v1/events (the org's workspace changes) opens
+    // with a snapshot and folds each change in. The browser comes back by
+    // itself when the gateway ends a stream; a refused one (401, 503) is
+    // asked as a plain GET, whose error says why (and a 401 goes to the
+    // login page), then opened again.
     useEffect(() => {
-        const t = setInterval(() => {
-            setNow(Date.now() / 1000);
-            if (document.visibilityState !== 'hidden') load();
-        }, LIST_POLL_MS);
+        let es = null, retry = null, gone = false;
+        const open = () => {
+            es = new EventSource('/v1/events');
+            es.onmessage = (m) => {
+                let ev;
+                try { ev = JSON.parse(m.data); } catch (e) { return; }
+                if (ev.type === 'snapshot') setError(null);
+                setData((d) => foldStream(d, ev));
+            };
+            es.onerror = () => {
+                if (es.readyState !== EventSource.CLOSED || gone) return;
+                load().finally(() => { if (!gone) retry = setTimeout(open, STREAM_RETRY_MS); });
+            };
+        };
+        open();
+        return () => { gone = true; if (es) es.close(); clearTimeout(retry); };
+    }, []);
+    useEffect(() => {
+        const t = setInterval(() => setNow(Date.now() / 1000), TICK_MS);
         return () => clearInterval(t);
     }, []);
     const [path, query] = loc.split('?');

@@ -2,7 +2,7 @@
 // by t/61-dashboard.t (and `npm test` in a dashboard build folder).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { filterWorkspaces, foldEvent, filtersFromQuery, filtersToQuery, countByState, age,
+import { filterWorkspaces, foldEvent, foldStream, gitSummary, filtersFromQuery, filtersToQuery, countByState, age,
          emptyChat, foldChat, chatEntries, turnText } from '../src/logic.js';
 
 const list = [
@@ -46,6 +46,27 @@ test('workspace events fold into the list', () => {
     l = foldEvent(l, { type: 'workspace.deleted', payload: { id: 'a1' } });
     assert.ok(!l.some((w) => w.id === 'a1'));
     assert.equal(foldEvent(l, { type: 'x', payload: {} }), l, 'no id: nothing');
+});
+
+test('the org event stream: snapshot, then changes', () => {
+    const caller = { user: 'u1' };
+    assert.equal(foldStream(null, { type: 'workspace.changed', payload: { id: 'a1' } }), null,
+                 'a change before the snapshot: nothing to fold into');
+    let d = foldStream(null, { id: 1, type: 'snapshot', payload: { workspaces: list.slice(0, 2), caller } });
+    assert.equal(d.workspaces.length, 2);
+    assert.equal(d.caller, caller, 'the caller comes with the snapshot');
+    d = foldStream(d, { id: 2, type: 'workspace.changed', payload: { id: 'e5', state: 'booting', name: 'New' } });
+    assert.deepEqual(d.workspaces.map((w) => w.id), ['a1', 'b2', 'e5'], 'created: added');
+    d = foldStream(d, { id: 3, type: 'workspace.changed', payload: { id: 'b2', state: 'awake' } });
+    assert.equal(d.workspaces.find((w) => w.id === 'b2').state, 'awake', 'changed: merged');
+    assert.equal(d.workspaces.find((w) => w.id === 'b2').name, 'Beta', 'its other fields kept');
+    d = foldStream(d, { id: 4, type: 'workspace.deleted', payload: { id: 'a1' } });
+    assert.deepEqual(d.workspaces.map((w) => w.id), ['b2', 'e5'], 'deleted: removed');
+    assert.equal(foldStream(d, { type: 'workspace.changed', payload: {} }), d, 'no id: the same object');
+    assert.equal(foldStream(d, 'garbage'), d, 'not an event: unchanged');
+    d = foldStream(d, { id: 1, type: 'snapshot', payload: { workspaces: [list[2]], caller } });
+    assert.deepEqual(d.workspaces.map((w) => w.id), ['c3'], 'a new snapshot replaces all');
+    assert.equal(foldStream(d, { type: 'snapshot', payload: {} }), d, 'a malformed snapshot is ignored');
 });
 
 const ev = (id, type, payload) => ({ id, type, payload });
@@ -98,4 +119,16 @@ test('queued turns, chats, failures, notes', () => {
     [e] = chatEntries(st, 'ops');
     assert.deepEqual(e.turn.tasks, [{ task_id: 'k', state: 'completed', description: 'build', summary: 'built' }]);
     assert.equal(foldChat(st, { nonsense: true }), st, 'not an event: nothing');
+});
+
+test('the list\'s branch and pull request, from the saved git state', () => {
+    assert.deepEqual(gitSummary({}), { branch: null, pr: null, more: 0 }, 'none saved');
+    assert.deepEqual(gitSummary({ git: { repositories: [
+        { name: 'a', branch: 'replicas/x', pullRequest: { url: 'https://github.com/o/a/pull/7', number: 7 } },
+        { name: 'b', branch: 'replicas/x' }] } }),
+        { branch: 'replicas/x', pr: { url: 'https://github.com/o/a/pull/7', number: 7 }, more: 1 });
+    assert.equal(gitSummary({ git: { repositories: [
+        { branch: 'b', pullRequest: { url: 'javascript:alert(1)', number: 1 } }] } }).pr, null,
+        'a link that is not http(s) is not a link');
+    assert.equal(gitSummary({ git: { repositories: 'junk' } }).branch, null, 'junk: nothing');
 });
