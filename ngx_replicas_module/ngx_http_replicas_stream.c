@@ -376,6 +376,7 @@ ngx_http_replicas_stream_open(ngx_http_request_t *r, void *reply)
     ngx_pool_cleanup_t                *cln;
     ngx_http_replicas_ctx_t           *rctx;
     ngx_http_replicas_stream_t        *s;
+    ngx_http_core_loc_conf_t          *clcf;
     ngx_http_replicas_script_reply_t   v;
 
     if (ngx_http_replicas_redis_script_reply(reply, &v) != NGX_OK
@@ -411,6 +412,15 @@ ngx_http_replicas_stream_open(ngx_http_request_t *r, void *reply)
     rc = ngx_http_send_header(r);
     if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
         ngx_http_replicas_finish(r, rc);
+        return;
+    }
+
+    /* each event is a small write that must go now: not held for the ACK
+     * of the one before (nginx sets it for keepalive connections only) */
+    clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
+
+    if (clcf->tcp_nodelay && ngx_tcp_nodelay(r->connection) != NGX_OK) {
+        ngx_http_replicas_finish(r, NGX_ERROR);
         return;
     }
 
