@@ -21,7 +21,7 @@ RP_PACKAGES=(
     bubblewrap iproute2 nftables e2fsprogs util-linux
     git python3 fcgiwrap
     chromium
-    xvfb openbox x11vnc novnc websockify x11-utils
+    xvfb openbox x11vnc novnc websockify x11-utils fonts-urw-base35
 )
 
 # Needed as commands, whichever package brings them (a machine may have

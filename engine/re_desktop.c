@@ -65,12 +65,20 @@ static char *const  re_desktop_openbox[] = {
  * the middle of the screen under whatever the agent opens (no buttons:
  * it stays; closed, it is started again like any program here) */
 static char  re_desktop_card_text[256] =
-    "Replicas workspace\n\nThis is the agent's desktop: the browsers and "
-    "apps it opens show here.";
+    "  Replicas workspace  \n\n  This is the agent's desktop: the browsers\n"
+    "  and apps it opens show here.  ";
 
+/* large, dark and without scroll bars, so that it reads at the Desktop
+ * tab's scale (a 1920x1080 screen in a frame of a third of that); the
+ * font is one of fonts-urw-base35's scalable ones, and xmessage falls
+ * back to its default font where it is missing */
 static char *const  re_desktop_card[] = {
-    "/usr/bin/xmessage", "-center", "-buttons", "", re_desktop_card_text,
-    NULL
+    "/usr/bin/xmessage", "-center", "-buttons", "",
+    "-bg", "#1e293b", "-fg", "#f1f5f9",
+    "-fn", "-*-helvetica-bold-r-normal--40-*-*-*-p-*-iso8859-1",
+    "-xrm", "*message.scrollVertical: never",
+    "-xrm", "*message.scrollHorizontal: never",
+    re_desktop_card_text, NULL
 };
 
 /* on the workspace's loopback only, without a password: only websockify
@@ -454,8 +462,9 @@ re_desktop_init(const char *state_dir, int on)
 
     if (ws != NULL && ws[0] != '\0' && strlen(ws) < 64) {
         snprintf(re_desktop_card_text, sizeof(re_desktop_card_text),
-                 "Replicas workspace %s\n\nThis is the agent's desktop: the "
-                 "browsers and apps it opens show here.", ws);
+                 "  Replicas workspace %s  \n\n  This is the agent's "
+                 "desktop: the browsers\n  and apps it opens show here.  ",
+                 ws);
     }
 
     if (stat(re_desktop.log_path, &st) == 0

@@ -208,8 +208,9 @@ is_deeply($seen->{diff_added}, ['from the dashboard'], 'its added line');
 ok($seen->{desktop_connected}, 'the Desktop tab: noVNC connected in the frame, no second login')
     or diag explain $seen;
 diag("the Desktop tab's Reload pressed $seen->{desktop_reloads} times");
-ok(($seen->{desktop_lit} // 0) =~ /^[\d.]+$/ && $seen->{desktop_lit} > 0.5,
-   "the remote screen is drawn, not black ($seen->{desktop_lit} of its pixels lit)");
+my ($lit, $card) = map { $seen->{desktop_lit}{$_} // 0 } qw(lit card);
+ok($lit =~ /^[\d.]+$/ && $lit > 0.5, "the remote screen is drawn, not black ($lit of its pixels lit)");
+ok($card > 0.02, "and the workspace's card is on it, readable at the tab's scale ($card of its pixels)");
 like($seen->{desktop_frame_url} // '', qr{^http://6080-\Q$id\E\.\Q$domain\E:\d+/vnc\.html\?autoconnect=1},
      'from the 6080 preview');
 like($seen->{previews_text} // '', qr{http://3000-\Q$id\E\.\Q$domain\E:\d+/ authenticated},

@@ -4,9 +4,11 @@
 // page marks, with a MutationObserver, when each name "bench-N" first
 // appears; t/bench/dashboard.pl publishes the changes and compares the
 // clocks (one machine: Date.now() on both sides).
-// env: CHROMIUM, LOGIN_LINK, MAIN, COUNT (workspaces to wait for)
+// env: CHROMIUM, LOGIN_LINK, MAIN, COUNT (workspaces to wait for),
+//      ENGINE_WS (a workspace whose engine t/bench/dashboard.pl drives)
 // stdout: "ready {load}" once the list is shown; then, after a line on
-// stdin, "seen {name: ms since the epoch}".
+// stdin, "seen {name: ms since the epoch}"; with ENGINE_WS then "chat
+// ready" once its chat is open and, after another line, "chat {text: ms}".
 
 const { chromium } = require('playwright-core');
 const readline = require('readline');
@@ -64,6 +66,27 @@ const readline = require('readline');
     const rl = readline.createInterface({ input: process.stdin });
     await new Promise((done) => rl.once('line', done));
     console.log('seen ' + JSON.stringify(await page.evaluate(() => window.__seen)));
+    // the engine's leg: a workspace's chat open on ENGINE_WS, each message
+    // the engine emits (message.received, "engine-N") marked when its
+    // text is first in the chat
+    if (process.env.ENGINE_WS) {
+      await page.goto(process.env.MAIN + '/w/' + process.env.ENGINE_WS, { waitUntil: 'commit' });
+      await page.waitForSelector('[data-test=messages]', { state: 'attached', timeout: 60000 });
+      await page.evaluate(() => {
+        window.__chat = {};
+        new MutationObserver(() => {
+          for (const el of document.querySelectorAll('[data-test=messages] .msg .text')) {
+            const m = /^engine-\d+$/.exec(el.textContent);
+            if (m && !window.__chat[m[0]]) window.__chat[m[0]] = Date.now();
+          }
+        }).observe(document.body, { subtree: true, childList: true, characterData: true });
+      });
+      // the stream is open once the engine's history (none yet) is in
+      await page.waitForTimeout(1000);
+      console.log('chat ready');
+      await new Promise((done) => rl.once('line', done));
+      console.log('chat ' + JSON.stringify(await page.evaluate(() => window.__chat)));
+    }
   } finally {
     await browser.close();
   }

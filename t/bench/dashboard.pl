@@ -16,8 +16,12 @@
 #              wire, time to the list shown), the list's render alone, and
 #              a change published to its text in the page (median, p95;
 #              target <= 50 ms)
-# Not measured here yet: an engine's event (a workspace's chat) to the
-# page; it takes the same stream-to-text path after the engine.
+#   engine     a real replicas-engine on loopback (no sandbox; the
+#              agents' folder empty, so each turn ends at once) as a
+#              workspace's engine: each message it takes (its event
+#              message.received) to its text in the workspace's chat in
+#              the page, through the gateway's proxied event stream
+#              (median, p95; target <= 50 ms)
 
 use strict;
 use warnings;
@@ -31,7 +35,8 @@ use JSON::PP;
 use Replicas::Test qw(start_redis http_request);
 use Replicas::Gateway qw(start_gateway put_workspace);
 use Replicas::Identity qw(new_identity login_link);
-use Replicas::Test qw(objs_dir);
+use Replicas::Test qw(objs_dir engine_bin tmpdir wait_port);
+use POSIX ();
 use IPC::Open2;
 use Replicas::EventStream;
 
@@ -135,8 +140,32 @@ for (1 .. 5) {
 }
 printf "the list with %d workspaces: %d bytes; GET /v1/workspaces median %s, the stream's snapshot median %s\n",
        $nlist + 1, $len, ms(pct(0.5, @get)), ms(pct(0.5, @snap));
+# --- an engine, as a workspace's: on the address the gateway proxies to ------------
+# (a loopback address of its own, on the engine's fixed port)
+my $eaddr = '127.0.0.9';
+my $edir = tmpdir() . '/engine';
+mkdir $edir; mkdir "$edir/work"; mkdir "$edir/agents";
+my $epid = fork // die "fork: $!";
+if (!$epid) {
+    open STDIN, '<', '/dev/null';
+    open STDOUT, '>>', "$edir/engine.log";
+    open STDERR, '>&', \*STDOUT;
+    $ENV{HOME} = $edir;
+    $ENV{REPLICAS_WORKSPACE} = 'bench2';
+    exec engine_bin(), 'serve', '--listen', "$eaddr:3737", '--state-dir', "$edir/state",
+         '--workdir', "$edir/work", '--agents-dir', "$edir/agents", '--desktop', 'off'
+        or POSIX::_exit(127);
+}
+END { if ($epid) { kill 'TERM', $epid; waitpid $epid, 0 } }
+wait_port($eaddr, 3737, 10) or die "the engine did not listen on $eaddr:3737 (in use?)\n";
+put_workspace($redis, 'bench2', org => $me->{org}, user => $me->{user}, state => 'awake',
+              name => 'engine bench', repository => 'https://github.com/replicas/sample',
+              agent => 'claude', created => time, state_at => time, addr => $eaddr);
+$redis->cmd('SADD', "replicas:org-ws:$me->{org}", 'bench2');
+
 # --- in the page -------------------------------------------------------------------
 {
+    local $ENV{ENGINE_WS} = 'bench2';
     local $ENV{NODE_PATH} = objs_dir() . '/node/node_modules';
     local $ENV{CHROMIUM} = '/usr/bin/chromium';
     local $ENV{MAIN} = "http://$host";
@@ -159,15 +188,39 @@ printf "the list with %d workspaces: %d bytes; GET /v1/workspaces median %s, the
         sleep 0.05;
     }
     sleep 0.5;
+    $in->autoflush(1);
     print $in "done\n";
-    close $in;
     $line = <$out> // '';
-    waitpid $pid, 0;
     $line =~ /^seen (.*)$/ or die "the page: $line";
     my $seen = JSON::PP->new->decode($1);
     my @lat = map { $seen->{$_} - $t0{$_} } grep { defined $seen->{$_} } keys %t0;
     printf "a change published -> its text in the page (%d of %d seen): median %.1f ms, p95 %.1f ms (target <= 50 ms)\n",
            scalar @lat, $n, pct(0.5, @lat), pct(0.95, @lat);
+
+    $line = <$out> // '';
+    $line =~ /^chat ready/ or die "the page's chat: $line";
+    my (%e0, $en);
+    $en = $ENV{BENCH_ENGINE_ROUNDS} // 50;
+    for my $i (1 .. $en) {
+        my $text = "engine-$i";
+        $e0{$text} = time * 1000;
+        my $res = http_request(port => 3737, addr => $eaddr, host => "$eaddr:3737", method => 'POST',
+                               path => '/messages', headers => [['Content-Type', 'application/json']],
+                               body => encode_json({ seq => $i, text => $text, chat => 'default',
+                                                     user => $me->{user}, at => int time }));
+        die "the engine took no message: $res->{status} $res->{body}\n" unless $res->{status} =~ /^20/;
+        sleep 0.1;
+    }
+    sleep 0.5;
+    print $in "done\n";
+    close $in;
+    $line = <$out> // '';
+    waitpid $pid, 0;
+    $line =~ /^chat (.*)$/ or die "the page's chat: $line";
+    my $chat = JSON::PP->new->decode($1);
+    my @elat = map { $chat->{$_} - $e0{$_} } grep { defined $chat->{$_} } keys %e0;
+    printf "an engine's event (message.received) -> its text in the chat (%d of %d seen): median %.1f ms, "
+         . "p95 %.1f ms (target <= 50 ms)\n", scalar @elat, $en, pct(0.5, @elat), pct(0.95, @elat);
 }
 
 Test::More::done_testing();

@@ -172,16 +172,19 @@ const path = require('path');
         const c = document.querySelector('#noVNC_container canvas');
         const g = c.getContext('2d');
         const d = g.getImageData(0, 0, c.width, c.height).data;
-        let lit = 0, n = 0;
+        let lit = 0, card = 0, n = 0;
         for (let y = 0; y < c.height; y += Math.max(1, c.height >> 5)) {
           for (let x = 0; x < c.width; x += Math.max(1, c.width >> 5)) {
             const i = (y * c.width + x) * 4;
             n++;
             if (d[i] + d[i + 1] + d[i + 2] > 48) lit++;
+            // the desktop's card (engine/re_desktop.c: #1e293b)
+            if (Math.abs(d[i] - 0x1e) < 8 && Math.abs(d[i + 1] - 0x29) < 8
+                && Math.abs(d[i + 2] - 0x3b) < 8) card++;
           }
         }
-        return n ? lit / n : 0;
-      }).catch((e) => 'error: ' + e.message);
+        return n ? { lit: lit / n, card: card / n } : { lit: 0, card: 0 };
+      }).catch((e) => ({ lit: 'error: ' + e.message, card: 0 }));
     }
     await shot('desktop');
 
