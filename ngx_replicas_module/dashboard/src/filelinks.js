@@ -23,22 +23,25 @@ export function useFileLinks(ws, chat) {
     const [listed, setListed] = useState(() => new Map());   // repo\0dir -> Set | null (asked)
     const texts = chat.entries.map((e) => turnText(e.turn)).filter(Boolean);
     const done = chat.entries.filter((e) => e.turn && /^(completed|failed|interrupted)$/.test(e.turn.state)).length;
+    const candidates = pathCandidates(texts.join('\n'));
+    // the repositories' names, once some word looks like a path
+    const named = candidates.length > 0;
+    useEffect(() => { setRepos(null); }, [ws.id, awake]);
     useEffect(() => {
-        setRepos(null);
-        if (!awake) return undefined;
+        if (!awake || !named || repos) return undefined;
         let live = true;
         api('GET', '/v1/workspaces/' + ws.id + '/git')
             .then((r) => { if (live) setRepos((r.repositories || []).map((x) => x.name).filter(Boolean)); },
                   () => { if (live) setRepos([]); });
         return () => { live = false; };
-    }, [ws.id, awake]);
+    }, [ws.id, awake, named, repos]);
     useEffect(() => { setListed(new Map()); }, [ws.id, done]);
     // the folders to know: each candidate's, in each repository (and
     // without a leading repository name)
     const wanted = [];
     if (repos) {
         const seen = new Set();
-        for (const path of pathCandidates(texts.join('\n'))) {
+        for (const path of candidates) {
             for (const repo of repos) {
                 const forms = [path];
                 if (path.startsWith(repo + '/')) forms.push(path.slice(repo.length + 1));
