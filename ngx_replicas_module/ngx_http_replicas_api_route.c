@@ -109,7 +109,7 @@ ngx_http_replicas_api_route_users(ngx_http_request_t *r,
 
 
 /*
- * /v1/workspaces[/{id}[/messages|sleep|wake|events|previews[/{port}]]]
+ * /v1/workspaces[/{id}[/messages|sleep|wake|events|presence|previews[/{port}]]]
  * and /v1/environments[/{name}].  Returns NGX_OK with ctx->op set,
  * NGX_HTTP_NOT_FOUND, or NGX_HTTP_NOT_ALLOWED.
  */
@@ -272,6 +272,14 @@ ngx_http_replicas_api_route(ngx_http_request_t *r,
     if (n == 4 && rp_seg_is(1, "chats") && rp_seg_is(3, "interrupt")) {
         ctx->op = RP_API_INTERRUPT;
         return m == NGX_HTTP_POST ? NGX_OK : NGX_HTTP_NOT_ALLOWED;
+    }
+
+    /* who is viewing it now (the dashboard's "Also here") */
+    if (n == 2 && rp_seg_is(1, "presence")) {
+        ctx->op = (m == NGX_HTTP_POST) ? RP_API_PRESENCE
+                  : (m == NGX_HTTP_DELETE) ? RP_API_PRESENCE_LEAVE
+                  : (ngx_uint_t) -1;
+        return ctx->op == (ngx_uint_t) -1 ? NGX_HTTP_NOT_ALLOWED : NGX_OK;
     }
 
     if (n == 2 && rp_seg_is(1, "collaborators")) {

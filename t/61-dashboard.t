@@ -8,7 +8,13 @@
 # carries not run, its tool call a row.  Around it, by HTTP: the strict
 # Content-Security-Policy, the app for every view's URL, the session
 # cookie as the API's credential, and a cross-origin write with that
-# cookie refused.  Screenshots go to $REPLICAS_SHOTS (or the test's
+# cookie refused.  Multiplayer: a second user of the organisation (a
+# collaborator) in a second browser context sees the first one's message
+# live and attributed, each sees the other in "Also here", the second
+# one's message reaches the first live, attributed to them, and each
+# one's turn is committed as them; the answer's file path is a link to
+# the Files tab on that file; a user of another organisation (a third
+# context) finds nothing of it.  Screenshots go to $REPLICAS_SHOTS (or the test's
 # temporary folder).  Root.
 
 use strict;
@@ -20,7 +26,7 @@ use JSON::PP;
 use Replicas::Test qw(objs_dir start_redis http_request http_json poll_until free_port
                       repo_root tmpdir);
 use Replicas::Gateway qw(start_gateway put_workspace);
-use Replicas::Identity qw(new_identity api login_link);
+use Replicas::Identity qw(new_identity api login_link control);
 use Replicas::Control qw(start_control fixture_repo);
 use Replicas::Workspaces;
 use Replicas::ModelServer qw(start_model_server);
@@ -48,6 +54,10 @@ my $domain = $gw->{domain};
 my $main = "http://$domain:$gw->{port}";
 my $me = new_identity($redis, email => 'ada@example.com');
 my $key = $me->{key};
+# bob: a member of ada's organisation; eve: another organisation's admin
+my (undef, $bob) = control($redis, 'user', 'create', '--org', $me->{org}, '--email', 'bob@example.com');
+chomp $bob;
+my $eve = new_identity($redis, email => 'eve@example.com');
 my $ws = Replicas::Workspaces->new($gw, $key);
 
 sub get {
@@ -133,7 +143,7 @@ is($res->{status}, 201, 'the dashboard\'s own origin may') or diag $res->{body};
 
 # --- a real workspace, in the browser ------------------------------------------------
 my $mport = free_port();
-my $answer = "Here is the **bold answer**, with `code`.\n\n- one\n- two\n\n"
+my $answer = "Here is the **bold answer**, with `code`, in `notes.md`.\n\n- one\n- two\n\n"
            . "<script>window.__pwned = 'script'</script>"
            . "<img src=x onerror=\"window.__pwned = 'img'\"> <a href=\"javascript:window.__pwned='a'\">link</a>"
            . "\n\n[click me](javascript:window.__pwned='md')";
@@ -143,6 +153,9 @@ my $model = start_model_server(addr => '0.0.0.0', port => $mport, key => 'sk-ant
         { text => $answer } ] },
     { match => qr/take your time/, steps => [ { text => 'Finally done.', delay => 90 } ] },
     { match => qr/then say hi/, steps => [ { text => 'Hi there.' } ] },
+    { match => qr/Bob here/, steps => [
+        { tool => 'Write', input => { file_path => 'bob.md', content => "from bob\n" } },
+        { text => 'Done, Bob: see bob.md.' } ] },
 ]);
 my $ctl = start_control(redis => $redis, gateway => $gw,
                         args => ['--pool-size', 0, '--allow-port', $mport, '--desktop', 'on',
@@ -167,6 +180,10 @@ local $ENV{SHOTS} = $shots;
 local $ENV{SLOW_MESSAGE} = 'Please take your time';
 local $ENV{NEXT_MESSAGE} = 'And then say hi';
 local $ENV{WAIT_MS} = 120000;
+local $ENV{BOB_LINK} = login_link($redis, $bob, $main);
+local $ENV{BOB_USER} = $bob;
+local $ENV{BOB_MESSAGE} = 'Bob here: write my file';
+local $ENV{EVE_LINK} = login_link($redis, $eve->{user}, $main);
 my $out = qx{node @{[ repo_root() ]}/t/browser/dashboard.js 2>&1};
 is($?, 0, 'the browser script ran') or diag($out);
 my $seen = eval { decode_json((split /\n/, $out)[-1]) } // {};
@@ -185,7 +202,7 @@ is($j->{owner}, $me->{user}, 'owned by the person signed in');
 like($seen->{first_state} // '', qr/^(booting|provisioning|awake)$/, "shown $seen->{first_state} first");
 ok($seen->{awake}, 'then awake, live');
 is($seen->{message_text}, 'Please show me the dashboard', 'the message is in the chat');
-like($seen->{author} // '', qr/\S/, "attributed ($seen->{author})");
+is($seen->{author}, 'ada', 'attributed to ada (her name as the user record gives it)');
 is($seen->{strong}, 'bold answer', "the agent's markdown is rendered")
     or diag($seen->{answer_html});
 like($seen->{answer_html} // '', qr{<li>one</li>}, 'lists too');
@@ -198,13 +215,35 @@ like($seen->{answer_html} // '', qr/&lt;script&gt;/, 'the HTML the agent wrote i
 is_deeply($seen->{csp}, [], 'the page broke no rule of its CSP') or diag explain $seen->{csp};
 is_deeply($seen->{console_before_sleep}, [], 'no error in the console')
     or diag explain $seen->{console};
+# --- multiplayer
+is($seen->{collaborators_status}, 200, 'ada makes bob a collaborator');
+is($seen->{bob_list_viewers}, '1 viewing', "bob's list: someone is viewing the workspace");
+is($seen->{bob_also_here}, 'Also here: ada@example.com', "bob's page: ada is also here");
+is($seen->{ada_also_here}, 'Also here: bob@example.com', "ada's page: bob is also here, live");
+is($seen->{bob_saw}{author}, 'ada', "bob sees ada's message live, attributed to her");
+is($seen->{bob_saw}{answer}, 'bold answer', 'and the answer');
+like($seen->{file_link} // '', qr{^/w/\Q$id\E/files\?repo=dashapp&file=notes\.md$},
+     'the file the answer names is a link to the Files tab');
+like($seen->{link_opened}{url} // '', qr{/w/\Q$id\E/files\?repo=dashapp&file=notes\.md$}, 'which opens it');
+is($seen->{link_opened}{tab}, 'Files', 'in the Files tab');
+is($seen->{link_opened}{text}, "from the dashboard\n", 'on that file');
+is($seen->{ada_saw}{author}, 'bob', "bob's message reaches ada live, attributed to him");
+is($seen->{ada_saw}{answer}, 'Done, Bob: see bob.md.', 'with its answer');
+is($seen->{ada_saw}{link}, 'bob.md', 'whose file is a link too');
+is_deeply($seen->{console_bob}, [], "no error in bob's console");
+ok(!$seen->{eve_listed}, "eve (another organisation) never had it in her list");
+unlike($seen->{eve_list_text} // '', qr/dashboard test|\Q$id\E/, 'nor anything of it');
+is_deeply($seen->{eve_api}, { get => 404, events => 404, presence => 404, history => 404, messages => 404 },
+          'for her the workspace, its stream, presence, history and messages are not found');
+like($seen->{eve_page} // '', qr/^Not found .*\Q$id\E/, 'its page says "Not found"');
+ok($seen->{bob_left}, 'bob leaves: ada is alone again');
 ok($seen->{queued_shown}, 'a message sent during a turn shows queued, with its position');
 ok($seen->{interrupted}, 'Stop interrupts the running turn');
 is($seen->{next_answer}, 'Hi there.', 'and the queued message is answered next');
 ok($seen->{stop_gone}, 'no Stop once nothing runs');
-like($seen->{diff_stats} // '', qr/^1 file changed, \+1 −0$/, "the Diff tab counts the change ($seen->{diff_stats})");
-is_deeply($seen->{diff_files}, ['notes.md'], 'the file the agent wrote');
-is_deeply($seen->{diff_added}, ['from the dashboard'], 'its added line');
+like($seen->{diff_stats} // '', qr/^2 files changed, \+2 −0$/, "the Diff tab counts the changes ($seen->{diff_stats})");
+is_deeply($seen->{diff_files}, ['bob.md', 'notes.md'], 'the files the agent wrote');
+is_deeply($seen->{diff_added}, ['from bob', 'from the dashboard'], 'their added lines');
 ok($seen->{desktop_connected}, 'the Desktop tab: noVNC connected in the frame, no second login')
     or diag explain $seen;
 diag("the Desktop tab's Reload pressed $seen->{desktop_reloads} times");
@@ -226,14 +265,18 @@ unlike($seen->{share_open}{url} // '', qr{/login}, 'not sent to log in');
 ok($seen->{made_public}, 'Make public: the preview is public');
 like($seen->{share_after_revoke}{url} // '', qr{/login}, 'revoked (and private again): a fresh browser is sent to log in')
     or diag explain $seen->{share_after_revoke};
-like($seen->{git_state} // '', qr/^branch replicas\/\S+ · 1 commit ahead of its branch point/, "the Git tab: $seen->{git_state}");
+like($seen->{git_state} // '', qr/^branch replicas\/\S+ · 2 commits ahead of its branch point/, "the Git tab: $seen->{git_state}");
 like($seen->{git_said} // '', qr/\S/, "Push answers in the page: $seen->{git_said}");
 like($seen->{logs_start} // '', qr/^Start hook: \w+/, "the Logs tab: $seen->{logs_start}");
 is($seen->{reload_kept}, "$main/w/$id/previews", 'a reload keeps the view');
 ok(!$seen->{phone_overflow}, 'on a phone-sized screen nothing is wider than the screen');
 ok($seen->{slept}, 'Sleep: the page shows it sleeping, live');
 like($seen->{sleeping_info} // '', qr/sleeping/, 'and says what that means for the chat');
-is($seen->{history_asleep}, 'Hi there.', 'a page opened while it sleeps shows its chat (saved at the sleep)');
+is($seen->{history_asleep}, 'Done, Bob: see bob.md.', 'a page opened while it sleeps shows its chat (saved at the sleep)');
+is_deeply($seen->{commits}, [
+    { author => { name => 'ada', email => 'ada@example.com' }, files => ['notes.md'] },
+    { author => { name => 'bob', email => 'bob@example.com' }, files => ['bob.md'] } ],
+    "each one's prompt is committed as them (name and email from their user record)") or diag explain $seen->{commits};
 like($seen->{history_asleep_state} // '', qr/^sleeping/, 'shown sleeping');
 like($seen->{branch_asleep} // '', qr{^replicas/}, "the list shows its branch while it sleeps ($seen->{branch_asleep})");
 is($seen->{state_after_history}, 'sleeping', 'and reading it did not wake the workspace');
@@ -267,7 +310,7 @@ is($seen->{back_title}, 'sample workspace', 'the sample workspace\'s page');
          'a workspace that is not there: "Not found" in the page');
 }
 
-ok(-s "$shots/$_.png", "screenshot $_") for qw(list list-sleeping new chat chat-queued chat-phone diff desktop files previews previews-shared git logs sleeping login redis-down);
+ok(-s "$shots/$_.png", "screenshot $_") for qw(list list-sleeping new chat multi-list multi-ada multi-bob multiplayer multi-eve chat-queued chat-phone diff desktop files previews previews-shared git logs sleeping login redis-down);
 diag("screenshots in $shots");
 
 done_testing();

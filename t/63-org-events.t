@@ -6,7 +6,8 @@
 # says nothing, not even its id.  The session cookie opens it too; a
 # revoked key's stream ends; a lost subscription or a burst of changes
 # brings a new snapshot, so a client folding the events ends where Redis
-# is.  Real Redis and nginx; no control (the changes are published as
+# is.  Presence (who has a workspace's page open) is such a change, and
+# never wakes the workspace.  Real Redis and nginx; no control (the changes are published as
 # control publishes them).
 
 use strict;
@@ -124,6 +125,54 @@ ok(!$got, 'eve saw nothing of ada\'s org');
 is($st, 202, 'a workspace deleted by the API') or diag $st;
 ($got) = $a->wait_for(sub { $_[0]{type} eq 'workspace.deleted' && $_[0]{payload}{id} eq 'beta2' }, 5);
 ok($got, 'workspace.deleted');
+
+# --- presence: who has a workspace's page open ------------------------------------
+# (the dashboard's "Also here"): a change of the workspace when someone
+# comes or goes, never a wake nor activity
+ws_put('sleepy3', $ada, state => 'sleeping', sleep => 'frozen');
+my $jobs = $redis->cmd('XLEN', 'replicas:jobs');
+($st, my $j) = api($gw, $bob->{key}, 'POST', '/v1/workspaces/sleepy3/presence', {});
+is($st, 200, 'bob (a member of the org) is viewing ada\'s sleeping workspace') or diag explain $j;
+is_deeply([map { $_->{user} } @{ $j->{viewers} }], [$bob->{user}], 'the viewers: bob');
+is($j->{viewers}[0]{email}, 'bob@example.com', 'with his email');
+($got) = $a->wait_for(sub { changed_of('sleepy3')->(@_) && @{ $_[0]{payload}{viewers} // [] } == 1 }, 5);
+ok($got, 'someone new: the org stream says it');
+is($got && $got->{data}{payload}{viewers}[0]{user}, $bob->{user}, 'who');
+is($redis->cmd('HGET', 'replicas:ws:sleepy3', 'state'), 'sleeping', 'the workspace sleeps on');
+is($redis->cmd('XLEN', 'replicas:jobs'), $jobs, 'no job (no wake)');
+is($redis->cmd('ZSCORE', 'replicas:activity', 'sleepy3'), undef, 'and it is not activity');
+($st, $j) = api($gw, $ada->{key}, 'GET', '/v1/workspaces/sleepy3');
+is_deeply([map { $_->{user} } @{ $j->{viewers} }], [$bob->{user}], 'GET shows the viewers too');
+($st, $j) = api($gw, $ada->{key}, 'GET', '/v1/workspaces');
+my ($in_list) = grep { $_->{id} eq 'sleepy3' } @{ $j->{workspaces} };
+is(scalar @{ $in_list->{viewers} }, 1, 'and the list');
+for my $m (['POST', {}], ['DELETE', undef]) {
+    ($st, $j) = api($gw, $eve->{key}, $m->[0], '/v1/workspaces/sleepy3/presence', $m->[1]);
+    is($st, 404, "another organisation's user: $m->[0] presence is 404");
+    is($j->{error}{code}, 'workspace_not_found', 'not found, as for any of its calls');
+}
+($st) = api($gw, $eve->{key}, 'GET', '/v1/workspaces/sleepy3');
+is($st, 404, 'and the workspace is not found for them');
+($st) = api($gw, $scoped, 'POST', '/v1/workspaces/sleepy3/presence', {});
+is($st, 403, 'an engine\'s key has no presence');
+($st) = api($gw, $ada->{key}, 'PUT', '/v1/workspaces/sleepy3/presence', {});
+is($st, 405, 'PUT presence: 405');
+# bob's page went away without a word: 45 s later he is gone, and the
+# next viewer's call says so
+$redis->cmd('ZADD', 'replicas:ws-viewers:sleepy3', time - 100, $bob->{user});
+($st, $j) = api($gw, $ada->{key}, 'POST', '/v1/workspaces/sleepy3/presence', {});
+is_deeply([map { $_->{user} } @{ $j->{viewers} }], [$ada->{user}], 'a viewer silent for 45 s is gone');
+is($redis->cmd('ZSCORE', 'replicas:ws-viewers:sleepy3', $bob->{user}), undef, 'trimmed from Redis');
+($got) = $b->wait_for(sub { changed_of('sleepy3')->(@_)
+                            && join(',', map { $_->{user} } @{ $_[0]{payload}{viewers} // [] }) eq $ada->{user} }, 5);
+ok($got, 'bob\'s stream: ada is viewing, bob no longer');
+($st, $j) = api($gw, $ada->{key}, 'DELETE', '/v1/workspaces/sleepy3/presence');
+is($st, 200, 'ada leaves');
+is_deeply($j->{viewers}, [], 'nobody is viewing');
+($got) = $a->wait_for(sub { changed_of('sleepy3')->(@_) && @{ $_[0]{payload}{viewers} // [1] } == 0 }, 5);
+ok($got, 'someone gone: an event too');
+is($redis->cmd('HGET', 'replicas:ws:sleepy3', 'state'), 'sleeping', 'still sleeping');
+is($redis->cmd('XLEN', 'replicas:jobs'), $jobs, 'still no job');
 
 # --- a burst: the client's fold ends where Redis is --------------------------------
 my %list = map { $_->{id} => $_ } @{ (stream(bearer($ada->{key}))->next_event(5) // {})->{data}{payload}{workspaces} // [] };

@@ -37,6 +37,8 @@
  *                                  counters, 2 min (and by the gateway:
  *                                  previews, ngx_http_replicas_meter.c)
  *   replicas:user-shares:<user>, replicas:key-shares:<sha256>  SET of share ids
+ *   replicas:ws-viewers:<id>       ZSET user -> last presence (unix); an
+ *                                  entry older than 45 s is gone (presence)
  * and by lua/session.lua:
  *   replicas:user-sessions:<user>, replicas:key-sessions:<sha256>  SET of
  *                                  session hashes

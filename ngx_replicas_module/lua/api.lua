@@ -126,6 +126,8 @@ local roles = {
     share_delete   = {admin = 'any', member = 'own'},     -- shares they made
     shares_list    = {admin = 'any', member = 'own'},
     collaborators  = {admin = 'any', member = 'owner'},
+    presence       = {admin = 'any', member = 'any'},     -- who views it:
+    presence_leave = {admin = 'any', member = 'any'},     -- as 'get'
     env_list       = {admin = 'any', member = 'usable'},
     env_get        = {admin = 'any', member = 'usable'},
     env_auth       = {admin = 'any'},                     -- a PUT's first half
@@ -221,6 +223,22 @@ local function git_of(w)
     return {repositories = #repos == 0 and EMPTY or repos, at = tonumber(w.git_at)}
 end
 
+-- who has the workspace's page open (the dashboard's presence): a sorted
+-- set of user -> the last POST .../presence; an entry older than this is
+-- gone (a page says it is there every 20 s)
+local viewers_ttl = 45
+local function viewers_key(id) return 'replicas:ws-viewers:' .. id end
+
+local function viewers_of(id)
+    local list = {}
+    for _, u in ipairs(redis.call('ZRANGEBYSCORE', viewers_key(id), now - viewers_ttl, '+inf')) do
+        local r = redis.call('HMGET', 'replicas:user:' .. u, 'name', 'email')
+        list[#list + 1] = {user = u, name = r[1] or nil, email = r[2] or nil}
+    end
+    if #list == 0 then return EMPTY end
+    return list
+end
+
 local function view(id, w)
     local collaborators = w.collaborators and cjson.decode(w.collaborators) or {}
     if #collaborators == 0 then collaborators = EMPTY end
@@ -243,7 +261,9 @@ local function view(id, w)
                       restarts = tonumber(w.engine_restarts) or 0,
                       desktop = w.desktop_health or cjson.null},
             desktop_url = preview_url('6080', id), engine_url = preview_url('3737', id),
-            usage = usage_of(w), git = git_of(w)}
+            usage = usage_of(w), git = git_of(w),
+            -- who has its page open now (presence)
+            viewers = viewers_of(id)}
 end
 
 -- the caller's workspace, or nil (another org's is "not found" too)
@@ -614,8 +634,32 @@ if op == 'collaborators' then
     return ok(200, view(wsid, load_ws(wsid)))
 end
 
+-- presence: the caller has the workspace's page open (POST, every 20 s)
+-- or has left it (DELETE).  Someone new or someone gone (the stale ones
+-- are trimmed here) is a change of the workspace, published so every org
+-- stream says it.  Never activity, never a wake: a sleeping workspace
+-- watched sleeps on.
+if op == 'presence' or op == 'presence_leave' then
+    if not key.user then
+        return err(403, 'forbidden', 'presence is a user\'s: this key has none')
+    end
+    local vkey = viewers_key(wsid)
+    local changed = redis.call('ZREMRANGEBYSCORE', vkey, '-inf', now - viewers_ttl - 1)
+    if op == 'presence' then
+        local was = tonumber(redis.call('ZSCORE', vkey, key.user) or '')
+        redis.call('ZADD', vkey, now, key.user)
+        if not was then changed = changed + 1 end
+    else
+        changed = changed + redis.call('ZREM', vkey, key.user)
+    end
+    redis.call('EXPIRE', vkey, viewers_ttl * 2)
+    if changed > 0 then redis.call('PUBLISH', 'replicas:ws-changed', wsid) end
+    return ok(200, {id = wsid, viewers = viewers_of(wsid)})
+end
+
 if op == 'delete' then
     set_state(wsid, 'deleted')
+    redis.call('DEL', viewers_key(wsid))
     redis.call('DEL', 'replicas:ws-history:' .. wsid)
     redis.call('SREM', 'replicas:org-ws:' .. key.org, wsid)
     redis.call('SREM', 'replicas:org-awake:' .. key.org, wsid)

@@ -3,11 +3,18 @@
 // repository, its page shows it waking up, a message sent in the Chat tab
 // is answered by the agent (the answer's markdown rendered, the script
 // hidden in it not run, its tool call a row); then the Previews tab and a
-// phone-sized window. Prints one JSON line of what it saw; t/60 checks it.
+// phone-sized window. Multiplayer: a second user of the organisation (a
+// collaborator) in a second browser sees the first one's message live,
+// attributed, and each sees the other "Also here"; the second one's
+// message reaches the first live, attributed to them; the answer's file
+// path opens the Files tab; a user of another organisation (a third
+// browser) finds nothing of it. Prints one JSON line of what it saw; t/61
+// checks it.
 //
 // env: CHROMIUM, LOGIN_LINK, MAIN (http://domain:port), SAMPLE (id),
 //      REPO (the repository to start), MESSAGE, SHOTS (folder for PNGs),
-//      WAIT_MS (for the workspace and the answer)
+//      WAIT_MS (for the workspace and the answer), BOB_LINK, BOB_USER,
+//      BOB_MESSAGE (the second user), EVE_LINK (another organisation's)
 
 const { chromium } = require('playwright-core');
 const path = require('path');
@@ -20,7 +27,7 @@ const path = require('path');
   const seen = { console: [], csp: [] };
   const wait = Number(process.env.WAIT_MS || 120000);
   const shots = process.env.SHOTS;
-  let page;
+  let page, pageB, pageE;
   const shot = async (name, on) => {
     if (shots) await (on || page).screenshot({ path: path.join(shots, name + '.png'), fullPage: true });
   };
@@ -85,10 +92,58 @@ const path = require('path');
                                null, { timeout: wait });
     seen.awake = true;
 
-    // --- a message, and the agent's answer streamed into the page
+    // --- multiplayer: bob, a member of the organisation made a
+    // collaborator, opens the workspace in a second browser; eve, of
+    // another organisation, has her list open in a third
+    seen.collaborators_status = await page.evaluate(({ id, bob }) => fetch('/v1/workspaces/' + id + '/collaborators', {
+      method: 'PUT', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ collaborators: [bob] }) })
+      .then((r) => r.status), { id: seen.id, bob: process.env.BOB_USER });
+    const ctxB = await browser.newContext({ viewport: { width: 1200, height: 800 } });
+    pageB = await ctxB.newPage();
+    seen.console_bob = [];
+    pageB.on('console', (m) => { if (m.type() === 'error' && ours(m)) seen.console_bob.push(m.text()); });
+    pageB.on('pageerror', (e) => seen.console_bob.push('pageerror: ' + e.message));
+    await pageB.goto(process.env.BOB_LINK);
+    // ada is on the workspace's page: bob's list says someone is viewing it
+    await pageB.waitForSelector(`[data-ws="${seen.id}"] [data-test=viewers]`, { timeout: 30000 });
+    seen.bob_list_viewers = await pageB.innerText(`[data-ws="${seen.id}"] [data-test=viewers]`);
+    await shot('multi-list', pageB);
+    await pageB.click(`[data-ws="${seen.id}"] a.name`);
+    await pageB.waitForSelector('[data-test=also-here]', { timeout: 30000 });
+    seen.bob_also_here = (await pageB.innerText('[data-test=also-here]')).replace(/\s+/g, ' ').trim();
+    await page.waitForSelector('[data-test=also-here]', { timeout: 30000 });
+    seen.ada_also_here = (await page.innerText('[data-test=also-here]')).replace(/\s+/g, ' ').trim();
+    const ctxE = await browser.newContext({ viewport: { width: 1200, height: 800 } });
+    pageE = await ctxE.newPage();
+    await pageE.goto(process.env.EVE_LINK);
+    await pageE.waitForSelector('main.list', { timeout: 15000 });
+
+    // --- a message, and the agent's answer streamed into the page (and
+    // into bob's, live)
     await page.fill('textarea[aria-label=Message]', process.env.MESSAGE);
     await page.click('.composer button[type=submit]');
     await page.waitForSelector('.turn-completed .md', { timeout: wait });
+    {
+      const entry = async (p, text) => p.waitForFunction((t) => [...document.querySelectorAll('.messages > li.entry')]
+        .some((li) => (li.querySelector('.msg .text') || {}).textContent === t && li.querySelector('.turn-completed .md')),
+        text, { timeout: wait });
+      await entry(pageB, process.env.MESSAGE);
+      seen.bob_saw = await pageB.evaluate((t) => {
+        const li = [...document.querySelectorAll('.messages > li.entry')]
+          .find((e) => (e.querySelector('.msg .text') || {}).textContent === t);
+        return { author: li.querySelector('.author').textContent, answer: li.querySelector('.turn-completed .md strong').textContent };
+      }, process.env.MESSAGE);
+      // the file the agent names is a link to the Files tab, on that file
+      await page.waitForSelector('.turn-completed .md a.file-link[data-path="notes.md"]', { timeout: 30000 });
+      seen.file_link = await page.getAttribute('.turn-completed .md a.file-link[data-path="notes.md"]', 'href');
+      await pageB.waitForSelector('.turn-completed .md a.file-link[data-path="notes.md"]', { timeout: 30000 });
+      await pageB.click('.turn-completed .md a.file-link[data-path="notes.md"]');
+      await pageB.waitForSelector('[data-test=file-view]', { timeout: 15000 });
+      seen.link_opened = { url: pageB.url(), text: await pageB.innerText('[data-test=file-view] pre'),
+                           tab: await pageB.innerText('.tabs a.on') };
+      await pageB.click('[data-tab=chat]');
+      await pageB.waitForSelector('.turn-completed .md', { timeout: 15000 });
+    }
     seen.answer_html = await page.innerHTML('.turn-completed .md');
     seen.strong = await page.textContent('.turn-completed .md strong').catch(() => null);
     seen.tools = await page.$$eval('[data-test=tool] .tool-name', (els) => els.map((e) => e.textContent));
@@ -126,6 +181,57 @@ const path = require('path');
       return md ? md.innerText.trim() : null;
     }, process.env.NEXT_MESSAGE);
     seen.stop_gone = (await page.$('[data-test=stop]')) === null;
+
+    // --- bob's message: ada sees it live, attributed to him (and the
+    // agent's work for it is committed as him: t/61 reads the commits)
+    await pageB.fill('textarea[aria-label=Message]', process.env.BOB_MESSAGE);
+    await pageB.click('.composer button[type=submit]');
+    await page.waitForFunction((t) => [...document.querySelectorAll('.messages > li.entry')]
+      .some((li) => (li.querySelector('.msg .text') || {}).textContent === t && li.querySelector('.turn-completed .md')),
+      process.env.BOB_MESSAGE, { timeout: wait });
+    // the folder is listed again once the turn is over: then bob.md is a link
+    await page.waitForSelector('.turn-completed .md a.file-link[data-path="bob.md"]', { timeout: 30000 }).catch(() => {});
+    seen.ada_saw = await page.evaluate((t) => {
+      const li = [...document.querySelectorAll('.messages > li.entry')]
+        .find((e) => (e.querySelector('.msg .text') || {}).textContent === t);
+      return { author: li.querySelector('.author').textContent, answer: li.querySelector('.turn-completed .md').innerText.trim(),
+               link: (li.querySelector('.turn-completed .md a.file-link') || {}).textContent || null };
+    }, process.env.BOB_MESSAGE);
+    await pageB.waitForFunction(() => document.querySelectorAll('.turn-completed').length >= 3, null, { timeout: wait });
+    // the two side by side
+    if (shots) {
+      await shot('multi-ada');
+      await shot('multi-bob', pageB);
+      const img = (f) => 'data:image/png;base64,' + require('fs').readFileSync(path.join(shots, f + '.png')).toString('base64');
+      const both = await ctxE.newPage();
+      await both.setViewportSize({ width: 1600, height: 700 });
+      await both.setContent(`<body style="margin:0;display:flex;gap:8px;background:#888">
+        <img style="width:796px;height:auto;align-self:flex-start" src="${img('multi-ada')}">
+        <img style="width:796px;height:auto;align-self:flex-start" src="${img('multi-bob')}"></body>`);
+      await shot('multiplayer', both);
+      await both.close();
+    }
+    // eve, of another organisation, saw none of it, and finds nothing
+    seen.eve_listed = (await pageE.$(`[data-ws="${seen.id}"]`)) !== null;
+    seen.eve_list_text = await pageE.innerText('main');
+    seen.eve_api = await pageE.evaluate(async (id) => {
+      const st = async (method, p) => (await fetch('/v1/workspaces/' + id + p, { method,
+        headers: method === 'POST' ? { 'Content-Type': 'application/json' } : {}, body: method === 'POST' ? '{}' : undefined })).status;
+      return { get: await st('GET', ''), events: await st('GET', '/events'), presence: await st('POST', '/presence'),
+               history: await st('GET', '/history'), messages: (await fetch('/v1/workspaces/' + id + '/messages', {
+                 method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{"text":"hi from eve"}' })).status };
+    }, seen.id);
+    await pageE.goto(process.env.MAIN + '/w/' + seen.id);
+    await pageE.waitForSelector('main h1');
+    seen.eve_page = (await pageE.innerText('main')).replace(/\s+/g, ' ').trim();
+    await shot('multi-eve', pageE);
+    await ctxE.close();
+    // bob leaves: ada is alone again
+    await pageB.click('a.brand');
+    await pageB.waitForSelector(`[data-ws="${seen.id}"]`);
+    await page.waitForSelector('[data-test=also-here]', { state: 'detached', timeout: 30000 });
+    seen.bob_left = true;
+    await ctxB.close();
 
     // --- the Diff tab: the agent's change, drawn by diff2html
     await page.click('[data-tab=diff]');
@@ -298,6 +404,10 @@ const path = require('path');
       seen.branch_asleep = await p3.waitForSelector(`[data-ws="${seen.id}"] [data-test=branch]`, { timeout: 10000 })
         .then((el) => el.textContent(), () => null);
       await shot('list-sleeping', p3);
+      // who the turns' work was committed as (the saved history's git.committed)
+      seen.commits = await p3.evaluate((id) => fetch('/v1/workspaces/' + id + '/history').then((r) => r.json())
+        .then((h) => (h.events || []).filter((e) => e.type === 'git.committed')
+          .map((e) => ({ author: e.payload.author, files: e.payload.files }))), seen.id);
       seen.state_after_history = (await p3.evaluate((id) =>
         fetch('/v1/workspaces/' + id).then((r) => r.json()), seen.id)).state;
       await p3.close();

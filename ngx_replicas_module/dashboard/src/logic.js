@@ -311,3 +311,14 @@ export function diffStats(files) {
     }
     return { files: (files || []).length, added, removed };
 }
+
+// presence (GET's `viewers`: [{user, name?, email?}]): a viewer's name as
+// shown, and the viewers other than the caller, in their order
+export function viewerName(v) {
+    return (v && (v.name || v.email || v.user)) || 'someone';
+}
+
+export function otherViewers(ws, me) {
+    const list = ws && Array.isArray(ws.viewers) ? ws.viewers : [];
+    return list.filter((v) => v && v.user && v.user !== (me && me.user));
+}

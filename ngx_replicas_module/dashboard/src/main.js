@@ -4,7 +4,7 @@
 // escaped; the agent's words become HTML only through markdown.js
 // (marked, then DOMPurify).
 import { h, render } from 'preact';
-import { useEffect, useState, useCallback, useRef } from 'preact/hooks';
+import { useEffect, useState, useCallback, useRef, useContext } from 'preact/hooks';
 import htm from 'htm';
 import { api } from './api.js';
 import { filterWorkspaces, filtersFromQuery, filtersToQuery, countByState,
@@ -15,6 +15,8 @@ import { DiffTab } from './diff.js';
 import { DesktopTab } from './desktop.js';
 import { FilesTab } from './files.js';
 import { GitTab } from './git.js';
+import { usePresence, AlsoHere } from './presence.js';
+import { FileLinks, useFileLinks } from './filelinks.js';
 
 const html = htm.bind(h);
 const STATES = ['booting', 'provisioning', 'awake', 'sleeping', 'failed'];
@@ -112,7 +114,7 @@ function WorkspaceList({ data, query, now }) {
                     <span class="repo">${ws.repository || ''}</span>
                     <span class="meta">${ws.agent || ''}${g.branch ? html` · <span data-test="branch">${g.branch}</span>` : ''}
                         ${g.pr ? html` · <a href=${g.pr.url} target="_blank" rel="noopener noreferrer" data-test="pr">PR #${g.pr.number}</a>` : ''}
-                        ${' · '}${ws.owner || 'API'}</span>
+                        ${' · '}${ws.owner || 'API'}${(ws.viewers || []).length ? html` · <span data-test="viewers" title="viewing now">${ws.viewers.length} viewing</span>` : ''}</span>
                     ${ws.state === 'failed' && ws.reason ? html`<span class="reason">${ws.reason}</span>` : ''}
                 </li>`; })}</ul>`}
     </main>`;
@@ -174,8 +176,17 @@ function NewWorkspace({ data, reload }) {
     </main>`;
 }
 
+// file paths of the workspace named in it are links to its Files tab
+// (FileLinks, from ChatTab), opened in place
 function Markdown({ text }) {
-    return html`<div class="md" dangerouslySetInnerHTML=${{ __html: renderMarkdown(text) }}></div>`;
+    const resolve = useContext(FileLinks);
+    const click = (e) => {
+        const a = e.target.closest && e.target.closest('a.file-link');
+        if (!a || e.metaKey || e.ctrlKey || e.shiftKey || e.button !== 0) return;
+        e.preventDefault();
+        navigate(a.getAttribute('href'));
+    };
+    return html`<div class="md" onClick=${click} dangerouslySetInnerHTML=${{ __html: renderMarkdown(text, resolve) }}></div>`;
 }
 
 function short(v) {
@@ -280,6 +291,7 @@ function ChatTab({ ws, chat, streamError }) {
     const [sendError, setSendError] = useState(null);
     const [busy, setBusy] = useState(false);
     const [newChat, setNewChat] = useState('');
+    const links = useFileLinks(ws, chat);
     const end = useRef(null);
     const entries = chatEntries(chat, current);
     // a sent message stays shown as pending until its event arrives
@@ -332,12 +344,12 @@ function ChatTab({ ws, chat, streamError }) {
         ${(ws.state === 'booting' || ws.state === 'provisioning') && html`<p class="info">The workspace is starting (${ws.state})…</p>`}
         ${streamError && ws.state === 'awake' && html`<p class="info" role="status">${streamError}</p>`}
         ${ws.health && ws.health.engine && ws.health.engine !== 'ok' && html`<p class="banner" role="alert">The engine is ${ws.health.engine}${ws.health.reason ? ' (' + ws.health.reason + ')' : ''}.</p>`}
-        <ol class="messages" data-test="messages">
+        <${FileLinks.Provider} value=${links}><ol class="messages" data-test="messages">
             ${entries.map((e) => html`<${Entry} key=${e.seq === null ? 'n' + e.id : e.chat + '/' + e.seq} e=${e} />`)}
             ${waiting.map((p) => html`<li class="entry pending"><div class="msg"><span class="author">you</span>
                 <div class="text">${p.text}</div></div>
                 <div class="turn-meta" data-test="pending">${p.status}${p.status === 'queued' ? ' (position ' + p.position + ')' : ''}</div></li>`)}
-        </ol>
+        </ol><//>
         <div ref=${end}></div>
         <form class="composer" onSubmit=${send}>
             <textarea aria-label="Message" placeholder="Tell the agent what to do"
@@ -437,6 +449,7 @@ function WorkspacePage({ id, tab, data, now, reload }) {
     const ws = data.workspaces.find((w) => w.id === id);
     const [actError, setActError] = useState(null);
     const [chat, streamError] = useEngineEvents(id, ws ? ws.state : null);
+    usePresence(id, !!ws);
     if (!ws) {
         return html`<main class="ws"><h1>Not found</h1>
             <p>There is no workspace <code>${id}</code> in your organisation (or it was deleted).</p>
@@ -466,6 +479,7 @@ function WorkspacePage({ id, tab, data, now, reload }) {
             </div>
         </div>
         <p class="meta"><${StateBadge} ws=${ws} now=${now} /> ${ws.repository} · ${ws.agent || ''} · ${ws.owner || 'API'}</p>
+        <${AlsoHere} ws=${ws} me=${data.caller} />
         ${ws.state === 'failed' && html`<div class="banner" role="alert">This workspace failed: ${ws.reason || 'no reason recorded'}</div>`}
         ${actError && html`<div class="banner" role="alert">${actError.message}</div>`}
         <nav class="tabs">${TABS.map(([t, name]) => html`<${Link} href=${'/w/' + id + (t === 'chat' ? '' : '/' + t)}

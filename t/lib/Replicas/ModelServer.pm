@@ -88,7 +88,12 @@ sub _tool_results_since {
     my $n = 0;
     for (my $i = $#$messages; $i >= 0; $i--) {
         my $content = $messages->[$i]{content};
-        next unless ref $content;
+        # the CLI sends earlier prompts as plain strings (only the latest
+        # as parts): the prompt may be one
+        if (!ref $content) {
+            last if $messages->[$i]{role} eq 'user' && $content eq $prompt;
+            next;
+        }
         if ($messages->[$i]{role} eq 'user') {
             my @results = grep { $_->{type} eq 'tool_result' } @$content;
             $n += @results;
