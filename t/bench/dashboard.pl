@@ -125,7 +125,7 @@ for (1 .. 5) {
     my $t = time;
     my $res = http_request(port => $gw->{port}, host => $host, path => '/v1/workspaces',
                            headers => [['Authorization', "Bearer $me->{key}"]]);
-    die "list: $res->{status}\n" unless $res->{status} == 200;
+    die "list: $res->{status} $res->{body}\n" unless $res->{status} == 200;
     push @get, time - $t;
     $len = length $res->{body};
 }
