@@ -296,6 +296,78 @@ is_deeply([$st, code($j)], [405, 'method_not_allowed'], 'PUT /v1/keys: 405');
 ($st, $j) = call($admin->{key}, 'GET', "/v1/users/$muser/login-link");
 is($st, 405, 'GET of a login link: 405');
 
+# --- the page, in Chromium --------------------------------------------------------------
+my $unit = qx{node --test @{[ repo_root() ]}/ngx_replicas_module/dashboard/test/ 2>&1};
+is($?, 0, 'the dashboard\'s unit tests pass (node --test)') or diag $unit;
+for my $view ('/settings', '/settings/keys', '/settings/members', '/settings/environments/dev') {
+    my $res = http_request(port => $gp, host => "$d:$gp", path => $view, headers => [['Accept', 'text/html']]);
+    ok($res->{status} == 200 && $res->{body} =~ m{/app\.js}, "$view is the app (a reload keeps the view)");
+}
+my $shots = $ENV{REPLICAS_SHOTS} // tmpdir() . '/shots';
+mkdir $shots;
+my $VALUE = 'BROWSER-SEKRIT-' . join('', map { chr(97 + int rand 26) } 1 .. 12);
+local $ENV{NODE_PATH} = objs_dir() . '/node/node_modules';
+local $ENV{CHROMIUM} = '/usr/bin/chromium';
+local $ENV{MAIN} = $main;
+local $ENV{ADMIN_LINK} = login_link($redis, $admin->{user}, $main);
+local $ENV{VALUE} = $VALUE;
+local $ENV{SHOTS} = $shots;
+my $out = qx{node @{[ repo_root() ]}/t/browser/settings.js 2>&1};
+is($?, 0, 'the browser script ran') or diag($out);
+my $seen = eval { decode_json((split /\n/, $out)[-1]) } // {};
+is($seen->{error}, undef, 'the browser went through every step') or diag(explain($seen));
+is($seen->{settings_url}, "$main/settings", 'the header\'s Settings link opens /settings');
+is_deeply([$seen->{keys_url}, $seen->{keys_url_reloaded}], ["$main/settings/keys", "$main/settings/keys"],
+          'API keys at /settings/keys, kept by a reload');
+like($seen->{key} // '', qr/^rk_[a-z0-9]{8}_[A-Za-z0-9_-]{43}$/, 'a created key is shown');
+like($seen->{key_warning} // '', qr/shown only this once/, 'with the warning');
+ok($seen->{copy_button}, 'and a Copy button');
+ok(defined $seen->{key_after_done} && !$seen->{key_after_done}, 'once dismissed, the key is not in the page');
+ok(defined $seen->{key_after_reload} && !$seen->{key_after_reload}, 'nor after a reload');
+my ($kp) = ($seen->{key} // '') =~ /^rk_([a-z0-9]{8})_/;
+like($seen->{key_row} // '', qr/rk_\Q$kp\E_…/, 'the list shows its prefix only');
+ok($seen->{revoked}, 'Revoke (confirmed) takes it from the list');
+($st, $j) = api($gw, $seen->{key}, 'GET', '/v1/workspaces');
+is($st, 401, 'and the key no longer works');
+is_deeply([$seen->{env_url}, $seen->{env_url_reloaded}],
+          ["$main/settings/environments/staging", "$main/settings/environments/staging"],
+          'a new environment has its page, kept by a reload');
+is($seen->{value_field_type}, 'password', 'the value field hides what is typed');
+is($seen->{status}, 'Saved DB_PASSWORD.', 'the variable is saved');
+is($seen->{value_field_after}, '', 'and its value field cleared');
+ok(defined $seen->{value_after_save} && !$seen->{value_after_save}, 'the value is not in the page after saving');
+ok(defined $seen->{value_after_reload} && !$seen->{value_after_reload}, 'nor after a reload');
+like($seen->{env_text} // '', qr/DB_PASSWORD value hidden/, 'the variable shown by name');
+is($seen->{file_size}, '10 B', 'the file with its size');
+($st, $j) = api($gw, $admin->{key}, 'GET', '/v1/environments/staging');
+is_deeply([$st, $j->{variables}, $j->{files}], [200, ['DB_PASSWORD'], [{ path => 'config/app.env', size => 10 }]],
+          'the API has them');
+like($redis->cmd('HGET', "replicas:env:$org:staging", 'var:DB_PASSWORD'), qr/^v1\./, 'the value stored sealed');
+my (undef, undef, $lres) = api($gw, $admin->{key}, 'GET', '/v1/environments');
+unlike($lres->{body}, qr/BROWSER-SEKRIT/, 'and in no API answer');
+is($seen->{members_url}, "$main/settings/members", 'Members at /settings/members');
+like($seen->{new_row} // '', qr/grace\@example\.com member · active/, 'the added member listed with role and state');
+like($seen->{duplicate} // '', qr/already in your organisation/, 'the same email again: said in the page');
+like($seen->{link} // '', qr{^\Q$main\E/login\?token=}, 'a login link for them, shown once');
+is($seen->{member_landed}, "$main/", 'the link signs the member in, in a fresh browser');
+like($seen->{member_who} // '', qr/^grace\@example\.com/, 'as the member');
+ok(defined $seen->{member_env_create} && !$seen->{member_env_create}, 'a member is offered no new environment');
+like($seen->{member_env_refused} // '', qr/^Not allowed: environment staging is not usable by you/,
+     'an environment not usable by them: the 403 said in the page');
+ok(!$seen->{member_var_form}, 'and no variable form');
+ok(defined $seen->{member_user_add} && !$seen->{member_user_add}, 'no Add user');
+is($seen->{member_link_buttons}, 0, 'no login links for others');
+ok($seen->{member_my_link}, 'a login link for themself');
+ok(defined $seen->{member_user_select} && !$seen->{member_user_select}, 'keys for themself only');
+ok(!$seen->{phone_overflow_env} && !$seen->{phone_overflow_members} && !$seen->{phone_overflow_member_keys},
+   'no sideways scrolling at phone width');
+is_deeply($seen->{csp}, [], 'no Content-Security-Policy violation');
+is_deeply($seen->{console}, [], 'no error in the console');
+my $r2 = http_request(port => $gp, host => "$d:$gp", path => ($seen->{link} // '') =~ s{^\Q$main\E}{}r,
+                      headers => [['Accept', 'text/html']]);
+isnt($r2->{status}, 303, 'the link works once');
+diag("screenshots in $shots");
+
 sub sha256_of { return Digest::SHA::sha256_hex($_[0]) }
 
 done_testing();

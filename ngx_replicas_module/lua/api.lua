@@ -621,8 +621,7 @@ local function org_users()
 end
 
 local function user_view(id, u)
-    return {id = id, email = u.email, role = u.role or 'member', disabled = u.disabled == '1',
-            created = tonumber(u.created)}
+    return {id = id, email = u.email, role = u.role or 'member', disabled = u.disabled == '1'}
 end
 
 if op == 'users_list' then
@@ -650,7 +649,7 @@ if op == 'user_create' then
     redis.call('HSET', 'replicas:user:' .. id, 'org', key.org, 'email', ARGV[7],
                'role', ARGV[8], 'created', tostring(now))
     redis.call('SADD', 'replicas:org-users:' .. key.org, id)
-    return ok(201, user_view(id, {email = ARGV[7], role = ARGV[8], created = tostring(now)}))
+    return ok(201, user_view(id, {email = ARGV[7], role = ARGV[8]}))
 end
 
 if op == 'login_link' then
