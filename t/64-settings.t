@@ -296,6 +296,19 @@ is_deeply([$st, code($j)], [405, 'method_not_allowed'], 'PUT /v1/keys: 405');
 ($st, $j) = call($admin->{key}, 'GET', "/v1/users/$muser/login-link");
 is($st, 405, 'GET of a login link: 405');
 
+# --- offboarding ends the keys a member bound, not a workspace's engine key -----------
+my (undef, $engine) = control($redis, 'key', 'create', '--user', $muser, '--workspace', 'wsmember1');
+chomp $engine;
+my ($eprefix) = $engine =~ /^rk_([a-z0-9]{8})_/;
+$redis->cmd('HSET', 'replicas:ws:wsmember1', 'engine_key', $eprefix);   # as control's create does
+is((call($mbound, 'GET', '/v1/workspaces/wsmember1/previews'))[0], 200, 'before: the member\'s bound key works');
+($st) = call($admin->{key}, 'POST', "/v1/users/$muser/disable");
+is($st, 200, 'the admin disables the member');
+is((call($mbound, 'GET', '/v1/workspaces/wsmember1/previews'))[0], 401,
+   'a key the member bound to their workspace ends with them');
+is((call($engine, 'GET', '/v1/workspaces/wsmember1/previews'))[0], 200,
+   'the workspace\'s engine key stays (the workspace is the organisation\'s)');
+
 # --- the page, in Chromium --------------------------------------------------------------
 my $unit = qx{node --test @{[ repo_root() ]}/ngx_replicas_module/dashboard/test/ 2>&1};
 is($?, 0, 'the dashboard\'s unit tests pass (node --test)') or diag $unit;

@@ -20,6 +20,7 @@
 #define RP_FIELD_PUBLIC           "public"   /* "3000,8080": public ports */
 #define RP_FIELD_USER             "user"     /* its owner, the creating user */
 #define RP_FIELD_COLLABORATORS    "collaborators" /* JSON list of user ids */
+#define RP_FIELD_ENGINE_KEY       "engine_key"    /* the prefix of its engine's key (control); offboarding keeps that key */
 
 /* at most this many public preview ports per workspace */
 #define RP_PUBLIC_PORTS_MAX       8
