@@ -324,6 +324,9 @@ local $ENV{CHROMIUM} = '/usr/bin/chromium';
 local $ENV{MAIN} = $main;
 local $ENV{ADMIN_LINK} = login_link($redis, $admin->{user}, $main);
 local $ENV{VALUE} = $VALUE;
+local $ENV{HIDDEN_ENV} = 'admins-only';
+($st) = api($gw, $admin->{key}, 'PUT', '/v1/environments/admins-only', { variables => { Z => 'z' } });
+is($st, 200, 'an environment for admins only');
 local $ENV{SHOTS} = $shots;
 my $out = qx{node @{[ repo_root() ]}/t/browser/settings.js 2>&1};
 is($?, 0, 'the browser script ran') or diag($out);
@@ -365,9 +368,13 @@ like($seen->{link} // '', qr{^\Q$main\E/login\?token=}, 'a login link for them, 
 is($seen->{member_landed}, "$main/", 'the link signs the member in, in a fresh browser');
 like($seen->{member_who} // '', qr/^grace\@example\.com/, 'as the member');
 ok(defined $seen->{member_env_create} && !$seen->{member_env_create}, 'a member is offered no new environment');
-like($seen->{member_env_refused} // '', qr/^Not allowed: environment staging is not usable by you/,
+like($seen->{usable} // '', qr/Usable by everyone in the organisation/, 'the admin makes it usable by everyone');
+is_deeply($seen->{member_envs}, ['staging'], 'the member lists the environments usable by them');
+ok(defined $seen->{member_var_form} && !$seen->{member_var_form}, 'its page offers them no variable form');
+is($seen->{member_remove_buttons}, 0, 'nor Remove, nor Delete');
+ok(defined $seen->{member_env_value} && !$seen->{member_env_value}, 'and has no value in it');
+like($seen->{member_env_refused} // '', qr/^Not allowed: environment admins-only is not usable by you/,
      'an environment not usable by them: the 403 said in the page');
-ok(!$seen->{member_var_form}, 'and no variable form');
 ok(defined $seen->{member_user_add} && !$seen->{member_user_add}, 'no Add user');
 is($seen->{member_link_buttons}, 0, 'no login links for others');
 ok($seen->{member_my_link}, 'a login link for themself');

@@ -175,10 +175,19 @@ function EnvPage({ name, can, Link, navigate }) {
         <${Refused} error=${error} />
         ${!env && !error && html`<p class="loading">Loading…</p>`}
         ${env && html`
-            <p class="hint">${name === 'global'
+            <p class="hint" data-test="usable">${name === 'global'
                 ? 'Every workspace gets Global; a named environment is merged over it.'
                 : 'Usable by ' + usableText(env.usable_by, usersById) + '.'}
                 ${env.updated ? ' Changed ' + new Date(env.updated * 1000).toLocaleString() + '.' : ''}</p>
+            ${can.envWrite && name !== 'global' && html`<label class="usable">Who may create workspaces with it${' '}
+                <select value=${env.usable_by === 'all' ? 'all' : Array.isArray(env.usable_by) && env.usable_by.length ? 'some' : 'admins'}
+                    onChange=${(e) => e.target.value !== 'some' && patch({ usable_by: e.target.value === 'all' ? 'all' : [] },
+                        () => setStatus('Usable by ' + (e.target.value === 'all' ? 'everyone' : 'admins only') + ' now.'))}
+                    data-test="usable-by">
+                    <option value="admins">admins only</option>
+                    <option value="all">everyone in the organisation</option>
+                    ${Array.isArray(env.usable_by) && env.usable_by.length > 0 && html`<option value="some">the users listed (set by the API)</option>`}
+                </select></label>`}
             <h3>Variables</h3>
             ${env.variables.length === 0 ? html`<p class="empty">No variable.</p>` : html`<ul class="rows" data-test="variables">
                 ${env.variables.map((v) => html`<li key=${v} data-var=${v}><code>${v}</code>
