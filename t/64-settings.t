@@ -302,6 +302,10 @@ chomp $engine;
 my ($eprefix) = $engine =~ /^rk_([a-z0-9]{8})_/;
 $redis->cmd('HSET', 'replicas:ws:wsmember1', 'engine_key', $eprefix);   # as control's create does
 is((call($mbound, 'GET', '/v1/workspaces/wsmember1/previews'))[0], 200, 'before: the member\'s bound key works');
+($st, $j) = call($admin->{key}, 'GET', '/v1/keys');
+my %engine = map { ($_->{prefix} => $_->{engine}) } @{ $j->{keys} };
+ok($engine{$eprefix} && !grep({ $engine{$_} } grep { $_ ne $eprefix } keys %engine),
+   'the list names the workspace\'s engine key, and only it');
 ($st) = call($admin->{key}, 'POST', "/v1/users/$muser/disable");
 is($st, 200, 'the admin disables the member');
 is((call($mbound, 'GET', '/v1/workspaces/wsmember1/previews'))[0], 401,

@@ -684,7 +684,10 @@ local function key_view(prefix, h, k)
             scope = k.scope or 'user',
             workspace = (k.workspace and k.workspace ~= '') and k.workspace or cjson.null,
             created = tonumber(k.created), last_used = tonumber(k.last_used),
-            current = h == keyhash or nil}
+            current = h == keyhash or nil,
+            -- control's key for the workspace's engine (its engine_key)
+            engine = (k.scope == 'workspace' and k.workspace and
+                      redis.call('HGET', ws_key(k.workspace), 'engine_key') == prefix) or nil}
 end
 
 if op == 'keys_list' then

@@ -246,7 +246,8 @@ function Keys({ caller, can, workspaces, now }) {
         }
     };
     const revoke = async (k) => {
-        const whose = k.current ? ' This is the key you are using: you will be signed out.' : '';
+        const whose = k.current ? ' This is the key you are using: you will be signed out.'
+            : k.engine ? ' It is the engine key of workspace ' + k.workspace + ': its engine loses the platform until it is woken again.' : '';
         if (!window.confirm('Revoke key ' + k.prefix + '? Programs using it stop at once, with the sessions made from it.' + whose)) return;
         setActError(null);
         try {
@@ -286,7 +287,7 @@ function Keys({ caller, can, workspaces, now }) {
         ${data && data.keys.length > 0 && html`<ul class="rows" data-test="key-list">${data.keys.map((k) => html`
             <li key=${k.prefix} data-key=${k.prefix}>
                 <code class="name">rk_${k.prefix}_…</code>
-                <span class="meta">${k.email || k.user || ''}${k.workspace ? ' · bound to ' + k.workspace : ''}
+                <span class="meta">${k.email || k.user || ''}${k.workspace ? (k.engine ? ' · engine of ' : ' · bound to ') + k.workspace : ''}
                     ${' · made '}${ago(k.created, now)}${' · used '}${ago(k.last_used, now)}${k.current ? ' · this key' : ''}</span>
                 <button class="danger small" onClick=${() => revoke(k)} data-test="revoke">Revoke</button>
             </li>`)}</ul>`}
