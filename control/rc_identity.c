@@ -19,7 +19,6 @@
 
 
 #define RC_ID_LEN        12
-#define RC_LOGIN_TTL     900       /* seconds a login link stays usable */
 
 
 static const char *
@@ -192,18 +191,13 @@ rc_apikey_make(redisContext *rc, const char *user, const char *org,
     const char *ws, char *key, size_t keylen, char *prefix)
 {
     int    ok;
-    char   secret[64], hash[RP_SHA256_HEX + 1], now[32];
+    char   hash[RP_SHA256_HEX + 1], now[32];
 
-    if (keylen < 128
-        || rp_random_id(RP_APIKEY_PREFIX_LEN, prefix) != 0
-        || rp_random_b64url(32, secret) != 0)
-    {
+    /* the one maker of keys, the API's POST /v1/keys's too */
+    if (keylen < RP_APIKEY_MAX + 1 || rp_apikey_new(key, prefix, hash) != 0) {
         return -1;
     }
 
-    prefix[RP_APIKEY_PREFIX_LEN] = '\0';
-    snprintf(key, keylen, RP_APIKEY_TAG "%s_%s", prefix, secret);
-    rp_sha256_hex(key, strlen(key), hash);
     snprintf(now, sizeof(now), "%lld", (long long) time(NULL));
 
     if (!rc_redis_multi(rc)) {
@@ -372,7 +366,7 @@ rc_login_link(redisContext *rc, int argc, char **argv)
     rp_sha256_hex(token, strlen(token), hash);
 
     if (!rc_redis_ok(rc, redisCommand(rc, "SET " RP_KEY_LOGIN_PREFIX "%s %s "
-                                      "EX %d", hash, user, RC_LOGIN_TTL),
+                                      "EX %d", hash, user, RP_LOGIN_TTL),
                      "SET"))
     {
         return 1;

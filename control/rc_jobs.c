@@ -152,7 +152,7 @@ rc_ws_load(rc_worker_t *w, const char *ws, rc_ws_t *out)
             snprintf(out->environment, sizeof(out->environment), "%s", v);
         } else if (strcmp(k, "user") == 0) {
             snprintf(out->user, sizeof(out->user), "%s", v);
-        } else if (strcmp(k, "engine_key") == 0) {
+        } else if (strcmp(k, RP_FIELD_ENGINE_KEY) == 0) {
             snprintf(out->engine_key, sizeof(out->engine_key), "%s", v);
         } else if (strcmp(k, "agent") == 0) {
             snprintf(out->agent, sizeof(out->agent), "%s", v);
@@ -368,7 +368,7 @@ rc_ws_engine_key(rc_worker_t *w, const char *ws, rc_ws_t *rec, char *token,
     }
 
     freeReplyObject(rc_cmd(w, "HSET " RP_KEY_WORKSPACE_PREFIX "%s "
-                           "engine_key %s", ws, prefix));
+                           RP_FIELD_ENGINE_KEY " %s", ws, prefix));
 
     if (rec->engine_key[0] && strcmp(rec->engine_key, prefix) != 0) {
         (void) rc_apikey_revoke(w->redis, rec->org, rec->engine_key);
@@ -1224,7 +1224,7 @@ rc_job_delete(rc_worker_t *w, const char *ws, rc_ws_t *rec)
     }
 
     freeReplyObject(rc_cmd(w, "HDEL " RP_KEY_WORKSPACE_PREFIX "%s sandbox "
-                           "engine_key", ws));
+                           RP_FIELD_ENGINE_KEY, ws));
     freeReplyObject(rc_cmd(w, "DEL " RP_KEY_WS_MESSAGES_PREFIX "%s", ws));
     rc_history_forget(w, ws);
     freeReplyObject(rc_cmd(w, "ZREM " RP_KEY_DELIVER_DUE " %s", ws));

@@ -439,11 +439,13 @@ ngx_uint_t ngx_http_replicas_cache_epoch(ngx_shm_zone_t *zone);
 typedef struct ngx_http_replicas_env_s  ngx_http_replicas_env_t;
 
 /*
- * Validates a PUT /v1/environments/{name} body: NGX_OK with *out set,
+ * Validates a PUT (patch: a PATCH, nulls remove) /v1/environments/{name}
+ * body: NGX_OK with *out set,
  * NGX_DECLINED with a message in err, NGX_ERROR.
  */
 ngx_int_t ngx_http_replicas_env_parse(ngx_http_request_t *r, json_t *body,
-    ngx_http_replicas_env_t **out, char *err, size_t err_size);
+    ngx_uint_t patch, ngx_http_replicas_env_t **out, char *err,
+    size_t err_size);
 /* seals every value for org/name into one JSON object {field: token} */
 ngx_int_t ngx_http_replicas_env_seal(ngx_http_request_t *r,
     ngx_http_replicas_env_t *env, ngx_str_t *org, ngx_str_t *name,

@@ -49,7 +49,13 @@ static const char  *rp_api_op_names[RP_API_OPS] = {
     [RP_API_ORG_EVENTS] = "org_events",
     [RP_API_WATCH] = "watch",
     [RP_API_PRESENCE] = "presence",
-    [RP_API_PRESENCE_LEAVE] = "presence_leave"
+    [RP_API_PRESENCE_LEAVE] = "presence_leave",
+    [RP_API_KEYS_LIST] = "keys_list",
+    [RP_API_KEY_CREATE] = "key_create",
+    [RP_API_KEY_REVOKE] = "key_revoke",
+    [RP_API_USER_CREATE] = "user_create",
+    [RP_API_LOGIN_LINK] = "login_link",
+    [RP_API_ENV_PATCH] = "env_patch"
 };
 
 
@@ -202,7 +208,7 @@ ngx_http_replicas_api_call(ngx_http_request_t *r,
 
 
 /*
- * PUT /v1/environments/{name}, second step.  The first call (env_auth)
+ * PUT and PATCH /v1/environments/{name}, second step.  The first call (env_auth)
  * authenticated the key and named its organisation; the values are
  * sealed for that organisation here, then the second call (env_put)
  * stores the tokens, checking the key is still of that organisation.
@@ -286,7 +292,7 @@ ngx_http_replicas_api_env_authed(ngx_http_request_t *r, void *reply)
     ctx->args[ctx->nargs++] = sealed;
     ctx->args[ctx->nargs++] = usable;
     ctx->args[ctx->nargs++] = allow;
-    ctx->op = RP_API_ENV_PUT;
+    ctx->op = ctx->then;                        /* env_put or env_patch */
 
     rc = ngx_http_replicas_api_call(r, ctx);
 
@@ -394,6 +400,205 @@ ngx_http_replicas_api_user_authed(ngx_http_request_t *r, void *reply)
 }
 
 
+/*
+ * POST /v1/keys, POST /v1/users/{id}/login-link: the script stored the
+ * new secret's SHA-256 and answered what it made; the secret itself
+ * (ctx->secret, made in ngx_http_replicas_api_validate.c) joins the
+ * answer here, once: as "key", or in the login link's "url" on the main
+ * site.  Redis never sees it, and no answer repeats it.
+ */
+
+static void
+ngx_http_replicas_api_secret_answer(ngx_http_request_t *r, void *reply)
+{
+    char                              *text;
+    json_t                            *json;
+    ngx_int_t                          rc;
+    ngx_str_t                          body, origin, url;
+    ngx_http_replicas_api_ctx_t       *ctx;
+    ngx_http_replicas_script_reply_t   v;
+
+    ctx = ngx_http_replicas_api_ctx(r);
+
+    if (ngx_http_replicas_redis_script_reply(reply, &v) != NGX_OK
+        || v.status != NGX_HTTP_CREATED)
+    {
+        ngx_http_replicas_api_answer(r, reply);
+        return;
+    }
+
+    json = json_loadb((char *) v.body.data, v.body.len, 0, NULL);
+
+    if (!json_is_object(json)) {
+        if (json) {
+            json_decref(json);
+        }
+
+        ngx_http_replicas_finish(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    if (ctx->op == RP_API_LOGIN_LINK) {
+        if (ngx_http_replicas_main_origin(r, &origin) != NGX_OK) {
+            json_decref(json);
+            ngx_http_replicas_finish(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+            return;
+        }
+
+        url.len = origin.len + sizeof("/login?token=") - 1 + ctx->secret.len;
+        url.data = ngx_pnalloc(r->pool, url.len);
+
+        if (url.data == NULL) {
+            json_decref(json);
+            ngx_http_replicas_finish(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+            return;
+        }
+
+        ngx_sprintf(url.data, "%V/login?token=%V", &origin, &ctx->secret);
+        rc = json_object_set_new(json, "url",
+                                 json_stringn((char *) url.data, url.len));
+
+    } else {
+        rc = json_object_set_new(json, "key",
+                                 json_stringn((char *) ctx->secret.data,
+                                              ctx->secret.len));
+    }
+
+    text = rc == 0 ? json_dumps(json, JSON_COMPACT) : NULL;
+    json_decref(json);
+
+    if (text == NULL) {
+        ngx_http_replicas_finish(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    body.len = ngx_strlen(text);
+    body.data = ngx_pnalloc(r->pool, body.len);
+
+    if (body.data != NULL) {
+        ngx_memcpy(body.data, text, body.len);
+    }
+
+    /* jansson's copy; the pool's goes with the request */
+    rp_crypt_wipe(text, body.len);
+    free(text);
+
+    if (body.data == NULL) {
+        ngx_http_replicas_finish(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    ngx_http_replicas_finish(r,
+        ngx_http_replicas_send_json(r, NGX_HTTP_CREATED, &body, 0));
+}
+
+
+/* DELETE /v1/keys/{prefix}, the end: the offboarding script's answer */
+
+static void
+ngx_http_replicas_api_key_revoked(ngx_http_request_t *r, void *reply)
+{
+    ngx_str_t                          body;
+    ngx_http_replicas_api_ctx_t       *ctx;
+    ngx_http_replicas_script_reply_t   v;
+
+    ctx = ngx_http_replicas_api_ctx(r);
+
+    if (ngx_http_replicas_redis_script_reply(reply, &v) != NGX_OK
+        || v.status != NGX_HTTP_OK)
+    {
+        ngx_http_replicas_api_answer(r, reply);
+        return;
+    }
+
+    body.data = ngx_pnalloc(r->pool, ctx->prefix.len + 32);
+    if (body.data == NULL) {
+        ngx_http_replicas_finish(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    /* the prefix is [a-z0-9] (the route checked it): no escaping */
+    body.len = ngx_sprintf(body.data, "{\"prefix\":\"%V\",\"revoked\":true}",
+                           &ctx->prefix) - body.data;
+
+    ngx_http_replicas_finish(r,
+        ngx_http_replicas_send_json(r, NGX_HTTP_OK, &body, 0));
+}
+
+
+/*
+ * DELETE /v1/keys/{prefix}, second step: the first call (lua/api.lua's
+ * key_revoke) checked the caller may revoke it (its owner or an admin of
+ * its organisation) and named its SHA-256; then the offboarding script,
+ * the one replicas-control's key revoke runs: the key, and the sessions,
+ * tickets and share links made from it, end at once on every gateway.
+ */
+
+static void
+ngx_http_replicas_api_key_authed(ngx_http_request_t *r, void *reply)
+{
+    u_char                            *p;
+    json_t                            *json, *hash;
+    ngx_int_t                          rc;
+    ngx_str_t                          msg, script, args[2];
+    ngx_http_replicas_script_reply_t   v;
+
+    if (ngx_http_replicas_redis_script_reply(reply, &v) != NGX_OK
+        || v.status != NGX_HTTP_OK)
+    {
+        ngx_http_replicas_api_answer(r, reply);
+        return;
+    }
+
+    json = json_loadb((char *) v.body.data, v.body.len, 0, NULL);
+    hash = json ? json_object_get(json, "hash") : NULL;
+
+    if (!json_is_string(hash) || json_string_length(hash) != RP_SHA256_HEX) {
+        if (json) {
+            json_decref(json);
+        }
+
+        ngx_http_replicas_finish(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    p = ngx_pnalloc(r->pool, RP_SHA256_HEX);
+    if (p == NULL) {
+        json_decref(json);
+        ngx_http_replicas_finish(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    ngx_memcpy(p, json_string_value(hash), RP_SHA256_HEX);
+    json_decref(json);
+
+    ngx_str_set(&args[0], "key");
+    args[1].data = p;
+    args[1].len = RP_SHA256_HEX;
+
+    script.data = (u_char *) rp_offboard_lua;
+    script.len = rp_offboard_lua_len;
+
+    rc = ngx_http_replicas_eval(r, &script, 2, args,
+                                ngx_http_replicas_api_key_revoked);
+
+    if (rc == NGX_OK) {
+        return;
+    }
+
+    if (rc == NGX_DECLINED) {
+        ngx_str_set(&msg, "the API cannot reach its state store right now; "
+                    "retry shortly");
+        ngx_http_replicas_finish(r,
+            ngx_http_replicas_send_json_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                              "state_unavailable", &msg, 1));
+        return;
+    }
+
+    ngx_http_replicas_finish(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+}
+
+
 /* ---- the handler -------------------------------------------------------------- */
 
 static ngx_int_t
@@ -403,6 +608,7 @@ ngx_http_replicas_api_run(ngx_http_request_t *r)
     ngx_str_t                     msg, body;
     json_t                       *json;
     ngx_int_t                     rc;
+    ngx_uint_t                    env_values;
     json_error_t                  jerr;
     ngx_http_replicas_api_ctx_t   *ctx;
     ngx_http_replicas_loc_conf_t  *rlcf;
@@ -411,6 +617,7 @@ ngx_http_replicas_api_run(ngx_http_request_t *r)
     rlcf = ngx_http_get_module_loc_conf(r, ngx_http_replicas_module);
 
     json = NULL;
+    env_values = (ctx->op == RP_API_ENV_PUT || ctx->op == RP_API_ENV_PATCH);
 
     rc = ngx_http_replicas_body(r, &body);
 
@@ -428,9 +635,18 @@ ngx_http_replicas_api_run(ngx_http_request_t *r)
         json = json_loadb((char *) body.data, body.len,
                           JSON_REJECT_DUPLICATES, &jerr);
 
-        if (ctx->op == RP_API_ENV_PUT) {
+        if (env_values) {
             /* environment values: only jansson's copies are left */
             ngx_http_replicas_env_wipe_body(r, &body);
+        }
+
+        if (json == NULL && env_values) {
+            /* jansson's reason quotes the text near the error: a value */
+            ngx_snprintf((u_char *) err, sizeof(err),
+                         "the body is not valid JSON (line %d, column %d)%Z",
+                         jerr.line, jerr.column);
+            return ngx_http_replicas_api_error(r, NGX_HTTP_BAD_REQUEST,
+                                               "invalid_json", err);
         }
 
         if (json == NULL) {
@@ -450,7 +666,7 @@ ngx_http_replicas_api_run(ngx_http_request_t *r)
                                            "this request needs a JSON body");
     }
 
-    if (ctx->op == RP_API_ENV_PUT) {
+    if (env_values) {
         /* environment values: only the copies to seal are left */
         ngx_http_replicas_env_wipe_json(json);
     }
@@ -476,10 +692,21 @@ ngx_http_replicas_api_run(ngx_http_request_t *r)
                                            "location with replicas_api_events");
     }
 
-    if (ctx->op == RP_API_ENV_PUT) {
+    if (env_values) {
+        ctx->then = ctx->op;
         ctx->op = RP_API_ENV_AUTH;
         rc = ngx_http_replicas_api_call_with(r, ctx,
                                              ngx_http_replicas_api_env_authed);
+
+    } else if (ctx->op == RP_API_KEY_CREATE
+               || ctx->op == RP_API_LOGIN_LINK)
+    {
+        rc = ngx_http_replicas_api_call_with(r, ctx,
+                                         ngx_http_replicas_api_secret_answer);
+
+    } else if (ctx->op == RP_API_KEY_REVOKE) {
+        rc = ngx_http_replicas_api_call_with(r, ctx,
+                                             ngx_http_replicas_api_key_authed);
 
     } else if (ctx->op == RP_API_ORG_EVENTS) {
         /* the snapshot, then the stream (ngx_http_replicas_stream.c) */

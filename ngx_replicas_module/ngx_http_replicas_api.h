@@ -55,6 +55,13 @@ typedef enum {
     RP_API_WATCH,            /* one of its changes (never a path's) */
     RP_API_PRESENCE,         /* POST .../presence: the caller views it */
     RP_API_PRESENCE_LEAVE,   /* DELETE .../presence: no longer */
+    RP_API_KEYS_LIST,        /* GET /v1/keys: by prefix, never the key */
+    RP_API_KEY_CREATE,       /* POST /v1/keys: the key answered once */
+    RP_API_KEY_REVOKE,       /* DELETE /v1/keys/{prefix} (then
+                                common/rp_offboard.h, as control's) */
+    RP_API_USER_CREATE,      /* admins: POST /v1/users */
+    RP_API_LOGIN_LINK,       /* POST /v1/users/{id}/login-link */
+    RP_API_ENV_PATCH,        /* PATCH /v1/environments/{name}: a merge */
     RP_API_OPS
 } rp_api_op_e;
 
@@ -73,6 +80,11 @@ typedef struct {
     ngx_str_t                      share;       /* share id from path */
     ngx_str_t                      env;         /* environment from path */
     ngx_str_t                      user;        /* user id from path */
+    ngx_str_t                      prefix;      /* key prefix from path */
+    ngx_str_t                      secret;      /* a new key or login
+                                                   token: in the answer
+                                                   once, never in Redis */
+    ngx_uint_t                     then;        /* env_auth: PUT or PATCH */
     ngx_http_replicas_env_t       *env_values;  /* a PUT's, until sealed */
     ngx_str_t                      key_hash;
     ngx_uint_t                     nargs;
@@ -81,7 +93,8 @@ typedef struct {
 
 
 /*
- * Sets ctx->op and what the path names (ws, port, share, env, user).
+ * Sets ctx->op and what the path names (ws, port, share, env, user,
+ * prefix).
  * Returns NGX_OK, NGX_HTTP_NOT_FOUND or NGX_HTTP_NOT_ALLOWED.
  */
 ngx_int_t ngx_http_replicas_api_route(ngx_http_request_t *r,

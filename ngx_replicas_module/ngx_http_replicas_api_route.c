@@ -1,7 +1,7 @@
 /*
  * The HTTP API v1's routing: a request's method and path to one of the
  * operations of ngx_http_replicas_api.h, with what the path names (the
- * workspace, a port, a share, an environment, a user).  No I/O: the
+ * workspace, a port, a share, an environment, a user, a key's prefix).  No I/O: the
  * handler and the events endpoint both start here.
  */
 
@@ -42,6 +42,7 @@ ngx_http_replicas_api_route_env(ngx_http_request_t *r,
 
     ctx->op = (m == NGX_HTTP_GET) ? RP_API_ENV_GET
               : (m == NGX_HTTP_PUT) ? RP_API_ENV_PUT
+              : (m == NGX_HTTP_PATCH) ? RP_API_ENV_PATCH
               : (m == NGX_HTTP_DELETE) ? RP_API_ENV_DELETE : (ngx_uint_t) -1;
 
     return ctx->op == (ngx_uint_t) -1 ? NGX_HTTP_NOT_ALLOWED : NGX_OK;
@@ -49,8 +50,9 @@ ngx_http_replicas_api_route_env(ngx_http_request_t *r,
 
 
 /*
- * /v1/users (GET), /v1/users/{id} (DELETE), /v1/users/{id}/disable
- * (POST): admins offboard, with the same script as replicas-control.
+ * /v1/users (GET, POST), /v1/users/{id} (DELETE), /v1/users/{id}/disable
+ * and /login-link (POST): admins add and offboard users (offboarding with
+ * the same script as replicas-control); a login link for a user.
  */
 
 static ngx_int_t
@@ -61,6 +63,7 @@ ngx_http_replicas_api_route_users(ngx_http_request_t *r,
     ngx_uint_t   m;
 
     static const char  disable[] = "/disable";
+    static const char  login[] = "/login-link";
 
     m = r->method;
 
@@ -69,8 +72,10 @@ ngx_http_replicas_api_route_users(ngx_http_request_t *r,
     }
 
     if (p == end) {
-        ctx->op = RP_API_USERS_LIST;
-        return m == NGX_HTTP_GET ? NGX_OK : NGX_HTTP_NOT_ALLOWED;
+        ctx->op = (m == NGX_HTTP_GET) ? RP_API_USERS_LIST
+                  : (m == NGX_HTTP_POST) ? RP_API_USER_CREATE
+                  : (ngx_uint_t) -1;
+        return ctx->op == (ngx_uint_t) -1 ? NGX_HTTP_NOT_ALLOWED : NGX_OK;
     }
 
     if (*p != '/') {
@@ -97,6 +102,13 @@ ngx_http_replicas_api_route_users(ngx_http_request_t *r,
         return m == NGX_HTTP_DELETE ? NGX_OK : NGX_HTTP_NOT_ALLOWED;
     }
 
+    if ((size_t) (end - p) == sizeof(login) - 1
+        && ngx_strncmp(p, login, sizeof(login) - 1) == 0)
+    {
+        ctx->op = RP_API_LOGIN_LINK;
+        return m == NGX_HTTP_POST ? NGX_OK : NGX_HTTP_NOT_ALLOWED;
+    }
+
     if ((size_t) (end - p) != sizeof(disable) - 1
         || ngx_strncmp(p, disable, sizeof(disable) - 1) != 0)
     {
@@ -109,8 +121,47 @@ ngx_http_replicas_api_route_users(ngx_http_request_t *r,
 
 
 /*
- * /v1/workspaces[/{id}[/messages|sleep|wake|events|presence|previews[/{port}]]]
- * and /v1/environments[/{name}].  Returns NGX_OK with ctx->op set,
+ * /v1/keys (GET, POST), /v1/keys/{prefix} (DELETE): API keys by their
+ * public prefix (8 of [a-z0-9], rp_keys.h).
+ */
+
+static ngx_int_t
+ngx_http_replicas_api_route_keys(ngx_http_request_t *r,
+    ngx_http_replicas_api_ctx_t *ctx, u_char *p, u_char *end)
+{
+    ngx_uint_t  m;
+
+    m = r->method;
+
+    if (p < end && *(end - 1) == '/') {
+        end--;                                  /* one trailing slash */
+    }
+
+    if (p == end) {
+        ctx->op = (m == NGX_HTTP_GET) ? RP_API_KEYS_LIST
+                  : (m == NGX_HTTP_POST) ? RP_API_KEY_CREATE
+                  : (ngx_uint_t) -1;
+        return ctx->op == (ngx_uint_t) -1 ? NGX_HTTP_NOT_ALLOWED : NGX_OK;
+    }
+
+    if (*p != '/' || end - p - 1 != RP_APIKEY_PREFIX_LEN
+        || !rp_ws_id_valid((char *) p + 1, end - p - 1))
+    {
+        return NGX_HTTP_NOT_FOUND;
+    }
+
+    ctx->prefix.data = p + 1;
+    ctx->prefix.len = end - p - 1;
+    ctx->op = RP_API_KEY_REVOKE;
+
+    return m == NGX_HTTP_DELETE ? NGX_OK : NGX_HTTP_NOT_ALLOWED;
+}
+
+
+/*
+ * /v1/workspaces[/{id}[/messages|sleep|wake|events|presence|previews[/{port}]]],
+ * /v1/environments[/{name}], /v1/users..., /v1/keys[/{prefix}].
+ * Returns NGX_OK with ctx->op set,
  * NGX_HTTP_NOT_FOUND, or NGX_HTTP_NOT_ALLOWED.
  */
 
@@ -125,6 +176,7 @@ ngx_http_replicas_api_route(ngx_http_request_t *r,
     static const char  prefix[] = "/v1/workspaces";
     static const char  env_prefix[] = "/v1/environments";
     static const char  users_prefix[] = "/v1/users";
+    static const char  keys_prefix[] = "/v1/keys";
     static const char  events[] = "/v1/events";
 
     p = r->uri.data;
@@ -146,6 +198,16 @@ ngx_http_replicas_api_route(ngx_http_request_t *r,
         return ngx_http_replicas_api_route_users(r, ctx,
                                                  p + sizeof(users_prefix) - 1,
                                                  end);
+    }
+
+    if (r->uri.len >= sizeof(keys_prefix) - 1
+        && ngx_strncmp(p, keys_prefix, sizeof(keys_prefix) - 1) == 0
+        && (r->uri.len == sizeof(keys_prefix) - 1
+            || p[sizeof(keys_prefix) - 1] == '/'))
+    {
+        return ngx_http_replicas_api_route_keys(r, ctx,
+                                                p + sizeof(keys_prefix) - 1,
+                                                end);
     }
 
     if (r->uri.len >= sizeof(env_prefix) - 1

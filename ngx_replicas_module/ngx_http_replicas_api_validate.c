@@ -112,6 +112,12 @@ static ngx_int_t rp_api_visibility(rp_api_check_t *c,
     const rp_api_field_t *fd, json_t *v);
 static ngx_int_t rp_api_user_ids(rp_api_check_t *c, const rp_api_field_t *fd,
     json_t *v);
+static ngx_int_t rp_api_id(rp_api_check_t *c, const rp_api_field_t *fd,
+    json_t *v);
+static ngx_int_t rp_api_email(rp_api_check_t *c, const rp_api_field_t *fd,
+    json_t *v);
+static ngx_int_t rp_api_role(rp_api_check_t *c, const rp_api_field_t *fd,
+    json_t *v);
 
 static ngx_int_t rp_api_fresh_id(rp_api_check_t *c);
 static ngx_int_t rp_api_path_preview_port(rp_api_check_t *c);
@@ -120,6 +126,10 @@ static ngx_int_t rp_api_path_user(rp_api_check_t *c);
 static ngx_int_t rp_api_path_env(rp_api_check_t *c);
 static ngx_int_t rp_api_env_values(rp_api_check_t *c);
 static ngx_int_t rp_api_share_sign(rp_api_check_t *c);
+static ngx_int_t rp_api_path_prefix(rp_api_check_t *c);
+static ngx_int_t rp_api_key_new(rp_api_check_t *c);
+static ngx_int_t rp_api_user_new(rp_api_check_t *c);
+static ngx_int_t rp_api_login_token(rp_api_check_t *c);
 
 
 /* ---- the table ----------------------------------------------------------- */
@@ -210,6 +220,31 @@ static const rp_api_field_t  rp_api_collaborators[] = {
 };
 
 
+/* a key for the caller, or (admins) another user of the organisation;
+ * bound to one workspace (scope "workspace", as control's --workspace) */
+static const rp_api_field_t  rp_api_key_create[] = {
+    { "user", JSON_STRING, 0, 0, NGX_HTTP_REPLICAS_USER_MAX, NULL, NULL,
+      rp_api_id, RP_API_ARG_VALUE,
+      "\"user\" must be a user id (lowercase letters and digits)" },
+    { "workspace", JSON_STRING, 0, 0, 32, NULL, NULL,
+      rp_api_id, RP_API_ARG_VALUE,
+      "\"workspace\" must be a workspace id (lowercase letters and digits)" },
+    { NULL, 0, 0, 0, 0, NULL, NULL, NULL, 0, NULL }
+};
+
+
+static const rp_api_field_t  rp_api_user_create[] = {
+    { "email", JSON_STRING, 1, 0, 254, NULL, NULL,
+      rp_api_email, RP_API_ARG_VALUE,
+      "\"email\" must be an email address (name@domain, at most 254 "
+      "characters, no spaces)" },
+    { "role", JSON_STRING, 0, 0, 0, NULL, "member",
+      rp_api_role, RP_API_ARG_VALUE,
+      "\"role\" must be member or admin" },
+    { NULL, 0, 0, 0, 0, NULL, NULL, NULL, 0, NULL }
+};
+
+
 /* operations not named take no arguments here and ignore a body */
 static const rp_api_spec_t  rp_api_specs[RP_API_OPS] = {
     [RP_API_CREATE] =
@@ -238,6 +273,16 @@ static const rp_api_spec_t  rp_api_specs[RP_API_OPS] = {
         { RP_API_BODY_IGNORED, rp_api_path_env, NULL, NULL },
     [RP_API_ENV_PUT] =
         { RP_API_BODY_REQUIRED, rp_api_path_env, NULL, rp_api_env_values },
+    [RP_API_ENV_PATCH] =
+        { RP_API_BODY_REQUIRED, rp_api_path_env, NULL, rp_api_env_values },
+    [RP_API_KEY_CREATE] =
+        { RP_API_BODY_OPTIONAL, NULL, rp_api_key_create, rp_api_key_new },
+    [RP_API_KEY_REVOKE] =
+        { RP_API_BODY_IGNORED, rp_api_path_prefix, NULL, NULL },
+    [RP_API_USER_CREATE] =
+        { RP_API_BODY_REQUIRED, NULL, rp_api_user_create, rp_api_user_new },
+    [RP_API_LOGIN_LINK] =
+        { RP_API_BODY_IGNORED, rp_api_path_user, NULL, rp_api_login_token },
     [RP_API_ENV_DELETE] =
         { RP_API_BODY_IGNORED, rp_api_path_env, NULL, NULL },
 };
@@ -714,6 +759,68 @@ rp_api_user_ids(rp_api_check_t *c, const rp_api_field_t *fd, json_t *v)
 }
 
 
+/* a user's or a workspace's id: lowercase letters and digits */
+
+static ngx_int_t
+rp_api_id(rp_api_check_t *c, const rp_api_field_t *fd, json_t *v)
+{
+    return (c->len <= (size_t) fd->max && rp_ws_id_valid(c->s, c->len))
+           ? NGX_OK : NGX_DECLINED;
+}
+
+
+/* local@domain: one "@" with something on both sides, a dot in the
+ * domain, no spaces, quotes, angle brackets or control characters (the
+ * address is shown in pages and the CLI's listings, never sent mail) */
+
+static ngx_int_t
+rp_api_email(rp_api_check_t *c, const rp_api_field_t *fd, json_t *v)
+{
+    u_char  *at, *p, *end;
+
+    p = (u_char *) c->s;
+    end = p + c->len;
+
+    if (!rp_api_text_ok(c->s, c->len, fd->max, 0)) {
+        return NGX_DECLINED;
+    }
+
+    for (/* void */; p < end; p++) {
+        if (*p == ' ' || *p == '"' || *p == '<' || *p == '>' || *p == '\\'
+            || *p == ',')
+        {
+            return NGX_DECLINED;
+        }
+    }
+
+    p = (u_char *) c->s;
+    at = ngx_strlchr(p, end, '@');
+
+    if (at == NULL || at == p || at + 1 == end
+        || ngx_strlchr(at + 1, end, '@') != NULL
+        || ngx_strlchr(at + 1, end, '.') == NULL
+        || *(end - 1) == '.')
+    {
+        return NGX_DECLINED;
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+rp_api_role(rp_api_check_t *c, const rp_api_field_t *fd, json_t *v)
+{
+    if ((c->len == 6 && ngx_strncmp(c->s, "member", 6) == 0)
+        || (c->len == 5 && ngx_strncmp(c->s, "admin", 5) == 0))
+    {
+        return NGX_OK;
+    }
+
+    return NGX_DECLINED;
+}
+
+
 /* ---- steps: the path, and what needs every field ------------------------- */
 
 /* a fresh id for a new workspace (the script keeps an earlier one on a
@@ -828,13 +935,15 @@ rp_api_path_env(rp_api_check_t *c)
 }
 
 
-/* PUT /v1/environments/{name}: the values, checked and kept to be sealed
+/* PUT and PATCH /v1/environments/{name}: the values, checked and kept to be sealed
  * once the key's organisation is known (ngx_http_replicas_env.c) */
 
 static ngx_int_t
 rp_api_env_values(rp_api_check_t *c)
 {
-    switch (ngx_http_replicas_env_parse(c->r, c->body, &c->ctx->env_values,
+    switch (ngx_http_replicas_env_parse(c->r, c->body,
+                                        c->ctx->op == RP_API_ENV_PATCH,
+                                        &c->ctx->env_values,
                                         c->err, c->err_size))
     {
     case NGX_OK:
@@ -900,4 +1009,93 @@ rp_api_share_sign(rp_api_check_t *c)
     }
 
     return NGX_OK;
+}
+
+
+/* DELETE /v1/keys/{prefix}: the route checked its form */
+
+static ngx_int_t
+rp_api_path_prefix(rp_api_check_t *c)
+{
+    return rp_api_add(c, (char *) c->ctx->prefix.data, c->ctx->prefix.len);
+}
+
+
+/*
+ * POST /v1/keys: a new key made here (common/rp_token.h, the maker
+ * control uses too).  The script gets its prefix and SHA-256 only; the
+ * key itself stays in ctx->secret for the answer (ngx_http_replicas_api.c).
+ */
+
+static ngx_int_t
+rp_api_key_new(rp_api_check_t *c)
+{
+    char     prefix[RP_APIKEY_PREFIX_LEN + 1], hash[RP_SHA256_HEX + 1];
+    u_char  *key;
+
+    /* no body: the caller's own key, unbound ("user", "workspace") */
+    if (c->body == NULL
+        && (rp_api_add(c, "", 0) != NGX_OK || rp_api_add(c, "", 0) != NGX_OK))
+    {
+        return NGX_ERROR;
+    }
+
+    key = ngx_pnalloc(c->r->pool, RP_APIKEY_MAX + 1);
+
+    if (key == NULL || rp_apikey_new((char *) key, prefix, hash) != 0) {
+        return NGX_ERROR;
+    }
+
+    c->ctx->secret.data = key;
+    c->ctx->secret.len = ngx_strlen(key);
+
+    if (rp_api_add(c, prefix, RP_APIKEY_PREFIX_LEN) != NGX_OK
+        || rp_api_add(c, hash, RP_SHA256_HEX) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+/* POST /v1/users: a fresh id for the new user (control's are 12 too) */
+
+static ngx_int_t
+rp_api_user_new(rp_api_check_t *c)
+{
+    char  id[13];
+
+    if (rp_random_id(12, id) != 0) {
+        return NGX_ERROR;
+    }
+
+    return rp_api_add(c, id, 12);
+}
+
+
+/*
+ * POST /v1/users/{id}/login-link: a one-time token, as control's
+ * login-link makes it (32 random bytes, base64url); the script stores
+ * its SHA-256, the answer carries the link once.
+ */
+
+static ngx_int_t
+rp_api_login_token(rp_api_check_t *c)
+{
+    char     hash[RP_SHA256_HEX + 1];
+    u_char  *token;
+
+    token = ngx_pnalloc(c->r->pool, 48);
+
+    if (token == NULL || rp_random_b64url(32, (char *) token) != 0) {
+        return NGX_ERROR;
+    }
+
+    c->ctx->secret.data = token;
+    c->ctx->secret.len = ngx_strlen(token);
+
+    rp_sha256_hex(token, c->ctx->secret.len, hash);
+
+    return rp_api_add(c, hash, RP_SHA256_HEX);
 }

@@ -8,7 +8,9 @@
  *      "usable_by": "all" | ["<user id>", ...]?,
  *      "allow_loader_variables": true?}
  *
- * (only admins may PUT: lua/api.lua's table of roles).  No file may land
+ * (only admins may PUT: lua/api.lua's table of roles).  A PATCH body is
+ * the same, merged into what is stored: a null value removes that
+ * variable or file, an absent "usable_by" keeps the stored one.  No file may land
  * in ".git/" or the home folder's start-up files, and loader variables
  * (LD_PRELOAD, PATH, ...) need "allow_loader_variables": common/rp_env.c.
  * is validated here (jansson; limits and grammar in common/rp_env.h), its
@@ -27,6 +29,7 @@
 typedef struct {
     ngx_str_t                      field;   /* "var:NAME" | "file:path", NUL */
     ngx_str_t                      value;   /* plaintext */
+    ngx_uint_t                     remove;  /* PATCH's null: delete it */
 } ngx_http_replicas_env_item_t;
 
 
@@ -134,6 +137,13 @@ ngx_http_replicas_env_add(ngx_http_request_t *r, ngx_http_replicas_env_t *env,
 
     ngx_memcpy(ngx_cpymem(it->field.data, prefix, plen), key, key_len);
     it->field.data[it->field.len] = '\0';
+
+    if (json_is_null(value)) {
+        it->remove = 1;                         /* a PATCH's removal */
+        ngx_str_set(&it->value, "");
+        env->n++;
+        return NGX_OK;
+    }
 
     it->value.len = json_string_length(value);
     it->value.data = ngx_pnalloc(r->pool, it->value.len ? it->value.len : 1);
@@ -258,7 +268,8 @@ ngx_http_replicas_env_access(ngx_http_replicas_env_t *env,
 
 ngx_int_t
 ngx_http_replicas_env_parse(ngx_http_request_t *r, json_t *body,
-    ngx_http_replicas_env_t **out, char *err, size_t err_size)
+    ngx_uint_t patch, ngx_http_replicas_env_t **out, char *err,
+    size_t err_size)
 {
     size_t                    len;
     json_t                   *vars, *files, *value;
@@ -319,12 +330,14 @@ ngx_http_replicas_env_parse(ngx_http_request_t *r, json_t *body,
                                ngx_min(len, 40), name, RP_ENV_VAR_NAME_MAX);
             }
 
-            if (!json_is_string(value)) {
-                rp_env_invalid("variable %s: the value must be a string",
-                               name);
-            }
+            if (patch && json_is_null(value)) {
+                /* removed: no value to check */
 
-            if (rp_env_var_loader(name, len) && !env->allow_loader) {
+            } else if (!json_is_string(value)) {
+                rp_env_invalid("variable %s: the value must be a string%s",
+                               name, patch ? " (or null to remove it)" : "");
+
+            } else if (rp_env_var_loader(name, len) && !env->allow_loader) {
                 rp_env_invalid("variable %s changes how programs load: "
                                "refused unless \"allow_loader_variables\" "
                                "is true", name);
@@ -372,12 +385,15 @@ ngx_http_replicas_env_parse(ngx_http_request_t *r, json_t *body,
                                ngx_min(len, 40), name);
             }
 
-            if (!json_is_string(value)) {
-                rp_env_invalid("file \"%*s\": the content must be a string",
-                               ngx_min(len, 40), name);
-            }
+            if (patch && json_is_null(value)) {
+                /* removed */
 
-            if (json_string_length(value) > RP_ENV_FILE_MAX) {
+            } else if (!json_is_string(value)) {
+                rp_env_invalid("file \"%*s\": the content must be a "
+                               "string%s", ngx_min(len, 40), name,
+                               patch ? " (or null to remove it)" : "");
+
+            } else if (json_string_length(value) > RP_ENV_FILE_MAX) {
                 rp_env_invalid("file \"%*s\": the content is over %d bytes "
                                "(64 KiB)", ngx_min(len, 40), name,
                                RP_ENV_FILE_MAX);
@@ -448,6 +464,17 @@ ngx_http_replicas_env_seal(ngx_http_request_t *r,
 
     for (i = 0; rc == NGX_OK && i < env->n; i++) {
         it = &env->items[i];
+
+        if (it->remove) {
+            /* "" is never a sealed token: the script removes the field */
+            if (json_object_set_new(obj, (char *) it->field.data,
+                                    json_string("")) != 0)
+            {
+                rc = NGX_ERROR;
+            }
+
+            continue;
+        }
 
         ad_len = rp_crypt_ad(ad, sizeof(ad), (char *) org->data, org->len,
                              (char *) name->data, name->len,

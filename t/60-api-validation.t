@@ -165,6 +165,37 @@ my @cases = (
      =~ s/must be/is/r],
     ['DELETE', '/v1/environments/Prod', undef, $bad, "an environment name "
      . "$env_msg" =~ s/must be/is/r],
+    ['PATCH', '/v1/environments/Prod', undef, $json,
+     'this request needs a JSON body'],
+    ['PATCH', '/v1/environments/dev', { variables => { X => 1 } }, $bad,
+     'variable X: the value must be a string (or null to remove it)'],
+    ['PATCH', '/v1/environments/dev', { files => { 'a.txt' => [] } }, $bad,
+     'file "a.txt": the content must be a string (or null to remove it)'],
+
+    # keys: a body is optional
+    ['POST', '/v1/keys', '[]', $bad, 'the body must be a JSON object'],
+    ['POST', '/v1/keys', { user => 'Bad!' }, $bad,
+     '"user" must be a user id (lowercase letters and digits)'],
+    ['POST', '/v1/keys', { user => 'u' x 33 }, $bad,
+     '"user" must be a user id (lowercase letters and digits)'],
+    ['POST', '/v1/keys', { workspace => 'a-b' }, $bad,
+     '"workspace" must be a workspace id (lowercase letters and digits)'],
+    ['POST', '/v1/keys', { workspace => 7 }, $bad, '"workspace" must be a string'],
+    ['POST', '/v1/keys', { scope => 'user' }, $bad, 'unknown field "scope"'],
+
+    # users
+    ['POST', '/v1/users', undef, $json, 'this request needs a JSON body'],
+    ['POST', '/v1/users', {}, $bad, '"email" is required'],
+    (map { ['POST', '/v1/users', { email => $_ }, $bad,
+            '"email" must be an email address (name@domain, at most 254 '
+            . 'characters, no spaces)'] }
+         'ada', '@example.com', 'ada@', 'ada@example', 'ada@example.', 'a@b@c.d',
+         'a b@example.com', '"a"@example.com', '<a@example.com>', "a\x01\@example.com",
+         ('a' x 250) . '@x.io'),
+    ['POST', '/v1/users', { email => 'ada@example.com', role => 'owner' }, $bad,
+     '"role" must be member or admin'],
+    ['POST', '/v1/users', { email => 'ada@example.com', name => 'Ada' }, $bad,
+     'unknown field "name"'],
 );
 
 for my $c (@cases) {

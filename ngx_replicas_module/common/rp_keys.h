@@ -20,6 +20,7 @@
 #define RP_FIELD_PUBLIC           "public"   /* "3000,8080": public ports */
 #define RP_FIELD_USER             "user"     /* its owner, the creating user */
 #define RP_FIELD_COLLABORATORS    "collaborators" /* JSON list of user ids */
+#define RP_FIELD_ENGINE_KEY       "engine_key"    /* the prefix of its engine's key (control); offboarding keeps that key */
 
 /* at most this many public preview ports per workspace */
 #define RP_PUBLIC_PORTS_MAX       8
@@ -58,7 +59,8 @@
 #define RP_KEY_ORG_USERS_PREFIX   "replicas:org-users:"  /* + org: SET of user ids (since issue 19; older ones are found through their keys) */
 #define RP_KEY_APIKEY_PREFIX      "replicas:apikey:"     /* + sha256(key): HASH prefix, org, user, scope, workspace, created */
 #define RP_KEY_ORG_APIKEYS_PREFIX "replicas:org-apikeys:" /* + org: HASH prefix -> sha256(key) */
-#define RP_KEY_LOGIN_PREFIX       "replicas:login:"      /* + sha256(token): STRING user, one use, short TTL */
+#define RP_KEY_LOGIN_PREFIX       "replicas:login:"      /* + sha256(token): STRING user, one use, RP_LOGIN_TTL */
+#define RP_LOGIN_TTL              900                    /* seconds a login link stays usable (control, API) */
 #define RP_KEY_SESSION_PREFIX     "replicas:session:"    /* + sha256(sid): HASH user, org, created */
 #define RP_KEY_TICKET_PREFIX      "replicas:ticket:"     /* + sha256(ticket): STRING "host|user|ref|path", 60 s */
 #define RP_KEY_SHARE_PREFIX       "replicas:share:"      /* + share id: HASH workspace, port, org, user, expires */

@@ -4,8 +4,10 @@
  * share links are indexed by user and by key where they are made
  * (lua/session.lua, lua/api.lua); the announcements drop every gateway's
  * cached copy, and preview cookies die with the session or share they
- * name.  A user's workspace-scoped keys (its workspaces' engines) stay:
- * the workspaces belong to the organisation.
+ * name.  A workspace's engine key (the workspace's engine_key, made by
+ * control with its owner as the user) stays: the workspaces belong to the
+ * organisation.  Every other key of the user ends, bound to a workspace
+ * or not (a member may bind keys of its own: POST /v1/keys).
  */
 
 #include "rp_keys.h"
@@ -53,10 +55,14 @@ const char  rp_offboard_lua[] =
     " nil)\n"
     "local keys = redis.call('HGETALL', '" RP_KEY_ORG_APIKEYS_PREFIX
     "' .. org)\n"
-    "for i = 2, #keys, 2 do\n"
-    "  local k = redis.call('HMGET', '" RP_KEY_APIKEY_PREFIX "' .. keys[i],"
-    " 'user', 'scope')\n"
-    "  if k[1] == u and k[2] ~= 'workspace' then end_key(keys[i]) end\n"
+    "for i = 1, #keys, 2 do\n"
+    "  local k = redis.call('HMGET', '" RP_KEY_APIKEY_PREFIX "' .. keys[i + 1],"
+    " 'user', 'scope', 'workspace')\n"
+    "  if k[1] == u and (k[2] ~= 'workspace' or redis.call('HGET', '"
+    RP_KEY_WORKSPACE_PREFIX "' .. k[3], '" RP_FIELD_ENGINE_KEY "') ~= keys[i])"
+    " then\n"
+    "    end_key(keys[i + 1])\n"
+    "  end\n"
     "end\n"
     "if ARGV[3] == 'delete' then\n"
     "  redis.call('DEL', '" RP_KEY_USER_PREFIX "' .. u)\n"

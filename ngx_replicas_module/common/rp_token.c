@@ -9,6 +9,7 @@
 #include <openssl/rand.h>
 #include <openssl/sha.h>
 
+#include "rp_keys.h"
 #include "rp_token.h"
 
 
@@ -180,6 +181,35 @@ rp_random_id(size_t n, char *out)
     }
 
     out[n] = '\0';
+
+    return 0;
+}
+
+
+int
+rp_apikey_new(char *key, char *prefix, char *hash)
+{
+    char    secret[48];
+    size_t  len;
+
+    /* 8 of [a-z0-9] to name it, 32 random bytes (43 base64url) to prove */
+    if (rp_random_id(RP_APIKEY_PREFIX_LEN, prefix) != 0
+        || rp_random_b64url(32, secret) != 0)
+    {
+        return -1;
+    }
+
+    len = sizeof(RP_APIKEY_TAG) - 1;
+    memcpy(key, RP_APIKEY_TAG, len);
+    memcpy(key + len, prefix, RP_APIKEY_PREFIX_LEN);
+    len += RP_APIKEY_PREFIX_LEN;
+    key[len++] = '_';
+    memcpy(key + len, secret, 43);
+    len += 43;
+    key[len] = '\0';
+    OPENSSL_cleanse(secret, sizeof(secret));
+
+    rp_sha256_hex(key, len, hash);
 
     return 0;
 }

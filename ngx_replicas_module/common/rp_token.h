@@ -60,6 +60,16 @@ int rp_random_b64url(size_t n, char *out);
 /* n random characters of [a-z0-9] into out (n + 1 bytes): ids */
 int rp_random_id(size_t n, char *out);
 
+/*
+ * A new API key, "rk_<prefix>_<secret>" (rp_keys.h): the key into key
+ * (RP_APIKEY_MAX + 1 bytes), its public prefix into prefix
+ * (RP_APIKEY_PREFIX_LEN + 1) and its SHA-256, what Redis stores, into
+ * hash (RP_SHA256_HEX + 1).  The one maker of keys: replicas-control's
+ * key create and the API's POST /v1/keys.  0, or -1 (no randomness).
+ */
+#define RP_APIKEY_MAX     64
+int rp_apikey_new(char *key, char *prefix, char *hash);
+
 /* kid: 1..RP_KID_MAX of [A-Za-z0-9_-] */
 int rp_kid_valid(const char *kid, size_t len);
 

@@ -33,8 +33,9 @@ local function hash_to_table(flat)
 end
 
 -- who is calling ----------------------------------------------------------
-local key
+local key, by_session
 if keyhash:sub(1, 2) == 's:' then
+    by_session = true
     -- the dashboard's session cookies (ngx_http_replicas_dashboard.c):
     -- the first live session acts as its user, like a key of that user
     key = {}
@@ -58,11 +59,16 @@ end
 if not key.org then
     return err(401, 'unauthorized', 'missing, unknown or revoked API key')
 end
+-- when a key was last used on the API, to the minute (GET /v1/keys);
+-- a stream's own checks (watch) and previews do not count
+if not by_session and op ~= 'watch' and now - (tonumber(key.last_used) or 0) >= 60 then
+    redis.call('HSET', 'replicas:apikey:' .. keyhash, 'last_used', tostring(now))
+end
 
 -- a fixed one-minute window per key, and one per user that all its keys
 -- share (N keys do not make N budgets; a workspace-scoped engine key
--- counts only for itself).  An environment's PUT is two calls, env_auth
--- then env_put: it counts once, at env_auth.
+-- counts only for itself).  An environment's PUT (PATCH) is two calls,
+-- env_auth then env_put (env_patch): it counts once, at env_auth.
 local function over_rate(rkey)
     local used = redis.call('INCR', rkey)
     if used == 1 then redis.call('EXPIRE', rkey, 120) end
@@ -70,7 +76,7 @@ local function over_rate(rkey)
 end
 -- A stream's questions about its changes (watch) are the gateway's, not
 -- the caller's: its opening (org_events) counted.
-if op ~= 'env_put' and op ~= 'watch' then
+if op ~= 'env_put' and op ~= 'env_patch' and op ~= 'watch' then
     local minute = math.floor(now / 60)
     if over_rate('replicas:rate:' .. key.prefix .. ':' .. minute) then
         return err(429, 'rate_limited', 'too many requests for this API key', 60 - now % 60)
@@ -99,6 +105,8 @@ end
 --   'owner'   workspaces the caller owns
 --   'usable'  environments an admin made usable to the caller (never
 --             Global, which every workspace gets but only admins see)
+--   'mine'    API keys the caller's user owns (keys) / makes for itself
+--   'self'    the caller's own user (its login link)
 -- A workspace-scoped key (the engine's) was limited above and has no role.
 local roles = {
     list           = {admin = 'any', member = 'any'},     -- the team view
@@ -132,11 +140,18 @@ local roles = {
     env_get        = {admin = 'any', member = 'usable'},
     env_auth       = {admin = 'any'},                     -- a PUT's first half
     env_put        = {admin = 'any'},
+    env_patch      = {admin = 'any'},
     env_delete     = {admin = 'any'},
     users_list     = {admin = 'any'},                     -- offboarding
     user_disable   = {admin = 'any'},                     -- (then the
     user_delete    = {admin = 'any'},                     -- script of
-}                                                         -- rp_offboard.h)
+                                                          -- rp_offboard.h)
+    user_create    = {admin = 'any'},
+    login_link     = {admin = 'any', member = 'self'},
+    keys_list      = {admin = 'any', member = 'mine'},    -- by prefix
+    key_create     = {admin = 'any', member = 'mine'},
+    key_revoke     = {admin = 'any', member = 'mine'},    -- (then rp_offboard)
+}
 
 -- the caller's user: its role, unless disabled or gone (then the key is
 -- dead too); the engine's key works for its workspace whoever made it
@@ -466,6 +481,8 @@ end
 -- and files, never values.  Admins manage them; a member sees the ones
 -- made usable to them ("usable_by": "all" or a JSON list of user ids).
 local max_envs = 100          -- RP_ENV_PER_ORG_MAX in common/rp_env.h
+local max_vars = 200          -- RP_ENV_VARS_MAX
+local max_files = 32          -- RP_ENV_FILES_MAX
 local function env_key(name) return 'replicas:env:' .. key.org .. ':' .. name end
 local envs_key = 'replicas:org-envs:' .. key.org
 
@@ -540,6 +557,46 @@ if op == 'env_put' then
     return ok(200, env_view(name))
 end
 
+if op == 'env_patch' then
+    -- ARGV as env_put's, merged into the stored environment: 9 {field:
+    -- sealed token, or "" to remove it}, 10 usable_by ("" keeps it),
+    -- 11 "1" allows loader variables from now on (never cleared here)
+    local name = ARGV[7]
+    if name == 'global' and ARGV[10] ~= '' then
+        return err(400, 'invalid_request', 'Global is applied to every workspace: ' ..
+                   '"usable_by" does not apply to it')
+    end
+    if ARGV[8] ~= key.org then
+        return err(409, 'conflict', 'the key changed organisation meanwhile, retry')
+    end
+    if redis.call('EXISTS', env_key(name)) == 0 then
+        return err(404, 'environment_not_found', 'environment not found: ' .. name ..
+                   ' (PUT creates one)')
+    end
+    local fields, has = cjson.decode(ARGV[9]), {}
+    for _, f in ipairs(redis.call('HKEYS', env_key(name))) do has[f] = true end
+    for f, v in pairs(fields) do has[f] = v ~= '' or nil end
+    local nvars, nfiles = 0, 0
+    for f in pairs(has) do
+        if f:sub(1, 4) == 'var:' then nvars = nvars + 1 end
+        if f:sub(1, 5) == 'file:' then nfiles = nfiles + 1 end
+    end
+    if nvars > max_vars then
+        return err(400, 'invalid_request', 'an environment has at most ' .. max_vars .. ' variables')
+    end
+    if nfiles > max_files then
+        return err(400, 'invalid_request', 'an environment has at most ' .. max_files .. ' files')
+    end
+    for f, v in pairs(fields) do
+        if v == '' then redis.call('HDEL', env_key(name), f)
+        else redis.call('HSET', env_key(name), f, v) end
+    end
+    redis.call('HSET', env_key(name), 'updated', tostring(now))
+    if ARGV[10] ~= '' then redis.call('HSET', env_key(name), 'usable_by', ARGV[10]) end
+    if ARGV[11] == '1' then redis.call('HSET', env_key(name), 'allow_loader_variables', '1') end
+    return ok(200, env_view(name))
+end
+
 if op == 'env_list' then
     local names = redis.call('SMEMBERS', envs_key)
     table.sort(names)
@@ -568,24 +625,159 @@ end
 -- users: admins see and offboard them --------------------------------------
 -- set replicas:org-users:<org> (control's user create); users made before
 -- it are found through the organisation's keys
-if op == 'users_list' then
-    local ids, seen = redis.call('SMEMBERS', 'replicas:org-users:' .. key.org), {}
+-- the organisation's users: {id = record}
+local function org_users()
+    local ids, users = redis.call('SMEMBERS', 'replicas:org-users:' .. key.org), {}
     local keys = redis.call('HGETALL', 'replicas:org-apikeys:' .. key.org)
     for i = 2, #keys, 2 do
         local u = redis.call('HGET', 'replicas:apikey:' .. keys[i], 'user')
         if u then ids[#ids + 1] = u end
     end
-    local list = {}
     for _, id in ipairs(ids) do
-        local u = hash_to_table(redis.call('HGETALL', 'replicas:user:' .. id))
-        if not seen[id] and u.org == key.org then
-            seen[id] = true
-            list[#list + 1] = {id = id, email = u.email, role = u.role or 'member',
-                               disabled = u.disabled == '1'}
-        end
+        local u = users[id] or hash_to_table(redis.call('HGETALL', 'replicas:user:' .. id))
+        if u.org == key.org then users[id] = u end
     end
+    return users
+end
+
+local function user_view(id, u)
+    return {id = id, email = u.email, role = u.role or 'member', disabled = u.disabled == '1'}
+end
+
+if op == 'users_list' then
+    local list = {}
+    for id, u in pairs(org_users()) do list[#list + 1] = user_view(id, u) end
     table.sort(list, function(a, b) return a.id < b.id end)
     return ok(200, {users = #list == 0 and EMPTY or list})
+end
+
+if op == 'user_create' then
+    -- ARGV 7 email (validated), 8 role (member|admin), 9 a fresh id:
+    -- what replicas-control user create writes.  One email per
+    -- organisation, compared without case.
+    local email = ARGV[7]:lower()
+    for _, u in pairs(org_users()) do
+        if (u.email or ''):lower() == email then
+            return err(409, 'email_taken', 'a user with the email ' .. ARGV[7] ..
+                       ' is already in your organisation')
+        end
+    end
+    local id = ARGV[9]
+    if redis.call('EXISTS', 'replicas:user:' .. id) == 1 then
+        return err(409, 'conflict', 'user id collision, retry')
+    end
+    redis.call('HSET', 'replicas:user:' .. id, 'org', key.org, 'email', ARGV[7],
+               'role', ARGV[8], 'created', tostring(now))
+    redis.call('SADD', 'replicas:org-users:' .. key.org, id)
+    return ok(201, user_view(id, {email = ARGV[7], role = ARGV[8]}))
+end
+
+if op == 'login_link' then
+    -- ARGV 7 user id, 8 sha256 of the token the gateway made: the record
+    -- replicas-control login-link writes (one use, 15 minutes, GETDEL at
+    -- /login?token=); the gateway puts the link in the answer
+    local id = ARGV[7]
+    if rule == 'self' and id ~= key.user then
+        return err(403, 'forbidden', 'a member may make a login link only for themself: ' ..
+                   'ask an admin of the organisation')
+    end
+    local u = redis.call('HMGET', 'replicas:user:' .. id, 'org', 'disabled')
+    if u[1] ~= key.org then
+        return err(404, 'user_not_found', 'no user ' .. id .. ' in your organisation')
+    end
+    if u[2] == '1' then
+        return err(409, 'user_disabled', 'user ' .. id .. ' is disabled: a login link ' ..
+                   'would not let them in')
+    end
+    local ttl = 900           -- RP_LOGIN_TTL in common/rp_keys.h
+    redis.call('SET', 'replicas:login:' .. ARGV[8], id, 'EX', ttl)
+    return ok(201, {user = id, expires_at = now + ttl})
+end
+
+-- API keys: by their public prefix, never the key or its hash -----------------
+-- hash replicas:apikey:<sha256> (prefix, org, user, scope, workspace,
+-- created, last_used) and replicas:org-apikeys:<org> prefix -> sha256,
+-- as replicas-control key create writes them
+local function key_view(prefix, h, k)
+    local email = k.user and redis.call('HGET', 'replicas:user:' .. k.user, 'email')
+    return {prefix = prefix, user = k.user or cjson.null, email = email or nil,
+            scope = k.scope or 'user',
+            workspace = (k.workspace and k.workspace ~= '') and k.workspace or cjson.null,
+            created = tonumber(k.created), last_used = tonumber(k.last_used),
+            current = h == keyhash or nil,
+            -- control's key for the workspace's engine (its engine_key)
+            engine = (k.scope == 'workspace' and k.workspace and
+                      redis.call('HGET', ws_key(k.workspace), 'engine_key') == prefix) or nil}
+end
+
+if op == 'keys_list' then
+    local flat, list = redis.call('HGETALL', 'replicas:org-apikeys:' .. key.org), {}
+    for i = 1, #flat, 2 do
+        local k = hash_to_table(redis.call('HGETALL', 'replicas:apikey:' .. flat[i + 1]))
+        if k.org == key.org and (rule == 'any' or k.user == key.user) then
+            list[#list + 1] = key_view(flat[i], flat[i + 1], k)
+        end
+    end
+    table.sort(list, function(a, b)
+        if (a.created or 0) ~= (b.created or 0) then return (a.created or 0) > (b.created or 0) end
+        return a.prefix < b.prefix
+    end)
+    return ok(200, {keys = #list == 0 and EMPTY or list})
+end
+
+if op == 'key_create' then
+    -- ARGV 7 user ("" the caller), 8 workspace ("" none), 9 prefix,
+    -- 10 sha256 of the key the gateway made (the key never comes here)
+    local user = ARGV[7] ~= '' and ARGV[7] or key.user
+    if user ~= key.user and rule ~= 'any' then
+        return err(403, 'forbidden', 'a member may create keys only for themself: ' ..
+                   'ask an admin of the organisation')
+    end
+    local u = redis.call('HMGET', 'replicas:user:' .. user, 'org', 'disabled')
+    if u[1] ~= key.org then
+        return err(404, 'user_not_found', 'no user ' .. user .. ' in your organisation')
+    end
+    if u[2] == '1' then
+        return err(409, 'user_disabled', 'user ' .. user .. ' is disabled')
+    end
+    local ws = ARGV[8]
+    if ws ~= '' then
+        local w = load_ws(ws)
+        if not w then return err(404, 'workspace_not_found', 'workspace not found: ' .. ws) end
+        if rule ~= 'any' and not collaborates(w) then
+            return err(403, 'not_your_workspace', 'workspace ' .. ws .. ' belongs to another ' ..
+                       'user: a member binds keys only to workspaces they own or collaborate on')
+        end
+    end
+    local prefix, h = ARGV[9], ARGV[10]
+    if redis.call('HEXISTS', 'replicas:org-apikeys:' .. key.org, prefix) == 1
+        or redis.call('EXISTS', 'replicas:apikey:' .. h) == 1 then
+        return err(409, 'conflict', 'key prefix collision, retry')
+    end
+    redis.call('HSET', 'replicas:apikey:' .. h, 'prefix', prefix, 'org', key.org, 'user', user,
+               'scope', ws ~= '' and 'workspace' or 'user', 'workspace', ws,
+               'created', tostring(now))
+    redis.call('HSET', 'replicas:org-apikeys:' .. key.org, prefix, h)
+    -- gateways may have cached "no such key" for it
+    redis.call('PUBLISH', 'replicas:ws-changed', 'k:' .. h)
+    local view = key_view(prefix, h, hash_to_table(redis.call('HGETALL', 'replicas:apikey:' .. h)))
+    view.current = nil
+    return ok(201, view)
+end
+
+if op == 'key_revoke' then
+    -- ARGV 7 prefix: the first half; the gateway then runs the
+    -- offboarding script (common/rp_offboard.c) for that key
+    local h = redis.call('HGET', 'replicas:org-apikeys:' .. key.org, ARGV[7])
+    if not h then
+        return err(404, 'key_not_found', 'no API key with prefix ' .. ARGV[7] ..
+                   ' in your organisation')
+    end
+    if rule ~= 'any' and redis.call('HGET', 'replicas:apikey:' .. h, 'user') ~= key.user then
+        return err(403, 'not_your_key', 'API key ' .. ARGV[7] .. ' belongs to another user: ' ..
+                   'only they and admins may revoke it')
+    end
+    return ok(200, {hash = h})
 end
 
 if op == 'user_disable' or op == 'user_delete' then

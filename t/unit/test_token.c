@@ -2,6 +2,7 @@
 
 #include <string.h>
 
+#include "common/rp_keys.h"
 #include "common/rp_token.h"
 #include "tap.h"
 
@@ -144,12 +145,44 @@ test_secrets(void)
 }
 
 
+/* the one maker of API keys: control's key create and POST /v1/keys */
+
+static void
+test_apikey(void)
+{
+    size_t  i;
+    char    k1[RP_APIKEY_MAX + 1], k2[RP_APIKEY_MAX + 1];
+    char    p1[RP_APIKEY_PREFIX_LEN + 1], p2[RP_APIKEY_PREFIX_LEN + 1];
+    char    h1[RP_SHA256_HEX + 1], h2[RP_SHA256_HEX + 1], hex[RP_SHA256_HEX + 1];
+    int     form;
+
+    ok(rp_apikey_new(k1, p1, h1) == 0 && rp_apikey_new(k2, p2, h2) == 0,
+       "two keys made");
+    ok(strlen(k1) == 3 + RP_APIKEY_PREFIX_LEN + 1 + 43
+       && strncmp(k1, RP_APIKEY_TAG, 3) == 0 && k1[3 + RP_APIKEY_PREFIX_LEN] == '_',
+       "rk_<prefix>_<43 characters>");
+
+    form = strlen(p1) == RP_APIKEY_PREFIX_LEN
+           && strncmp(k1 + 3, p1, RP_APIKEY_PREFIX_LEN) == 0;
+    for (i = 0; form && i < RP_APIKEY_PREFIX_LEN; i++) {
+        form = (p1[i] >= 'a' && p1[i] <= 'z') || (p1[i] >= '0' && p1[i] <= '9');
+    }
+    ok(form, "the prefix is in the key, of [a-z0-9]");
+
+    rp_sha256_hex(k1, strlen(k1), hex);
+    ok(strcmp(hex, h1) == 0, "the hash is the key's SHA-256");
+    ok(strcmp(k1, k2) != 0 && strcmp(p1, p2) != 0 && strcmp(h1, h2) != 0,
+       "each key its own");
+}
+
+
 int
 main(void)
 {
     test_b64url();
     test_tokens();
     test_secrets();
+    test_apikey();
 
     return done_testing();
 }

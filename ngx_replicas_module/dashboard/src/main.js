@@ -17,6 +17,7 @@ import { FilesTab } from './files.js';
 import { GitTab } from './git.js';
 import { usePresence, AlsoHere } from './presence.js';
 import { FileLinks, useFileLinks } from './filelinks.js';
+import { Settings } from './settings.js';
 
 const html = htm.bind(h);
 const STATES = ['booting', 'provisioning', 'awake', 'sleeping', 'failed'];
@@ -66,6 +67,7 @@ function Banner({ error, retry }) {
 function Header({ caller }) {
     return html`<header class="top">
         <${Link} href="/" class="brand">Replicas<//>
+        <${Link} href="/settings" class="nav" data-test="settings-link">Settings<//>
         <span class="who" data-test="who">
             ${caller ? html`${caller.name || caller.email || caller.user || 'API key'}${' '}<span class="org">${caller.org}</span>` : ''}
         </span>
@@ -557,6 +559,8 @@ function App() {
     else if (path === '/') view = html`<${WorkspaceList} data=${data} query=${'?' + (query || '')} now=${now} />`;
     else if (path === '/new') view = html`<${NewWorkspace} data=${data} reload=${load} />`;
     else if (m) view = html`<${WorkspacePage} id=${m[1]} tab=${m[2]} data=${data} now=${now} reload=${load} />`;
+    else if (path === '/settings' || path.startsWith('/settings/')) view = html`<${Settings} path=${path}
+        caller=${data.caller} workspaces=${data.workspaces} now=${now} Link=${Link} navigate=${navigate} />`;
     else view = html`<main><h1>Not found</h1><p>No such page.</p><${Link} href="/">Workspaces<//></main>`;
     return html`<${Header} caller=${data && data.caller} />
         <${Banner} error=${error} retry=${load} />
