@@ -47,7 +47,8 @@ static const char  *rp_api_op_names[RP_API_OPS] = {
     [RP_API_GIT_ACTION] = "git_action",
     [RP_API_HISTORY] = "history",
     [RP_API_ORG_EVENTS] = "org_events",
-    [RP_API_WATCH] = "watch"
+    [RP_API_WATCH] = "watch",
+    [RP_API_STATS] = "stats"
 };
 
 

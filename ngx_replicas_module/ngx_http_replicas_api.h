@@ -53,6 +53,7 @@ typedef enum {
     RP_API_HISTORY,          /* a sleeping one's events, from Redis */
     RP_API_ORG_EVENTS,       /* GET /v1/events: the stream's snapshot */
     RP_API_WATCH,            /* one of its changes (never a path's) */
+    RP_API_STATS,            /* GET /v1/stats?days=N: the Stats page */
     RP_API_OPS
 } rp_api_op_e;
 

@@ -109,8 +109,8 @@ ngx_http_replicas_api_route_users(ngx_http_request_t *r,
 
 
 /*
- * /v1/workspaces[/{id}[/messages|sleep|wake|events|previews[/{port}]]]
- * and /v1/environments[/{name}].  Returns NGX_OK with ctx->op set,
+ * /v1/workspaces[/{id}[/messages|sleep|wake|events|previews[/{port}]]],
+ * /v1/environments[/{name}], /v1/users..., /v1/events and /v1/stats.  Returns NGX_OK with ctx->op set,
  * NGX_HTTP_NOT_FOUND, or NGX_HTTP_NOT_ALLOWED.
  */
 
@@ -126,6 +126,7 @@ ngx_http_replicas_api_route(ngx_http_request_t *r,
     static const char  env_prefix[] = "/v1/environments";
     static const char  users_prefix[] = "/v1/users";
     static const char  events[] = "/v1/events";
+    static const char  stats[] = "/v1/stats";
 
     p = r->uri.data;
     end = r->uri.data + r->uri.len;
@@ -135,6 +136,14 @@ ngx_http_replicas_api_route(ngx_http_request_t *r,
         && ngx_strncmp(p, events, sizeof(events) - 1) == 0)
     {
         ctx->op = RP_API_ORG_EVENTS;
+        return r->method == NGX_HTTP_GET ? NGX_OK : NGX_HTTP_NOT_ALLOWED;
+    }
+
+    if ((r->uri.len == sizeof(stats) - 1
+         || (r->uri.len == sizeof(stats) && p[r->uri.len - 1] == '/'))
+        && ngx_strncmp(p, stats, sizeof(stats) - 1) == 0)
+    {
+        ctx->op = RP_API_STATS;
         return r->method == NGX_HTTP_GET ? NGX_OK : NGX_HTTP_NOT_ALLOWED;
     }
 

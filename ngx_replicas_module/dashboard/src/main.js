@@ -15,6 +15,7 @@ import { DiffTab } from './diff.js';
 import { DesktopTab } from './desktop.js';
 import { FilesTab } from './files.js';
 import { GitTab } from './git.js';
+import { StatsPage } from './stats.js';
 
 const html = htm.bind(h);
 const STATES = ['booting', 'provisioning', 'awake', 'sleeping', 'failed'];
@@ -61,9 +62,10 @@ function Banner({ error, retry }) {
     </div>`;
 }
 
-function Header({ caller }) {
+function Header({ caller, path }) {
     return html`<header class="top">
         <${Link} href="/" class="brand">Replicas<//>
+        <nav class="sections"><${Link} href="/stats" class=${path === '/stats' ? 'on' : ''} data-test="nav-stats">Stats<//></nav>
         <span class="who" data-test="who">
             ${caller ? html`${caller.name || caller.email || caller.user || 'API key'}${' '}<span class="org">${caller.org}</span>` : ''}
         </span>
@@ -526,9 +528,10 @@ function App() {
     if (!data) view = error ? null : html`<p class="loading">Loading…</p>`;
     else if (path === '/') view = html`<${WorkspaceList} data=${data} query=${'?' + (query || '')} now=${now} />`;
     else if (path === '/new') view = html`<${NewWorkspace} data=${data} reload=${load} />`;
+    else if (path === '/stats') view = html`<${StatsPage} query=${'?' + (query || '')} data=${data} navigate=${navigate} />`;
     else if (m) view = html`<${WorkspacePage} id=${m[1]} tab=${m[2]} data=${data} now=${now} reload=${load} />`;
     else view = html`<main><h1>Not found</h1><p>No such page.</p><${Link} href="/">Workspaces<//></main>`;
-    return html`<${Header} caller=${data && data.caller} />
+    return html`<${Header} caller=${data && data.caller} path=${path} />
         <${Banner} error=${error} retry=${load} />
         ${view}`;
 }
