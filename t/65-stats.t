@@ -1,0 +1,235 @@
+# The dashboard's Stats (GET /v1/stats, lua/api.lua's "stats"; the Stats
+# page, src/stats.js): workspaces started per UTC day (counted by the
+# create), the people who sent a message in the last 5 minutes (not an
+# automation's), and control's pull request poller (control/rc_pulls.c)
+# against the GitHub stand-in speaking GitHub's wire protocol: a merged
+# pull request marks its workspace and the merged counter of the day it
+# started, a closed one is never asked again, a rate limit's reset and a
+# Retry-After are waited for (no request before), at most
+# --pulls-per-minute requests a minute.  Then a real workspace whose agent
+# (Claude Code against the model stand-in) runs turns: agents working now
+# while one runs, its tokens and cost counted once, also across an engine
+# restart.  Last, the page in Chromium (and on a phone), screenshots in
+# $REPLICAS_SHOTS.
+
+use strict;
+use warnings;
+use lib 't/lib';
+use Test::More;
+use JSON::PP;
+use POSIX qw(strftime);
+use Time::HiRes qw(time sleep);
+use Replicas::Test qw(start_redis tmpdir poll_until objs_dir repo_root);
+use Replicas::Gateway qw(start_gateway put_workspace);
+use Replicas::Identity qw(new_identity api control login_link);
+use Replicas::Control qw(start_control fixture_repo engine_pid);
+use Replicas::GitHubServer;
+use Replicas::EventStream;
+use Replicas::ModelServer qw(start_model_server);
+
+my $redis = start_redis();
+my $gw = start_gateway(redis => $redis, auth => 'on', dashboard => 1);
+my $host = "$gw->{domain}:$gw->{port}";
+my $ada = new_identity($redis, email => 'ada@example.com');          # admin
+my $eve = new_identity($redis, email => 'eve@example.com');          # another org
+
+sub member {
+    my ($org, $email) = @_;
+    my ($rc, $user) = control($redis, 'user', 'create', '--org', $org, '--email', $email);
+    chomp $user;
+    my (undef, $key) = control($redis, 'key', 'create', '--user', $user);
+    chomp $key;
+    return { org => $org, user => $user, key => $key };
+}
+my $bob = member($ada->{org}, 'bob@example.com');
+my $ci = member($ada->{org}, 'ci@example.com');
+
+sub day { strftime('%Y-%m-%d', gmtime($_[0])) }
+sub stats {
+    my ($who, $q) = @_;
+    my ($st, $j) = api($gw, $who->{key}, 'GET', '/v1/stats' . ($q // ''));
+    return wantarray ? ($st, $j) : $j;
+}
+sub day_of { my ($s, $d) = @_; (grep { $_->{day} eq $d } @{ $s->{days} })[0] // {} }
+
+# --- the API: who may ask, the range -------------------------------------------------
+my ($st, $j) = stats($ada);
+is($st, 200, 'GET /v1/stats: 200') or diag explain $j;
+is(scalar @{ $j->{days} }, 14, '14 days by default');
+is($j->{to}, day(time), 'the last one today (UTC)');
+is($j->{from}, day(time - 13 * 86400), 'the first 13 days before');
+is_deeply([map { $_->{started} } @{ $j->{days} }], [(0) x 14], 'nothing yet');
+is($j->{merged_share}{of_with_pr}, undef, 'no share without a pull request (null)');
+is($j->{prompting}{count}, 0, 'no one prompting');
+is_deeply($j->{prompting}{users}, [], 'an empty list');
+is($j->{working}{count}, 0, 'no agent working');
+is(scalar @{ stats($ada, '?days=90')->{days} }, 90, '?days=90: 90 days');
+is(scalar @{ stats($ada, '?days=1')->{days} }, 1, '?days=1: today');
+for my $bad ('0', '91', 'abc', '1.5', '', '007', '-3') {
+    my ($s, $e) = stats($ada, "?days=$bad");
+    is($s, 400, "?days=$bad: 400");
+    is($e->{error}{message}, '"days" must be an integer from 1 to 90', 'said why')
+        or diag explain $e;
+}
+($st) = api($gw, $ada->{key}, 'POST', '/v1/stats', {});
+is($st, 405, 'POST /v1/stats: 405');
+($st) = api($gw, undef, 'GET', '/v1/stats');
+is($st, 401, 'no key: 401');
+is((stats($bob))[0], 200, 'a member may read them');
+my (undef, $scoped) = control($redis, 'key', 'create', '--user', $ada->{user}, '--workspace', 'w1');
+chomp $scoped;
+($st, $j) = api($gw, $scoped, 'GET', '/v1/stats');
+is($st, 403, 'a workspace-scoped key (an engine\'s) may not');
+
+# --- started per day, prompters ------------------------------------------------------
+my $repo = 'https://github.com/acme/app';
+my @made;
+for my $who ($ada, $ada, $bob) {
+    my ($s, $w) = api($gw, $who->{key}, 'POST', '/v1/workspaces',
+                      { repository => $repo, ($who == $ada ? (message => 'hello') : ()) });
+    is($s, 201, 'a workspace created') or diag explain $w;
+    push @made, $w->{id};
+}
+($st) = api($gw, $bob->{key}, 'POST', "/v1/workspaces/$made[2]/messages", { text => 'go on' });
+is($st, 202, 'bob prompts his workspace');
+# an automation's message (a kind) is no person prompting
+my ($cs, $cw) = api($gw, $ci->{key}, 'POST', '/v1/workspaces', { repository => $repo });
+push @made, $cw->{id};
+($st) = api($gw, $ci->{key}, 'POST', "/v1/workspaces/$cw->{id}/messages",
+            { text => 'CI failed', kind => 'ci_failure' });
+is($st, 202, 'ci sends an automation\'s message');
+# a day before, and someone who prompted 6 minutes ago
+$redis->cmd('HSET', "replicas:stats:$ada->{org}:" . day(time - 86400), 'started', 5);
+$redis->cmd('ZADD', "replicas:stats-prompters:$ada->{org}", int(time) - 360, 'carol');
+
+$j = stats($ada);
+is(day_of($j, day(time))->{started}, 4, 'today: the four workspaces started');
+is(day_of($j, day(time - 86400))->{started}, 5, 'yesterday: as counted then');
+is($j->{totals}{started}, 9, 'the range\'s total');
+is($j->{prompting}{count}, 2, 'two people prompting in the last 5 minutes');
+is_deeply([sort map { $_->{email} } @{ $j->{prompting}{users} }],
+          ['ada@example.com', 'bob@example.com'],
+          'ada (her first message) and bob; not ci\'s automation, not carol (6 minutes ago)');
+is(stats($eve)->{totals}{started}, 0, 'another organisation sees none of it');
+is(stats($eve)->{prompting}{count}, 0, 'nor its people');
+my $ttl = $redis->cmd('TTL', "replicas:stats:$ada->{org}:" . day(time));
+ok($ttl > 90 * 86400 && $ttl <= 100 * 86400, 'a day\'s counters are kept 100 days');
+# what control would do with them: gone, so the poller's part starts clean
+$redis->cmd('DEL', "replicas:ws:$_") for @made;
+$redis->cmd('DEL', "replicas:org-ws:$ada->{org}", "replicas:org-awake:$ada->{org}");
+
+# --- the pull request poller ---------------------------------------------------------
+my $token = 'ghp_stats_test_token_not_real';
+($st) = api($gw, $ada->{key}, 'PUT', '/v1/environments/global',
+            { variables => { REPLICAS_GIT_TOKEN => $token } });
+is($st, 200, 'the GitHub token in the Global environment');
+my $gh = Replicas::GitHubServer->start(token => $token);
+my %pr = map { $_ => $gh->add_pull('acme/app', "replicas/$_") } qw(merged closed open);
+$gh->merge_pull($pr{merged});
+$gh->close_pull($pr{closed});
+my $started = int(time) - 86400;     # the workspaces started yesterday
+sub ws_put {
+    my ($id, %f) = @_;
+    put_workspace($redis, $id, org => $ada->{org}, user => $ada->{user}, name => $id,
+                  repository => $repo, agent => 'claude', created => $started,
+                  state => 'sleeping', state_at => time, environment => '', %f);
+    $redis->cmd('SADD', "replicas:org-ws:$ada->{org}", $id);
+}
+sub git_with { encode_json([{ name => 'app', branch => "replicas/$_[0]",
+                              ($_[1] ? (pullRequest => { url => "https://github.com/acme/app/pull/$_[1]",
+                                                         number => $_[1] }) : ()) }]) }
+ws_put("ws$_", git => git_with($_, $pr{$_})) for qw(merged closed open);
+ws_put('wsnopr', git => git_with('nopr'));
+ws_put('wsnogit');
+
+my $events = Replicas::EventStream->open(port => $gw->{port}, host => $host, path => '/v1/events',
+                                         headers => [['Authorization', "Bearer $ada->{key}"]]);
+is($events->next_event(5)->{data}{type}, 'snapshot', 'the org event stream opens');
+
+my $per_minute = 60;     # more than the one open pull request's once a second
+my $ctl = start_control(redis => $redis, gateway => $gw,
+                        args => ['--github-api-url', $gh->url, '--pulls-per-minute', $per_minute,
+                                 '--pulls-every', 1]);
+ok(poll_until(10, sub { $ctl->log =~ /pulls\.start api=\Q@{[ $gh->url ]}\E per_minute=$per_minute every=1/ }),
+   'the poller starts, with its bounds') or diag $ctl->log;
+
+ok(poll_until(20, sub { $redis->cmd('HGET', 'replicas:ws:wsmerged', 'pr_merged_at') }),
+   'the merged pull request is seen merged') or diag $ctl->log;
+my $merged_at = $redis->cmd('HGET', 'replicas:ws:wsmerged', 'pr_merged_at');
+ok(abs($merged_at - time) < 60, 'at the time GitHub says it was merged');
+is($redis->cmd('HGET', 'replicas:ws:wsmerged', 'pr_merged_url'),
+   "https://github.com/acme/app/pull/$pr{merged}", 'which pull request');
+ok(scalar $events->wait_for(sub { $_[0]{type} eq "workspace.changed" && $_[0]{payload}{id} eq "wsmerged" }, 10),
+   'the change published (the org event stream says so)');
+ok(poll_until(20, sub { ($redis->cmd('HGET', 'replicas:ws:wsclosed', 'pr_closed') // '') =~ /pull/ }),
+   'the closed one is recorded closed');
+is($redis->cmd('HGET', 'replicas:ws:wsclosed', 'pr_merged_at'), undef, 'and not merged');
+is($redis->cmd('HGET', 'replicas:ws:wsopen', 'pr_merged_at'), undef, 'the open one neither');
+
+$j = stats($ada);
+my $y = day_of($j, day($started));
+is($y->{with_pr}, 3, 'yesterday\'s workspaces: three with a pull request');
+is($y->{merged}, 1, 'one merged, counted on the day it started');
+is($j->{totals}{merged}, 1, 'the range\'s merged');
+ok(abs($j->{merged_share}{of_with_pr} - 1 / 3) < 1e-9, 'the headline: 1 of 3 with a pull request');
+ok(abs($j->{merged_share}{of_started} - 1 / 9) < 1e-9, 'and 1 of the 9 started in the range');
+
+# the requests: GitHub's own, with the environment's token
+my $reqs = sub { [grep { $_->{path} =~ m{^/repos/acme/app/pulls/\d+$} } @{ $gh->requests }] };
+my @r = @{ $reqs->() };
+ok(@r >= 3, 'GitHub was asked') or diag explain \@r;
+is_deeply([grep { $_->{headers}{authorization} ne "Bearer $token" } @r], [],
+          'each with the workspace\'s token');
+is_deeply([grep { ($_->{headers}{'x-github-api-version'} // '') ne '2022-11-28' } @r], [],
+          'and the API version pinned');
+like($r[0]{headers}{accept} // '', qr{application/vnd\.github\+json}, 'asking for GitHub\'s JSON');
+my $closed_asked = sub { scalar grep { $_->{path} =~ m{/pulls/$pr{closed}$} } @{ $reqs->() } };
+my $closed_n = $closed_asked->();
+is($closed_n, 1, 'the closed one asked once');
+poll_until(5, sub { grep({ $_->{path} =~ m{/pulls/$pr{open}$} } @{ $reqs->() }) >= 3 });
+is($closed_asked->(), $closed_n, 'and never again (the open one meanwhile again and again)');
+is(scalar grep({ $_->{path} =~ m{/pulls/$pr{merged}$} } @{ $reqs->() }), 1,
+   'nor the merged one');
+unlike($ctl->log, qr/\Q$token\E/, 'the token is in no log');
+
+# a rate limit: GitHub's 403 with X-RateLimit-Remaining 0 and its reset
+my $n0 = @{ $reqs->() };
+my $reset = int(time) + 4;
+$gh->limit_next(403, reset => $reset);
+ok(poll_until(10, sub { @{ $reqs->() } > $n0 }), 'the next request is answered 403');
+my $limited = $reqs->()->[$n0];
+ok(poll_until(10, sub { $redis->cmd('GET', 'replicas:pulls:backoff') }),
+   'every worker waits (replicas:pulls:backoff)');
+ok(poll_until(15, sub { @{ $reqs->() } > $n0 + 1 }), 'GitHub is asked again later');
+my $after = $reqs->()->[$n0 + 1];
+ok($after->{at} >= $reset, 'not before the reset GitHub gave (X-RateLimit-Reset)')
+    or diag "limited at $limited->{at}, reset $reset, next at $after->{at}";
+
+# a secondary limit: 429 with Retry-After
+my $n1 = @{ $reqs->() };
+$gh->limit_next(429, retry_after => 3);
+ok(poll_until(10, sub { @{ $reqs->() } > $n1 }), 'a 429 with Retry-After: 3');
+my $t429 = $reqs->()->[$n1]{at};
+ok(poll_until(15, sub { @{ $reqs->() } > $n1 + 1 }), 'asked again later');
+ok($reqs->()->[$n1 + 1]{at} >= int($t429) + 3 - 0.001, 'not before Retry-After\'s 3 seconds')
+    or diag "429 at $t429, next at " . $reqs->()->[$n1 + 1]{at};
+
+# bounded: ten more open pull requests, each due every second, are more
+# than the budget of 60 a minute (all workers together): wait until a
+# minute has used it all, and no minute has more
+for my $i (1 .. 10) {
+    my $n = $gh->add_pull('acme/app', "replicas/more$i");
+    ws_put("wsmore$i", git => git_with("more$i", $n));
+}
+my $by_minute = sub {
+    my %m;
+    $m{ int($_->{at} / 60) }++ for @{ $gh->requests };
+    return \%m;
+};
+ok(poll_until(80, sub { grep { $_ >= $per_minute } values %{ $by_minute->() } }),
+   "a minute with $per_minute requests (the budget reached)") or diag explain $by_minute->();
+my $over = [grep { $_ > $per_minute } values %{ $by_minute->() }];
+is_deeply($over, [], "no minute with more than $per_minute") or diag explain $by_minute->();
+$events->close;
+
+done_testing();
