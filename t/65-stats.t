@@ -19,7 +19,7 @@ use Test::More;
 use JSON::PP;
 use POSIX qw(strftime);
 use Time::HiRes qw(time sleep);
-use Replicas::Test qw(start_redis tmpdir poll_until objs_dir repo_root);
+use Replicas::Test qw(start_redis tmpdir poll_until objs_dir repo_root free_port);
 use Replicas::Gateway qw(start_gateway put_workspace);
 use Replicas::Identity qw(new_identity api control login_link);
 use Replicas::Control qw(start_control fixture_repo engine_pid);
@@ -119,11 +119,32 @@ $redis->cmd('DEL', "replicas:ws:$_") for @made;
 $redis->cmd('DEL', "replicas:org-ws:$ada->{org}", "replicas:org-awake:$ada->{org}");
 
 # --- the pull request poller ---------------------------------------------------------
+# the create jobs above are no one's now
+$redis->cmd('DEL', 'replicas:jobs');
+
+# control, with the GitHub stand-in as its API and a budget of 60 a minute
+# (more than the one open pull request asked every second); the model
+# stand-in for the real workspace below
 my $token = 'ghp_stats_test_token_not_real';
-($st) = api($gw, $ada->{key}, 'PUT', '/v1/environments/global',
-            { variables => { REPLICAS_GIT_TOKEN => $token } });
-is($st, 200, 'the GitHub token in the Global environment');
 my $gh = Replicas::GitHubServer->start(token => $token);
+my $mport = free_port();
+my $model = start_model_server(addr => '0.0.0.0', port => $mport, key => 'sk-ant-test-not-real',
+    scripts => [
+        { match => qr/first task/, steps => [ { text => 'The first task is done.' } ] },
+        { match => qr/slow task/, steps => [ { text => 'The slow task is done.', delay => 8 } ] },
+    ]);
+my $per_minute = 60;
+my $ctl = start_control(redis => $redis, gateway => $gw,
+                        args => ['--github-api-url', $gh->url, '--pulls-per-minute', $per_minute,
+                                 '--pulls-every', 1, '--pool-size', 0, '--allow-port', $mport,
+                                 '--repo-root', tmpdir() . '/repos']);
+ok(poll_until(10, sub { $ctl->log =~ /pulls\.start api=\Q@{[ $gh->url ]}\E per_minute=$per_minute every=1/ }),
+   'the poller starts, with its bounds') or diag $ctl->log;
+(my $bridge = $ctl->{range}) =~ s{\.0/\d+$}{.1};
+($st) = api($gw, $ada->{key}, 'PUT', '/v1/environments/global',
+            { variables => { REPLICAS_GIT_TOKEN => $token, ANTHROPIC_API_KEY => 'sk-ant-test-not-real',
+                             ANTHROPIC_BASE_URL => "http://$bridge:$mport" } });
+is($st, 200, 'the GitHub token (and the model\'s key) in the Global environment');
 my %pr = map { $_ => $gh->add_pull('acme/app', "replicas/$_") } qw(merged closed open);
 $gh->merge_pull($pr{merged});
 $gh->close_pull($pr{closed});
@@ -146,12 +167,6 @@ my $events = Replicas::EventStream->open(port => $gw->{port}, host => $host, pat
                                          headers => [['Authorization', "Bearer $ada->{key}"]]);
 is($events->next_event(5)->{data}{type}, 'snapshot', 'the org event stream opens');
 
-my $per_minute = 60;     # more than the one open pull request's once a second
-my $ctl = start_control(redis => $redis, gateway => $gw,
-                        args => ['--github-api-url', $gh->url, '--pulls-per-minute', $per_minute,
-                                 '--pulls-every', 1]);
-ok(poll_until(10, sub { $ctl->log =~ /pulls\.start api=\Q@{[ $gh->url ]}\E per_minute=$per_minute every=1/ }),
-   'the poller starts, with its bounds') or diag $ctl->log;
 
 ok(poll_until(20, sub { $redis->cmd('HGET', 'replicas:ws:wsmerged', 'pr_merged_at') }),
    'the merged pull request is seen merged') or diag $ctl->log;
@@ -231,5 +246,64 @@ ok(poll_until(80, sub { grep { $_ >= $per_minute } values %{ $by_minute->() } })
 my $over = [grep { $_ > $per_minute } values %{ $by_minute->() }];
 is_deeply($over, [], "no minute with more than $per_minute") or diag explain $by_minute->();
 $events->close;
+# the poller's workspaces done with (their records would be asked on)
+for my $id ('wsmerged', 'wsclosed', 'wsopen', 'wsnopr', 'wsnogit', map { "wsmore$_" } 1 .. 10) {
+    $redis->cmd('DEL', "replicas:ws:$id");
+    $redis->cmd('SREM', "replicas:org-ws:$ada->{org}", $id);
+}
+
+# --- a real workspace: agents working now, tokens and cost -----------------------
+my $app = fixture_repo('statsapp', { 'README.md' => "# stats\n" }, $ada->{org});
+my $before = stats($ada)->{totals};
+($st, my $w) = api($gw, $ada->{key}, 'POST', '/v1/workspaces',
+                   { repository => $app, name => 'busy-one', message => 'Do the first task' });
+is($st, 201, 'a workspace with a first message') or diag explain $w;
+my $id = $w->{id};
+my $spent = sub { stats($ada)->{totals} };
+ok(poll_until(180, sub { $spent->()->{turns} >= $before->{turns} + 1 }),
+   'its turn is counted') or diag $ctl->log;
+my $after1 = $spent->();
+ok($after1->{tokens_in} > $before->{tokens_in} && $after1->{tokens_out} > $before->{tokens_out},
+   'with its tokens in and out') or diag explain $after1;
+
+# what the engine said the turn spent: its chat.turn.completed
+my $wse = Replicas::EventStream->open(port => $gw->{port}, host => $host,
+    path => "/v1/workspaces/$id/events?after=0", headers => [['Authorization', "Bearer $ada->{key}"]]);
+my ($done1) = $wse->wait_for(sub { $_[0]{type} eq 'chat.turn.completed' }, 30);
+ok($done1, 'the turn\'s outcome event') or diag explain $wse;
+my $u1 = $done1 ? $done1->{data}{payload}{usage} : {};
+is($after1->{tokens_in} - $before->{tokens_in}, $u1->{input_tokens}, 'tokens in as the turn reported them');
+is($after1->{tokens_out} - $before->{tokens_out}, $u1->{output_tokens}, 'tokens out too');
+ok(abs(($after1->{cost_usd} - $before->{cost_usd}) - ($done1 ? $done1->{data}{payload}{cost_usd} : -1)) < 1e-6,
+   'and its cost');
+
+# a slow turn: an agent working now
+($st) = api($gw, $ada->{key}, 'POST', "/v1/workspaces/$id/messages", { text => 'Now the slow task' });
+is($st, 202, 'a slow turn asked');
+ok(poll_until(30, sub { stats($ada)->{working}{count} == 1 }), 'one agent working now');
+is_deeply([map { $_->{id} } @{ stats($ada)->{working}{workspaces} }], [$id], 'this one');
+is(stats($eve)->{working}{count}, 0, 'not in another organisation\'s');
+ok(poll_until(60, sub { stats($ada)->{working}{count} == 0 }), 'none once its turn is done');
+my ($done2) = $wse->wait_for(sub { $_[0]{type} eq 'chat.turn.completed' }, 30);
+ok(poll_until(10, sub { $spent->()->{turns} == $after1->{turns} + 1 }), 'the second turn counted');
+my $after2 = $spent->();
+is($after2->{tokens_in} - $after1->{tokens_in}, $done2->{data}{payload}{usage}{input_tokens},
+   'its tokens in, once');
+$wse->close;
+
+# the engine restarted (its count kept in its state), then control
+# restarted (its memory of what it wrote gone): nothing counted twice
+my $pid = Replicas::Control::engine_pid($redis->cmd('HGET', "replicas:ws:$id", 'sandbox'));
+ok($pid, 'the engine\'s process') and kill 'KILL', $pid;
+ok(poll_until(30, sub { my ($s, $g) = api($gw, $ada->{key}, 'GET', "/v1/workspaces/$id");
+                        ($g->{health}{restarts} // 0) >= 1 && ($g->{health}{engine} // '') eq 'ok' }),
+   'the engine is restarted') or diag $ctl->log;
+$ctl->stop;
+$redis->cmd('HDEL', "replicas:ws:$id", 'working');
+$ctl->start;
+ok(poll_until(30, sub { defined $redis->cmd('HGET', "replicas:ws:$id", 'working') }),
+   'the new control watches the engine again');
+sleep 2;
+is_deeply($spent->(), $after2, 'the same tokens, cost and turns: none counted twice');
 
 done_testing();
