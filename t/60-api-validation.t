@@ -165,6 +165,12 @@ my @cases = (
      =~ s/must be/is/r],
     ['DELETE', '/v1/environments/Prod', undef, $bad, "an environment name "
      . "$env_msg" =~ s/must be/is/r],
+
+    # stats: the range in the query, 1 to 90 days in decimal
+    (map { ['GET', "/v1/stats?days=$_", undef, $bad,
+            '"days" must be an integer from 1 to 90'] } '0', '91', '-1', '1e1', '08', '', 'x'),
+    ['GET', '/v1/stats?days=100&x=1', '{"ignored": true}', $bad,
+     '"days" must be an integer from 1 to 90'],
 );
 
 for my $c (@cases) {

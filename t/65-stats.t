@@ -306,4 +306,51 @@ ok(poll_until(30, sub { defined $redis->cmd('HGET', "replicas:ws:$id", 'working'
 sleep 2;
 is_deeply($spent->(), $after2, 'the same tokens, cost and turns: none counted twice');
 
+# --- the page, in Chromium ----------------------------------------------------------
+my $chromium = '/usr/bin/chromium';
+my $modules = objs_dir() . '/node/node_modules';
+ok(-x $chromium && -d "$modules/playwright-core" && -f objs_dir() . '/dashboard/www/app.js',
+   'Chromium, playwright-core and the built dashboard are there')
+    or BAIL_OUT('run ./auto/test (it installs and builds them)');
+my $main = "http://$host";
+my $shots = $ENV{REPLICAS_SHOTS} // tmpdir() . '/shots';
+mkdir $shots;
+my $want = stats($ada);
+{
+    local $ENV{NODE_PATH} = $modules;
+    local $ENV{CHROMIUM} = $chromium;
+    local $ENV{LOGIN_LINK} = login_link($redis, $ada->{user}, $main);
+    local $ENV{MAIN} = $main;
+    local $ENV{REPO} = $repo;
+    local $ENV{SHOTS} = $shots;
+    my $out = qx{node @{[ repo_root() ]}/t/browser/stats.js 2>&1};
+    is($?, 0, 'the browser script ran') or diag $out;
+    my $seen = eval { decode_json((split /\n/, $out)[-1]) } // {};
+    is($seen->{error_thrown}, undef, 'it went through every step') or diag explain $seen;
+    like($seen->{url} // '', qr{/stats$}, 'the header\'s Stats link opens /stats');
+    my $pct = sprintf('%d%%', $want->{merged_share}{of_with_pr} * 100 + 0.5);
+    is($seen->{share}, $pct, "the headline share, big: $pct");
+    like($seen->{counts} // '', qr/^$want->{totals}{merged} merged of $want->{totals}{with_pr} with a pull request/,
+         'its counts');
+    like($seen->{prompting} // '', qr/^$want->{prompting}{count} (people|person) prompting/, 'people prompting');
+    like($seen->{prompting} // '', qr/ada\@example\.com/, 'who');
+    like($seen->{working} // '', qr/^0 agents working now/, 'agents working now');
+    like($seen->{spent} // '', qr/\(\Q$want->{totals}{turns}\E turns\)/, 'what turns spent');
+    is($seen->{days}, 14, 'a bar per day');
+    is($seen->{started_before}, day_of($want, day(time))->{started}, 'today\'s started');
+    ok(($seen->{bar_width} // 0) > 0, 'drawn as a bar');
+    is($seen->{created}, 201, 'a workspace started from the page\'s session');
+    is($seen->{started_after}, $seen->{started_before} + 1,
+       'shown without a reload (the org event stream)');
+    like($seen->{url_30} // '', qr{/stats\?days=30$}, 'another range in the URL');
+    is($seen->{days_30}, 30, 'with its days');
+    like($seen->{error} // '', qr/could not be loaded\. the state store is unavailable/,
+         'an API error said in the page');
+    is($seen->{phone_overflow}, 0, 'a phone-sized window scrolls no sideways');
+    is($seen->{phone_share}, $pct, 'and shows the headline');
+    is_deeply($seen->{csp}, [], 'no CSP violation');
+    is_deeply($seen->{console}, [], 'no error in the console') or diag explain $seen->{console};
+    ok(-s "$shots/$_.png", "screenshot $_") for qw(stats stats-error stats-phone);
+}
+
 done_testing();

@@ -41,8 +41,10 @@ export function StatsPage({ query, data, navigate }) {
             setError(e);     // the last figures stay shown under it
         }
     };
-    // the range changed: at once; every REFRESH_MAX_MS after
+    // the range changed: at once (the other range's figures gone, not
+    // shown under this one's name); every REFRESH_MAX_MS after
     useEffect(() => {
+        setStats(null);
         load();
         const t = setInterval(load, REFRESH_MAX_MS);
         return () => { clearInterval(t); clearTimeout(timer.current); };
@@ -69,7 +71,7 @@ export function StatsPage({ query, data, navigate }) {
         ${!stats ? (!error && html`<p class="loading">Loading…</p>`) : html`
         <section class="card headline" data-test="headline">
             <div class="big" data-test="merged-share">${percent(share.of_with_pr)}</div>
-            <div class="what">of the workspaces with a pull request had it merged
+            <div class="what">of the workspaces with a pull request had it merged${' '}
                 <span class="range">(${dayLabel(stats.from)} – ${dayLabel(stats.to)}, UTC)</span></div>
             <div class="sub" data-test="merged-counts">${t.merged} merged of ${t.with_pr} with a pull request;
                 ${' '}${percent(share.of_started)} of the ${t.started} started</div>
@@ -92,10 +94,12 @@ export function StatsPage({ query, data, navigate }) {
                     (${t.turns} ${t.turns === 1 ? 'turn' : 'turns'})</div>
             </section>
         </div>
-        <${Bars} days=${stats.days} field="started" label="Workspaces started" format=${String} />
-        <${Bars} days=${stats.days} field="merged" label="Merged pull requests (by the day the workspace started)" format=${String} />
-        <${Bars} days=${stats.days} field="tokens_in" label="Tokens in" format=${compact} />
-        <${Bars} days=${stats.days} field="tokens_out" label="Tokens out" format=${compact} />
-        <${Bars} days=${stats.days} field="cost_usd" label="Cost" format=${money} />`}
+        <div class="stats-grid">
+            <${Bars} days=${stats.days} field="started" label="Workspaces started" format=${String} />
+            <${Bars} days=${stats.days} field="merged" label="Merged pull requests (by the day the workspace started)" format=${String} />
+            <${Bars} days=${stats.days} field="tokens_in" label="Tokens in" format=${compact} />
+            <${Bars} days=${stats.days} field="tokens_out" label="Tokens out" format=${compact} />
+            <${Bars} days=${stats.days} field="cost_usd" label="Cost" format=${money} />
+        </div>`}
     </main>`;
 }
