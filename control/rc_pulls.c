@@ -305,6 +305,42 @@ rc_pulls_ask(rc_pulls_t *p, const char *ws, const char *org,
 }
 
 
+/* 1 if ref is of one of the workspace's repositories (HMGET's 9th and
+ * 10th: "repository", "repositories" a JSON list when several) */
+static int
+rc_pulls_ours(redisReply *r, const rc_pull_ref_t *ref)
+{
+    int      ours;
+    size_t   i;
+    json_t  *list, *v;
+
+    if (r->element[8]->type == REDIS_REPLY_STRING
+        && rc_pulls_of_repository(r->element[8]->str, ref))
+    {
+        return 1;
+    }
+
+    if (r->element[9]->type != REDIS_REPLY_STRING) {
+        return 0;
+    }
+
+    ours = 0;
+    list = json_loads(r->element[9]->str, 0, NULL);
+
+    json_array_foreach(list, i, v) {
+        if (json_is_string(v)
+            && rc_pulls_of_repository(json_string_value(v), ref))
+        {
+            ours = 1;
+        }
+    }
+
+    json_decref(list);
+
+    return ours;
+}
+
+
 /* the workspace's record, and its pull requests asked if due */
 static void
 rc_pulls_one(rc_pulls_t *p, const char *ws)
@@ -319,9 +355,10 @@ rc_pulls_one(rc_pulls_t *p, const char *ws)
     rc_pull_ref_t  ref;
 
     r = rc_cmd(&p->w, "HMGET " RP_KEY_WORKSPACE_PREFIX "%s org state created "
-               "environment git pr_merged_at pr_seen_at pr_closed", ws);
+               "environment git pr_merged_at pr_seen_at pr_closed repository "
+               "repositories", ws);
 
-    if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 8
+    if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 10
         || r->element[0]->type != REDIS_REPLY_STRING
         || r->element[1]->type != REDIS_REPLY_STRING
         || r->element[4]->type != REDIS_REPLY_STRING
@@ -356,7 +393,8 @@ rc_pulls_one(rc_pulls_t *p, const char *ws)
     json_array_foreach(git, i, repo) {
         url = json_string_value(json_object_get(
                   json_object_get(repo, "pullRequest"), "url"));
-        n += url != NULL;
+        n += url != NULL && rc_pulls_url(url, strlen(url), &ref) == 0
+             && rc_pulls_ours(r, &ref);
     }
 
     if (n == 0) {
@@ -401,8 +439,13 @@ rc_pulls_one(rc_pulls_t *p, const char *ws)
             continue;
         }
 
-        if (rc_pulls_url(url, strlen(url), &ref) != 0) {
-            rc_warn("pulls.bad_url", "ws=%s", ws);
+        if (rc_pulls_url(url, strlen(url), &ref) != 0
+            || !rc_pulls_ours(r, &ref))
+        {
+            /* the workspace's word: only its own repositories' count */
+            rc_warn("pulls.not_its_own", "ws=%s", ws);
+            json_array_append_new(closed, json_string(url));
+            closed_changed = 1;
             continue;
         }
 

@@ -48,6 +48,12 @@ typedef enum {
  * GitHub's characters, a number from 1) */
 int rc_pulls_url(const char *url, size_t len, rc_pull_ref_t *ref);
 
+/* 1 if the repository URL (a workspace's "repository", a clone URL:
+ * https://HOST/OWNER/REPO[.git][/]) is ref's repository, names compared
+ * as GitHub does (case-insensitively): a workspace's pull request URL is
+ * the workspace's word, and only its own repositories' count */
+int rc_pulls_of_repository(const char *url, const rc_pull_ref_t *ref);
+
 /* GET /repos/{owner}/{repo}/pulls/{number}'s 200 body: 0 with *state and
  * *merged_at (unix, 0 when not merged or unreadable), or -1 */
 int rc_pulls_answer(const char *body, size_t len, rc_pull_state_e *state,

@@ -8,6 +8,7 @@
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include <jansson.h>
@@ -145,6 +146,49 @@ rc_pulls_url(const char *url, size_t len, rc_pull_ref_t *ref)
     }
 
     return 0;
+}
+
+
+int
+rc_pulls_of_repository(const char *url, const rc_pull_ref_t *ref)
+{
+    size_t       len, olen, rlen;
+    const char  *end, *p;
+
+    len = strlen(url);
+    end = url + len;
+
+    /* one trailing slash, then ".git" */
+    if (len > 0 && end[-1] == '/') {
+        end--;
+    }
+
+    if (end - url > 4 && strncasecmp(end - 4, ".git", 4) == 0) {
+        end -= 4;
+    }
+
+    olen = strlen(ref->owner);
+    rlen = strlen(ref->repo);
+
+    /* "/OWNER/REPO" at the end, after the scheme's "//" and a host */
+    if ((size_t) (end - url) < olen + rlen + 2) {
+        return 0;
+    }
+
+    p = end - rlen - olen - 2;
+
+    if (p[0] != '/' || p[olen + 1] != '/'
+        || strncasecmp(p + 1, ref->owner, olen) != 0
+        || strncasecmp(p + olen + 2, ref->repo, rlen) != 0)
+    {
+        return 0;
+    }
+
+    /* the host before it: "scheme://host" with no other slash */
+    return p > url && p - url >= 3 && memchr(url, '/', p - url) != NULL
+           && strstr(url, "://") != NULL
+           && (const char *) memchr(strstr(url, "://") + 3, '/',
+                                    p - (strstr(url, "://") + 3)) == NULL;
 }
 
 

@@ -161,6 +161,12 @@ sub git_with { encode_json([{ name => 'app', branch => "replicas/$_[0]",
                                                          number => $_[1] }) : ()) }]) }
 ws_put("ws$_", git => git_with($_, $pr{$_})) for qw(merged closed open);
 ws_put('wsnopr', git => git_with('nopr'));
+# a pull request of a repository that is not the workspace's (its git
+# state is the workspace's word): merged, but neither asked nor counted
+my $foreign = $gh->add_pull('other/lib', 'replicas/foreign');
+$gh->merge_pull($foreign);
+ws_put('wsforeign', git => encode_json([{ name => 'app', branch => 'replicas/foreign',
+    pullRequest => { url => "https://github.com/other/lib/pull/$foreign", number => $foreign } }]));
 ws_put('wsnogit');
 
 my $events = Replicas::EventStream->open(port => $gw->{port}, host => $host, path => '/v1/events',
@@ -180,6 +186,9 @@ ok(poll_until(20, sub { ($redis->cmd('HGET', 'replicas:ws:wsclosed', 'pr_closed'
    'the closed one is recorded closed');
 is($redis->cmd('HGET', 'replicas:ws:wsclosed', 'pr_merged_at'), undef, 'and not merged');
 is($redis->cmd('HGET', 'replicas:ws:wsopen', 'pr_merged_at'), undef, 'the open one neither');
+is($redis->cmd('HGET', 'replicas:ws:wsforeign', 'pr_merged_at'), undef,
+   'nor another repository\'s');
+is(scalar(grep { $_->{path} =~ m{^/repos/other/} } @{ $gh->requests }), 0, 'which GitHub is not asked about');
 
 $j = stats($ada);
 my $y = day_of($j, day($started));
@@ -247,7 +256,7 @@ my $over = [grep { $_ > $per_minute } values %{ $by_minute->() }];
 is_deeply($over, [], "no minute with more than $per_minute") or diag explain $by_minute->();
 $events->close;
 # the poller's workspaces done with (their records would be asked on)
-for my $id ('wsmerged', 'wsclosed', 'wsopen', 'wsnopr', 'wsnogit', map { "wsmore$_" } 1 .. 10) {
+for my $id ('wsmerged', 'wsclosed', 'wsopen', 'wsnopr', 'wsnogit', 'wsforeign', map { "wsmore$_" } 1 .. 10) {
     $redis->cmd('DEL', "replicas:ws:$id");
     $redis->cmd('SREM', "replicas:org-ws:$ada->{org}", $id);
 }

@@ -56,6 +56,22 @@ main(void)
     ok(rc_pulls_url("https://github.com/\0\0a/b/pull/1", 31, &r) != 0,
        "no NUL in a name (the fuzzer's find)");
 
+    /* whose repository */
+    url("https://github.com/Acme/App/pull/4", &r);
+    ok(rc_pulls_of_repository("https://github.com/acme/app", &r),
+       "the workspace's repository (names case-insensitive)");
+    ok(rc_pulls_of_repository("https://github.com/acme/app.git", &r)
+       && rc_pulls_of_repository("https://github.com/acme/app/", &r),
+       "with .git or a slash");
+    ok(!rc_pulls_of_repository("https://github.com/acme/apps", &r)
+       && !rc_pulls_of_repository("https://github.com/xacme/app", &r)
+       && !rc_pulls_of_repository("https://github.com/other/acme/app", &r),
+       "another repository is not");
+    ok(!rc_pulls_of_repository("acme/app", &r)
+       && !rc_pulls_of_repository("", &r)
+       && !rc_pulls_of_repository("/srv/repos/acme/app", &r),
+       "a path is not");
+
     /* answers */
     ok(answer("{\"state\":\"closed\",\"merged\":true,"
               "\"merged_at\":\"2026-12-04T18:00:00Z\"}", &st, &at) == 0
