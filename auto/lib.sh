@@ -234,6 +234,7 @@ rp_build_unit() {
             test_yaml.c) extra=(-I "$RP_ROOT/control" "$RP_ROOT/control/rc_yaml.c"
                                 -ljansson -lyaml) ;;
             test_repo_url.c) extra=(-I "$RP_ROOT/control" "$RP_ROOT/control/rc_repo_url.c") ;;
+            test_pulls.c) extra=(-I "$RP_ROOT/control" "$RP_ROOT/control/rc_pulls_parse.c" -ljansson) ;;
             test_ports.c) extra=(-I "$RP_ROOT/engine" "$RP_ROOT/engine/re_ports.c") ;;
             test_github.c) extra=(-I "$RP_ROOT/engine" "$RP_ROOT/engine/re_github.c"
                                   "$RP_HTTP_JSON" -lcurl -ljansson) ;;
@@ -270,6 +271,8 @@ rp_build_fuzz() {
             fuzz_yaml*) extra=(-I "$RP_ROOT/control" "$RP_ROOT/control/rc_yaml.c" -ljansson -lyaml) ;;
             # which repositories control may clone (local roots, hosts)
             fuzz_repo_policy*) extra=(-I "$RP_ROOT/control" "$RP_ROOT/control/rc_repo_url.c") ;;
+            # the pull request poller's URL, GitHub's answer, rate limits
+            fuzz_pulls*) extra=(-I "$RP_ROOT/control" "$RP_ROOT/control/rc_pulls_parse.c" -ljansson) ;;
         esac
         clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
             -I "$RP_ROOT/ngx_replicas_module" "$t" "${RP_COMMON[@]}" "${extra[@]}" -lcrypto \

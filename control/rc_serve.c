@@ -343,6 +343,16 @@ rc_serve_usage(void)
         "  --reclaim-ms MS       a silent worker's job is redone after (30000)\n"
         "  --idle-sleep S        auto-sleep after S idle seconds (3600)\n"
         "  --delete-after S      auto-delete after S seconds asleep (604800)\n"
+        "  --github-api-url URL  GitHub's REST API, asked which pull requests "
+        "were merged\n"
+        "                        (REPLICAS_GITHUB_API_URL, "
+        "https://api.github.com)\n"
+        "  --pulls-per-minute N  at most N such requests a minute, all "
+        "workers together\n"
+        "                        (30; 0: no polling)\n"
+        "  --pulls-every S       each workspace's pull requests asked at most "
+        "once in S\n"
+        "                        seconds (300)\n"
         "  --deep-sleep-after S  a sleeping workspace is frozen (memory kept, "
         "woken at\n"
         "                        once) for S seconds, then stopped (1800; 0: "
@@ -527,10 +537,12 @@ rc_serve_main(redisContext *redis, int argc, char **argv)
 {
     int                 i, teardown;
     char                err[512], host[64];
-    const char         *user, *a, *v;
-    unsigned            jobs;
+    int                 pulls;
+    long                pulls_every;
+    const char         *user, *a, *v, *github_api;
+    unsigned            jobs, pulls_per_minute;
     long long           last_keep;
-    pthread_t           timers;
+    pthread_t           timers, pulls_thread;
     rc_worker_t         w, lifecycle;
     struct passwd      *pw;
     struct timeval      timeout = { 10, 0 };
@@ -538,6 +550,11 @@ rc_serve_main(redisContext *redis, int argc, char **argv)
     static char         engine[4096], agents[4096];
 
     memset(&w, 0, sizeof(w));
+
+    github_api = getenv("REPLICAS_GITHUB_API_URL")
+                 ? getenv("REPLICAS_GITHUB_API_URL") : "https://api.github.com";
+    pulls_per_minute = 30;
+    pulls_every = 300;
 
     w.redis = redis;
     w.driver = &rc_sandbox_local;
@@ -673,6 +690,12 @@ rc_serve_main(redisContext *redis, int argc, char **argv)
                         "than %d\n", v, RC_REPO_RANGES_MAX);
                 return 2;
             }
+        } else if (strcmp(a, "--github-api-url") == 0) {
+            github_api = v;
+        } else if (strcmp(a, "--pulls-per-minute") == 0) {
+            pulls_per_minute = (unsigned) atoi(v);
+        } else if (strcmp(a, "--pulls-every") == 0) {
+            pulls_every = atol(v);
         } else if (strcmp(a, "--image-refresh") == 0) {
             w.image_refresh_s = atol(v);
         } else if (strcmp(a, "--secrets-key") == 0) {
@@ -683,6 +706,16 @@ rc_serve_main(redisContext *redis, int argc, char **argv)
             rc_serve_usage();
             return 2;
         }
+    }
+
+    if ((strncmp(github_api, "https://", 8) != 0
+         && strncmp(github_api, "http://", 7) != 0)
+        || pulls_per_minute > 5000 || pulls_every < 1)
+    {
+        fprintf(stderr, "replicas-control: --github-api-url is an http(s) "
+                "URL, --pulls-per-minute 0 to 5000, --pulls-every at least "
+                "1\n");
+        return 2;
     }
 
     if (w.local.memory_max < (16ULL << 20) || w.local.pids_max < 8
@@ -789,6 +822,16 @@ rc_serve_main(redisContext *redis, int argc, char **argv)
         return 1;
     }
 
+    /* which pull requests were merged (the Stats page), bounded */
+    pulls = rc_pulls_start(&w, github_api, pulls_per_minute, pulls_every,
+                           &rc_stop, &pulls_thread);
+
+    if (pulls < 0) {
+        fprintf(stderr, "replicas-control: cannot start the pull request "
+                "poller\n");
+        return 1;
+    }
+
     last_keep = 0;
 
     while (!rc_stop) {
@@ -811,6 +854,10 @@ rc_serve_main(redisContext *redis, int argc, char **argv)
     /* the jobs in hand finish (or stay pending for the next worker) */
     rc_dispatch_stop();
     pthread_join(timers, NULL);
+
+    if (pulls > 0) {
+        rc_pulls_stop(pulls_thread);
+    }
     redisFree(lifecycle.redis);
 
     freeReplyObject(redisCommand(w.redis, "DEL " RP_KEY_WORKER_PREFIX "%s",

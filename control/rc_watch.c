@@ -38,6 +38,10 @@ typedef struct {
     int       busy;
     char      desktop[24];
     char      desktop_written[24];
+    int       working;
+    int       working_written;          /* 0 none, 1 + the value */
+    rc_watch_usage_t  usage;            /* the last answer's */
+    rc_watch_usage_t  usage_written;
 } rc_watch_entry_t;
 
 
@@ -77,15 +81,18 @@ static void
 rc_watch_judge(rc_watch_probe_t *p, CURLcode rc)
 {
     long               status;
-    json_t            *j;
-    int                busy;
-    const char        *desktop;
+    json_t            *j, *u;
+    int                busy, working;
+    const char        *desktop, *id;
     rc_watch_entry_t  *e;
+    rc_watch_usage_t   usage;
 
     status = 0;
     busy = 0;
+    working = 0;
     desktop = NULL;
     j = NULL;
+    memset(&usage, 0, sizeof(usage));
 
     if (rc == CURLE_OK) {
         curl_easy_getinfo(p->curl, CURLINFO_RESPONSE_CODE, &status);
@@ -93,6 +100,21 @@ rc_watch_judge(rc_watch_probe_t *p, CURLcode rc)
         desktop = json_string_value(json_object_get(
                       json_object_get(j, "desktop"), "state"));
         busy = json_is_true(json_object_get(j, "busy"));
+        working = json_is_true(json_object_get(j, "working"));
+
+        /* an engine from before "usage" (or a bad one) counts nothing */
+        u = json_object_get(j, "usage");
+        id = json_string_value(json_object_get(u, "id"));
+
+        if (id && strlen(id) < sizeof(usage.id)) {
+            memcpy(usage.id, id, strlen(id) + 1);
+            usage.turns = json_integer_value(json_object_get(u, "turns"));
+            usage.in = json_integer_value(json_object_get(u, "input_tokens"));
+            usage.out = json_integer_value(json_object_get(u,
+                                                           "output_tokens"));
+            usage.cost = json_integer_value(json_object_get(u,
+                                                            "cost_micro_usd"));
+        }
     }
 
     pthread_mutex_lock(&rc_watch_lock);
@@ -106,6 +128,8 @@ rc_watch_judge(rc_watch_probe_t *p, CURLcode rc)
             e->fails = 0;
             e->refused = 0;
             e->busy = busy;
+            e->working = working;
+            e->usage = usage;
             snprintf(e->desktop, sizeof(e->desktop), "%s",
                      desktop ? desktop : "");
         } else {
@@ -389,6 +413,100 @@ rc_watch_desktop_changed(const char *ws, const char *desktop)
 }
 
 
+int
+rc_watch_working_changed(const char *ws, int *working)
+{
+    int                changed;
+    rc_watch_entry_t  *e;
+
+    pthread_mutex_lock(&rc_watch_lock);
+
+    e = rc_watch_find(ws);
+    changed = e && e->probed && e->fails == 0
+              && e->working_written != 1 + e->working;
+
+    if (changed) {
+        e->working_written = 1 + e->working;
+        *working = e->working;
+    }
+
+    pthread_mutex_unlock(&rc_watch_lock);
+
+    return changed;
+}
+
+
+int
+rc_watch_usage_changed(const char *ws, rc_watch_usage_t *u)
+{
+    int                changed;
+    rc_watch_entry_t  *e;
+
+    pthread_mutex_lock(&rc_watch_lock);
+
+    e = rc_watch_find(ws);
+    changed = e && e->probed && e->fails == 0 && e->usage.id[0]
+              && (strcmp(e->usage.id, e->usage_written.id) != 0
+                  || e->usage.turns != e->usage_written.turns
+                  || e->usage.in != e->usage_written.in
+                  || e->usage.out != e->usage_written.out
+                  || e->usage.cost != e->usage_written.cost);
+
+    if (changed) {
+        e->usage_written = e->usage;
+        *u = e->usage;
+    }
+
+    pthread_mutex_unlock(&rc_watch_lock);
+
+    return changed;
+}
+
+
+/*
+ * What the engine's turns spent since the workspace's last record
+ * ("spent_*" fields) added to the day's counters of its organisation,
+ * atomically: two workers, a restarted control or an engine restarted
+ * (same id, same totals) count each token once.  A new id (the engine's
+ * state lost) is counted from 0.  KEYS[1] the workspace; ARGV 1 id,
+ * 2 turns, 3 in, 4 out, 5 cost, 6 the stats key prefix, 7 the UTC day,
+ * 8 the counters' lifetime (seconds).
+ */
+#define RC_WATCH_RECORD_LUA                                                   \
+    "local h = redis.call('HMGET', KEYS[1], 'org', 'state', 'spent_id', "   \
+    "'spent_turns', 'spent_in', 'spent_out', 'spent_cost') "                \
+    "if not h[1] or h[2] == 'deleted' then return 0 end "                   \
+    "local names = {'turns', 'tokens_in', 'tokens_out', 'cost_micro_usd'} " \
+    "local k = ARGV[6] .. h[1] .. ':' .. ARGV[7] "                          \
+    "for i = 1, 4 do "                                                       \
+    "  local was = h[3] == ARGV[1] and tonumber(h[3 + i]) or 0 "            \
+    "  local d = (tonumber(ARGV[1 + i]) or 0) - (was or 0) "                \
+    "  if d > 0 then redis.call('HINCRBY', k, names[i], d) end "            \
+    "end "                                                                   \
+    "redis.call('EXPIRE', k, tonumber(ARGV[8])) "                           \
+    "redis.call('HSET', KEYS[1], 'spent_id', ARGV[1], 'spent_turns', "      \
+    "ARGV[2], 'spent_in', ARGV[3], 'spent_out', ARGV[4], 'spent_cost', "    \
+    "ARGV[5]) "                                                              \
+    "return 1"
+
+static void
+rc_watch_record(rc_worker_t *w, const char *ws, const rc_watch_usage_t *u)
+{
+    char        day[16];
+    time_t      now;
+    struct tm   tm;
+
+    now = time(NULL);
+    gmtime_r(&now, &tm);
+    strftime(day, sizeof(day), "%Y-%m-%d", &tm);
+
+    freeReplyObject(rc_cmd(w, "EVAL %s 1 " RP_KEY_WORKSPACE_PREFIX "%s %s "
+                           "%lld %lld %lld %lld " RP_KEY_STATS_PREFIX " %s %d",
+                           RC_WATCH_RECORD_LUA, ws, u->id, u->turns, u->in,
+                           u->out, u->cost, day, RP_STATS_TTL_S));
+}
+
+
 void
 rc_watch_trouble(rc_worker_t *w, const char *ws, const char *reason)
 {
@@ -411,7 +529,9 @@ rc_watch_trouble(rc_worker_t *w, const char *ws, const char *reason)
 void
 rc_watch_check(rc_worker_t *w, const rc_sandbox_t *sb)
 {
+    int                 working;
     rc_watch_verdict_t  v;
+    rc_watch_usage_t    usage;
 
     rc_watch_want(sb->workspace, sb->addr);
 
@@ -432,6 +552,18 @@ rc_watch_check(rc_worker_t *w, const rc_sandbox_t *sb)
     if (v.fails == 0 && v.busy) {
         freeReplyObject(rc_cmd(w, "ZADD " RP_KEY_ACTIVITY " %ld %s",
                                (long) time(NULL), sb->workspace));
+    }
+
+    /* the Stats page's agents working now, and what turns spent */
+    if (v.fails == 0 && rc_watch_working_changed(sb->workspace, &working)) {
+        freeReplyObject(rc_cmd(w, "HSET " RP_KEY_WORKSPACE_PREFIX "%s "
+                               "working %d", sb->workspace, working));
+        freeReplyObject(rc_cmd(w, "PUBLISH " RP_CHANNEL_WS_CHANGED " %s",
+                               sb->workspace));
+    }
+
+    if (v.fails == 0 && rc_watch_usage_changed(sb->workspace, &usage)) {
+        rc_watch_record(w, sb->workspace, &usage);
     }
 
     /* the engine supervises the desktop's programs; we report it */

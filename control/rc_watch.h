@@ -5,7 +5,10 @@
  * (rc_lifecycle.c) tells it which engines to watch and reads its verdicts:
  * an engine that refuses or does not answer twice in a row is dead or
  * hung, and gets a restart job (rc_jobs.c); the desktop's state, as the
- * engine reports it, is copied to the workspace's health on change.
+ * engine reports it, is copied to the workspace's health on change, and
+ * for the Stats page whether an agent is working ("working" in the
+ * workspace) and what its turns spent (the increase added to the day's
+ * counters, once: rc_watch_record's script).
  */
 
 #ifndef RC_WATCH_H
@@ -32,6 +35,17 @@ typedef struct {
 } rc_watch_verdict_t;
 
 
+/* what the engine's turns spent, its /healthz "usage" (kept by the engine
+ * across restarts, named by id: a new id is a new count from 0) */
+typedef struct {
+    char       id[33];
+    long long  turns;
+    long long  in;
+    long long  out;
+    long long  cost;        /* micro-USD */
+} rc_watch_usage_t;
+
+
 /* the loop's side, all from the job loop's thread.  check: an awake
  * workspace's sandbox, once a pass: watched, and acted on if its engine
  * failed; trouble: a restart job (once, however often it is asked) */
@@ -47,5 +61,10 @@ int rc_watch_verdict(const char *ws, rc_watch_verdict_t *v);
 void rc_watch_reset(const char *ws);
 /* the desktop state last written for ws, kept by the caller's pass */
 int rc_watch_desktop_changed(const char *ws, const char *desktop);
+/* the Stats page's: whether an agent runs a turn ("working"), and what
+ * turns spent, each 1 (with *working or *u) when it changed since it was
+ * last written for ws (then it counts as written) */
+int rc_watch_working_changed(const char *ws, int *working);
+int rc_watch_usage_changed(const char *ws, rc_watch_usage_t *u);
 
 #endif /* RC_WATCH_H */

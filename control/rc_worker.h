@@ -9,11 +9,13 @@
  *   rc_pool.c        warm pools: booted sandboxes per image, claims
  *   rc_lifecycle.c   timers: dead sandboxes, auto-sleep, auto-delete
  *   rc_lock.c        locks: try, renew, take over, release
+ *   rc_pulls.c       which pull requests were merged (rc_pulls.h)
  */
 
 #ifndef RC_WORKER_H
 #define RC_WORKER_H
 
+#include <pthread.h>
 #include <stddef.h>
 
 #include <hiredis/hiredis.h>
@@ -194,6 +196,13 @@ void rc_pool_orphans(rc_worker_t *w);
 /* rc_orphans.c: sandboxes, records, address slots and half-built image
  * versions nobody owns (no workspace, no live builder, no pool) removed */
 void rc_orphans_sweep(rc_worker_t *w);
+
+/* rc_pulls.c: the pull request poller's thread (rc_pulls.h), its own
+ * connection like w's; per_minute 0: none.  1 started, 0 off, -1 failed;
+ * stop: joins it once *stop is set */
+int rc_pulls_start(rc_worker_t *w, const char *api, unsigned per_minute,
+    long every_s, volatile int *stop, pthread_t *thread);
+void rc_pulls_stop(pthread_t thread);
 
 /* rc_lifecycle.c: called about once a second */
 void rc_lifecycle_tick(rc_worker_t *w);

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -75,6 +76,16 @@ static struct {
     char              *agents_dir;
     re_chat_t          chats[RE_CHATS_MAX];
     size_t             n;
+    /* what every turn of this workspace spent, kept in chats.json across
+     * restarts and sleeps (never lowered, a deleted chat's too); the id
+     * names this count: a new one (state lost) starts again from 0, and
+     * control's watch, which adds the increases to the day's counters,
+     * then counts it from 0 rather than from the old one's total */
+    char               usage_id[33];
+    long long          turns;
+    long long          spent_in;
+    long long          spent_out;
+    long long          spent_cost;   /* micro-USD */
 } re_chats = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
 
@@ -135,7 +146,13 @@ re_chats_save(void)
         json_array_append_new(all, chat);
     }
 
-    doc = all ? json_pack("{s:o}", "chats", all) : NULL;
+    doc = all ? json_pack("{s:o, s:{s:s, s:I, s:I, s:I, s:I}}", "chats", all,
+                          "usage", "id", re_chats.usage_id,
+                          "turns", (json_int_t) re_chats.turns,
+                          "input_tokens", (json_int_t) re_chats.spent_in,
+                          "output_tokens", (json_int_t) re_chats.spent_out,
+                          "cost_micro_usd", (json_int_t) re_chats.spent_cost)
+              : NULL;
     text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
     json_decref(doc);
 
@@ -292,6 +309,81 @@ re_chat_kick(re_chat_t *c)
 }
 
 
+/* the kept usage, or a new count with a new id */
+static void
+re_chats_usage_load(json_t *u)
+{
+    size_t          i;
+    const char     *id;
+    unsigned char   rnd[16];
+
+    id = json_string_value(json_object_get(u, "id"));
+
+    if (id && strlen(id) == 32) {
+        snprintf(re_chats.usage_id, sizeof(re_chats.usage_id), "%s", id);
+        re_chats.turns = json_integer_value(json_object_get(u, "turns"));
+        re_chats.spent_in = json_integer_value(
+            json_object_get(u, "input_tokens"));
+        re_chats.spent_out = json_integer_value(
+            json_object_get(u, "output_tokens"));
+        re_chats.spent_cost = json_integer_value(
+            json_object_get(u, "cost_micro_usd"));
+        return;
+    }
+
+    if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t) sizeof(rnd)) {
+        /* unique enough for a count's name: its time and pid */
+        snprintf((char *) rnd, sizeof(rnd), "%llx%x",
+                 (unsigned long long) re_now_ms(), (unsigned) getpid());
+    }
+
+    for (i = 0; i < sizeof(rnd); i++) {
+        snprintf(re_chats.usage_id + 2 * i, 3, "%02x", rnd[i]);
+    }
+}
+
+
+/* a turn's tokens and cost added to the workspace's (under the lock) */
+static void
+re_chats_spent(const re_turn_t *t)
+{
+    if (t->completed) {
+        re_chats.turns++;
+    }
+
+    if (t->input_tokens > 0) {
+        re_chats.spent_in += t->input_tokens;
+    }
+
+    if (t->output_tokens > 0) {
+        re_chats.spent_out += t->output_tokens;
+    }
+
+    if (t->cost_usd > 0) {
+        re_chats.spent_cost += (long long) (t->cost_usd * 1e6 + 0.5);
+    }
+}
+
+
+json_t *
+re_chats_usage(void)
+{
+    json_t  *j;
+
+    pthread_mutex_lock(&re_chats.lock);
+
+    j = json_pack("{s:s, s:I, s:I, s:I, s:I}", "id", re_chats.usage_id,
+                  "turns", (json_int_t) re_chats.turns,
+                  "input_tokens", (json_int_t) re_chats.spent_in,
+                  "output_tokens", (json_int_t) re_chats.spent_out,
+                  "cost_micro_usd", (json_int_t) re_chats.spent_cost);
+
+    pthread_mutex_unlock(&re_chats.lock);
+
+    return j;
+}
+
+
 int
 re_chats_init(const char *state_dir, const char *agents_dir)
 {
@@ -313,6 +405,8 @@ re_chats_init(const char *state_dir, const char *agents_dir)
     }
 
     doc = json_load_file(re_chats.path, 0, &jerr);
+
+    re_chats_usage_load(json_object_get(doc, "usage"));
 
     json_array_foreach(json_object_get(doc, "chats"), i, chat) {
         name = json_string_value(json_object_get(chat, "name"));
@@ -1113,6 +1207,8 @@ re_chat_turn(re_chat_t *c, re_entry_t *e)
         c->tokens_in = t.total_input_tokens;
         c->tokens_out = t.total_output_tokens;
     }
+
+    re_chats_spent(&t);
 
     /* kept now: the workspace may sleep before the turn's commit and push
      * are done, and the next turn must resume this session */

@@ -63,6 +63,10 @@ int re_chats_interrupt(const char *name);
 /* is any agent working (control counts it as activity) */
 int re_chats_busy(void);
 
+/* what the workspace's turns spent, kept across restarts:
+ * {id, turns, input_tokens, output_tokens, cost_micro_usd} (a copy) */
+json_t *re_chats_usage(void);
+
 /* every running agent stopped */
 void re_chats_shutdown(void);
 

@@ -224,7 +224,11 @@ re_http_healthz(struct MHD_Connection *c)
         || json_object_set_new(j, "repositories", re_health_repositories())
            != 0
         || json_object_set_new(j, "desktop", re_health_desktop()) != 0
-        || json_object_set_new(j, "disk", re_health_disk()) != 0)
+        || json_object_set_new(j, "disk", re_health_disk()) != 0
+        /* a turn running now, and what turns spent (control's Stats) */
+        || json_object_set_new(j, "working", json_boolean(re_chats_busy()))
+           != 0
+        || json_object_set_new(j, "usage", re_chats_usage()) != 0)
     {
         json_decref(j);
         j = NULL;

@@ -160,8 +160,8 @@ ngx_http_replicas_api_route_keys(ngx_http_request_t *r,
 
 /*
  * /v1/workspaces[/{id}[/messages|sleep|wake|events|presence|previews[/{port}]]],
- * /v1/environments[/{name}], /v1/users..., /v1/keys[/{prefix}].
- * Returns NGX_OK with ctx->op set,
+ * /v1/environments[/{name}], /v1/users..., /v1/keys[/{prefix}], /v1/events
+ * and /v1/stats.  Returns NGX_OK with ctx->op set,
  * NGX_HTTP_NOT_FOUND, or NGX_HTTP_NOT_ALLOWED.
  */
 
@@ -178,6 +178,7 @@ ngx_http_replicas_api_route(ngx_http_request_t *r,
     static const char  users_prefix[] = "/v1/users";
     static const char  keys_prefix[] = "/v1/keys";
     static const char  events[] = "/v1/events";
+    static const char  stats[] = "/v1/stats";
 
     p = r->uri.data;
     end = r->uri.data + r->uri.len;
@@ -187,6 +188,14 @@ ngx_http_replicas_api_route(ngx_http_request_t *r,
         && ngx_strncmp(p, events, sizeof(events) - 1) == 0)
     {
         ctx->op = RP_API_ORG_EVENTS;
+        return r->method == NGX_HTTP_GET ? NGX_OK : NGX_HTTP_NOT_ALLOWED;
+    }
+
+    if ((r->uri.len == sizeof(stats) - 1
+         || (r->uri.len == sizeof(stats) && p[r->uri.len - 1] == '/'))
+        && ngx_strncmp(p, stats, sizeof(stats) - 1) == 0)
+    {
+        ctx->op = RP_API_STATS;
         return r->method == NGX_HTTP_GET ? NGX_OK : NGX_HTTP_NOT_ALLOWED;
     }
 

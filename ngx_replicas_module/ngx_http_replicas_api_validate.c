@@ -130,6 +130,7 @@ static ngx_int_t rp_api_path_prefix(rp_api_check_t *c);
 static ngx_int_t rp_api_key_new(rp_api_check_t *c);
 static ngx_int_t rp_api_user_new(rp_api_check_t *c);
 static ngx_int_t rp_api_login_token(rp_api_check_t *c);
+static ngx_int_t rp_api_query_days(rp_api_check_t *c);
 
 
 /* ---- the table ----------------------------------------------------------- */
@@ -285,6 +286,8 @@ static const rp_api_spec_t  rp_api_specs[RP_API_OPS] = {
         { RP_API_BODY_IGNORED, rp_api_path_user, NULL, rp_api_login_token },
     [RP_API_ENV_DELETE] =
         { RP_API_BODY_IGNORED, rp_api_path_env, NULL, NULL },
+    [RP_API_STATS] =
+        { RP_API_BODY_IGNORED, rp_api_query_days, NULL, NULL },
 };
 
 
@@ -932,6 +935,34 @@ rp_api_path_env(rp_api_check_t *c)
     }
 
     return rp_api_add(c, (char *) ctx->env.data, ctx->env.len);
+}
+
+
+/* GET /v1/stats?days=N: N from 1 to 90 in decimal, 14 when absent (the
+ * days' counters are kept 100 days) */
+
+#define RP_API_STATS_DAYS      14
+#define RP_API_STATS_DAYS_MAX  90
+
+static ngx_int_t
+rp_api_query_days(rp_api_check_t *c)
+{
+    ngx_int_t  n;
+    ngx_str_t  v;
+
+    if (ngx_http_arg(c->r, (u_char *) "days", 4, &v) != NGX_OK) {
+        return rp_api_add_int(c, RP_API_STATS_DAYS);
+    }
+
+    n = (v.len > 0 && v.len <= 2 && v.data[0] != '0')
+        ? ngx_atoi(v.data, v.len) : NGX_ERROR;
+
+    if (n == NGX_ERROR || n < 1 || n > RP_API_STATS_DAYS_MAX) {
+        rp_api_message_set(c, "\"days\" must be an integer from 1 to 90");
+        return NGX_ERROR;
+    }
+
+    return rp_api_add_int(c, n);
 }
 
 

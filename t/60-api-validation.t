@@ -196,6 +196,12 @@ my @cases = (
      '"role" must be member or admin'],
     ['POST', '/v1/users', { email => 'ada@example.com', name => 'Ada' }, $bad,
      'unknown field "name"'],
+
+    # stats: the range in the query, 1 to 90 days in decimal
+    (map { ['GET', "/v1/stats?days=$_", undef, $bad,
+            '"days" must be an integer from 1 to 90'] } '0', '91', '-1', '1e1', '08', '', 'x'),
+    ['GET', '/v1/stats?days=100&x=1', '{"ignored": true}', $bad,
+     '"days" must be an integer from 1 to 90'],
 );
 
 for my $c (@cases) {

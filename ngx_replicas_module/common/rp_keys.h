@@ -114,4 +114,15 @@
 #define RP_KEY_ORG_AWAKE_PREFIX   "replicas:org-awake:"     /* + org: SET of ids holding a sandbox */
 #define RP_KEY_SETTINGS           "replicas:settings"       /* HASH deployment defaults of the quotas */
 
+/* the Stats page (GET /v1/stats, lua/api.lua): per organisation per UTC
+ * day, HASH started, with_pr, merged (those two on the workspace's start
+ * day), turns, tokens_in, tokens_out, cost_micro_usd; kept RP_STATS_TTL_S */
+#define RP_KEY_STATS_PREFIX       "replicas:stats:"         /* + org ":" yyyy-mm-dd */
+#define RP_STATS_TTL_S            (100 * 86400)
+#define RP_KEY_STATS_PROMPTERS_PREFIX "replicas:stats-prompters:" /* + org: ZSET user -> last message (unix), 5 minutes */
+/* control's pull request poller (control/rc_pulls.c), shared by workers */
+#define RP_KEY_PULLS_BACKOFF      "replicas:pulls:backoff"  /* STRING unix time before which GitHub is not asked */
+#define RP_KEY_PULLS_BUDGET_PREFIX "replicas:pulls:budget:" /* + minute: STRING requests made in it */
+#define RP_KEY_PULLS_DUE_PREFIX   "replicas:pulls:checked:" /* + id: STRING, set while its check is recent (EX) */
+
 #endif /* RP_KEYS_H */

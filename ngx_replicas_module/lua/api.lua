@@ -142,6 +142,7 @@ local roles = {
     env_put        = {admin = 'any'},
     env_patch      = {admin = 'any'},
     env_delete     = {admin = 'any'},
+    stats          = {admin = 'any', member = 'any'},     -- the Stats page
     users_list     = {admin = 'any'},                     -- offboarding
     user_disable   = {admin = 'any'},                     -- (then the
     user_delete    = {admin = 'any'},                     -- script of
@@ -371,10 +372,48 @@ local function wake(id, w)
     return true
 end
 
+-- stats: per organisation per UTC day, hash replicas:stats:<org>:<day>
+-- (started here; merged, with_pr by control's poller, control/rc_pulls.c;
+-- tokens and cost by its engine watch, control/rc_watch.c), kept
+-- stats_ttl; and who prompted lately, a sorted set of users by their
+-- last message (trimmed to prompters_window)
+local stats_ttl, prompters_window = 100 * 86400, 300
+
+-- yyyy-mm-dd of unix time t in UTC (Redis's Lua has no os.date): the
+-- civil date of a day number, as in Howard Hinnant's days_from_civil
+local function day_of(t)
+    local z = math.floor(t / 86400) + 719468
+    local era = math.floor(z / 146097)
+    local doe = z - era * 146097
+    local yoe = math.floor((doe - math.floor(doe / 1460) + math.floor(doe / 36524)
+                            - math.floor(doe / 146096)) / 365)
+    local doy = doe - (365 * yoe + math.floor(yoe / 4) - math.floor(yoe / 100))
+    local mp = math.floor((5 * doy + 2) / 153)
+    local d = doy - math.floor((153 * mp + 2) / 5) + 1
+    local m = mp < 10 and mp + 3 or mp - 9
+    local y = yoe + era * 400 + (m <= 2 and 1 or 0)
+    return string.format('%04d-%02d-%02d', y, m, d)
+end
+
+local function stats_key(t) return 'replicas:stats:' .. key.org .. ':' .. day_of(t) end
+local prompters_key = 'replicas:stats-prompters:' .. (key.org or '')
+
+local function stats_count(field)
+    local k = stats_key(now)
+    redis.call('HINCRBY', k, field, 1)
+    redis.call('EXPIRE', k, stats_ttl)
+end
+
 local function enqueue_message(id, text, chat, kind)
     local seq = redis.call('INCR', 'replicas:ws-msgseq:' .. id)
     -- kind: absent for a person's message (never folded)
     if kind == '' then kind = nil end
+    if not kind and key.user then
+        -- a person prompting: live on the Stats page for 5 minutes
+        redis.call('ZADD', prompters_key, now, key.user)
+        redis.call('ZREMRANGEBYSCORE', prompters_key, '-inf', now - prompters_window)
+        redis.call('EXPIRE', prompters_key, prompters_window * 2)
+    end
     redis.call('RPUSH', 'replicas:ws-messages:' .. id, cjson.encode(
         {seq = seq, text = text, chat = chat, kind = kind, user = key.user, at = now}))
     job('message', id, {seq = tostring(seq)})
@@ -428,6 +467,7 @@ if op == 'create' then
     redis.call('SADD', 'replicas:org-awake:' .. key.org, newid)
     redis.call('ZADD', 'replicas:activity', now, newid)
     job('create', newid)
+    stats_count('started')
     if ARGV[13] ~= '' then enqueue_message(newid, ARGV[13], 'default') end
     redis.call('PUBLISH', 'replicas:ws-changed', newid)
     return ok(201, view(newid, load_ws(newid)))
@@ -620,6 +660,67 @@ if op == 'env_get' or op == 'env_delete' then
     redis.call('DEL', env_key(name))
     redis.call('SREM', envs_key, name)
     return ok(200, {name = name, deleted = true})
+end
+
+-- GET /v1/stats?days=N (ARGV 7, 1..90, the gateway's default 14): per
+-- day of the range (oldest first) what the day's hash counted; the
+-- headline over the range (of the workspaces started in it, those with a
+-- pull request and those with one merged: control's poller counts both
+-- on the day the workspace started, so the share is of a cohort); who
+-- prompted in the last 5 minutes; the agents running a turn now (an
+-- awake workspace whose engine said "working", control's watch)
+if op == 'stats' then
+    local ndays = tonumber(ARGV[7]) or 14
+    local today = math.floor(now / 86400)
+    local days, sum = {}, {started = 0, with_pr = 0, merged = 0, tokens_in = 0,
+                           tokens_out = 0, cost = 0, turns = 0}
+    for i = ndays - 1, 0, -1 do
+        local t = (today - i) * 86400
+        local h = redis.call('HMGET', stats_key(t), 'started', 'with_pr', 'merged',
+                             'tokens_in', 'tokens_out', 'cost_micro_usd', 'turns')
+        local d = {day = day_of(t), started = tonumber(h[1]) or 0,
+                   with_pr = tonumber(h[2]) or 0, merged = tonumber(h[3]) or 0,
+                   tokens_in = tonumber(h[4]) or 0, tokens_out = tonumber(h[5]) or 0,
+                   cost_usd = (tonumber(h[6]) or 0) / 1e6, turns = tonumber(h[7]) or 0}
+        for _, f in ipairs({'started', 'with_pr', 'merged', 'tokens_in', 'tokens_out',
+                            'turns'}) do
+            sum[f] = sum[f] + d[f]
+        end
+        sum.cost = sum.cost + (tonumber(h[6]) or 0)
+        days[#days + 1] = d
+    end
+    local function share(n, of) return of > 0 and n / of or cjson.null end
+
+    redis.call('ZREMRANGEBYSCORE', prompters_key, '-inf', now - prompters_window)
+    local flat = redis.call('ZREVRANGE', prompters_key, 0, 99, 'WITHSCORES')
+    local prompters = {}
+    for i = 1, #flat, 2 do
+        local u = redis.call('HMGET', 'replicas:user:' .. flat[i], 'name', 'email')
+        prompters[#prompters + 1] = {user = flat[i], name = u[1] or nil,
+                                     email = u[2] or nil, at = tonumber(flat[i + 1])}
+    end
+
+    local working = {}
+    for _, id in ipairs(redis.call('SMEMBERS', 'replicas:org-awake:' .. key.org)) do
+        local h = redis.call('HMGET', ws_key(id), 'state', 'working', 'name', 'user', 'org')
+        if h[1] == 'awake' and h[2] == '1' and h[5] == key.org then
+            working[#working + 1] = {id = id, name = h[3], owner = h[4]}
+        end
+    end
+    table.sort(working, function(a, b) return a.id < b.id end)
+
+    return ok(200, {days = days, from = days[1].day, to = days[#days].day,
+                    totals = {started = sum.started, with_pr = sum.with_pr,
+                              merged = sum.merged, tokens_in = sum.tokens_in,
+                              tokens_out = sum.tokens_out, cost_usd = sum.cost / 1e6,
+                              turns = sum.turns},
+                    merged_share = {of_with_pr = share(sum.merged, sum.with_pr),
+                                    of_started = share(sum.merged, sum.started)},
+                    prompting = {count = #prompters, window_seconds = prompters_window,
+                                 users = #prompters == 0 and EMPTY or prompters},
+                    working = {count = #working, workspaces = #working == 0 and EMPTY
+                                                               or working},
+                    at = now})
 end
 
 -- users: admins see and offboard them --------------------------------------

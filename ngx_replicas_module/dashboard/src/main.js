@@ -18,6 +18,7 @@ import { GitTab } from './git.js';
 import { usePresence, AlsoHere } from './presence.js';
 import { FileLinks, useFileLinks } from './filelinks.js';
 import { Settings } from './settings.js';
+import { StatsPage } from './stats.js';
 
 const html = htm.bind(h);
 const STATES = ['booting', 'provisioning', 'awake', 'sleeping', 'failed'];
@@ -64,10 +65,13 @@ function Banner({ error, retry }) {
     </div>`;
 }
 
-function Header({ caller }) {
+function Header({ caller, path }) {
     return html`<header class="top">
         <${Link} href="/" class="brand">Replicas<//>
-        <${Link} href="/settings" class="nav" data-test="settings-link">Settings<//>
+        <nav class="sections">
+            <${Link} href="/stats" class=${path === '/stats' ? 'on' : ''} data-test="nav-stats">Stats<//>
+            <${Link} href="/settings" class=${path.startsWith('/settings') ? 'on' : ''} data-test="settings-link">Settings<//>
+        </nav>
         <span class="who" data-test="who">
             ${caller ? html`${caller.name || caller.email || caller.user || 'API key'}${' '}<span class="org">${caller.org}</span>` : ''}
         </span>
@@ -558,11 +562,12 @@ function App() {
     if (!data) view = error ? null : html`<p class="loading">Loading…</p>`;
     else if (path === '/') view = html`<${WorkspaceList} data=${data} query=${'?' + (query || '')} now=${now} />`;
     else if (path === '/new') view = html`<${NewWorkspace} data=${data} reload=${load} />`;
+    else if (path === '/stats') view = html`<${StatsPage} query=${'?' + (query || '')} data=${data} navigate=${navigate} />`;
     else if (m) view = html`<${WorkspacePage} id=${m[1]} tab=${m[2]} data=${data} now=${now} reload=${load} />`;
     else if (path === '/settings' || path.startsWith('/settings/')) view = html`<${Settings} path=${path}
         caller=${data.caller} workspaces=${data.workspaces} now=${now} Link=${Link} navigate=${navigate} />`;
     else view = html`<main><h1>Not found</h1><p>No such page.</p><${Link} href="/">Workspaces<//></main>`;
-    return html`<${Header} caller=${data && data.caller} />
+    return html`<${Header} caller=${data && data.caller} path=${path} />
         <${Banner} error=${error} retry=${load} />
         ${view}`;
 }

@@ -6,9 +6,17 @@ package Replicas::GitHubServer;
 # not know, 422 "Validation Failed" for a missing field, a head branch
 # the repository does not have, or a second open pull request of the
 # same head and base ("A pull request already exists for OWNER:BRANCH."),
-# 201 with the pull request made, GET .../pulls?head=OWNER:BRANCH&state=open.
+# 201 with the pull request made, GET .../pulls?head=OWNER:BRANCH&state=open,
+# GET .../pulls/NUMBER (one, with merged, merged_at, closed_at; 404 for
+# another's).  Every answer has GitHub's X-RateLimit-* headers; a rate
+# limit is answered as GitHub does (403 "API rate limit exceeded" with
+# X-RateLimit-Remaining: 0 and X-RateLimit-Reset, or 429 with
+# Retry-After: a secondary limit).
 #   my $gh = Replicas::GitHubServer->start(token => 't', repos => { 'acme/app' => $bare });
 #   $gh->url; $gh->requests; $gh->pulls; $gh->fail_next(500, 'Server Error');
+#   $gh->add_pull('acme/app', 'replicas/x') (a pull request without git: its
+#   number); $gh->merge_pull($n); $gh->close_pull($n);
+#   $gh->limit_next(403, reset => time + 5); $gh->limit_next(429, retry_after => 3)
 # Pull requests are kept in a JSON file (a child answers each connection).
 
 use strict;
@@ -38,6 +46,51 @@ sub pulls    { $_[0]->_locked(sub { $_[0]{pulls} }) }
 sub fail_next {
     my ($self, $status, $message) = @_;
     $self->_locked(sub { $_[0]{fail} = [$status, $message]; $_[0] });
+}
+
+# the next request answered with a rate limit, once
+sub limit_next {
+    my ($self, $status, %o) = @_;
+    $self->_locked(sub { $_[0]{limit} = { status => $status, %o }; $_[0] });
+}
+
+# a pull request of repository full ("owner/repo") from head, open: its number
+sub add_pull {
+    my ($self, $full, $head, $base) = @_;
+    return $self->_locked(sub {
+        my $s = shift;
+        my $n = $s->{next}++;
+        push @{ $s->{pulls} }, _pull($n, $full, "127.0.0.1", $head, $base // 'main', "Pull $n");
+        return $n;
+    });
+}
+
+sub _iso { my @t = gmtime shift; sprintf '%04d-%02d-%02dT%02d:%02d:%02dZ', $t[5] + 1900, $t[4] + 1, @t[3, 2, 1, 0] }
+
+sub _set_pull {
+    my ($self, $n, %f) = @_;
+    $self->_locked(sub {
+        my ($pr) = grep { $_->{number} == $n } @{ $_[0]{pulls} } or die "no pull request $n";
+        %$pr = (%$pr, %f);
+        $_[0];
+    });
+}
+sub merge_pull { $_[0]->_set_pull($_[1], state => 'closed', merged => JSON::PP::true,
+                             merged_at => _iso(time), closed_at => _iso(time)) }
+sub close_pull { $_[0]->_set_pull($_[1], state => 'closed', closed_at => _iso(time)) }
+
+# a pull request as GitHub's REST API writes one (the fields used here)
+sub _pull {
+    my ($n, $full, $host, $head, $base, $title, $body, $draft) = @_;
+    my ($owner) = split m{/}, $full;
+    return { id => 1000 + $n, number => $n, state => 'open',
+             url => "http://$host/repos/$full/pulls/$n",
+             html_url => "https://github.com/$full/pull/$n",
+             title => $title, body => $body,
+             draft => $draft ? JSON::PP::true : JSON::PP::false,
+             merged => JSON::PP::false, merged_at => undef, closed_at => undef,
+             head => { ref => $head, label => "$owner:$head" },
+             base => { ref => $base, label => "$owner:$base" } };
 }
 
 sub _write {
@@ -72,6 +125,25 @@ sub _answer {
     my $fail = $self->_locked(sub { delete $_[0]{fail} });
     return $send->($c, $fail->[0], { message => $fail->[1], documentation_url => $DOCS })
         if $fail;
+    # GitHub's rate limit headers, on every answer
+    my $limit = $self->_locked(sub { delete $_[0]{limit} });
+    my $reset = $limit && $limit->{reset} ? $limit->{reset} : time + 3600;
+    my @rl = ('X-RateLimit-Limit' => 5000, 'X-RateLimit-Remaining' => ($limit ? 0 : 4999),
+              'X-RateLimit-Reset' => $reset, 'X-RateLimit-Used' => ($limit ? 5000 : 1),
+              'X-RateLimit-Resource' => 'core');
+    if ($limit && $limit->{status} == 429) {
+        return $send->($c, 429, { message => 'You have exceeded a secondary rate limit. '
+                                  . 'Please wait a few minutes before you try again.',
+                                  documentation_url => 'https://docs.github.com/rest/overview/rate-limits-for-the-rest-api' },
+                       ['Retry-After' => $limit->{retry_after} // 60]);
+    }
+    if ($limit) {
+        return $send->($c, $limit->{status}, { message => 'API rate limit exceeded for user ID 1.',
+                                               documentation_url => 'https://docs.github.com/rest/overview/rate-limits-for-the-rest-api' },
+                       \@rl);
+    }
+    my $send_plain = $send;
+    $send = sub { my ($c, $st, $obj) = @_; $send_plain->($c, $st, $obj, \@rl) };
 
     return $send->($c, 401, { message => 'Bad credentials', documentation_url => $DOCS })
         unless ($h->{authorization} // '') eq "Bearer $self->{token}";
@@ -82,6 +154,14 @@ sub _answer {
     return $send->($c, 400, { message => 'Invalid API version', documentation_url => $DOCS })
         if defined $h->{'x-github-api-version'} && $h->{'x-github-api-version'} ne '2022-11-28';
 
+    if (my ($one, $n) = $path =~ m{^/repos/([^/]+/[^/?]+)/pulls/(\d+)$}) {
+        return $send->($c, 404, { message => 'Not Found', documentation_url => $DOCS })
+            unless $method eq 'GET';
+        my ($pr) = grep { $_->{number} == $n && $_->{html_url} =~ m{/\Q$one\E/pull/} }
+                   @{ $self->_locked(sub { $_[0]{pulls} }) };
+        return $send->($c, 404, { message => 'Not Found', documentation_url => $DOCS }) unless $pr;
+        return $send->($c, 200, $pr);
+    }
     my ($full, $query) = $path =~ m{^/repos/([^/]+/[^/?]+)/pulls(?:\?(.*))?$}
         or return $send->($c, 404, { message => 'Not Found', documentation_url => $DOCS });
     my $git_dir = $self->{repos}{$full}
@@ -124,13 +204,8 @@ sub _answer {
         return undef if grep { $_->{head}{ref} eq $head && $_->{base}{ref} eq $base
                                && $_->{state} eq 'open' } @{ $s->{pulls} };
         my $n = $s->{next}++;
-        my $pr = { id => 1000 + $n, number => $n, state => 'open',
-                   url => "http://$h->{host}/repos/$full/pulls/$n",
-                   html_url => "https://github.com/$full/pull/$n",
-                   title => $req->{title}, body => $req->{body},
-                   draft => $req->{draft} ? JSON::PP::true : JSON::PP::false,
-                   head => { ref => $head, label => "$owner:$head" },
-                   base => { ref => $base, label => "$owner:$base" } };
+        my $pr = _pull($n, $full, $h->{host}, $head, $base, $req->{title}, $req->{body},
+                       $req->{draft});
         push @{ $s->{pulls} }, $pr;
         return $pr;
     });

@@ -74,7 +74,8 @@ sub stop {
     delete $self->{pid};
 }
 
-# every request answered: [{path, method, headers, body (decoded)}, ...]
+# every request answered: [{path, method, headers, body (decoded), at (unix,
+# when it came)}, ...]
 sub requests {
     my ($self) = @_;
     open my $fh, '<', $self->{log} or return [];
@@ -95,7 +96,7 @@ sub _serve {
                    grep { /^(authorization|x-api-key|content-type|accept|user-agent|x-github-api-version)$/ }
                    keys %$h;
         print $fh encode_json({ path => $path, method => $method, headers => \%keep,
-                                body => $req }), "\n";
+                                body => $req, at => time }), "\n";
         close $fh;
     }
     if ($refuse and my @no = $refuse->($h)) {
@@ -139,10 +140,14 @@ sub read_request {
     return ($method, $path, \%h, $body);
 }
 
+# send_json($c, $status, $obj, [$name => $value, ...]): headers optional
 sub send_json {
-    my ($c, $status, $obj) = @_;
+    my ($c, $status, $obj, $headers) = @_;
     my $body = encode_json($obj);
-    print {$c} "HTTP/1.1 $status X\r\nContent-Type: application/json\r\n"
+    my $extra = '';
+    my @h = @{ $headers // [] };
+    while (my ($k, $v) = splice @h, 0, 2) { $extra .= "$k: $v\r\n" }
+    print {$c} "HTTP/1.1 $status X\r\nContent-Type: application/json\r\n$extra"
         . 'Content-Length: ' . length($body) . "\r\nConnection: close\r\n\r\n$body";
 }
 
