@@ -49,7 +49,8 @@ static const char  *rp_api_op_names[RP_API_OPS] = {
     [RP_API_ORG_EVENTS] = "org_events",
     [RP_API_WATCH] = "watch",
     [RP_API_PRESENCE] = "presence",
-    [RP_API_PRESENCE_LEAVE] = "presence_leave"
+    [RP_API_PRESENCE_LEAVE] = "presence_leave",
+    [RP_API_PREWARM] = "prewarm"
 };
 
 
