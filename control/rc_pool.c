@@ -606,8 +606,10 @@ rc_pool_prewarm(rc_worker_t *w, const char *org, const char *url,
     rc = rc_pool_fill(w, key, pkey, lower, engine, 0, until, status, &sb);
 
     if (rc == 0) {
-        freeReplyObject(rc_cmd(w, "HSET %s %s %s %lld", hkey, sb.id, org,
-                               until));
+        /* one argument: "<org> <until>" */
+        snprintf(rend_s, sizeof(rend_s), "%lld", until);
+        freeReplyObject(rc_cmd(w, "HSET %s %s %s%s%s", hkey, sb.id, org, " ",
+                               rend_s));
     }
 
     freeReplyObject(rc_cmd(w, "HDEL %s %s", hkey, rfield));

@@ -1,6 +1,7 @@
 // The dashboard as a person uses it: the login link lands on the list,
 // which shows the sample workspace; "New workspace" starts one from a
-// repository, its page shows it waking up, a message sent in the Chat tab
+// repository (warmed while the form is filled: "Preparing…", then
+// "Ready: starts instantly"), its page shows it waking up, a message sent in the Chat tab
 // is answered by the agent (the answer's markdown rendered, the script
 // hidden in it not run, its tool call a row); then the Previews tab and a
 // phone-sized window. Multiplayer: a second user of the organisation (a
@@ -81,6 +82,14 @@ const path = require('path');
     await page.waitForSelector('[data-test=new-form]');
     await page.fill('input[name=repository]', process.env.REPO);
     await page.fill('input[name=name]', 'dashboard test');
+    // warm while typing: a pause after the repository, and the form says
+    // it is preparing, then ready (its image built, a warm sandbox pooled)
+    await page.waitForSelector('[data-test=prewarm]', { timeout: 15000 });
+    seen.prewarm_first = await page.getAttribute('[data-test=prewarm]', 'data-status');
+    seen.prewarm_first_text = (await page.innerText('[data-test=prewarm]')).trim();
+    await shot('new-preparing');
+    await page.waitForSelector('[data-test=prewarm][data-status=ready]', { timeout: wait });
+    seen.prewarm_ready_text = (await page.innerText('[data-test=prewarm]')).trim();
     await shot('new');
     await page.click('[data-test=new-form] button[type=submit]');
     await page.waitForURL(/\/w\/[a-z0-9]+$/, { timeout: 15000 });
