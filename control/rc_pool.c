@@ -374,11 +374,11 @@ rc_pool_keep(rc_worker_t *w, const char *key, int may_fill)
         reason = NULL;
 
         e = rc_cmd(w, "HMGET " RP_KEY_SANDBOX_PREFIX "%s engine "
-                   "prewarm_until", sb.id);
+                   "prewarm_until prewarm_status", sb.id);
 
         /* a prewarm's member: no --pool-size one, gone once unclaimed
          * for --prewarm-ttl */
-        until = e && e->type == REDIS_REPLY_ARRAY && e->elements == 2
+        until = e && e->type == REDIS_REPLY_ARRAY && e->elements == 3
                 && e->element[1]->type == REDIS_REPLY_STRING
                 ? atoll(e->element[1]->str) : 0;
 
@@ -386,7 +386,7 @@ rc_pool_keep(rc_worker_t *w, const char *key, int may_fill)
             reason = "stale";
 
         } else if (e == NULL || e->type != REDIS_REPLY_ARRAY
-                   || e->elements != 2
+                   || e->elements != 3
                    || e->element[0]->type != REDIS_REPLY_STRING
                    || strcmp(e->element[0]->str, engine) != 0)
         {
@@ -394,6 +394,11 @@ rc_pool_keep(rc_worker_t *w, const char *key, int may_fill)
 
         } else if (until > 0 && rc_now_ms() >= until) {
             reason = "expired";
+
+            /* the API no longer answers ready for it */
+            if (e->element[2]->type == REDIS_REPLY_STRING) {
+                freeReplyObject(rc_cmd(w, "DEL %s", e->element[2]->str));
+            }
 
         } else {
             w->driver->health(&sb, &h, 0);

@@ -117,6 +117,12 @@ like($fj->{reason} // '', qr/at most 1 per organisation/, "  $fj->{reason}");
 ok(poll_until(30, sub { @{ $redis->cmd('SMEMBERS', "replicas:pool:$node:$ikey") } == 0 }),
    'unclaimed, the prewarmed sandbox leaves the pool') or diag $ctl->log;
 like($ctl->log, qr/event=pool\.drop image=$ikey sandbox=$sb reason=expired/, 'logged pool.drop reason=expired');
+($st, $j) = prewarm($key, { repository => $repo });
+is($j->{status}, 'warming', 'asked again then: warming, a new prewarm (no stale ready)');
+ok(poll_until(60, sub { (prewarm($key, { repository => $repo }))[1]->{status} eq 'ready' }),
+   '  ready again') or diag $ctl->log;
+ok(poll_until(30, sub { @{ $redis->cmd('SMEMBERS', "replicas:pool:$node:$ikey") } == 0 }),
+   '  and gone again after its TTL') or diag $ctl->log;
 ok(poll_until(10, sub { !@{ $redis->cmd('SMEMBERS', "replicas:node-sandboxes:$node") } }),
    'no sandbox is left on the node') or diag explain $redis->cmd('SMEMBERS', "replicas:node-sandboxes:$node");
 ok(!-e "/run/netns/$ctl->{net}-$sb", 'its network namespace is gone');
