@@ -1254,6 +1254,79 @@ rc_job_message(rc_worker_t *w, const char *ws)
 }
 
 
+/*
+ * POST /v1/prewarm's job (the dashboard's New workspace form, once a
+ * repository is typed): the repository's image built as a create builds
+ * it, and a warm sandbox of it in the pool (rc_pool_prewarm), so the
+ * create that follows claims it.  No workspace: it runs beside any job.
+ * Its outcome goes to the status key the API reads (ready, or failed and
+ * why), kept only while the API's dedupe window lasts.
+ */
+static int
+rc_job_prewarm(rc_worker_t *w, redisReply *fields)
+{
+    int          rc;
+    char         err[RC_ERR_MAX], *token;
+    json_t      *urls;
+    const char  *org, *url, *env, *status;
+    long long    start;
+    rc_images_t  im;
+
+    org = rc_field(fields, "org");
+    url = rc_field(fields, "repository");
+    env = rc_field(fields, "environment");
+    status = rc_field(fields, "status");
+
+    if (org[0] == '\0' || url[0] == '\0'
+        || strncmp(status, RP_KEY_PREWARM_PREFIX,
+                   sizeof(RP_KEY_PREWARM_PREFIX) - 1) != 0)
+    {
+        rc_warn("job.bad", "type=prewarm");
+        return 0;
+    }
+
+    start = rc_now_ms();
+    urls = json_pack("[s]", url);
+    token = NULL;
+
+    rc = rc_environment_git_token(w, org, env, &token, err, sizeof(err));
+
+    if (rc == 0) {
+        rc = rc_images_ensure(w, org, urls, token, &im, err, sizeof(err));
+
+        if (token) {
+            rp_crypt_wipe(token, strlen(token));
+            free(token);
+        }
+
+        if (rc == 0) {
+            rc = rc_pool_prewarm(w, org, url, im.lower, status, err,
+                                 sizeof(err));
+            rc_images_free(&im);
+        }
+    }
+
+    json_decref(urls);
+
+    if (rc_redis_lost(w)) {
+        return -1;
+    }
+
+    if (rc == 0) {
+        freeReplyObject(rc_cmd(w, "SET %s ready XX KEEPTTL", status));
+        rc_info("prewarm.ready", "org=%s ms=%lld", org, rc_now_ms() - start);
+
+    } else {
+        /* one argument, spaces and all: "failed <reason>" */
+        freeReplyObject(rc_cmd(w, "SET %s failed:%s XX KEEPTTL", status,
+                               err));
+        rc_info("prewarm.failed", "org=%s error=\"%s\"", org, err);
+    }
+
+    return 0;
+}
+
+
 int
 rc_job_run(rc_worker_t *w, const char *type, const char *ws,
     redisReply *fields)
@@ -1261,6 +1334,10 @@ rc_job_run(rc_worker_t *w, const char *type, const char *ws,
     int      rc;
     char     lock[96];
     rc_ws_t  rec;
+
+    if (strcmp(type, "prewarm") == 0) {
+        return rc_job_prewarm(w, fields);
+    }
 
     if (ws[0] == '\0' || strlen(ws) > 32) {
         rc_warn("job.bad", "type=%s", type);

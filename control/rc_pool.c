@@ -20,6 +20,18 @@
  * set (SREM answered 1): never one a claim took meanwhile.  Sandboxes of
  * a fill that a crash cut short (no workspace, not in their pool) are
  * found by a slower pass and destroyed when seen twice a minute apart.
+ *
+ * Prewarm (POST /v1/prewarm, the dashboard's "warm while typing"): a
+ * job makes sure the image's pool has a sandbox to claim even when
+ * --pool-size is 0 or the pool is empty, by one fill of the same kind
+ * marked prewarm_until (ms): such a member is no --pool-size member (never
+ * surplus), is claimed like any, and is destroyed by the timer once
+ * --prewarm-ttl has passed unclaimed (pool.drop reason=expired), so an
+ * abandoned form holds no sandbox for long.  At most --prewarm-max of them
+ * per node and --prewarm-max-org per organisation:
+ *
+ *   replicas:prewarmed:<node>   HASH sandbox id (or r:<holder>, a fill
+ *                               under way) -> "<org> <until ms>"
  */
 
 #define _GNU_SOURCE
@@ -46,7 +58,9 @@ static const char  rc_pool_claim_lua[] =
     "     and f[3] == ARGV[6] then\n"
     "    redis.call('SREM', KEYS[1], id)\n"
     "    redis.call('HSET', k, 'workspace', ARGV[3], 'state', 'assigned')\n"
-    "    redis.call('HDEL', k, 'pool')\n"
+    "    local p = redis.call('HGET', k, 'prewarm_status')\n"
+    "    if p then redis.call('DEL', p) end\n"
+    "    redis.call('HDEL', k, 'pool', 'prewarm_until', 'prewarm_status')\n"
     "    redis.call('HSET', KEYS[2], 'sandbox', id, 'repo_names', ARGV[5],\n"
     "               'node', ARGV[4])\n"
     "    return id\n"
@@ -85,7 +99,8 @@ rc_pool_claim(rc_worker_t *w, const char *ws, const char *org, json_t *urls,
     redisReply          *r;
     rc_sandbox_health_t  h;
 
-    if (w->pool_size == 0 || names == NULL) {
+    /* --pool-size 0 still has the members a prewarm made */
+    if (names == NULL) {
         return -1;
     }
 
@@ -220,9 +235,12 @@ rc_pool_desktop(rc_worker_t *w, const char *key, const char *dir)
 }
 
 
+/* one new member; until > 0: a prewarm's, destroyed unclaimed then,
+ * its status key (replicas:prewarm:...) dropped when claimed */
 static int
 rc_pool_fill(rc_worker_t *w, const char *key, const char *pkey,
-    const char *dir, const char *engine, unsigned have)
+    const char *dir, const char *engine, unsigned have, long long until,
+    const char *status, rc_sandbox_t *out)
 {
     int           waiting;
     char          err[512];
@@ -252,6 +270,12 @@ rc_pool_fill(rc_worker_t *w, const char *key, const char *pkey,
                            "engine %s desktop %s", sb.id, key, engine,
                            rc_pool_desktop(w, key, dir) ? "on" : "off"));
 
+    if (until > 0) {
+        freeReplyObject(rc_cmd(w, "HSET " RP_KEY_SANDBOX_PREFIX "%s "
+                               "prewarm_until %lld prewarm_status %s", sb.id,
+                               until, status));
+    }
+
     if (rc_sandbox_boot(w, &sb, err, sizeof(err)) != 0) {
         rc_warn("pool.fill_failed", "image=%s sandbox=%s error=\"%s\"", key,
                 sb.id, err);
@@ -262,8 +286,13 @@ rc_pool_fill(rc_worker_t *w, const char *key, const char *pkey,
     (void) rc_sandbox_save(w, &sb, "pooled");
     freeReplyObject(rc_cmd(w, "SADD %s %s", pkey, sb.id));
 
-    rc_info("pool.fill", "image=%s sandbox=%s addr=%s size=%u ms=%lld", key,
-            sb.id, sb.addr, have + 1, rc_now_ms() - start);
+    rc_info("pool.fill", "image=%s sandbox=%s addr=%s size=%u ms=%lld%s",
+            key, sb.id, sb.addr, have + 1, rc_now_ms() - start,
+            until > 0 ? " prewarm=1" : "");
+
+    if (out) {
+        *out = sb;
+    }
 
     return 0;
 
@@ -284,6 +313,7 @@ rc_pool_keep(rc_worker_t *w, const char *key, int may_fill)
     int                  ready, filled;
     size_t               i;
     unsigned             have;
+    long long            until;
     char                 ikey[128], pkey[128], lock[160], engine[96];
     const char          *dir, *reason;
     rc_sandbox_t         sb;
@@ -343,22 +373,39 @@ rc_pool_keep(rc_worker_t *w, const char *key, int may_fill)
 
         reason = NULL;
 
-        e = rc_cmd(w, "HGET " RP_KEY_SANDBOX_PREFIX "%s engine", sb.id);
+        e = rc_cmd(w, "HMGET " RP_KEY_SANDBOX_PREFIX "%s engine "
+                   "prewarm_until prewarm_status", sb.id);
+
+        /* a prewarm's member: no --pool-size one, gone once unclaimed
+         * for --prewarm-ttl */
+        until = e && e->type == REDIS_REPLY_ARRAY && e->elements == 3
+                && e->element[1]->type == REDIS_REPLY_STRING
+                ? atoll(e->element[1]->str) : 0;
 
         if (strcmp(sb.lower, dir) != 0) {
             reason = "stale";
 
-        } else if (e == NULL || e->type != REDIS_REPLY_STRING
-                   || strcmp(e->str, engine) != 0)
+        } else if (e == NULL || e->type != REDIS_REPLY_ARRAY
+                   || e->elements != 3
+                   || e->element[0]->type != REDIS_REPLY_STRING
+                   || strcmp(e->element[0]->str, engine) != 0)
         {
             reason = "engine";
+
+        } else if (until > 0 && rc_now_ms() >= until) {
+            reason = "expired";
+
+            /* the API no longer answers ready for it */
+            if (e->element[2]->type == REDIS_REPLY_STRING) {
+                freeReplyObject(rc_cmd(w, "DEL %s", e->element[2]->str));
+            }
 
         } else {
             w->driver->health(&sb, &h, 0);
 
             if (!h.running || h.oom_kills > 0) {
                 reason = "dead";
-            } else if (have >= w->pool_size) {
+            } else if (until == 0 && have >= w->pool_size) {
                 reason = "surplus";
             }
         }
@@ -370,12 +417,15 @@ rc_pool_keep(rc_worker_t *w, const char *key, int may_fill)
             continue;
         }
 
-        have++;
+        if (until == 0) {
+            have++;
+        }
     }
 
     if (ready && may_fill && have < w->pool_size) {
         /* made or failed, it took its time: the next image waits a pass */
-        filled = rc_pool_fill(w, key, pkey, dir, engine, have) != 1;
+        filled = rc_pool_fill(w, key, pkey, dir, engine, have, 0, NULL,
+                              NULL) != 1;
     }
 
     rc_unlock(w);
@@ -407,6 +457,177 @@ rc_pool_tick(rc_worker_t *w)
     }
 
     freeReplyObject(r);
+}
+
+
+/* KEYS: the node's prewarmed hash; ARGV: sandbox key prefix, org, most
+ * per organisation, most per node, reservation field, now (ms), the
+ * reservation's end (ms).  Entries no longer waiting (claimed, destroyed,
+ * a reservation past its end) go; 1 and the reservation made if there is
+ * room, else 0 */
+static const char  rc_pool_prewarm_room_lua[] =
+    "local all = redis.call('HGETALL', KEYS[1])\n"
+    "local n, o = 0, 0\n"
+    "for i = 1, #all, 2 do\n"
+    "  local f, v = all[i], all[i + 1]\n"
+    "  local live\n"
+    "  if f:sub(1, 2) == 'r:' then\n"
+    "    live = (tonumber(v:match(' (%d+)$')) or 0) > tonumber(ARGV[6])\n"
+    "  else\n"
+    "    local s = redis.call('HMGET', ARGV[1] .. f, 'state', 'workspace')\n"
+    "    live = s[1] == 'pooled' and (s[2] == false or s[2] == '')\n"
+    "  end\n"
+    "  if live then\n"
+    "    n = n + 1\n"
+    "    if v:match('^(%S+)') == ARGV[2] then o = o + 1 end\n"
+    "  else\n"
+    "    redis.call('HDEL', KEYS[1], f)\n"
+    "  end\n"
+    "end\n"
+    "if n >= tonumber(ARGV[4]) or o >= tonumber(ARGV[3]) then return 0 end\n"
+    "redis.call('HSET', KEYS[1], ARGV[5], ARGV[2] .. ' ' .. ARGV[7])\n"
+    "return 1\n";
+
+
+/* how many members of the pool a claim on layers "lower" could take now */
+static unsigned
+rc_pool_claimable(rc_worker_t *w, const char *pkey, const char *lower,
+    const char *engine)
+{
+    size_t       i;
+    unsigned     n;
+    redisReply  *m, *f;
+
+    n = 0;
+    m = rc_cmd(w, "SMEMBERS %s", pkey);
+
+    for (i = 0; m && m->type == REDIS_REPLY_ARRAY && i < m->elements; i++) {
+        f = rc_cmd(w, "HMGET " RP_KEY_SANDBOX_PREFIX "%s lower workspace "
+                   "engine state", m->element[i]->str);
+
+        if (f && f->type == REDIS_REPLY_ARRAY && f->elements == 4
+            && f->element[0]->type == REDIS_REPLY_STRING
+            && strcmp(f->element[0]->str, lower) == 0
+            && (f->element[1]->type != REDIS_REPLY_STRING
+                || f->element[1]->len == 0)
+            && f->element[2]->type == REDIS_REPLY_STRING
+            && strcmp(f->element[2]->str, engine) == 0
+            && f->element[3]->type == REDIS_REPLY_STRING
+            && strcmp(f->element[3]->str, "pooled") == 0)
+        {
+            n++;
+        }
+
+        freeReplyObject(f);
+    }
+
+    freeReplyObject(m);
+
+    return n;
+}
+
+
+int
+rc_pool_prewarm(rc_worker_t *w, const char *org, const char *url,
+    const char *lower, const char *status, char *err, size_t errlen)
+{
+    int           rc, room;
+    char          key[17], pkey[128], hkey[128], lock[160], engine[96];
+    char          rfield[128], now_s[24], rend_s[24];
+    char          max_org[16], max_node[16];
+    const char   *argv[11];
+    long long     now, until;
+    redisReply   *r;
+    rc_sandbox_t  sb;
+
+    if (w->prewarm_ttl_s <= 0 || w->prewarm_max == 0
+        || w->prewarm_max_org == 0)
+    {
+        snprintf(err, errlen, "prewarming is off on this machine");
+        return -1;
+    }
+
+    /* warm sandboxes have serve --disk's size, not the organisation's */
+    if (rc_org_disk_max(w, org) != 0) {
+        snprintf(err, errlen, "this organisation's workspaces have a disk "
+                 "size of their own, which no warm sandbox has");
+        return -1;
+    }
+
+    rc_image_key(org, url, key);
+    snprintf(pkey, sizeof(pkey), RP_KEY_POOL_PREFIX "%s:%s", w->node, key);
+    snprintf(hkey, sizeof(hkey), RP_KEY_PREWARMED_PREFIX "%s", w->node);
+    snprintf(lock, sizeof(lock), "pool:%s:%s", w->node, key);
+
+    /* the timer's pass of this pool (at most one boot) or another
+     * prewarm of it: after it, what it made is counted */
+    if (rc_lock(w, lock, w->health_timeout_ms + 5000) != 0) {
+        snprintf(err, errlen, "the image's warm pool is busy");
+        return -1;
+    }
+
+    rc_pool_engine_id(w, engine, sizeof(engine));
+
+    if (rc_pool_claimable(w, pkey, lower, engine) > 0) {
+        rc_unlock(w);
+        rc_info("prewarm.pooled", "image=%s", key);
+        return 0;
+    }
+
+    now = rc_now_ms();
+    until = now + w->prewarm_ttl_s * 1000;
+
+    snprintf(rfield, sizeof(rfield), "r:%s", w->holder);
+    snprintf(now_s, sizeof(now_s), "%lld", now);
+    snprintf(rend_s, sizeof(rend_s), "%lld",
+             now + w->health_timeout_ms + 60000);
+    snprintf(max_org, sizeof(max_org), "%u", w->prewarm_max_org);
+    snprintf(max_node, sizeof(max_node), "%u", w->prewarm_max);
+
+    argv[0] = "EVAL";
+    argv[1] = rc_pool_prewarm_room_lua;
+    argv[2] = "1";
+    argv[3] = hkey;
+    argv[4] = RP_KEY_SANDBOX_PREFIX;
+    argv[5] = org;
+    argv[6] = max_org;
+    argv[7] = max_node;
+    argv[8] = rfield;
+    argv[9] = now_s;
+    argv[10] = rend_s;
+
+    r = rc_cmdargv(w, 11, argv);
+    room = r && r->type == REDIS_REPLY_INTEGER && r->integer == 1;
+    freeReplyObject(r);
+
+    if (!room) {
+        rc_unlock(w);
+        snprintf(err, errlen, "enough sandboxes are warming already (at most "
+                 "%u per organisation, %u per machine)", w->prewarm_max_org,
+                 w->prewarm_max);
+        return -1;
+    }
+
+    rc = rc_pool_fill(w, key, pkey, lower, engine, 0, until, status, &sb);
+
+    if (rc == 0) {
+        /* one argument: "<org> <until>" */
+        snprintf(rend_s, sizeof(rend_s), "%lld", until);
+        freeReplyObject(rc_cmd(w, "HSET %s %s %s%s%s", hkey, sb.id, org, " ",
+                               rend_s));
+    }
+
+    freeReplyObject(rc_cmd(w, "HDEL %s %s", hkey, rfield));
+
+    rc_unlock(w);
+
+    if (rc != 0) {
+        snprintf(err, errlen, rc == 1 ? "the image's warm pool pauses after "
+                 "a failed fill" : "no warm sandbox could be made");
+        return -1;
+    }
+
+    return 0;
 }
 
 

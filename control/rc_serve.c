@@ -340,6 +340,13 @@ rc_serve_usage(void)
         "                        image the kernel keeps it within (10240)\n"
         "  --jobs N              jobs run at once, one per workspace (8)\n"
         "  --pool-size N         warm sandboxes per image (1)\n"
+        "  --prewarm-ttl S       a prewarm's sandbox (POST /v1/prewarm) is "
+        "destroyed\n"
+        "                        if unclaimed after S seconds (600; 0: no "
+        "prewarms)\n"
+        "  --prewarm-max N       prewarmed sandboxes at once on this node "
+        "(4)\n"
+        "  --prewarm-max-org N   of them per organisation (2)\n"
         "  --reclaim-ms MS       a silent worker's job is redone after (30000)\n"
         "  --idle-sleep S        auto-sleep after S idle seconds (3600)\n"
         "  --delete-after S      auto-delete after S seconds asleep (604800)\n"
@@ -560,6 +567,9 @@ rc_serve_main(redisContext *redis, int argc, char **argv)
     w.driver = &rc_sandbox_local;
     w.home = getenv("REPLICAS_HOME") ? getenv("REPLICAS_HOME") : "./run";
     w.pool_size = 1;
+    w.prewarm_ttl_s = 600;
+    w.prewarm_max = 4;
+    w.prewarm_max_org = 2;
     w.reclaim_ms = 30000;
     w.idle_sleep_s = 3600;
     w.delete_after_s = 7 * 24 * 3600;
@@ -669,6 +679,12 @@ rc_serve_main(redisContext *redis, int argc, char **argv)
             jobs = (unsigned) atoi(v);
         } else if (strcmp(a, "--pool-size") == 0) {
             w.pool_size = atoi(v);
+        } else if (strcmp(a, "--prewarm-ttl") == 0) {
+            w.prewarm_ttl_s = atol(v);
+        } else if (strcmp(a, "--prewarm-max") == 0) {
+            w.prewarm_max = (unsigned) atoi(v);
+        } else if (strcmp(a, "--prewarm-max-org") == 0) {
+            w.prewarm_max_org = (unsigned) atoi(v);
         } else if (strcmp(a, "--reclaim-ms") == 0) {
             w.reclaim_ms = atol(v);
         } else if (strcmp(a, "--idle-sleep") == 0) {

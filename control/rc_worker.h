@@ -37,6 +37,10 @@ typedef struct {
     const char                 *home;
 
     unsigned                    pool_size;       /* warm sandboxes */
+    long                        prewarm_ttl_s;   /* a prewarm's sandbox,
+                                                    unclaimed, lives */
+    unsigned                    prewarm_max;     /* prewarmed per node */
+    unsigned                    prewarm_max_org; /* and per organisation */
     long                        reclaim_ms;      /* a dead worker's job */
     long                        idle_sleep_s;    /* auto-sleep */
     long                        delete_after_s;  /* auto-delete asleep */
@@ -188,6 +192,11 @@ void rc_image_refresh_check(rc_worker_t *w);
  * repository has a ready sandbox on layers "lower"; -1: the cold path */
 int rc_pool_claim(rc_worker_t *w, const char *ws, const char *org,
     json_t *urls, const char *lower, const char *names, rc_sandbox_t *sb);
+/* the prewarm job: the pool of org's image of url (built on "lower") has
+ * a sandbox to claim, made now if none (marked to go unclaimed after
+ * --prewarm-ttl; its status key dropped by the claim); 0 or -1 with err */
+int rc_pool_prewarm(rc_worker_t *w, const char *org, const char *url,
+    const char *lower, const char *status, char *err, size_t errlen);
 /* timers: drop dead/stale/surplus members, make at most one new one */
 void rc_pool_tick(rc_worker_t *w);
 /* timers, once a minute: sandboxes of fills a crash cut short */

@@ -56,7 +56,8 @@ static const char  *rp_api_op_names[RP_API_OPS] = {
     [RP_API_USER_CREATE] = "user_create",
     [RP_API_LOGIN_LINK] = "login_link",
     [RP_API_ENV_PATCH] = "env_patch",
-    [RP_API_STATS] = "stats"
+    [RP_API_STATS] = "stats",
+    [RP_API_PREWARM] = "prewarm"
 };
 
 

@@ -160,8 +160,8 @@ ngx_http_replicas_api_route_keys(ngx_http_request_t *r,
 
 /*
  * /v1/workspaces[/{id}[/messages|sleep|wake|events|presence|previews[/{port}]]],
- * /v1/environments[/{name}], /v1/users..., /v1/keys[/{prefix}], /v1/events
- * and /v1/stats.  Returns NGX_OK with ctx->op set,
+ * /v1/environments[/{name}], /v1/users..., /v1/keys[/{prefix}], /v1/events,
+ * /v1/stats and /v1/prewarm.  Returns NGX_OK with ctx->op set,
  * NGX_HTTP_NOT_FOUND, or NGX_HTTP_NOT_ALLOWED.
  */
 
@@ -179,6 +179,7 @@ ngx_http_replicas_api_route(ngx_http_request_t *r,
     static const char  keys_prefix[] = "/v1/keys";
     static const char  events[] = "/v1/events";
     static const char  stats[] = "/v1/stats";
+    static const char  prewarm[] = "/v1/prewarm";
 
     p = r->uri.data;
     end = r->uri.data + r->uri.len;
@@ -197,6 +198,15 @@ ngx_http_replicas_api_route(ngx_http_request_t *r,
     {
         ctx->op = RP_API_STATS;
         return r->method == NGX_HTTP_GET ? NGX_OK : NGX_HTTP_NOT_ALLOWED;
+    }
+
+    /* the New workspace form's repository, before the create */
+    if ((r->uri.len == sizeof(prewarm) - 1
+         || (r->uri.len == sizeof(prewarm) && p[r->uri.len - 1] == '/'))
+        && ngx_strncmp(p, prewarm, sizeof(prewarm) - 1) == 0)
+    {
+        ctx->op = RP_API_PREWARM;
+        return r->method == NGX_HTTP_POST ? NGX_OK : NGX_HTTP_NOT_ALLOWED;
     }
 
     if (r->uri.len >= sizeof(users_prefix) - 1

@@ -135,22 +135,32 @@ static ngx_int_t rp_api_query_days(rp_api_check_t *c);
 
 /* ---- the table ----------------------------------------------------------- */
 
+/* a create's fields that a prewarm takes too, checked the same way */
+#define RP_API_REPOSITORY_FIELD                                              \
+    { "repository", JSON_STRING, 1, 0, 512, NULL, NULL,                      \
+      rp_api_repository, RP_API_ARG_VALUE,                                   \
+      "\"repository\" must be a URL or path of 1 to 512 characters "         \
+      "without spaces" }
+
+#define RP_API_ENVIRONMENT_FIELD                                             \
+    { "environment", JSON_STRING, 0, 0, 0, NULL, NULL,                       \
+      rp_api_env_field, RP_API_ARG_VALUE,                                    \
+      "\"environment\" must be 1 to 64 lowercase letters, digits, dashes "   \
+      "or underscores, starting with a letter or digit" }
+
+#define RP_API_AGENT_FIELD                                                   \
+    { "agent", JSON_STRING, 0, 0, 0, NULL, RP_AGENT_DEFAULT,                 \
+      rp_api_agent, RP_API_ARG_VALUE,                                        \
+      "\"agent\" must be one of " RP_AGENT_NAMES }
+
 static const rp_api_field_t  rp_api_create[] = {
-    { "repository", JSON_STRING, 1, 0, 512, NULL, NULL,
-      rp_api_repository, RP_API_ARG_VALUE,
-      "\"repository\" must be a URL or path of 1 to 512 characters "
-      "without spaces" },
+    RP_API_REPOSITORY_FIELD,
     { "name", JSON_STRING, 0, 0, 100, "A ._-", NULL,
       rp_api_slug, RP_API_ARG_VALUE,
       "\"name\" must be 1 to 100 letters, digits, spaces, dots, dashes or "
       "underscores" },
-    { "environment", JSON_STRING, 0, 0, 0, NULL, NULL,
-      rp_api_env_field, RP_API_ARG_VALUE,
-      "\"environment\" must be 1 to 64 lowercase letters, digits, dashes or "
-      "underscores, starting with a letter or digit" },
-    { "agent", JSON_STRING, 0, 0, 0, NULL, RP_AGENT_DEFAULT,
-      rp_api_agent, RP_API_ARG_VALUE,
-      "\"agent\" must be one of " RP_AGENT_NAMES },
+    RP_API_ENVIRONMENT_FIELD,
+    RP_API_AGENT_FIELD,
     { "message", JSON_STRING, 0, 0, 32768, NULL, NULL,
       rp_api_lines, RP_API_ARG_VALUE,
       "\"message\" must be 1 to 32768 characters" },
@@ -160,6 +170,15 @@ static const rp_api_field_t  rp_api_create[] = {
       rp_api_repositories, RP_API_ARG_CHECK,
       "\"repositories\" must be URLs or paths of 1 to 512 characters "
       "without spaces or credentials" },
+    { NULL, 0, 0, 0, 0, NULL, NULL, NULL, 0, NULL }
+};
+
+
+/* POST /v1/prewarm: what a create of it would name, nothing more */
+static const rp_api_field_t  rp_api_prewarm[] = {
+    RP_API_REPOSITORY_FIELD,
+    RP_API_ENVIRONMENT_FIELD,
+    RP_API_AGENT_FIELD,
     { NULL, 0, 0, 0, 0, NULL, NULL, NULL, 0, NULL }
 };
 
@@ -250,6 +269,8 @@ static const rp_api_field_t  rp_api_user_create[] = {
 static const rp_api_spec_t  rp_api_specs[RP_API_OPS] = {
     [RP_API_CREATE] =
         { RP_API_BODY_REQUIRED, rp_api_fresh_id, rp_api_create, NULL },
+    [RP_API_PREWARM] =
+        { RP_API_BODY_REQUIRED, NULL, rp_api_prewarm, NULL },
     [RP_API_MESSAGE] =
         { RP_API_BODY_REQUIRED, NULL, rp_api_message, NULL },
     [RP_API_PREVIEW_ADD] =

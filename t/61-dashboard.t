@@ -175,6 +175,7 @@ local $ENV{LOGIN_LINK2} = login_link($redis, $me->{user}, $main);
 local $ENV{MAIN} = $main;
 local $ENV{SAMPLE} = $sample;
 local $ENV{REPO} = $repo;
+local $ENV{REPO_MISSING} = "$repo-missing";
 local $ENV{MESSAGE} = 'Please show me the dashboard';
 local $ENV{SHOTS} = $shots;
 local $ENV{SLOW_MESSAGE} = 'Please take your time';
@@ -200,6 +201,26 @@ is($j->{repository}, $repo, 'a workspace of that repository');
 is($j->{name}, 'dashboard test', 'named as typed');
 is($j->{owner}, $me->{user}, 'owned by the person signed in');
 like($seen->{first_state} // '', qr/^(booting|provisioning|awake)$/, "shown $seen->{first_state} first");
+# warm while typing: the form's repository prewarmed before the submit
+like($seen->{prewarm_failed_text} // '', qr/^Not prepared ahead: .+ \(it still starts\)$/,
+     "a repository that cannot be prepared, said quietly: $seen->{prewarm_failed_text}");
+ok($seen->{prewarm_failed_submit}, '  the submit still open');
+is($seen->{prewarm_first}, 'warming', 'the form says it prepares the repository');
+is($seen->{prewarm_first_text}, 'Preparing…', '  "Preparing…"');
+is($seen->{prewarm_ready_text}, 'Ready: starts instantly', 'then "Ready: starts instantly"');
+{
+    my $log = $ctl->log;
+    my ($warm) = $log =~ /event=pool\.fill image=\S+ sandbox=(\S+) .*prewarm=1/;
+    ok($warm, 'a prewarm job made a warm sandbox for it (--pool-size 0)') or diag $log;
+    $warm //= 'none';
+    my $filled = index($log, "sandbox=$warm ");
+    my $created = $log =~ /event=job\.start job=\S+ type=create ws=\Q$id\E / ? $-[0] : -1;
+    ok($filled >= 0 && $created > $filled, 'pooled before the submit\'s create started');
+    like($log, qr/event=pool\.claim ws=\Q$id\E image=\S+ sandbox=\Q$warm\E /,
+         'the submit\'s create claimed it');
+    my $built = $log =~ /event=image\.built / ? $-[0] : -1;
+    ok($built >= 0 && $built < $created, 'its image built by the prewarm, before the create');
+}
 ok($seen->{awake}, 'then awake, live');
 is($seen->{message_text}, 'Please show me the dashboard', 'the message is in the chat');
 is($seen->{author}, 'ada', 'attributed to ada (her name as the user record gives it)');
@@ -310,7 +331,7 @@ is($seen->{back_title}, 'sample workspace', 'the sample workspace\'s page');
          'a workspace that is not there: "Not found" in the page');
 }
 
-ok(-s "$shots/$_.png", "screenshot $_") for qw(list list-sleeping new chat multi-list multi-ada multi-bob multiplayer multi-eve chat-queued chat-phone diff desktop files previews previews-shared git logs sleeping login redis-down);
+ok(-s "$shots/$_.png", "screenshot $_") for qw(list list-sleeping new new-preparing new-prewarm-failed chat multi-list multi-ada multi-bob multiplayer multi-eve chat-queued chat-phone diff desktop files previews previews-shared git logs sleeping login redis-down);
 diag("screenshots in $shots");
 
 done_testing();

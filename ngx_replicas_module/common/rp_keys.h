@@ -102,6 +102,8 @@
 #define RP_KEY_IMAGE_PREFIX       "replicas:image:"         /* + node ":" key: HASH url, org, name, dir, sha, state, built_at, checked_at, refresh_state, log */
 #define RP_KEY_IMAGES_PREFIX      "replicas:images:"        /* + node: SET of image keys */
 #define RP_KEY_POOL_PREFIX        "replicas:pool:"          /* + node ":" image key: SET of warm sandbox ids */
+#define RP_KEY_PREWARM_PREFIX     "replicas:prewarm:"       /* + org ":" sha1(repository "\n" environment): STRING warming, ready or failed:<reason>, EX 60 (POST /v1/prewarm) */
+#define RP_KEY_PREWARMED_PREFIX   "replicas:prewarmed:"     /* + node: HASH sandbox id (or r:<holder>, a fill under way) -> "<org> <until ms>" */
 #define RP_KEY_WS_MESSAGES_PREFIX "replicas:ws-messages:"   /* + id: LIST of undelivered messages */
 #define RP_KEY_WS_HISTORY_PREFIX  "replicas:ws-history:"    /* + id: STRING, the engine's events
                                                                  as of its last sleep (JSON) */

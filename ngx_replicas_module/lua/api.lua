@@ -115,6 +115,7 @@ local roles = {
     get            = {admin = 'any', member = 'any'},
     previews_list  = {admin = 'any', member = 'any'},
     create         = {admin = 'any', member = 'usable'},  -- its environment
+    prewarm        = {admin = 'any', member = 'usable'},  -- as create
     delete         = {admin = 'any', member = 'own'},
     message        = {admin = 'any', member = 'own'},
     sleep          = {admin = 'any', member = 'own'},
@@ -471,6 +472,30 @@ if op == 'create' then
     if ARGV[13] ~= '' then enqueue_message(newid, ARGV[13], 'default') end
     redis.call('PUBLISH', 'replicas:ws-changed', newid)
     return ok(201, view(newid, load_ws(newid)))
+end
+
+-- warm while typing: the New workspace form's repository, before its
+-- create.  One prewarm job per repository and environment per minute
+-- (the status key is the dedupe, SET NX EX); control builds the image
+-- and puts a warm sandbox in its pool, then writes ready or
+-- failed:<reason> there, which later calls answer
+if op == 'prewarm' then
+    -- ARGV 7 repository, 8 environment, 9 agent (checked; any agent
+    -- runs in a warm sandbox)
+    if rule == 'usable' and ARGV[8] ~= '' and not usable(ARGV[8]) then
+        return env_forbidden(ARGV[8])
+    end
+    local pkey = 'replicas:prewarm:' .. key.org .. ':' ..
+                 redis.sha1hex(ARGV[7] .. '\n' .. ARGV[8])
+    if redis.call('SET', pkey, 'warming', 'NX', 'EX', 60) then
+        job('prewarm', '', {org = key.org, user = key.user, repository = ARGV[7],
+                            environment = ARGV[8], status = pkey})
+        return ok(202, {status = 'warming'})
+    end
+    local s = redis.call('GET', pkey) or 'warming'
+    local reason = s:match('^failed:(.*)$')
+    if reason then return ok(202, {status = 'failed', reason = reason}) end
+    return ok(202, {status = s == 'ready' and 'ready' or 'warming'})
 end
 
 -- the organisation's workspaces, and who is asking (for the dashboard's

@@ -1,6 +1,7 @@
 // The dashboard as a person uses it: the login link lands on the list,
 // which shows the sample workspace; "New workspace" starts one from a
-// repository, its page shows it waking up, a message sent in the Chat tab
+// repository (warmed while the form is filled: "Preparing…", then
+// "Ready: starts instantly"), its page shows it waking up, a message sent in the Chat tab
 // is answered by the agent (the answer's markdown rendered, the script
 // hidden in it not run, its tool call a row); then the Previews tab and a
 // phone-sized window. Multiplayer: a second user of the organisation (a
@@ -12,7 +13,7 @@
 // checks it.
 //
 // env: CHROMIUM, LOGIN_LINK, MAIN (http://domain:port), SAMPLE (id),
-//      REPO (the repository to start), MESSAGE, SHOTS (folder for PNGs),
+//      REPO (the repository to start), REPO_MISSING (one not there), MESSAGE, SHOTS (folder for PNGs),
 //      WAIT_MS (for the workspace and the answer), BOB_LINK, BOB_USER,
 //      BOB_MESSAGE (the second user), EVE_LINK (another organisation's)
 
@@ -79,8 +80,22 @@ const path = require('path');
     // --- a new workspace from the form
     await page.click('[data-test=new]');
     await page.waitForSelector('[data-test=new-form]');
+    // a repository that cannot be warmed: said quietly, the submit still open
+    await page.fill('input[name=repository]', process.env.REPO_MISSING);
+    await page.waitForSelector('[data-test=prewarm][data-status=failed]', { timeout: 30000 });
+    seen.prewarm_failed_text = (await page.innerText('[data-test=prewarm]')).trim();
+    seen.prewarm_failed_submit = await page.isEnabled('[data-test=new-form] button[type=submit]');
+    await shot('new-prewarm-failed');
     await page.fill('input[name=repository]', process.env.REPO);
     await page.fill('input[name=name]', 'dashboard test');
+    // warm while typing: a pause after the repository, and the form says
+    // it is preparing, then ready (its image built, a warm sandbox pooled)
+    await page.waitForSelector('[data-test=prewarm]:not([data-status=failed])', { timeout: 15000 });
+    seen.prewarm_first = await page.getAttribute('[data-test=prewarm]', 'data-status');
+    seen.prewarm_first_text = (await page.innerText('[data-test=prewarm]')).trim();
+    await shot('new-preparing');
+    await page.waitForSelector('[data-test=prewarm][data-status=ready]', { timeout: wait });
+    seen.prewarm_ready_text = (await page.innerText('[data-test=prewarm]')).trim();
     await shot('new');
     await page.click('[data-test=new-form] button[type=submit]');
     await page.waitForURL(/\/w\/[a-z0-9]+$/, { timeout: 15000 });

@@ -19,6 +19,7 @@ import { usePresence, AlsoHere } from './presence.js';
 import { FileLinks, useFileLinks } from './filelinks.js';
 import { Settings } from './settings.js';
 import { StatsPage } from './stats.js';
+import { usePrewarm, PrewarmStatus } from './prewarm.js';
 
 const html = htm.bind(h);
 const STATES = ['booting', 'provisioning', 'awake', 'sleeping', 'failed'];
@@ -147,6 +148,7 @@ function NewWorkspace({ data, reload }) {
     const [envs, setEnvs] = useState([]);
     const [error, setError] = useState(null);
     const [busy, setBusy] = useState(false);
+    const warm = usePrewarm(form.repository, form.environment, form.agent);
     useEffect(() => {
         api('GET', '/v1/environments').then((r) => setEnvs(r.environments || []), () => setEnvs([]));
     }, []);
@@ -177,7 +179,9 @@ function NewWorkspace({ data, reload }) {
         <form class="card form" onSubmit=${submit} data-test="new-form">
             <label>Repository
                 <input name="repository" required list="repos" value=${form.repository}
-                    onInput=${field('repository')} placeholder="https://github.com/org/repo or a path" /></label>
+                    onInput=${field('repository')} onChange=${warm.now} onBlur=${warm.now}
+                    placeholder="https://github.com/org/repo or a path" /></label>
+            <${PrewarmStatus} warm=${warm} />
             <datalist id="repos">${repos.map((r) => html`<option value=${r} />`)}</datalist>
             <label>Name <span class="hint">(optional)</span>
                 <input name="name" value=${form.name} onInput=${field('name')} /></label>
