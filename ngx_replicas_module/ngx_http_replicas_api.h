@@ -55,6 +55,7 @@ typedef enum {
     RP_API_WATCH,            /* one of its changes (never a path's) */
     RP_API_PRESENCE,         /* POST .../presence: the caller views it */
     RP_API_PRESENCE_LEAVE,   /* DELETE .../presence: no longer */
+    RP_API_ENGINE,           /* its GET /healthz, proxied; never a wake */
     RP_API_OPS
 } rp_api_op_e;
 
