@@ -64,7 +64,8 @@ export function useEngineHealth(id, awake) {
         };
         run.current = check;
         check();
-        const t = setInterval(check, ENGINE_CHECK_MS);
+        // a tab in the background is not checked (the next visible one is)
+        const t = setInterval(() => { if (document.visibilityState !== 'hidden') check(); }, ENGINE_CHECK_MS);
         window.addEventListener(ENGINE_TROUBLE, trouble);
         return () => {
             live = false;
