@@ -57,19 +57,22 @@ static const char  *rp_api_op_names[RP_API_OPS] = {
     [RP_API_LOGIN_LINK] = "login_link",
     [RP_API_ENV_PATCH] = "env_patch",
     [RP_API_STATS] = "stats",
-    [RP_API_PREWARM] = "prewarm"
+    [RP_API_PREWARM] = "prewarm",
+    [RP_API_ENGINE] = "engine"
 };
 
 
 /* what the engine answers, proxied by a location with replicas_api_events
  * once the script has authenticated the call: events, hooks, git, diff,
- * files, a chat's interrupt (the dashboard's Stop), git's actions */
+ * files, a chat's interrupt (the dashboard's Stop), git's actions, and
+ * its health (the dashboard's engine check) */
 static ngx_uint_t
 ngx_http_replicas_api_proxied(ngx_uint_t op)
 {
     return op == RP_API_EVENTS || op == RP_API_HOOKS || op == RP_API_GIT
            || op == RP_API_DIFF || op == RP_API_INTERRUPT || op == RP_API_FILES
-           || op == RP_API_FILE_CONTENT || op == RP_API_GIT_ACTION;
+           || op == RP_API_FILE_CONTENT || op == RP_API_GIT_ACTION
+           || op == RP_API_ENGINE;
 }
 
 
@@ -689,9 +692,10 @@ ngx_http_replicas_api_run(ngx_http_request_t *r)
     if (ngx_http_replicas_api_proxied(ctx->op)) {
         /* only a location with replicas_api_events proxies them */
         return ngx_http_replicas_api_error(r, NGX_HTTP_NOT_FOUND, "not_found",
-                                           "events, hooks, git, diff, files "
-                                           "and interrupt are served by a "
-                                           "location with replicas_api_events");
+                                           "events, hooks, git, diff, files, "
+                                           "interrupt and engine are served "
+                                           "by a location with "
+                                           "replicas_api_events");
     }
 
     if (env_values) {

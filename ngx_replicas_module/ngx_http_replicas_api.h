@@ -64,6 +64,7 @@ typedef enum {
     RP_API_ENV_PATCH,        /* PATCH /v1/environments/{name}: a merge */
     RP_API_STATS,            /* GET /v1/stats?days=N: the Stats page */
     RP_API_PREWARM,          /* POST /v1/prewarm: warm while typing */
+    RP_API_ENGINE,           /* its GET /healthz, proxied; never a wake */
     RP_API_OPS
 } rp_api_op_e;
 

@@ -159,7 +159,8 @@ ngx_http_replicas_api_route_keys(ngx_http_request_t *r,
 
 
 /*
- * /v1/workspaces[/{id}[/messages|sleep|wake|events|presence|previews[/{port}]]],
+ * /v1/workspaces[/{id}[/messages|sleep|wake|events|engine|presence|
+ *     previews[/{port}]]],
  * /v1/environments[/{name}], /v1/users..., /v1/keys[/{prefix}], /v1/events,
  * /v1/stats and /v1/prewarm.  Returns NGX_OK with ctx->op set,
  * NGX_HTTP_NOT_FOUND, or NGX_HTTP_NOT_ALLOWED.
@@ -328,6 +329,12 @@ ngx_http_replicas_api_route(ngx_http_request_t *r,
 
     if (n == 2 && rp_seg_is(1, "diff")) {
         ctx->op = RP_API_DIFF;
+        return m == NGX_HTTP_GET ? NGX_OK : NGX_HTTP_NOT_ALLOWED;
+    }
+
+    /* the dashboard's engine check: its /healthz, never a wake */
+    if (n == 2 && rp_seg_is(1, "engine")) {
+        ctx->op = RP_API_ENGINE;
         return m == NGX_HTTP_GET ? NGX_OK : NGX_HTTP_NOT_ALLOWED;
     }
 

@@ -351,6 +351,16 @@ static ngx_http_replicas_error_t
     [NGX_HTTP_REPLICAS_ERR_ENGINE_ADDRESS] =
       { NGX_HTTP_BAD_GATEWAY, "workspace_invalid", 0, 0,
         "the workspace has no valid address" },
+
+    /* nginx's own 502/504 from an engine the API proxies to */
+    [NGX_HTTP_REPLICAS_ERR_ENGINE_UNREACHABLE] =
+      { NGX_HTTP_BAD_GATEWAY, "engine_unreachable", 5, 0,
+        "the gateway could not reach the workspace's engine: nothing "
+        "listens on its port 3737, or the connection failed" },
+
+    [NGX_HTTP_REPLICAS_ERR_ENGINE_TIMEOUT] =
+      { NGX_HTTP_GATEWAY_TIME_OUT, "engine_timeout", 5, 0,
+        "the workspace's engine did not answer the gateway in time" },
 };
 
 
@@ -468,26 +478,40 @@ ngx_http_replicas_send_json(ngx_http_request_t *r, ngx_uint_t status,
 /*
  * Content handler for the location that error_page sends nginx's own
  * 502/504 to: the workspace is awake but nothing answered on the port.
+ * On the main site, the engine behind an API path (its events, hooks,
+ * health...): always JSON, the API's.
  */
 
 ngx_int_t
 ngx_http_replicas_upstream_error_handler(ngx_http_request_t *r)
 {
+    ngx_uint_t                     timeout;
     rp_preview_host_t              host;
     ngx_http_replicas_loc_conf_t  *rlcf;
 
+    static const char  api[] = "/v1/workspaces/";
+
     rlcf = ngx_http_get_module_loc_conf(r, ngx_http_replicas_module);
+    timeout = r->err_status == NGX_HTTP_GATEWAY_TIME_OUT;
 
     if (rp_host_parse((char *) r->headers_in.server.data,
                       r->headers_in.server.len,
                       (char *) rlcf->domain.data, rlcf->domain.len, &host)
         != RP_HOST_PREVIEW)
     {
+        if (r->uri.len > sizeof(api) - 1
+            && ngx_strncmp(r->uri.data, api, sizeof(api) - 1) == 0)
+        {
+            return ngx_http_replicas_error(r, NGX_HTTP_REPLICAS_AS_JSON
+                       | (timeout ? NGX_HTTP_REPLICAS_ERR_ENGINE_TIMEOUT
+                                  : NGX_HTTP_REPLICAS_ERR_ENGINE_UNREACHABLE));
+        }
+
         return ngx_http_replicas_error(r, NGX_HTTP_REPLICAS_ERR_UPSTREAM);
     }
 
     return ngx_http_replicas_error(r,
-               r->err_status == NGX_HTTP_GATEWAY_TIME_OUT
+               timeout
                ? NGX_HTTP_REPLICAS_ERR_PORT_TIMEOUT
                : NGX_HTTP_REPLICAS_ERR_PORT_NOT_OPEN,
                (ngx_uint_t) host.port, host.id);

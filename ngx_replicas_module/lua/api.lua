@@ -129,6 +129,7 @@ local roles = {
     files          = {admin = 'any', member = 'own'},     -- the Files tab
     file_content   = {admin = 'any', member = 'own'},
     git_action     = {admin = 'any', member = 'own'},     -- rebase, push, PR
+    engine         = {admin = 'any', member = 'own'},     -- its health, asked
     preview_add    = {admin = 'any', member = 'own'},
     preview_delete = {admin = 'any', member = 'own'},
     share_create   = {admin = 'any', member = 'own'},
@@ -1031,6 +1032,17 @@ if op == 'interrupt' or op == 'git_action' then
     if w.state ~= 'awake' then
         return err(409, 'workspace_not_awake', 'workspace ' .. wsid .. ' is ' .. w.state ..
                    (op == 'interrupt' and ': no turn is running' or ': wake it first'))
+    end
+    return ok(200, {addr = w.addr})
+end
+
+-- the dashboard's engine check (GET .../engine, proxied to its /healthz):
+-- only an awake workspace's engine is asked.  A sleeping one is not woken
+-- to be checked (nor is it activity): 409, and GET says its state.
+if op == 'engine' then
+    if w.state ~= 'awake' then
+        return err(409, 'workspace_not_awake', 'workspace ' .. wsid .. ' is ' .. w.state ..
+                   ': its engine is asked only while it is awake (it is not woken for this)')
     end
     return ok(200, {addr = w.addr})
 end

@@ -1,6 +1,9 @@
 // The dashboard's calls to the /v1 API, with the session cookie (same
 // origin; the gateway refuses foreign-origin writes). A 401 sends the
-// browser to the login page, which comes back to the same view.
+// browser to the login page, which comes back to the same view. A failed
+// call to a workspace's engine (healthcheck.js's engineTroubleOf) also
+// asks the engine banner (health.js) for a check.
+import { engineTroubleOf, ENGINE_TROUBLE } from './healthcheck.js';
 
 export class ApiError extends Error {
     constructor(status, code, message) {
@@ -14,8 +17,22 @@ export function loginUrl(loc) {
     return '/login?next=' + encodeURIComponent(loc.pathname + loc.search + loc.hash);
 }
 
+function noted(path, err) {
+    const id = engineTroubleOf(path, err.status, err.code);
+    if (id) window.dispatchEvent(new CustomEvent(ENGINE_TROUBLE, { detail: id }));
+    return err;
+}
+
 // a text answer (the engine's diff); errors are still JSON
 export async function apiText(method, path) {
+    try { return await textOf(method, path); } catch (e) { throw noted(path, e); }
+}
+
+export async function api(method, path, body) {
+    try { return await jsonOf(method, path, body); } catch (e) { throw noted(path, e); }
+}
+
+async function textOf(method, path) {
     let res;
     try {
         res = await fetch(path, { method, credentials: 'same-origin' });
@@ -34,7 +51,7 @@ export async function apiText(method, path) {
     return res.text();
 }
 
-export async function api(method, path, body) {
+async function jsonOf(method, path, body) {
     let res;
     try {
         res = await fetch(path, {

@@ -20,6 +20,7 @@ import { FileLinks, useFileLinks } from './filelinks.js';
 import { Settings } from './settings.js';
 import { StatsPage } from './stats.js';
 import { usePrewarm, PrewarmStatus } from './prewarm.js';
+import { useEngineHealth, EngineBanner, engineTrouble } from './health.js';
 
 const html = htm.bind(h);
 const STATES = ['booting', 'provisioning', 'awake', 'sleeping', 'failed'];
@@ -302,6 +303,7 @@ function useEngineEvents(id, state) {
                 // the gateway answered with no stream (waking, 401, 5xx):
                 // asked again in a moment
                 setStreamError('The workspace\'s engine did not answer; trying again…');
+                engineTrouble(id);
                 timer = setTimeout(() => setAttempt((a) => a + 1), 2000);
             }
         };
@@ -476,6 +478,7 @@ function WorkspacePage({ id, tab, data, now, reload }) {
     const [actError, setActError] = useState(null);
     const [chat, streamError] = useEngineEvents(id, ws ? ws.state : null);
     usePresence(id, !!ws);
+    const engine = useEngineHealth(id, !!ws && ws.state === 'awake');
     if (!ws) {
         return html`<main class="ws"><h1>Not found</h1>
             <p>There is no workspace <code>${id}</code> in your organisation (or it was deleted).</p>
@@ -508,6 +511,7 @@ function WorkspacePage({ id, tab, data, now, reload }) {
         <${AlsoHere} ws=${ws} me=${data.caller} />
         ${ws.state === 'failed' && html`<div class="banner" role="alert">This workspace failed: ${ws.reason || 'no reason recorded'}</div>`}
         ${actError && html`<div class="banner" role="alert">${actError.message}</div>`}
+        <${EngineBanner} health=${engine} />
         <nav class="tabs">${TABS.map(([t, name]) => html`<${Link} href=${'/w/' + id + (t === 'chat' ? '' : '/' + t)}
             class=${t === current ? 'on' : ''} data-tab=${t}>${name}<//>`)}</nav>
         ${current === 'chat' && html`<${ChatTab} ws=${ws} chat=${chat} streamError=${streamError} />`}

@@ -185,12 +185,29 @@ $also        server_name $DOMAIN;
             replicas_api_events on;
             proxy_pass http://\$replicas_upstream/\$1\$is_args\$args;
             include $root/conf/replicas_proxy.conf;
+            error_page 502 504 \@replicas_engine_error;
         }
 
         location ~ "^/v1/workspaces/[a-z0-9]+/(chats/[a-z0-9_-]{1,64}/interrupt|git/(?:update|push|pull-request))\$" {
             replicas_api_events on;
             proxy_pass http://\$replicas_upstream/\$1\$is_args\$args;
             include $root/conf/replicas_proxy.conf;
+            error_page 502 504 \@replicas_engine_error;
+        }
+
+        location ~ ^/v1/workspaces/[a-z0-9]+/engine\$ {
+            replicas_api_events on;
+            proxy_pass http://\$replicas_upstream/healthz;
+            proxy_pass_request_headers off;
+            proxy_pass_request_body off;
+            proxy_connect_timeout 5s;
+            proxy_send_timeout 5s;
+            proxy_read_timeout 15s;
+            error_page 502 504 \@replicas_engine_error;
+        }
+
+        location \@replicas_engine_error {
+            replicas_upstream_error;
         }
 
         location \@replicas_api_too_large {
