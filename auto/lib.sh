@@ -274,6 +274,8 @@ rp_build_fuzz() {
             fuzz_repo_policy*) extra=(-I "$RP_ROOT/control" "$RP_ROOT/control/rc_repo_url.c") ;;
             # the pull request poller's URL, GitHub's answer, rate limits
             fuzz_pulls*) extra=(-I "$RP_ROOT/control" "$RP_ROOT/control/rc_pulls_parse.c" -ljansson) ;;
+            # the git state kept from an engine's answer
+            fuzz_git_state*) extra=(-I "$RP_ROOT/control" "$RP_ROOT/control/rc_git_state.c" -ljansson) ;;
         esac
         clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
             -I "$RP_ROOT/ngx_replicas_module" "$t" "${RP_COMMON[@]}" "${extra[@]}" -lcrypto \
