@@ -235,6 +235,7 @@ rp_build_unit() {
                                 -ljansson -lyaml) ;;
             test_repo_url.c) extra=(-I "$RP_ROOT/control" "$RP_ROOT/control/rc_repo_url.c") ;;
             test_pulls.c) extra=(-I "$RP_ROOT/control" "$RP_ROOT/control/rc_pulls_parse.c" -ljansson) ;;
+            test_git_state.c) extra=(-I "$RP_ROOT/control" "$RP_ROOT/control/rc_git_state.c" -ljansson) ;;
             test_ports.c) extra=(-I "$RP_ROOT/engine" "$RP_ROOT/engine/re_ports.c") ;;
             test_github.c) extra=(-I "$RP_ROOT/engine" "$RP_ROOT/engine/re_github.c"
                                   "$RP_HTTP_JSON" -lcurl -ljansson) ;;
@@ -273,6 +274,8 @@ rp_build_fuzz() {
             fuzz_repo_policy*) extra=(-I "$RP_ROOT/control" "$RP_ROOT/control/rc_repo_url.c") ;;
             # the pull request poller's URL, GitHub's answer, rate limits
             fuzz_pulls*) extra=(-I "$RP_ROOT/control" "$RP_ROOT/control/rc_pulls_parse.c" -ljansson) ;;
+            # the git state kept from an engine's answer
+            fuzz_git_state*) extra=(-I "$RP_ROOT/control" "$RP_ROOT/control/rc_git_state.c" -ljansson) ;;
         esac
         clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
             -I "$RP_ROOT/ngx_replicas_module" "$t" "${RP_COMMON[@]}" "${extra[@]}" -lcrypto \

@@ -2,7 +2,9 @@
  * What a sleeping workspace shows without being woken: before it sleeps,
  * its engine's event history (the chats: messages, turns, tools, tasks)
  * and its git state (branch, ahead, pull request per repository) are
- * copied to Redis.  The API serves them from there
+ * copied to Redis.  The git state is also kept while it is awake: the
+ * engine watch writes it on change with rc_history_git_put, the one
+ * writer of both (rc_git_state.h's shape).  The API serves them from there
  * (GET /v1/workspaces/{id}/history; "git" in the workspace), so the
  * dashboard reads a sleeping workspace's chats and branch and the
  * workspace sleeps on.  Saved again at each sleep; deleted with it.
@@ -16,6 +18,7 @@
 
 #include "common/rp_keys.h"
 #include "rc_engine.h"
+#include "rc_git_state.h"
 #include "rc_log.h"
 #include "rc_worker.h"
 
@@ -79,28 +82,64 @@ rc_history_events(rc_worker_t *w, const char *ws, const char *addr)
 }
 
 
+/* the record as it is, unless it is gone or deleted or the text is the
+ * one kept: then nothing is written and nothing announced.  live (the
+ * watch): only while it is awake and no job holds it (a sleep's own save,
+ * fresher than any probe, is not overwritten by one that came before it):
+ * else -2, to be tried again.  KEYS[1] the workspace, KEYS[2] its lock;
+ * ARGV 1 the text, 2 now (s), 3 the channel, 4 the id, 5 live */
+#define RC_HISTORY_GIT_LUA                                                    \
+    "local h = redis.call('HMGET', KEYS[1], 'state', 'git') "               \
+    "if not h[1] or h[1] == 'deleted' or h[2] == ARGV[1] then return 0 end " \
+    "if ARGV[5] == '1' and (h[1] ~= 'awake' "                                \
+    "   or redis.call('EXISTS', KEYS[2]) == 1) then return -2 end "         \
+    "redis.call('HSET', KEYS[1], 'git', ARGV[1], 'git_at', ARGV[2]) "       \
+    "redis.call('PUBLISH', ARGV[3], ARGV[4]) "                               \
+    "return 1"
+
+int
+rc_history_git_put(rc_worker_t *w, const char *ws, const char *text,
+    int live)
+{
+    int          rc;
+    redisReply  *r;
+
+    r = rc_cmd(w, "EVAL %s 2 " RP_KEY_WORKSPACE_PREFIX "%s "
+               RP_KEY_LOCK_PREFIX "ws:%s %b %lld " RP_CHANNEL_WS_CHANGED
+               " %s %d", RC_HISTORY_GIT_LUA, ws, ws, text, strlen(text),
+               rc_now_ms() / 1000, ws, live != 0);
+
+    rc = r && r->type == REDIS_REPLY_INTEGER ? (int) r->integer : -1;
+    freeReplyObject(r);
+
+    return rc;
+}
+
+
+/* the full answer of GET /git, fresh (not /healthz's cache), in the kept
+ * shape */
 static void
 rc_history_git(rc_worker_t *w, const char *ws, const char *addr)
 {
     char    *text;
-    json_t  *git, *repos;
+    json_t  *git;
 
     if (rc_engine_call(addr, "GET", "/git", NULL, 3000, &git) != 200) {
         json_decref(git);
         return;
     }
 
-    repos = json_object_get(git, "repositories");
-    text = json_is_array(repos) ? json_dumps(repos, JSON_COMPACT) : NULL;
+    text = rc_git_state_text(json_object_get(git, "repositories"));
     json_decref(git);
 
     if (text == NULL) {
         return;
     }
 
-    freeReplyObject(rc_cmd(w, "HSET " RP_KEY_WORKSPACE_PREFIX "%s git %b "
-                           "git_at %lld", ws, text, strlen(text),
-                           rc_now_ms() / 1000));
+    if (rc_history_git_put(w, ws, text, 0) < 0) {
+        rc_warn("ws.history_unsaved", "ws=%s what=git", ws);
+    }
+
     free(text);
 }
 

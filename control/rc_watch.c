@@ -20,6 +20,7 @@
 
 #include "common/rp_buf.h"
 #include "common/rp_keys.h"
+#include "rc_git_state.h"
 #include "rc_log.h"
 #include "rc_watch.h"
 
@@ -42,6 +43,9 @@ typedef struct {
     int       working_written;          /* 0 none, 1 + the value */
     rc_watch_usage_t  usage;            /* the last answer's */
     rc_watch_usage_t  usage_written;
+    char     *git;                      /* the last answer's, kept shape */
+    uint64_t  git_hash;                 /* of git */
+    uint64_t  git_written;              /* the hash written, 0 none */
 } rc_watch_entry_t;
 
 
@@ -81,8 +85,10 @@ static void
 rc_watch_judge(rc_watch_probe_t *p, CURLcode rc)
 {
     long               status;
+    char              *git, *stale;
     json_t            *j, *u;
     int                busy, working;
+    uint64_t           git_hash;
     const char        *desktop, *id;
     rc_watch_entry_t  *e;
     rc_watch_usage_t   usage;
@@ -92,6 +98,8 @@ rc_watch_judge(rc_watch_probe_t *p, CURLcode rc)
     working = 0;
     desktop = NULL;
     j = NULL;
+    git = NULL;
+    git_hash = 0;
     memset(&usage, 0, sizeof(usage));
 
     if (rc == CURLE_OK) {
@@ -115,6 +123,11 @@ rc_watch_judge(rc_watch_probe_t *p, CURLcode rc)
             usage.cost = json_integer_value(json_object_get(u,
                                                             "cost_micro_usd"));
         }
+
+        /* the repositories' summary, in the shape kept (an engine without
+         * one leaves what was seen) */
+        git = rc_git_state_text(json_object_get(j, "repositories"));
+        git_hash = git ? rc_git_state_hash(git) : 0;
     }
 
     pthread_mutex_lock(&rc_watch_lock);
@@ -132,6 +145,13 @@ rc_watch_judge(rc_watch_probe_t *p, CURLcode rc)
             e->usage = usage;
             snprintf(e->desktop, sizeof(e->desktop), "%s",
                      desktop ? desktop : "");
+
+            if (git && git_hash != e->git_hash) {
+                stale = e->git;         /* freed below, outside the lock */
+                e->git = git;
+                e->git_hash = git_hash;
+                git = stale;
+            }
         } else {
             e->fails++;
             e->refused = rc == CURLE_COULDNT_CONNECT;
@@ -141,6 +161,7 @@ rc_watch_judge(rc_watch_probe_t *p, CURLcode rc)
     pthread_mutex_unlock(&rc_watch_lock);
 
     json_decref(j);
+    free(git);
 }
 
 
@@ -337,6 +358,7 @@ rc_watch_sweep(void)
 
     for (i = 0; i < rc_watch_n; /* void */) {
         if (!rc_watch_list[i].wanted) {
+            free(rc_watch_list[i].git);
             rc_watch_list[i] = rc_watch_list[--rc_watch_n];
             continue;
         }
@@ -463,6 +485,47 @@ rc_watch_usage_changed(const char *ws, rc_watch_usage_t *u)
 }
 
 
+int
+rc_watch_git_changed(const char *ws, char **git)
+{
+    int                changed;
+    rc_watch_entry_t  *e;
+
+    pthread_mutex_lock(&rc_watch_lock);
+
+    e = rc_watch_find(ws);
+    changed = e && e->probed && e->fails == 0 && e->git
+              && e->git_hash != e->git_written;
+
+    if (changed) {
+        *git = strdup(e->git);
+        changed = *git != NULL;
+        e->git_written = changed ? e->git_hash : e->git_written;
+    }
+
+    pthread_mutex_unlock(&rc_watch_lock);
+
+    return changed;
+}
+
+
+void
+rc_watch_git_unwritten(const char *ws)
+{
+    rc_watch_entry_t  *e;
+
+    pthread_mutex_lock(&rc_watch_lock);
+
+    e = rc_watch_find(ws);
+
+    if (e) {
+        e->git_written = 0;
+    }
+
+    pthread_mutex_unlock(&rc_watch_lock);
+}
+
+
 /*
  * What the engine's turns spent since the workspace's last record
  * ("spent_*" fields) added to the day's counters of its organisation,
@@ -530,6 +593,7 @@ void
 rc_watch_check(rc_worker_t *w, const rc_sandbox_t *sb)
 {
     int                 working;
+    char               *git;
     rc_watch_verdict_t  v;
     rc_watch_usage_t    usage;
 
@@ -564,6 +628,16 @@ rc_watch_check(rc_worker_t *w, const rc_sandbox_t *sb)
 
     if (v.fails == 0 && rc_watch_usage_changed(sb->workspace, &usage)) {
         rc_watch_record(w, sb->workspace, &usage);
+    }
+
+    /* the list's branch and pull request while it is awake (the sleep
+     * saves them too, with the same writer): on change only; a job at
+     * work on the workspace (its sleep) has it written next pass */
+    if (v.fails == 0 && rc_watch_git_changed(sb->workspace, &git)) {
+        if (rc_history_git_put(w, sb->workspace, git, 1) < 0) {
+            rc_watch_git_unwritten(sb->workspace);
+        }
+        free(git);
     }
 
     /* the engine supervises the desktop's programs; we report it */

@@ -8,7 +8,9 @@
  * engine reports it, is copied to the workspace's health on change, and
  * for the Stats page whether an agent is working ("working" in the
  * workspace) and what its turns spent (the increase added to the day's
- * counters, once: rc_watch_record's script).
+ * counters, once: rc_watch_record's script), and for the list the
+ * repositories' branch, ahead and pull request ("git", when the summary's
+ * hash changed: rc_history_git_put, the sleep's writer too).
  */
 
 #ifndef RC_WATCH_H
@@ -66,5 +68,10 @@ int rc_watch_desktop_changed(const char *ws, const char *desktop);
  * last written for ws (then it counts as written) */
 int rc_watch_working_changed(const char *ws, int *working);
 int rc_watch_usage_changed(const char *ws, rc_watch_usage_t *u);
+/* the repositories' summary (rc_git_state.h's text, *git the caller's to
+ * free) when it changed since it was last written for ws; unwritten: the
+ * write failed or had to wait, try again next pass */
+int rc_watch_git_changed(const char *ws, char **git);
+void rc_watch_git_unwritten(const char *ws);
 
 #endif /* RC_WATCH_H */

@@ -143,6 +143,13 @@ void rc_ws_remember_ports(rc_worker_t *w, const char *ws, const char *addr);
  * (what a sleeping workspace shows); forgotten with the workspace */
 void rc_history_save(rc_worker_t *w, const char *ws, const char *addr);
 void rc_history_forget(rc_worker_t *w, const char *ws);
+/* the workspace's "git" (rc_git_state_text's text) and "git_at" written
+ * and announced, only if it changed and the workspace is not deleted (the
+ * sleep's writer and, live, the watch's: then only while it is awake and
+ * no job holds it): 1 written, 0 nothing to write, -2 not now (live),
+ * -1 Redis failed */
+int rc_history_git_put(rc_worker_t *w, const char *ws, const char *text,
+    int live);
 /* state change + announcement, with a reason for failed */
 int rc_ws_set_state(rc_worker_t *w, const char *ws, const char *state,
     const char *reason);

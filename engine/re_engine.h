@@ -43,7 +43,8 @@ extern re_engine_t  re_engine;
  *      re_start.lock      (re_start.c: takes re_health.lock, then events)
  *      re_desktop.lock    (re_desktop.c: takes re_platform.lock)
  *      re_claim_lock      (re_http.c)
- *   3. re_health.lock, re_platform.lock
+ *   3. re_health.lock, re_platform.lock, re_git_ahead_lock (re_git.c:
+ *                          the ahead counts of /healthz's summary; a leaf)
  *   4. re_ev.lock         (re_events.c): the innermost; re_events_emit
  *                          is called under most of the above, and
  *                          nothing is called out of re_events.c while

@@ -891,13 +891,117 @@ re_git_after_turn(const char *chat, long long seq, const char *prompt,
 
 /* ---- reading ------------------------------------------------------------ */
 
-static json_t *
-re_git_repo_json(const char *name)
+/*
+ * How far each repository's head is past its branch point, as last
+ * counted: the branch point's walk is the one part of a repository's
+ * summary that costs more than reading a few files (a history without
+ * origin's default branch is walked to its first commit), so /healthz's
+ * summary, scanned every few seconds, counts again only when head or the
+ * default branch's tip moved.  re_git_ahead_lock is a leaf.
+ */
+typedef struct {
+    char     name[256];
+    git_oid  head;
+    git_oid  def;
+    size_t   ahead;
+} re_git_ahead_t;
+
+static pthread_mutex_t  re_git_ahead_lock = PTHREAD_MUTEX_INITIALIZER;
+static re_git_ahead_t   re_git_aheads[RE_GIT_REPOS_MAX];
+static size_t           re_git_naheads;
+
+
+/* commits of head past its branch point (base gets it; 0 when unknown) */
+static size_t
+re_git_ahead_count(git_repository *repo, const git_oid *head, git_oid *base,
+    int *has_base)
 {
-    int              dirty;
+    size_t  ahead, behind;
+
+    *has_base = re_git_base(repo, head, base) == 0;
+
+    if (!*has_base
+        || git_graph_ahead_behind(&ahead, &behind, repo, head, base) != 0)
+    {
+        return 0;
+    }
+
+    return ahead;
+}
+
+
+static size_t
+re_git_ahead_cached(const char *name, git_repository *repo,
+    const git_oid *head)
+{
+    int              has_base;
+    size_t           i, ahead;
+    git_oid          def, base;
+    re_git_ahead_t  *a;
+
+    memset(&def, 0, sizeof(def));
+    (void) re_git_default(repo, &def, NULL, 0);
+
+    if (strlen(name) >= sizeof(re_git_aheads[0].name)) {
+        return re_git_ahead_count(repo, head, &base, &has_base);
+    }
+
+    pthread_mutex_lock(&re_git_ahead_lock);
+
+    for (i = 0; i < re_git_naheads; i++) {
+        a = &re_git_aheads[i];
+
+        if (strcmp(a->name, name) == 0 && git_oid_equal(&a->head, head)
+            && git_oid_equal(&a->def, &def))
+        {
+            ahead = a->ahead;
+            pthread_mutex_unlock(&re_git_ahead_lock);
+            return ahead;
+        }
+    }
+
+    pthread_mutex_unlock(&re_git_ahead_lock);
+
+    ahead = re_git_ahead_count(repo, head, &base, &has_base);
+
+    pthread_mutex_lock(&re_git_ahead_lock);
+
+    for (i = 0; i < re_git_naheads; i++) {
+        if (strcmp(re_git_aheads[i].name, name) == 0) {
+            break;
+        }
+    }
+
+    if (i == re_git_naheads && re_git_naheads < RE_GIT_REPOS_MAX) {
+        re_git_naheads++;
+    }
+
+    if (i < re_git_naheads) {
+        a = &re_git_aheads[i];
+        snprintf(a->name, sizeof(a->name), "%s", name);
+        git_oid_cpy(&a->head, head);
+        git_oid_cpy(&a->def, &def);
+        a->ahead = ahead;
+    }
+
+    pthread_mutex_unlock(&re_git_ahead_lock);
+
+    return ahead;
+}
+
+
+/*
+ * One repository: {name, branch, head, ahead, pullRequest?}, the summary
+ * /healthz carries and control keeps as the workspace's "git"; full (GET
+ * /git) adds base and dirty, which cost a walk and a status scan.
+ */
+static json_t *
+re_git_repo_json(const char *name, int full)
+{
+    int              dirty, has_base;
     char             branch[256], head_hex[GIT_OID_HEXSZ + 1];
     char             base_hex[GIT_OID_HEXSZ + 1];
-    size_t           ahead, behind;
+    size_t           ahead;
     json_t          *j, *pr;
     git_oid          head, base;
     git_repository  *repo;
@@ -909,7 +1013,6 @@ re_git_repo_json(const char *name)
     }
 
     re_git_branch(repo, branch, sizeof(branch));
-    dirty = re_git_dirty(repo);
 
     head_hex[0] = '\0';
     base_hex[0] = '\0';
@@ -918,22 +1021,29 @@ re_git_repo_json(const char *name)
     if (git_reference_name_to_id(&head, repo, "HEAD") == 0) {
         git_oid_tostr(head_hex, sizeof(head_hex), &head);
 
-        if (re_git_base(repo, &head, &base) == 0) {
-            git_oid_tostr(base_hex, sizeof(base_hex), &base);
+        if (full) {
+            ahead = re_git_ahead_count(repo, &head, &base, &has_base);
 
-            if (git_graph_ahead_behind(&ahead, &behind, repo, &head, &base)
-                != 0)
-            {
-                ahead = 0;
+            if (has_base) {
+                git_oid_tostr(base_hex, sizeof(base_hex), &base);
             }
+
+        } else {
+            ahead = re_git_ahead_cached(name, repo, &head);
         }
     }
 
-    j = json_pack("{s:s, s:s?, s:s?, s:s?, s:b, s:I}", "name", name,
+    j = json_pack("{s:s, s:s?, s:s?, s:I}", "name", name,
                   "branch", branch[0] ? branch : NULL,
                   "head", head_hex[0] ? head_hex : NULL,
-                  "base", base_hex[0] ? base_hex : NULL,
-                  "dirty", dirty > 0, "ahead", (json_int_t) ahead);
+                  "ahead", (json_int_t) ahead);
+
+    if (j && full) {
+        dirty = re_git_dirty(repo);
+        json_object_set_new(j, "base", base_hex[0] ? json_string(base_hex)
+                                                   : json_null());
+        json_object_set_new(j, "dirty", json_boolean(dirty > 0));
+    }
 
     /* the branch's pull request, once one was opened or found */
     pr = j ? re_git_pr_json(repo, branch) : NULL;
@@ -948,8 +1058,8 @@ re_git_repo_json(const char *name)
 }
 
 
-json_t *
-re_git_list(void)
+static json_t *
+re_git_repos_json(int full)
 {
     char    *names[RE_GIT_REPOS_MAX];
     size_t   i, n;
@@ -961,7 +1071,7 @@ re_git_list(void)
     n = re_git_repos(names, RE_GIT_REPOS_MAX);
 
     for (i = 0; i < n; i++) {
-        j = list ? re_git_repo_json(names[i]) : NULL;
+        j = list ? re_git_repo_json(names[i], full) : NULL;
 
         if (j) {
             json_array_append_new(list, j);
@@ -970,6 +1080,15 @@ re_git_list(void)
         free(names[i]);
     }
 
+    return list;
+}
+
+
+json_t *
+re_git_list(void)
+{
+    json_t  *list = re_git_repos_json(1);
+
     return list ? json_pack("{s:o}", "repositories", list) : NULL;
 }
 
@@ -977,40 +1096,7 @@ re_git_list(void)
 json_t *
 re_git_summary(void)
 {
-    char             *names[RE_GIT_REPOS_MAX], branch[256];
-    char              head_hex[GIT_OID_HEXSZ + 1];
-    size_t            i, n;
-    json_t           *list;
-    git_oid           head;
-    git_repository   *repo;
-
-    re_git_init();
-
-    list = json_array();
-    n = re_git_repos(names, RE_GIT_REPOS_MAX);
-
-    for (i = 0; i < n; i++) {
-        repo = list ? re_git_open(names[i]) : NULL;
-
-        if (repo) {
-            re_git_branch(repo, branch, sizeof(branch));
-            head_hex[0] = '\0';
-
-            if (git_reference_name_to_id(&head, repo, "HEAD") == 0) {
-                git_oid_tostr(head_hex, sizeof(head_hex), &head);
-            }
-
-            json_array_append_new(list,
-                json_pack("{s:s, s:s?, s:s?}", "name", names[i],
-                          "branch", branch[0] ? branch : NULL,
-                          "head", head_hex[0] ? head_hex : NULL));
-            git_repository_free(repo);
-        }
-
-        free(names[i]);
-    }
-
-    return list;
+    return re_git_repos_json(0);
 }
 
 

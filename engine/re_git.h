@@ -43,10 +43,13 @@ void re_git_after_turn(const char *chat, long long seq, const char *prompt,
  * directory of the workdir, a git work tree); path gets its directory */
 int re_git_repo_path(const char *name, char *path, size_t size);
 
-/* {repositories:[{name, branch, head, base, dirty, ahead}]} */
+/* {repositories:[{name, branch, head, ahead, base, dirty, pullRequest?}]} */
 json_t *re_git_list(void);
 
-/* [{name, branch, head}]: cheap (no status scan), for /healthz */
+/* [{name, branch, head, ahead, pullRequest?}] (pullRequest {url, number}):
+ * the summary /healthz carries and control keeps as the workspace's
+ * "git".  Cheap: no status scan, and ahead counted again only when head
+ * or the default branch's tip moved (re_git.c keeps the count) */
 json_t *re_git_summary(void);
 
 /* the unified diff of HEAD and the work tree against the branch point:

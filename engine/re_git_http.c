@@ -91,6 +91,9 @@ re_git_change(struct MHD_Connection *c, const char *url, const char *name,
                           &code, &result, err, sizeof(err));
         json_decref(b.root);
 
+        /* its pull request (and the push before it) in /healthz now */
+        re_health_git_changed();
+
         if (code) {
             return re_http_error(c, status, code, err, NULL);
         }
@@ -452,6 +455,7 @@ re_git_http(struct MHD_Connection *c, const char *url, const char *method,
         result = NULL;
         err[0] = '\0';
         rc = re_git_push_now(name, &result, err, sizeof(err));
+        re_health_git_changed();
 
         if (rc == -1) {
             return re_http_error(c, MHD_HTTP_NOT_FOUND, "repository_not_found",

@@ -267,4 +267,8 @@ void
 re_health_git_changed(void)
 {
     re_health_set(&re_health.repositories, re_git_summary());
+
+    /* and once more from the thread: a scan of its that began before the
+     * change may have set what it saw after ours */
+    re_health_touch();
 }

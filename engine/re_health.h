@@ -7,7 +7,9 @@
  * start hook runs (a wake waits for them), every RE_HEALTH_SLOW_MS after;
  * git, the desktop and the disk every RE_HEALTH_SLOW_MS.
  * re_health_touch() asks for a refresh soon (a start hook's end);
- * re_health_git_changed() rescans git at once (a turn's commit, a rebase).
+ * re_health_git_changed() rescans git at once (a turn's commit, a rebase,
+ * a push, a pull request opened); a branch switched in a shell is seen at
+ * the next RE_HEALTH_SLOW_MS scan.  Never any git work per /healthz.
  */
 
 #ifndef RE_HEALTH_H

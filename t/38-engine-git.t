@@ -211,6 +211,24 @@ is($st, 200, 'and fine');
 my ($app_health) = grep { $_->{name} eq 'app' } @{ $j->{repositories} };
 is($app_health->{branch}, 'replicas/ws1', "healthz names the repositories and their branch");
 is($app_health->{head}, git("-C $app rev-parse HEAD"), 'and head');
+is($app_health->{ahead}, git("-C $app rev-list --count origin/main..HEAD"),
+   "and how far it is ahead of origin's main ($app_health->{ahead})");
+is_deeply([ sort keys %$app_health ], [qw(ahead branch head name)],
+          'no more: no status scan for a summary asked every second');
+my (undef, $full) = $e->api('GET', '/git');
+my ($app_full) = grep { $_->{name} eq 'app' } @{ $full->{repositories} };
+is_deeply($app_health, { map { $_ => $app_full->{$_} } qw(name branch head ahead) },
+          'the same as GET /git says (which adds base and dirty)');
+# a branch switched in a shell (no engine call): seen at the next scan
+git("-C $app checkout -q -b side");
+ok(poll_until(10, sub { my (undef, $h) = $e->api('GET', '/healthz');
+                        grep { $_->{name} eq 'app' && ($_->{branch} // '') eq 'side' } @{ $h->{repositories} } }),
+   'a branch switched in a shell is in /healthz within a scan');
+git("-C $app checkout -q replicas/ws1");
+git("-C $app branch -q -D side");
+ok(poll_until(10, sub { my (undef, $h) = $e->api('GET', '/healthz');
+                        grep { $_->{name} eq 'app' && ($_->{branch} // '') eq 'replicas/ws1' } @{ $h->{repositories} } }),
+   'and back');
 is_deeply([ map { $_->{state} } @{ $j->{chats} } ], ['idle'], 'and the chat, idle');
 
 # --- POST /git/push: now -----------------------------------------------------------------

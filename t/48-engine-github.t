@@ -146,6 +146,16 @@ is($ev->{payload}{url}, 'https://github.com/acme/app/pull/1', 'with the URL');
 ($st, $j) = $e->api('GET', '/git');
 is_deeply($j->{repositories}[0]{pullRequest}, { url => 'https://github.com/acme/app/pull/1', number => 1 },
           'GET /git reports it');
+# /healthz's summary (control's watch keeps it as the workspace's "git"):
+# the pull request at once, with branch and ahead as GET /git says them
+my $full = $j->{repositories}[0];
+($st, $j) = $e->api('GET', '/healthz');
+my ($sum) = grep { $_->{name} eq 'app' } @{ $j->{repositories} };
+is_deeply($sum->{pullRequest}, { url => 'https://github.com/acme/app/pull/1', number => 1 },
+          '/healthz has it right after it was made (no rescan waited for)') or diag explain $j;
+is_deeply($sum, { map { $_ => $full->{$_} } qw(name branch head ahead pullRequest) },
+          'its summary: name, branch, head, ahead, pullRequest, as GET /git (without base and dirty)');
+ok($sum->{ahead} >= 1, "ahead of main ($sum->{ahead})");
 
 # --- again: the open one is found ---------------------------------------------------------
 ($st, $j) = $e->api('POST', '/git/pull-request?repo=app', {});

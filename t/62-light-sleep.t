@@ -111,6 +111,9 @@ my ($repo) = @{ $j->{git}{repositories} // [] };
 like($repo->{branch} // '', qr{^replicas/}, "its branch, saved at the sleep ($repo->{branch})")
     or diag explain $j->{git};
 ok($j->{git}{at}, 'and when');
+is_deeply([sort keys %$repo], [grep { exists $repo->{$_} } qw(ahead branch head name pullRequest)],
+          'in the kept shape, as the engine watch writes it (GET /git\'s base and dirty left out)')
+    or diag explain $repo;
 is($ws->state_of($id), 'sleeping', 'reading them did not wake it');
 is($redis->cmd('HGET', ws_key($id), 'sleep'), 'frozen', 'still frozen');
 my $res = $ws->preview($id, 3000, timeout => 60);

@@ -7,9 +7,11 @@
 # started, a closed one is never asked again, a rate limit's reset and a
 # Retry-After are waited for (no request before), at most
 # --pulls-per-minute requests a minute.  Then a real workspace whose agent
-# (Claude Code against the model stand-in) runs turns: agents working now
-# while one runs, its tokens and cost counted once, also across an engine
-# restart.  Last, the page in Chromium (and on a phone), screenshots in
+# (Claude Code against the model stand-in) runs turns: its branch and then
+# a pull request in its record and on the org stream while it is awake
+# (control's watch keeps "git" from /healthz, on change only), the poller
+# asking about that pull request; agents working now while one runs, its
+# tokens and cost counted once, also across an engine restart.  Last, the page in Chromium (and on a phone), screenshots in
 # $REPLICAS_SHOTS.
 
 use strict;
@@ -264,10 +266,33 @@ for my $id ('wsmerged', 'wsclosed', 'wsopen', 'wsnopr', 'wsnogit', 'wsforeign', 
 # --- a real workspace: agents working now, tokens and cost -----------------------
 my $app = fixture_repo('statsapp', { 'README.md' => "# stats\n" }, $ada->{org});
 my $before = stats($ada)->{totals};
+my $oev = Replicas::EventStream->open(port => $gw->{port}, host => $host, path => '/v1/events',
+                                      headers => [['Authorization', "Bearer $ada->{key}"]]);
+is($oev->next_event(5)->{data}{type}, 'snapshot', 'the org event stream opens');
 ($st, my $w) = api($gw, $ada->{key}, 'POST', '/v1/workspaces',
                    { repository => $app, name => 'busy-one', message => 'Do the first task' });
 is($st, 201, 'a workspace with a first message') or diag explain $w;
 my $id = $w->{id};
+
+# its branch while it is awake, never having slept: the engine's /healthz
+# summary, kept by control's watch as the workspace's "git" (the list's
+# branch and pull request), announced on the org event stream
+my $repo_of = sub { my (undef, $g) = api($gw, $ada->{key}, 'GET', "/v1/workspaces/$id");
+                    return ($g, ($g->{git}{repositories} // [])->[0] // {}) };
+ok(poll_until(120, sub { my ($g, $r) = $repo_of->(); ($r->{branch} // '') eq "replicas/$id" }),
+   'GET /v1/workspaces/{id}: its branch, awake') or diag $ctl->log;
+my ($g1, $r1) = $repo_of->();
+is($g1->{state}, 'awake', 'and awake');
+unlike($ctl->log, qr/ws\.history_saved ws=$id/, 'it never slept (nothing saved at a sleep)');
+is($r1->{name}, 'statsapp', 'the repository\'s name');
+like($r1->{head} // '', qr/^[0-9a-f]{40}$/, 'its head');
+ok(defined $r1->{ahead}, 'how far ahead');
+ok(!exists $r1->{dirty} && !exists $r1->{base}, 'the kept shape (no dirty, no base)');
+ok($g1->{git}{at}, 'and when it was written');
+my ($gev) = $oev->wait_for(sub { $_[0]{type} eq 'workspace.changed' && $_[0]{payload}{id} eq $id
+                                 && (($_[0]{payload}{git}{repositories} // [])->[0]{branch} // '') eq "replicas/$id" }, 20);
+ok($gev, 'an event on /v1/events carries it');
+$oev->close;
 my $spent = sub { stats($ada)->{totals} };
 ok(poll_until(180, sub { $spent->()->{turns} >= $before->{turns} + 1 }),
    'its turn is counted') or diag $ctl->log;
@@ -314,6 +339,41 @@ ok(poll_until(30, sub { defined $redis->cmd('HGET', "replicas:ws:$id", 'working'
    'the new control watches the engine again');
 sleep 2;
 is_deeply($spent->(), $after2, 'the same tokens, cost and turns: none counted twice');
+
+# a pull request opened while it is awake, as its engine keeps one once it
+# opened it (branch.<name>.replicasPullRequest: t/48 opens one for real
+# against the GitHub stand-in; a test's sandbox cannot reach GitHub), and
+# the workspace's repository as GitHub names it (a test cannot clone from
+# there): in the list at once, asked of GitHub by the poller, no sleep
+my $prn = $gh->add_pull('acme/app', "replicas/$id");
+my $pr_url = "https://github.com/acme/app/pull/$prn";
+$redis->cmd('HSET', "replicas:ws:$id", 'repository', $repo);
+$pid = Replicas::Control::engine_pid($redis->cmd('HGET', "replicas:ws:$id", 'sandbox'));
+my ($cfg) = glob "/proc/$pid/root/workspace/statsapp/.git/config";
+ok($pid && $cfg && -f $cfg, 'the workspace\'s repository, from its engine\'s view');
+system('git', 'config', '--file', $cfg, "branch.replicas/$id.replicasPullRequest", $pr_url) == 0
+    and system('git', 'config', '--file', $cfg, "branch.replicas/$id.replicasPullRequestNumber", $prn) == 0
+    or BAIL_OUT("git config --file $cfg failed");
+$oev = Replicas::EventStream->open(port => $gw->{port}, host => $host, path => '/v1/events',
+                                   headers => [['Authorization', "Bearer $ada->{key}"]]);
+$oev->next_event(5);
+ok(poll_until(30, sub { my (undef, $r) = $repo_of->(); ($r->{pullRequest}{url} // '') eq $pr_url }),
+   'its pull request in GET /v1/workspaces/{id}, awake') or diag explain [$repo_of->()];
+my ($g2, $r2) = $repo_of->();
+is_deeply($r2->{pullRequest}, { url => $pr_url, number => $prn }, '{url, number}');
+is($g2->{state}, 'awake', 'it did not sleep for it');
+($gev) = $oev->wait_for(sub { $_[0]{type} eq 'workspace.changed' && $_[0]{payload}{id} eq $id
+                              && (($_[0]{payload}{git}{repositories} // [])->[0]{pullRequest}{url} // '') eq $pr_url }, 20);
+ok($gev, 'announced on /v1/events');
+$oev->close;
+ok(poll_until(30, sub { grep { $_->{path} eq "/repos/acme/app/pulls/$prn" } @{ $gh->requests } }),
+   'the pull request poller asks GitHub about it') or diag $ctl->log;
+# written on change only: the watch probes every second, the record stays
+my $at = $redis->cmd('HGET', "replicas:ws:$id", 'git_at');
+my $text = $redis->cmd('HGET', "replicas:ws:$id", 'git');
+sleep 3.5;
+is($redis->cmd('HGET', "replicas:ws:$id", 'git_at'), $at, 'git_at the same seconds later: no write without a change');
+is($redis->cmd('HGET', "replicas:ws:$id", 'git'), $text, 'nor another text');
 
 # --- the page, in Chromium ----------------------------------------------------------
 my $chromium = '/usr/bin/chromium';

@@ -231,9 +231,10 @@ local function usage_of(w)
             warning = w.usage_warning ~= '' and w.usage_warning or nil}
 end
 
--- per repository its branch, ahead and pull request, as control saved
--- them at the last sleep (control/rc_history.c): the list shows them for
--- a sleeping workspace without waking it
+-- per repository its branch, ahead and pull request, as control keeps
+-- them (control/rc_git_state.c's shape): on change while it is awake (the
+-- engine watch, from /healthz) and at each sleep (rc_history.c), so the
+-- list shows them for an awake one and a sleeping one without waking it
 local function git_of(w)
     if not w.git then return cjson.null end
     local good, repos = pcall(cjson.decode, w.git)

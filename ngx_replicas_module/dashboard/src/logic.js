@@ -91,8 +91,8 @@ export function foldStream(data, ev) {
 }
 
 // A workspace's branch and pull request for the list: its first
-// repository's, from what control saved at its last sleep (ws.git, so a
-// sleeping one shows them unwoken). A link only if it is http(s): the
+// repository's, from what control keeps (ws.git: written on change while
+// it is awake and at each sleep, so a sleeping one shows them unwoken). A link only if it is http(s): the
 // engine, and so the workspace, wrote it.
 export function gitSummary(ws) {
     const repos = (ws && ws.git && Array.isArray(ws.git.repositories)) ? ws.git.repositories : [];
