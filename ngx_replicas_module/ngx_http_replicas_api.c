@@ -100,12 +100,61 @@ ngx_http_replicas_api_error(ngx_http_request_t *r, ngx_uint_t status,
 }
 
 
+/* the answer when the state store cannot be asked right now */
+
+static ngx_int_t
+ngx_http_replicas_api_unavailable(ngx_http_request_t *r)
+{
+    ngx_str_t  msg;
+
+    ngx_str_set(&msg, "the API cannot reach its state store right now; "
+                "retry shortly");
+
+    return ngx_http_replicas_send_json_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                             "state_unavailable", &msg, 1);
+}
+
+
+/*
+ * A later step's script, asked from a reply's handler (a step of two or
+ * more calls): NGX_OK, it is in flight; else the request ends here.
+ */
+
+static void
+ngx_http_replicas_api_next(ngx_http_request_t *r, ngx_int_t rc)
+{
+    if (rc == NGX_OK) {
+        return;
+    }
+
+    ngx_http_replicas_finish(r, rc == NGX_DECLINED
+                                ? ngx_http_replicas_api_unavailable(r)
+                                : NGX_HTTP_INTERNAL_SERVER_ERROR);
+}
+
+
+/* the offboarding script, the one replicas-control runs (rp_offboard.h) */
+
+static void
+ngx_http_replicas_api_offboard(ngx_http_request_t *r, ngx_uint_t n,
+    ngx_str_t *args, ngx_http_replicas_eval_pt handler)
+{
+    ngx_str_t  script;
+
+    script.data = (u_char *) rp_offboard_lua;
+    script.len = rp_offboard_lua_len;
+
+    ngx_http_replicas_api_next(r, ngx_http_replicas_eval(r, &script, n, args,
+                                                         handler));
+}
+
+
 /* ---- the Redis call --------------------------------------------------------- */
 
 void
 ngx_http_replicas_api_answer(ngx_http_request_t *r, void *reply)
 {
-    ngx_str_t                         body, msg;
+    ngx_str_t                         body;
     ngx_http_replicas_script_reply_t  v;
 
     if (ngx_http_replicas_redis_script_reply(reply, &v) != NGX_OK) {
@@ -114,11 +163,7 @@ ngx_http_replicas_api_answer(ngx_http_request_t *r, void *reply)
                           "replicas: api script failed: %V", &v.error);
         }
 
-        ngx_str_set(&msg, "the API cannot reach its state store right now; "
-                    "retry shortly");
-        ngx_http_replicas_finish(r,
-            ngx_http_replicas_send_json_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                              "state_unavailable", &msg, 1));
+        ngx_http_replicas_finish(r, ngx_http_replicas_api_unavailable(r));
         return;
     }
 
@@ -224,7 +269,6 @@ ngx_http_replicas_api_env_authed(ngx_http_request_t *r, void *reply)
 {
     u_char                            *p;
     json_t                            *json, *org;
-    ngx_int_t                          rc;
     ngx_str_t                          msg, o, sealed, usable, allow;
     ngx_http_replicas_api_ctx_t       *ctx;
     ngx_http_replicas_main_conf_t     *rmcf;
@@ -299,22 +343,7 @@ ngx_http_replicas_api_env_authed(ngx_http_request_t *r, void *reply)
     ctx->args[ctx->nargs++] = allow;
     ctx->op = ctx->then;                        /* env_put or env_patch */
 
-    rc = ngx_http_replicas_api_call(r, ctx);
-
-    if (rc == NGX_OK) {
-        return;
-    }
-
-    if (rc == NGX_DECLINED) {
-        ngx_str_set(&msg, "the API cannot reach its state store right now; "
-                    "retry shortly");
-        ngx_http_replicas_finish(r,
-            ngx_http_replicas_send_json_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                              "state_unavailable", &msg, 1));
-        return;
-    }
-
-    ngx_http_replicas_finish(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+    ngx_http_replicas_api_next(r, ngx_http_replicas_api_call(r, ctx));
 }
 
 
@@ -330,8 +359,7 @@ ngx_http_replicas_api_user_authed(ngx_http_request_t *r, void *reply)
 {
     u_char                            *p;
     json_t                            *json, *org;
-    ngx_int_t                          rc;
-    ngx_str_t                          msg, script, args[5];
+    ngx_str_t                          args[5];
     ngx_http_replicas_api_ctx_t       *ctx;
     ngx_http_replicas_script_reply_t   v;
 
@@ -382,26 +410,7 @@ ngx_http_replicas_api_user_authed(ngx_http_request_t *r, void *reply)
         ngx_str_set(&args[2], "disable");
     }
 
-    script.data = (u_char *) rp_offboard_lua;
-    script.len = rp_offboard_lua_len;
-
-    rc = ngx_http_replicas_eval(r, &script, 5, args,
-                                ngx_http_replicas_api_answer);
-
-    if (rc == NGX_OK) {
-        return;
-    }
-
-    if (rc == NGX_DECLINED) {
-        ngx_str_set(&msg, "the API cannot reach its state store right now; "
-                    "retry shortly");
-        ngx_http_replicas_finish(r,
-            ngx_http_replicas_send_json_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                              "state_unavailable", &msg, 1));
-        return;
-    }
-
-    ngx_http_replicas_finish(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+    ngx_http_replicas_api_offboard(r, 5, args, ngx_http_replicas_api_answer);
 }
 
 
@@ -544,8 +553,7 @@ ngx_http_replicas_api_key_authed(ngx_http_request_t *r, void *reply)
 {
     u_char                            *p;
     json_t                            *json, *hash;
-    ngx_int_t                          rc;
-    ngx_str_t                          msg, script, args[2];
+    ngx_str_t                          args[2];
     ngx_http_replicas_script_reply_t   v;
 
     if (ngx_http_replicas_redis_script_reply(reply, &v) != NGX_OK
@@ -581,26 +589,7 @@ ngx_http_replicas_api_key_authed(ngx_http_request_t *r, void *reply)
     args[1].data = p;
     args[1].len = RP_SHA256_HEX;
 
-    script.data = (u_char *) rp_offboard_lua;
-    script.len = rp_offboard_lua_len;
-
-    rc = ngx_http_replicas_eval(r, &script, 2, args,
-                                ngx_http_replicas_api_key_revoked);
-
-    if (rc == NGX_OK) {
-        return;
-    }
-
-    if (rc == NGX_DECLINED) {
-        ngx_str_set(&msg, "the API cannot reach its state store right now; "
-                    "retry shortly");
-        ngx_http_replicas_finish(r,
-            ngx_http_replicas_send_json_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                              "state_unavailable", &msg, 1));
-        return;
-    }
-
-    ngx_http_replicas_finish(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+    ngx_http_replicas_api_offboard(r, 2, args, ngx_http_replicas_api_key_revoked);
 }
 
 
@@ -610,7 +599,7 @@ static ngx_int_t
 ngx_http_replicas_api_run(ngx_http_request_t *r)
 {
     char                          err[256];
-    ngx_str_t                     msg, body;
+    ngx_str_t                     body;
     json_t                       *json;
     ngx_int_t                     rc;
     ngx_uint_t                    env_values;
@@ -734,10 +723,7 @@ ngx_http_replicas_api_run(ngx_http_request_t *r)
     }
 
     if (rc == NGX_DECLINED) {
-        ngx_str_set(&msg, "the API cannot reach its state store right now; "
-                    "retry shortly");
-        return ngx_http_replicas_send_json_error(r,
-                   NGX_HTTP_SERVICE_UNAVAILABLE, "state_unavailable", &msg, 1);
+        return ngx_http_replicas_api_unavailable(r);
     }
 
     return NGX_HTTP_INTERNAL_SERVER_ERROR;

@@ -589,12 +589,9 @@ if op == 'env_auth' then
     return ok(200, {org = key.org})
 end
 
-if op == 'env_put' then
-    -- ARGV 7 name, 8 the organisation the values were sealed for,
-    -- 9 JSON {field: sealed token} (validated and sealed by the gateway),
-    -- 10 usable_by ("" admins only, "all", JSON list of user ids),
-    -- 11 "1" when loader variables were allowed
-    local name = ARGV[7]
+-- what refuses a PUT's or a PATCH's write before it is looked at: a
+-- usable_by on Global, or values sealed for another organisation
+local function env_write_refused(name)
     if name == 'global' and ARGV[10] ~= '' then
         return err(400, 'invalid_request', 'Global is applied to every workspace: ' ..
                    '"usable_by" does not apply to it')
@@ -602,6 +599,17 @@ if op == 'env_put' then
     if ARGV[8] ~= key.org then
         return err(409, 'conflict', 'the key changed organisation meanwhile, retry')
     end
+    return nil
+end
+
+if op == 'env_put' then
+    -- ARGV 7 name, 8 the organisation the values were sealed for,
+    -- 9 JSON {field: sealed token} (validated and sealed by the gateway),
+    -- 10 usable_by ("" admins only, "all", JSON list of user ids),
+    -- 11 "1" when loader variables were allowed
+    local name = ARGV[7]
+    local bad = env_write_refused(name)
+    if bad then return bad end
     if redis.call('SISMEMBER', envs_key, name) == 0
         and redis.call('SCARD', envs_key) >= max_envs then
         return err(409, 'too_many_environments',
@@ -629,13 +637,8 @@ if op == 'env_patch' then
     -- sealed token, or "" to remove it}, 10 usable_by ("" keeps it),
     -- 11 "1" allows loader variables from now on (never cleared here)
     local name = ARGV[7]
-    if name == 'global' and ARGV[10] ~= '' then
-        return err(400, 'invalid_request', 'Global is applied to every workspace: ' ..
-                   '"usable_by" does not apply to it')
-    end
-    if ARGV[8] ~= key.org then
-        return err(409, 'conflict', 'the key changed organisation meanwhile, retry')
-    end
+    local bad = env_write_refused(name)
+    if bad then return bad end
     if redis.call('EXISTS', env_key(name)) == 0 then
         return err(404, 'environment_not_found', 'environment not found: ' .. name ..
                    ' (PUT creates one)')
