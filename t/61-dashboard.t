@@ -193,6 +193,11 @@ is($seen->{after_login}, "$main/", 'the login link lands on the dashboard');
 ok($seen->{sample_listed}, 'the list shows the sample workspace');
 like($seen->{sample_text} // '', qr/sample workspace.*sleeping.*github\.com\/replicas\/sample/,
      'with its name, state and repository');
+is_deeply($seen->{env_options}, ['Any environment', 'Global only (1)'],
+          'the environment filter counts the workspaces per environment');
+like($seen->{idle_url} // '', qr{/\?active=idle$}, 'the last-activity filter is in the URL');
+is($seen->{idle_empty}, 'No workspace matches.', 'idle for a week: none (the sample is new)');
+ok($seen->{hour_listed}, 'active in the last hour: the sample');
 like($seen->{who} // '', qr/ada\@example\.com \Q$me->{org}\E/, 'the header says who is signed in, and the org');
 like($seen->{ws_url} // '', qr{^\Q$main\E/w/[a-z0-9]+$}, 'the form opens the new workspace\'s page');
 my $id = $seen->{id} // '';

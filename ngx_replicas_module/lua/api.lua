@@ -281,6 +281,9 @@ local function view(id, w)
                       desktop = w.desktop_health or cjson.null},
             desktop_url = preview_url('6080', id), engine_url = preview_url('3737', id),
             usage = usage_of(w), git = git_of(w),
+            -- its last activity (replicas:activity: previews, messages,
+            -- its engine at work), for the list's filter
+            active_at = tonumber(redis.call('ZSCORE', 'replicas:activity', id)) or cjson.null,
             -- who has its page open now (presence)
             viewers = viewers_of(id)}
 end

@@ -76,6 +76,17 @@ const path = require('path');
     seen.who = (await page.innerText('[data-test=who]')).replace(/\s+/g, ' ').trim();
     seen.sample_text = (await page.innerText(`[data-ws="${process.env.SAMPLE}"]`)).replace(/\s+/g, ' ').trim();
     await shot('list');
+    // the list's filters: the environments with their counts, and last
+    // activity (the sample was just made: not idle), kept in the URL
+    seen.env_options = await page.$$eval('[data-test=env-filter] option', (o) => o.map((x) => x.textContent.trim()));
+    await page.selectOption('[data-test=active-filter]', 'idle');
+    await page.waitForSelector('p.empty', { timeout: 5000 });
+    seen.idle_url = page.url();
+    seen.idle_empty = (await page.innerText('p.empty')).trim();
+    await page.selectOption('[data-test=active-filter]', 'hour');
+    await page.waitForSelector(`[data-ws="${process.env.SAMPLE}"]`, { timeout: 5000 });
+    seen.hour_listed = true;
+    await page.selectOption('[data-test=active-filter]', '');
 
     // --- a new workspace from the form
     await page.click('[data-test=new]');

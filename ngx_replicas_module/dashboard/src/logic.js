@@ -22,18 +22,43 @@ export function matchesView(ws, view, me) {
 export function matchesSearch(ws, text) {
     const words = String(text || '').toLowerCase().split(/\s+/).filter(Boolean);
     if (words.length === 0) return true;
-    const hay = [ws.id, ws.name, ws.repository, ws.branch, ws.owner, ws.agent]
+    const hay = [ws.id, ws.name, ws.repository, gitSummary(ws).branch, ws.owner, ws.agent, ws.environment]
         .filter(Boolean).join(' ').toLowerCase();
     return words.every((w) => hay.includes(w));
 }
 
-// filters: {view, state, owner, q}; the newest state change first
-export function filterWorkspaces(list, f, me) {
+// last activity (the API's active_at: a request to one of its previews,
+// a message, its engine at work; else its last state change): within
+// the last hour, day or week, or "idle", not within the week
+export const ACTIVITY = { hour: 3600, day: 86400, week: 7 * 86400 };
+const isActivity = (a) => a === 'idle' || Object.prototype.hasOwnProperty.call(ACTIVITY, a);
+
+export function lastActive(ws) {
+    return Math.max(ws.active_at || 0, ws.state_at || 0, ws.created_at || 0);
+}
+
+export function matchesActivity(ws, active, now) {
+    if (!active || !isActivity(active)) return true;
+    const since = now - lastActive(ws);
+    return active === 'idle' ? since > ACTIVITY.week : since <= ACTIVITY[active];
+}
+
+// the environment filter: '' any, '-' none (Global only), else its name
+export function matchesEnvironment(ws, env) {
+    if (!env) return true;
+    return env === '-' ? !ws.environment : ws.environment === env;
+}
+
+// filters: {view, state, owner, env, active, q}; the newest state change
+// first; now (seconds) for the activity filter
+export function filterWorkspaces(list, f, me, now = Date.now() / 1000) {
     return list
         .filter((ws) => ws.state !== 'deleted')
         .filter((ws) => matchesView(ws, f.view || 'team', me))
         .filter((ws) => !f.state || ws.state === f.state)
         .filter((ws) => !f.owner || ws.owner === f.owner)
+        .filter((ws) => matchesEnvironment(ws, f.env))
+        .filter((ws) => matchesActivity(ws, f.active, now))
         .filter((ws) => matchesSearch(ws, f.q))
         .sort((a, b) => (b.state_at || 0) - (a.state_at || 0) || String(a.id).localeCompare(b.id));
 }
@@ -43,6 +68,17 @@ export function countByState(list) {
     for (const ws of list) {
         if (ws.state === 'deleted') continue;
         c[ws.state] = (c[ws.state] || 0) + 1;
+    }
+    return c;
+}
+
+// the list's counts per environment ('-' for none: Global only)
+export function countByEnvironment(list) {
+    const c = {};
+    for (const ws of list) {
+        if (ws.state === 'deleted') continue;
+        const k = ws.environment || '-';
+        c[k] = (c[k] || 0) + 1;
     }
     return c;
 }
@@ -111,6 +147,8 @@ export function filtersFromQuery(search) {
         view: VIEWS.includes(view) ? view : 'team',
         state: q.get('state') || '',
         owner: q.get('owner') || '',
+        env: q.get('env') || '',
+        active: isActivity(q.get('active')) ? q.get('active') : '',
         q: q.get('q') || '',
     };
 }
@@ -118,7 +156,7 @@ export function filtersFromQuery(search) {
 export function filtersToQuery(f) {
     const q = new URLSearchParams();
     if (f.view && f.view !== 'team') q.set('view', f.view);
-    for (const k of ['state', 'owner', 'q']) if (f[k]) q.set(k, f[k]);
+    for (const k of ['state', 'owner', 'env', 'active', 'q']) if (f[k]) q.set(k, f[k]);
     const s = q.toString();
     return s ? '?' + s : '';
 }

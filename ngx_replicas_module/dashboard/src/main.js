@@ -7,7 +7,7 @@ import { h, render, Component } from 'preact';
 import { useEffect, useState, useCallback, useRef, useContext } from 'preact/hooks';
 import htm from 'htm';
 import { api } from './api.js';
-import { filterWorkspaces, filtersFromQuery, filtersToQuery, countByState,
+import { filterWorkspaces, filtersFromQuery, filtersToQuery, countByState, countByEnvironment,
          owners, age, VIEWS, emptyChat, foldChat, chatEntries, turnText,
          EVENT_TYPES, foldStream, gitSummary } from './logic.js';
 import { renderMarkdown } from './markdown.js';
@@ -115,8 +115,9 @@ function WorkspaceList({ data, query, now }) {
     const f = filtersFromQuery(query);
     const set = (k, v) => navigate('/' + filtersToQuery({ ...f, [k]: v }), true);
     const caller = data.caller || {};
-    const list = filterWorkspaces(data.workspaces, f, caller.user);
+    const list = filterWorkspaces(data.workspaces, f, caller.user, now);
     const counts = countByState(data.workspaces);
+    const envCounts = countByEnvironment(data.workspaces);
     return html`<main class="list">
         <div class="list-head">
             <nav class="views">
@@ -135,6 +136,17 @@ function WorkspaceList({ data, query, now }) {
             <select aria-label="Owner" value=${f.owner} onChange=${(e) => set('owner', e.target.value)}>
                 <option value="">Anyone</option>
                 ${owners(data.workspaces).map((o) => html`<option value=${o}>${o}</option>`)}
+            </select>
+            <select aria-label="Environment" data-test="env-filter" value=${f.env} onChange=${(e) => set('env', e.target.value)}>
+                <option value="">Any environment</option>
+                ${Object.keys(envCounts).sort().map((k) => html`<option value=${k}>${k === '-' ? 'Global only' : k} (${envCounts[k]})</option>`)}
+            </select>
+            <select aria-label="Last activity" data-test="active-filter" value=${f.active} onChange=${(e) => set('active', e.target.value)}>
+                <option value="">Any activity</option>
+                <option value="hour">Active in the last hour</option>
+                <option value="day">Active in the last day</option>
+                <option value="week">Active in the last week</option>
+                <option value="idle">Idle for a week or more</option>
             </select>
         </div>
         ${list.length === 0

@@ -3,6 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { filterWorkspaces, foldEvent, foldStream, gitSummary, filtersFromQuery, filtersToQuery, countByState, age,
+         countByEnvironment,
          emptyChat, foldChat, chatEntries, turnText } from '../src/logic.js';
 
 const list = [
@@ -23,9 +24,31 @@ test('views, filters and search', () => {
     assert.deepEqual(countByState(list), { awake: 2, sleeping: 1 });
 });
 
+test('environment and last activity', () => {
+    const now = 10 * 86400;
+    const ws = [
+        { id: 'e1', state: 'awake', state_at: now - 60, environment: 'prod' },
+        { id: 'e2', state: 'sleeping', state_at: now - 2 * 86400, active_at: now - 1800 },
+        { id: 'e3', state: 'sleeping', state_at: now - 9 * 86400, environment: 'prod' },
+        { id: 'e4', state: 'deleted', state_at: now, environment: 'dev' },
+    ];
+    const ids = (f) => filterWorkspaces(ws, f, 'u1', now).map((w) => w.id).sort();
+    assert.deepEqual(ids({ env: 'prod' }), ['e1', 'e3']);
+    assert.deepEqual(ids({ env: '-' }), ['e2'], '"-": Global only, no environment');
+    assert.deepEqual(ids({ active: 'hour' }), ['e1', 'e2'], 'active_at counts, not only state changes');
+    assert.deepEqual(ids({ active: 'day' }), ['e1', 'e2']);
+    assert.deepEqual(ids({ active: 'week' }), ['e1', 'e2']);
+    assert.deepEqual(ids({ active: 'idle' }), ['e3']);
+    assert.deepEqual(ids({ active: 'bogus' }), ['e1', 'e2', 'e3'], 'an unknown value filters nothing');
+    assert.deepEqual(countByEnvironment(ws), { prod: 2, '-': 1 }, 'deleted ones not counted');
+    assert.deepEqual(ids({ q: 'prod' }), ['e1', 'e3'], 'the search box finds the environment too');
+});
+
 test('filters round-trip through the URL', () => {
-    const f = { view: 'mine', state: 'awake', owner: '', q: 'x y' };
+    const f = { view: 'mine', state: 'awake', owner: '', env: 'prod', active: 'day', q: 'x y' };
     assert.deepEqual(filtersFromQuery(filtersToQuery(f)), f);
+    assert.equal(filtersFromQuery('?active=constructor').active, '', 'an unknown activity is none');
+    assert.equal(filtersFromQuery('?active=idle').active, 'idle');
     assert.equal(filtersToQuery({ view: 'team' }), '');
     assert.equal(filtersFromQuery('?view=evil').view, 'team', 'an unknown view is the team');
 });
