@@ -262,6 +262,9 @@ for my $id ('wsmerged', 'wsclosed', 'wsopen', 'wsnopr', 'wsnogit', 'wsforeign', 
     $redis->cmd('DEL', "replicas:ws:$id");
     $redis->cmd('SREM', "replicas:org-ws:$ada->{org}", $id);
 }
+# and the spent minute's count, as a new minute would: else the pull
+# request asked about below waits for the next minute, up to 60 s
+$redis->cmd('DEL', $_) for @{ $redis->cmd('KEYS', 'replicas:pulls:budget:*') };
 
 # --- a real workspace: agents working now, tokens and cost -----------------------
 my $app = fixture_repo('statsapp', { 'README.md' => "# stats\n" }, $ada->{org});
