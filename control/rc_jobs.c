@@ -1089,12 +1089,28 @@ static int
 rc_job_restart(rc_worker_t *w, const char *ws, rc_ws_t *rec, const char *why)
 {
     char          err[RC_ERR_MAX], reason[RC_ERR_MAX + 128], fails[96];
-    long long     now, n;
-    redisReply   *r;
-    rc_sandbox_t  sb;
+    long long            now, n;
+    redisReply          *r;
+    rc_sandbox_t         sb;
+    rc_sandbox_health_t  h;
 
     if (rec->sandbox[0] == '\0' || rc_sandbox_load(w, rec->sandbox, &sb) != 0)
     {
+        return 0;
+    }
+
+    /*
+     * The watch's verdict may be older than the engine: its pass looked
+     * at a sandbox a sleep was stopping, and a wake has started the
+     * engine again since (its turn would be cut short).  An engine that
+     * runs and answers now is left alone.
+     */
+    if (w->driver->health(&sb, &h, 0) == 0 && h.running
+        && rc_engine_call(sb.addr, "GET", "/healthz", NULL, 800, NULL) == 200)
+    {
+        rc_info("engine.restart_skipped", "ws=%s reason=\"%s\"", ws, why);
+        freeReplyObject(rc_cmd(w, "HDEL " RP_KEY_WORKSPACE_PREFIX "%s "
+                               "engine_health engine_reason", ws));
         return 0;
     }
 

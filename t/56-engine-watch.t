@@ -60,9 +60,20 @@ is($res->{status}, 200, 'a request held through the wake is served, not 502')
     or diag explain $res;
 is($res->{body}, "watched app\n", "with the app's body");
 
-# --- kill -9 of the engine: restarted, the message sent meanwhile delivered once ---
+# --- a stale verdict: a restart asked for an engine that answers now ---------------
+# (the watch's pass looked at the sandbox while a sleep stopped it, and a
+# wake started it again before the job ran: its turn must not be cut)
 my $pid = engine_pid($id);
 ok($pid, "the engine runs (pid $pid)");
+$redis->cmd('XADD', 'replicas:jobs', '*', 'type', 'restart', 'workspace', $id,
+            'reason', 'a stale verdict', 'at', time);
+ok(poll_until(15, sub { $ctl->log =~ /engine\.restart_skipped ws=$id reason="a stale verdict"/ }),
+   'a restart asked for an engine that answers is skipped') or diag $ctl->log;
+is(engine_pid($id), $pid, 'the same engine process');
+is(view($id)->{health}{restarts} // 0, 0, 'no restart counted');
+is(view($id)->{health}{engine}, 'ok', 'its health is ok');
+
+# --- kill -9 of the engine: restarted, the message sent meanwhile delivered once ---
 kill 'KILL', $pid;
 ($st, $j) = api($gw, $key, 'POST', "/v1/workspaces/$id/messages", { text => 'while down' });
 is($st, 202, 'a message sent while the engine is down is taken');
